@@ -1,0 +1,43 @@
+// Builds the extension bundle and the CLI (dist/), and with --tests every test/**/*.test.ts into
+// dist-test/ with the same loaders (WGSL kernels are imported as text), so tests run what ships.
+import { build } from 'esbuild';
+import { readdirSync, statSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const withTests = process.argv.includes('--tests');
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  loader: { '.wgsl': 'text' },
+  // Native or large runtime packages stay outside the bundle.
+  external: ['vscode', 'webgpu', 'node-llama-cpp', '@huggingface/tokenizers', '@lenml/*'],
+  logLevel: 'warning',
+};
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findTests(p));
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+await build({
+  ...common,
+  entryPoints: { extension: 'src/extension.ts', cli: 'src/cli/main.ts' },
+  outdir: 'dist',
+  banner: { js: '' },
+});
+
+if (withTests) {
+  rmSync('dist-test', { recursive: true, force: true });
+  const tests = findTests('test');
+  const entryPoints = Object.fromEntries(tests.map((t) => [relative('test', t).replace(/\.ts$/, ''), t]));
+  // Bench drivers share helpers with the tests; they are built too so a broken bench fails the build.
+  await build({ ...common, entryPoints, outdir: 'dist-test' });
+}

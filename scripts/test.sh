@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs (npm packages, a WebGPU adapter), type-checks, builds,
+# then runs every test under node's test runner. Usage: npm test  (or: bash scripts/test.sh [filter])
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export MESA_SHADER_CACHE_DIR="$PWD/.cache/mesa"
+npx tsc -p tsconfig.json --noEmit
+node scripts/build.mjs --tests
+filter=${1:-}
+mapfile -t files < <(find dist-test -name '*.test.js' | sort | grep -- "$filter")
+# One file at a time: the GPU tests share one software adapter on two cores.
+node --enable-source-maps --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
