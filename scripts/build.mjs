@@ -5,6 +5,9 @@ import { readdirSync, statSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const withTests = process.argv.includes('--tests');
+// --filter SUBSTRING builds only the matching test files (quick loops while editing one area).
+const filterAt = process.argv.indexOf('--filter');
+const testFilter = filterAt > 0 ? process.argv[filterAt + 1] : '';
 const common = {
   bundle: true,
   platform: 'node',
@@ -35,8 +38,8 @@ await build({
 });
 
 if (withTests) {
-  rmSync('dist-test', { recursive: true, force: true });
-  const tests = findTests('test');
+  if (!testFilter) rmSync('dist-test', { recursive: true, force: true });
+  const tests = findTests('test').filter((t) => t.includes(testFilter));
   const entryPoints = Object.fromEntries(tests.map((t) => [relative('test', t).replace(/\.ts$/, ''), t]));
   // Bench drivers share helpers with the tests; they are built too so a broken bench fails the build.
   await build({ ...common, entryPoints, outdir: 'dist-test' });

@@ -104,3 +104,12 @@ export interface GgufFile {
   alignment: number;
   fileSize: number;
 }
+
+/** A metadata entry as the writer takes it: the value with the GGUF type to store it as. */
+export interface GgufMetadataEntry {
+  key: string;
+  type: GgufValueType;
+  /** Element type, when type is ARRAY. */
+  arrayType?: GgufValueType;
+  value: GgufValue;
+}
