@@ -32,6 +32,9 @@ export enum GgmlType {
   F64 = 28,
   IQ1_M = 29,
   BF16 = 30,
+  TQ1_0 = 34,
+  TQ2_0 = 35,
+  MXFP4 = 39,
 }
 
 /** Elements per block and bytes per block, for the types whose size we know. */
@@ -56,6 +59,19 @@ export const GGML_BLOCK_LAYOUT: Partial<Record<GgmlType, { blockElems: number; b
   [GgmlType.I32]: { blockElems: 1, blockBytes: 4 },
   [GgmlType.I64]: { blockElems: 1, blockBytes: 8 },
   [GgmlType.F64]: { blockElems: 1, blockBytes: 8 },
+  // Known but not runnable here: sizes from ggml-common.h so the reader can bound-check such files.
+  [GgmlType.IQ2_XXS]: { blockElems: 256, blockBytes: 66 },
+  [GgmlType.IQ2_XS]: { blockElems: 256, blockBytes: 74 },
+  [GgmlType.IQ3_XXS]: { blockElems: 256, blockBytes: 98 },
+  [GgmlType.IQ1_S]: { blockElems: 256, blockBytes: 50 },
+  [GgmlType.IQ4_NL]: { blockElems: 32, blockBytes: 18 },
+  [GgmlType.IQ3_S]: { blockElems: 256, blockBytes: 110 },
+  [GgmlType.IQ2_S]: { blockElems: 256, blockBytes: 82 },
+  [GgmlType.IQ4_XS]: { blockElems: 256, blockBytes: 136 },
+  [GgmlType.IQ1_M]: { blockElems: 256, blockBytes: 56 },
+  [GgmlType.TQ1_0]: { blockElems: 256, blockBytes: 54 },
+  [GgmlType.TQ2_0]: { blockElems: 256, blockBytes: 66 },
+  [GgmlType.MXFP4]: { blockElems: 32, blockBytes: 17 },
 };
 
 /** GGUF metadata value types. */

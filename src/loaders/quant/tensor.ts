@@ -1,0 +1,53 @@
+// Whole-tensor conversions between f32 and the storage types Tandem runs (F32, F16, BF16, Q8_0, Q4_0).
+import { UnsupportedQuantError } from '../../common/errors';
+import { GgmlType } from '../gguf/types';
+import { bf16BitsToF32, f16BitsToF32, f32ArrayToBf16, f32ArrayToF16 } from './f16';
+import { dequantizeQ4_0, quantizeQ4_0 } from './q4_0';
+import { dequantizeQ8_0, quantizeQ8_0 } from './q8_0';
+
+export const RUNNABLE_TYPES: readonly GgmlType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0];
+
+function typeName(type: GgmlType): string {
+  return GgmlType[type] ?? `type ${type}`;
+}
+
+/** [elementCount] values stored as `type` -> f32. `tensorName` only labels the error. */
+export function dequantizeTensor(type: GgmlType, bytes: Uint8Array, elementCount: number, tensorName = '(tensor)'): Float32Array {
+  const need = (bytesPerElem: number) => {
+    if (bytes.length < elementCount * bytesPerElem) {
+      throw new RangeError(`${tensorName}: ${bytes.length} bytes for ${elementCount} ${typeName(type)} values`);
+    }
+  };
+  switch (type) {
+    case GgmlType.F32: {
+      need(4);
+      // Copy: the source may not be 4-byte aligned.
+      const out = new Float32Array(elementCount);
+      new Uint8Array(out.buffer).set(bytes.subarray(0, elementCount * 4));
+      return out;
+    }
+    case GgmlType.F16:
+    case GgmlType.BF16: {
+      need(2);
+      const out = new Float32Array(elementCount);
+      const conv = type === GgmlType.F16 ? f16BitsToF32 : bf16BitsToF32;
+      for (let i = 0; i < elementCount; i++) out[i] = conv(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+      return out;
+    }
+    case GgmlType.Q8_0: return dequantizeQ8_0(bytes, elementCount);
+    case GgmlType.Q4_0: return dequantizeQ4_0(bytes, elementCount);
+    default: throw new UnsupportedQuantError(tensorName, typeName(type));
+  }
+}
+
+/** f32 values -> bytes stored as `type` (ggml's reference quantizers for Q8_0/Q4_0). */
+export function quantizeTensor(type: GgmlType, values: Float32Array, tensorName = '(tensor)'): Uint8Array {
+  switch (type) {
+    case GgmlType.F32: return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+    case GgmlType.F16: return f32ArrayToF16(values);
+    case GgmlType.BF16: return f32ArrayToBf16(values);
+    case GgmlType.Q8_0: return quantizeQ8_0(values);
+    case GgmlType.Q4_0: return quantizeQ4_0(values);
+    default: throw new UnsupportedQuantError(tensorName, typeName(type));
+  }
+}

@@ -1,0 +1,127 @@
+// Random-weight Llama/Qwen2 GGUFs for tests and benchmarks, any size, written tensor by tensor in
+// chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
+// Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
+// residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
+// residual stream does not grow with depth; norm weights are 1 +- 0.1; qwen2 biases are F32, small.
+import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
+import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
+import { matrixType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
+import { quantizeTensor } from '../loaders/quant/tensor';
+import { hfTokenizerToGguf, qwen2TokenizerJsonPath } from './hfTokenizerToGguf';
+import { Xoshiro128 } from './prng';
+import { spmBytesVocab } from './spmVocab';
+
+/** Bumped whenever the output for a given spec changes (cached test models are rebuilt). */
+export const SYNTHESIZER_VERSION = 1;
+
+export interface SyntheticSpec {
+  arch: 'llama' | 'qwen2';
+  nLayers: number;
+  dModel: number;
+  nHeads: number;
+  nKvHeads: number;
+  ffnDim: number;
+  vocabSize: number;
+  contextLength: number;
+  ropeTheta: number;
+  tiedEmbedding: boolean;
+  weightType: WeightTypeName;
+  seed: number;
+  /** 'spm-bytes': synthetic SentencePiece vocab (vocabSize >= 259); 'qwen2': the real Qwen2.5 BPE vocab, padded. */
+  tokenizer: 'spm-bytes' | 'qwen2';
+  slidingWindow?: number;
+}
+
+/** f32 values generated per chunk: 1M (4 MB), a multiple of every block size. */
+const CHUNK_ELEMS = 1 << 20;
+
+function checkSpec(s: SyntheticSpec): void {
+  const positive = ['nLayers', 'dModel', 'nHeads', 'nKvHeads', 'ffnDim', 'vocabSize', 'contextLength'] as const;
+  for (const k of positive) if (!Number.isInteger(s[k]) || s[k] < 1) throw new RangeError(`spec.${k} must be a positive integer`);
+  if (s.dModel % s.nHeads !== 0 || (s.dModel / s.nHeads) % 2 !== 0) throw new RangeError('spec.dModel must split into nHeads heads of even size');
+  if (s.nHeads % s.nKvHeads !== 0) throw new RangeError('spec.nKvHeads must divide nHeads');
+  if (!WEIGHT_TYPES[s.weightType]) throw new RangeError(`spec.weightType ${s.weightType} is unknown`);
+}
+
+/** Writes a random-weight model described by `spec` to outPath. */
+export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Promise<void> {
+  checkSpec(spec);
+  const { arch, nLayers, dModel, nHeads, nKvHeads, ffnDim, vocabSize } = spec;
+  const headDim = dModel / nHeads;
+  const kvDim = headDim * nKvHeads;
+  const weightType = WEIGHT_TYPES[spec.weightType];
+  const residualScale = 1 / Math.sqrt(2 * nLayers);
+  const tensors: GgufTensorToWrite[] = [];
+
+  // Tensor i draws from its own stream, so the bytes do not depend on the order tensors are written.
+  const random = (name: string, dims: number[], type: GgmlType, std: number, mean = 0) => {
+    const stream = tensors.length;
+    const count = dims.reduce((a, b) => a * b, 1);
+    tensors.push({
+      name, dims, type,
+      data: function* () {
+        const rng = new Xoshiro128(spec.seed, stream);
+        for (let at = 0; at < count; at += CHUNK_ELEMS) {
+          const values = rng.fill(new Float32Array(Math.min(CHUNK_ELEMS, count - at)), std, mean);
+          yield quantizeTensor(type, values, name);
+        }
+      },
+    });
+  };
+  // [rows][cols] weight matrix, ggml dims [cols, rows], std 1/sqrt(cols) * scale.
+  const matrix = (name: string, rows: number, cols: number, scale = 1) =>
+    random(name, [cols, rows], matrixType(weightType.ggml, cols), scale / Math.sqrt(cols));
+  const norm = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.1 / Math.sqrt(3), 1);
+  const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
+
+  // Embedding rows have std 1 so the first RMSNorm sees O(1) values.
+  random('token_embd.weight', [dModel, vocabSize], matrixType(weightType.ggml, dModel), 1);
+  norm('output_norm.weight', dModel);
+  if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel);
+  for (let l = 0; l < nLayers; l++) {
+    norm(`blk.${l}.attn_norm.weight`, dModel);
+    matrix(`blk.${l}.attn_q.weight`, dModel, dModel);
+    matrix(`blk.${l}.attn_k.weight`, kvDim, dModel);
+    matrix(`blk.${l}.attn_v.weight`, kvDim, dModel);
+    if (arch === 'qwen2') {
+      bias(`blk.${l}.attn_q.bias`, dModel);
+      bias(`blk.${l}.attn_k.bias`, kvDim);
+      bias(`blk.${l}.attn_v.bias`, kvDim);
+    }
+    matrix(`blk.${l}.attn_output.weight`, dModel, dModel, residualScale);
+    norm(`blk.${l}.ffn_norm.weight`, dModel);
+    matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
+    matrix(`blk.${l}.ffn_up.weight`, ffnDim, dModel);
+    matrix(`blk.${l}.ffn_down.weight`, dModel, ffnDim, residualScale);
+  }
+
+  await writeGguf(outPath, { metadata: syntheticMetadata(spec), tensors });
+}
+
+export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
+  const { arch } = spec;
+  const u32 = (key: string, value: number): GgufMetadataEntry => ({ key: `${arch}.${key}`, type: GgufValueType.UINT32, value });
+  const f32 = (key: string, value: number): GgufMetadataEntry => ({ key: `${arch}.${key}`, type: GgufValueType.FLOAT32, value });
+  const weightType = WEIGHT_TYPES[spec.weightType];
+  const quantized = weightType.ggml === GgmlType.Q8_0 || weightType.ggml === GgmlType.Q4_0;
+  const tokenizer = spec.tokenizer === 'qwen2'
+    ? hfTokenizerToGguf(qwen2TokenizerJsonPath(), { vocabSize: spec.vocabSize })
+    : spmBytesVocab(spec.vocabSize);
+  return [
+    { key: 'general.architecture', type: GgufValueType.STRING, value: arch },
+    { key: 'general.name', type: GgufValueType.STRING, value: `synthetic-${arch}-${spec.nLayers}x${spec.dModel}-${spec.weightType}` },
+    { key: 'general.file_type', type: GgufValueType.UINT32, value: weightType.fileType },
+    ...(quantized ? [{ key: 'general.quantization_version', type: GgufValueType.UINT32, value: 2 }] : []),
+    u32('context_length', spec.contextLength),
+    u32('embedding_length', spec.dModel),
+    u32('feed_forward_length', spec.ffnDim),
+    u32('block_count', spec.nLayers),
+    u32('attention.head_count', spec.nHeads),
+    u32('attention.head_count_kv', spec.nKvHeads),
+    u32('rope.dimension_count', spec.dModel / spec.nHeads),
+    f32('rope.freq_base', spec.ropeTheta),
+    f32('attention.layer_norm_rms_epsilon', arch === 'qwen2' ? 1e-6 : 1e-5),
+    ...(spec.slidingWindow !== undefined ? [u32('attention.sliding_window', spec.slidingWindow)] : []),
+    ...tokenizer,
+  ];
+}

@@ -1,0 +1,109 @@
+// Test models, built on demand into the git-ignored .cache/models/ and reused while their inputs and
+// the converter are unchanged. Writes go to a temporary name and are renamed into place, so test files
+// running in parallel never see a half-written model.
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { convertLlama2c, LLAMA2C_CONVERTER_VERSION, type WeightTypeName } from '../../src/loaders/llama2c';
+import { synthesizeModel, SYNTHESIZER_VERSION, type SyntheticSpec } from '../../src/tools/synthesize';
+
+/** The folder holding package.json, found by walking up from this (bundled) file. */
+export function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = up;
+  }
+  return dir;
+}
+
+export function cacheDir(): string {
+  const dir = join(repoRoot(), '.cache', 'models');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function stories260KDir(): string {
+  return resolve(repoRoot(), '..', 'shared', 'models', 'stories260K');
+}
+
+/** True when the stories260K checkpoint is present (it is test data, not part of the repository). */
+export function hasStories260K(): boolean {
+  return existsSync(join(stories260KDir(), 'stories260K.bin')) && existsSync(join(stories260KDir(), 'tok512.bin'));
+}
+
+export const STORIES260K_HELP =
+  'stories260K is missing. Download stories260K/stories260K.bin and stories260K/tok512.bin from ' +
+  'https://huggingface.co/karpathy/tinyllamas/tree/main (MIT) into ../shared/models/stories260K/ ' +
+  '(next to this repository), then rerun the tests.';
+
+/** The golden greedy tokens after [BOS] (reference_forward.py, float64). */
+export function stories260KGolden(): { prompt: number[]; greedy_tokens: number[]; text?: string } {
+  return JSON.parse(readFileSync(join(stories260KDir(), 'golden-greedy.json'), 'utf8'));
+}
+
+/**
+ * Builds `outPath` with `build(tmpPath)` unless it exists, is newer than every input, and was made
+ * by the same tool version and spec (recorded in a sidecar `<outPath>.json`).
+ */
+async function buildOnce(outPath: string, inputs: string[], stamp: unknown, build: (tmp: string) => Promise<void>): Promise<string> {
+  const sidecar = `${outPath}.json`;
+  const stampText = JSON.stringify(stamp);
+  if (existsSync(outPath) && existsSync(sidecar) && readFileSync(sidecar, 'utf8') === stampText) {
+    const builtMs = statSync(outPath).mtimeMs;
+    if (inputs.every((p) => statSync(p).mtimeMs <= builtMs)) return outPath;
+  }
+  const tmp = `${outPath}.${process.pid}.tmp`;
+  await build(tmp);
+  renameSync(tmp, outPath);
+  writeFileSync(sidecar, stampText);
+  return outPath;
+}
+
+/** Path of stories260K converted to GGUF with weights of `type` (norms stay F32). */
+export async function ensureStories260K(type: WeightTypeName = 'f32'): Promise<string> {
+  const dir = stories260KDir();
+  const model = join(dir, 'stories260K.bin');
+  const tokenizer = join(dir, 'tok512.bin');
+  if (!existsSync(model) || !existsSync(tokenizer)) throw new Error(STORIES260K_HELP);
+  const out = join(cacheDir(), `stories260K-${type}.gguf`);
+  return buildOnce(out, [model, tokenizer], { converter: LLAMA2C_CONVERTER_VERSION, type }, (tmp) =>
+    convertLlama2c(model, tokenizer, tmp, { type, name: 'stories260K' }));
+}
+
+/** Path of a synthetic random-weight model `<name>.gguf`, rebuilt when the spec changes. */
+export async function ensureSynthetic(name: string, spec: SyntheticSpec): Promise<string> {
+  const out = join(cacheDir(), `${name}.gguf`);
+  return buildOnce(out, [], { synthesizer: SYNTHESIZER_VERSION, spec }, (tmp) => synthesizeModel(tmp, spec));
+}
+
+// llama.cpp (node-llama-cpp, prebuilt CPU binary) as an oracle. node-llama-cpp is an ES module with
+// top-level await, so it is imported dynamically from this CommonJS bundle.
+type NodeLlamaCpp = typeof import('node-llama-cpp');
+let llamaPromise: Promise<import('node-llama-cpp').Llama> | undefined;
+
+export function llamaCpp(): Promise<import('node-llama-cpp').Llama> {
+  llamaPromise ??= (import('node-llama-cpp') as Promise<NodeLlamaCpp>).then(({ getLlama, LlamaLogLevel }) =>
+    getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error }));
+  return llamaPromise;
+}
+
+/** Greedy (temperature 0) continuation of `prompt` by llama.cpp: `count` tokens, fewer at the end of context. */
+export async function llamaCppGreedy(modelPath: string, prompt: number[], count: number, contextSize = 256): Promise<number[]> {
+  const model = await (await llamaCpp()).loadModel({ modelPath });
+  try {
+    const ctx = await model.createContext({ contextSize, threads: 1 });
+    try {
+      const out: number[] = [];
+      for await (const token of ctx.getSequence().evaluate(prompt as never, { temperature: 0 })) {
+        out.push(token as number);
+        if (out.length >= count || prompt.length + out.length >= contextSize) break;
+      }
+      return out;
+    } finally {
+      await ctx.dispose();
+    }
+  } finally {
+    await model.dispose();
+  }
+}
