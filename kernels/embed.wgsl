@@ -1,0 +1,23 @@
+// x[t][:] = dequantised row tokens[t] of the token embedding, for the tokens whose row lies in this chunk
+// of the embedding (a large vocabulary is split by rows; one dispatch per chunk).
+// The dtype snippet is prepended.
+
+override K: u32;          // embedding width
+override ROW_BASE: u32;   // first vocabulary row of this chunk
+override ROW_COUNT: u32;  // rows in this chunk
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> tokens: array<u32>;         // [T]
+@group(0) @binding(5) var<storage, read_write> x: array<vec4<f32>>;  // [T][K/4]
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  touch_scales();
+  let e4 = gid.x;
+  let t = gid.y;
+  if (t >= step.n_tokens || e4 >= K / 4u) { return; }
+  let tok = tokens[t];
+  if (tok < ROW_BASE || tok >= ROW_BASE + ROW_COUNT) { return; }
+  x[t * (K / 4u) + e4] = deq4(tok - ROW_BASE, e4);
+}

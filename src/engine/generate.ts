@@ -1,0 +1,68 @@
+// The plain generation loop over one sequence: prefill the prompt in batches, then decode one token per
+// forward pass. Greedy decoding reads back only the GPU's argmax (4 bytes); sampling reads the logits row.
+
+import { CancelledError } from '../common/errors';
+import type { LlamaModel } from '../model/llama';
+import type { Sequence } from '../kvcache/sequence';
+import { GREEDY, isGreedy, Rng, sample, type SamplingOptions } from './sampler';
+
+export interface GenerateOptions {
+  maxTokens: number;
+  sampling?: SamplingOptions;
+  /** Token ids that end generation (not included in the output). */
+  stopTokens?: ReadonlySet<number>;
+  signal?: AbortSignal;
+  /** Called with each new token; return false to stop. */
+  onToken?: (id: number) => boolean | void;
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  stoppedBy: 'maxTokens' | 'stopToken' | 'callback';
+  promptTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  /** Forward passes of the decode phase. */
+  decodePasses: number;
+}
+
+/**
+ * Runs `tokens` through the model into `seq` (which may already hold a prefix) and returns the
+ * argmax / logits of the last position. Splits into batches of the model's maximum.
+ */
+export async function prefill(model: LlamaModel, seq: Sequence, tokens: number[], wantLogits: boolean, signal?: AbortSignal): Promise<{ id: number; logits?: Float32Array }> {
+  if (tokens.length === 0) throw new RangeError('prefill of no tokens');
+  const B = model.maxBatchTokens;
+  let last: { id: number; logits?: Float32Array } = { id: -1 };
+  for (let at = 0; at < tokens.length; at += B) {
+    const batch = tokens.slice(at, at + B);
+    const isLast = at + B >= tokens.length;
+    const r = await model.forward({ tokens: batch, seq, logitRows: isLast ? 1 : 0, wantLogits: isLast && wantLogits, signal });
+    if (isLast) last = { id: r.ids[0], logits: r.logits };
+  }
+  return last;
+}
+
+export async function generate(model: LlamaModel, seq: Sequence, prompt: number[], o: GenerateOptions): Promise<GenerateResult> {
+  const sampling = o.sampling ?? GREEDY;
+  const greedy = isGreedy(sampling);
+  const rng = new Rng(sampling.seed);
+  const out: number[] = [];
+  const t0 = performance.now();
+  let next = await prefill(model, seq, prompt, !greedy, o.signal);
+  const t1 = performance.now();
+  let stoppedBy: GenerateResult['stoppedBy'] = 'maxTokens';
+  let passes = 0;
+  while (out.length < o.maxTokens) {
+    const id = greedy ? next.id : sample(next.logits!, sampling, rng);
+    if (o.stopTokens?.has(id)) { stoppedBy = 'stopToken'; break; }
+    out.push(id);
+    if (o.onToken?.(id) === false) { stoppedBy = 'callback'; break; }
+    if (out.length >= o.maxTokens) break;
+    if (o.signal?.aborted) throw new CancelledError();
+    const r = await model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: !greedy, signal: o.signal });
+    passes++;
+    next = { id: r.ids[0], logits: r.logits };
+  }
+  return { tokens: out, stoppedBy, promptTokens: prompt.length, prefillMs: t1 - t0, decodeMs: performance.now() - t1, decodePasses: passes };
+}

@@ -1,0 +1,116 @@
+// Buffer creation and readback. The creator of a buffer owns it and destroys it (see BufferOwner).
+
+// GPUBufferUsage is a global only after the webgpu package is loaded; the numbers are fixed by the spec.
+export const Usage = {
+  MAP_READ: 0x0001,
+  MAP_WRITE: 0x0002,
+  COPY_SRC: 0x0004,
+  COPY_DST: 0x0008,
+  UNIFORM: 0x0040,
+  STORAGE: 0x0080,
+} as const;
+
+/** Creates buffers and destroys all of them at once: one owner per group of GPU resources. */
+export class BufferOwner {
+  private readonly owned = new Set<GPUBuffer>();
+  private bytes = 0;
+
+  constructor(readonly device: GPUDevice, readonly label: string) {}
+
+  storage(byteSize: number, label: string, extraUsage = 0): GPUBuffer {
+    return this.create(byteSize, Usage.STORAGE | Usage.COPY_DST | Usage.COPY_SRC | extraUsage, label);
+  }
+
+  uniform(byteSize: number, label: string): GPUBuffer {
+    return this.create(byteSize, Usage.UNIFORM | Usage.COPY_DST, label);
+  }
+
+  /** A storage buffer filled with `data` (padded to 4 bytes). */
+  storageFrom(data: ArrayBufferView, label: string): GPUBuffer {
+    const size = Math.max(4, alignTo(data.byteLength, 4));
+    const buf = this.storage(size, label);
+    writeBytes(this.device, buf, 0, data);
+    return buf;
+  }
+
+  create(byteSize: number, usage: number, label: string): GPUBuffer {
+    const size = Math.max(16, alignTo(byteSize, 16));
+    const buf = this.device.createBuffer({ size, usage, label: `${this.label}/${label}` });
+    this.owned.add(buf);
+    this.bytes += size;
+    return buf;
+  }
+
+  get allocatedBytes(): number {
+    return this.bytes;
+  }
+
+  destroy(buf: GPUBuffer): void {
+    if (this.owned.delete(buf)) {
+      this.bytes -= buf.size;
+      buf.destroy();
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.owned) b.destroy();
+    this.owned.clear();
+    this.bytes = 0;
+  }
+}
+
+export function alignTo(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+/** queue.writeBuffer needs a 4-byte multiple; pads a copy when it is not. */
+export function writeBytes(device: GPUDevice, buf: GPUBuffer, offset: number, data: ArrayBufferView): void {
+  let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.byteLength % 4 !== 0) {
+    const padded = new Uint8Array(alignTo(bytes.byteLength, 4));
+    padded.set(bytes);
+    bytes = padded;
+  }
+  device.queue.writeBuffer(buf, offset, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Reads `byteSize` bytes of `src` at `offset` back to the CPU through a staging buffer.
+ * The copy is encoded into `encoder` when given (so it lands in the same submit as the work before it).
+ */
+export class Readback {
+  private readonly staging: GPUBuffer;
+
+  constructor(device: GPUDevice, readonly byteSize: number, label: string) {
+    this.staging = device.createBuffer({ size: alignTo(byteSize, 16), usage: Usage.MAP_READ | Usage.COPY_DST, label });
+  }
+
+  encodeCopy(encoder: GPUCommandEncoder, src: GPUBuffer, srcOffset = 0, byteSize = this.byteSize): void {
+    encoder.copyBufferToBuffer(src, srcOffset, this.staging, 0, alignTo(byteSize, 4));
+  }
+
+  /** Waits for the queue and copies the bytes out (the staging buffer is unmapped again). */
+  async read(byteSize = this.byteSize): Promise<ArrayBuffer> {
+    await this.staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, alignTo(byteSize, 4));
+    const out = this.staging.getMappedRange(0, alignTo(byteSize, 4)).slice(0, byteSize);
+    this.staging.unmap();
+    return out;
+  }
+
+  destroy(): void {
+    this.staging.destroy();
+  }
+}
+
+/** One-off readback of a whole buffer range (tests, debugging). */
+export async function readBuffer(device: GPUDevice, src: GPUBuffer, byteSize: number, srcOffset = 0): Promise<ArrayBuffer> {
+  const rb = new Readback(device, byteSize, 'readBuffer');
+  const enc = device.createCommandEncoder();
+  rb.encodeCopy(enc, src, srcOffset);
+  device.queue.submit([enc.finish()]);
+  try {
+    return await rb.read();
+  } finally {
+    rb.destroy();
+  }
+}

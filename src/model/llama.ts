@@ -1,0 +1,214 @@
+// The Llama/Qwen2 decoder as a sequence of prepared GPU dispatches. One forward pass runs a batch of
+// T tokens of one sequence at consecutive positions (T = 1: decode; T = k+1: verification of a draft;
+// larger: prefill) through every layer in one command encoder and one submit, writing their K/V into
+// the paged cache, and returns the argmax ids and/or logits of the last `logitRows` positions.
+//
+// Per layer (x is the residual stream [T][d]):
+//   h = rmsnorm(x) · attn_norm;  qkv = h Wqkvᵀ (+ b);  rope q,k; k,v → cache;  a = attention(q, cache)
+//   x += a Woᵀ;  h = rmsnorm(x) · ffn_norm;  [g|u] = h Wguᵀ;  x += (silu(g) u) Wdownᵀ
+// then logits = rmsnorm(x[last rows]) · output_norm · Woutᵀ.
+
+import { CancelledError, DeviceLostError, OutOfMemoryError, UsageError } from '../common/errors';
+import type { Gpu } from '../gpu/device';
+import { Readback } from '../gpu/buffers';
+import { OpContext } from '../ops/context';
+import { MatmulOp } from '../ops/matmul';
+import { EmbedOp } from '../ops/embed';
+import { RmsNormOp } from '../ops/rmsnorm';
+import { SiluMulOp } from '../ops/siluMul';
+import { ArgmaxOp } from '../ops/argmax';
+import { AttentionOp } from '../ops/attention';
+import { KvBuffers } from '../kvcache/kvBuffers';
+import type { Sequence } from '../kvcache/sequence';
+import type { ModelConfig } from './config';
+import type { Linear, ModelWeights } from './weights';
+import { ropeTable } from './rope';
+
+export interface ModelRuntimeOptions {
+  /** Most tokens one forward pass takes (prefill is split into batches of this size). */
+  maxBatchTokens: number;
+  /** Most positions a sequence may reach (the rope table and the block table are sized for it). */
+  maxContextTokens: number;
+  /** Bytes of GPU memory for the KV pool. */
+  kvBudgetBytes: number;
+  blockSize: number;
+}
+
+export interface ForwardRequest {
+  tokens: ArrayLike<number>;
+  /** Position of tokens[0]; must equal seq.length (the cache holds every earlier position). */
+  seq: Sequence;
+  /** Logit rows wanted, from the end of the batch (0 = none: a prefill batch that is not the last). */
+  logitRows: number;
+  /** Read back the full logits (else only the argmax ids). */
+  wantLogits: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ForwardResult {
+  /** Argmax token id of each logit row. */
+  ids: Uint32Array;
+  /** [logitRows][vocab] when wantLogits. */
+  logits?: Float32Array;
+}
+
+export class LlamaModel {
+  private readonly ctx: OpContext;
+  readonly kv: KvBuffers;
+  private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope', GPUBuffer>;
+  private readonly embed: EmbedOp;
+  private readonly layers: { attnNorm: RmsNormOp; qkv: MatmulOp[]; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RmsNormOp; gateUp: MatmulOp[]; silu: SiluMulOp; down: MatmulOp[] }[] = [];
+  private readonly finalNorm: RmsNormOp;
+  private readonly head: MatmulOp;
+  private readonly argmax: ArgmaxOp;
+  private readonly idsReadback: Readback;
+  private readonly logitsReadback: Readback;
+  readonly maxLogitRows: number;
+  private uploadedBlockTable: number[] = [];
+  private disposed = false;
+
+  constructor(readonly gpu: Gpu, readonly config: ModelConfig, readonly weights: ModelWeights, readonly options: ModelRuntimeOptions, ctx: OpContext) {
+    const c = config;
+    const o = options;
+    // Owns every buffer of the model: weights (loaded through ctx.owner), workspace and KV pool.
+    this.ctx = ctx;
+    const own = this.ctx.owner;
+    const T = o.maxBatchTokens;
+    const qkvDim = (c.nHeads + 2 * c.nKvHeads) * c.headDim;
+    const maxBinding = gpu.limits.maxStorageBufferBindingSize;
+    this.maxLogitRows = Math.max(1, Math.min(T, Math.floor(maxBinding / (c.vocabSize * 4))));
+    const maxBlocks = Math.ceil(o.maxContextTokens / o.blockSize);
+    this.buffers = {
+      tokens: own.storage(T * 4, 'tokens'),
+      x: own.storage(T * c.dModel * 4, 'x'),
+      h: own.storage(T * c.dModel * 4, 'h'),
+      qkv: own.storage(T * qkvDim * 4, 'qkv'),
+      attn: own.storage(T * c.nHeads * c.headDim * 4, 'attn'),
+      gateUp: own.storage(T * 2 * c.ffnDim * 4, 'gateUp'),
+      ffn: own.storage(T * c.ffnDim * 4, 'ffn'),
+      final: own.storage(this.maxLogitRows * c.dModel * 4, 'final'),
+      logits: own.storage(this.maxLogitRows * c.vocabSize * 4, 'logits'),
+      ids: own.storage(this.maxLogitRows * 4, 'ids'),
+      blockTable: own.storage(maxBlocks * 4, 'blockTable'),
+      rope: own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta), 'rope'),
+    };
+    const b = this.buffers;
+    this.kv = new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize }, o.kvBudgetBytes);
+
+    const linear = (lin: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, label: string): MatmulOp[] =>
+      lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, label }));
+
+    this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x);
+    weights.layers.forEach((L, l) => {
+      this.layers.push({
+        attnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.attnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `attn_norm${l}` }),
+        qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`),
+        attention: new AttentionOp(this.ctx, {
+          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow,
+        }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn }, `attn${l}`),
+        attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`),
+        ffnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.ffnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `ffn_norm${l}` }),
+        gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`),
+        silu: new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn),
+        down: linear(L.down, b.ffn, b.x, true, `down${l}`),
+      });
+    });
+    this.finalNorm = new RmsNormOp(this.ctx, { x: b.x, weight: weights.outputNorm, y: b.final, width: c.dModel, eps: c.normEps, selectLast: true, label: 'output_norm' });
+    this.head = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output' });
+    this.argmax = new ArgmaxOp(this.ctx, c.vocabSize, b.logits, b.ids);
+    this.idsReadback = new Readback(gpu.device, this.maxLogitRows * 4, 'ids.readback');
+    this.logitsReadback = new Readback(gpu.device, this.maxLogitRows * c.vocabSize * 4, 'logits.readback');
+  }
+
+  get maxBatchTokens(): number {
+    return this.options.maxBatchTokens;
+  }
+
+  /** One forward pass over a batch; appends the batch's K/V to `seq`. */
+  async forward(req: ForwardRequest): Promise<ForwardResult> {
+    if (this.disposed) throw new UsageError('the model was disposed');
+    this.gpu.assertAlive();
+    if (req.signal?.aborted) throw new CancelledError();
+    const T = req.tokens.length;
+    const seq = req.seq;
+    const pos0 = seq.length;
+    if (T < 1 || T > this.options.maxBatchTokens) throw new UsageError(`batch of ${T} tokens (1..${this.options.maxBatchTokens})`);
+    if (req.logitRows < 0 || req.logitRows > Math.min(T, this.maxLogitRows)) throw new UsageError(`logitRows ${req.logitRows} for a batch of ${T}`);
+    if (pos0 + T > this.options.maxContextTokens) {
+      throw new OutOfMemoryError(`the sequence would reach ${pos0 + T} tokens; the context holds ${this.options.maxContextTokens}`);
+    }
+    const tokens = new Uint32Array(T);
+    for (let i = 0; i < T; i++) {
+      const t = req.tokens[i];
+      if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) throw new UsageError(`token id ${t} outside the vocabulary (0..${this.config.vocabSize - 1})`);
+      tokens[i] = t;
+    }
+    seq.reserve(pos0 + T);
+
+    const device = this.gpu.device;
+    this.ctx.writeStep(T, pos0, req.logitRows);
+    device.queue.writeBuffer(this.buffers.tokens, 0, tokens);
+    this.syncBlockTable(seq.blockTable);
+
+    const encoder = device.createCommandEncoder({ label: 'forward' });
+    const pass = encoder.beginComputePass({ label: 'forward' });
+    this.encodeLayers(pass, T, req.logitRows);
+    pass.end();
+    const rows = req.logitRows;
+    if (rows > 0) {
+      this.idsReadback.encodeCopy(encoder, this.buffers.ids, 0, rows * 4);
+      if (req.wantLogits) this.logitsReadback.encodeCopy(encoder, this.buffers.logits, 0, rows * this.config.vocabSize * 4);
+    }
+    device.queue.submit([encoder.finish()]);
+    seq.length = pos0 + T;
+    if (rows === 0) {
+      return { ids: new Uint32Array(0) };
+    }
+    try {
+      const ids = new Uint32Array(await this.idsReadback.read(rows * 4));
+      const logits = req.wantLogits ? new Float32Array(await this.logitsReadback.read(rows * this.config.vocabSize * 4)) : undefined;
+      return { ids, logits };
+    } catch (e) {
+      if (this.gpu.isLost) throw new DeviceLostError((e as Error).message);
+      throw e;
+    }
+  }
+
+  private encodeLayers(pass: GPUComputePassEncoder, T: number, logitRows: number): void {
+    this.embed.encode(pass, T);
+    for (const L of this.layers) {
+      L.attnNorm.encode(pass, T);
+      for (const op of L.qkv) op.encode(pass, T);
+      L.attention.encode(pass, T);
+      for (const op of L.attnOut) op.encode(pass, T);
+      L.ffnNorm.encode(pass, T);
+      for (const op of L.gateUp) op.encode(pass, T);
+      L.silu.encode(pass, T);
+      for (const op of L.down) op.encode(pass, T);
+    }
+    if (logitRows > 0) {
+      this.finalNorm.encode(pass, logitRows);
+      this.head.encode(pass, logitRows);
+      this.argmax.encode(pass, logitRows);
+    }
+  }
+
+  /** Uploads the block table when it changed since the last pass (usually only a new block at the end). */
+  private syncBlockTable(table: number[]): void {
+    const prev = this.uploadedBlockTable;
+    let first = 0;
+    while (first < table.length && first < prev.length && prev[first] === table[first]) first++;
+    if (first < table.length) {
+      this.gpu.device.queue.writeBuffer(this.buffers.blockTable, first * 4, new Uint32Array(table.slice(first)));
+    }
+    this.uploadedBlockTable = table.slice();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.idsReadback.destroy();
+    this.logitsReadback.destroy();
+    this.ctx.dispose();
+  }
+}

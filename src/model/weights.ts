@@ -1,0 +1,183 @@
+// The model's tensors on the GPU, read from a GGUF by name (llama.cpp's names) and checked against the
+// config. Matrices keep their GGUF type (dequantised inside the kernels); projections that feed one
+// output row (q|k|v, gate|up) are concatenated into one matrix at upload when their types agree, so
+// each is a single matmul. Norm weights and biases are f32.
+
+import { ModelFormatError, UnsupportedQuantError } from '../common/errors';
+import type { BufferOwner } from '../gpu/buffers';
+import { uploadMatrix, type GpuMatrix, type RowSource } from '../gpu/matrix';
+import { readTensorBytes } from '../loaders/gguf/reader';
+import { GgmlType, type GgufFile, type GgufTensorInfo } from '../loaders/gguf/types';
+import { dequantizeTensor } from '../loaders/quant/tensor';
+import { DTYPE_OF_GGML, ggufRowBytes, type WeightDtype } from '../loaders/repack';
+import type { ModelConfig } from './config';
+
+/** Several matrices writing side by side into one output row (one part when they could be fused). */
+export interface Linear {
+  parts: { matrix: GpuMatrix; colOffset: number }[];
+  inDim: number;
+  outDim: number;
+  /** f32 [outDim], or null. */
+  bias: GPUBuffer | null;
+}
+
+export interface LayerWeights {
+  attnNorm: GPUBuffer;
+  qkv: Linear;
+  attnOut: Linear;
+  ffnNorm: GPUBuffer;
+  gateUp: Linear;
+  down: Linear;
+}
+
+export interface ModelWeights {
+  tokenEmbedding: GpuMatrix;
+  layers: LayerWeights[];
+  outputNorm: GPUBuffer;
+  /** The output head; the token embedding itself when the model ties them. */
+  output: GpuMatrix;
+  /** Weight bytes a decode step reads (every matrix once; the embedding row is negligible). */
+  bytesPerToken: number;
+}
+
+export type LoadProgress = (loadedBytes: number, totalBytes: number) => void;
+
+class TensorReader {
+  private readonly byName = new Map<string, GgufTensorInfo>();
+
+  constructor(readonly file: GgufFile) {
+    for (const t of file.tensors) this.byName.set(t.name, t);
+  }
+
+  get(name: string, dims: number[]): GgufTensorInfo {
+    const t = this.byName.get(name);
+    if (!t) throw new ModelFormatError(`tensor.${name}`, 'missing', this.file.path);
+    const same = t.dims.length >= dims.length && dims.every((d, i) => t.dims[i] === d) && t.dims.slice(dims.length).every((d) => d === 1);
+    if (!same) throw new ModelFormatError(`tensor.${name}`, `shape [${t.dims}] where [${dims}] was expected`, this.file.path);
+    return t;
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+}
+
+/** The dtype a tensor runs as, and a source of its rows in that dtype's GGUF layout (BF16 runs as f32). */
+function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number): { dtype: WeightDtype; read: RowSource } {
+  const dtype = DTYPE_OF_GGML[t.type];
+  if (dtype) {
+    const rowBytes = ggufRowBytes(dtype, cols);
+    return { dtype, read: (r, n) => readTensorBytes(file, t, r * rowBytes, n * rowBytes) };
+  }
+  if (t.type === GgmlType.BF16) {
+    return {
+      dtype: 'f32',
+      read: async (r, n) => {
+        const raw = await readTensorBytes(file, t, r * cols * 2, n * cols * 2);
+        const f = dequantizeTensor(GgmlType.BF16, raw, n * cols, t.name);
+        return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+      },
+    };
+  }
+  throw new UnsupportedQuantError(t.name, GgmlType[t.type] ?? `type ${t.type}`);
+}
+
+export async function loadWeights(
+  owner: BufferOwner, file: GgufFile, cfg: ModelConfig, onProgress?: LoadProgress,
+): Promise<ModelWeights> {
+  const tensors = new TensorReader(file);
+  const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
+  let loaded = 0;
+  const progress = (bytes: number) => {
+    loaded += bytes;
+    onProgress?.(loaded, total);
+  };
+
+  const vector = async (name: string, len: number): Promise<GPUBuffer> => {
+    const t = tensors.get(name, [len]);
+    const raw = await readTensorBytes(file, t);
+    const f = dequantizeTensor(t.type, raw, len, name);
+    progress(t.byteSize);
+    return owner.storageFrom(f, name);
+  };
+
+  const matrix = async (names: string[], inDim: number, outDims: number[], label: string): Promise<Linear> => {
+    const infos = names.map((n, i) => tensors.get(n, [inDim, outDims[i]]));
+    const sources = infos.map((t) => rowSource(file, t, inDim));
+    const outDim = outDims.reduce((a, b) => a + b, 0);
+    const parts: Linear['parts'] = [];
+    if (sources.every((s) => s.dtype === sources[0].dtype)) {
+      // One matrix: rows of the parts one after another.
+      const starts = outDims.map((_, i) => outDims.slice(0, i).reduce((a, b) => a + b, 0));
+      const read: RowSource = async (r, n) => {
+        const pieces: Uint8Array[] = [];
+        for (let i = 0; i < infos.length && n > 0; i++) {
+          const lo = Math.max(r, starts[i]);
+          const hi = Math.min(r + n, starts[i] + outDims[i]);
+          if (lo < hi) pieces.push(await sources[i].read(lo - starts[i], hi - lo));
+        }
+        if (pieces.length === 1) return pieces[0];
+        const out = new Uint8Array(pieces.reduce((s, p) => s + p.byteLength, 0));
+        let at = 0;
+        for (const p of pieces) { out.set(p, at); at += p.byteLength; }
+        return out;
+      };
+      parts.push({ matrix: await uploadMatrix(owner, sources[0].dtype, outDim, inDim, read, label), colOffset: 0 });
+    } else {
+      let col = 0;
+      for (let i = 0; i < infos.length; i++) {
+        parts.push({ matrix: await uploadMatrix(owner, sources[i].dtype, outDims[i], inDim, sources[i].read, names[i]), colOffset: col });
+        col += outDims[i];
+      }
+    }
+    progress(infos.reduce((s, t) => s + t.byteSize, 0));
+    return { parts, inDim, outDim, bias: null };
+  };
+
+  const c = cfg;
+  const qDim = c.nHeads * c.headDim;
+  const kvDim = c.nKvHeads * c.headDim;
+  const embInfo = tensors.get('token_embd.weight', [c.dModel, c.vocabSize]);
+  const emb = rowSource(file, embInfo, c.dModel);
+  const tokenEmbedding = await uploadMatrix(owner, emb.dtype, c.vocabSize, c.dModel, emb.read, 'token_embd');
+  progress(embInfo.byteSize);
+
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `blk.${l}.`;
+    const qkv = await matrix([`${p}attn_q.weight`, `${p}attn_k.weight`, `${p}attn_v.weight`], c.dModel, [qDim, kvDim, kvDim], `${p}qkv`);
+    if (c.qkvBias) {
+      const parts = await Promise.all([
+        readVectorF32(file, tensors.get(`${p}attn_q.bias`, [qDim])),
+        readVectorF32(file, tensors.get(`${p}attn_k.bias`, [kvDim])),
+        readVectorF32(file, tensors.get(`${p}attn_v.bias`, [kvDim])),
+      ]);
+      const bias = new Float32Array(qDim + 2 * kvDim);
+      bias.set(parts[0], 0);
+      bias.set(parts[1], qDim);
+      bias.set(parts[2], qDim + kvDim);
+      qkv.bias = owner.storageFrom(bias, `${p}qkv.bias`);
+    }
+    layers.push({
+      attnNorm: await vector(`${p}attn_norm.weight`, c.dModel),
+      qkv,
+      attnOut: await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`),
+      ffnNorm: await vector(`${p}ffn_norm.weight`, c.dModel),
+      gateUp: await matrix([`${p}ffn_gate.weight`, `${p}ffn_up.weight`], c.dModel, [c.ffnDim, c.ffnDim], `${p}gate_up`),
+      down: await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`),
+    });
+  }
+  const outputNorm = await vector('output_norm.weight', c.dModel);
+  let output = tokenEmbedding;
+  if (tensors.has('output.weight')) {
+    output = (await matrix(['output.weight'], c.dModel, [c.vocabSize], 'output')).parts[0].matrix;
+  }
+
+  const linearBytes = (lin: Linear) => lin.parts.reduce((s, p) => s + p.matrix.bytes, 0);
+  const bytesPerToken = layers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down), 0) + output.bytes;
+  return { tokenEmbedding, layers, outputNorm, output, bytesPerToken };
+}
+
+async function readVectorF32(file: GgufFile, t: GgufTensorInfo): Promise<Float32Array> {
+  return dequantizeTensor(t.type, await readTensorBytes(file, t), t.elementCount, t.name);
+}

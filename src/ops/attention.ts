@@ -1,0 +1,68 @@
+// The attention block's two kernels over the paged cache: rotate q/k and store k/v at their slots
+// (rope_store_kv), then causal attention of every query of the batch (attention).
+
+import { specialise } from '../gpu/wgsl';
+import { encodeDispatch, type Dispatch, type OpContext } from './context';
+import ropeWgsl from '../../kernels/rope_store_kv.wgsl';
+import attentionWgsl from '../../kernels/attention.wgsl';
+
+export interface AttentionShape {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  nRot: number;
+  neox: boolean;
+  blockSize: number;
+  slidingWindow: number;
+}
+
+export interface AttentionBuffers {
+  /** [T][(nHeads + 2 nKvHeads) headDim]: q is roped in place. */
+  qkv: GPUBuffer;
+  /** [positions][nRot/2] (cos, sin). */
+  ropeTable: GPUBuffer;
+  /** u32 block ids of the sequence. */
+  blockTable: GPUBuffer;
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  /** [T][nHeads headDim]. */
+  out: GPUBuffer;
+}
+
+const ROPE_WG = 64;
+
+/** Lanes per attention workgroup; workgroup memory holds WG x headDim floats. */
+export function attentionLanes(headDim: number, software: boolean): number {
+  if (software) return 8;
+  return headDim <= 64 ? 32 : 16;
+}
+
+export class AttentionOp {
+  private readonly rope: Dispatch;
+  private readonly attend: Dispatch;
+
+  constructor(ctx: OpContext, private readonly shape: AttentionShape, b: AttentionBuffers, label: string) {
+    const s = shape;
+    const ropePipeline = ctx.pipeline('rope_store_kv', 'f32', ropeWgsl, {
+      HD: s.headDim, N_HEADS: s.nHeads, N_KV: s.nKvHeads, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0, BLOCK: s.blockSize, WG: ROPE_WG,
+    });
+    this.rope = {
+      pipeline: ropePipeline,
+      bindGroup: ctx.bindGroup(ropePipeline, { 0: ctx.step, 1: b.qkv, 2: b.ropeTable, 3: b.blockTable, 4: b.kCache, 5: b.vCache }, `${label}.rope`),
+    };
+    const WG = attentionLanes(s.headDim, ctx.gpu.adapter.isSoftware);
+    const attnPipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}`, specialise(attentionWgsl, { HD: s.headDim, WG }), {
+      N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
+    });
+    this.attend = {
+      pipeline: attnPipeline,
+      bindGroup: ctx.bindGroup(attnPipeline, { 0: ctx.step, 1: b.qkv, 2: b.kCache, 3: b.vCache, 4: b.blockTable, 5: b.out }, `${label}.attention`),
+    };
+  }
+
+  encode(pass: GPUComputePassEncoder, nTokens: number): void {
+    const s = this.shape;
+    encodeDispatch(pass, this.rope, Math.ceil(((s.nHeads + 2 * s.nKvHeads) * s.headDim) / 2 / ROPE_WG), nTokens);
+    encodeDispatch(pass, this.attend, s.nHeads, nTokens);
+  }
+}

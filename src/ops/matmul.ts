@@ -1,0 +1,90 @@
+// Y[m][colOffset + n] (+)= X[m][K] · W[n][K]ᵀ (+ bias) for a GpuMatrix W, one dispatch per row chunk of W.
+// Two prepared variants: matrix-vector (one token per lane, for decode) and a token-tiled matrix-matrix
+// (several tokens per lane, for prefill and verification), picked per call by the number of rows.
+
+import type { GpuMatrix } from '../gpu/matrix';
+import type { WeightDtype } from '../loaders/repack';
+import { specialise } from '../gpu/wgsl';
+import { encodeDispatch, type Dispatch, type OpContext } from './context';
+import matmulWgsl from '../../kernels/matmul.wgsl';
+import f32Wgsl from '../../kernels/dtype/f32.wgsl';
+import f16Wgsl from '../../kernels/dtype/f16.wgsl';
+import q8Wgsl from '../../kernels/dtype/q8_0.wgsl';
+import q4Wgsl from '../../kernels/dtype/q4_0.wgsl';
+
+export const DTYPE_WGSL: Record<WeightDtype, string> = { f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl };
+
+/** Rows of W per lane (R), tokens per lane (TT), lanes per workgroup. */
+export interface MatmulTile {
+  R: number;
+  TT: number;
+  WG: number;
+}
+
+export function defaultTiles(dtype: WeightDtype, software: boolean): { vector: MatmulTile; matrix: MatmulTile } {
+  const quant = dtype === 'q8_0' || dtype === 'q4_0';
+  return {
+    vector: { R: software ? 4 : 2, TT: 1, WG: 64 },
+    matrix: { R: 4, TT: quant ? 4 : 8, WG: 64 },
+  };
+}
+
+export interface MatmulArgs {
+  weight: GpuMatrix;
+  /** [m][K] f32. */
+  x: GPUBuffer;
+  /** [m][yStride] f32. */
+  y: GPUBuffer;
+  yStride: number;
+  colOffset?: number;
+  /** f32 [N] (the full output width when several matrices write into one y). */
+  bias?: GPUBuffer;
+  accumulate?: boolean;
+  /** The number of rows is step.n_logit_rows rather than step.n_tokens. */
+  rowsFromLogits?: boolean;
+  label: string;
+}
+
+interface ChunkDispatch {
+  vector: Dispatch;
+  matrix: Dispatch;
+  rowCount: number;
+}
+
+export class MatmulOp {
+  private readonly chunks: ChunkDispatch[] = [];
+  readonly tiles: { vector: MatmulTile; matrix: MatmulTile };
+
+  constructor(ctx: OpContext, readonly args: MatmulArgs, tiles?: { vector: MatmulTile; matrix: MatmulTile }) {
+    const w = args.weight;
+    this.tiles = tiles ?? defaultTiles(w.dtype, ctx.gpu.adapter.isSoftware);
+    for (const chunk of w.chunks) {
+      const make = (tile: MatmulTile, kind: string): Dispatch => {
+        const pipeline = ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
+          K: w.cols,
+          N_CHUNK: chunk.rowCount,
+          N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart,
+          Y_STRIDE: args.yStride,
+          ROWS_FROM_LOGITS: args.rowsFromLogits ? 1 : 0,
+          ACCUMULATE: args.accumulate ? 1 : 0,
+          HAS_BIAS: args.bias ? 1 : 0,
+          WG: tile.WG,
+        });
+        const bindGroup = ctx.bindGroup(pipeline, {
+          0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 4: args.bias ?? ctx.dummy, 5: args.y,
+        }, `${args.label}.${kind}[${chunk.rowStart}]`);
+        return { pipeline, bindGroup };
+      };
+      this.chunks.push({ vector: make(this.tiles.vector, 'vec'), matrix: make(this.tiles.matrix, 'mat'), rowCount: chunk.rowCount });
+    }
+  }
+
+  /** Encodes Y for `nRows` rows of X (the kernel reads the exact count from the step uniform). */
+  encode(pass: GPUComputePassEncoder, nRows: number): void {
+    const tile = nRows === 1 ? this.tiles.vector : this.tiles.matrix;
+    for (const c of this.chunks) {
+      const d = nRows === 1 ? c.vector : c.matrix;
+      encodeDispatch(pass, d, Math.ceil(c.rowCount / (tile.R * tile.WG)), Math.ceil(nRows / tile.TT));
+    }
+  }
+}

@@ -1,0 +1,19 @@
+// y = x / rms(x) * weight, per row; optionally only the last n_logit_rows rows (before the output head).
+
+import { encodeDispatch, type Dispatch, type OpContext } from './context';
+import rmsnormWgsl from '../../kernels/rmsnorm.wgsl';
+
+const WG = 64;
+
+export class RmsNormOp {
+  private readonly dispatch: Dispatch;
+
+  constructor(ctx: OpContext, args: { x: GPUBuffer; weight: GPUBuffer; y: GPUBuffer; width: number; eps: number; selectLast?: boolean; label: string }) {
+    const pipeline = ctx.pipeline('rmsnorm', 'f32', rmsnormWgsl, { K: args.width, EPS: args.eps, SELECT_LAST: args.selectLast ? 1 : 0, WG });
+    this.dispatch = { pipeline, bindGroup: ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: args.weight, 5: args.y }, args.label) };
+  }
+
+  encode(pass: GPUComputePassEncoder, nRows: number): void {
+    encodeDispatch(pass, this.dispatch, nRows);
+  }
+}

@@ -1,0 +1,21 @@
+// stories260K (real trained weights) converted to an F32 GGUF: greedy decoding from [BOS] must give the
+// 200 golden tokens of ../shared/models/stories260K/golden-greedy.json exactly.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ensureStories260K, stories260KGolden } from '../helpers/testModels';
+import { withModel } from '../helpers/gpuModel';
+import { generate } from '../../src/engine/generate';
+import { Sequence } from '../../src/kvcache/sequence';
+import { BlockPool } from '../../src/kvcache/blockPool';
+
+test('stories260K F32: 200 greedy tokens equal the golden tokens', async () => {
+  const path = await ensureStories260K('f32');
+  const golden = stories260KGolden();
+  await withModel(path, {}, async (model) => {
+    const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    const seq = new Sequence(pool);
+    const r = await generate(model, seq, golden.prompt, { maxTokens: golden.greedy_tokens.length });
+    assert.deepEqual(r.tokens, golden.greedy_tokens);
+  });
+});

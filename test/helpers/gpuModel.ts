@@ -1,0 +1,24 @@
+// Test helper: one GPU device per test file, a model loaded from a GGUF, disposed after use.
+
+import { Gpu } from '../../src/gpu/device';
+import { loadModel, type LoadOptions } from '../../src/model/load';
+import type { LlamaModel } from '../../src/model/llama';
+
+let shared: Promise<Gpu> | undefined;
+
+export function testGpu(): Promise<Gpu> {
+  shared ??= Gpu.acquire();
+  return shared;
+}
+
+export async function withModel<T>(path: string, options: LoadOptions, body: (model: LlamaModel, gpu: Gpu) => Promise<T>): Promise<T> {
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, path, options);
+  try {
+    return await body(model, gpu);
+  } finally {
+    model.dispose();
+    const errors = gpu.takeErrors();
+    if (errors.length) throw new Error(`GPU validation errors: ${errors.join('; ')}`);
+  }
+}
