@@ -40,7 +40,6 @@ const VALUE_MIN_BYTES: Record<GgufValueType, number> = {
 };
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-const lossyUtf8 = new TextDecoder('utf-8');
 
 /** A forward-only cursor over the header, holding one window of the file at a time. */
 class HeaderCursor {
@@ -99,10 +98,18 @@ class HeaderCursor {
     const i = this.at(n);
     return this.window.subarray(i, i + n);
   }
+  /** n bytes as UTF-8, invalid sequences replaced by U+FFFD. */
+  lossyString(n: number): string {
+    const i = this.at(n);
+    return this.window.toString('utf8', i, i + n);
+  }
 }
 
+const TWO_POW_53 = 2n ** 53n;
+
+/** Exact as a number when |v| <= 2^53 (the GgufValue contract), else kept as a bigint. */
 function narrow(v: bigint): number | bigint {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
+  return v <= TWO_POW_53 && v >= -TWO_POW_53 ? Number(v) : v;
 }
 
 /** Reads a u64 count/length and checks it against `max`; returns it as a number. */
@@ -118,13 +125,29 @@ async function readLength(cur: HeaderCursor, field: string, max: number, what: s
 async function readString(cur: HeaderCursor, field: string, maxBytes: number, strict: boolean): Promise<string> {
   const len = await readLength(cur, field, Math.min(maxBytes, cur.remaining() - 8), 'string length');
   if (!cur.has(len)) await cur.need(len, field);
-  const bytes = cur.bytes(len);
-  if (!strict) return lossyUtf8.decode(bytes);
+  return decodeString(cur, len, field, strict);
+}
+
+function decodeString(cur: HeaderCursor, len: number, field: string, strict: boolean): string {
+  if (!strict) return cur.lossyString(len);
   try {
-    return strictUtf8.decode(bytes);
+    return strictUtf8.decode(cur.bytes(len));
   } catch {
     throw new ModelFormatError(field, 'is not valid UTF-8', cur.path);
   }
+}
+
+/**
+ * A short value string read synchronously when it lies wholly in the window (the common case in a
+ * 150k-token vocab, where an await per string would dominate); undefined means take the async path.
+ */
+function tryReadStringSync(cur: HeaderCursor, field: string): string | undefined {
+  if (!cur.has(8)) return undefined;
+  const start = cur.pos;
+  const len = cur.u64();
+  if (typeof len === 'number' && len <= MAX_STRING_VALUE_BYTES && cur.has(len)) return decodeString(cur, len, field, false);
+  cur.pos = start;
+  return undefined;
 }
 
 function checkValueType(cur: HeaderCursor, t: number, field: string): GgufValueType {
@@ -171,7 +194,9 @@ async function readArray(cur: HeaderCursor, field: string, depth: number): Promi
   const count = await readLength(cur, `${field}.length`, Math.max(0, maxCount), 'array length');
   const out: GgufValue[] = new Array(count);
   for (let i = 0; i < count; i++) {
-    if (elemType === GgufValueType.STRING || elemType === GgufValueType.ARRAY) {
+    if (elemType === GgufValueType.STRING) {
+      out[i] = tryReadStringSync(cur, field) ?? await readValue(cur, elemType, `${field}[${i}]`, depth);
+    } else if (elemType === GgufValueType.ARRAY) {
       out[i] = await readValue(cur, elemType, `${field}[${i}]`, depth);
     } else {
       if (!cur.has(minBytes)) await cur.need(minBytes, `${field}[${i}]`);

@@ -44,20 +44,21 @@ class ByteSink {
     this.length += n;
     return at;
   }
-  u8(v: number): void { this.buf.writeUInt8(v, this.reserve(1)); }
-  i8(v: number): void { this.buf.writeInt8(v, this.reserve(1)); }
-  u16(v: number): void { this.buf.writeUInt16LE(v, this.reserve(2)); }
-  i16(v: number): void { this.buf.writeInt16LE(v, this.reserve(2)); }
-  u32(v: number): void { this.buf.writeUInt32LE(v, this.reserve(4)); }
-  i32(v: number): void { this.buf.writeInt32LE(v, this.reserve(4)); }
-  f32(v: number): void { this.buf.writeFloatLE(v, this.reserve(4)); }
-  f64(v: number): void { this.buf.writeDoubleLE(v, this.reserve(8)); }
-  u64(v: number | bigint): void { this.buf.writeBigUInt64LE(BigInt(v), this.reserve(8)); }
-  i64(v: number | bigint): void { this.buf.writeBigInt64LE(BigInt(v), this.reserve(8)); }
+  u8(v: number): void { const at = this.reserve(1); this.buf.writeUInt8(v, at); }
+  i8(v: number): void { const at = this.reserve(1); this.buf.writeInt8(v, at); }
+  u16(v: number): void { const at = this.reserve(2); this.buf.writeUInt16LE(v, at); }
+  i16(v: number): void { const at = this.reserve(2); this.buf.writeInt16LE(v, at); }
+  u32(v: number): void { const at = this.reserve(4); this.buf.writeUInt32LE(v, at); }
+  i32(v: number): void { const at = this.reserve(4); this.buf.writeInt32LE(v, at); }
+  f32(v: number): void { const at = this.reserve(4); this.buf.writeFloatLE(v, at); }
+  f64(v: number): void { const at = this.reserve(8); this.buf.writeDoubleLE(v, at); }
+  u64(v: number | bigint): void { const at = this.reserve(8); this.buf.writeBigUInt64LE(BigInt(v), at); }
+  i64(v: number | bigint): void { const at = this.reserve(8); this.buf.writeBigInt64LE(BigInt(v), at); }
   string(s: string): void {
     const bytes = utf8.encode(s);
     this.u64(bytes.length);
-    this.buf.set(bytes, this.reserve(bytes.length));
+    const at = this.reserve(bytes.length); // reserve may replace this.buf: call it first
+    this.buf.set(bytes, at);
   }
   pad(alignment: number): void {
     const n = (alignment - (this.length % alignment)) % alignment;
