@@ -1,3 +1,91 @@
-// `tandem`: the engine without an editor.
-console.error('usage: tandem inspect|complete|bench|convert ...');
-process.exit(2);
+// `tandem`: the engine without an editor. Sub-commands: inspect, complete, convert, bench.
+// Exit codes (exitCodes.ts): 0 ok, 1 failure, 2 usage, 3 no WebGPU adapter, 4 bad or unsupported model,
+// 5 out of memory, 6 GPU device lost.
+
+import { parseArgs } from 'node:util';
+import { UsageError } from '../common/errors';
+import { EXIT, reportError } from './exitCodes';
+import { inspectCommand } from './inspect';
+import { completeCommand, parseTokenList } from './complete';
+import { convertCommand } from './convert';
+import { benchCommand } from './bench';
+
+const USAGE = `usage:
+  tandem inspect <model.gguf> [--json]
+  tandem complete --model <model.gguf> (--prompt <text> | --prompt-tokens <ids>) [--max-tokens N]
+                  [--temperature T] [--top-k K] [--top-p P] [--seed S] [--no-stop] [--json]
+  tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
+  tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
+                  [--baseline llamacpp] [--profile]
+`;
+
+function num(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new UsageError(`--${name}: expected a number, got "${v}"`);
+  return x;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? EXIT.ok : EXIT.usage;
+  }
+  const json = rest.includes('--json');
+  try {
+    switch (command) {
+      case 'inspect': {
+        const { positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, allowPositionals: true });
+        if (positionals.length !== 1) throw new UsageError('inspect takes one GGUF path');
+        await inspectCommand(positionals[0], json);
+        return EXIT.ok;
+      }
+      case 'complete': {
+        const { values: v } = parseArgs({
+          args: rest,
+          options: {
+            model: { type: 'string' }, prompt: { type: 'string' }, 'prompt-tokens': { type: 'string' },
+            'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
+            'top-p': { type: 'string' }, seed: { type: 'string' }, 'no-stop': { type: 'boolean' }, json: { type: 'boolean' },
+          },
+        });
+        if (!v.model) throw new UsageError('complete needs --model <gguf>');
+        if ((v.prompt === undefined) === (v['prompt-tokens'] === undefined)) throw new UsageError('give exactly one of --prompt and --prompt-tokens');
+        await completeCommand({
+          model: v.model,
+          prompt: v.prompt,
+          promptTokens: v['prompt-tokens'] !== undefined ? parseTokenList(v['prompt-tokens']) : undefined,
+          maxTokens: num(v['max-tokens'], 'max-tokens', 64),
+          sampling: {
+            temperature: num(v.temperature, 'temperature', 0),
+            topK: num(v['top-k'], 'top-k', 40),
+            topP: num(v['top-p'], 'top-p', 0.95),
+            seed: num(v.seed, 'seed', 0),
+          },
+          json,
+          stopAtEog: !v['no-stop'],
+        });
+        return EXIT.ok;
+      }
+      case 'convert':
+        await convertCommand(rest);
+        return EXIT.ok;
+      case 'bench':
+        await benchCommand(rest);
+        return EXIT.ok;
+      default:
+        throw new UsageError(`unknown command '${command}'\n${USAGE}`);
+    }
+  } catch (e) {
+    if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      return reportError(new UsageError(`${e.message}\n${USAGE}`), json);
+    }
+    return reportError(e, json);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => process.exit(reportError(e, false)),
+);

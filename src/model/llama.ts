@@ -23,6 +23,10 @@ import type { Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
 import type { Linear, ModelWeights } from './weights';
 import { ropeTable } from './rope';
+import type { GpuProfiler } from '../gpu/profiler';
+
+/** Encodes one group of dispatches; a profiled forward gives each group its own timed pass. */
+type GroupEncoder = (label: string, body: (pass: GPUComputePassEncoder) => void) => void;
 
 export interface ModelRuntimeOptions {
   /** Most tokens one forward pass takes (prefill is split into batches of this size). */
@@ -43,6 +47,8 @@ export interface ForwardRequest {
   /** Read back the full logits (else only the argmax ids). */
   wantLogits: boolean;
   signal?: AbortSignal;
+  /** Time every kernel group with GPU timestamps (benchmarks only). */
+  profiler?: GpuProfiler;
 }
 
 export interface ForwardResult {
@@ -151,9 +157,19 @@ export class LlamaModel {
     this.syncBlockTable(seq.blockTable);
 
     const encoder = device.createCommandEncoder({ label: 'forward' });
-    const pass = encoder.beginComputePass({ label: 'forward' });
-    this.encodeLayers(pass, T, req.logitRows);
-    pass.end();
+    const profiler = req.profiler;
+    if (profiler) {
+      this.encodeLayers((label, body) => {
+        const p = profiler.beginPass(encoder, label);
+        body(p);
+        p.end();
+      }, T, req.logitRows);
+      profiler.encodeResolve(encoder);
+    } else {
+      const pass = encoder.beginComputePass({ label: 'forward' });
+      this.encodeLayers((_, body) => body(pass), T, req.logitRows);
+      pass.end();
+    }
     const rows = req.logitRows;
     if (rows > 0) {
       this.idsReadback.encodeCopy(encoder, this.buffers.ids, 0, rows * 4);
@@ -174,22 +190,23 @@ export class LlamaModel {
     }
   }
 
-  private encodeLayers(pass: GPUComputePassEncoder, T: number, logitRows: number): void {
-    this.embed.encode(pass, T);
+  /** Group labels name the kernel; matmul groups are 'matmul.<projection>' (benchmarks key on them). */
+  private encodeLayers(group: GroupEncoder, T: number, logitRows: number): void {
+    group('embed', (p) => this.embed.encode(p, T));
     for (const L of this.layers) {
-      L.attnNorm.encode(pass, T);
-      for (const op of L.qkv) op.encode(pass, T);
-      L.attention.encode(pass, T);
-      for (const op of L.attnOut) op.encode(pass, T);
-      L.ffnNorm.encode(pass, T);
-      for (const op of L.gateUp) op.encode(pass, T);
-      L.silu.encode(pass, T);
-      for (const op of L.down) op.encode(pass, T);
+      group('rmsnorm', (p) => L.attnNorm.encode(p, T));
+      group('matmul.qkv', (p) => L.qkv.forEach((op) => op.encode(p, T)));
+      group('attention', (p) => L.attention.encode(p, T));
+      group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T)));
+      group('rmsnorm', (p) => L.ffnNorm.encode(p, T));
+      group('matmul.gate_up', (p) => L.gateUp.forEach((op) => op.encode(p, T)));
+      group('silu_mul', (p) => L.silu.encode(p, T));
+      group('matmul.down', (p) => L.down.forEach((op) => op.encode(p, T)));
     }
     if (logitRows > 0) {
-      this.finalNorm.encode(pass, logitRows);
-      this.head.encode(pass, logitRows);
-      this.argmax.encode(pass, logitRows);
+      group('rmsnorm', (p) => this.finalNorm.encode(p, logitRows));
+      group('matmul.output', (p) => this.head.encode(p, logitRows));
+      group('argmax', (p) => this.argmax.encode(p, logitRows));
     }
   }
 

@@ -1,0 +1,58 @@
+// llama.cpp (node-llama-cpp, a devDependency) on the same GGUF: the speed baseline of the benchmarks.
+// Loaded lazily, so the CLI works without it; a clear error when it is not installed.
+
+import { UsageError } from '../common/errors';
+
+export interface LlamaCppTimer {
+  /** Prompt evaluation of `tokens` from an empty context: tokens per second. */
+  prefillTokensPerS(tokens: number[]): Promise<number>;
+  /** Greedy decode of `n` tokens after `prompt`: tokens per second of the decode phase alone. */
+  decodeTokensPerS(prompt: number[], n: number): Promise<number>;
+  readonly label: string;
+  dispose(): Promise<void>;
+}
+
+type NodeLlamaCpp = typeof import('node-llama-cpp');
+type Token = import('node-llama-cpp').Token;
+/** node-llama-cpp brands token ids; ours are plain numbers of the same vocabulary. */
+const asTokens = (ids: number[]) => ids as unknown as Token[];
+
+export async function openLlamaCppTimer(modelPath: string, contextSize: number, gpu: false | 'vulkan' = false): Promise<LlamaCppTimer> {
+  let mod: NodeLlamaCpp;
+  try {
+    mod = await import('node-llama-cpp');
+  } catch {
+    throw new UsageError('--baseline llamacpp needs the node-llama-cpp package (npm install, dev dependencies included)');
+  }
+  if (gpu === 'vulkan') process.env.GGML_VK_VISIBLE_DEVICES ??= '0';
+  const llama = await mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath });
+  const context = await model.createContext({ contextSize, batchSize: Math.min(512, contextSize), flashAttention: false });
+  const seq = context.getSequence();
+  return {
+    label: `llama.cpp ${gpu === 'vulkan' ? 'Vulkan' : 'CPU'} (node-llama-cpp ${llama.buildType ?? ''})`.replace(/ \)/, ')'),
+    async prefillTokensPerS(tokens) {
+      await seq.clearHistory();
+      const t0 = performance.now();
+      await seq.evaluateWithoutGeneratingNewTokens(asTokens(tokens));
+      return (tokens.length / (performance.now() - t0)) * 1000;
+    },
+    async decodeTokensPerS(prompt, n) {
+      await seq.clearHistory();
+      await seq.evaluateWithoutGeneratingNewTokens(asTokens(prompt.slice(0, -1)));
+      let count = 0;
+      let t0 = 0;
+      for await (const _ of seq.evaluate(asTokens(prompt.slice(-1)), { temperature: 0 })) {
+        // The first token comes out of the last prompt position's pass: start the clock after it.
+        if (count === 0) t0 = performance.now();
+        if (++count > n) break;
+      }
+      return (n / (performance.now() - t0)) * 1000;
+    },
+    async dispose() {
+      await context.dispose();
+      await model.dispose();
+      await llama.dispose();
+    },
+  };
+}

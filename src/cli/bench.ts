@@ -1,0 +1,185 @@
+// `tandem bench decode|prefill|bandwidth`: JSON lines, one per figure, every timing next to a baseline
+// measured in the same run (the device's copy bandwidth; llama.cpp on the same GGUF with --baseline).
+
+import { parseArgs } from 'node:util';
+import { UsageError } from '../common/errors';
+import { Gpu } from '../gpu/device';
+import { GpuProfiler, type KernelTiming } from '../gpu/profiler';
+import { loadModel } from '../model/load';
+import type { LlamaModel } from '../model/llama';
+import type { Linear } from '../model/weights';
+import { BlockPool } from '../kvcache/blockPool';
+import { Sequence } from '../kvcache/sequence';
+import { prefill } from '../engine/generate';
+import { Rng } from '../engine/sampler';
+import { measureBandwidth, type BandwidthResult } from '../bench/bandwidth';
+import { openLlamaCppTimer } from '../bench/llamacppBaseline';
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  vs?: string;
+  ratio?: number;
+  [k: string]: unknown;
+}
+
+function emit(f: Figure): void {
+  const r = (x: number) => (Math.abs(x) >= 100 ? Math.round(x * 10) / 10 : Math.round(x * 1000) / 1000);
+  process.stdout.write(JSON.stringify({ ...f, value: r(f.value), ...(f.ratio !== undefined ? { ratio: r(f.ratio) } : {}) }) + '\n');
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Deterministic prompt ids (benchmarks measure speed; the content only has to be valid ids). */
+function benchPrompt(vocab: number, n: number, seed = 1): number[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => 3 + Math.floor(rng.next() * (vocab - 3)));
+}
+
+export async function benchCommand(args: string[]): Promise<void> {
+  const { values: v, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
+      baseline: { type: 'string' }, profile: { type: 'boolean' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
+    },
+  });
+  const what = positionals[0];
+  if (!['decode', 'prefill', 'bandwidth'].includes(what)) throw new UsageError('bench decode|prefill|bandwidth --model <gguf>');
+  if (v.baseline !== undefined && v.baseline !== 'llamacpp' && v.baseline !== 'llamacpp-vulkan') throw new UsageError('--baseline llamacpp|llamacpp-vulkan');
+  const context = Number(v.context ?? 512);
+  const nTokens = Number(v.tokens ?? 16);
+  const runs = Number(v.runs ?? 3);
+  const gpu = await Gpu.acquire();
+  try {
+    const bw = await measureBandwidth(gpu);
+    const adapter = gpu.adapter.description;
+    emit({ name: 'device copy bandwidth', value: bw.copyBytesPerS / 1e9, unit: 'GB/s', adapter, note: 'bytes read + written per second by kernels/stream.wgsl MODE 0' });
+    emit({ name: 'device read bandwidth', value: bw.readBytesPerS / 1e9, unit: 'GB/s', adapter, note: 'bytes read per second by kernels/stream.wgsl MODE 1' });
+    if (what === 'bandwidth') return;
+    if (!v.model) throw new UsageError('bench needs --model <gguf>');
+    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128) });
+    try {
+      const prompt = benchPrompt(model.config.vocabSize, context);
+      const common = { model: v.model, context, adapter };
+      let ours: number;
+      if (what === 'decode') {
+        ours = await benchDecode(model, prompt, nTokens, runs, bw, common, v.profile ?? false);
+      } else {
+        ours = await benchPrefill(model, prompt, runs, common, v.profile ?? false);
+      }
+      if (v.baseline) {
+        const timer = await openLlamaCppTimer(v.model, context + nTokens + 8, v.baseline === 'llamacpp-vulkan' ? 'vulkan' : false);
+        try {
+          const theirs: number[] = [];
+          for (let i = 0; i < runs; i++) {
+            theirs.push(what === 'decode' ? await timer.decodeTokensPerS(prompt, nTokens) : await timer.prefillTokensPerS(prompt));
+          }
+          const t = median(theirs);
+          emit({ name: `${what} tok/s`, value: t, unit: 'tok/s', engine: timer.label, ...common });
+          emit({ name: `${what} speed, tandem / llama.cpp`, value: ours / t, unit: 'ratio', vs: timer.label, ...common });
+        } finally {
+          await timer.dispose();
+        }
+      }
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    gpu.dispose();
+  }
+}
+
+async function benchDecode(model: LlamaModel, prompt: number[], n: number, runs: number, bw: BandwidthResult, common: Record<string, unknown>, profile: boolean): Promise<number> {
+  const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+  const rates: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const seq = new Sequence(pool);
+    let { id } = await prefill(model, seq, prompt, false);
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) id = (await model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: false })).ids[0];
+    rates.push((n / (performance.now() - t0)) * 1000);
+    seq.clear();
+  }
+  const tokPerS = median(rates);
+  const bytes = model.weights.bytesPerToken;
+  const gbs = (bytes * tokPerS) / 1e9;
+  emit({ name: 'decode tok/s', value: tokPerS, unit: 'tok/s', engine: 'tandem', tokens: n, runs, ...common });
+  emit({ name: 'decode weight bandwidth', value: gbs, unit: 'GB/s', vs: 'device copy bandwidth', ratio: (bytes * tokPerS) / bw.copyBytesPerS, weightBytesPerToken: bytes, ...common });
+  emit({ name: 'decode weight bandwidth vs read roofline', value: (bytes * tokPerS) / bw.readBytesPerS, unit: 'ratio', vs: 'device read bandwidth', ...common });
+  if (profile) {
+    const seq = new Sequence(pool);
+    const { id } = await prefill(model, seq, prompt, false);
+    const profiler = new GpuProfiler(model.gpu.device);
+    try {
+      await model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: false, profiler });
+      reportKernels(model, await profiler.read(), bw, common, 1);
+    } finally {
+      profiler.destroy();
+      seq.clear();
+    }
+  }
+  return tokPerS;
+}
+
+async function benchPrefill(model: LlamaModel, prompt: number[], runs: number, common: Record<string, unknown>, profile: boolean): Promise<number> {
+  const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+  const rates: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const seq = new Sequence(pool);
+    const t0 = performance.now();
+    await prefill(model, seq, prompt, false);
+    rates.push((prompt.length / (performance.now() - t0)) * 1000);
+    seq.clear();
+  }
+  const tokPerS = median(rates);
+  emit({ name: 'prefill tok/s', value: tokPerS, unit: 'tok/s', engine: 'tandem', runs, batch: model.maxBatchTokens, ...common });
+  emit({ name: 'prefill matmul throughput', value: (tokPerS * 2 * weightCount(model)) / 1e9, unit: 'GFLOP/s', note: '2 FLOP per weight per token, attention not counted', ...common });
+  if (profile) {
+    const seq = new Sequence(pool);
+    const profiler = new GpuProfiler(model.gpu.device);
+    try {
+      const batch = prompt.slice(0, model.maxBatchTokens);
+      await model.forward({ tokens: batch, seq, logitRows: 1, wantLogits: false, profiler });
+      reportKernels(model, await profiler.read(), undefined, common, batch.length);
+    } finally {
+      profiler.destroy();
+      seq.clear();
+    }
+  }
+  return tokPerS;
+}
+
+function weightCount(model: LlamaModel): number {
+  const c = model.config;
+  const perLayer = c.dModel * (c.nHeads + 2 * c.nKvHeads) * c.headDim + c.nHeads * c.headDim * c.dModel + 3 * c.dModel * c.ffnDim;
+  return c.nLayers * perLayer + c.vocabSize * c.dModel;
+}
+
+/** Per kernel group: time per forward pass, and for matmuls the weight bytes read per second. */
+function reportKernels(model: LlamaModel, timings: KernelTiming[], bw: BandwidthResult | undefined, common: Record<string, unknown>, batch: number): void {
+  const w = model.weights;
+  const bytes = (l: Linear) => l.parts.reduce((s, p) => s + p.matrix.bytes, 0);
+  const matmulBytes: Record<string, number> = {
+    'matmul.qkv': w.layers.reduce((s, L) => s + bytes(L.qkv), 0),
+    'matmul.attn_out': w.layers.reduce((s, L) => s + bytes(L.attnOut), 0),
+    'matmul.gate_up': w.layers.reduce((s, L) => s + bytes(L.gateUp), 0),
+    'matmul.down': w.layers.reduce((s, L) => s + bytes(L.down), 0),
+    'matmul.output': w.output.bytes,
+  };
+  const byLabel = new Map<string, number>();
+  for (const t of timings) byLabel.set(t.label, (byLabel.get(t.label) ?? 0) + t.ns);
+  const total = [...byLabel.values()].reduce((a, b) => a + b, 0);
+  for (const [label, ns] of byLabel) {
+    const f: Figure = { name: `kernel time ${label}`, value: ns / 1e6, unit: 'ms', share: ns / total, batch, dtype: w.output.dtype, ...common };
+    const b = matmulBytes[label];
+    if (b !== undefined && bw) {
+      f.weightGBs = b / ns;
+      f.vs = 'device copy bandwidth';
+      f.ratio = b / ns / (bw.copyBytesPerS / 1e9);
+    }
+    emit(f);
+  }
+}

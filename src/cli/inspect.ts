@@ -1,0 +1,58 @@
+// `tandem inspect <gguf>`: architecture, shapes, tensor types, memory needed, tokenizer, FIM tokens.
+
+import { GgmlType } from '../loaders/gguf/types';
+import { readModelConfig, resolveRuntimeOptions } from '../model/load';
+import { kvBytesPerToken } from '../kvcache/kvBuffers';
+import { createTokenizer } from '../tokenizer';
+
+export async function inspectCommand(path: string, json: boolean): Promise<void> {
+  const { file, config } = await readModelConfig(path);
+  const types: Record<string, { tensors: number; bytes: number }> = {};
+  for (const t of file.tensors) {
+    const name = GgmlType[t.type] ?? String(t.type);
+    types[name] ??= { tensors: 0, bytes: 0 };
+    types[name].tensors++;
+    types[name].bytes += t.byteSize;
+  }
+  const weightBytes = file.tensors.reduce((s, t) => s + t.byteSize, 0);
+  const runtime = resolveRuntimeOptions(config, {});
+  const kvPerToken = kvBytesPerToken({ ...config, blockSize: runtime.blockSize });
+  let tokenizer: Record<string, unknown> = { error: 'none' };
+  try {
+    const tok = createTokenizer(file.metadata);
+    tokenizer = { model: tok.model, vocabSize: tok.vocabSize, bos: tok.bosId, eos: tok.eosId, endOfGeneration: tok.eotIds, fim: tok.fim ?? null };
+  } catch (e) {
+    tokenizer = { error: (e as Error).message };
+  }
+  const info = {
+    file: path,
+    ggufVersion: file.version,
+    fileBytes: file.fileSize,
+    config,
+    tensorTypes: types,
+    tensors: file.tensors.length,
+    memory: {
+      weightBytes,
+      kvBytesPerToken: kvPerToken,
+      kvBytesDefaultBudget: runtime.kvBudgetBytes,
+      totalDefaultBytes: weightBytes + runtime.kvBudgetBytes,
+    },
+    tokenizer,
+  };
+  if (json) {
+    process.stdout.write(JSON.stringify(info) + '\n');
+    return;
+  }
+  const c = config;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const lines = [
+    `${path}  (GGUF v${file.version}, ${mib(file.fileSize)})`,
+    `architecture  ${c.architecture}  "${c.name}"`,
+    `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}, vocab ${c.vocabSize}`,
+    `position      context ${c.contextLength}, rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
+    `tensor types  ${Object.entries(types).map(([k, v]) => `${k} x${v.tensors} (${mib(v.bytes)})`).join(', ')}`,
+    `memory        weights ${mib(weightBytes)}, KV ${(kvPerToken / 1024).toFixed(1)} KiB/token, default KV budget ${mib(runtime.kvBudgetBytes)}`,
+    `tokenizer     ${JSON.stringify(tokenizer)}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
