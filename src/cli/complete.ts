@@ -3,6 +3,7 @@
 import { UsageError } from '../common/errors';
 import { Gpu } from '../gpu/device';
 import { loadModel } from '../model/load';
+import { resolveModel } from '../models/catalog';
 import { createTokenizer } from '../tokenizer';
 import { BlockPool } from '../kvcache/blockPool';
 import { Sequence } from '../kvcache/sequence';
@@ -28,8 +29,9 @@ export function parseTokenList(s: string): number[] {
 
 export async function completeCommand(a: CompleteArgs): Promise<void> {
   const t0 = performance.now();
+  const modelPath = await resolveModel(a.model, (s) => process.stderr.write(`tandem: ${s}\n`));
   const gpu = await Gpu.acquire();
-  const { model, file } = await loadModel(gpu, a.model);
+  const { model, file } = await loadModel(gpu, modelPath);
   const loadMs = performance.now() - t0;
   try {
     const tokenizer = createTokenizer(file.metadata);
@@ -59,7 +61,7 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
     const text = tokenizer.decode(r.tokens, { stripLeadingSpace: false });
     if (a.json) {
       process.stdout.write(JSON.stringify({
-        model: a.model,
+        model: modelPath,
         promptTokens: prompt,
         tokens: r.tokens,
         text,

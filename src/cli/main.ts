@@ -12,7 +12,7 @@ import { benchCommand } from './bench';
 
 const USAGE = `usage:
   tandem inspect <model.gguf> [--json]
-  tandem complete --model <model.gguf> (--prompt <text> | --prompt-tokens <ids>) [--max-tokens N]
+  tandem complete --model <model.gguf | stories260K> (--prompt <text> | --prompt-tokens <ids>) [--max-tokens N]
                   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--no-stop] [--json]
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
