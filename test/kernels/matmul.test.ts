@@ -1,0 +1,124 @@
+// MatmulOp (kernels/matmul.wgsl + kernels/dtype/*.wgsl) against the f64 reference on the DEQUANTISED
+// weights, so the bound is f32 rounding only: |got - want| <= 1e-5 Σ|x w| per element. Every dtype; the
+// vector (T = 1) and matrix (T > 1) variants; ragged K (not a multiple of 64) and N (not a multiple of
+// R x WG); a 1-row chunk; multi-chunk weights (N_OFFSET) with colOffset, bias and accumulate; logit rows.
+// Rows of y past the batch and columns outside [colOffset, colOffset + N) must be left untouched.
+
+import { test, before, after } from 'node:test';
+import type { Gpu } from '../../src/gpu/device';
+import { OpContext } from '../../src/ops/context';
+import { MatmulOp, defaultTiles, type MatmulTile } from '../../src/ops/matmul';
+import { GPU_LAYOUT, gpuRowBytes, type WeightDtype } from '../../src/loaders/repack';
+import { testGpu } from '../helpers/gpuModel';
+import { matmulRef } from './reference';
+import { DTYPES, WorstErrors, assertClose, checked, compare, randomF32, randomMatrix, readF32, rng, runPass } from './harness';
+
+const BOUND = 1e-5;
+const TS = [1, 2, 3, 5, 17];
+
+let gpu: Gpu;
+let ctx: OpContext;
+const worst = new WorstErrors();
+let shapes = 0;
+
+before(async () => {
+  gpu = await testGpu();
+  ctx = new OpContext(gpu, 'matmul-test');
+});
+
+after(() => {
+  ctx?.dispose();
+  console.log(`matmul: ${shapes} shapes\n${worst.summary()}`);
+});
+
+interface Case {
+  dtype: WeightDtype;
+  K: number;
+  N: number;
+  /** Batch sizes run through one op (its pipelines are built once). */
+  ts: number[];
+  /** Rows per chunk of W (uploadMatrix's maxChunkBytes is derived from it). */
+  rowsPerChunk?: number;
+  colOffset?: number;
+  /** Extra columns of y after colOffset + N. */
+  yPad?: number;
+  bias?: boolean;
+  accumulate?: boolean;
+  /** ts are logit rows; step.n_tokens is this (larger) batch. */
+  logitsOfBatch?: number;
+  tiles?: { vector: MatmulTile; matrix: MatmulTile };
+  seed: number;
+}
+
+async function checkMatmul(c: Case): Promise<void> {
+  shapes++;
+  const r = rng(c.seed);
+  const maxChunkBytes = c.rowsPerChunk ? c.rowsPerChunk * gpuRowBytes(c.dtype, c.K).data : undefined;
+  const { matrix, values: w } = await randomMatrix(ctx.owner, r, c.dtype, c.N, c.K, maxChunkBytes);
+  if (c.rowsPerChunk && matrix.chunks.length !== Math.ceil(c.N / c.rowsPerChunk)) {
+    throw new Error(`expected ${Math.ceil(c.N / c.rowsPerChunk)} chunks, got ${matrix.chunks.length}`);
+  }
+  const colOffset = c.colOffset ?? 0;
+  const yStride = colOffset + c.N + (c.yPad ?? 0);
+  const maxRows = Math.max(...c.ts);
+  const x = ctx.owner.storage(maxRows * c.K * 4, 'x');
+  const y = ctx.owner.storage(maxRows * yStride * 4, 'y');
+  const biasValues = c.bias ? randomF32(r, yStride) : undefined;
+  const bias = biasValues ? ctx.owner.storageFrom(biasValues, 'bias') : undefined;
+  const op = await checked(gpu, () => new MatmulOp(ctx, {
+    weight: matrix, x, y, yStride, colOffset, bias, accumulate: c.accumulate, rowsFromLogits: c.logitsOfBatch !== undefined, label: 'mm',
+  }, c.tiles));
+
+  for (const m of c.ts) {
+    const what = `${c.dtype} K=${c.K} N=${c.N} m=${m} chunks=${matrix.chunks.length} colOffset=${colOffset} yStride=${yStride}` +
+      `${c.bias ? ' bias' : ''}${c.accumulate ? ' accumulate' : ''}${c.logitsOfBatch ? ` logitRows of T=${c.logitsOfBatch}` : ''}` +
+      ` tiles=${JSON.stringify(op.tiles[m === 1 ? 'vector' : 'matrix'])}`;
+    const xv = randomF32(r, maxRows * c.K);
+    const yInit = randomF32(r, maxRows * yStride, 4);
+    gpu.device.queue.writeBuffer(x, 0, xv);
+    gpu.device.queue.writeBuffer(y, 0, yInit);
+    if (c.logitsOfBatch !== undefined) ctx.writeStep(c.logitsOfBatch, 0, m);
+    else ctx.writeStep(m, 0, m);
+    await runPass(gpu, (pass) => op.encode(pass, m));
+    const got = await readF32(gpu, y, maxRows * yStride);
+    const want = matmulRef({ x: xv, w, m, N: c.N, K: c.K, bias: biasValues, yInit, yStride, colOffset, accumulate: c.accumulate });
+    const stats = compare(got, want.y, want.scale);
+    worst.add(c.dtype, stats);
+    assertClose(stats, BOUND, what);
+  }
+}
+
+/** A K in [lo, hi) that is a multiple of the dtype's column multiple but not of 64. */
+function raggedK(dtype: WeightDtype, r: () => number, lo: number, hi: number): number {
+  const cm = GPU_LAYOUT[dtype].colMultiple;
+  for (;;) {
+    const k = cm * Math.floor((lo + r() * (hi - lo)) / cm);
+    if (k >= cm && k % 64 !== 0) return k;
+  }
+}
+
+// Flags rotate over the dtypes so every dtype runs multi-chunk and both plain store and bias/accumulate
+// paths are covered, while each dtype builds only 4 pipelines (lavapipe compiles each in seconds).
+const FLAGS: Record<WeightDtype, { bias: boolean; accumulate: boolean }> = {
+  f32: { bias: true, accumulate: true },
+  f16: { bias: false, accumulate: false },
+  q8_0: { bias: false, accumulate: true },
+  q4_0: { bias: true, accumulate: false },
+};
+
+for (const [i, dtype] of DTYPES.entries()) {
+  const K = raggedK(dtype, rng(1000 + i), 40, 600);
+  const { bias, accumulate } = FLAGS[dtype];
+  test(`${dtype}: K=${K} (not a multiple of 64), N=258 in chunks of 257 + 1 rows (ragged vs R x WG, N_OFFSET), ` +
+    `colOffset 3${bias ? ', bias' : ''}${accumulate ? ', accumulate' : ''}, T in ${TS} (vector and matrix variants)`, async () => {
+    await checkMatmul({ dtype, K, N: 258, ts: TS, rowsPerChunk: 257, colOffset: 3, yPad: 2, bias, accumulate, seed: 10 + i });
+  });
+}
+
+test('f16: the hardware adapter\'s tiles (vector R=2), one chunk, plain store', async () => {
+  await checkMatmul({ dtype: 'f16', K: 100, N: 129, ts: [1, 5], tiles: defaultTiles('f16', false), seed: 40 });
+});
+
+test('f16: ROWS_FROM_LOGITS reads step.n_logit_rows rows, not step.n_tokens', async () => {
+  await checkMatmul({ dtype: 'f16', K: 96, N: 300, ts: [1, 3, 5], logitsOfBatch: 17, seed: 50 });
+});
