@@ -1,0 +1,111 @@
+// ArgmaxOp (kernels/argmax.wgsl): ids[r] = first index of the largest logit of row r (ties go to the
+// lowest index, NaN never wins), compared exactly with the CPU reference. Vocabularies smaller than the
+// 256-lane workgroup, ragged against it, and large; 1 and 3 rows; planted maxima at the first and last
+// index; ties across lanes and within a lane; rows of ±FLT_MAX, ±inf and NaN.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Gpu } from '../../src/gpu/device';
+import { OpContext } from '../../src/ops/context';
+import { ArgmaxOp } from '../../src/ops/argmax';
+import { testGpu } from '../helpers/gpuModel';
+import { argmaxRef } from './reference';
+import { checked, randomF32, readU32, rng, runPass } from './harness';
+
+const FLT_MAX = 3.4028234663852886e38;
+
+let gpu: Gpu;
+let ctx: OpContext;
+const ops = new Map<number, { op: ArgmaxOp; logits: GPUBuffer; ids: GPUBuffer }>();
+let shapes = 0;
+
+before(async () => {
+  gpu = await testGpu();
+  ctx = new OpContext(gpu, 'argmax-test');
+});
+
+after(() => {
+  ctx?.dispose();
+  console.log(`argmax: ${shapes} vocabulary sizes, exact ids`);
+});
+
+const MAX_ROWS = 4;
+
+/** One op (one pipeline) per vocabulary size, shared by the tests. */
+async function opFor(V: number): Promise<{ op: ArgmaxOp; logits: GPUBuffer; ids: GPUBuffer }> {
+  let o = ops.get(V);
+  if (!o) {
+    shapes++;
+    const logits = ctx.owner.storage(MAX_ROWS * V * 4, `logits${V}`);
+    const ids = ctx.owner.storage(MAX_ROWS * 4, `ids${V}`);
+    o = { op: await checked(gpu, () => new ArgmaxOp(ctx, V, logits, ids)), logits, ids };
+    ops.set(V, o);
+  }
+  return o;
+}
+
+/** Runs argmax over `rows` (each of length V) and asserts the ids equal the reference's; rows past them keep a sentinel id. */
+async function checkArgmax(V: number, rows: Float32Array[], what: string): Promise<void> {
+  const { op, logits, ids } = await opFor(V);
+  const flat = new Float32Array(rows.length * V);
+  rows.forEach((row, i) => flat.set(row, i * V));
+  gpu.device.queue.writeBuffer(logits, 0, flat);
+  gpu.device.queue.writeBuffer(ids, 0, new Uint32Array(MAX_ROWS).fill(0xdeadbeef));
+  ctx.writeStep(17, 0, rows.length);
+  await runPass(gpu, (pass) => op.encode(pass, rows.length));
+  const got = await readU32(gpu, ids, MAX_ROWS);
+  const want = new Uint32Array(MAX_ROWS).fill(0xdeadbeef);
+  want.set(argmaxRef(flat, rows.length, V));
+  assert.deepEqual([...got], [...want], `V=${V} ${what}`);
+}
+
+for (const [i, V] of [5, 1000, 32003].entries()) {
+  test(`V=${V}: random rows, maxima at the first, last and a random index; 1 and 3 rows`, async () => {
+    const r = rng(20 + i);
+    const planted = (at: number) => {
+      const row = randomF32(r, V, 10);
+      row[at] = 11;
+      return row;
+    };
+    await checkArgmax(V, [planted(V - 1)], 'one row, max at V-1');
+    await checkArgmax(V, [planted(0), planted(Math.floor(r() * V)), randomF32(r, V, 1e4)], 'three rows');
+  });
+}
+
+test('ties go to the lowest index: across lanes, within one lane, and the lowest lane not first', async () => {
+  const V = 1000;
+  const row = (at: number[], base = 0) => {
+    const x = new Float32Array(V).fill(base);
+    for (const a of at) x[a] = 5;
+    return x;
+  };
+  // 300 and 44 sit in different lanes (256 lanes); 44 and 300 = 44 + 256 share lane 44; 999 and 3.
+  await checkArgmax(V, [row([300, 44]), row([44 + 256, 44, 44 + 512]), row([999, 3]), row([], -1)], 'ties');
+});
+
+test('huge values: FLT_MAX ties, +inf beats FLT_MAX, -inf and NaN never win over a finite value', async () => {
+  const V = 1000;
+  const r = rng(7);
+  const a = randomF32(r, V, 1);
+  a[700] = FLT_MAX;
+  a[20] = FLT_MAX;
+  const b = new Float32Array(V).fill(-Infinity);
+  b[613] = -1e30;
+  const c = new Float32Array(V).fill(FLT_MAX);
+  c[512] = Infinity;
+  const d = randomF32(r, V, 1);
+  for (let k = 0; k < V; k += 3) d[k] = NaN;
+  d[999] = 2;
+  await checkArgmax(V, [a, b, c, d], 'huge values');
+});
+
+// The kernel starts each lane at -3.4e38 (not -inf) with index 0xffffffff and clamps the result to V-1,
+// so a row whose largest value is <= -3.4e38 (all -inf: a fully masked row; or -FLT_MAX) returns V-1.
+test('a row whose maximum is -inf or -FLT_MAX: all -inf gives 0, the one -FLT_MAX among -inf wins, all -FLT_MAX gives 0', async () => {
+  const V = 1000;
+  const allNegInf = new Float32Array(V).fill(-Infinity);
+  const oneNegMax = new Float32Array(V).fill(-Infinity);
+  oneNegMax[613] = -FLT_MAX;
+  const allNegMax = new Float32Array(V).fill(-FLT_MAX);
+  await checkArgmax(V, [allNegInf, oneNegMax, allNegMax], 'rows of -inf / -FLT_MAX');
+});
