@@ -30,6 +30,12 @@ export interface SyntheticSpec {
   /** 'spm-bytes': synthetic SentencePiece vocab (vocabSize >= 259); 'qwen2': the real Qwen2.5 BPE vocab, padded. */
   tokenizer: 'spm-bytes' | 'qwen2';
   slidingWindow?: number;
+  /**
+   * Multiplies the output head's weights (default 1). Random models have nearly flat next-token
+   * distributions (entropy close to log(vocab)); trained ones are peaked. Tests that compare top-1
+   * choices use a larger scale so that near-ties are the exception, as with a real model.
+   */
+  outputScale?: number;
 }
 
 /** f32 values generated per chunk: 1M (4 MB), a multiple of every block size. */
@@ -77,7 +83,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   // Embedding rows have std 1 so the first RMSNorm sees O(1) values.
   random('token_embd.weight', [dModel, vocabSize], matrixType(weightType.ggml, dModel), 1);
   norm('output_norm.weight', dModel);
-  if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel);
+  if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel, spec.outputScale ?? 1);
   for (let l = 0; l < nLayers; l++) {
     norm(`blk.${l}.attn_norm.weight`, dModel);
     matrix(`blk.${l}.attn_q.weight`, dModel, dModel);

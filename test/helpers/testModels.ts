@@ -5,6 +5,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import { dirname, join, resolve } from 'node:path';
 import { convertLlama2c, LLAMA2C_CONVERTER_VERSION, type WeightTypeName } from '../../src/loaders/llama2c';
 import { synthesizeModel, SYNTHESIZER_VERSION, type SyntheticSpec } from '../../src/tools/synthesize';
+import { openGguf, readTensorBytes } from '../../src/loaders/gguf/reader';
+import { GgmlType, GgufValueType, type GgufValue } from '../../src/loaders/gguf/types';
+import { writeGguf } from '../../src/loaders/gguf/writer';
+import { dequantizeTensor } from '../../src/loaders/quant/tensor';
 
 /** The folder holding package.json, found by walking up from this (bundled) file. */
 export function repoRoot(): string {
@@ -106,4 +110,28 @@ export async function llamaCppGreedy(modelPath: string, prompt: number[], count:
   } finally {
     await model.dispose();
   }
+}
+
+/** Copies a GGUF with every tensor dequantized to F32 (metadata kept, file_type set to all-F32). */
+export async function dequantizedCopy(srcPath: string, outPath: string): Promise<void> {
+  const file = await openGguf(srcPath);
+  const metadata = [...file.metadata.entries()].map(([key, value]) => ({ key, value, ...ggufTypeOf(key, value) }));
+  await writeGguf(outPath, {
+    metadata: metadata.map((m) => (m.key === 'general.file_type' ? { ...m, value: 0 } : m)),
+    tensors: file.tensors.map((t) => ({
+      name: t.name, dims: t.dims, type: GgmlType.F32,
+      data: async () => new Uint8Array(dequantizeTensor(t.type, await readTensorBytes(file, t), t.elementCount, t.name).buffer),
+    })),
+  });
+}
+
+/** The GGUF types the converter used for each key (enough to rewrite its own files). */
+function ggufTypeOf(key: string, value: GgufValue): { type: GgufValueType; arrayType?: GgufValueType } {
+  if (typeof value === 'string') return { type: GgufValueType.STRING };
+  if (typeof value === 'boolean') return { type: GgufValueType.BOOL };
+  if (Array.isArray(value)) {
+    const arrayType = typeof value[0] === 'string' ? GgufValueType.STRING : key.endsWith('scores') ? GgufValueType.FLOAT32 : GgufValueType.INT32;
+    return { type: GgufValueType.ARRAY, arrayType };
+  }
+  return { type: Number.isInteger(value) && !key.includes('epsilon') && !key.includes('freq_base') ? GgufValueType.UINT32 : GgufValueType.FLOAT32 };
 }

@@ -11,7 +11,7 @@ import { GgmlType, GgufValueType, type GgufValue } from '../../src/loaders/gguf/
 import { writeGguf } from '../../src/loaders/gguf/writer';
 import { readLlama2cTokenizer, TOKEN_TYPE } from '../../src/loaders/llama2c';
 import { dequantizeTensor } from '../../src/loaders/quant/tensor';
-import { ensureStories260K, hasStories260K, llamaCppGreedy, STORIES260K_HELP, stories260KDir, stories260KGolden } from '../helpers/testModels';
+import { dequantizedCopy, ensureStories260K, hasStories260K, llamaCppGreedy, STORIES260K_HELP, stories260KDir, stories260KGolden } from '../helpers/testModels';
 
 
 const GOLDEN_PREFIX_TOKENS = 50;
@@ -68,30 +68,6 @@ test(`llama.cpp greedy decoding of converted stories260K matches the golden toke
   console.log(`llama.cpp matches ${same}/${golden.greedy_tokens.length} golden tokens`);
   assert.deepEqual(tokens.slice(0, GOLDEN_PREFIX_TOKENS), golden.greedy_tokens.slice(0, GOLDEN_PREFIX_TOKENS));
 });
-
-/** Copies a GGUF with every tensor dequantized to F32 (metadata kept, file_type set to all-F32). */
-async function dequantizedCopy(srcPath: string, outPath: string): Promise<void> {
-  const file = await openGguf(srcPath);
-  const metadata = [...file.metadata.entries()].map(([key, value]) => ({ key, value, ...ggufTypeOf(key, value) }));
-  await writeGguf(outPath, {
-    metadata: metadata.map((m) => (m.key === 'general.file_type' ? { ...m, value: 0 } : m)),
-    tensors: file.tensors.map((t) => ({
-      name: t.name, dims: t.dims, type: GgmlType.F32,
-      data: async () => new Uint8Array(dequantizeTensor(t.type, await readTensorBytes(file, t), t.elementCount, t.name).buffer),
-    })),
-  });
-}
-
-/** The GGUF types the converter used for each key (enough to rewrite its own files). */
-function ggufTypeOf(key: string, value: GgufValue): { type: GgufValueType; arrayType?: GgufValueType } {
-  if (typeof value === 'string') return { type: GgufValueType.STRING };
-  if (typeof value === 'boolean') return { type: GgufValueType.BOOL };
-  if (Array.isArray(value)) {
-    const arrayType = typeof value[0] === 'string' ? GgufValueType.STRING : key.endsWith('scores') ? GgufValueType.FLOAT32 : GgufValueType.INT32;
-    return { type: GgufValueType.ARRAY, arrayType };
-  }
-  return { type: Number.isInteger(value) && !key.includes('epsilon') && !key.includes('freq_base') ? GgufValueType.UINT32 : GgufValueType.FLOAT32 };
-}
 
 for (const type of ['q8_0', 'q4_0'] as const) {
   test(`llama.cpp reads our ${type} blocks as we do: same greedy tokens as our dequantized F32 copy`, { skip }, async () => {
