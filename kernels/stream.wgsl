@@ -1,27 +1,33 @@
 // Streaming kernels that measure the device's memory bandwidth (the roofline for decode, which reads
-// every weight once per token). MODE 0, copy: dst[i] = src[i] (each byte read once and written once).
-// MODE 1, read: each lane sums its own contiguous run of src and writes one value (reads only).
+// every weight once per token). Two access patterns, because the best one differs by adapter:
+// STRIDED = 1: lane i touches i, i + lanes, i + 2 lanes, ... (coalesced: best on real GPUs);
+// STRIDED = 0: each lane owns a contiguous run of RUN vec4s (best on CPU-emulated adapters like lavapipe).
+// COPY = 1: dst = src (bytes read + written); COPY = 0: each lane sums what it reads and writes one vec4.
 
-override MODE: u32 = 0u;
+override COPY: u32 = 1u;
+override STRIDED: u32 = 1u;
 override WG: u32 = 64u;
-// vec4 elements per lane in MODE 1.
-override RUN: u32 = 256u;
+override RUN: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let lanes = nwg.x * nwg.y * WG;
   let lane = gid.x + gid.y * nwg.x * WG;
   let n = arrayLength(&src);
-  if (MODE == 0u) {
-    if (lane < n) { dst[lane] = src[lane]; }
-    return;
-  }
   var s = vec4<f32>(0.0);
-  let start = lane * RUN;
-  if (start >= n) { return; }
-  let end = min(start + RUN, n);
-  for (var i = start; i < end; i++) { s += src[i]; }
-  dst[lane] = s;
+  if (STRIDED == 1u) {
+    for (var i = lane; i < n; i += lanes) {
+      if (COPY == 1u) { dst[i] = src[i]; } else { s += src[i]; }
+    }
+  } else {
+    let start = lane * RUN;
+    let end = min(start + RUN, n);
+    for (var i = start; i < end; i++) {
+      if (COPY == 1u) { dst[i] = src[i]; } else { s += src[i]; }
+    }
+  }
+  if (COPY == 0u && lane < arrayLength(&dst)) { dst[lane] = s; }
 }

@@ -37,10 +37,15 @@ await build({
   banner: { js: '' },
 });
 
+// Benchmark drivers (bench/*.ts) → dist-bench/, built with the tests so a broken driver fails the build.
+function findBench() {
+  return readdirSync('bench').filter((n) => n.endsWith('.ts')).map((n) => join('bench', n));
+}
+
 if (withTests) {
+  await build({ ...common, entryPoints: findBench(), outdir: 'dist-bench' });
   if (!testFilter) rmSync('dist-test', { recursive: true, force: true });
   const tests = findTests('test').filter((t) => t.includes(testFilter));
   const entryPoints = Object.fromEntries(tests.map((t) => [relative('test', t).replace(/\.ts$/, ''), t]));
-  // Bench drivers share helpers with the tests; they are built too so a broken bench fails the build.
   await build({ ...common, entryPoints, outdir: 'dist-test' });
 }

@@ -56,8 +56,8 @@ export async function benchCommand(args: string[]): Promise<void> {
   try {
     const bw = await measureBandwidth(gpu);
     const adapter = gpu.adapter.description;
-    emit({ name: 'device copy bandwidth', value: bw.copyBytesPerS / 1e9, unit: 'GB/s', adapter, note: 'bytes read + written per second by kernels/stream.wgsl MODE 0' });
-    emit({ name: 'device read bandwidth', value: bw.readBytesPerS / 1e9, unit: 'GB/s', adapter, note: 'bytes read per second by kernels/stream.wgsl MODE 1' });
+    emit({ name: 'device copy bandwidth', value: bw.copyBytesPerS / 1e9, unit: 'GB/s', adapter, note: `bytes read + written per second, best copy kernel of kernels/stream.wgsl (${bw.copyConfig})` });
+    emit({ name: 'device read bandwidth', value: bw.readBytesPerS / 1e9, unit: 'GB/s', adapter, note: `bytes read per second, best read-and-sum kernel of kernels/stream.wgsl (${bw.readConfig})` });
     if (what === 'bandwidth') return;
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
     const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128) });

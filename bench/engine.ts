@@ -1,0 +1,60 @@
+// Engine benchmark driver (issue: engine core). Synthesizes GGUFs in Qwen2.5-Coder-0.5B's exact widths
+// (d 896, ffn 4864, 14 heads / 2 KV heads of 64, vocab 151,936, tied embedding) in F16, Q8_0 and Q4_0,
+// then runs `tandem bench decode` and `tandem bench prefill` on each with llama.cpp on the same file as
+// the baseline, plus per-kernel GPU timestamps. Prints the JSON lines of the runs.
+//
+// Scaling for a software adapter: --layers (default 2 of the real 24) and --context (default 512).
+// The full-size run for a real GPU is one flag away: --full (24 layers).
+//
+//   node dist-bench/engine.js [--full] [--layers N] [--context N] [--tokens N] [--types f16,q8_0,q4_0] [--no-baseline]
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { synthesizeModel, type SyntheticSpec } from '../src/tools/synthesize';
+import type { WeightTypeName } from '../src/loaders/llama2c';
+
+const { values: v } = parseArgs({
+  options: {
+    full: { type: 'boolean' }, layers: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' },
+    types: { type: 'string' }, 'no-baseline': { type: 'boolean' }, runs: { type: 'string' }, 'cache-dir': { type: 'string' },
+  },
+});
+const root = resolve(__dirname, '..');
+const layers = v.full ? 24 : Number(v.layers ?? 2);
+const context = String(v.context ?? 512);
+const tokens = String(v.tokens ?? 16);
+const runs = String(v.runs ?? 3);
+const types = (v.types ?? 'f16,q8_0,q4_0').split(',') as WeightTypeName[];
+const cacheDir = v['cache-dir'] ?? join(root, '.cache', 'models');
+mkdirSync(cacheDir, { recursive: true });
+
+const qwen05b = (weightType: WeightTypeName): SyntheticSpec => ({
+  arch: 'qwen2', nLayers: layers, dModel: 896, nHeads: 14, nKvHeads: 2, ffnDim: 4864, vocabSize: 151936,
+  contextLength: 32768, ropeTheta: 1000000, tiedEmbedding: true, weightType, seed: 11, tokenizer: 'spm-bytes',
+});
+
+function run(args: string[]): void {
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(r.stderr);
+    throw new Error(`tandem ${args.join(' ')} exited ${r.status}`);
+  }
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(JSON.stringify({ name: 'bench config', layers, realLayers: 24, context: Number(context), decodeTokens: Number(tokens), runs: Number(runs), shape: 'Qwen2.5-Coder-0.5B widths' }) + '\n');
+  for (const type of types) {
+    const path = join(cacheDir, `bench-qwen05b-${layers}L-${type}.gguf`);
+    if (!existsSync(path)) await synthesizeModel(path, qwen05b(type));
+    const baseline = v['no-baseline'] ? [] : ['--baseline', 'llamacpp'];
+    run(['bench', 'decode', '--model', path, '--context', context, '--tokens', tokens, '--runs', runs, '--profile', ...baseline]);
+    run(['bench', 'prefill', '--model', path, '--context', context, '--runs', runs, '--profile', ...baseline]);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});
