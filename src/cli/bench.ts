@@ -14,6 +14,7 @@ import { prefill } from '../engine/generate';
 import { Rng } from '../engine/sampler';
 import { measureBandwidth, type BandwidthResult } from '../bench/bandwidth';
 import { openLlamaCppTimer } from '../bench/llamacppBaseline';
+import type { MatvecKind } from '../ops/matmul';
 
 interface Figure {
   name: string;
@@ -43,7 +44,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     allowPositionals: true,
     options: {
       model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
-      baseline: { type: 'string' }, profile: { type: 'boolean' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
+      baseline: { type: 'string' }, profile: { type: 'boolean' }, matvec: { type: 'string' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
     },
   });
   const what = positionals[0];
@@ -60,10 +61,11 @@ export async function benchCommand(args: string[]): Promise<void> {
     emit({ name: 'device read bandwidth', value: bw.readBytesPerS / 1e9, unit: 'GB/s', adapter, note: `bytes read per second, best read-and-sum kernel of kernels/stream.wgsl (${bw.readConfig})` });
     if (what === 'bandwidth') return;
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
-    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128) });
+    if (v.matvec !== undefined && v.matvec !== 'rows' && v.matvec !== 'splitK') throw new UsageError('--matvec rows|splitK');
+    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined });
     try {
       const prompt = benchPrompt(model.config.vocabSize, context);
-      const common = { model: v.model, context, adapter };
+      const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitK') };
       let ours: number;
       if (what === 'decode') {
         ours = await benchDecode(model, prompt, nTokens, runs, bw, common, v.profile ?? false);

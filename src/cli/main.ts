@@ -16,7 +16,7 @@ const USAGE = `usage:
                   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--no-stop] [--json]
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
-                  [--baseline llamacpp] [--profile]
+                  [--baseline llamacpp] [--profile] [--matvec rows|splitK]
 `;
 
 function num(v: string | undefined, name: string, dflt: number): number {

@@ -12,7 +12,7 @@ import { CancelledError, DeviceLostError, OutOfMemoryError, UsageError } from '.
 import type { Gpu } from '../gpu/device';
 import { Readback } from '../gpu/buffers';
 import { OpContext } from '../ops/context';
-import { MatmulOp } from '../ops/matmul';
+import { MatmulOp, type MatvecKind } from '../ops/matmul';
 import { EmbedOp } from '../ops/embed';
 import { RmsNormOp } from '../ops/rmsnorm';
 import { SiluMulOp } from '../ops/siluMul';
@@ -36,6 +36,8 @@ export interface ModelRuntimeOptions {
   /** Bytes of GPU memory for the KV pool. */
   kvBudgetBytes: number;
   blockSize: number;
+  /** Decode matrix-vector variant; default: chosen for the adapter (see ops/matmul.ts). */
+  matvec?: MatvecKind;
 }
 
 export interface ForwardRequest {
@@ -102,7 +104,7 @@ export class LlamaModel {
     this.kv = new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize }, o.kvBudgetBytes);
 
     const linear = (lin: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, label: string): MatmulOp[] =>
-      lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, label }));
+      lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, label }, o.matvec));
 
     this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x);
     weights.layers.forEach((L, l) => {
@@ -120,7 +122,7 @@ export class LlamaModel {
       });
     });
     this.finalNorm = new RmsNormOp(this.ctx, { x: b.x, weight: weights.outputNorm, y: b.final, width: c.dModel, eps: c.normEps, selectLast: true, label: 'output_norm' });
-    this.head = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output' });
+    this.head = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output' }, o.matvec);
     this.argmax = new ArgmaxOp(this.ctx, c.vocabSize, b.logits, b.ids);
     this.idsReadback = new Readback(gpu.device, this.maxLogitRows * 4, 'ids.readback');
     this.logitsReadback = new Readback(gpu.device, this.maxLogitRows * c.vocabSize * 4, 'logits.readback');

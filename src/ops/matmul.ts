@@ -7,6 +7,7 @@ import type { WeightDtype } from '../loaders/repack';
 import { specialise } from '../gpu/wgsl';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import matmulWgsl from '../../kernels/matmul.wgsl';
+import matvecSplitKWgsl from '../../kernels/matvec_split_k.wgsl';
 import f32Wgsl from '../../kernels/dtype/f32.wgsl';
 import f16Wgsl from '../../kernels/dtype/f16.wgsl';
 import q8Wgsl from '../../kernels/dtype/q8_0.wgsl';
@@ -14,18 +15,35 @@ import q4Wgsl from '../../kernels/dtype/q4_0.wgsl';
 
 export const DTYPE_WGSL: Record<WeightDtype, string> = { f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl };
 
-/** Rows of W per lane (R), tokens per lane (TT), lanes per workgroup. */
+/**
+ * How a variant splits the work. 'rows': each lane computes R rows of W for TT tokens (matmul.wgsl).
+ * 'splitK': a workgroup of WG lanes shares R rows, the lanes striding over K (matvec_split_k.wgsl, one
+ * token only): coalesced reads for real GPUs.
+ */
 export interface MatmulTile {
+  kind: 'rows' | 'splitK';
   R: number;
   TT: number;
   WG: number;
 }
 
-export function defaultTiles(dtype: WeightDtype, software: boolean): { vector: MatmulTile; matrix: MatmulTile } {
+export interface MatmulTiles {
+  vector: MatmulTile;
+  matrix: MatmulTile;
+}
+
+export type MatvecKind = 'rows' | 'splitK';
+
+/**
+ * Software adapters (lavapipe) want whole rows per lane and no barriers; real GPUs want coalesced reads.
+ * `matvec` forces one decode variant (tests run both on every adapter).
+ */
+export function defaultTiles(dtype: WeightDtype, software: boolean, matvec?: MatvecKind): MatmulTiles {
   const quant = dtype === 'q8_0' || dtype === 'q4_0';
+  const splitK = (matvec ?? (software ? 'rows' : 'splitK')) === 'splitK';
   return {
-    vector: { R: software ? 4 : 2, TT: 1, WG: 64 },
-    matrix: { R: 4, TT: quant ? 4 : 8, WG: 64 },
+    vector: splitK ? { kind: 'splitK', R: 4, TT: 1, WG: quant ? 64 : 128 } : { kind: 'rows', R: 4, TT: 1, WG: 64 },
+    matrix: { kind: 'rows', R: 4, TT: quant ? 4 : 8, WG: 64 },
   };
 }
 
@@ -53,14 +71,20 @@ interface ChunkDispatch {
 
 export class MatmulOp {
   private readonly chunks: ChunkDispatch[] = [];
-  readonly tiles: { vector: MatmulTile; matrix: MatmulTile };
+  readonly tiles: MatmulTiles;
 
-  constructor(ctx: OpContext, readonly args: MatmulArgs, tiles?: { vector: MatmulTile; matrix: MatmulTile }) {
+  constructor(ctx: OpContext, readonly args: MatmulArgs, tiles?: MatmulTiles | MatvecKind) {
     const w = args.weight;
-    this.tiles = tiles ?? defaultTiles(w.dtype, ctx.gpu.adapter.isSoftware);
+    this.tiles = typeof tiles === 'object' ? tiles : defaultTiles(w.dtype, ctx.gpu.adapter.isSoftware, tiles);
     for (const chunk of w.chunks) {
       const make = (tile: MatmulTile, kind: string): Dispatch => {
-        const pipeline = ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
+        const pipeline = tile.kind === 'splitK' ? ctx.pipeline('matvec_split_k', `${w.dtype}.R${tile.R}.WG${tile.WG}`, DTYPE_WGSL[w.dtype] + specialise(matvecSplitKWgsl, { R: tile.R, WG: tile.WG }), {
+          K: w.cols,
+          N_CHUNK: chunk.rowCount,
+          N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart,
+          ACCUMULATE: args.accumulate ? 1 : 0,
+          HAS_BIAS: args.bias ? 1 : 0,
+        }) : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
           K: w.cols,
           N_CHUNK: chunk.rowCount,
           N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart,
@@ -84,7 +108,13 @@ export class MatmulOp {
     const tile = nRows === 1 ? this.tiles.vector : this.tiles.matrix;
     for (const c of this.chunks) {
       const d = nRows === 1 ? c.vector : c.matrix;
-      encodeDispatch(pass, d, Math.ceil(c.rowCount / (tile.R * tile.WG)), Math.ceil(nRows / tile.TT));
+      if (tile.kind === 'splitK') {
+        const groups = Math.ceil(c.rowCount / tile.R);
+        const x = Math.min(groups, 65535);
+        encodeDispatch(pass, d, x, Math.ceil(groups / x));
+      } else {
+        encodeDispatch(pass, d, Math.ceil(c.rowCount / (tile.R * tile.WG)), Math.ceil(nRows / tile.TT));
+      }
     }
   }
 }

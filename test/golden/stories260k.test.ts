@@ -9,10 +9,12 @@ import { generate } from '../../src/engine/generate';
 import { Sequence } from '../../src/kvcache/sequence';
 import { BlockPool } from '../../src/kvcache/blockPool';
 
-test('stories260K F32: 200 greedy tokens equal the golden tokens', async () => {
+// Both decode matrix-vector variants run on every adapter: the one this adapter would not pick is
+// otherwise only exercised on other hardware.
+for (const matvec of ['rows', 'splitK'] as const) test(`stories260K F32 (${matvec} matvec): 200 greedy tokens equal the golden tokens`, async () => {
   const path = await ensureStories260K('f32');
   const golden = stories260KGolden();
-  await withModel(path, {}, async (model) => {
+  await withModel(path, { matvec }, async (model) => {
     const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
     const seq = new Sequence(pool);
     const r = await generate(model, seq, golden.prompt, { maxTokens: golden.greedy_tokens.length });

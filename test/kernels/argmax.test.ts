@@ -99,8 +99,8 @@ test('huge values: FLT_MAX ties, +inf beats FLT_MAX, -inf and NaN never win over
   await checkArgmax(V, [a, b, c, d], 'huge values');
 });
 
-// The kernel starts each lane at -3.4e38 (not -inf) with index 0xffffffff and clamps the result to V-1,
-// so a row whose largest value is <= -3.4e38 (all -inf: a fully masked row; or -FLT_MAX) returns V-1.
+// A fully masked row (all -inf) or one of -FLT_MAX values still has a first maximum (a sentinel start
+// value of -3.4e38 once made these rows return V-1).
 test('a row whose maximum is -inf or -FLT_MAX: all -inf gives 0, the one -FLT_MAX among -inf wins, all -FLT_MAX gives 0', async () => {
   const V = 1000;
   const allNegInf = new Float32Array(V).fill(-Infinity);

@@ -115,9 +115,15 @@ for (const [i, dtype] of DTYPES.entries()) {
   });
 }
 
-test('f16: the hardware adapter\'s tiles (vector R=2), one chunk, plain store', async () => {
-  await checkMatmul({ dtype: 'f16', K: 100, N: 129, ts: [1, 5], tiles: defaultTiles('f16', false), seed: 40 });
-});
+// The real-GPU decode variant (matvec_split_k.wgsl: a workgroup of lanes striding over K shares R rows)
+// for every dtype, with the same ragged shapes, chunks, offsets and flags as above.
+for (const [i, dtype] of DTYPES.entries()) {
+  const K = raggedK(dtype, rng(1000 + i), 40, 600);
+  const { bias, accumulate } = FLAGS[dtype];
+  test(`${dtype}: splitK matvec, K=${K}, N=258 in chunks of 257 + 1, colOffset 3${bias ? ', bias' : ''}${accumulate ? ', accumulate' : ''}, T=1`, async () => {
+    await checkMatmul({ dtype, K, N: 258, ts: [1], rowsPerChunk: 257, colOffset: 3, yPad: 2, bias, accumulate, tiles: defaultTiles(dtype, false, 'splitK'), seed: 60 + i });
+  });
+}
 
 test('f16: ROWS_FROM_LOGITS reads step.n_logit_rows rows, not step.n_tokens', async () => {
   await checkMatmul({ dtype: 'f16', K: 96, N: 300, ts: [1, 3, 5], logitsOfBatch: 17, seed: 50 });

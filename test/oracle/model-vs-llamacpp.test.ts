@@ -16,6 +16,7 @@ import type { LlamaModel } from '../../src/model/llama';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import { Rng } from '../../src/engine/sampler';
+import { generate } from '../../src/engine/generate';
 import type { SyntheticSpec } from '../../src/tools/synthesize';
 import type { WeightTypeName } from '../../src/loaders/llama2c';
 
@@ -141,4 +142,23 @@ for (const arch of ['llama', 'qwen2'] as const) {
       assert.ok(a.exact!.maxAbsLogProb <= 1e-3, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
     });
   }
+}
+
+// The decode path (one token per pass: the matrix-vector kernels, both variants) against llama.cpp's
+// greedy decoding of the exact twin: the same 48 tokens.
+for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
+  test(`synthetic qwen2 ${type}: greedy decode (rows and splitK matvec) equals llama.cpp on the exact twin`, async () => {
+    const path = await ensureSynthetic(`oracle-qwen2-${type}`, tiny('qwen2', type));
+    const twin = await exactTwinOf(path);
+    const prompt = randomTokens(12, 1024, 5);
+    const cpp = await openLlamaCpp(twin, { contextSize: 512 });
+    const expected = await cpp.greedy(prompt, 48).finally(() => cpp.dispose());
+    for (const matvec of ['rows', 'splitK'] as const) {
+      const got = await withModel(path, { matvec, maxContextTokens: 512 }, async (model) => {
+        const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+        return (await generate(model, seq, prompt, { maxTokens: 48 })).tokens;
+      });
+      assert.deepEqual(got, expected, `${matvec} matvec`);
+    }
+  });
 }
