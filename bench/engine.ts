@@ -7,6 +7,7 @@
 // The full-size run for a real GPU is one flag away: --full (24 layers).
 //
 //   node dist-bench/engine.js [--full] [--layers N] [--context N] [--tokens N] [--types f16,q8_0,q4_0] [--no-baseline]
+//                             [--matvec rows,splitK] (several: one decode run per variant, for comparison)
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -18,7 +19,7 @@ import type { WeightTypeName } from '../src/loaders/llama2c';
 const { values: v } = parseArgs({
   options: {
     full: { type: 'boolean' }, layers: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' },
-    types: { type: 'string' }, 'no-baseline': { type: 'boolean' }, runs: { type: 'string' }, 'cache-dir': { type: 'string' },
+    types: { type: 'string' }, 'no-baseline': { type: 'boolean' }, matvec: { type: 'string' }, runs: { type: 'string' }, 'cache-dir': { type: 'string' },
   },
 });
 const root = resolve(__dirname, '..');
@@ -49,7 +50,13 @@ async function main(): Promise<void> {
     const path = join(cacheDir, `bench-qwen05b-${layers}L-${type}.gguf`);
     if (!existsSync(path)) await synthesizeModel(path, qwen05b(type));
     const baseline = v['no-baseline'] ? [] : ['--baseline', 'llamacpp'];
-    run(['bench', 'decode', '--model', path, '--context', context, '--tokens', tokens, '--runs', runs, '--profile', ...baseline]);
+    const matvecs = v.matvec ? v.matvec.split(',').flatMap((m) => ['--matvec', m]) : [];
+    if (matvecs.length > 2) {
+      // Several decode variants: one run each (the same file, the same process order).
+      for (let i = 0; i < matvecs.length; i += 2) run(['bench', 'decode', '--model', path, '--context', context, '--tokens', tokens, '--runs', runs, '--profile', ...matvecs.slice(i, i + 2)]);
+    } else {
+      run(['bench', 'decode', '--model', path, '--context', context, '--tokens', tokens, '--runs', runs, '--profile', ...baseline, ...matvecs]);
+    }
     run(['bench', 'prefill', '--model', path, '--context', context, '--runs', runs, '--profile', ...baseline]);
   }
 }
