@@ -19,7 +19,10 @@ export function kvBytesPerToken(s: KvShape): number {
 export class KvBuffers {
   readonly k: GPUBuffer[] = [];
   readonly v: GPUBuffer[] = [];
+  private readonly device: GPUDevice;
   readonly nBlocks: number;
+  /** Bytes of one block in one layer's K (or V) buffer: [nKvHeads][blockSize][headDim] f32. */
+  readonly blockBytes: number;
 
   constructor(owner: BufferOwner, readonly shape: KvShape, budgetBytes: number) {
     const blockBytesPerLayer = shape.nKvHeads * shape.blockSize * shape.headDim * 4;
@@ -27,10 +30,12 @@ export class KvBuffers {
     const byBudget = Math.floor(budgetBytes / (2 * shape.nLayers * blockBytesPerLayer));
     const byBinding = Math.floor(limit / blockBytesPerLayer);
     this.nBlocks = Math.min(byBudget, byBinding);
+    this.blockBytes = blockBytesPerLayer;
     if (this.nBlocks < 1) {
       throw new OutOfMemoryError(`a KV budget of ${budgetBytes} bytes holds no block of ${shape.blockSize} tokens`,
         2 * shape.nLayers * blockBytesPerLayer, budgetBytes);
     }
+    this.device = owner.device;
     for (let l = 0; l < shape.nLayers; l++) {
       this.k.push(owner.storage(this.nBlocks * blockBytesPerLayer, `k${l}`));
       this.v.push(owner.storage(this.nBlocks * blockBytesPerLayer, `v${l}`));
@@ -39,5 +44,23 @@ export class KvBuffers {
 
   get capacityTokens(): number {
     return this.nBlocks * this.shape.blockSize;
+  }
+
+  /** Encodes a copy of block `src` into block `dst` in every layer's K and V buffer (copy-on-write). */
+  encodeCopyBlock(encoder: GPUCommandEncoder, src: number, dst: number): void {
+    if (src === dst) return;
+    for (const b of [src, dst]) if (!Number.isInteger(b) || b < 0 || b >= this.nBlocks) throw new RangeError(`block ${b} outside the pool`);
+    const n = this.blockBytes;
+    for (let l = 0; l < this.k.length; l++) {
+      encoder.copyBufferToBuffer(this.k[l], src * n, this.k[l], dst * n, n);
+      encoder.copyBufferToBuffer(this.v[l], src * n, this.v[l], dst * n, n);
+    }
+  }
+
+  /** Copies block `src` into `dst` in its own submit, ordered before every later submit on the queue. */
+  copyBlock(src: number, dst: number): void {
+    const encoder = this.device.createCommandEncoder({ label: 'kv.copyBlock' });
+    this.encodeCopyBlock(encoder, src, dst);
+    this.device.queue.submit([encoder.finish()]);
   }
 }

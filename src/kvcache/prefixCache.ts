@@ -1,0 +1,148 @@
+// Prefix reuse on the CPU side: building a sequence for a new prompt out of cached blocks, and registering
+// a sequence's full blocks so later prompts can reuse them. No GPU work happens here except through the
+// block copier (copy-on-write of a partial last block, done lazily by Sequence.reserve on the first write).
+//
+// acquire(prompt) takes, in order:
+//   1. the longest chain of full blocks in the prefix index that equals the prompt's start;
+//   2. from the caller's previous sequence for the same document, every further block up to the longest
+//      common prefix of its tokens and the prompt, the last one usually partial. A partial block held only
+//      by this document and not registered is taken over as is; otherwise the first write copies it.
+// So typing one character after the cursor costs about one token of prefill, and undo finds the blocks
+// that were cached before the edit.
+
+import type { BlockPool } from './blockPool';
+import { Sequence, type BlockCopier } from './sequence';
+import { chainHash, PrefixIndex, ROOT_SERIAL } from './prefixIndex';
+
+/** A sequence together with the token ids whose K/V it holds and the index identity of its full blocks. */
+export class CachedSequence {
+  /** tokens[p] is the token at position p; tokens.length === seq.length. */
+  readonly tokens: number[];
+  /** keys[i] / serials[i]: index identity of full block i, for the first serials.length blocks. */
+  readonly keys: number[];
+  readonly serials: number[];
+
+  constructor(readonly seq: Sequence, tokens: number[] = [], keys: number[] = [], serials: number[] = []) {
+    this.tokens = tokens;
+    this.keys = keys;
+    this.serials = serials;
+  }
+
+  get length(): number {
+    return this.seq.length;
+  }
+
+  /** Records the tokens of a forward pass that just appended to `seq`. */
+  appended(tokens: ArrayLike<number>): void {
+    for (let i = 0; i < tokens.length; i++) this.tokens.push(tokens[i]);
+    if (this.tokens.length !== this.seq.length) throw new Error(`sequence holds ${this.seq.length} positions, ${this.tokens.length} tokens recorded`);
+  }
+
+  /** Rollback to the first n positions. */
+  truncate(n: number): void {
+    this.seq.truncate(n);
+    this.tokens.length = n;
+    const fullBlocks = Math.floor(n / this.seq.blockSize);
+    if (this.serials.length > fullBlocks) {
+      this.serials.length = fullBlocks;
+      this.keys.length = fullBlocks;
+    }
+  }
+}
+
+export interface PrefixCacheOptions {
+  /** Names everything besides tokens that changes the K/V: model identity, dtype, block size. */
+  namespace: string;
+  /** GPU copy of one block (every layer); required for copy-on-write. */
+  copyBlock?: BlockCopier;
+  /** false: nothing is reused or registered (the baseline of the edit-replay benchmark). */
+  enabled?: boolean;
+  /** Replaces the index's chained hash (tests). */
+  hash?: typeof chainHash;
+}
+
+export class PrefixCache {
+  readonly index: PrefixIndex;
+  readonly enabled: boolean;
+  private readonly copyBlock?: BlockCopier;
+
+  constructor(readonly pool: BlockPool, o: PrefixCacheOptions) {
+    this.index = new PrefixIndex(pool, o.namespace, o.hash);
+    this.copyBlock = o.copyBlock;
+    this.enabled = o.enabled ?? true;
+  }
+
+  get blockSize(): number {
+    return this.pool.blockSize;
+  }
+
+  /** An empty sequence on this pool. */
+  empty(): CachedSequence {
+    return new CachedSequence(new Sequence(this.pool, this.copyBlock));
+  }
+
+  /**
+   * A sequence holding the K/V of the longest reusable prefix of `prompt`, at most `maxReuse` tokens (pass
+   * prompt.length - 1 to keep one token to run for the logits). Consumes `previous` (releases its blocks).
+   * Allocates nothing, so it cannot run out of memory.
+   */
+  acquire(prompt: readonly number[], maxReuse: number, previous?: CachedSequence): CachedSequence {
+    const limit = Math.max(0, Math.min(maxReuse, prompt.length));
+    if (!this.enabled) {
+      if (previous) this.release(previous);
+      return this.empty();
+    }
+    const bs = this.pool.blockSize;
+    const m = this.index.match(prompt, limit);
+    const blocks = m.blocks.slice();
+    for (const b of blocks) this.pool.retain(b);
+    let length = blocks.length * bs;
+    if (previous) {
+      const common = Math.min(limit, commonPrefix(previous.tokens, prompt));
+      for (let i = blocks.length; i * bs < common; i++) {
+        const b = previous.seq.blockTable[i];
+        this.pool.retain(b);
+        blocks.push(b);
+      }
+      length = Math.max(length, common);
+      this.release(previous);
+    }
+    const seq = Sequence.adopt(this.pool, this.copyBlock, blocks, length);
+    return new CachedSequence(seq, prompt.slice(0, length), m.keys, m.serials);
+  }
+
+  /**
+   * Registers the sequence's full blocks not yet in the index. A block equal to one already cached is
+   * replaced by the cached one in the block table, so duplicates go back to the free list.
+   */
+  commit(cs: CachedSequence): void {
+    if (!this.enabled) return;
+    const bs = this.pool.blockSize;
+    const full = Math.floor(cs.length / bs);
+    for (let i = cs.serials.length; i < full; i++) {
+      const parentKey = i === 0 ? this.index.rootKey : cs.keys[i - 1];
+      const parentSerial = i === 0 ? ROOT_SERIAL : cs.serials[i - 1];
+      const own = cs.seq.blockTable[i];
+      const e = this.index.register(own, parentKey, parentSerial, cs.tokens, i * bs);
+      if (e.block !== own) {
+        this.pool.retain(e.block);
+        cs.seq.blockTable[i] = e.block;
+        this.pool.release(own);
+      }
+      cs.keys.push(e.key);
+      cs.serials.push(e.serial);
+    }
+  }
+
+  /** Drops the sequence's references; registered blocks stay cached until the pool needs them. */
+  release(cs: CachedSequence): void {
+    cs.truncate(0);
+  }
+}
+
+export function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
