@@ -19,19 +19,29 @@ export interface BandwidthResult {
 interface StreamConfig {
   strided: boolean;
   WG: number;
+  /** vec4s per lane (runs), or total lanes (strided). */
   RUN: number;
+  lanes: number;
+  unroll: 1 | 4;
 }
 
 const CONFIGS: StreamConfig[] = [
-  { strided: true, WG: 64, RUN: 0 },
-  { strided: true, WG: 256, RUN: 0 },
-  { strided: false, WG: 8, RUN: 256 },
-  { strided: false, WG: 64, RUN: 64 },
+  { strided: true, WG: 64, RUN: 0, lanes: 1 << 20, unroll: 1 },
+  { strided: true, WG: 256, RUN: 0, lanes: 1 << 20, unroll: 1 },
+  { strided: true, WG: 256, RUN: 0, lanes: 1 << 18, unroll: 4 },
+  { strided: true, WG: 128, RUN: 0, lanes: 1 << 17, unroll: 4 },
+  { strided: false, WG: 8, RUN: 256, lanes: 0, unroll: 1 },
+  { strided: false, WG: 64, RUN: 64, lanes: 0, unroll: 1 },
 ];
 
-export async function measureBandwidth(gpu: Gpu, bufferBytes = 64 << 20, iterations = 6): Promise<BandwidthResult> {
+/**
+ * 256 MiB by default where a binding may be that large: well past the last-level cache of current GPUs
+ * (50 MiB on an H100), so the kernels stream from memory rather than from cache.
+ */
+export async function measureBandwidth(gpu: Gpu, bufferBytes = 256 << 20, iterations = 6): Promise<BandwidthResult> {
   const device = gpu.device;
-  const size = Math.min(bufferBytes, gpu.limits.maxStorageBufferBindingSize);
+  // A power of two, so the strided kernels' lengths are multiples of UNROLL x lanes.
+  const size = 2 ** Math.floor(Math.log2(Math.min(bufferBytes, gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize)));
   const src = device.createBuffer({ size, usage: Usage.STORAGE | Usage.COPY_DST });
   const dst = device.createBuffer({ size, usage: Usage.STORAGE });
   const vec4s = size / 16;
@@ -40,11 +50,11 @@ export async function measureBandwidth(gpu: Gpu, bufferBytes = 64 << 20, iterati
   const time = async (copy: boolean, c: StreamConfig): Promise<number> => {
     const pipeline = device.createComputePipeline({
       layout: 'auto',
-      compute: { module, entryPoint: 'main', constants: { COPY: copy ? 1 : 0, STRIDED: c.strided ? 1 : 0, WG: c.WG, RUN: Math.max(1, c.RUN) } },
+      compute: { module, entryPoint: 'main', constants: { COPY: copy ? 1 : 0, STRIDED: c.strided ? 1 : 0, WG: c.WG, RUN: Math.max(1, c.RUN), UNROLL: c.unroll } },
     });
     const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: dst } }] });
     // Strided: enough lanes to fill any GPU (each loops over the rest); runs: one lane per run.
-    const lanes = c.strided ? Math.min(vec4s, 1 << 20) : Math.ceil(vec4s / c.RUN);
+    const lanes = c.strided ? Math.min(vec4s / c.unroll, c.lanes) : Math.ceil(vec4s / c.RUN);
     const groups = Math.ceil(lanes / c.WG);
     const x = Math.min(groups, 65535);
     const y = Math.ceil(groups / x);
@@ -67,7 +77,7 @@ export async function measureBandwidth(gpu: Gpu, bufferBytes = 64 << 20, iterati
     return ((copy ? 2 : 1) * size * iterations) / s;
   };
 
-  const label = (c: StreamConfig) => (c.strided ? `strided wg${c.WG}` : `runs of ${c.RUN} vec4 wg${c.WG}`);
+  const label = (c: StreamConfig) => (c.strided ? `strided, ${c.lanes} lanes of wg${c.WG}, unroll ${c.unroll}` : `runs of ${c.RUN} vec4 wg${c.WG}`);
   try {
     let copy = { rate: 0, config: '' };
     let read = { rate: 0, config: '' };

@@ -13,6 +13,8 @@ import { Sequence } from '../kvcache/sequence';
 import { prefill } from '../engine/generate';
 import { Rng } from '../engine/sampler';
 import { measureBandwidth, type BandwidthResult } from '../bench/bandwidth';
+import { benchMatvec, QWEN05B_SHAPES } from '../bench/matvec';
+import type { WeightDtype } from '../loaders/repack';
 import { openLlamaCppTimer } from '../bench/llamacppBaseline';
 import type { MatvecKind } from '../ops/matmul';
 
@@ -48,18 +50,33 @@ export async function benchCommand(args: string[]): Promise<void> {
     },
   });
   const what = positionals[0];
-  if (!['decode', 'prefill', 'bandwidth'].includes(what)) throw new UsageError('bench decode|prefill|bandwidth --model <gguf>');
+  if (!['decode', 'prefill', 'bandwidth', 'matvec'].includes(what)) throw new UsageError('bench decode|prefill|bandwidth|matvec --model <gguf>');
   if (v.baseline !== undefined && v.baseline !== 'llamacpp' && v.baseline !== 'llamacpp-vulkan') throw new UsageError('--baseline llamacpp|llamacpp-vulkan');
   const context = Number(v.context ?? 512);
   const nTokens = Number(v.tokens ?? 16);
   const runs = Number(v.runs ?? 3);
-  const gpu = await Gpu.acquire();
+  // Dawn rounds GPU timestamps to 100 µs unless told not to: profiles need the real values.
+  const gpu = await Gpu.acquire({ dawnFlags: v.profile ? ['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization'] : [] });
   try {
     const bw = await measureBandwidth(gpu);
     const adapter = gpu.adapter.description;
     emit({ name: 'device copy bandwidth', value: bw.copyBytesPerS / 1e9, unit: 'GB/s', adapter, note: `bytes read + written per second, best copy kernel of kernels/stream.wgsl (${bw.copyConfig})` });
     emit({ name: 'device read bandwidth', value: bw.readBytesPerS / 1e9, unit: 'GB/s', adapter, note: `bytes read per second, best read-and-sum kernel of kernels/stream.wgsl (${bw.readConfig})` });
     if (what === 'bandwidth') return;
+    if (what === 'matvec') {
+      const kinds: MatvecKind[] = v.matvec ? [v.matvec as MatvecKind] : ['rows', 'splitK'];
+      for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0'] as WeightDtype[]) {
+        for (const shape of QWEN05B_SHAPES) {
+          if (dtype === 'f32' && shape.rows > 100000 && gpu.adapter.isSoftware) continue;
+          for (const kind of kinds) {
+            const r = await benchMatvec(gpu, dtype, shape, kind);
+            emit({ name: `matvec ${dtype} ${shape.name}`, value: r.bytesPerS / 1e9, unit: 'GB/s', vs: 'device copy bandwidth', ratio: r.bytesPerS / bw.copyBytesPerS,
+              readRatio: Math.round((r.bytesPerS / bw.readBytesPerS) * 1000) / 1000, usPerDispatch: Math.round(r.usPerDispatch * 10) / 10, matvec: kind, adapter });
+          }
+        }
+      }
+      return;
+    }
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
     if (v.matvec !== undefined && v.matvec !== 'rows' && v.matvec !== 'splitK') throw new UsageError('--matvec rows|splitK');
     const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined });

@@ -8,6 +8,11 @@ import { PipelineCache } from './pipelines';
 export interface GpuOptions {
   /** Ask for a high-performance adapter (default) or a low-power one. */
   powerPreference?: GPUPowerPreference;
+  /**
+   * dawn.node instance flags, e.g. 'disable-dawn-features=timestamp_quantization' for profiling. They
+   * apply to the first instance this process creates (later calls reuse it).
+   */
+  dawnFlags?: string[];
 }
 
 export interface AdapterSummary {
@@ -20,7 +25,7 @@ export interface AdapterSummary {
 
 const KEEP_ALIVE_KEY = '__tandemGpuRoots';
 
-async function loadNavigatorGpu(): Promise<GPU> {
+async function loadNavigatorGpu(flags: string[]): Promise<GPU> {
   const g = globalThis as Record<string, unknown>;
   const nav = (g as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
@@ -30,9 +35,11 @@ async function loadNavigatorGpu(): Promise<GPU> {
   } catch (e) {
     throw new AdapterUnavailableError(`the 'webgpu' package could not be loaded: ${(e as Error).message}`);
   }
-  Object.assign(globalThis, mod.globals);
-  const root = mod.create([]);
   const roots = (g[KEEP_ALIVE_KEY] ??= new Set<GPU>()) as Set<GPU>;
+  const existing = roots.values().next().value;
+  if (existing) return existing;
+  Object.assign(globalThis, mod.globals);
+  const root = mod.create(flags);
   roots.add(root);
   return root;
 }
@@ -60,7 +67,7 @@ export class Gpu {
   }
 
   static async acquire(options: GpuOptions = {}): Promise<Gpu> {
-    const gpu = await loadNavigatorGpu();
+    const gpu = await loadNavigatorGpu(options.dawnFlags ?? []);
     const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
     if (!adapter) throw new AdapterUnavailableError('requestAdapter() returned null');
     const info = adapter.info;

@@ -17,14 +17,23 @@ export const DTYPE_WGSL: Record<WeightDtype, string> = { f32: f32Wgsl, f16: f16W
 
 /**
  * How a variant splits the work. 'rows': each lane computes R rows of W for TT tokens (matmul.wgsl).
- * 'splitK': a workgroup of WG lanes shares R rows, the lanes striding over K (matvec_split_k.wgsl, one
- * token only): coalesced reads for real GPUs.
+ * 'splitK': LPR lanes share each row, striding over its chunks, WG / LPR rows per workgroup
+ * (matvec_split_k.wgsl, one token only): coalesced reads for real GPUs. R is unused there.
  */
 export interface MatmulTile {
   kind: 'rows' | 'splitK';
   R: number;
   TT: number;
   WG: number;
+  /** splitK: lanes per row (a power of two); 0 = chosen from the row length. */
+  LPR?: number;
+}
+
+/** Lanes per row for the splitK matvec: about four chunks per lane, between 4 and 64 lanes. */
+export function lanesPerRow(dtype: WeightDtype, cols: number): number {
+  const chunk = dtype === 'q8_0' || dtype === 'q4_0' ? 32 : 4;
+  const want = Math.ceil(cols / chunk / 4);
+  return Math.min(64, Math.max(4, 2 ** Math.ceil(Math.log2(want))));
 }
 
 export interface MatmulTiles {
@@ -42,7 +51,7 @@ export function defaultTiles(dtype: WeightDtype, software: boolean, matvec?: Mat
   const quant = dtype === 'q8_0' || dtype === 'q4_0';
   const splitK = (matvec ?? (software ? 'rows' : 'splitK')) === 'splitK';
   return {
-    vector: splitK ? { kind: 'splitK', R: 4, TT: 1, WG: quant ? 64 : 128 } : { kind: 'rows', R: 4, TT: 1, WG: 64 },
+    vector: splitK ? { kind: 'splitK', R: 1, TT: 1, WG: 256, LPR: 0 } : { kind: 'rows', R: 4, TT: 1, WG: 64 },
     matrix: { kind: 'rows', R: 4, TT: quant ? 4 : 8, WG: 64 },
   };
 }
@@ -72,28 +81,36 @@ interface ChunkDispatch {
 export class MatmulOp {
   private readonly chunks: ChunkDispatch[] = [];
   readonly tiles: MatmulTiles;
+  /** splitK: lanes per row, and vec4s of x staged in workgroup memory (0 = read through the cache). */
+  private readonly lpr: number;
+  private readonly stagedX4: number;
 
   constructor(ctx: OpContext, readonly args: MatmulArgs, tiles?: MatmulTiles | MatvecKind) {
     const w = args.weight;
     this.tiles = typeof tiles === 'object' ? tiles : defaultTiles(w.dtype, ctx.gpu.adapter.isSoftware, tiles);
+    const v = this.tiles.vector;
+    this.lpr = v.LPR || lanesPerRow(w.dtype, w.cols);
+    const xBytes = w.cols * 4;
+    this.stagedX4 = xBytes + v.WG * 4 <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? w.cols / 4 : 0;
     for (const chunk of w.chunks) {
       const make = (tile: MatmulTile, kind: string): Dispatch => {
-        const pipeline = tile.kind === 'splitK' ? ctx.pipeline('matvec_split_k', `${w.dtype}.R${tile.R}.WG${tile.WG}`, DTYPE_WGSL[w.dtype] + specialise(matvecSplitKWgsl, { R: tile.R, WG: tile.WG }), {
+        const common = {
           K: w.cols,
           N_CHUNK: chunk.rowCount,
           N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart,
           ACCUMULATE: args.accumulate ? 1 : 0,
           HAS_BIAS: args.bias ? 1 : 0,
-        }) : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
-          K: w.cols,
-          N_CHUNK: chunk.rowCount,
-          N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart,
-          Y_STRIDE: args.yStride,
-          ROWS_FROM_LOGITS: args.rowsFromLogits ? 1 : 0,
-          ACCUMULATE: args.accumulate ? 1 : 0,
-          HAS_BIAS: args.bias ? 1 : 0,
-          WG: tile.WG,
-        });
+        };
+        const pipeline = tile.kind === 'splitK'
+          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${tile.WG}.X${this.stagedX4}`, DTYPE_WGSL[w.dtype] + specialise(matvecSplitKWgsl, {
+            LPR: this.lpr, WG: tile.WG, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4),
+          }), common)
+          : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
+            ...common,
+            Y_STRIDE: args.yStride,
+            ROWS_FROM_LOGITS: args.rowsFromLogits ? 1 : 0,
+            WG: tile.WG,
+          });
         const bindGroup = ctx.bindGroup(pipeline, {
           0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 4: args.bias ?? ctx.dummy, 5: args.y,
         }, `${args.label}.${kind}[${chunk.rowStart}]`);
@@ -109,7 +126,7 @@ export class MatmulOp {
     for (const c of this.chunks) {
       const d = nRows === 1 ? c.vector : c.matrix;
       if (tile.kind === 'splitK') {
-        const groups = Math.ceil(c.rowCount / tile.R);
+        const groups = Math.ceil(c.rowCount / (tile.WG / this.lpr));
         const x = Math.min(groups, 65535);
         encodeDispatch(pass, d, x, Math.ceil(groups / x));
       } else {

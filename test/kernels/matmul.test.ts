@@ -125,6 +125,15 @@ for (const [i, dtype] of DTYPES.entries()) {
   });
 }
 
+// Lanes per row at both ends of the range (4 and 64), and a row too long to stage x in workgroup memory
+// (K = 9216 f32 values = 36 KiB), which reads x through the cache instead.
+test('splitK matvec: 4 and 64 lanes per row (q4_0, f32), and x not staged (f16, K = 9216)', async () => {
+  const lpr = (dtype: WeightDtype, LPR: number) => ({ ...defaultTiles(dtype, false, 'splitK'), vector: { ...defaultTiles(dtype, false, 'splitK').vector, LPR } });
+  await checkMatmul({ dtype: 'q4_0', K: 224, N: 37, ts: [1], tiles: lpr('q4_0', 4), seed: 70 });
+  await checkMatmul({ dtype: 'f32', K: 484, N: 37, ts: [1], tiles: lpr('f32', 64), seed: 71 });
+  await checkMatmul({ dtype: 'f16', K: 9216, N: 19, ts: [1], tiles: defaultTiles('f16', false, 'splitK'), bias: true, seed: 72 });
+});
+
 test('f16: ROWS_FROM_LOGITS reads step.n_logit_rows rows, not step.n_tokens', async () => {
   await checkMatmul({ dtype: 'f16', K: 96, N: 300, ts: [1, 3, 5], logitsOfBatch: 17, seed: 50 });
 });
