@@ -1,0 +1,97 @@
+// GET over node:http/https (not fetch): VS Code's proxy support (http.proxy, system proxies) patches these
+// modules in the extension host, so a download behind a corporate proxy works as it does for other extensions.
+
+import http from 'node:http';
+import https from 'node:https';
+import { CancelledError } from '../../common/errors';
+import { RuntimeDownloadError } from './errors';
+
+export interface GetOptions {
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Fail with 'stalled' when the socket is idle this long (connect, headers or body). */
+  idleTimeoutMs: number;
+}
+
+const OFFLINE_CODES = new Set([
+  'ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE',
+]);
+const MAX_REDIRECTS = 5;
+
+/** Resolves with the response once its headers arrive (status 2xx/3xx followed, others returned as is). */
+export async function httpGet(url: string, options: GetOptions): Promise<http.IncomingMessage> {
+  let current = url;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const res = await getOnce(current, url, options);
+    const location = res.headers.location;
+    if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && location) {
+      res.resume();
+      current = new URL(location, current).toString();
+      continue;
+    }
+    return res;
+  }
+  throw new RuntimeDownloadError('http', url, `more than ${MAX_REDIRECTS} redirects`);
+}
+
+function getOnce(url: string, originalUrl: string, options: GetOptions): Promise<http.IncomingMessage> {
+  if (options.signal?.aborted) return Promise.reject(new CancelledError());
+  const u = new URL(url);
+  const client = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : undefined;
+  if (!client) return Promise.reject(new RuntimeDownloadError('http', originalUrl, `unsupported protocol ${u.protocol}`));
+  return new Promise((resolve, reject) => {
+    const req = client.get(u, { headers: { 'user-agent': 'tandem-vscode', ...options.headers }, signal: options.signal });
+    req.setTimeout(options.idleTimeoutMs, () => {
+      req.destroy(new RuntimeDownloadError('stalled', originalUrl, `no data for ${options.idleTimeoutMs} ms`));
+    });
+    req.on('response', (res) => {
+      // The request's idle timer covers the body too; body errors surface on `res`.
+      resolve(res);
+    });
+    req.on('error', (e) => reject(toDownloadError(e, originalUrl, options.signal)));
+  });
+}
+
+/** Maps a socket or stream error to what the user should hear: cancelled, offline, stalled, interrupted. */
+export function toDownloadError(e: unknown, url: string, signal?: AbortSignal, midBody = false): Error {
+  if (signal?.aborted) return new CancelledError();
+  if (e instanceof RuntimeDownloadError || e instanceof CancelledError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err?.name === 'AbortError') return new CancelledError();
+  const code = err?.code ?? '';
+  if (midBody) {
+    return new RuntimeDownloadError('interrupted', url, `connection lost mid-download (${code || err?.message})`, { cause: e });
+  }
+  if (OFFLINE_CODES.has(code)) {
+    const host = safeHost(url);
+    return new RuntimeDownloadError('offline', url, `cannot reach ${host} (${code}): no network connection?`, { cause: e });
+  }
+  return new RuntimeDownloadError('http', url, err?.message ?? String(e), { cause: e });
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** Reads a small text body (SHASUMS256.txt is ~4 KB), refusing anything over `limitBytes`. */
+export async function readText(res: http.IncomingMessage, url: string, limitBytes: number, signal?: AbortSignal): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      n += chunk.length;
+      if (n > limitBytes) {
+        res.destroy();
+        throw new RuntimeDownloadError('http', url, `response larger than ${limitBytes} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    throw toDownloadError(e, url, signal, true);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
