@@ -1,0 +1,111 @@
+// One completion on a loaded model: prompt (template + windows), generation with the stop rule checked
+// after every token, a time budget, cancellation between tokens, then post-processing. Runs wherever the
+// model is: in the engine process behind the extension, or in-process in tests and the CLI.
+
+import { CancelledError } from '../common/errors';
+import { generate } from '../engine/generate';
+import type { SamplingOptions } from '../engine/sampler';
+import { BlockPool } from '../kvcache/blockPool';
+import { Sequence } from '../kvcache/sequence';
+import type { LlamaModel } from '../model/llama';
+import type { Tokenizer } from '../tokenizer';
+import { postprocess } from './postprocess';
+import { buildPrompt, DEFAULT_BUDGETS, type PromptBudgets } from './prompt';
+import { createStopRule, wantsMultiline } from './stopRules';
+import { chooseTemplate } from './templates';
+import type { CompletionOptions, CompletionRequest, CompletionResult } from './types';
+
+export interface CompletionModel {
+  model: LlamaModel;
+  tokenizer: Tokenizer;
+  /** general.name of the GGUF. */
+  name: string;
+  pool: BlockPool;
+}
+
+export function completionModel(model: LlamaModel, tokenizer: Tokenizer): CompletionModel {
+  return { model, tokenizer, name: model.config.name, pool: new BlockPool(model.kv.nBlocks, model.options.blockSize) };
+}
+
+/** Budgets scaled down so prompt + completion fit the model's context. */
+export function fitBudgets(want: PromptBudgets, maxContextTokens: number, maxTokens: number): PromptBudgets {
+  const room = Math.max(16, maxContextTokens - maxTokens - 8);
+  const total = want.prefixTokens + want.suffixTokens + want.contextFileTokens;
+  if (total <= room) return want;
+  const f = room / total;
+  return {
+    prefixTokens: Math.floor(want.prefixTokens * f),
+    suffixTokens: Math.floor(want.suffixTokens * f),
+    contextFileTokens: Math.floor(want.contextFileTokens * f),
+  };
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Raw text as it streams (before post-processing), batched per token. */
+  onText?: (text: string) => void;
+  now?: () => number;
+}
+
+export async function runCompletion(m: CompletionModel, req: CompletionRequest, o: CompletionOptions, run: RunOptions = {}): Promise<CompletionResult> {
+  const now = run.now ?? (() => performance.now());
+  const t0 = now();
+  const { template } = chooseTemplate(m.tokenizer, m.name, o.template ?? 'auto');
+  const maxTokens = Math.max(1, Math.min(o.maxTokens, m.model.options.maxContextTokens - 16));
+  const budgets = fitBudgets({
+    prefixTokens: o.prefixTokens ?? DEFAULT_BUDGETS.prefixTokens,
+    suffixTokens: o.suffixTokens ?? DEFAULT_BUDGETS.suffixTokens,
+    contextFileTokens: o.contextFileTokens ?? DEFAULT_BUDGETS.contextFileTokens,
+  }, m.model.options.maxContextTokens, maxTokens);
+  const prompt = buildPrompt(m.tokenizer, template, req, budgets);
+  const tokenizeMs = now() - t0;
+  const multiline = wantsMultiline(req.prefix, req.suffix, o.multiline);
+  const rule = createStopRule(prompt.prefix, { multiline });
+  const sampling: SamplingOptions = { temperature: o.temperature ?? 0, topK: 40, topP: 0.95, seed: 1 };
+  const decoder = m.tokenizer.createStreamDecoder();
+  const seq = new Sequence(m.pool);
+  let raw = '';
+  let cutAt = -1;
+  let stoppedBy: CompletionResult['stoppedBy'] = 'maxTokens';
+  const deadline = o.timeBudgetMs ? t0 + o.timeBudgetMs : Infinity;
+  let generated = 0;
+  let prefillMs = 0;
+  let decodeMs = 0;
+  try {
+    const r = await generate(m.model, seq, prompt.tokens, {
+      maxTokens,
+      sampling,
+      stopTokens: prompt.stopIds,
+      signal: run.signal,
+      onToken: (id) => {
+        generated++;
+        const piece = decoder.push(id);
+        raw += piece;
+        if (piece) run.onText?.(piece);
+        cutAt = rule(raw, false);
+        if (cutAt >= 0) { stoppedBy = 'stopRule'; return false; }
+        if (now() > deadline) { stoppedBy = 'timeBudget'; return false; }
+        return true;
+      },
+    });
+    prefillMs = r.prefillMs;
+    decodeMs = r.decodeMs;
+    if (r.stoppedBy === 'stopToken') stoppedBy = 'stopToken';
+  } catch (e) {
+    if (!(e instanceof CancelledError)) throw e;
+    stoppedBy = 'cancelled';
+  } finally {
+    seq.clear();
+  }
+  raw += decoder.flush().replace(/\uFFFD$/, '');
+  if (cutAt < 0) cutAt = rule(raw, true);
+  const kept = cutAt >= 0 ? raw.slice(0, cutAt) : raw;
+  const text = stoppedBy === 'cancelled' ? '' : postprocess(kept, { prefix: prompt.prefix, suffix: req.suffix });
+  return {
+    text,
+    rawText: raw,
+    stoppedBy,
+    template: template.name,
+    timings: { promptTokens: prompt.tokens.length, generatedTokens: generated, queueMs: 0, tokenizeMs, prefillMs, decodeMs },
+  };
+}

@@ -1,0 +1,58 @@
+// From a completion request to the prompt's token ids: windows within the token budgets (window.ts),
+// the template's layout (templates.ts), text encoded without parsing specials (a literal '<|endoftext|>'
+// in the user's code stays text), and the set of ids that end generation.
+
+import type { Tokenizer } from '../tokenizer';
+import { resolveSpecial, type FimTemplate, type Piece } from './templates';
+import type { CompletionRequest } from './types';
+import { filesWithin, prefixWindow, suffixWindow } from './window';
+
+export interface PromptBudgets {
+  prefixTokens: number;
+  suffixTokens: number;
+  contextFileTokens: number;
+}
+
+export const DEFAULT_BUDGETS: PromptBudgets = { prefixTokens: 1024, suffixTokens: 256, contextFileTokens: 512 };
+
+export interface Prompt {
+  tokens: number[];
+  /** Ids that end generation: the model's end-of-generation ids and every FIM special of the model. */
+  stopIds: Set<number>;
+  /** The prefix and suffix as they went into the prompt (post-processing compares against these). */
+  prefix: string;
+  suffix: string;
+}
+
+export function buildPrompt(tok: Tokenizer, template: FimTemplate, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, repo = 'workspace'): Prompt {
+  const count = (t: string) => tok.encode(t, { parseSpecial: false }).length;
+  const prefix = prefixWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0).text;
+  const suffix = template.usesSuffix ? suffixWindow(req.suffix, budgets.suffixTokens, count) : '';
+  const files = filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count);
+  const pieces = template.layout({ prefix, suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo });
+  const tokens: number[] = tok.addBosDefault && tok.bosId !== undefined ? [tok.bosId] : [];
+  for (const p of pieces) tokens.push(...pieceIds(tok, p));
+  return { tokens, stopIds: stopIds(tok), prefix, suffix };
+}
+
+function pieceIds(tok: Tokenizer, p: Piece): number[] {
+  if ('text' in p) return p.text === '' ? [] : tok.encode(p.text, { parseSpecial: false });
+  const id = resolveSpecial(tok, p.special);
+  if (id === undefined) {
+    // Optional specials (repo name, file separator) that a model lacks are left out; required ones were checked.
+    return [];
+  }
+  return [id];
+}
+
+function stopIds(tok: Tokenizer): Set<number> {
+  const s = new Set<number>(tok.eotIds);
+  if (tok.eosId !== undefined) s.add(tok.eosId);
+  const f = tok.fim;
+  if (f) for (const id of [f.prefix, f.suffix, f.middle, f.pad, f.repo, f.fileSep]) if (id !== undefined) s.add(id);
+  for (const text of ['[PREFIX]', '[SUFFIX]', '[MIDDLE]']) {
+    const id = resolveSpecial(tok, { text });
+    if (id !== undefined) s.add(id);
+  }
+  return s;
+}

@@ -1,0 +1,59 @@
+// What the editor side knows about one completion request, and what comes back. Plain data: it crosses
+// the process boundary to the engine (structured clone) unchanged.
+
+/** A snippet of another open or recently edited file, put before the current file in the prompt. */
+export interface ContextFile {
+  /** Workspace-relative path, as the model sees it in its multi-file format. */
+  path: string;
+  text: string;
+}
+
+export type MultilineMode = 'auto' | 'always' | 'never';
+
+export interface CompletionRequest {
+  /** Text of the document before the cursor (already capped in characters by the editor side). */
+  prefix: string;
+  /** Text after the cursor. */
+  suffix: string;
+  /** Document line number of the first line of `prefix` (the window anchors on absolute line numbers). */
+  prefixLineOffset?: number;
+  /** Workspace-relative path of the current file ('' when untitled). */
+  path: string;
+  languageId: string;
+  /** Other files, most stable (least recently edited) first: they lead the prompt so the KV cache keeps them. */
+  contextFiles?: ContextFile[];
+}
+
+export interface CompletionOptions {
+  maxTokens: number;
+  /** Wall-clock limit on generation; the text so far is kept when it runs out. */
+  timeBudgetMs?: number;
+  temperature?: number;
+  /** A template name, or 'auto' (from the GGUF's FIM tokens and name). */
+  template?: string;
+  multiline?: MultilineMode;
+  /** Token budgets of the prompt's parts. */
+  prefixTokens?: number;
+  suffixTokens?: number;
+  contextFileTokens?: number;
+}
+
+export interface CompletionTimings {
+  promptTokens: number;
+  generatedTokens: number;
+  /** From the request's arrival in the engine to its start (waiting behind another request). */
+  queueMs: number;
+  tokenizeMs: number;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+export interface CompletionResult {
+  /** The text to insert at the cursor, post-processed; '' when nothing is worth showing. */
+  text: string;
+  /** The text as the model produced it, before post-processing (for logs and captured tests). */
+  rawText: string;
+  stoppedBy: 'maxTokens' | 'stopToken' | 'stopRule' | 'timeBudget' | 'cancelled';
+  template: string;
+  timings: CompletionTimings;
+}

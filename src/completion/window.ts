@@ -1,0 +1,89 @@
+// Choosing how much of the document goes into the prompt, in tokens, with edges that stay put while the
+// user types: the prefix window starts on a line number that is a multiple of `anchorLines`, so it moves
+// in jumps rather than a line per keystroke, and the prompt's token prefix (and the KV cache) survives.
+
+/** Token count of a text (the model's tokenizer; tests pass a simple counter). */
+export type CountTokens = (text: string) => number;
+
+/** Splits into lines, each keeping its '\n' (the last one may lack it). */
+export function splitLinesKeepEnds(s: string): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (;;) {
+    const nl = s.indexOf('\n', at);
+    if (nl < 0) break;
+    out.push(s.slice(at, nl + 1));
+    at = nl + 1;
+  }
+  if (at < s.length || out.length === 0) out.push(s.slice(at));
+  return out;
+}
+
+export interface PrefixWindow {
+  text: string;
+  /** Document line number of the window's first line. */
+  startLine: number;
+}
+
+/**
+ * The tail of `prefix` within `budgetTokens`, cut at a line boundary whose document line number
+ * (`lineOffset` + index) is a multiple of `anchorLines`. The cursor's line is always kept (cut from its
+ * start, by characters, when it alone is over budget).
+ */
+export function prefixWindow(prefix: string, budgetTokens: number, count: CountTokens, lineOffset = 0, anchorLines = 16): PrefixWindow {
+  const lines = splitLinesKeepEnds(prefix);
+  let used = 0;
+  let start = lines.length;
+  while (start > 0) {
+    const n = count(lines[start - 1]);
+    if (used + n > budgetTokens && start < lines.length) break;
+    used += n;
+    start--;
+  }
+  if (start === lines.length - 1 && used > budgetTokens) {
+    // One very long line: keep its end, roughly within budget (characters per token from the line itself).
+    const last = lines[start];
+    const keepChars = Math.max(1, Math.floor((last.length * budgetTokens) / Math.max(1, used)));
+    return { text: last.slice(last.length - keepChars), startLine: lineOffset + start };
+  }
+  if (start > 0) {
+    const abs = lineOffset + start;
+    const anchored = Math.ceil(abs / anchorLines) * anchorLines;
+    start = Math.min(lines.length - 1, anchored - lineOffset);
+  }
+  return { text: lines.slice(start).join(''), startLine: lineOffset + start };
+}
+
+/** The head of `suffix` within `budgetTokens`, whole lines (the cursor's line is always kept, cut by characters when over). */
+export function suffixWindow(suffix: string, budgetTokens: number, count: CountTokens): string {
+  if (budgetTokens <= 0) return '';
+  const lines = splitLinesKeepEnds(suffix);
+  let used = 0;
+  let end = 0;
+  while (end < lines.length) {
+    const n = count(lines[end]);
+    if (used + n > budgetTokens) break;
+    used += n;
+    end++;
+  }
+  if (end === 0) {
+    const first = lines[0];
+    const n = Math.max(1, count(first));
+    return first.slice(0, Math.floor((first.length * budgetTokens) / n));
+  }
+  return lines.slice(0, end).join('');
+}
+
+/** Whole files (their heads) within a shared budget, in the given order; files that do not fit at all are left out. */
+export function filesWithin<T extends { text: string }>(files: readonly T[], budgetTokens: number, count: CountTokens): T[] {
+  const out: T[] = [];
+  let left = budgetTokens;
+  for (const f of files) {
+    if (left < 16) break;
+    const head = suffixWindow(f.text, left, count);
+    if (!head.trim()) continue;
+    out.push({ ...f, text: head });
+    left -= count(head);
+  }
+  return out;
+}

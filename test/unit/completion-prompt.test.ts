@@ -1,0 +1,125 @@
+// FIM prompt building: the template each model family gets, the exact layout of each, budgets in tokens
+// with stable window edges, and the real Qwen2.5 tokenizer putting its FIM ids where they belong.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { GgufValue } from '../../src/loaders/gguf/types';
+import { createTokenizer } from '../../src/tokenizer';
+import { hfTokenizerToGguf, qwen2TokenizerJsonPath } from '../../src/tools/hfTokenizerToGguf';
+import { buildPrompt } from '../../src/completion/prompt';
+import { chooseTemplate, getTemplate } from '../../src/completion/templates';
+import { prefixWindow, suffixWindow } from '../../src/completion/window';
+import type { CompletionRequest } from '../../src/completion/types';
+import { CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
+
+const req: CompletionRequest = { prefix: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', path: 'src/math.py', languageId: 'python' };
+const big = { prefixTokens: 10_000, suffixTokens: 10_000, contextFileTokens: 10_000 };
+
+function render(spec: FakeSpec, r: CompletionRequest = req, template = 'auto') {
+  const tok = fakeTokenizer(spec);
+  const choice = chooseTemplate(tok, 'some-model', template);
+  const p = buildPrompt(tok, choice.template, r, big, 'repo');
+  return { name: choice.template.name, text: tok.decode(p.tokens), stop: [...p.stopIds].map((i) => tok.tokenText(i)).sort() };
+}
+
+test('each family gets its template from the spelling of its FIM tokens', () => {
+  assert.equal(render(QWEN_LIKE).name, 'qwen2.5-coder');
+  assert.equal(render(STARCODER_LIKE).name, 'starcoder2');
+  assert.equal(render(DEEPSEEK_LIKE).name, 'deepseek-coder');
+  assert.equal(render(CODELLAMA_LIKE).name, 'codellama');
+  assert.equal(render(CODESTRAL_LIKE).name, 'codestral');
+  assert.equal(render(PLAIN).name, 'prefix-only');
+});
+
+test('layouts: PSM for Qwen/StarCoder2/DeepSeek/CodeLlama, SPM for Codestral, BOS where the model wants it', () => {
+  assert.equal(render(QWEN_LIKE).text, '<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>');
+  assert.equal(render(STARCODER_LIKE).text, '<fim_prefix>def add(a, b):\n    <fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>');
+  assert.equal(render(DEEPSEEK_LIKE).text, '<｜begin▁of▁sentence｜><｜fim▁begin｜>def add(a, b):\n    <｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>');
+  assert.equal(render(CODELLAMA_LIKE).text, '<s>▁<PRE>def add(a, b):\n    ▁<SUF>\n\nprint(add(1, 2))\n▁<MID>');
+  assert.equal(render(CODESTRAL_LIKE).text, '<s>[SUFFIX]\n\nprint(add(1, 2))\n[PREFIX]def add(a, b):\n    ');
+  assert.equal(render(PLAIN).text, '<s>def add(a, b):\n    ');
+});
+
+test('other files: Qwen and StarCoder2 in their repository format, the rest as comments, before the current file', () => {
+  const r = { ...req, contextFiles: [{ path: 'src/util.py', text: 'X = 1\n' }] };
+  assert.equal(render(QWEN_LIKE, r).text,
+    '<|repo_name|>repo\n<|file_sep|>src/util.py\nX = 1\n\n<|file_sep|>src/math.py\n<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>');
+  assert.equal(render(STARCODER_LIKE, r).text,
+    '<repo_name>repo<file_sep>src/util.py\nX = 1\n<file_sep>src/math.py\n<fim_prefix>def add(a, b):\n    <fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>');
+  assert.equal(render(DEEPSEEK_LIKE, r).text,
+    '<｜begin▁of▁sentence｜><｜fim▁begin｜># Path: src/util.py\nX = 1\n\ndef add(a, b):\n    <｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>');
+  assert.equal(render(PLAIN, { ...r, languageId: 'typescript' }).text, '<s>// Path: src/util.py\nX = 1\n\ndef add(a, b):\n    ');
+});
+
+test('a forced template is used when the model has its tokens, otherwise the automatic choice with the reason', () => {
+  assert.equal(render(QWEN_LIKE, req, 'prefix-only').name, 'prefix-only');
+  const tok = fakeTokenizer(PLAIN);
+  const c = chooseTemplate(tok, 'tiny', 'qwen2.5-coder');
+  assert.equal(c.template.name, 'prefix-only');
+  assert.match(c.reason, /lacks the special tokens of 'qwen2.5-coder'/);
+  assert.match(chooseTemplate(tok, 'tiny', 'nonsense').reason, /unknown template/);
+});
+
+test('stop ids: end of text and every FIM special (a model that writes <|file_sep|> has left the hole)', () => {
+  assert.deepEqual(render(QWEN_LIKE).stop, ['<|endoftext|>', '<|fim_middle|>', '<|fim_pad|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|file_sep|>', '<|repo_name|>'].sort());
+  assert.deepEqual(render(CODESTRAL_LIKE).stop, ['</s>', '[MIDDLE]', '[PREFIX]', '[SUFFIX]'].sort());
+});
+
+test('user text is never parsed for specials', () => {
+  const r = { ...req, prefix: 'x = "<|endoftext|><|fim_middle|>"\n' };
+  const tok = fakeTokenizer(QWEN_LIKE);
+  const p = buildPrompt(tok, getTemplate('qwen2.5-coder'), r, big);
+  const specialCount = p.tokens.filter((i) => i < 1000).length;
+  assert.equal(specialCount, 3);
+});
+
+const count = (t: string) => t.length; // one token per character, like the fake tokenizer
+
+test('prefix window: within budget, whole lines, the cursor line always kept', () => {
+  const lines = Array.from({ length: 100 }, (_, i) => `line ${String(i).padStart(2, '0')}\n`).join(''); // 8 chars a line
+  const w = prefixWindow(lines + 'cur', 80, count, 0, 1);
+  assert.ok(w.text.length <= 80);
+  assert.ok(w.text.startsWith('line '), w.text);
+  assert.ok(w.text.endsWith('line 99\ncur'));
+  assert.equal(prefixWindow('x'.repeat(500), 50, count).text, 'x'.repeat(50));
+});
+
+test('prefix window: its start moves in steps of anchorLines as the user types, so the prompt keeps its token prefix', () => {
+  let doc = Array.from({ length: 200 }, (_, i) => `l${i}\n`).join('');
+  const starts = new Set<number>();
+  for (let i = 0; i < 40; i++) {
+    doc += `t${i}\n`;
+    const w = prefixWindow(doc, 400, count, 0, 16);
+    starts.add(w.startLine);
+    assert.equal(w.startLine % 16, 0);
+    assert.ok(w.text.length <= 400);
+  }
+  assert.ok(starts.size <= 3, `${starts.size} different window starts for 40 new lines`);
+});
+
+test('suffix window: whole lines from the cursor, within budget', () => {
+  assert.equal(suffixWindow(');\nfoo();\nbar();\n', 12, count), ');\nfoo();\n');
+  assert.equal(suffixWindow('abcdefghij', 4, count), 'abcd');
+  assert.equal(suffixWindow('abc', 0, count), '');
+});
+
+test('budgets bound the whole prompt', () => {
+  const tok = fakeTokenizer(QWEN_LIKE);
+  const longReq: CompletionRequest = { ...req, prefix: 'a = 1\n'.repeat(1000), suffix: 'b = 2\n'.repeat(1000), contextFiles: [{ path: 'u.py', text: 'c = 3\n'.repeat(1000) }] };
+  const p = buildPrompt(tok, getTemplate('qwen2.5-coder'), longReq, { prefixTokens: 300, suffixTokens: 60, contextFileTokens: 120 });
+  assert.ok(p.tokens.length <= 300 + 60 + 120 + 20, `${p.tokens.length}`);
+});
+
+test('Qwen2.5 tokenizer: FIM ids in PSM order, code between them, <|endoftext|> among the stop ids', () => {
+  const meta = new Map<string, GgufValue>(hfTokenizerToGguf(qwen2TokenizerJsonPath()).map((e) => [e.key, e.value]));
+  const tok = createTokenizer(meta);
+  const choice = chooseTemplate(tok, 'Qwen2.5 Coder 1.5B');
+  assert.equal(choice.template.name, 'qwen2.5-coder');
+  const p = buildPrompt(tok, choice.template, req);
+  const [PRE, MID, SUF] = [151659, 151660, 151661];
+  assert.equal(p.tokens[0], PRE);
+  assert.equal(p.tokens.at(-1), MID);
+  const s = p.tokens.indexOf(SUF);
+  assert.equal(tok.decode(p.tokens.slice(1, s)), req.prefix);
+  assert.equal(tok.decode(p.tokens.slice(s + 1, -1)), req.suffix);
+  assert.ok(p.stopIds.has(151643));
+});
