@@ -20,6 +20,8 @@ export class KvBuffers {
   readonly k: GPUBuffer[] = [];
   readonly v: GPUBuffer[] = [];
   private readonly device: GPUDevice;
+  /** [layer][k|v][block bytes]: WebGPU copies only between distinct buffers, so CoW goes through here. */
+  private readonly copyScratch: GPUBuffer;
   readonly nBlocks: number;
   /** Bytes of one block in one layer's K (or V) buffer: [nKvHeads][blockSize][headDim] f32. */
   readonly blockBytes: number;
@@ -36,6 +38,7 @@ export class KvBuffers {
         2 * shape.nLayers * blockBytesPerLayer, budgetBytes);
     }
     this.device = owner.device;
+    this.copyScratch = owner.storage(2 * shape.nLayers * blockBytesPerLayer, 'kv.copyScratch');
     for (let l = 0; l < shape.nLayers; l++) {
       this.k.push(owner.storage(this.nBlocks * blockBytesPerLayer, `k${l}`));
       this.v.push(owner.storage(this.nBlocks * blockBytesPerLayer, `v${l}`));
@@ -51,9 +54,14 @@ export class KvBuffers {
     if (src === dst) return;
     for (const b of [src, dst]) if (!Number.isInteger(b) || b < 0 || b >= this.nBlocks) throw new RangeError(`block ${b} outside the pool`);
     const n = this.blockBytes;
-    for (let l = 0; l < this.k.length; l++) {
-      encoder.copyBufferToBuffer(this.k[l], src * n, this.k[l], dst * n, n);
-      encoder.copyBufferToBuffer(this.v[l], src * n, this.v[l], dst * n, n);
+    const layers = this.k.length;
+    for (let l = 0; l < layers; l++) {
+      encoder.copyBufferToBuffer(this.k[l], src * n, this.copyScratch, 2 * l * n, n);
+      encoder.copyBufferToBuffer(this.v[l], src * n, this.copyScratch, (2 * l + 1) * n, n);
+    }
+    for (let l = 0; l < layers; l++) {
+      encoder.copyBufferToBuffer(this.copyScratch, 2 * l * n, this.k[l], dst * n, n);
+      encoder.copyBufferToBuffer(this.copyScratch, (2 * l + 1) * n, this.v[l], dst * n, n);
     }
   }
 

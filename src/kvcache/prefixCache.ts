@@ -38,6 +38,16 @@ export class CachedSequence {
     if (this.tokens.length !== this.seq.length) throw new Error(`sequence holds ${this.seq.length} positions, ${this.tokens.length} tokens recorded`);
   }
 
+  /**
+   * Re-reads the token record after forward passes that appended `source`'s tokens beyond it (a prefill
+   * or decode loop, possibly cut short by an error): tokens = source[0, seq.length).
+   */
+  sync(source: readonly number[]): void {
+    if (source.length < this.seq.length) throw new Error(`sequence holds ${this.seq.length} positions, only ${source.length} tokens given`);
+    for (let p = this.tokens.length; p < this.seq.length; p++) this.tokens.push(source[p]);
+    this.tokens.length = this.seq.length;
+  }
+
   /** Rollback to the first n positions. */
   truncate(n: number): void {
     this.seq.truncate(n);
