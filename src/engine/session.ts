@@ -170,7 +170,7 @@ export class DocumentCache {
 
   private dropIdleDocument(): boolean {
     for (const d of this.docs.rvalues()) {
-      if (!d.busy && d.cs && d.cs.length > 0) {
+      if (d && !d.busy && d.cs && d.cs.length > 0) {
         this.cache.release(d.cs);
         d.cs = undefined;
         this.totals.documentsDropped++;
