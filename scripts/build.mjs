@@ -32,7 +32,8 @@ function findTests(dir) {
 
 await build({
   ...common,
-  entryPoints: { extension: 'src/extension.ts', cli: 'src/cli/main.ts' },
+  // engine: the engine process the extension forks (src/host/engine/main.ts), on a real Node.js runtime.
+  entryPoints: { extension: 'src/extension.ts', cli: 'src/cli/main.ts', engine: 'src/host/engine/main.ts' },
   outdir: 'dist',
   banner: { js: '' },
 });

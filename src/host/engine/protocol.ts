@@ -1,0 +1,70 @@
+// The typed messages between the extension host and the engine process (child_process.fork with
+// 'advanced' serialization: structured clone, so typed arrays and Maps cross as they are).
+// Every request carries an id; the engine answers each with exactly one final message (a result or
+// 'error'), and a completion may stream 'chunk' messages before its result.
+
+import type { CompletionOptions, CompletionRequest, CompletionResult } from '../../completion/types';
+import type { TandemErrorCode } from '../../common/errors';
+
+export interface LoadParams {
+  modelPath: string;
+  maxContextTokens?: number;
+  kvBudgetBytes?: number;
+}
+
+export interface ModelInfo {
+  path: string;
+  name: string;
+  architecture: string;
+  template: string;
+  templateReason: string;
+  contextTokens: number;
+  weightBytes: number;
+  adapter: string;
+  isSoftwareAdapter: boolean;
+  loadMs: number;
+}
+
+export interface EngineStats {
+  model: ModelInfo | undefined;
+  requests: number;
+  cancelled: number;
+  generatedTokens: number;
+  promptTokens: number;
+  /** Decode speed over all requests, tokens per second. */
+  decodeTokensPerS: number;
+  prefillTokensPerS: number;
+  /** Engine-side latency of finished requests (arrival to result), ms. */
+  latencyMsP50: number;
+  latencyMsP95: number;
+  kvBlocksUsed: number;
+  kvBlocksTotal: number;
+  rssBytes: number;
+}
+
+/** Extension host → engine. */
+export type EngineRequest =
+  | { type: 'load'; id: number; params: LoadParams }
+  | { type: 'complete'; id: number; request: CompletionRequest; options: CompletionOptions }
+  | { type: 'cancel'; id: number; target: number }
+  | { type: 'stats'; id: number }
+  | { type: 'dispose'; id: number };
+
+export interface WireError {
+  code: TandemErrorCode | 'INTERNAL';
+  name: string;
+  message: string;
+  hint?: string;
+}
+
+/** Engine → extension host. */
+export type EngineEvent =
+  | { type: 'started'; pid: number; node: string }
+  | { type: 'progress'; id: number; loadedBytes: number; totalBytes: number }
+  | { type: 'loaded'; id: number; info: ModelInfo }
+  | { type: 'chunk'; id: number; text: string }
+  | { type: 'completed'; id: number; result: CompletionResult }
+  | { type: 'stats'; id: number; stats: EngineStats }
+  | { type: 'disposed'; id: number }
+  | { type: 'error'; id: number; error: WireError }
+  | { type: 'log'; level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; message: string };

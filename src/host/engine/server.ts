@@ -1,0 +1,191 @@
+// The engine process's side of the protocol: owns the one Gpu, the loaded model and its tokenizer, and
+// runs requests one at a time in arrival order. A cancel aborts a running completion between two tokens
+// (generate checks its AbortSignal before each forward pass) or drops a queued one.
+
+import { CancelledError, TandemError } from '../../common/errors';
+import { completionModel, runCompletion, type CompletionModel } from '../../completion/pipeline';
+import { chooseTemplate } from '../../completion/templates';
+import type { CompletionResult } from '../../completion/types';
+import { Gpu } from '../../gpu/device';
+import { loadModel } from '../../model/load';
+import { createTokenizer } from '../../tokenizer';
+import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, WireError } from './protocol';
+
+type Job = { run: () => Promise<void>; id: number; cancel?: () => void };
+
+export class EngineServer {
+  private gpu: Gpu | undefined;
+  private loaded: { cm: CompletionModel; info: ModelInfo; dispose: () => void } | undefined;
+  private readonly queue: Job[] = [];
+  private running: Job | undefined;
+  private readonly aborts = new Map<number, AbortController>();
+  private readonly latenciesMs: number[] = [];
+  private readonly totals = { requests: 0, cancelled: 0, generated: 0, prompt: 0, prefillMs: 0, decodeMs: 0, decodePasses: 0 };
+
+  constructor(private readonly send: (e: EngineEvent) => void) {}
+
+  handle(m: EngineRequest): void {
+    switch (m.type) {
+      case 'load':
+        this.enqueue({ id: m.id, run: () => this.load(m.id, m.params) });
+        break;
+      case 'complete': {
+        const arrivedMs = performance.now();
+        const ac = new AbortController();
+        this.aborts.set(m.id, ac);
+        this.enqueue({ id: m.id, run: () => this.complete(m.id, m, ac, arrivedMs), cancel: () => ac.abort() });
+        break;
+      }
+      case 'cancel':
+        this.aborts.get(m.target)?.abort();
+        break;
+      case 'stats':
+        // Answered at once, even while a completion runs.
+        this.send({ type: 'stats', id: m.id, stats: this.stats() });
+        break;
+      case 'dispose':
+        for (const ac of this.aborts.values()) ac.abort();
+        this.enqueue({ id: m.id, run: async () => { this.disposeAll(); this.send({ type: 'disposed', id: m.id }); } });
+        break;
+    }
+  }
+
+  private enqueue(job: Job): void {
+    this.queue.push(job);
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    while ((this.running = this.queue.shift())) {
+      const job = this.running;
+      try {
+        await job.run();
+      } catch (e) {
+        this.send({ type: 'error', id: job.id, error: toWire(e) });
+      }
+    }
+  }
+
+  private async load(id: number, p: LoadParams): Promise<void> {
+    const t0 = performance.now();
+    this.gpu ??= await Gpu.acquire();
+    this.loaded?.dispose();
+    this.loaded = undefined;
+    let lastSentMs = 0;
+    const { model, file } = await loadModel(this.gpu, p.modelPath, {
+      maxContextTokens: p.maxContextTokens,
+      kvBudgetBytes: p.kvBudgetBytes,
+      onProgress: (loadedBytes, totalBytes) => {
+        const now = performance.now();
+        if (now - lastSentMs < 100 && loadedBytes < totalBytes) return;
+        lastSentMs = now;
+        this.send({ type: 'progress', id, loadedBytes, totalBytes });
+      },
+    });
+    try {
+      const tokenizer = createTokenizer(file.metadata);
+      const cm = completionModel(model, tokenizer);
+      const choice = chooseTemplate(tokenizer, cm.name);
+      const a = this.gpu.adapter;
+      const info: ModelInfo = {
+        path: p.modelPath,
+        name: cm.name,
+        architecture: model.config.architecture,
+        template: choice.template.name,
+        templateReason: choice.reason,
+        contextTokens: model.options.maxContextTokens,
+        weightBytes: file.tensors.reduce((s, t) => s + t.byteSize, 0),
+        adapter: [a.vendor, a.architecture, a.description].filter(Boolean).join(' '),
+        isSoftwareAdapter: a.isSoftware,
+        loadMs: performance.now() - t0,
+      };
+      this.loaded = { cm, info, dispose: () => model.dispose() };
+      this.send({ type: 'loaded', id, info });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+
+  private async complete(id: number, m: Extract<EngineRequest, { type: 'complete' }>, ac: AbortController, arrivedMs: number): Promise<void> {
+    try {
+      const startMs = performance.now();
+      let result: CompletionResult;
+      if (ac.signal.aborted) {
+        result = cancelledResult(startMs - arrivedMs);
+      } else {
+        if (!this.loaded) throw new NoModelError();
+        result = await runCompletion(this.loaded.cm, m.request, m.options, {
+          signal: ac.signal,
+          onText: (text) => this.send({ type: 'chunk', id, text }),
+        });
+        result.timings.queueMs = startMs - arrivedMs;
+      }
+      this.account(result, performance.now() - arrivedMs);
+      this.send({ type: 'completed', id, result });
+    } finally {
+      this.aborts.delete(id);
+    }
+  }
+
+  private account(r: CompletionResult, latencyMs: number): void {
+    const t = this.totals;
+    t.requests++;
+    if (r.stoppedBy === 'cancelled') t.cancelled++;
+    t.generated += r.timings.generatedTokens;
+    t.prompt += r.timings.promptTokens;
+    t.prefillMs += r.timings.prefillMs;
+    t.decodeMs += r.timings.decodeMs;
+    t.decodePasses += Math.max(0, r.timings.generatedTokens - 1);
+    if (r.stoppedBy !== 'cancelled') {
+      this.latenciesMs.push(latencyMs);
+      if (this.latenciesMs.length > 500) this.latenciesMs.shift();
+    }
+  }
+
+  stats(): EngineStats {
+    const t = this.totals;
+    const sorted = [...this.latenciesMs].sort((a, b) => a - b);
+    const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0);
+    const pool = this.loaded?.cm.pool;
+    return {
+      model: this.loaded?.info,
+      requests: t.requests,
+      cancelled: t.cancelled,
+      generatedTokens: t.generated,
+      promptTokens: t.prompt,
+      decodeTokensPerS: t.decodeMs > 0 ? (t.decodePasses / t.decodeMs) * 1000 : 0,
+      prefillTokensPerS: t.prefillMs > 0 ? (t.prompt / t.prefillMs) * 1000 : 0,
+      latencyMsP50: pct(0.5),
+      latencyMsP95: pct(0.95),
+      kvBlocksUsed: pool?.usedBlocks ?? 0,
+      kvBlocksTotal: pool?.nBlocks ?? 0,
+      rssBytes: process.memoryUsage().rss,
+    };
+  }
+
+  disposeAll(): void {
+    this.loaded?.dispose();
+    this.loaded = undefined;
+    this.gpu?.dispose();
+    this.gpu = undefined;
+  }
+}
+
+export class NoModelError extends TandemError {
+  readonly code = 'USAGE';
+  constructor() {
+    super('no model is loaded', 'Choose a model: "Tandem: Select Model".');
+  }
+}
+
+function cancelledResult(queueMs: number): CompletionResult {
+  return { text: '', rawText: '', stoppedBy: 'cancelled', template: '', timings: { promptTokens: 0, generatedTokens: 0, queueMs, tokenizeMs: 0, prefillMs: 0, decodeMs: 0 } };
+}
+
+export function toWire(e: unknown): WireError {
+  if (e instanceof TandemError) return { code: e.code, name: e.name, message: e.message, hint: e.hint };
+  if (e instanceof CancelledError) return { code: 'CANCELLED', name: 'CancelledError', message: 'cancelled' };
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { code: 'INTERNAL', name: err.name, message: err.stack ?? err.message };
+}

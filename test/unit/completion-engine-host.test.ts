@@ -1,0 +1,124 @@
+// The engine process with the real engine on stories260K: spawn, load, complete (same text as in-process),
+// cancel mid-stream (stops within one token), typed errors, and a killed engine restarting with its model.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { completionModel, runCompletion } from '../../src/completion/pipeline';
+import type { CompletionOptions, CompletionRequest } from '../../src/completion/types';
+import { Gpu } from '../../src/gpu/device';
+import { EngineClient, EngineError, type EngineState } from '../../src/host/engine/client';
+import { loadModel } from '../../src/model/load';
+import { createTokenizer } from '../../src/tokenizer';
+import { ensureStories260K, repoRoot } from '../helpers/testModels';
+
+const story: CompletionRequest = { prefix: 'Once upon a time', suffix: '', path: 'story.txt', languageId: 'plaintext' };
+const opts: CompletionOptions = { maxTokens: 24, multiline: 'always', temperature: 0 };
+
+let client: EngineClient;
+let modelPath: string;
+const logs: string[] = [];
+
+/** Resolves with the first state that satisfies `pred` (now or later). */
+function waitState(c: EngineClient, pred: (s: EngineState) => boolean, what: string): Promise<EngineState> {
+  if (pred(c.state)) return Promise.resolve(c.state);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { sub.dispose(); reject(new Error(`timed out waiting for ${what}; state ${JSON.stringify(c.state)}`)); }, 60_000);
+    const sub = c.onState((s) => {
+      if (pred(s)) { clearTimeout(timer); sub.dispose(); resolve(s); }
+    });
+  });
+}
+
+before(async () => {
+  modelPath = await ensureStories260K('f32');
+  client = new EngineClient({
+    enginePath: join(repoRoot(), 'dist', 'engine.js'),
+    initialBackoffMs: 20,
+    log: (level, m) => logs.push(`${level}: ${m}`),
+  });
+});
+
+after(async () => {
+  await client.dispose();
+});
+
+test('before a model is loaded, a completion fails with a hint to choose one', async () => {
+  await assert.rejects(client.complete(story, opts), (e: EngineError) => e.code === 'USAGE' && /Select Model/.test(e.hint ?? ''));
+});
+
+test('load reports the model and its template; the completion equals the in-process pipeline', async () => {
+  const info = await client.load({ modelPath });
+  assert.equal(info.name, 'stories260K');
+  assert.equal(info.template, 'prefix-only');
+  assert.deepEqual(client.state, { kind: 'ready', model: info });
+  const chunks: string[] = [];
+  const r = await client.complete(story, opts, { onChunk: (t) => chunks.push(t) });
+  assert.ok(r.rawText.length > 0);
+  assert.equal(chunks.join(''), r.rawText.replace(/\uFFFD$/, ''));
+  assert.ok(r.timings.promptTokens > 3 && r.timings.generatedTokens > 0, JSON.stringify(r.timings));
+
+  const gpu = await Gpu.acquire();
+  const { model, file } = await loadModel(gpu, modelPath);
+  try {
+    const local = await runCompletion(completionModel(model, createTokenizer(file.metadata)), story, opts);
+    assert.equal(r.rawText, local.rawText);
+    assert.equal(r.text, local.text);
+  } finally {
+    model.dispose();
+    gpu.dispose();
+  }
+});
+
+test('cancel mid-stream: the engine stops within one token and answers "cancelled"', async () => {
+  const ac = new AbortController();
+  let chunksAtAbort = 0;
+  let chunks = 0;
+  const r = await client.complete(story, { ...opts, maxTokens: 400 }, {
+    signal: ac.signal,
+    onChunk: () => {
+      chunks++;
+      if (chunks === 3) { chunksAtAbort = chunks; ac.abort(); }
+    },
+  });
+  assert.equal(r.stoppedBy, 'cancelled');
+  assert.equal(r.text, '');
+  assert.ok(r.timings.generatedTokens <= chunksAtAbort + 2, `${r.timings.generatedTokens} tokens after a cancel at ${chunksAtAbort}`);
+  // and the engine is free for the next request at once
+  const next = await client.complete(story, opts);
+  assert.notEqual(next.stoppedBy, 'cancelled');
+});
+
+test('a corrupt model file is a typed error with an action', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-bad-'));
+  const bad = join(dir, 'bad.gguf');
+  writeFileSync(bad, Buffer.from('GGUF this is not a model'));
+  const c = new EngineClient({ enginePath: join(repoRoot(), 'dist', 'engine.js') });
+  try {
+    await assert.rejects(c.load({ modelPath: bad }), (e: EngineError) => e.code === 'MODEL_FORMAT' && !!e.hint);
+    assert.equal(c.state.kind, 'error');
+  } finally {
+    await c.dispose();
+  }
+});
+
+test('a killed engine is noticed, restarted with backoff, given its model back, and completes again', async () => {
+  const before = await client.complete(story, opts);
+  const pid = client.pid;
+  const crashed = waitState(client, (s) => s.kind === 'crashed', 'crashed');
+  const inFlight = client.complete(story, { ...opts, maxTokens: 400 });
+  client.kill('SIGKILL');
+  await assert.rejects(inFlight, (e: Error & { code?: string }) => e.code === 'ENGINE_CRASHED');
+  const c = await crashed;
+  assert.equal(c.kind === 'crashed' && c.reason, 'killed by SIGKILL');
+  await waitState(client, (s) => s.kind === 'ready' && s.model?.name === 'stories260K', 'ready with the model again');
+  assert.notEqual(client.pid, pid);
+  assert.equal(client.restarts, 1);
+  const afterRestart = await client.complete(story, opts);
+  assert.equal(afterRestart.rawText, before.rawText);
+  const stats = await client.stats();
+  assert.equal(stats.model?.name, 'stories260K');
+  assert.equal(stats.requests, 1);
+  assert.ok(logs.some((l) => /restarting in 20 ms/.test(l)), logs.join('\n'));
+});
