@@ -4,8 +4,8 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   DownloadProgress, downloadNodeRuntime, findChecksum, HostProcess, installedRuntimes, NoNodeRuntimeError, nodeDistribution,
@@ -197,4 +197,37 @@ test('selection: a failed download ends in NoNodeRuntimeError carrying the downl
   assert.equal(last.reason, 'download-failed');
   assert.ok(last.cause instanceof RuntimeDownloadError && last.cause.failure === 'checksum');
   assert.match(err.hint, /set tandem\.nodePath/);
+});
+
+test('a stalled server fails with "stalled" after the idle time, keeping the partial file to resume', posixOnly, async () => {
+  const s = await server();
+  s.stall = true;
+  const storageDir = tempDir('dl-stall');
+  const err = await downloadNodeRuntime({ storageDir, baseUrl: s.baseUrl, version: VERSION, idleTimeoutMs: 300, maxAttempts: 1 })
+    .catch((e) => e);
+  s.release();
+  assert.ok(err instanceof RuntimeDownloadError, String(err));
+  assert.equal(err.failure, 'stalled');
+  assert.match(err.message, /no data for 300 ms/);
+  const partial = filesUnder(storageDir).filter((f) => f.endsWith('.partial'));
+  assert.equal(partial.length, 1);
+  assert.ok(statSync(partial[0]).size > 0);
+});
+
+test('a second downloader into the same storage dir is refused while the first lives; a stale lock is taken over', posixOnly, async () => {
+  const s = await server();
+  const storageDir = tempDir('dl-lock');
+  const dist = nodeDistribution({ version: VERSION });
+  const lock = join(storageDir, 'node', '.downloads', `${dist.archiveName}.partial.lock`);
+  mkdirSync(join(storageDir, 'node', '.downloads'), { recursive: true });
+  writeFileSync(lock, String(process.ppid)); // a live process (the test runner)
+  const err = await downloadNodeRuntime({ storageDir, baseUrl: s.baseUrl, version: VERSION }).catch((e) => e);
+  assert.equal(err.failure, 'busy', String(err));
+  assert.match(err.message, new RegExp(`process ${process.ppid} is already downloading`));
+
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid; // has exited: its lock is stale
+  writeFileSync(lock, String(dead));
+  const built = await downloadNodeRuntime({ storageDir, baseUrl: s.baseUrl, version: VERSION });
+  assert.ok(existsSync(built.binPath));
+  assert.ok(!existsSync(lock));
 });

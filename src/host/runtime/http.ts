@@ -41,11 +41,15 @@ function getOnce(url: string, originalUrl: string, options: GetOptions): Promise
   if (!client) return Promise.reject(new RuntimeDownloadError('http', originalUrl, `unsupported protocol ${u.protocol}`));
   return new Promise((resolve, reject) => {
     const req = client.get(u, { headers: { 'user-agent': 'tandem-vscode', ...options.headers }, signal: options.signal });
+    let response: http.IncomingMessage | undefined;
+    // The socket's idle timer covers connect, headers and body; mid-body the reader sees the error on `res`.
     req.setTimeout(options.idleTimeoutMs, () => {
-      req.destroy(new RuntimeDownloadError('stalled', originalUrl, `no data for ${options.idleTimeoutMs} ms`));
+      const stalled = new RuntimeDownloadError('stalled', originalUrl, `no data for ${options.idleTimeoutMs} ms`);
+      if (response) response.destroy(stalled);
+      req.destroy(stalled);
     });
     req.on('response', (res) => {
-      // The request's idle timer covers the body too; body errors surface on `res`.
+      response = res;
       resolve(res);
     });
     req.on('error', (e) => reject(toDownloadError(e, originalUrl, options.signal)));
