@@ -1,8 +1,10 @@
 // Causal attention of the batch's queries over the paged cache (GQA: query head h reads kv head
-// h / (N_HEADS / N_KV)). One workgroup per (query head, token). The WG lanes split the keys
-// 0..p (or the last WINDOW of them) and each keeps an online softmax (running max m, sum l, and the
-// weighted sum of V); the lanes' partial states are merged at the end through workgroup memory.
-// q is read from the roped qkv rows; out[t] = [N_HEADS x HD].
+// h / (N_HEADS / N_KV)). One workgroup per (query head, token, split of the keys). The WG lanes split
+// the keys of their range and each keeps an online softmax (running max m, sum l, and the weighted sum
+// of V); the lanes' states are merged through workgroup memory. With one split (prefill, or a software
+// adapter) the result goes straight to `out`; with several (decode on a GPU: flash-decoding, so a long
+// context fills the device) each split writes its (acc, m, l) to `partials` and attention_combine.wgsl
+// merges them. K, V and q are read as vec4 (HD % 4 == 0).
 
 override N_HEADS: u32;
 override N_KV: u32;
@@ -10,47 +12,58 @@ override BLOCK: u32;
 override SCALE: f32;
 // 0: full causal attention; W > 0: each query sees only the last W positions (sliding window).
 override WINDOW: u32 = 0u;
+// Keys per split when step.n_splits > 1.
+override SPLIT_KEYS: u32 = 64u;
 
 const HD: u32 = {{HD}}u;
+const HD4: u32 = HD / 4u;
 const WG: u32 = {{WG}}u;
 
 @group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;          // [T][(N_HEADS + 2 N_KV) HD]
-@group(0) @binding(2) var<storage, read> k_cache: array<f32>;      // [blocks][N_KV][BLOCK][HD]
-@group(0) @binding(3) var<storage, read> v_cache: array<f32>;
+@group(0) @binding(1) var<storage, read> qkv: array<vec4<f32>>;      // [T][(N_HEADS + 2 N_KV) HD / 4]
+@group(0) @binding(2) var<storage, read> k_cache: array<vec4<f32>>;  // [blocks][N_KV][BLOCK][HD / 4]
+@group(0) @binding(3) var<storage, read> v_cache: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> block_table: array<u32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;    // [T][N_HEADS HD]
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;  // [T][N_HEADS HD / 4]
+@group(0) @binding(6) var<storage, read_write> partials: array<f32>;   // [N_HEADS][splits][HD + 2]
 
 var<workgroup> lane_m: array<f32, WG>;
 var<workgroup> lane_l: array<f32, WG>;
-var<workgroup> lane_acc: array<f32, WG * HD>;
+var<workgroup> lane_acc: array<vec4<f32>, WG * HD4>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let h = wid.x;
   let t = wid.y;
+  let split = wid.z;
   if (t >= step.n_tokens) { return; }
   let g = h / (N_HEADS / N_KV);
   let p = step.pos0 + t;
   var lo = 0u;
   if (WINDOW > 0u && p + 1u > WINDOW) { lo = p + 1u - WINDOW; }
+  var start = lo;
+  var end = p + 1u;
+  if (step.n_splits > 1u) {
+    start = lo + split * SPLIT_KEYS;
+    end = min(end, start + SPLIT_KEYS);
+  }
 
-  var q: array<f32, HD>;
-  let qrow = t * (N_HEADS + 2u * N_KV) * HD + h * HD;
-  for (var d = 0u; d < HD; d++) { q[d] = qkv[qrow + d] * SCALE; }
+  var q: array<vec4<f32>, HD4>;
+  let qrow = t * (N_HEADS + 2u * N_KV) * HD4 + h * HD4;
+  for (var d = 0u; d < HD4; d++) { q[d] = qkv[qrow + d] * SCALE; }
 
   var m = -3.0e38;
   var l = 0.0;
-  var acc: array<f32, HD>;
-  for (var j = lo + lane; j <= p; j += WG) {
-    let base = (block_table[j / BLOCK] * N_KV + g) * BLOCK * HD + (j % BLOCK) * HD;
+  var acc: array<vec4<f32>, HD4>;
+  for (var j = start + lane; j < end; j += WG) {
+    let base = ((block_table[j / BLOCK] * N_KV + g) * BLOCK + j % BLOCK) * HD4;
     var s = 0.0;
-    for (var d = 0u; d < HD; d++) { s += q[d] * k_cache[base + d]; }
+    for (var d = 0u; d < HD4; d++) { s += dot(q[d], k_cache[base + d]); }
     let m_new = max(m, s);
     let corr = exp(m - m_new);
     let e = exp(s - m_new);
     l = l * corr + e;
-    for (var d = 0u; d < HD; d++) { acc[d] = acc[d] * corr + e * v_cache[base + d]; }
+    for (var d = 0u; d < HD4; d++) { acc[d] = acc[d] * corr + e * v_cache[base + d]; }
     m = m_new;
   }
 
@@ -64,12 +77,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (lane_l[i] > 0.0) { l_all += lane_l[i] * exp(lane_m[i] - m_all); }
   }
   let f = select(0.0, exp(m - m_all), l > 0.0);
-  for (var d = 0u; d < HD; d++) { lane_acc[lane * HD + d] = acc[d] * f; }
+  for (var d = 0u; d < HD4; d++) { lane_acc[lane * HD4 + d] = acc[d] * f; }
   workgroupBarrier();
-  let orow = t * N_HEADS * HD + h * HD;
-  for (var d = lane; d < HD; d += WG) {
-    var s = 0.0;
-    for (var i = 0u; i < WG; i++) { s += lane_acc[i * HD + d]; }
+  if (step.n_splits > 1u) {
+    let base = (h * step.n_splits + split) * (HD + 2u);
+    for (var d = lane; d < HD4; d += WG) {
+      var s = vec4<f32>(0.0);
+      for (var i = 0u; i < WG; i++) { s += lane_acc[i * HD4 + d]; }
+      partials[base + 4u * d] = s.x;
+      partials[base + 4u * d + 1u] = s.y;
+      partials[base + 4u * d + 2u] = s.z;
+      partials[base + 4u * d + 3u] = s.w;
+    }
+    if (lane == 0u) {
+      partials[base + HD] = m_all;
+      partials[base + HD + 1u] = l_all;
+    }
+    return;
+  }
+  let orow = t * N_HEADS * HD4 + h * HD4;
+  for (var d = lane; d < HD4; d += WG) {
+    var s = vec4<f32>(0.0);
+    for (var i = 0u; i < WG; i++) { s += lane_acc[i * HD4 + d]; }
     out[orow + d] = s / l_all;
   }
 }

@@ -7,5 +7,6 @@ struct Step {
   pos0: u32,
   // Rows of logits wanted, taken from the end of the batch (1 = last token only, T = every position).
   n_logit_rows: u32,
-  _pad: u32,
+  // Attention splits of the key range (flash-decoding; 1 = each workgroup takes all keys of its query).
+  n_splits: u32,
 }

@@ -17,7 +17,7 @@ import { EmbedOp } from '../ops/embed';
 import { RmsNormOp } from '../ops/rmsnorm';
 import { SiluMulOp } from '../ops/siluMul';
 import { ArgmaxOp } from '../ops/argmax';
-import { AttentionOp } from '../ops/attention';
+import { AttentionOp, attentionSplits, defaultSplitKeys } from '../ops/attention';
 import { KvBuffers } from '../kvcache/kvBuffers';
 import type { Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
@@ -38,6 +38,8 @@ export interface ModelRuntimeOptions {
   blockSize: number;
   /** Decode matrix-vector variant; default: chosen for the adapter (see ops/matmul.ts). */
   matvec?: MatvecKind;
+  /** Keys per split of decode attention (0 = no split); default: chosen for the adapter. */
+  attentionSplitKeys?: number;
 }
 
 export interface ForwardRequest {
@@ -63,7 +65,7 @@ export interface ForwardResult {
 export class LlamaModel {
   private readonly ctx: OpContext;
   readonly kv: KvBuffers;
-  private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope', GPUBuffer>;
+  private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials', GPUBuffer>;
   private readonly embed: EmbedOp;
   private readonly layers: { attnNorm: RmsNormOp; qkv: MatmulOp[]; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RmsNormOp; gateUp: MatmulOp[]; silu: SiluMulOp; down: MatmulOp[] }[] = [];
   private readonly finalNorm: RmsNormOp;
@@ -72,6 +74,7 @@ export class LlamaModel {
   private readonly idsReadback: Readback;
   private readonly logitsReadback: Readback;
   readonly maxLogitRows: number;
+  private readonly splitKeys: number;
   private uploadedBlockTable: number[] = [];
   private disposed = false;
 
@@ -86,6 +89,8 @@ export class LlamaModel {
     const maxBinding = gpu.limits.maxStorageBufferBindingSize;
     this.maxLogitRows = Math.max(1, Math.min(T, Math.floor(maxBinding / (c.vocabSize * 4))));
     const maxBlocks = Math.ceil(o.maxContextTokens / o.blockSize);
+    this.splitKeys = o.attentionSplitKeys ?? defaultSplitKeys(gpu.adapter.isSoftware);
+    const maxSplits = this.splitKeys > 0 ? Math.ceil(o.maxContextTokens / this.splitKeys) : 1;
     this.buffers = {
       tokens: own.storage(T * 4, 'tokens'),
       x: own.storage(T * c.dModel * 4, 'x'),
@@ -99,6 +104,7 @@ export class LlamaModel {
       ids: own.storage(this.maxLogitRows * 4, 'ids'),
       blockTable: own.storage(maxBlocks * 4, 'blockTable'),
       rope: own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta), 'rope'),
+      partials: own.storage(c.nHeads * maxSplits * (c.headDim + 2) * 4, 'attention.partials'),
     };
     const b = this.buffers;
     this.kv = new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize }, o.kvBudgetBytes);
@@ -112,8 +118,8 @@ export class LlamaModel {
         attnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.attnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `attn_norm${l}` }),
         qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`),
         attention: new AttentionOp(this.ctx, {
-          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow,
-        }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn }, `attn${l}`),
+          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys,
+        }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn, partials: b.partials }, `attn${l}`),
         attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`),
         ffnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.ffnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `ffn_norm${l}` }),
         gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`),
@@ -154,7 +160,9 @@ export class LlamaModel {
     seq.reserve(pos0 + T);
 
     const device = this.gpu.device;
-    this.ctx.writeStep(T, pos0, req.logitRows);
+    const span = this.config.slidingWindow > 0 ? Math.min(this.config.slidingWindow, pos0 + 1) : pos0 + 1;
+    const splits = attentionSplits(T, span, this.splitKeys);
+    this.ctx.writeStep(T, pos0, req.logitRows, splits);
     device.queue.writeBuffer(this.buffers.tokens, 0, tokens);
     this.syncBlockTable(seq.blockTable);
 
@@ -165,11 +173,11 @@ export class LlamaModel {
         const p = profiler.beginPass(encoder, label);
         body(p);
         p.end();
-      }, T, req.logitRows);
+      }, T, req.logitRows, splits);
       profiler.encodeResolve(encoder);
     } else {
       const pass = encoder.beginComputePass({ label: 'forward' });
-      this.encodeLayers((_, body) => body(pass), T, req.logitRows);
+      this.encodeLayers((_, body) => body(pass), T, req.logitRows, splits);
       pass.end();
     }
     const rows = req.logitRows;
@@ -193,12 +201,12 @@ export class LlamaModel {
   }
 
   /** Group labels name the kernel; matmul groups are 'matmul.<projection>' (benchmarks key on them). */
-  private encodeLayers(group: GroupEncoder, T: number, logitRows: number): void {
+  private encodeLayers(group: GroupEncoder, T: number, logitRows: number, splits: number): void {
     group('embed', (p) => this.embed.encode(p, T));
     for (const L of this.layers) {
       group('rmsnorm', (p) => L.attnNorm.encode(p, T));
       group('matmul.qkv', (p) => L.qkv.forEach((op) => op.encode(p, T)));
-      group('attention', (p) => L.attention.encode(p, T));
+      group('attention', (p) => L.attention.encode(p, T, splits));
       group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T)));
       group('rmsnorm', (p) => L.ffnNorm.encode(p, T));
       group('matmul.gate_up', (p) => L.gateUp.forEach((op) => op.encode(p, T)));

@@ -40,6 +40,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
     // By default: room for two full-length sequences (e.g. the document and a completion branch).
     kvBudgetBytes: o.kvBudgetBytes ?? 2 * perToken * Math.ceil(maxContextTokens / blockSize) * blockSize,
     matvec: o.matvec,
+    attentionSplitKeys: o.attentionSplitKeys,
   };
 }
 

@@ -5,6 +5,7 @@ import { specialise } from '../gpu/wgsl';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import ropeWgsl from '../../kernels/rope_store_kv.wgsl';
 import attentionWgsl from '../../kernels/attention.wgsl';
+import combineWgsl from '../../kernels/attention_combine.wgsl';
 
 export interface AttentionShape {
   nHeads: number;
@@ -14,6 +15,8 @@ export interface AttentionShape {
   neox: boolean;
   blockSize: number;
   slidingWindow: number;
+  /** Keys per split for decode (flash-decoding); 0 = never split. */
+  splitKeys?: number;
 }
 
 export interface AttentionBuffers {
@@ -27,6 +30,8 @@ export interface AttentionBuffers {
   vCache: GPUBuffer;
   /** [T][nHeads headDim]. */
   out: GPUBuffer;
+  /** [nHeads][max splits][headDim + 2] f32 scratch for split attention (needed when splitKeys > 0). */
+  partials?: GPUBuffer;
 }
 
 const ROPE_WG = 64;
@@ -37,12 +42,26 @@ export function attentionLanes(headDim: number, software: boolean): number {
   return headDim <= 64 ? 32 : 16;
 }
 
+/** Keys per split of decode attention: splitting pays on GPUs, not on a CPU-emulated adapter. */
+export function defaultSplitKeys(software: boolean): number {
+  return software ? 0 : 64;
+}
+
+/** How many splits a decode step over `span` visible keys uses (1 = no split, no combine pass). */
+export function attentionSplits(nTokens: number, span: number, splitKeys: number): number {
+  if (nTokens !== 1 || splitKeys <= 0) return 1;
+  return Math.max(1, Math.ceil(span / splitKeys));
+}
+
 export class AttentionOp {
   private readonly rope: Dispatch;
   private readonly attend: Dispatch;
+  private readonly combine: Dispatch | null;
 
   constructor(ctx: OpContext, private readonly shape: AttentionShape, b: AttentionBuffers, label: string) {
     const s = shape;
+    if (s.headDim % 4 !== 0) throw new RangeError(`head dim ${s.headDim} is not a multiple of 4`);
+    if ((s.splitKeys ?? 0) > 0 && !b.partials) throw new RangeError('split attention needs a partials buffer');
     const ropePipeline = ctx.pipeline('rope_store_kv', 'f32', ropeWgsl, {
       HD: s.headDim, N_HEADS: s.nHeads, N_KV: s.nKvHeads, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0, BLOCK: s.blockSize, WG: ROPE_WG,
     });
@@ -53,16 +72,29 @@ export class AttentionOp {
     const WG = attentionLanes(s.headDim, ctx.gpu.adapter.isSoftware);
     const attnPipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}`, specialise(attentionWgsl, { HD: s.headDim, WG }), {
       N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
+      SPLIT_KEYS: s.splitKeys || 64,
     });
+    const partials = b.partials ?? ctx.dummy;
     this.attend = {
       pipeline: attnPipeline,
-      bindGroup: ctx.bindGroup(attnPipeline, { 0: ctx.step, 1: b.qkv, 2: b.kCache, 3: b.vCache, 4: b.blockTable, 5: b.out }, `${label}.attention`),
+      bindGroup: ctx.bindGroup(attnPipeline, { 0: ctx.step, 1: b.qkv, 2: b.kCache, 3: b.vCache, 4: b.blockTable, 5: b.out, 6: partials }, `${label}.attention`),
     };
+    if ((s.splitKeys ?? 0) > 0) {
+      const combinePipeline = ctx.pipeline('attention_combine', 'f32', combineWgsl, { N_HEADS: s.nHeads, HD: s.headDim });
+      this.combine = { pipeline: combinePipeline, bindGroup: ctx.bindGroup(combinePipeline, { 0: ctx.step, 1: partials, 5: b.out }, `${label}.combine`) };
+    } else {
+      this.combine = null;
+    }
   }
 
-  encode(pass: GPUComputePassEncoder, nTokens: number): void {
+  /** `splits` must be what the step uniform says (attentionSplits of this step). */
+  encode(pass: GPUComputePassEncoder, nTokens: number, splits = 1): void {
     const s = this.shape;
     encodeDispatch(pass, this.rope, Math.ceil(((s.nHeads + 2 * s.nKvHeads) * s.headDim) / 2 / ROPE_WG), nTokens);
-    encodeDispatch(pass, this.attend, s.nHeads, nTokens);
+    encodeDispatch(pass, this.attend, s.nHeads, nTokens, splits);
+    if (splits > 1) {
+      if (!this.combine) throw new RangeError('split attention without a combine pass');
+      encodeDispatch(pass, this.combine, s.nHeads);
+    }
   }
 }

@@ -9,7 +9,7 @@ export const STEP_UNIFORM_BYTES = 16;
 
 export class OpContext {
   readonly owner: BufferOwner;
-  /** Step { n_tokens, pos0, n_logit_rows, _pad }: written once per forward pass. */
+  /** Step { n_tokens, pos0, n_logit_rows, n_splits }: written once per forward pass. */
   readonly step: GPUBuffer;
   /** 16 zero bytes, bound where a variant declares but does not use a binding. */
   readonly dummy: GPUBuffer;
@@ -36,8 +36,9 @@ export class OpContext {
     });
   }
 
-  writeStep(nTokens: number, pos0: number, nLogitRows: number): void {
-    this.device.queue.writeBuffer(this.step, 0, new Uint32Array([nTokens, pos0, nLogitRows, 0]));
+  /** `attentionSplits`: splits of the key range per query (see kernels/attention.wgsl). */
+  writeStep(nTokens: number, pos0: number, nLogitRows: number, attentionSplits = 1): void {
+    this.device.queue.writeBuffer(this.step, 0, new Uint32Array([nTokens, pos0, nLogitRows, attentionSplits]));
   }
 
   dispose(): void {

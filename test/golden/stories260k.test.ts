@@ -9,12 +9,18 @@ import { generate } from '../../src/engine/generate';
 import { Sequence } from '../../src/kvcache/sequence';
 import { BlockPool } from '../../src/kvcache/blockPool';
 
-// Both decode matrix-vector variants run on every adapter: the one this adapter would not pick is
-// otherwise only exercised on other hardware.
-for (const matvec of ['rows', 'splitK'] as const) test(`stories260K F32 (${matvec} matvec): 200 greedy tokens equal the golden tokens`, async () => {
+// Both kernel configurations run on every adapter: the software one (whole rows per lane, one attention
+// workgroup per query) and the GPU one (split-K matvec, flash-decoding over 16-key splits, so the 200
+// decode steps go from 1 to 13 splits), since the one this adapter would not pick is otherwise only
+// exercised on other hardware.
+const CONFIGS = [
+  { name: 'software kernels', matvec: 'rows', attentionSplitKeys: 0 },
+  { name: 'GPU kernels', matvec: 'splitK', attentionSplitKeys: 16 },
+] as const;
+for (const { name, matvec, attentionSplitKeys } of CONFIGS) test(`stories260K F32 (${name}): 200 greedy tokens equal the golden tokens`, async () => {
   const path = await ensureStories260K('f32');
   const golden = stories260KGolden();
-  await withModel(path, { matvec }, async (model) => {
+  await withModel(path, { matvec, attentionSplitKeys }, async (model) => {
     const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
     const seq = new Sequence(pool);
     const r = await generate(model, seq, golden.prompt, { maxTokens: golden.greedy_tokens.length });

@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Gpu } from '../../src/gpu/device';
 import { OpContext } from '../../src/ops/context';
-import { AttentionOp, attentionLanes, type AttentionShape } from '../../src/ops/attention';
+import { AttentionOp, attentionLanes, attentionSplits, type AttentionShape } from '../../src/ops/attention';
 import { ropeTable } from '../../src/model/rope';
 import { testGpu } from '../helpers/gpuModel';
 import { attentionRef, pagedIndex, ropeRef } from './reference';
@@ -89,6 +89,7 @@ async function runConfig(c: Config): Promise<void> {
     kCache: own.storageFrom(new Float32Array(cacheElems).fill(NaN), 'k'),
     vCache: own.storageFrom(new Float32Array(cacheElems).fill(NaN), 'v'),
     out: own.storage(maxT * nHeads * hd * 4, 'out'),
+    partials: own.storage(nHeads * Math.ceil(positions / Math.max(1, c.splitKeys ?? 1)) * (hd + 2) * 4, 'partials'),
   };
   const op = await checked(gpu, () => new AttentionOp(context, c, buffers, 'attn'));
   const lanes = attentionLanes(hd, !c.hardwareLanes && gpu.adapter.isSoftware);
@@ -101,13 +102,15 @@ async function runConfig(c: Config): Promise<void> {
 
   let pos0 = 0;
   for (const T of c.steps) {
-    const what = `heads ${nHeads}/${nKv} hd=${hd} nRot=${c.nRot}${c.neox ? ' neox' : ''} block=${block} window=${c.slidingWindow} lanes=${lanes} T=${T} pos0=${pos0}`;
+    const what = `splitKeys=${c.splitKeys ?? 0} heads ${nHeads}/${nKv} hd=${hd} nRot=${c.nRot}${c.neox ? ' neox' : ''} block=${block} window=${c.slidingWindow} lanes=${lanes} T=${T} pos0=${pos0}`;
     const qkvIn = randomF32(r, maxT * rowWidth);
     for (let t = 0; t < T; t++) for (let i = 0; i < nHeads * hd; i++) qkvIn[t * rowWidth + i] *= c.qScale;
     gpu.device.queue.writeBuffer(buffers.qkv, 0, qkvIn);
     gpu.device.queue.writeBuffer(buffers.out, 0, new Float32Array(maxT * nHeads * hd).fill(-9));
-    context.writeStep(T, pos0, T);
-    await runPass(gpu, (pass) => op.encode(pass, T));
+    const span = c.slidingWindow > 0 ? Math.min(c.slidingWindow, pos0 + 1) : pos0 + 1;
+    const splits = attentionSplits(T, span, c.splitKeys ?? 0);
+    context.writeStep(T, pos0, T, splits);
+    await runPass(gpu, (pass) => op.encode(pass, T, splits));
 
     const qkvWant = Float64Array.from(qkvIn);
     const qRef = new Float64Array(T * nHeads * hd);
@@ -182,5 +185,18 @@ test('hardware lane counts (32 lanes for hd 64, 16 for hd 128) on the same devic
   await runConfig({
     nHeads: 14, nKvHeads: 2, headDim: 128, nRot: 64, neox: true, blockSize: 64, slidingWindow: 0,
     steps: [17, 17, 17, 5, 17, 1, 2], theta: 1e6, qScale: 2, hardwareLanes: true, seed: 6,
+  });
+});
+
+// Flash-decoding: one-token steps split over 8-key ranges (up to 8 splits as the context grows, and
+// a window that moves the split boundaries), merged by attention_combine; GQA 7 and a sliding window of 37.
+test('split decode attention (8-key splits + combine): GQA 7 hd 64, and a sliding window of 37', async () => {
+  await runConfig({
+    nHeads: 14, nKvHeads: 2, headDim: 64, nRot: 64, neox: true, blockSize: 16, slidingWindow: 0, splitKeys: 8,
+    steps: [17, 1, 1, 1, 17, 1, 1, 5, 1, 1], theta: 1e6, qScale: 3, hardwareLanes: true, seed: 7,
+  });
+  await runConfig({
+    nHeads: 6, nKvHeads: 2, headDim: 64, nRot: 32, neox: false, blockSize: 16, slidingWindow: 37, splitKeys: 8,
+    steps: [17, 17, 1, 1, 1, 17, 1, 1], theta: 10000, qScale: 3, hardwareLanes: true, seed: 8,
   });
 });
