@@ -1,7 +1,13 @@
 // Activation: builds the objects of src/vscode and wires them; no logic here.
-// The completion provider, commands and settings come with the extension issue (#6).
 import type * as vscode from 'vscode';
+import { registerCommands } from './vscode/commands';
+import { TandemController } from './vscode/controller';
 
-export function activate(_context: vscode.ExtensionContext): void {}
+export function activate(context: vscode.ExtensionContext): { controller: TandemController } {
+  const controller = new TandemController(context);
+  context.subscriptions.push(controller, ...registerCommands(controller));
+  // Returned for the extension tests (vscode.extensions.getExtension(...).exports).
+  return { controller };
+}
 
 export function deactivate(): void {}

@@ -1,0 +1,109 @@
+// The inline completion provider: turns the document around the cursor into a CompletionRequest, asks
+// the CompletionService (reuse, debounce, engine), and offers the text as ghost text at the cursor.
+// Partial accept (word / line) is VS Code's own (editor.action.inlineSuggest.acceptNextWord/Line).
+
+import * as vscode from 'vscode';
+import type { CompletionService } from '../completion/service';
+import type { CompletionRequest, ContextFile } from '../completion/types';
+import { enabledFor, type TandemSettings } from './settings';
+
+/** Lines of the document around the cursor sent to the engine (the engine fits them to token budgets). */
+const PREFIX_LINES = 400;
+const SUFFIX_LINES = 100;
+/** The prefix starts on a multiple of this line number, so its start moves in steps (KV reuse). */
+const ANCHOR_LINES = 16;
+const OTHER_FILE_CHARS = 8000;
+
+export interface ProviderHooks {
+  settings(): TandemSettings;
+  ready(): boolean;
+  setThinking(on: boolean): void;
+  log(message: string): void;
+  onError(e: unknown): void;
+}
+
+export class TandemInlineProvider implements vscode.InlineCompletionItemProvider, vscode.Disposable {
+  /** Documents by last edit time: other files for the prompt, least recently edited first (stable first). */
+  private readonly editedAtMs = new Map<string, number>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private inFlight = 0;
+
+  constructor(private readonly service: CompletionService, private readonly hooks: ProviderHooks) {
+    this.subscriptions.push(vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.document.uri.scheme === 'file' || e.document.uri.scheme === 'untitled' || e.document.uri.scheme === 'vscode-remote') {
+        this.editedAtMs.set(e.document.uri.toString(), Date.now());
+      }
+    }));
+    this.subscriptions.push(vscode.workspace.onDidCloseTextDocument((d) => this.editedAtMs.delete(d.uri.toString())));
+  }
+
+  async provideInlineCompletionItems(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const s = this.hooks.settings();
+    const explicit = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
+    if (!enabledFor(s, document.languageId) && !explicit) return undefined;
+    if (!this.hooks.ready()) return undefined;
+    const req = this.request(document, position, s);
+    const ac = new AbortController();
+    const sub = token.onCancellationRequested(() => ac.abort());
+    this.setThinking(+1);
+    try {
+      const served = await this.service.provide(req, { signal: ac.signal, explicit });
+      if (!served || token.isCancellationRequested) return undefined;
+      if (served.result) {
+        const t = served.result.timings;
+        this.hooks.log(`completion (${served.result.template}, ${served.result.stoppedBy}): ${t.promptTokens} prompt tokens, ${t.generatedTokens} generated, prefill ${t.prefillMs.toFixed(0)} ms, decode ${t.decodeMs.toFixed(0)} ms`);
+      }
+      const item = new vscode.InlineCompletionItem(served.text, new vscode.Range(position, position));
+      return [item];
+    } catch (e) {
+      this.hooks.onError(e);
+      return undefined;
+    } finally {
+      this.setThinking(-1);
+      sub.dispose();
+    }
+  }
+
+  private setThinking(delta: number): void {
+    const was = this.inFlight > 0;
+    this.inFlight += delta;
+    if (was !== this.inFlight > 0) this.hooks.setThinking(this.inFlight > 0);
+  }
+
+  request(document: vscode.TextDocument, position: vscode.Position, s: TandemSettings): CompletionRequest {
+    const startLine = Math.floor(Math.max(0, position.line - PREFIX_LINES) / ANCHOR_LINES) * ANCHOR_LINES;
+    const endLine = Math.min(document.lineCount - 1, position.line + SUFFIX_LINES);
+    const prefix = document.getText(new vscode.Range(startLine, 0, position.line, position.character));
+    const suffix = document.getText(new vscode.Range(position, document.lineAt(endLine).range.end));
+    return {
+      prefix,
+      prefixLineOffset: startLine,
+      suffix,
+      path: vscode.workspace.asRelativePath(document.uri, false),
+      languageId: document.languageId,
+      contextFiles: this.otherFiles(document, s.otherFiles),
+    };
+  }
+
+  /** Other open documents of the same language, least recently edited first. */
+  private otherFiles(current: vscode.TextDocument, max: number): ContextFile[] {
+    if (max <= 0) return [];
+    const docs = vscode.workspace.textDocuments.filter((d) =>
+      d !== current && d.languageId === current.languageId && !d.isClosed && d.uri.scheme !== 'output' && d.getText().trim() !== '');
+    const recent = docs
+      .map((d) => ({ d, at: this.editedAtMs.get(d.uri.toString()) ?? 0 }))
+      .sort((a, b) => b.at - a.at)
+      .slice(0, max)
+      .reverse();
+    return recent.map(({ d }) => ({ path: vscode.workspace.asRelativePath(d.uri, false), text: d.getText().slice(0, OTHER_FILE_CHARS) }));
+  }
+
+  dispose(): void {
+    for (const d of this.subscriptions) d.dispose();
+  }
+}

@@ -1,0 +1,85 @@
+// `tandem.*` settings, read into one typed object. Everything reads the current object on each use, and
+// extension.ts reacts to a change (new options for the service, reload or restart of the engine), so no
+// setting needs a window reload.
+
+import * as vscode from 'vscode';
+import type { ServiceSettings } from '../completion/service';
+import type { MultilineMode } from '../completion/types';
+
+export interface TandemSettings {
+  enable: boolean;
+  languages: Record<string, boolean>;
+  model: string;
+  modelsFolder: string;
+  maxContextTokens: number;
+  memoryBudgetMB: number;
+  nodePath: string;
+  maxTokens: number;
+  timeBudgetMs: number;
+  temperature: number;
+  fimTemplate: string;
+  multiline: MultilineMode;
+  debounceMs: number;
+  adaptiveDebounce: boolean;
+  prefixTokens: number;
+  suffixTokens: number;
+  otherFilesTokens: number;
+  otherFiles: number;
+}
+
+export function readSettings(): TandemSettings {
+  const c = vscode.workspace.getConfiguration('tandem');
+  return {
+    enable: c.get('enable', true),
+    languages: c.get('languages', { '*': true }),
+    model: c.get('model', ''),
+    modelsFolder: c.get('modelsFolder', ''),
+    maxContextTokens: c.get('maxContextTokens', 4096),
+    memoryBudgetMB: c.get('memoryBudgetMB', 0),
+    nodePath: c.get('nodePath', ''),
+    maxTokens: c.get('maxTokens', 64),
+    timeBudgetMs: c.get('timeBudgetMs', 5000),
+    temperature: c.get('temperature', 0),
+    fimTemplate: c.get('fimTemplate', 'auto'),
+    multiline: c.get('multiline', 'auto'),
+    debounceMs: c.get('debounceMs', 150),
+    adaptiveDebounce: c.get('adaptiveDebounce', true),
+    prefixTokens: c.get('context.prefixTokens', 1024),
+    suffixTokens: c.get('context.suffixTokens', 256),
+    otherFilesTokens: c.get('context.otherFilesTokens', 512),
+    otherFiles: c.get('context.otherFiles', 3),
+  };
+}
+
+export function enabledFor(s: TandemSettings, languageId: string): boolean {
+  return s.enable && (s.languages[languageId] ?? s.languages['*'] ?? true);
+}
+
+export function serviceSettings(s: TandemSettings): ServiceSettings {
+  return {
+    debounceMs: s.debounceMs,
+    adaptiveDebounce: s.adaptiveDebounce,
+    options: {
+      maxTokens: s.maxTokens,
+      timeBudgetMs: s.timeBudgetMs,
+      temperature: s.temperature,
+      template: s.fimTemplate,
+      multiline: s.multiline,
+      prefixTokens: s.prefixTokens,
+      suffixTokens: s.suffixTokens,
+      contextFileTokens: s.otherFilesTokens,
+    },
+  };
+}
+
+/** Settings whose change needs the model loaded again (engine-side state). */
+export function loadKey(s: TandemSettings): string {
+  return JSON.stringify([s.model, s.maxContextTokens, s.memoryBudgetMB]);
+}
+
+/** Turns Tandem on or off for one language (global settings), keeping the other entries. */
+export async function setLanguageEnabled(languageId: string, on: boolean): Promise<void> {
+  const c = vscode.workspace.getConfiguration('tandem');
+  const languages = { ...c.get<Record<string, boolean>>('languages', { '*': true }), [languageId]: on };
+  await c.update('languages', languages, vscode.ConfigurationTarget.Global);
+}

@@ -1,0 +1,81 @@
+// The status bar item: what the engine is doing (loading with progress, ready, thinking, paused, error),
+// with the fix in the tooltip; a click opens the menu of Tandem commands.
+
+import * as vscode from 'vscode';
+import type { EngineState } from '../host/engine/client';
+
+export type Activity = { paused: boolean; thinking: boolean; noModel: boolean };
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private engine: EngineState = { kind: 'stopped' };
+  private activity: Activity = { paused: false, thinking: false, noModel: false };
+
+  constructor() {
+    this.item = vscode.window.createStatusBarItem('tandem.status', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'Tandem';
+    this.item.command = 'tandem.showMenu';
+    this.render();
+    this.item.show();
+  }
+
+  setEngine(s: EngineState): void {
+    this.engine = s;
+    this.render();
+  }
+
+  setActivity(a: Partial<Activity>): void {
+    this.activity = { ...this.activity, ...a };
+    this.render();
+  }
+
+  /** The text shown, for tests and logs. */
+  get text(): string {
+    return this.item.text;
+  }
+
+  private render(): void {
+    const s = this.engine;
+    const a = this.activity;
+    let icon = '$(sparkle)';
+    let tip = 'Tandem: ready';
+    let bg: vscode.ThemeColor | undefined;
+    if (s.kind === 'error') {
+      icon = '$(error)';
+      tip = `Tandem: ${s.error.message}${s.error.hint ? `\n\n${s.error.hint}` : ''}`;
+      bg = new vscode.ThemeColor('statusBarItem.errorBackground');
+    } else if (s.kind === 'crashed') {
+      icon = '$(warning)';
+      tip = `Tandem: the engine stopped (${s.reason}); restarting in ${Math.round(s.restartInMs / 1000)} s`;
+      bg = new vscode.ThemeColor('statusBarItem.warningBackground');
+    } else if (s.kind === 'loading') {
+      const pct = s.totalBytes ? ` ${Math.floor((100 * s.loadedBytes) / s.totalBytes)}%` : '';
+      icon = `$(loading~spin)`;
+      tip = `Tandem: loading the model${pct}`;
+      this.item.text = `${icon} Tandem${pct}`;
+    } else if (s.kind === 'starting' || s.kind === 'stopped') {
+      icon = '$(loading~spin)';
+      tip = 'Tandem: starting the engine';
+    } else if (a.noModel) {
+      icon = '$(circle-large-outline)';
+      tip = 'Tandem: no model selected. Click, then "Select Model".';
+    } else if (a.paused) {
+      icon = '$(circle-slash)';
+      tip = 'Tandem: paused (disabled globally or for this language)';
+    } else if (a.thinking) {
+      icon = '$(sync~spin)';
+      tip = 'Tandem: thinking';
+    } else if (s.kind === 'ready' && s.model) {
+      tip = `Tandem: ready. ${s.model.name} (${s.model.template}) on ${s.model.adapter}` +
+        (s.model.isSoftwareAdapter ? '\n\nThis is a software (CPU-emulated) GPU adapter: completions will be slow.' : '');
+    }
+    if (s.kind !== 'loading') this.item.text = `${icon} Tandem`;
+    this.item.tooltip = tip;
+    this.item.backgroundColor = bg;
+    this.item.accessibilityInformation = { label: tip };
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
