@@ -9,5 +9,11 @@ npx tsc -p tsconfig.json --noEmit
 node scripts/build.mjs --tests
 filter=${1:-}
 mapfile -t files < <(find dist-test -name '*.test.js' | sort | grep -- "$filter")
+# The real-editor tests (dist-test/extension) need code-server, Node 24 and chromium: installed once,
+# idempotently, only when those tests are selected.
+if printf '%s\n' "${files[@]}" | grep -q '^dist-test/extension/'; then
+  ext_env=$(bash scripts/ext-setup.sh --env)
+  eval "$ext_env"
+fi
 # One file at a time: the GPU tests share one software adapter on two cores.
 node --enable-source-maps --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

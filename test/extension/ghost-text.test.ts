@@ -1,0 +1,115 @@
+// The extension in a real editor (code-server + chromium): type into a file, see ghost text produced by
+// the real engine on stories260K in the engine process, accept it with Tab, open the status bar menu,
+// run a palette command, change a setting in the Settings UI and see the extension take it without a
+// reload. Screenshots go to .cache/ext-test/screenshots (and to media/ with TANDEM_UPDATE_MEDIA=1).
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ensureStories260K, repoRoot } from '../helpers/testModels';
+import { extEnv, readText, startCodeServer, until } from './codeServer';
+
+type Page = {
+  goto(url: string): Promise<unknown>;
+  waitForSelector(sel: string, o?: { timeout?: number; state?: string }): Promise<{ innerText(): Promise<string>; click(): Promise<void> }>;
+  keyboard: { press(k: string): Promise<void>; type(t: string, o?: { delay?: number }): Promise<void> };
+  screenshot(o: { path: string }): Promise<unknown>;
+  locator(sel: string, o?: { hasText?: string }): { locator(sel: string): { first(): { waitFor(o?: { timeout?: number }): Promise<void>; fill(v: string): Promise<void> } } };
+  $eval(sel: string, f: (e: Element) => string): Promise<string>;
+  waitForTimeout(ms: number): Promise<void>;
+};
+
+test('ghost text from the engine, Tab, status menu, palette command, a setting changed in the Settings UI', { timeout: 240_000 }, async () => {
+  const env = extEnv();
+  const model = await ensureStories260K('f32');
+  const shots = join(env.root, 'screenshots');
+  mkdirSync(shots, { recursive: true });
+  const shot = async (page: Page, name: string) => {
+    await page.screenshot({ path: join(shots, name) });
+    if (process.env.TANDEM_UPDATE_MEDIA === '1') copyFileSync(join(shots, name), join(repoRoot(), 'media', name));
+  };
+  const run = await startCodeServer(env, repoRoot(), {
+    'tandem.model': model,
+    'tandem.debounceMs': 50,
+    'tandem.maxTokens': 24,
+    'tandem.languages': { '*': true },
+  }, { 'story.js': '// A short story.\n' });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { chromium } = require(env.playwrightCore);
+  const udd = join(run.dir, 'chromium');
+  const browser = await chromium.launchPersistentContext(udd, {
+    executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1280, height: 800 },
+    env: { ...process.env, HOME: udd, XDG_CONFIG_HOME: udd, TMPDIR: udd },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  let ok = false;
+  try {
+    const page: Page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(run.url);
+    await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    await until('the Tandem log to say the model is loaded', 90_000, () => /model loaded: stories260K/.test(readText(run.tandemLog())));
+
+    // 1) type at the end of a file: ghost text from the engine
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type('story.js');
+    await page.waitForSelector('.quick-input-list .monaco-list-row', { timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    const lines = await page.waitForSelector('.monaco-editor .view-lines', { timeout: 20_000 });
+    await lines.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('Once upon a time', { delay: 40 });
+    const ghost = await page.waitForSelector('.ghost-text-decoration', { timeout: 60_000 });
+    const ghostText = await ghost.innerText();
+    assert.ok(ghostText.trim().length > 0, 'ghost text is empty');
+    await shot(page, 'ghost-text.png');
+
+    // 2) Tab accepts it into the document
+    await page.keyboard.press('Tab');
+    const firstWords = ghostText.trim().split(/\s+/).slice(0, 2).join(' ');
+    await until('the accepted text in the editor', 10_000, async () =>
+      (await page.$eval('.monaco-editor .view-lines', (e) => (e as HTMLElement).innerText)).replace(/\u00a0/g, ' ').includes(`Once upon a time${ghostText.startsWith(' ') ? ' ' : ''}${firstWords}`));
+    await page.keyboard.press('Escape');
+    await shot(page, 'accepted.png');
+
+    // 3) the status bar item opens the menu of commands
+    const item = await page.waitForSelector('.statusbar-item:has-text("Tandem")', { timeout: 10_000 });
+    await item.click();
+    await page.waitForSelector('.quick-input-widget .monaco-list-row:has-text("Show Statistics")', { timeout: 10_000 });
+    await shot(page, 'status-menu.png');
+    await page.keyboard.press('Escape');
+
+    // 4) a palette command: the statistics document opens, with the completion counted
+    await page.keyboard.press('Control+Shift+P');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type('Tandem: Show Statistics');
+    await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Show Statistics")', { timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.monaco-editor .view-lines:has-text("Tandem statistics")', { timeout: 20_000 });
+    const stats = await page.$eval('.monaco-editor .view-lines', (e) => (e as HTMLElement).innerText);
+    assert.match(stats.replace(/\u00a0/g, ' '), /stories260K/);
+    await shot(page, 'statistics.png');
+
+    // 5) the Settings UI: tandem.maxTokens → 32, taken without a reload
+    await page.keyboard.press('Control+Shift+P');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type('Preferences: Open User Settings');
+    await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Open User Settings")', { timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.settings-editor', { timeout: 20_000 });
+    await page.waitForTimeout(1000); // the search box takes focus when the editor has rendered
+    await page.keyboard.type('tandem.maxTokens');
+    const input = page.locator('.setting-item-contents', { hasText: 'Most tokens generated' }).locator('input').first();
+    await input.waitFor({ timeout: 20_000 });
+    await input.fill('32');
+    await page.keyboard.press('Tab');
+    await until('settings.json to hold the new value', 10_000, () => /"tandem\.maxTokens": 32/.test(readText(run.userSettingsPath)));
+    await until('the extension to see the change', 10_000, () => /settings changed/.test(readText(run.tandemLog())));
+    await shot(page, 'settings.png');
+    ok = true;
+  } finally {
+    await browser.close();
+    run.stop(!ok);
+    if (!ok) console.log(`kept the run folder for inspection: ${run.dir}`);
+  }
+});
