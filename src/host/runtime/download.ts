@@ -15,8 +15,7 @@ import {
   statSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
 import { CancelledError } from '../../common/errors';
 import { RuntimeDownloadError } from './errors';
 import { httpGet, readText, toDownloadError } from './http';
@@ -148,19 +147,27 @@ async function downloadOnce(url: string, partial: string, opts: DownloadNodeOpti
 
   let bytesDone = offset;
   opts.onProgress?.({ phase: 'download', bytesDone, bytesTotal: total });
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
+  // Not stream.pipeline: on a body error it would drop bytes still buffered for the file, and those bytes
+  // are what the next call resumes from. Here every received chunk reaches the disk before we give up.
+  const out = createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w' });
+  let writeError: Error | undefined;
+  out.on('error', (e) => (writeError ??= e));
+  let bodyError: unknown;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
       hash.update(chunk);
       bytesDone += chunk.length;
       opts.onProgress?.({ phase: 'download', bytesDone, bytesTotal: total });
-      callback(null, chunk);
-    },
-  });
-  try {
-    await pipeline(res, meter, createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w' }), { signal: opts.signal });
+      if (!out.write(chunk)) await once(out, 'drain');
+      if (writeError) break;
+    }
   } catch (e) {
-    throw toDownloadError(e, url, opts.signal, true);
+    bodyError = e;
   }
+  if (!writeError) await new Promise<void>((resolve) => out.end(resolve));
+  else out.destroy();
+  if (writeError) throw new RuntimeDownloadError('interrupted', url, `cannot write ${partial}: ${writeError.message}`, { cause: writeError });
+  if (bodyError !== undefined) throw toDownloadError(bodyError, url, opts.signal, true);
   if (total !== undefined && bytesDone !== total) {
     throw new RuntimeDownloadError('interrupted', url, `got ${bytesDone} of ${total} bytes`);
   }
