@@ -2,7 +2,10 @@
 // variant. A workgroup of WG lanes owns RPW = WG / LPR rows of W; the LPR lanes of a row stride over its
 // chunks, so neighbouring lanes read neighbouring bytes (coalesced), and a tree reduction in workgroup
 // memory finishes each dot product. x is staged once per workgroup in workgroup memory ({{STAGE_X}}):
-// every lane reads its chunk of x there instead of through the cache.
+// every lane reads its chunk of x there instead of through the cache. Staging can also compute the input
+// from the previous op's output, which saves that op's dispatch in decode (MODE, staged x only):
+// 0: x as it is; 1: rmsnorm(x) · norm_weight (the residual stream before a projection);
+// 2: silu(gate) · up with x = [gate (K) | up (K)] (the FFN's down projection).
 // (The software-adapter variant, matmul.wgsl with TT = 1, gives each lane whole rows instead: lavapipe
 // runs a workgroup on one CPU thread and barriers cost it dearly.)
 // The weight's dtype snippet (kernels/dtype/*.wgsl) is prepended.
@@ -19,11 +22,14 @@ const RPW: u32 = WG / LPR;
 const STAGE_X: bool = {{STAGE_X}};
 // vec4s of x held in workgroup memory (1 when not staged).
 const XS4: u32 = {{XS4}}u;
+const MODE: u32 = {{MODE}}u;
+override EPS: f32 = 1e-6;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>; // [K/4] (row 0 of the batch)
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;  // row 0: [N]
+@group(0) @binding(6) var<storage, read> norm_weight: array<vec4<f32>>; // [K/4] (MODE 1; else a dummy)
 
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> xsh: array<vec4<f32>, XS4>;
@@ -40,7 +46,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let n0 = (wid.x + wid.y * nwg.x) * RPW;
   if (n0 >= N_CHUNK) { return; }
   if (STAGE_X) {
-    for (var i = lane; i < K / 4u; i += WG) { xsh[i] = x[i]; }
+    var ss = 0.0;
+    for (var i = lane; i < K / 4u; i += WG) {
+      var v = x[i];
+      if (MODE == 2u) {
+        let u = x[K / 4u + i];
+        v = v / (vec4<f32>(1.0) + exp(-v)) * u;
+      }
+      xsh[i] = v;
+      ss += dot(v, v);
+    }
+    if (MODE == 1u) {
+      partial[lane] = ss;
+      workgroupBarrier();
+      for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lane < s) { partial[lane] += partial[lane + s]; }
+        workgroupBarrier();
+      }
+      let scale = 1.0 / sqrt(partial[0] / f32(K) + EPS);
+      workgroupBarrier();
+      for (var i = lane; i < K / 4u; i += WG) { xsh[i] = xsh[i] * scale * norm_weight[i]; }
+    } else {
+      _ = norm_weight[0];
+    }
     workgroupBarrier();
   }
   let group = lane / LPR;

@@ -12,7 +12,7 @@ import { CancelledError, DeviceLostError, OutOfMemoryError, UsageError } from '.
 import type { Gpu } from '../gpu/device';
 import { Readback } from '../gpu/buffers';
 import { OpContext } from '../ops/context';
-import { MatmulOp, type MatvecKind } from '../ops/matmul';
+import { MatmulOp, type MatmulArgs, type MatvecKind } from '../ops/matmul';
 import { EmbedOp } from '../ops/embed';
 import { RmsNormOp } from '../ops/rmsnorm';
 import { SiluMulOp } from '../ops/siluMul';
@@ -70,6 +70,7 @@ export class LlamaModel {
   private readonly layers: { attnNorm: RmsNormOp; qkv: MatmulOp[]; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RmsNormOp; gateUp: MatmulOp[]; silu: SiluMulOp; down: MatmulOp[] }[] = [];
   private readonly finalNorm: RmsNormOp;
   private readonly head: MatmulOp;
+  private readonly headDecode: MatmulOp;
   private readonly argmax: ArgmaxOp;
   private readonly idsReadback: Readback;
   private readonly logitsReadback: Readback;
@@ -109,26 +110,30 @@ export class LlamaModel {
     const b = this.buffers;
     this.kv = new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize }, o.kvBudgetBytes);
 
-    const linear = (lin: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, label: string): MatmulOp[] =>
-      lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, label }, o.matvec));
+    const linear = (lin: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, label: string, fusedInput?: MatmulArgs['fusedInput']): MatmulOp[] =>
+      lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, label, fusedInput }, o.matvec));
 
     this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x);
     weights.layers.forEach((L, l) => {
       this.layers.push({
         attnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.attnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `attn_norm${l}` }),
-        qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`),
+        qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`, { mode: 'rmsnorm', x: b.x, weight: L.attnNorm, eps: c.normEps }),
         attention: new AttentionOp(this.ctx, {
           nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys,
         }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn, partials: b.partials }, `attn${l}`),
         attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`),
         ffnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.ffnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `ffn_norm${l}` }),
-        gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`),
+        gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`, { mode: 'rmsnorm', x: b.x, weight: L.ffnNorm, eps: c.normEps }),
         silu: new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn),
-        down: linear(L.down, b.ffn, b.x, true, `down${l}`),
+        down: linear(L.down, b.ffn, b.x, true, `down${l}`, { mode: 'swiglu', x: b.gateUp }),
       });
     });
     this.finalNorm = new RmsNormOp(this.ctx, { x: b.x, weight: weights.outputNorm, y: b.final, width: c.dModel, eps: c.normEps, selectLast: true, label: 'output_norm' });
     this.head = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output' }, o.matvec);
+    // One-token passes: the head normalises row 0 of x itself (a batch's last row is not row 0, so
+    // batches keep the separate norm and `head`).
+    this.headDecode = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output.decode',
+      fusedInput: { mode: 'rmsnorm', x: b.x, weight: weights.outputNorm, eps: c.normEps } }, o.matvec);
     this.argmax = new ArgmaxOp(this.ctx, c.vocabSize, b.logits, b.ids);
     this.idsReadback = new Readback(gpu.device, this.maxLogitRows * 4, 'ids.readback');
     this.logitsReadback = new Readback(gpu.device, this.maxLogitRows * c.vocabSize * 4, 'logits.readback');
@@ -200,22 +205,31 @@ export class LlamaModel {
     }
   }
 
-  /** Group labels name the kernel; matmul groups are 'matmul.<projection>' (benchmarks key on them). */
+  /**
+   * Group labels name the kernel; matmul groups are 'matmul.<projection>' (benchmarks key on them).
+   * In a one-token pass the GPU matvec computes rmsnorm and silu·up itself while staging its input
+   * (MatmulOp.fusesInput), and those dispatches are skipped.
+   */
   private encodeLayers(group: GroupEncoder, T: number, logitRows: number, splits: number): void {
+    const fused = (ops: MatmulOp[]) => T === 1 && ops.every((op) => op.fusesInput);
     group('embed', (p) => this.embed.encode(p, T));
     for (const L of this.layers) {
-      group('rmsnorm', (p) => L.attnNorm.encode(p, T));
+      if (!fused(L.qkv)) group('rmsnorm', (p) => L.attnNorm.encode(p, T));
       group('matmul.qkv', (p) => L.qkv.forEach((op) => op.encode(p, T)));
       group('attention', (p) => L.attention.encode(p, T, splits));
       group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T)));
-      group('rmsnorm', (p) => L.ffnNorm.encode(p, T));
+      if (!fused(L.gateUp)) group('rmsnorm', (p) => L.ffnNorm.encode(p, T));
       group('matmul.gate_up', (p) => L.gateUp.forEach((op) => op.encode(p, T)));
-      group('silu_mul', (p) => L.silu.encode(p, T));
+      if (!fused(L.down)) group('silu_mul', (p) => L.silu.encode(p, T));
       group('matmul.down', (p) => L.down.forEach((op) => op.encode(p, T)));
     }
     if (logitRows > 0) {
-      group('rmsnorm', (p) => this.finalNorm.encode(p, logitRows));
-      group('matmul.output', (p) => this.head.encode(p, logitRows));
+      if (fused([this.headDecode])) {
+        group('matmul.output', (p) => this.headDecode.encode(p, 1));
+      } else {
+        group('rmsnorm', (p) => this.finalNorm.encode(p, logitRows));
+        group('matmul.output', (p) => this.head.encode(p, logitRows));
+      }
       group('argmax', (p) => this.argmax.encode(p, logitRows));
     }
   }

@@ -69,6 +69,12 @@ export interface MatmulArgs {
   accumulate?: boolean;
   /** The number of rows is step.n_logit_rows rather than step.n_tokens. */
   rowsFromLogits?: boolean;
+  /**
+   * What the one-token (splitK) variant may compute while staging x, from the previous op's input,
+   * so that op's dispatch is skipped in decode: rmsnorm of the residual stream, or silu(gate) · up.
+   * Used only where x can be staged in workgroup memory: see `fusesInput`.
+   */
+  fusedInput?: { mode: 'rmsnorm'; x: GPUBuffer; weight: GPUBuffer; eps: number } | { mode: 'swiglu'; x: GPUBuffer };
   label: string;
 }
 
@@ -84,6 +90,8 @@ export class MatmulOp {
   /** splitK: lanes per row, and vec4s of x staged in workgroup memory (0 = read through the cache). */
   private readonly lpr: number;
   private readonly stagedX4: number;
+  /** One-token passes read args.fusedInput (the producing op need not run for them). */
+  readonly fusesInput: boolean;
 
   constructor(ctx: OpContext, readonly args: MatmulArgs, tiles?: MatmulTiles | MatvecKind) {
     const w = args.weight;
@@ -92,6 +100,9 @@ export class MatmulOp {
     this.lpr = v.LPR || lanesPerRow(w.dtype, w.cols);
     const xBytes = w.cols * 4;
     this.stagedX4 = xBytes + v.WG * 4 <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? w.cols / 4 : 0;
+    this.fusesInput = !!args.fusedInput && v.kind === 'splitK' && this.stagedX4 > 0;
+    const fused = this.fusesInput ? args.fusedInput : undefined;
+    const mode = fused?.mode === 'rmsnorm' ? 1 : fused?.mode === 'swiglu' ? 2 : 0;
     for (const chunk of w.chunks) {
       const make = (tile: MatmulTile, kind: string): Dispatch => {
         const common = {
@@ -102,18 +113,22 @@ export class MatmulOp {
           HAS_BIAS: args.bias ? 1 : 0,
         };
         const pipeline = tile.kind === 'splitK'
-          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${tile.WG}.X${this.stagedX4}`, DTYPE_WGSL[w.dtype] + specialise(matvecSplitKWgsl, {
-            LPR: this.lpr, WG: tile.WG, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4),
-          }), common)
+          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${tile.WG}.X${this.stagedX4}.M${mode}`, DTYPE_WGSL[w.dtype] + specialise(matvecSplitKWgsl, {
+            LPR: this.lpr, WG: tile.WG, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
+          }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}) })
           : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
             ...common,
             Y_STRIDE: args.yStride,
             ROWS_FROM_LOGITS: args.rowsFromLogits ? 1 : 0,
             WG: tile.WG,
           });
-        const bindGroup = ctx.bindGroup(pipeline, {
-          0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 4: args.bias ?? ctx.dummy, 5: args.y,
-        }, `${args.label}.${kind}[${chunk.rowStart}]`);
+        const splitK = tile.kind === 'splitK';
+        const entries: Record<number, GPUBuffer> = {
+          0: ctx.step, 1: splitK && fused ? fused.x : args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 4: args.bias ?? ctx.dummy, 5: args.y,
+        };
+        // Declared (so statically used) by every splitK variant, whatever MODE.
+        if (splitK) entries[6] = fused?.mode === 'rmsnorm' ? fused.weight : ctx.dummy;
+        const bindGroup = ctx.bindGroup(pipeline, entries, `${args.label}.${kind}[${chunk.rowStart}]`);
         return { pipeline, bindGroup };
       };
       this.chunks.push({ vector: make(this.tiles.vector, 'vec'), matrix: make(this.tiles.matrix, 'mat'), rowCount: chunk.rowCount });
