@@ -8,7 +8,7 @@
 // 2: silu(gate) · up with x = [gate (K) | up (K)] (the FFN's down projection).
 // (The software-adapter variant, matmul.wgsl with TT = 1, gives each lane whole rows instead: lavapipe
 // runs a workgroup on one CPU thread and barriers cost it dearly.)
-// The weight's dtype snippet (kernels/dtype/*.wgsl) is prepended.
+// The weight's dtype snippets (kernels/dtype/<dtype>.wgsl and <dtype>.dot.wgsl) are prepended.
 
 override K: u32;
 override N_CHUNK: u32;
@@ -78,10 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc = 0.0;
   let n_chunks = K / CH;
   for (var c = sub; c < n_chunks; c += LPR) {
-    let wc = load_chunk(n, c);
-    var s = 0.0;
-    for (var v = 0u; v < XV; v++) { s += dot(wc[v], x4(c * XV + v)); }
-    acc += s * chunk_scale(n, c);
+    acc += dot_chunk_x(n, c);
   }
   partial[lane] = acc;
   workgroupBarrier();

@@ -7,7 +7,9 @@ export class ArgmaxOp {
   private readonly dispatch: Dispatch;
 
   constructor(ctx: OpContext, vocabSize: number, logits: GPUBuffer, ids: GPUBuffer) {
-    const pipeline = ctx.pipeline('argmax', 'f32', argmaxWgsl, { V: vocabSize, WG: 256 });
+    // A GPU wants many lanes on the one row (151,936 logits); lavapipe runs a workgroup on one thread.
+    const lanes = !ctx.gpu.adapter.isSoftware && ctx.gpu.limits.maxComputeInvocationsPerWorkgroup >= 1024 ? 1024 : 256;
+    const pipeline = ctx.pipeline('argmax', 'f32', argmaxWgsl, { V: vocabSize, WG: lanes });
     this.dispatch = { pipeline, bindGroup: ctx.bindGroup(pipeline, { 0: ctx.step, 1: logits, 5: ids }, 'argmax') };
   }
 

@@ -12,8 +12,14 @@ import f32Wgsl from '../../kernels/dtype/f32.wgsl';
 import f16Wgsl from '../../kernels/dtype/f16.wgsl';
 import q8Wgsl from '../../kernels/dtype/q8_0.wgsl';
 import q4Wgsl from '../../kernels/dtype/q4_0.wgsl';
+import f32DotWgsl from '../../kernels/dtype/f32.dot.wgsl';
+import f16DotWgsl from '../../kernels/dtype/f16.dot.wgsl';
+import q8DotWgsl from '../../kernels/dtype/q8_0.dot.wgsl';
+import q4DotWgsl from '../../kernels/dtype/q4_0.dot.wgsl';
 
 export const DTYPE_WGSL: Record<WeightDtype, string> = { f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl };
+/** dot_chunk_x(n, c) per dtype, for kernels that define x4(i) (the split-K matvec). */
+const DTYPE_DOT_WGSL: Record<WeightDtype, string> = { f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl };
 
 /**
  * How a variant splits the work. 'rows': each lane computes R rows of W for TT tokens (matmul.wgsl).
@@ -51,7 +57,8 @@ export function defaultTiles(dtype: WeightDtype, software: boolean, matvec?: Mat
   const quant = dtype === 'q8_0' || dtype === 'q4_0';
   const splitK = (matvec ?? (software ? 'rows' : 'splitK')) === 'splitK';
   return {
-    vector: splitK ? { kind: 'splitK', R: 1, TT: 1, WG: 256, LPR: 0 } : { kind: 'rows', R: 4, TT: 1, WG: 64 },
+    // WG 0: chosen with the lanes per row (eight rows per workgroup, 64 to 256 lanes).
+    vector: splitK ? { kind: 'splitK', R: 1, TT: 1, WG: 0, LPR: 0 } : { kind: 'rows', R: 4, TT: 1, WG: 64 },
     matrix: { kind: 'rows', R: 4, TT: quant ? 4 : 8, WG: 64 },
   };
 }
@@ -89,6 +96,7 @@ export class MatmulOp {
   readonly tiles: MatmulTiles;
   /** splitK: lanes per row, and vec4s of x staged in workgroup memory (0 = read through the cache). */
   private readonly lpr: number;
+  private readonly splitKLanes: number;
   private readonly stagedX4: number;
   /** One-token passes read args.fusedInput (the producing op need not run for them). */
   readonly fusesInput: boolean;
@@ -98,8 +106,10 @@ export class MatmulOp {
     this.tiles = typeof tiles === 'object' ? tiles : defaultTiles(w.dtype, ctx.gpu.adapter.isSoftware, tiles);
     const v = this.tiles.vector;
     this.lpr = v.LPR || lanesPerRow(w.dtype, w.cols);
+    // Small matrices need many workgroups to fill a GPU: eight rows per workgroup, 64 to 256 lanes.
+    this.splitKLanes = v.WG || Math.min(256, Math.max(64, this.lpr * 8));
     const xBytes = w.cols * 4;
-    this.stagedX4 = xBytes + v.WG * 4 <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? w.cols / 4 : 0;
+    this.stagedX4 = xBytes + this.splitKLanes * 4 <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? w.cols / 4 : 0;
     this.fusesInput = !!args.fusedInput && v.kind === 'splitK' && this.stagedX4 > 0;
     const fused = this.fusesInput ? args.fusedInput : undefined;
     const mode = fused?.mode === 'rmsnorm' ? 1 : fused?.mode === 'swiglu' ? 2 : 0;
@@ -113,8 +123,8 @@ export class MatmulOp {
           HAS_BIAS: args.bias ? 1 : 0,
         };
         const pipeline = tile.kind === 'splitK'
-          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${tile.WG}.X${this.stagedX4}.M${mode}`, DTYPE_WGSL[w.dtype] + specialise(matvecSplitKWgsl, {
-            LPR: this.lpr, WG: tile.WG, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
+          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}`, DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + specialise(matvecSplitKWgsl, {
+            LPR: this.lpr, WG: this.splitKLanes, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
           }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}) })
           : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
             ...common,
@@ -141,7 +151,7 @@ export class MatmulOp {
     for (const c of this.chunks) {
       const d = nRows === 1 ? c.vector : c.matrix;
       if (tile.kind === 'splitK') {
-        const groups = Math.ceil(c.rowCount / (tile.WG / this.lpr));
+        const groups = Math.ceil(c.rowCount / (this.splitKLanes / this.lpr));
         const x = Math.min(groups, 65535);
         encodeDispatch(pass, d, x, Math.ceil(groups / x));
       } else {
