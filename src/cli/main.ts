@@ -9,6 +9,7 @@ import { inspectCommand } from './inspect';
 import { completeCommand, parseTokenList } from './complete';
 import { convertCommand } from './convert';
 import { benchCommand } from './bench';
+import { editReplayCommand } from './editReplay';
 
 const USAGE = `usage:
   tandem inspect <model.gguf> [--json]
@@ -17,6 +18,7 @@ const USAGE = `usage:
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK]
+  tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]
 `;
 
 function num(v: string | undefined, name: string, dflt: number): number {
@@ -72,7 +74,8 @@ async function main(argv: string[]): Promise<number> {
         await convertCommand(rest);
         return EXIT.ok;
       case 'bench':
-        await benchCommand(rest);
+        if (rest[0] === 'edit-replay') await editReplayCommand(rest.slice(1));
+        else await benchCommand(rest);
         return EXIT.ok;
       default:
         throw new UsageError(`unknown command '${command}'\n${USAGE}`);

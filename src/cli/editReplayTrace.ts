@@ -1,0 +1,154 @@
+// Editing sessions for the edit-replay benchmark, made from real source files: a developer types one of
+// the file's functions back into it character by character, with typos fixed by backspace, pauses (each
+// one a completion request, as an editor sends after a debounce), a jump to another function and back,
+// and one accepted completion (the next chunk of the real text appears at once). Also the FIM prompt
+// builder in both layouts, over windows anchored so that typing does not move them.
+
+import { readFileSync } from 'node:fs';
+import { Rng } from '../engine/sampler';
+
+/** The editor state when a completion is requested. */
+export interface EditRequest {
+  text: string;
+  cursor: number;
+  /** What happened since the previous request. */
+  edit: 'type' | 'backspace' | 'jump' | 'accept' | 'open';
+  /** Keystrokes since the previous request (an accepted completion counts as one). */
+  keystrokes: number;
+}
+
+export interface EditTrace {
+  file: string;
+  requests: EditRequest[];
+  /** Window anchors as character offsets into each request's text (kept stable across typing). */
+  windows: { prefixStart: number; suffixEnd: number }[];
+}
+
+/** Picks a function of about `typedChars` characters starting at a line boundary after the first third. */
+function pickRegion(text: string, typedChars: number): { start: number; end: number } {
+  const re = /^[ \t]*(?:export\s+)?(?:async\s+)?(?:function\b|[A-Za-z_$][\w$]*\s*\([^)]*\)\s*\{)/gm;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text))) {
+    if (m.index < text.length / 3) continue;
+    const endLine = text.indexOf('\n', m.index + typedChars);
+    if (endLine < 0) break;
+    return { start: m.index, end: endLine + 1 };
+  }
+  const start = text.lastIndexOf('\n', Math.floor(text.length / 2)) + 1;
+  return { start, end: Math.min(text.length, start + typedChars) };
+}
+
+/**
+ * Replays typing `typedChars` characters of `file` (the region is removed first, then typed back).
+ * `windowChars`: prefix window before the cursor and suffix window after it, in characters.
+ */
+export function buildEditTrace(file: string, typedChars: number, windowChars: { prefix: number; suffix: number }, seed = 1): EditTrace {
+  const source = readFileSync(file, 'utf8');
+  const rng = new Rng(seed);
+  const region = pickRegion(source, typedChars);
+  const goal = source.slice(region.start, region.end);
+  let text = source.slice(0, region.start) + source.slice(region.end);
+  let cursor = region.start;
+  // Window anchors move with edits before them; they are re-anchored only when the window outgrows its
+  // budget by half (then a completion's prompt start changes once, not on every keystroke).
+  let prefixStart = Math.max(0, text.lastIndexOf('\n', cursor - windowChars.prefix) + 1);
+  let suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
+  const requests: EditRequest[] = [];
+  const windows: EditTrace['windows'] = [];
+  let keys = 0;
+  const request = (edit: EditRequest['edit']): void => {
+    if (cursor - prefixStart > 1.5 * windowChars.prefix) prefixStart = text.lastIndexOf('\n', cursor - windowChars.prefix) + 1;
+    if (suffixEnd - cursor > 1.5 * windowChars.suffix || suffixEnd < cursor) suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
+    requests.push({ text, cursor, edit, keystrokes: keys });
+    windows.push({ prefixStart, suffixEnd });
+    keys = 0;
+  };
+  const insert = (s: string): void => {
+    text = text.slice(0, cursor) + s + text.slice(cursor);
+    if (prefixStart > cursor) prefixStart += s.length;
+    if (suffixEnd >= cursor) suffixEnd += s.length;
+    cursor += s.length;
+  };
+  const backspace = (): void => {
+    text = text.slice(0, cursor - 1) + text.slice(cursor);
+    cursor--;
+    if (suffixEnd > cursor) suffixEnd--;
+  };
+  request('open');
+  let typed = 0;
+  const jumpAt = Math.floor(goal.length * 0.5);
+  const acceptAt = Math.floor(goal.length * 0.75);
+  let jumped = false;
+  let accepted = false;
+  while (typed < goal.length) {
+    if (!accepted && typed >= acceptAt) {
+      // An accepted completion: the rest of the line (up to 40 characters) appears at once.
+      const nl = goal.indexOf('\n', typed);
+      const chunk = goal.slice(typed, Math.min(nl < 0 ? goal.length : nl + 1, typed + 40));
+      insert(chunk);
+      typed += chunk.length;
+      keys++;
+      accepted = true;
+      request('accept');
+      continue;
+    }
+    if (!jumped && typed >= jumpAt) {
+      // A jump to another function near the top of the file, a short comment typed there, and back.
+      jumped = true;
+      const back = cursor;
+      const target = text.lastIndexOf('\n', Math.floor(region.start / 3)) + 1;
+      const savedPrefix = prefixStart;
+      const savedSuffix = suffixEnd;
+      cursor = target;
+      prefixStart = Math.max(0, text.lastIndexOf('\n', cursor - windowChars.prefix) + 1);
+      suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
+      keys++;
+      request('jump');
+      const note = '// TODO: check\n';
+      for (const ch of note) {
+        insert(ch);
+        keys++;
+        if (ch === ' ' || ch === '\n') request('type');
+      }
+      cursor = back + note.length;
+      prefixStart = savedPrefix + (savedPrefix > target ? note.length : 0);
+      suffixEnd = savedSuffix + note.length;
+      keys++;
+      request('jump');
+      continue;
+    }
+    if (rng.next() < 0.03) {
+      // A typo, noticed after a pause and fixed.
+      insert('x');
+      keys++;
+      request('type');
+      backspace();
+      keys++;
+      request('backspace');
+    }
+    const ch = goal[typed++];
+    insert(ch);
+    keys++;
+    // Pauses come mostly at word ends.
+    const pause = /[\s.,;(){}[\]]/.test(ch) ? 0.5 : 0.1;
+    if (rng.next() < pause) request('type');
+  }
+  if (keys) request('type');
+  return { file, requests, windows };
+}
+
+export interface FimTokenIds { prefix: number; suffix: number; middle: number }
+
+/**
+ * The prompt of a request: [BOS] then, in PSM order, <PRE> prefix <SUF> suffix <MID>; in SPM order,
+ * <SUF> suffix <PRE> prefix <MID> (typing at the cursor then only appends). Prefix and suffix are
+ * tokenized separately from their anchors, so their tokens stay stable while the cursor moves on.
+ */
+export function fimPrompt(r: EditRequest, w: { prefixStart: number; suffixEnd: number }, layout: 'psm' | 'spm', encode: (s: string) => number[], fim: FimTokenIds, bos: number | undefined): number[] {
+  const prefix = encode(r.text.slice(w.prefixStart, r.cursor));
+  const suffix = encode(r.text.slice(r.cursor, Math.max(r.cursor, w.suffixEnd)));
+  const head = bos === undefined ? [] : [bos];
+  return layout === 'psm'
+    ? [...head, fim.prefix, ...prefix, fim.suffix, ...suffix, fim.middle]
+    : [...head, fim.suffix, ...suffix, fim.prefix, ...prefix, fim.middle];
+}
