@@ -87,7 +87,8 @@ export async function startCodeServer(env: ExtEnv, extensionPath: string, userSe
   const child: ChildProcess = spawn(env.node24, [env.codeServer, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
     '--user-data-dir', join(dir, 'user-data'), '--extensions-dir', join(dir, 'extensions'),
     '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-    '--ignore-last-opened', workspace], {
+    // enable-smoke-test-driver: the workbench then honours the extensionDevelopmentPath of the URL's payload
+    '--vscode-option', 'enable-smoke-test-driver', '--ignore-last-opened', workspace], {
     env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_DATA_HOME: join(dir, 'xdg-data'), XDG_CACHE_HOME: join(dir, 'xdg-cache'), TMPDIR: join(dir, 'tmp') },
     stdio: ['ignore', 'ignore', 'ignore'],
     detached: true,

@@ -31,7 +31,8 @@ export interface EngineClientOptions {
   maxBackoffMs?: number;
   /** A run this long without a crash resets the backoff. */
   stableMs?: number;
-  /** An engine that does not answer a cancel within this is taken as hung and killed. */
+  /** An engine that does not answer a cancel within this is taken as hung and killed (default 20 s: a first
+   *  forward pass on a software adapter compiles pipelines for seconds). */
   cancelGraceMs?: number;
 }
 
@@ -244,9 +245,9 @@ export class EngineClient {
       if (!child?.connected) return;
       child.send({ type: 'cancel', id: this.nextId++, target: id } satisfies EngineRequest);
       watchdog = setTimeout(() => {
-        this.log('error', `the engine did not answer a cancel within ${this.o.cancelGraceMs ?? 5000} ms: killing it`);
+        this.log('error', `the engine did not answer a cancel within ${this.o.cancelGraceMs ?? 20_000} ms: killing it`);
         child.kill('SIGKILL');
-      }, this.o.cancelGraceMs ?? 5000);
+      }, this.o.cancelGraceMs ?? 20_000);
     };
     if (run.signal?.aborted) onAbort();
     else run.signal?.addEventListener('abort', onAbort, { once: true });

@@ -85,6 +85,9 @@ export class EngineServer {
     try {
       const tokenizer = createTokenizer(file.metadata);
       const cm = completionModel(model, tokenizer);
+      // Warm-up: the first forward passes compile the pipelines (seconds on a software adapter); do it
+      // while the status says "loading", not on the user's first keystroke.
+      await runCompletion(cm, { prefix: 'function main() {\n  return 1;\n}\n', suffix: '', path: 'warmup.js', languageId: 'javascript' }, { maxTokens: 2, multiline: 'always' });
       const choice = chooseTemplate(tokenizer, cm.name);
       const a = this.gpu.adapter;
       const info: ModelInfo = {
