@@ -15,7 +15,7 @@ type Page = {
   keyboard: { press(k: string): Promise<void>; type(t: string, o?: { delay?: number }): Promise<void> };
   screenshot(o: { path: string }): Promise<unknown>;
   locator(sel: string, o?: { hasText?: string }): { locator(sel: string): { first(): { waitFor(o?: { timeout?: number }): Promise<void>; fill(v: string): Promise<void> } } };
-  $eval(sel: string, f: (e: Element) => string): Promise<string>;
+  $eval(sel: string, f: (e: { innerText: string }) => string): Promise<string>;
   waitForTimeout(ms: number): Promise<void>;
 };
 
@@ -68,7 +68,7 @@ test('ghost text from the engine, Tab, status menu, palette command, a setting c
     await page.keyboard.press('Tab');
     const firstWords = ghostText.trim().split(/\s+/).slice(0, 2).join(' ');
     await until('the accepted text in the editor', 10_000, async () =>
-      (await page.$eval('.monaco-editor .view-lines', (e) => (e as HTMLElement).innerText)).replace(/\u00a0/g, ' ').includes(`Once upon a time${ghostText.startsWith(' ') ? ' ' : ''}${firstWords}`));
+      (await page.$eval('.monaco-editor .view-lines', (e) => e.innerText)).replace(/\u00a0/g, ' ').includes(`Once upon a time${ghostText.startsWith(' ') ? ' ' : ''}${firstWords}`));
     await page.keyboard.press('Escape');
     await shot(page, 'accepted.png');
 
@@ -86,7 +86,7 @@ test('ghost text from the engine, Tab, status menu, palette command, a setting c
     await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Show Statistics")', { timeout: 10_000 });
     await page.keyboard.press('Enter');
     await page.waitForSelector('.monaco-editor .view-lines:has-text("Tandem statistics")', { timeout: 20_000 });
-    const stats = await page.$eval('.monaco-editor .view-lines', (e) => (e as HTMLElement).innerText);
+    const stats = await page.$eval('.monaco-editor .view-lines', (e) => e.innerText);
     assert.match(stats.replace(/\u00a0/g, ' '), /stories260K/);
     await shot(page, 'statistics.png');
 
