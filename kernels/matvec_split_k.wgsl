@@ -1,16 +1,14 @@
 // y[colOffset + n] (+)= x · W[n]ᵀ (+ bias[n]) for ONE row x (decode): the real-GPU matrix-vector
 // variant. A workgroup of WG lanes owns RPW = WG / LPR rows of W; the LPR lanes of a row stride over its
-// units of four weights (deq4 of the dtype snippet), so neighbouring lanes read neighbouring weight bytes
-// (coalesced) and neighbouring vec4s of the staged x (no workgroup-memory bank conflicts: a lane per
-// 32-weight block made 32 lanes hit the same banks, which cost quantized matrices 5-30x), and a tree
-// reduction in workgroup memory finishes each dot product. x is staged once per workgroup in workgroup memory ({{STAGE_X}}):
+// chunks, so neighbouring lanes read neighbouring bytes (coalesced), and a tree reduction in workgroup
+// memory finishes each dot product. x is staged once per workgroup in workgroup memory ({{STAGE_X}}):
 // every lane reads its chunk of x there instead of through the cache. Staging can also compute the input
 // from the previous op's output, which saves that op's dispatch in decode (MODE, staged x only):
 // 0: x as it is; 1: rmsnorm(x) · norm_weight (the residual stream before a projection);
 // 2: silu(gate) · up with x = [gate (K) | up (K)] (the FFN's down projection).
 // (The software-adapter variant, matmul.wgsl with TT = 1, gives each lane whole rows instead: lavapipe
 // runs a workgroup on one CPU thread and barriers cost it dearly.)
-// The weight's dtype snippet (kernels/dtype/*.wgsl) is prepended.
+// The weight's dtype snippets (kernels/dtype/<dtype>.wgsl and <dtype>.dot.wgsl) are prepended.
 
 override K: u32;
 override N_CHUNK: u32;
@@ -78,8 +76,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let n = min(n0 + group, N_CHUNK - 1u);
 
   var acc = 0.0;
-  for (var u = sub; u < K / 4u; u += LPR) {
-    acc += dot(deq4(n, u), x4(u));
+  let n_chunks = K / CH;
+  for (var c = sub; c < n_chunks; c += LPR) {
+    acc += dot_chunk_x(n, c);
   }
   partial[lane] = acc;
   workgroupBarrier();

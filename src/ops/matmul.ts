@@ -12,8 +12,14 @@ import f32Wgsl from '../../kernels/dtype/f32.wgsl';
 import f16Wgsl from '../../kernels/dtype/f16.wgsl';
 import q8Wgsl from '../../kernels/dtype/q8_0.wgsl';
 import q4Wgsl from '../../kernels/dtype/q4_0.wgsl';
+import f32DotWgsl from '../../kernels/dtype/f32.dot.wgsl';
+import f16DotWgsl from '../../kernels/dtype/f16.dot.wgsl';
+import q8DotWgsl from '../../kernels/dtype/q8_0.dot.wgsl';
+import q4DotWgsl from '../../kernels/dtype/q4_0.dot.wgsl';
 
 export const DTYPE_WGSL: Record<WeightDtype, string> = { f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl };
+/** dot_chunk_x(n, c) per dtype, for kernels that define x4(i) (the split-K matvec). */
+const DTYPE_DOT_WGSL: Record<WeightDtype, string> = { f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl };
 
 /**
  * How a variant splits the work. 'rows': each lane computes R rows of W for TT tokens (matmul.wgsl).
@@ -29,9 +35,10 @@ export interface MatmulTile {
   LPR?: number;
 }
 
-/** Lanes per row for the splitK matvec: about four units of four weights per lane, 4 to 64 lanes. */
-export function lanesPerRow(cols: number): number {
-  const want = Math.ceil(cols / 4 / 4);
+/** Lanes per row for the splitK matvec: about four chunks per lane, between 4 and 64 lanes. */
+export function lanesPerRow(dtype: WeightDtype, cols: number): number {
+  const chunk = dtype === 'q8_0' || dtype === 'q4_0' ? 32 : 4;
+  const want = Math.ceil(cols / chunk / 4);
   return Math.min(64, Math.max(4, 2 ** Math.ceil(Math.log2(want))));
 }
 
@@ -98,7 +105,7 @@ export class MatmulOp {
     const w = args.weight;
     this.tiles = typeof tiles === 'object' ? tiles : defaultTiles(w.dtype, ctx.gpu.adapter.isSoftware, tiles);
     const v = this.tiles.vector;
-    this.lpr = v.LPR || lanesPerRow(w.cols);
+    this.lpr = v.LPR || lanesPerRow(w.dtype, w.cols);
     // Small matrices need many workgroups to fill a GPU: eight rows per workgroup, 64 to 256 lanes.
     this.splitKLanes = v.WG || Math.min(256, Math.max(64, this.lpr * 8));
     const xBytes = w.cols * 4;
@@ -116,7 +123,7 @@ export class MatmulOp {
           HAS_BIAS: args.bias ? 1 : 0,
         };
         const pipeline = tile.kind === 'splitK'
-          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}`, DTYPE_WGSL[w.dtype] + specialise(matvecSplitKWgsl, {
+          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}`, DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + specialise(matvecSplitKWgsl, {
             LPR: this.lpr, WG: this.splitKLanes, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
           }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}) })
           : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
