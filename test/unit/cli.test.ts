@@ -1,0 +1,55 @@
+// The CLI as a script sees it: exit codes, JSON output, typed errors on bad input.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureStories260K, repoRoot, stories260KGolden } from '../helpers/testModels';
+
+function tandem(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(repoRoot(), 'dist', 'cli.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('inspect --json: architecture, shapes, memory, tokenizer', async () => {
+  const r = tandem('inspect', await ensureStories260K('f32'), '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  assert.equal(info.config.architecture, 'llama');
+  assert.equal(info.config.nLayers, 5);
+  assert.equal(info.config.nKvHeads, 4);
+  assert.equal(info.tokenizer.vocabSize, 512);
+  assert.ok(info.memory.weightBytes > 1_000_000);
+});
+
+test('complete --json with --prompt-tokens gives the golden greedy tokens and timings', async () => {
+  const golden = stories260KGolden();
+  const r = tandem('complete', '--model', await ensureStories260K('f32'), '--prompt-tokens', '1', '--max-tokens', '24', '--no-stop', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.tokens, golden.greedy_tokens.slice(0, 24));
+  assert.ok(out.timings.decodeTokensPerS > 0);
+  assert.equal(typeof out.text, 'string');
+});
+
+test('a truncated GGUF exits 4 with a ModelFormatError naming the field, in text and in JSON', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-cli-'));
+  const bad = join(dir, 'truncated.gguf');
+  writeFileSync(bad, readFileSync(await ensureStories260K('f32')).subarray(0, 5000));
+  const r = tandem('inspect', bad);
+  assert.equal(r.status, 4);
+  assert.match(r.stderr, /invalid model file: /);
+  const j = tandem('complete', '--model', bad, '--prompt', 'x', '--json');
+  assert.equal(j.status, 4);
+  assert.equal(JSON.parse(j.stdout).error.code, 'MODEL_FORMAT');
+});
+
+test('usage errors exit 2; a missing file is a clear error, not a stack trace', () => {
+  assert.equal(tandem('complete', '--prompt', 'x').status, 2);
+  assert.equal(tandem('frobnicate').status, 2);
+  const missing = tandem('inspect', '/nonexistent/model.gguf');
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /nonexistent/);
+});
