@@ -1,0 +1,53 @@
+// Edit-replay benchmark driver (issue 4): runs `tandem bench edit-replay` on stories260K F32 (correctness:
+// greedy completions with and without the cache must agree) and on a synthetic GGUF in Qwen2.5-Coder-0.5B's
+// widths, Q8_0 (timing). Prints the JSON lines of the runs.
+//
+// Scaling for a software adapter: --layers (default 2 of the real 24), --prompt-tokens (default 1500) and
+// --typed-chars (default 400). On a real GPU: --layers 24.
+//
+//   node dist-bench/edit-replay.js [--layers N] [--prompt-tokens N] [--typed-chars N] [--no-llamacpp] [--only stories|qwen]
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { synthesizeModel } from '../src/tools/synthesize';
+
+const { values: v } = parseArgs({
+  options: {
+    layers: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'typed-chars': { type: 'string' }, 'no-llamacpp': { type: 'boolean' },
+    only: { type: 'string' }, 'cache-dir': { type: 'string' },
+  },
+});
+const root = resolve(__dirname, '..');
+const layers = Number(v.layers ?? 2);
+const cacheDir = v['cache-dir'] ?? join(root, '.cache', 'models');
+mkdirSync(cacheDir, { recursive: true });
+
+function run(args: string[]): void {
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(r.stderr);
+    throw new Error(`tandem ${args.join(' ')} exited ${r.status}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const common = ['--typed-chars', v['typed-chars'] ?? '400', ...(v['no-llamacpp'] ? ['--no-llamacpp'] : [])];
+  if (v.only !== 'qwen') run(['bench', 'edit-replay', '--model', 'stories260K', ...common]);
+  if (v.only !== 'stories') {
+    const path = join(cacheDir, `bench-qwen05b-${layers}L-q8_0.gguf`);
+    if (!existsSync(path)) {
+      await synthesizeModel(path, {
+        arch: 'qwen2', nLayers: layers, dModel: 896, nHeads: 14, nKvHeads: 2, ffnDim: 4864, vocabSize: 151936,
+        contextLength: 32768, ropeTheta: 1000000, tiedEmbedding: true, weightType: 'q8_0', seed: 11, tokenizer: 'spm-bytes',
+      });
+    }
+    run(['bench', 'edit-replay', '--model', path, '--prompt-tokens', v['prompt-tokens'] ?? '1500', ...common]);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});
