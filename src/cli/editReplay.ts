@@ -83,15 +83,21 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       emit({ name: 'edit replay config', value: traces.reduce((s, t) => s + t.requests.length, 0), unit: 'requests', ...common });
 
       const records: RequestRecord[] = [];
-      for (const layout of layouts) records.push(...await replayTandem(model, traces, layout, encode, fim, bos, maxTokens, true, () => true));
+      for (const layout of layouts) {
+        records.push(...await replayTandem(model, traces, layout, encode, fim, bos, maxTokens, true, () => true));
+        reportCache(records, layout, common);
+      }
       // (b) on a sample of requests after typing (every k-th), in the first layout.
       const typed = (t: EditTrace) => t.requests.map((r, i) => ({ r, i })).filter(({ r, i }) => i > 0 && r.edit === 'type');
       const nTyped = traces.reduce((s, t) => s + typed(t).length, 0);
       const every = Math.max(1, Math.ceil(nTyped / Number(v['baseline-requests'] ?? 12)));
       records.push(...await replayTandem(model, traces, layouts[0], encode, fim, bos, maxTokens, false, (i, t) => i > 0 && t.requests[i].edit === 'type' && i % every === 0));
-      if (!v['no-llamacpp']) records.push(...await replayLlamaCpp(modelPath, maxContextTokens, traces, layouts[0], encode, fim, bos, maxTokens));
+      reportNoCache(records, layouts[0]);
+      if (!v['no-llamacpp']) {
+        records.push(...await replayLlamaCpp(modelPath, maxContextTokens, traces, layouts[0], encode, fim, bos, maxTokens));
+        reportLlamaCpp(records, layouts[0]);
+      }
       if (v.json) for (const r of records) process.stdout.write(JSON.stringify({ name: 'request', ...r, tokens: undefined, ttftMs: round(r.ttftMs), totalMs: round(r.totalMs) }) + '\n');
-      report(records, layouts, common);
     } finally {
       model.dispose();
     }
@@ -173,9 +179,9 @@ async function replayLlamaCpp(modelPath: string, contextSize: number, traces: Ed
   return out;
 }
 
-function report(records: RequestRecord[], layouts: string[], common: Record<string, unknown>): void {
+function reportCache(records: RequestRecord[], layout: string, common: Record<string, unknown>): void {
   const afterTyping = (mode: string) => records.filter((r) => r.mode === mode && r.i > 0 && r.edit === 'type');
-  for (const layout of layouts) {
+  {
     const mode = `tandem cache ${layout}`;
     const typed = afterTyping(mode);
     const all = records.filter((r) => r.mode === mode && r.i > 0);
@@ -186,19 +192,26 @@ function report(records: RequestRecord[], layouts: string[], common: Record<stri
     emit({ name: 'prompt tokens per request, median', value: median(all.map((r) => r.promptTokens)), unit: 'tokens', layout, mode });
     emit({ name: 'time to first token after typing, median', value: median(typed.map((r) => r.ttftMs)), unit: 'ms', layout, mode });
   }
-  // (b): the same requests with and without the cache.
-  const first = `tandem cache ${layouts[0]}`;
+}
+
+/** (b): the same requests with and without the cache. */
+function reportNoCache(records: RequestRecord[], layout: string): void {
+  const first = `tandem cache ${layout}`;
   const base = records.filter((r) => r.mode.startsWith('tandem no cache'));
   if (base.length) {
     const cached = base.map((b) => records.find((r) => r.mode === first && r.file === b.file && r.i === b.i)!);
     const tBase = median(base.map((r) => r.ttftMs));
     const tOurs = median(cached.map((r) => r.ttftMs));
     emit({ name: 'time to first token after typing, median, cache disabled', value: tBase, unit: 'ms', mode: base[0].mode, requests: base.length });
-    emit({ name: 'time to first token after typing, cache disabled / cache', value: tBase / tOurs, unit: 'ratio', vs: base[0].mode, cacheMs: round(tOurs), requests: base.length, layout: layouts[0] });
+    emit({ name: 'time to first token after typing, cache disabled / cache', value: tBase / tOurs, unit: 'ratio', vs: base[0].mode, cacheMs: round(tOurs), requests: base.length, layout });
     const same = base.filter((b, k) => b.tokens.join() === cached[k].tokens.join()).length;
     emit({ name: 'greedy completions identical with and without the cache', value: same / base.length, unit: 'fraction', requests: base.length });
   }
-  // (c): llama.cpp on the same prompts.
+}
+
+/** (c): llama.cpp on the same prompts. */
+function reportLlamaCpp(records: RequestRecord[], layout: string): void {
+  const first = `tandem cache ${layout}`;
   const lc = records.filter((r) => r.mode.startsWith('llama.cpp'));
   if (lc.length) {
     const ours = records.filter((r) => r.mode === first && r.i > 0);
