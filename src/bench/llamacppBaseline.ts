@@ -1,6 +1,7 @@
 // llama.cpp (node-llama-cpp, a devDependency) on the same GGUF: the speed baseline of the benchmarks.
 // Loaded lazily, so the CLI works without it; a clear error when it is not installed.
 
+import { cpus } from 'node:os';
 import { UsageError } from '../common/errors';
 
 export interface LlamaCppTimer {
@@ -17,7 +18,11 @@ type Token = import('node-llama-cpp').Token;
 /** node-llama-cpp brands token ids; ours are plain numbers of the same vocabulary. */
 const asTokens = (ids: number[]) => ids as unknown as Token[];
 
-export async function openLlamaCppTimer(modelPath: string, contextSize: number, gpu: false | 'vulkan' = false): Promise<LlamaCppTimer> {
+/**
+ * `threads`: llama.cpp's CPU threads spin while they wait, so the count is set explicitly (default: every
+ * core); on a machine busy with other work, fewer threads give steadier figures.
+ */
+export async function openLlamaCppTimer(modelPath: string, contextSize: number, gpu: false | 'vulkan' = false, threads = cpus().length): Promise<LlamaCppTimer> {
   let mod: NodeLlamaCpp;
   try {
     mod = await import('node-llama-cpp');
@@ -27,10 +32,10 @@ export async function openLlamaCppTimer(modelPath: string, contextSize: number, 
   if (gpu === 'vulkan') process.env.GGML_VK_VISIBLE_DEVICES ??= '0';
   const llama = await mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath });
-  const context = await model.createContext({ contextSize, batchSize: Math.min(512, contextSize), flashAttention: false });
+  const context = await model.createContext({ contextSize, batchSize: Math.min(512, contextSize), flashAttention: false, threads });
   const seq = context.getSequence();
   return {
-    label: `llama.cpp ${gpu === 'vulkan' ? 'Vulkan' : 'CPU'} (node-llama-cpp ${llama.buildType ?? ''})`.replace(/ \)/, ')'),
+    label: `llama.cpp ${gpu === 'vulkan' ? 'Vulkan' : `CPU, ${threads} threads`} (node-llama-cpp ${llama.buildType ?? ''})`.replace(/ \)/, ')'),
     async prefillTokensPerS(tokens) {
       await seq.clearHistory();
       const t0 = performance.now();
