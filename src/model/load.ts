@@ -1,7 +1,7 @@
 // Opening a GGUF as a runnable model: parse and validate the file, read the config, check the memory
 // it needs against the device, upload the weights (streamed) and build the forward pass.
 
-import { OutOfMemoryError } from '../common/errors';
+import { DeviceLostError, OutOfMemoryError } from '../common/errors';
 import type { Gpu } from '../gpu/device';
 import { openGguf } from '../loaders/gguf/reader';
 import type { GgufFile } from '../loaders/gguf/types';
@@ -14,6 +14,12 @@ import { loadWeights, type LoadProgress } from './weights';
 
 export interface LoadOptions extends Partial<ModelRuntimeOptions> {
   onProgress?: LoadProgress;
+  /**
+   * GPU memory this model may take in all (weights + KV pool + workspace): checked before anything is
+   * uploaded, since WebGPU does not say how much memory the device has. Unset: no check beyond the
+   * device's own out-of-memory errors.
+   */
+  memoryBudgetBytes?: number;
 }
 
 export const DEFAULT_BLOCK_SIZE = 16;
@@ -52,14 +58,35 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
   if (runtime.kvBudgetBytes / (2 * config.nLayers) > maxBuffer) {
     throw new OutOfMemoryError(`a KV budget of ${runtime.kvBudgetBytes} bytes needs per-layer buffers over the device's ${maxBuffer}-byte limit`);
   }
+  const neededBytes = weightBytes + runtime.kvBudgetBytes;
+  if (options.memoryBudgetBytes !== undefined && neededBytes > options.memoryBudgetBytes) {
+    const mib = (b: number) => `${Math.ceil(b / 2 ** 20)} MiB`;
+    throw new OutOfMemoryError(`${path} needs ${mib(weightBytes)} of weights + ${mib(runtime.kvBudgetBytes)} of KV cache; the memory budget is ${mib(options.memoryBudgetBytes)}`,
+      neededBytes, options.memoryBudgetBytes);
+  }
+  gpu.assertAlive();
+  const device = gpu.device;
   const ctx = new OpContext(gpu, config.name);
+  device.pushErrorScope('validation');
+  device.pushErrorScope('out-of-memory');
+  // The two scopes are popped exactly once, on success and on failure alike.
+  let scopes: Promise<[GPUError | null, GPUError | null]> | undefined;
+  const popScopes = () => (scopes ??= (async () => {
+    const oom = await device.popErrorScope();
+    const invalid = await device.popErrorScope();
+    return [oom, invalid] as [GPUError | null, GPUError | null];
+  })());
   try {
     const weights = await loadWeights(ctx.owner, file, config, options.onProgress);
-    const errors = gpu.takeErrors();
-    if (errors.length) throw new OutOfMemoryError(`uploading ${weightBytes} bytes of weights failed: ${errors[0]}`);
-    return { model: new LlamaModel(gpu, config, weights, runtime, ctx), file };
+    const model = new LlamaModel(gpu, config, weights, runtime, ctx);
+    const [oom, invalid] = await popScopes();
+    if (oom) throw new OutOfMemoryError(`the GPU ran out of memory loading ${path} (${ctx.owner.allocatedBytes} bytes allocated): ${oom.message}`, neededBytes);
+    if (invalid) throw new Error(`loading ${path} failed on the GPU: ${invalid.message}`);
+    return { model, file };
   } catch (e) {
+    await popScopes().catch(() => undefined);
     ctx.dispose();
+    if (gpu.isLost) throw new DeviceLostError(`while loading ${path}`);
     throw e;
   }
 }

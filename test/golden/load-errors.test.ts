@@ -1,0 +1,82 @@
+// Bad situations while loading or running a model end in typed errors and leave the engine usable:
+// a model over the memory budget, a tensor type the kernels cannot run, a lost GPU device.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ensureStories260K, ensureSynthetic, cacheDir } from '../helpers/testModels';
+import { testGpu } from '../helpers/gpuModel';
+import { loadModel } from '../../src/model/load';
+import { Gpu } from '../../src/gpu/device';
+import { openGguf, readTensorBytes } from '../../src/loaders/gguf/reader';
+import { writeGguf } from '../../src/loaders/gguf/writer';
+import { GgmlType, GGML_BLOCK_LAYOUT, GgufValueType, type GgufValue } from '../../src/loaders/gguf/types';
+import { DeviceLostError, OutOfMemoryError, UnsupportedQuantError } from '../../src/common/errors';
+import { BlockPool } from '../../src/kvcache/blockPool';
+import { Sequence } from '../../src/kvcache/sequence';
+
+test('a model over the memory budget: OutOfMemoryError with the sizes, before any upload; a later load works', async () => {
+  const gpu = await testGpu();
+  const path = await ensureStories260K('f32');
+  await assert.rejects(loadModel(gpu, path, { memoryBudgetBytes: 500_000 }), (e: unknown) => {
+    assert.ok(e instanceof OutOfMemoryError, String(e));
+    assert.match(e.message, /needs 1 MiB of weights \+ \d+ MiB of KV cache; the memory budget is 1 MiB/);
+    assert.ok(e.neededBytes! > 1_000_000);
+    return true;
+  });
+  const { model } = await loadModel(gpu, path, { memoryBudgetBytes: 64 << 20 });
+  model.dispose();
+});
+
+/** Metadata entries rebuilt from a parsed file (enough for the synthetic models' own keys). */
+function entries(meta: Map<string, GgufValue>) {
+  return [...meta.entries()].map(([key, value]) => {
+    if (typeof value === 'string') return { key, type: GgufValueType.STRING, value };
+    if (typeof value === 'boolean') return { key, type: GgufValueType.BOOL, value };
+    if (Array.isArray(value)) {
+      const arrayType = typeof value[0] === 'string' ? GgufValueType.STRING : key.endsWith('scores') ? GgufValueType.FLOAT32 : GgufValueType.INT32;
+      return { key, type: GgufValueType.ARRAY, arrayType, value };
+    }
+    const float = !Number.isInteger(value) || key.includes('epsilon') || key.includes('freq_base');
+    return { key, type: float ? GgufValueType.FLOAT32 : GgufValueType.UINT32, value };
+  });
+}
+
+test('a K-quant tensor: UnsupportedQuantError naming the tensor and its type', async () => {
+  const src = await ensureSynthetic('load-errors-llama', {
+    arch: 'llama', nLayers: 1, dModel: 256, nHeads: 4, nKvHeads: 2, ffnDim: 512, vocabSize: 300,
+    contextLength: 256, ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 3, tokenizer: 'spm-bytes',
+  });
+  const file = await openGguf(src);
+  const out = join(cacheDir(), 'load-errors-q4k.gguf');
+  const target = 'blk.0.ffn_down.weight'; // [256][512]: rows of 512, whole Q4_K blocks of 256
+  const q4k = GGML_BLOCK_LAYOUT[GgmlType.Q4_K]!;
+  await writeGguf(out, {
+    metadata: entries(file.metadata),
+    tensors: await Promise.all(file.tensors.map(async (t) => t.name === target
+      ? { name: t.name, dims: t.dims, type: GgmlType.Q4_K, data: new Uint8Array((t.elementCount / q4k.blockElems) * q4k.blockBytes) }
+      : { name: t.name, dims: t.dims, type: t.type, data: await readTensorBytes(file, t) })),
+  });
+  await assert.rejects(loadModel(await testGpu(), out), (e: unknown) => {
+    assert.ok(e instanceof UnsupportedQuantError, String(e));
+    assert.match(e.message, /blk\.0\.ffn_down\.weight has type Q4_K/);
+    return true;
+  });
+});
+
+test('a lost device: the next forward pass throws DeviceLostError, a new device works', async () => {
+  const path = await ensureStories260K('f32');
+  const gpu = await Gpu.acquire();
+  const { model } = await loadModel(gpu, path);
+  const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+  await model.forward({ tokens: [1], seq, logitRows: 1, wantLogits: false });
+  gpu.device.destroy();
+  await gpu.device.lost;
+  await assert.rejects(model.forward({ tokens: [403], seq, logitRows: 1, wantLogits: false }), DeviceLostError);
+  const fresh = await Gpu.acquire();
+  const again = await loadModel(fresh, path);
+  const r = await again.model.forward({ tokens: [1], seq: new Sequence(new BlockPool(again.model.kv.nBlocks, 16)), logitRows: 1, wantLogits: false });
+  assert.equal(r.ids[0], 403);
+  again.model.dispose();
+  fresh.dispose();
+});
