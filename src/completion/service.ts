@@ -2,13 +2,12 @@
 // adaptive debounce, one request in flight (a new keystroke aborts the previous request), and the
 // statistics a user sees. The editor adapter (src/vscode/provider.ts) is a thin shell around provide().
 
+import type { CompletionBackend } from './backend';
 import { AdaptiveDebounce, delay } from './debounce';
 import { CompletionCache } from './reuse';
 import type { CompletionOptions, CompletionRequest, CompletionResult } from './types';
 
-export interface CompletionBackend {
-  complete(request: CompletionRequest, options: CompletionOptions, run: { signal?: AbortSignal; onChunk?: (text: string) => void }): Promise<CompletionResult>;
-}
+export type { CompletionBackend } from './backend';
 
 export interface ServiceSettings {
   debounceMs: number;

@@ -1,0 +1,80 @@
+// The FIM prompt as text, for servers that take a raw prompt (/v1/completions, Ollama's raw mode). The
+// layouts are the local engine's (completion/templates.ts); the special tokens are written as their text,
+// which llama.cpp, vLLM, SGLang and Ollama parse back into the special ids. There is no tokenizer on this
+// side, so the token budgets of the windows are counted at ~3 characters a token (code averages 3-4:
+// the estimate errs towards a shorter prompt).
+
+import { DEFAULT_BUDGETS, type PromptBudgets } from '../completion/prompt';
+import { getTemplate, isTemplateName, type Piece, type TemplateName } from '../completion/templates';
+import type { CompletionRequest } from '../completion/types';
+import { filesWithin, prefixWindow, suffixWindow, type CountTokens } from '../completion/window';
+
+type Role = 'prefix' | 'suffix' | 'middle' | 'repo' | 'fileSep';
+
+interface FimSpelling {
+  roles: Partial<Record<Role, string>>;
+  /** Texts that end a completion: end of text, and any special that starts a new part of the format. */
+  stop: string[];
+}
+
+const SPELLINGS: Record<TemplateName, FimSpelling> = {
+  'qwen2.5-coder': {
+    roles: { prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', repo: '<|repo_name|>', fileSep: '<|file_sep|>' },
+    stop: ['<|endoftext|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>', '<|im_end|>'],
+  },
+  starcoder2: {
+    roles: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', repo: '<repo_name>', fileSep: '<file_sep>' },
+    stop: ['<|endoftext|>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>', '<file_sep>'],
+  },
+  'deepseek-coder': {
+    roles: { prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>' },
+    stop: ['<｜end▁of▁sentence｜>', '<|EOT|>', '<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>'],
+  },
+  // "<PRE> P <SUF>S <MID>": the spaces are part of the format as Code Llama was trained on it.
+  codellama: { roles: { prefix: '<PRE> ', suffix: ' <SUF>', middle: ' <MID>' }, stop: ['<EOT>', '<PRE>', '<SUF>', '<MID>'] },
+  codestral: { roles: {}, stop: ['</s>', '[PREFIX]', '[SUFFIX]'] },
+  'prefix-only': { roles: {}, stop: [] },
+};
+
+/** ~3 characters a token (see the file comment). */
+export const estimateTokens: CountTokens = (t) => Math.ceil(t.length / 3);
+
+/** The template for a served model: the setting when it names one, else from the model's name. */
+export function remoteTemplate(setting: string | undefined, modelName: string): TemplateName {
+  if (setting && setting !== 'auto' && isTemplateName(setting)) return setting;
+  const n = modelName.toLowerCase();
+  if (/qwen/.test(n)) return 'qwen2.5-coder';
+  if (/starcoder/.test(n)) return 'starcoder2';
+  if (/deepseek/.test(n)) return 'deepseek-coder';
+  if (/codestral/.test(n)) return 'codestral';
+  if (/code-?llama/.test(n)) return 'codellama';
+  return 'prefix-only';
+}
+
+export interface TextPrompt {
+  text: string;
+  stop: string[];
+  /** The windows as they went in (post-processing compares against these). */
+  prefix: string;
+  suffix: string;
+}
+
+export function buildTextPrompt(name: TemplateName, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens): TextPrompt {
+  const template = getTemplate(name);
+  const spelling = SPELLINGS[name];
+  const prefix = prefixWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0).text;
+  const suffix = template.usesSuffix ? suffixWindow(req.suffix, budgets.suffixTokens, count) : '';
+  const files = filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count);
+  const pieces = template.layout({ prefix, suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo: 'workspace' });
+  const text = pieces.map((p: Piece) => ('text' in p ? p.text : 'role' in p.special ? spelling.roles[p.special.role] ?? '' : p.special.text)).join('');
+  return { text, stop: spelling.stop, prefix, suffix };
+}
+
+/** The windows alone, for servers that lay out the prompt themselves (llama-server's /infill). */
+export function windows(req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens) {
+  return {
+    prefix: prefixWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0).text,
+    suffix: suffixWindow(req.suffix, budgets.suffixTokens, count),
+    files: filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count),
+  };
+}
