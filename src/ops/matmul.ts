@@ -125,7 +125,6 @@ export class MatmulOp {
         const pipeline = tile.kind === 'splitK'
           ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}`, DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + specialise(matvecSplitKWgsl, {
             LPR: this.lpr, WG: this.splitKLanes, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
-            X_INTERLEAVED: w.dtype === 'q8_0' || w.dtype === 'q4_0' ? 'true' : 'false',
           }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}) })
           : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
             ...common,
