@@ -1,0 +1,146 @@
+// Draft sources: whatever proposes the next tokens for the target to verify. A draft model (a smaller model
+// of the same family, or the target's own quantized copy) keeps its own sequence in its own KV pool and
+// follows the committed text by truncation: before each proposal it keeps the longest prefix its cache
+// shares with the committed tokens and feeds the rest, so rejected drafts are simply forgotten.
+
+import { BlockPool } from '../kvcache/blockPool';
+import { Sequence } from '../kvcache/sequence';
+import type { ForwardRequest, ForwardResult, LlamaModel } from '../model/llama';
+import { isGreedy, type Rng, type SamplingOptions } from './sampler';
+import { denseDistribution, drawFrom } from './speculativeSampling';
+import { IDENTITY_MAPPING, type VocabMapping } from './draftVocab';
+
+/** The part of LlamaModel speculative decoding uses (tests substitute small CPU models). */
+export type ForwardModel = Pick<LlamaModel, 'forward' | 'maxBatchTokens' | 'maxLogitRows' | 'config' | 'options'> & { kv: { nBlocks: number } };
+
+export interface Proposal {
+  /** Drafted token ids (target vocabulary), at most the k asked for; fewer when the draft is unsure. */
+  tokens: number[];
+  /** Per token, the [vocab] distribution it was sampled from; absent: deterministic (a point mass). */
+  probs?: Float64Array[];
+  /** Draft forward passes this proposal ran. */
+  passes: number;
+}
+
+export interface ProposeContext {
+  sampling: SamplingOptions;
+  rng: Rng;
+  /** Target vocabulary size (dense distributions are this long). */
+  vocab: number;
+  signal?: AbortSignal;
+}
+
+export interface DraftSource {
+  readonly kind: 'model' | 'ngram' | 'mixed' | 'controlled';
+  /** Up to k tokens to follow `context` (every committed token: prompt and output so far). */
+  propose(context: readonly number[], k: number, ctx: ProposeContext): Promise<Proposal>;
+  /** Told how a proposal fared (mixed sources pick by recent acceptance). */
+  observe?(proposal: Proposal, accepted: number): void;
+  /** Releases what the source holds for the current request (its KV blocks). */
+  reset(): void;
+}
+
+export interface ModelDraftOptions {
+  mapping?: VocabMapping;
+  /**
+   * Greedy requests: stop drafting at a token whose draft probability is below this (0 = never stop
+   * early; needs the draft's logits read back). Sampled requests draft until k.
+   */
+  minConfidence?: number;
+}
+
+/** Proposals from a draft model run step by step (one forward pass per drafted token). */
+export class ModelDraft implements DraftSource {
+  readonly kind = 'model';
+  private readonly pool: BlockPool;
+  private readonly seq: Sequence;
+  /** Draft-vocabulary tokens whose K/V the draft's sequence holds, in order. */
+  private readonly cached: number[] = [];
+  private readonly mapping: VocabMapping;
+  private readonly minConfidence: number;
+
+  constructor(readonly model: ForwardModel, o: ModelDraftOptions = {}) {
+    this.pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    this.seq = new Sequence(this.pool);
+    this.mapping = o.mapping ?? IDENTITY_MAPPING;
+    this.minConfidence = o.minConfidence ?? 0;
+  }
+
+  async propose(context: readonly number[], k: number, ctx: ProposeContext): Promise<Proposal> {
+    const greedy = isGreedy(ctx.sampling);
+    const wantLogits = !greedy || this.minConfidence > 0;
+    const vocab = this.model.config.vocabSize;
+    const committed = this.mapping.identity ? context : context.map((t) => this.mapping.toDraft(t));
+    // Room for the proposal in the draft's own context; none left: no proposal.
+    k = Math.min(k, this.model.options.maxContextTokens - committed.length + 1);
+    if (k <= 0) return { tokens: [], passes: 0 };
+    let keep = 0;
+    while (keep < this.cached.length && keep < committed.length - 1 && this.cached[keep] === committed[keep]) keep++;
+    this.seq.truncate(keep);
+    this.cached.length = keep;
+
+    const tokens: number[] = [];
+    const probs: Float64Array[] = [];
+    let passes = 0;
+    let feed = committed.slice(keep);
+    for (let i = 0; i < k; i++) {
+      const r = await this.forwardAll(feed, wantLogits, ctx.signal);
+      passes++;
+      this.cached.push(...feed);
+      let x = r.ids[0];
+      let q: Float64Array | undefined;
+      if (!greedy) {
+        q = denseDistribution(r.logits!, ctx.sampling, vocab);
+        x = drawFrom(q, ctx.rng);
+      } else if (this.minConfidence > 0 && maxSoftmax(r.logits!) < this.minConfidence) {
+        break;
+      }
+      const xt = this.mapping.toTarget(x);
+      if (xt < 0 || xt >= ctx.vocab) break;
+      tokens.push(xt);
+      if (q) probs.push(this.mapping.identity && vocab === ctx.vocab ? q : remap(q, this.mapping, ctx.vocab));
+      feed = [x];
+    }
+    return { tokens, probs: greedy ? undefined : probs, passes };
+  }
+
+  /** Feeds `tokens` (batches of the model's maximum) and returns the last row's id / logits. */
+  private async forwardAll(tokens: number[], wantLogits: boolean, signal?: AbortSignal): Promise<ForwardResult> {
+    const B = this.model.maxBatchTokens;
+    let r: ForwardResult = { ids: new Uint32Array(0) };
+    for (let at = 0; at < tokens.length; at += B) {
+      const last = at + B >= tokens.length;
+      const req: ForwardRequest = { tokens: tokens.slice(at, at + B), seq: this.seq, logitRows: last ? 1 : 0, wantLogits: last && wantLogits, signal };
+      r = await this.model.forward(req);
+    }
+    return r;
+  }
+
+  reset(): void {
+    this.seq.clear();
+    this.cached.length = 0;
+  }
+}
+
+function maxSoftmax(logits: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  return 1 / sum;
+}
+
+/** A draft-vocabulary distribution moved onto target ids (mass on unmappable tokens is dropped and renormalised). */
+function remap(q: Float64Array, m: VocabMapping, vocab: number): Float64Array {
+  const out = new Float64Array(vocab);
+  let sum = 0;
+  for (let d = 0; d < q.length; d++) {
+    if (q[d] === 0) continue;
+    const t = m.toTarget(d);
+    if (t < 0 || t >= vocab) continue;
+    out[t] += q[d];
+    sum += q[d];
+  }
+  if (sum > 0) for (let t = 0; t < vocab; t++) out[t] /= sum;
+  return out;
+}

@@ -1,0 +1,70 @@
+// Prompt lookup: drafts copied from the document itself. Code repeats itself (closing brackets, repeated
+// identifiers, the rest of a line the user just deleted), so the tokens that followed the most recent
+// earlier occurrence of the context's last n tokens are a cheap and often right guess. No model runs;
+// a proposal costs a scan of the context (and of any extra text the caller supplies, such as the suffix
+// after the cursor or recently deleted text).
+
+import type { DraftSource, ProposeContext, Proposal } from './draft';
+
+export interface NgramDraftOptions {
+  /** Longest suffix matched (tried first). */
+  maxNgram?: number;
+  /** Shortest suffix matched; a shorter match is "unsure" and proposes nothing. */
+  minNgram?: number;
+  /** Other token runs to search after the context (suffix, deleted text, other files). */
+  corpus?: readonly (readonly number[])[];
+}
+
+export class NgramDraft implements DraftSource {
+  readonly kind = 'ngram';
+  private readonly maxNgram: number;
+  private readonly minNgram: number;
+  private corpus: readonly (readonly number[])[];
+
+  constructor(o: NgramDraftOptions = {}) {
+    this.maxNgram = o.maxNgram ?? 4;
+    this.minNgram = o.minNgram ?? 1;
+    this.corpus = o.corpus ?? [];
+  }
+
+  setCorpus(corpus: readonly (readonly number[])[]): void {
+    this.corpus = corpus;
+  }
+
+  async propose(context: readonly number[], k: number, _ctx?: ProposeContext): Promise<Proposal> {
+    return { tokens: lookup(context, k, this.minNgram, this.maxNgram, this.corpus).tokens, passes: 0 };
+  }
+
+  reset(): void {}
+}
+
+/**
+ * The continuation (up to k tokens) of the longest suffix of `context` (between min and max tokens) that
+ * occurs earlier, most recent occurrence first; then in the corpus. `n` is the matched length (0: none).
+ */
+export function lookup(context: readonly number[], k: number, minNgram: number, maxNgram: number, corpus: readonly (readonly number[])[] = []): { tokens: number[]; n: number } {
+  const L = context.length;
+  for (let n = Math.min(maxNgram, L - 1); n >= minNgram; n--) {
+    // In the context itself: an occurrence ending before the last token, so something follows it.
+    for (let end = L - 1; end >= n; end--) {
+      if (!matchesSuffix(context, end, context, n)) continue;
+      // Past the end of the context the copy continues from itself (a repeating pattern repeats on).
+      const tokens: number[] = [];
+      for (let i = 0; i < k; i++) tokens.push(end + i < L ? context[end + i] : tokens[end + i - L]);
+      return { tokens, n };
+    }
+    for (const run of corpus) {
+      for (let end = run.length - 1; end >= n; end--) {
+        if (matchesSuffix(run, end, context, n)) return { tokens: run.slice(end, end + k) as number[], n };
+      }
+    }
+  }
+  return { tokens: [], n: 0 };
+}
+
+/** True when hay[end-n..end) equals the last n tokens of ctx. */
+function matchesSuffix(hay: readonly number[], end: number, ctx: readonly number[], n: number): boolean {
+  const L = ctx.length;
+  for (let i = 1; i <= n; i++) if (hay[end - i] !== ctx[L - i]) return false;
+  return true;
+}

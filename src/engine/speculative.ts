@@ -1,0 +1,157 @@
+// Speculative decoding: a draft proposes k tokens, the target verifies all of them in one forward pass over
+// k+1 positions, and the output is exactly what the target alone would have produced (greedy: the same
+// tokens; sampling: the same distribution, by the rejection rule in speculativeSampling.ts).
+//
+// The state between passes: the target's sequence holds K/V for every committed token but the last one,
+// `pending`. A pass feeds [pending, d_1..d_k] and reads back k+1 rows: row i is the target's choice after
+// d_i (row 0: after pending). If d_1..d_j are kept and row j gives the bonus token b, the sequence keeps
+// pending and d_1..d_j (it is truncated: the rejected slots are overwritten by the next pass) and b becomes
+// the new pending token. Every pass thus commits between 1 and k+1 tokens.
+
+import { CancelledError, UsageError } from '../common/errors';
+import type { Sequence } from '../kvcache/sequence';
+import type { DraftSource, ForwardModel, Proposal } from './draft';
+import { DraftLengthController } from './draftLength';
+import type { GenerateOptions, GenerateResult } from './generate';
+import { GREEDY, isGreedy, Rng } from './sampler';
+import { acceptGreedy, acceptStandard, type AcceptanceRule } from './speculativeSampling';
+
+export interface SpeculativeOptions extends GenerateOptions {
+  draft: DraftSource;
+  /** Tokens drafted per pass: fixed, or 'auto' (measured acceptance and costs, see draftLength.ts). */
+  draftLength: number | 'auto';
+  /** Upper bound of the automatic draft length (default 16). */
+  maxDraftLength?: number;
+  /** Sampling's acceptance rule; only tests replace it (with a broken one, to see the tests catch it). */
+  acceptanceRule?: AcceptanceRule;
+}
+
+export interface SpeculativeStats {
+  /** Tokens generated (the output's length). */
+  tokens: number;
+  /** Target forward passes after the prompt (each a verify pass). */
+  targetPasses: number;
+  /** Draft model forward passes (0 for n-gram drafts). */
+  draftPasses: number;
+  draftedTokens: number;
+  acceptedTokens: number;
+  /** Mean drafted tokens kept per verify pass. */
+  acceptedPerPass: number;
+  /** Mean tokens committed per target pass (accepted + 1, less at a stop). */
+  tokensPerPass: number;
+  /** acceptedTokens / draftedTokens. */
+  acceptanceRate: number;
+  /** Draft lengths chosen, one per pass. */
+  draftLengths: number[];
+  prefillMs: number;
+  draftMs: number;
+  verifyMs: number;
+  totalMs: number;
+  /** Mean ms of one draft step over mean ms of one verify pass. */
+  costRatio: number;
+}
+
+export interface SpeculativeResult extends GenerateResult {
+  stats: SpeculativeStats;
+}
+
+/**
+ * Generates from `prompt` into `seq` (which may hold a prefix of it) with the target verifying the draft's
+ * proposals. At the end `seq` holds the prompt and every output token but the last.
+ */
+export async function speculativeGenerate(target: ForwardModel, seq: Sequence, prompt: number[], o: SpeculativeOptions): Promise<SpeculativeResult> {
+  if (prompt.length === 0) throw new UsageError('speculative decoding of an empty prompt');
+  if (seq.length >= prompt.length) throw new UsageError(`the sequence holds ${seq.length} positions; the prompt has ${prompt.length}`);
+  const sampling = o.sampling ?? GREEDY;
+  const greedy = isGreedy(sampling);
+  const rule = greedy ? acceptGreedy : (o.acceptanceRule ?? acceptStandard);
+  const rng = new Rng(sampling.seed);
+  const vocab = target.config.vocabSize;
+  const lengths = new DraftLengthController({ draftLength: o.draftLength, maxDraftLength: o.maxDraftLength });
+  const maxK = Math.min(target.maxBatchTokens, target.maxLogitRows) - 1;
+
+  const t0 = performance.now();
+  await feed(target, seq, prompt.slice(seq.length, -1), o.signal);
+  const t1 = performance.now();
+
+  const context = prompt.slice();
+  const out: number[] = [];
+  const s = { targetPasses: 0, draftPasses: 0, drafted: 0, accepted: 0, draftMs: 0, verifyMs: 0, lengths: [] as number[] };
+  let stoppedBy: GenerateResult['stoppedBy'] = 'maxTokens';
+  try {
+    loop: while (out.length < o.maxTokens) {
+      if (o.signal?.aborted) throw new CancelledError();
+      const room = target.options.maxContextTokens - seq.length - 1;
+      if (room < 0) break;
+      const k = Math.max(0, Math.min(lengths.next(), o.maxTokens - out.length - 1, maxK, room));
+      const tDraft = performance.now();
+      const proposal: Proposal = k > 0 ? await o.draft.propose(context, k, { sampling, rng, vocab, signal: o.signal }) : { tokens: [], passes: 0 };
+      const draftMs = performance.now() - tDraft;
+      const drafted = proposal.tokens.slice(0, k);
+
+      const base = seq.length;
+      const tVerify = performance.now();
+      const r = await target.forward({ tokens: [context[context.length - 1], ...drafted], seq, logitRows: drafted.length + 1, wantLogits: !greedy, signal: o.signal });
+      const verdict = rule({ draft: drafted, targetIds: r.ids, targetLogits: r.logits, draftProbs: proposal.probs, vocab, sampling, rng });
+      const verifyMs = performance.now() - tVerify;
+      seq.truncate(base + 1 + verdict.accepted);
+
+      o.draft.observe?.(proposal, verdict.accepted);
+      lengths.observe({ drafted: drafted.length, accepted: verdict.accepted, draftPasses: proposal.passes, draftMs, verifyPositions: drafted.length + 1, verifyMs });
+      s.targetPasses++;
+      s.draftPasses += proposal.passes;
+      s.drafted += drafted.length;
+      s.accepted += verdict.accepted;
+      s.draftMs += draftMs;
+      s.verifyMs += verifyMs;
+      s.lengths.push(drafted.length);
+
+      for (const id of [...drafted.slice(0, verdict.accepted), verdict.next]) {
+        if (o.stopTokens?.has(id)) { stoppedBy = 'stopToken'; break loop; }
+        out.push(id);
+        context.push(id);
+        if (o.onToken?.(id) === false) { stoppedBy = 'callback'; break loop; }
+        if (out.length >= o.maxTokens) break loop;
+      }
+    }
+  } finally {
+    // Keep the committed text only (a stop inside a pass leaves accepted tokens past it in the cache).
+    const keep = Math.max(0, prompt.length + out.length - 1);
+    if (seq.length > keep) seq.truncate(keep);
+    o.draft.reset();
+  }
+  const t2 = performance.now();
+  const draftStep = s.draftPasses > 0 ? s.draftMs / s.draftPasses : 0;
+  const verifyPass = s.targetPasses > 0 ? s.verifyMs / s.targetPasses : 0;
+  return {
+    tokens: out,
+    stoppedBy,
+    promptTokens: prompt.length,
+    prefillMs: t1 - t0,
+    decodeMs: t2 - t1,
+    decodePasses: s.targetPasses,
+    stats: {
+      tokens: out.length,
+      targetPasses: s.targetPasses,
+      draftPasses: s.draftPasses,
+      draftedTokens: s.drafted,
+      acceptedTokens: s.accepted,
+      acceptedPerPass: s.targetPasses ? s.accepted / s.targetPasses : 0,
+      tokensPerPass: s.targetPasses ? out.length / s.targetPasses : 0,
+      acceptanceRate: s.drafted ? s.accepted / s.drafted : 0,
+      draftLengths: s.lengths,
+      prefillMs: t1 - t0,
+      draftMs: s.draftMs,
+      verifyMs: s.verifyMs,
+      totalMs: t2 - t0,
+      costRatio: verifyPass > 0 ? draftStep / verifyPass : 0,
+    },
+  };
+}
+
+/** Feeds tokens into the sequence in batches of the model's maximum, reading nothing back. */
+async function feed(model: ForwardModel, seq: Sequence, tokens: number[], signal?: AbortSignal): Promise<void> {
+  for (let at = 0; at < tokens.length; at += model.maxBatchTokens) {
+    await model.forward({ tokens: tokens.slice(at, at + model.maxBatchTokens), seq, logitRows: 0, wantLogits: false, signal });
+  }
+}
