@@ -108,9 +108,12 @@ export class RemoteBackend implements CompletionBackend {
     this.counts.requests++;
     const retries = this.o.retries ?? 2;
     const t0 = this.now();
+    // Text already streamed to the caller cannot be taken back: after it, a failure is final.
+    let streamed = false;
+    const onChunk = (text: string) => { streamed = true; run.onChunk?.(text); };
     for (let attempt = 0; ; attempt++) {
       try {
-        const r = await this.once(req, o, run, t0);
+        const r = await this.once(req, o, { signal: run.signal, onChunk }, t0);
         if (r.stoppedBy === 'cancelled') this.counts.cancelled++;
         else this.counts.ok++;
         return r;
@@ -118,7 +121,7 @@ export class RemoteBackend implements CompletionBackend {
         if (!(e instanceof RemoteError)) throw e;
         const budgetLeftMs = o.timeBudgetMs ? t0 + o.timeBudgetMs - this.now() : Infinity;
         const waitMs = e.retryAfterMs ?? (this.o.retryBaseMs ?? 200) * 2 ** attempt;
-        if (e.retryable && attempt < retries && waitMs < budgetLeftMs && !run.signal?.aborted) {
+        if (e.retryable && !streamed && attempt < retries && waitMs < budgetLeftMs && !run.signal?.aborted) {
           this.counts.retries++;
           this.o.log?.('warn', `${e.message}; retry ${attempt + 1}/${retries} in ${Math.round(waitMs)} ms`);
           if (await sleep(waitMs, run.signal)) continue;
