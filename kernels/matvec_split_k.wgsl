@@ -23,6 +23,10 @@ const STAGE_X: bool = {{STAGE_X}};
 // vec4s of x held in workgroup memory (1 when not staged).
 const XS4: u32 = {{XS4}}u;
 const MODE: u32 = {{MODE}}u;
+// Quantized dtypes (a lane per 32-weight block reads 8 consecutive vec4s of x) keep x block-interleaved
+// in workgroup memory: vec4 v of block c at v * (K / 32) + c, so the lanes of a warp, on neighbouring
+// blocks, read neighbouring addresses instead of all hitting the same banks 128 bytes apart.
+const X_INTERLEAVED: bool = {{X_INTERLEAVED}};
 override EPS: f32 = 1e-6;
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -34,8 +38,13 @@ override EPS: f32 = 1e-6;
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> xsh: array<vec4<f32>, XS4>;
 
+fn xsh_index(i: u32) -> u32 {
+  if (X_INTERLEAVED) { return (i % 8u) * (K / 32u) + i / 8u; }
+  return i;
+}
+
 fn x4(i: u32) -> vec4<f32> {
-  if (STAGE_X) { return xsh[i]; }
+  if (STAGE_X) { return xsh[xsh_index(i)]; }
   return x[i];
 }
 
@@ -53,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let u = x[K / 4u + i];
         v = v / (vec4<f32>(1.0) + exp(-v)) * u;
       }
-      xsh[i] = v;
+      xsh[xsh_index(i)] = v;
       ss += dot(v, v);
     }
     if (MODE == 1u) {
@@ -65,7 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let scale = 1.0 / sqrt(partial[0] / f32(K) + EPS);
       workgroupBarrier();
-      for (var i = lane; i < K / 4u; i += WG) { xsh[i] = xsh[i] * scale * norm_weight[i]; }
+      for (var i = lane; i < K / 4u; i += WG) { xsh[xsh_index(i)] = xsh[xsh_index(i)] * scale * norm_weight[i]; }
     } else {
       _ = norm_weight[0];
     }

@@ -64,7 +64,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     emit({ name: 'device read bandwidth', value: bw.readBytesPerS / 1e9, unit: 'GB/s', adapter, note: `bytes read per second, best read-and-sum kernel of kernels/stream.wgsl (${bw.readConfig})` });
     if (what === 'bandwidth') return;
     if (what === 'matvec') {
-      const kinds: MatvecKind[] = v.matvec ? [v.matvec as MatvecKind] : ['rows', 'splitK'];
+      const kinds = (v.matvec ? v.matvec.split(',') : ['rows', 'splitK']) as MatvecKind[];
       for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0'] as WeightDtype[]) {
         for (const shape of QWEN05B_SHAPES) {
           if (dtype === 'f32' && shape.rows > 100000 && gpu.adapter.isSoftware) continue;
@@ -78,11 +78,11 @@ export async function benchCommand(args: string[]): Promise<void> {
       return;
     }
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
-    if (v.matvec !== undefined && v.matvec !== 'rows' && v.matvec !== 'splitK') throw new UsageError('--matvec rows|splitK');
+    if (v.matvec !== undefined && !['rows', 'splitK', 'splitKi'].includes(v.matvec)) throw new UsageError('--matvec rows|splitK|splitKi');
     const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined });
     try {
       const prompt = benchPrompt(model.config.vocabSize, context);
-      const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitK') };
+      const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitKi') };
       let ours: number;
       if (what === 'decode') {
         ours = await benchDecode(model, prompt, nTokens, runs, bw, common, v.profile ?? false);

@@ -15,7 +15,7 @@ import { BlockPool } from '../../src/kvcache/blockPool';
 // exercised on other hardware.
 const CONFIGS = [
   { name: 'software kernels', matvec: 'rows', attentionSplitKeys: 0 },
-  { name: 'GPU kernels', matvec: 'splitK', attentionSplitKeys: 16 },
+  { name: 'GPU kernels', matvec: 'splitKi', attentionSplitKeys: 16 },
 ] as const;
 for (const { name, matvec, attentionSplitKeys } of CONFIGS) test(`stories260K F32 (${name}): 200 greedy tokens equal the golden tokens`, async () => {
   const path = await ensureStories260K('f32');

@@ -125,6 +125,14 @@ for (const [i, dtype] of DTYPES.entries()) {
   });
 }
 
+// The A/B layout of x for quantized weights (block-interleaved in workgroup memory), with rmsnorm-free
+// plain staging, ragged K and multi-chunk N.
+for (const dtype of ['q8_0', 'q4_0'] as const) {
+  test(`${dtype}: splitK matvec with block-interleaved x (splitKi), K=288, N=258 in chunks of 257 + 1, T=1`, async () => {
+    await checkMatmul({ dtype, K: 288, N: 258, ts: [1], rowsPerChunk: 257, colOffset: 3, yPad: 2, bias: true, accumulate: true, tiles: defaultTiles(dtype, false, 'splitKi'), seed: 80 });
+  });
+}
+
 // Lanes per row at both ends of the range (4 and 64), and a row too long to stage x in workgroup memory
 // (K = 9216 f32 values = 36 KiB), which reads x through the cache instead.
 test('splitK matvec: 4 and 64 lanes per row (q4_0, f32), and x not staged (f16, K = 9216)', async () => {

@@ -147,13 +147,13 @@ for (const arch of ['llama', 'qwen2'] as const) {
 // The decode path (one token per pass: the matrix-vector kernels, both variants) against llama.cpp's
 // greedy decoding of the exact twin: the same 48 tokens.
 for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
-  test(`synthetic qwen2 ${type}: greedy decode (rows and splitK matvec) equals llama.cpp on the exact twin`, async () => {
+  test(`synthetic qwen2 ${type}: greedy decode (every matvec variant) equals llama.cpp on the exact twin`, async () => {
     const path = await ensureSynthetic(`oracle-qwen2-${type}`, tiny('qwen2', type));
     const twin = await exactTwinOf(path);
     const prompt = randomTokens(12, 1024, 5);
     const cpp = await openLlamaCpp(twin, { contextSize: 512 });
     const expected = await cpp.greedy(prompt, 48).finally(() => cpp.dispose());
-    for (const matvec of ['rows', 'splitK'] as const) {
+    for (const matvec of ['rows', 'splitK', 'splitKi'] as const) {
       const got = await withModel(path, { matvec, maxContextTokens: 512 }, async (model) => {
         const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
         return (await generate(model, seq, prompt, { maxTokens: 48 })).tokens;
