@@ -15,5 +15,10 @@ if printf '%s\n' "${files[@]}" | grep -q '^dist-test/extension/'; then
   ext_env=$(bash scripts/ext-setup.sh --env)
   eval "$ext_env"
 fi
+# The remote-backend tests (dist-test/remote) run a real llama-server: installed once, idempotently, by the
+# project's own script (root, Debian); where it cannot be, the tests skip and say why.
+if printf '%s\n' "${files[@]}" | grep -q '^dist-test/remote/'; then
+  bash scripts/llama-server-setup.sh || echo "llama-server not installed (exit $?): the remote tests will skip"
+fi
 # One file at a time: the GPU tests share one software adapter on two cores.
 node --enable-source-maps --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
