@@ -10,6 +10,7 @@ export const EXIT = {
   badModel: 4,
   outOfMemory: 5,
   deviceLost: 6,
+  noNodeRuntime: 7,
   cancelled: 130,
 } as const;
 
@@ -26,6 +27,8 @@ export function exitCodeOf(e: unknown): number {
     case 'OUT_OF_MEMORY': return EXIT.outOfMemory;
     case 'DEVICE_LOST': return EXIT.deviceLost;
     case 'CANCELLED': return EXIT.cancelled;
+    case 'NODE_RUNTIME_UNAVAILABLE':
+    case 'NODE_RUNTIME_DOWNLOAD': return EXIT.noNodeRuntime;
   }
 }
 

@@ -11,15 +11,17 @@ export type TandemErrorCode =
   | 'FEATURE_UNAVAILABLE'
   | 'TOKENIZER'
   | 'CANCELLED'
-  | 'USAGE';
+  | 'USAGE'
+  | 'NODE_RUNTIME_UNAVAILABLE'
+  | 'NODE_RUNTIME_DOWNLOAD';
 
 export abstract class TandemError extends Error {
   abstract readonly code: TandemErrorCode;
   /** What the user can do about it, one sentence. */
   readonly hint?: string;
 
-  constructor(message: string, hint?: string) {
-    super(message);
+  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
     this.hint = hint;
   }

@@ -33,6 +33,7 @@ export function registerCommands(c: TandemController): vscode.Disposable[] {
       void vscode.window.showInformationMessage('Tandem: completion cache cleared.');
     }),
     reg('tandem.restartEngine', () => c.restartEngine()),
+    reg('tandem.chooseNodeRuntime', () => chooseNodeRuntime()),
     reg('tandem.showLogs', () => c.log.show()),
   ];
 }
@@ -41,7 +42,12 @@ async function showMenu(c: TandemController): Promise<void> {
   const s = c.currentSettings;
   const lang = vscode.window.activeTextEditor?.document.languageId;
   const model = c.engine.modelInfo;
+  const noRuntime = c.engine.state.kind === 'no-runtime';
   const items: MenuItem[] = [
+    ...(noRuntime ? [
+      { label: '$(file-binary) Choose Node.js…', description: 'the engine needs Node.js 20 or newer', command: 'tandem.chooseNodeRuntime' },
+      { label: '$(remote) Use a Remote Server…', description: 'tandem.remote settings', command: 'tandem.remoteSettings' },
+    ] : []),
     s.enable
       ? { label: '$(circle-slash) Disable Completions', command: 'tandem.disable' }
       : { label: '$(check) Enable Completions', command: 'tandem.enable' },
@@ -57,7 +63,20 @@ async function showMenu(c: TandemController): Promise<void> {
   const pick = await vscode.window.showQuickPick(items, { title: 'Tandem', placeHolder: 'Choose an action' });
   if (!pick) return;
   if (pick.command === 'workbench.action.openSettings') await vscode.commands.executeCommand(pick.command, '@ext:tandem-dev.tandem');
+  else if (pick.command === 'tandem.remoteSettings') await vscode.commands.executeCommand('workbench.action.openSettings', 'tandem.remote');
   else await vscode.commands.executeCommand(pick.command);
+}
+
+/** A file picker for the Node.js binary; the choice goes to tandem.nodePath, whose change restarts the engine. */
+async function chooseNodeRuntime(): Promise<void> {
+  const uris = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    title: 'Choose the Node.js (20 or newer) that runs the Tandem engine',
+    openLabel: 'Use this Node.js',
+    filters: process.platform === 'win32' ? { 'Node.js': ['exe'] } : undefined,
+  });
+  const path = uris?.[0]?.fsPath;
+  if (path) await vscode.workspace.getConfiguration('tandem').update('nodePath', path, vscode.ConfigurationTarget.Global);
 }
 
 interface ModelItem extends vscode.QuickPickItem {

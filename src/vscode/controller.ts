@@ -4,9 +4,10 @@
 
 import * as vscode from 'vscode';
 import { CompletionService } from '../completion/service';
-import { EngineClient, EngineCrashedError, EngineError, type EngineState } from '../host/engine/client';
+import { EngineClient, EngineCrashedError, EngineError, type EngineRuntimeOptions, type EngineState } from '../host/engine/client';
+import { NoNodeRuntimeError } from '../host/runtime';
 import { TandemInlineProvider } from './provider';
-import { enabledFor, loadKey, readSettings, serviceSettings, type TandemSettings } from './settings';
+import { enabledFor, loadKey, readSettings, runtimeKey, serviceSettings, type TandemSettings } from './settings';
 import { StatusBar } from './statusBar';
 
 export class TandemController implements vscode.Disposable {
@@ -17,14 +18,15 @@ export class TandemController implements vscode.Disposable {
   readonly provider: TandemInlineProvider;
   private settings: TandemSettings;
   private loadedKey = '';
-  private nodePath: string;
   private readonly subscriptions: vscode.Disposable[] = [];
   private lastErrorShownMs = 0;
+  /** Ends the runtime download's progress notification. */
+  private downloadDone: (() => void) | undefined;
+  private downloadReport: ((p: EngineState & { kind: 'downloading-runtime' }) => void) | undefined;
 
   constructor(readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('Tandem', { log: true });
     this.settings = readSettings();
-    this.nodePath = this.settings.nodePath;
     this.engine = this.makeEngine();
     this.service = new CompletionService(this.engine, serviceSettings(this.settings));
     this.status = new StatusBar();
@@ -52,11 +54,23 @@ export class TandemController implements vscode.Disposable {
   private makeEngine(): EngineClient {
     const engine = new EngineClient({
       enginePath: this.context.asAbsolutePath('dist/engine.js'),
-      nodePath: this.nodePath || undefined,
+      runtime: this.runtimeOptions(),
       log: (level, m) => this.log[level](m),
     });
     engine.onState((s) => this.onEngineState(s));
     return engine;
+  }
+
+  /** Where and how the engine's Node.js runtime is found: the settings, and this extension's own folders. */
+  private runtimeOptions(): EngineRuntimeOptions {
+    const s = this.settings;
+    return {
+      explicitPath: s.nodePath,
+      storageDir: this.context.globalStorageUri.fsPath,
+      webgpuPackageDir: this.context.asAbsolutePath('node_modules/webgpu'),
+      allowDownload: s.nodeDownload,
+      download: s.nodeDownloadUrl ? { baseUrl: s.nodeDownloadUrl } : undefined,
+    };
   }
 
   get currentSettings(): TandemSettings {
@@ -65,8 +79,47 @@ export class TandemController implements vscode.Disposable {
 
   private onEngineState(s: EngineState): void {
     this.status.setEngine(s);
+    if (s.kind === 'downloading-runtime') this.showDownload(s);
+    else this.downloadDone?.();
     if (s.kind === 'error') this.showError(s.error.message, s.error.hint);
     if (s.kind === 'crashed') this.showError(`The Tandem engine stopped (${s.reason}); restarting.`, undefined, true);
+  }
+
+  /** One cancellable notification for the whole download, updated per progress event. */
+  private showDownload(s: EngineState & { kind: 'downloading-runtime' }): void {
+    if (this.downloadReport) return this.downloadReport(s);
+    let latest = s;
+    let report: ((s: EngineState & { kind: 'downloading-runtime' }) => void) | undefined;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    this.downloadReport = (next) => {
+      latest = next;
+      report?.(next);
+    };
+    this.downloadDone = () => {
+      this.downloadReport = undefined;
+      this.downloadDone = undefined;
+      resolve();
+    };
+    void vscode.window.withProgress({
+      location: vscode.ProgressLocation.Notification,
+      title: 'Tandem: downloading Node.js for the engine',
+      cancellable: true,
+    }, (progress, token) => {
+      token.onCancellationRequested(() => this.engine.cancelRuntimeDownload());
+      let donePct = 0;
+      const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+      report = ({ progress: p }) => {
+        const pct = p.phase === 'download' && p.bytesTotal ? Math.floor((100 * p.bytesDone) / p.bytesTotal) : donePct;
+        const message = p.phase === 'download'
+          ? `${mib(p.bytesDone)}${p.bytesTotal ? ` of ${mib(p.bytesTotal)}` : ''} MiB`
+          : { checksums: 'fetching checksums', verify: 'verifying the checksum', extract: 'unpacking' }[p.phase];
+        progress.report({ message, increment: pct - donePct });
+        donePct = pct;
+      };
+      report(latest);
+      return done;
+    });
   }
 
   private updatePaused(): void {
@@ -80,9 +133,9 @@ export class TandemController implements vscode.Disposable {
     this.log.info('settings changed');
     this.service.configure(serviceSettings(this.settings));
     this.updatePaused();
-    if (this.settings.nodePath !== before.nodePath) {
-      this.nodePath = this.settings.nodePath;
-      this.log.info('tandem.nodePath changed: restarting the engine on the new runtime');
+    if (runtimeKey(this.settings) !== runtimeKey(before)) {
+      this.log.info('the Node.js runtime settings changed: choosing the runtime again and restarting the engine');
+      this.engine.configureRuntime(this.runtimeOptions());
       await this.restartEngine();
       return;
     }
@@ -128,7 +181,10 @@ export class TandemController implements vscode.Disposable {
   }
 
   reportError(e: unknown): void {
-    if (e instanceof EngineError) {
+    if (e instanceof NoNodeRuntimeError) {
+      this.log.error(`${e.message}\n${e.hint}`);
+      this.showNoRuntime(e.hint);
+    } else if (e instanceof EngineError) {
       if (e.code === 'CANCELLED') return;
       this.log.error(`${e.code}: ${e.message}`);
       this.showError(e.message, e.hint);
@@ -155,7 +211,19 @@ export class TandemController implements vscode.Disposable {
     });
   }
 
+  /** The engine cannot start: offer to pick a Node.js binary, or to use an inference server instead. */
+  showNoRuntime(hint: string): void {
+    const choose = 'Choose Node.js…';
+    const remote = 'Use a Remote Server…';
+    void vscode.window.showErrorMessage(`Tandem: no Node.js runtime for the engine. ${hint}`, choose, remote, 'Show Logs').then((a) => {
+      if (a === choose) void vscode.commands.executeCommand('tandem.chooseNodeRuntime');
+      else if (a === remote) void vscode.commands.executeCommand('workbench.action.openSettings', 'tandem.remote');
+      else if (a === 'Show Logs') this.log.show();
+    });
+  }
+
   dispose(): void {
+    this.downloadDone?.();
     for (const d of this.subscriptions) d.dispose();
     void this.engine.dispose();
   }

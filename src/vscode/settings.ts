@@ -14,6 +14,8 @@ export interface TandemSettings {
   maxContextTokens: number;
   memoryBudgetMB: number;
   nodePath: string;
+  nodeDownload: boolean;
+  nodeDownloadUrl: string;
   maxTokens: number;
   timeBudgetMs: number;
   temperature: number;
@@ -37,6 +39,8 @@ export function readSettings(): TandemSettings {
     maxContextTokens: c.get('maxContextTokens', 4096),
     memoryBudgetMB: c.get('memoryBudgetMB', 0),
     nodePath: c.get('nodePath', ''),
+    nodeDownload: c.get('nodeDownload', true),
+    nodeDownloadUrl: c.get('nodeDownloadUrl', ''),
     maxTokens: c.get('maxTokens', 64),
     timeBudgetMs: c.get('timeBudgetMs', 5000),
     temperature: c.get('temperature', 0),
@@ -70,6 +74,11 @@ export function serviceSettings(s: TandemSettings): ServiceSettings {
       contextFileTokens: s.otherFilesTokens,
     },
   };
+}
+
+/** Settings whose change needs the engine started again on a newly chosen runtime. */
+export function runtimeKey(s: TandemSettings): string {
+  return JSON.stringify([s.nodePath, s.nodeDownload, s.nodeDownloadUrl]);
 }
 
 /** Settings whose change needs the model loaded again (engine-side state). */

@@ -40,7 +40,18 @@ export class StatusBar implements vscode.Disposable {
     let icon = '$(sparkle)';
     let tip = 'Tandem: ready';
     let bg: vscode.ThemeColor | undefined;
-    if (s.kind === 'error') {
+    if (s.kind === 'no-runtime') {
+      icon = '$(error)';
+      tip = `Tandem: ${s.message}. ${s.hint}\n\n${s.reasons.map((r) => `- ${r}`).join('\n')}\n\nClick to choose Node.js or a remote server.`;
+      bg = new vscode.ThemeColor('statusBarItem.errorBackground');
+      this.item.text = `${icon} Tandem: no Node.js runtime`;
+    } else if (s.kind === 'downloading-runtime') {
+      const p = s.progress;
+      const pct = p.phase === 'download' && p.bytesTotal ? ` ${Math.floor((100 * p.bytesDone) / p.bytesTotal)}%` : '';
+      icon = '$(cloud-download)';
+      tip = `Tandem: downloading Node.js for the engine (${p.phase})${pct}`;
+      this.item.text = `${icon} Tandem${pct}`;
+    } else if (s.kind === 'error') {
       icon = '$(error)';
       tip = `Tandem: ${s.error.message}${s.error.hint ? `\n\n${s.error.hint}` : ''}`;
       bg = new vscode.ThemeColor('statusBarItem.errorBackground');
@@ -69,7 +80,7 @@ export class StatusBar implements vscode.Disposable {
       tip = `Tandem: ready. ${s.model.name} (${s.model.template}) on ${s.model.adapter}` +
         (s.model.isSoftwareAdapter ? '\n\nThis is a software (CPU-emulated) GPU adapter: completions will be slow.' : '');
     }
-    if (s.kind !== 'loading') this.item.text = `${icon} Tandem`;
+    if (s.kind !== 'loading' && s.kind !== 'no-runtime' && s.kind !== 'downloading-runtime') this.item.text = `${icon} Tandem`;
     this.item.tooltip = tip;
     this.item.backgroundColor = bg;
     this.item.accessibilityInformation = { label: tip };

@@ -48,6 +48,11 @@ test('ghost text from the engine, Tab, status menu, palette command, a setting c
     await page.goto(run.url);
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     await until('the Tandem log to say the model is loaded', 90_000, () => /model loaded: stories260K/.test(readText(run.tandemLog())));
+    // The engine runs on the runtime the selector chose after its self-test: in code-server, a `node` on PATH
+    // or the extension host's own plain Node, never an unchecked default.
+    const started = /starting the engine on Node\.js (v\d+\.\d+\.\d+) \((host|path) ([^)]+)\)/.exec(readText(run.tandemLog()));
+    assert.ok(started, `no "starting the engine on Node.js ... (host|path ...)" line in the log:\n${readText(run.tandemLog())}`);
+    assert.match(readText(run.tandemLog()), new RegExp(`node runtime: chose ${started[2]} .*\\(${started[1].replace(/\./g, '\\.')}, webgpu`));
 
     // 1) type at the end of a file: ghost text from the engine
     await page.keyboard.press('Control+P');

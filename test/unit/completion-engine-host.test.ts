@@ -19,6 +19,8 @@ const opts: CompletionOptions = { maxTokens: 24, multiline: 'always', temperatur
 let client: EngineClient;
 let modelPath: string;
 const logs: string[] = [];
+// The runtime is chosen as in the extension (PATH, then this process's own Node), self-test cached here.
+const runtime = { storageDir: mkdtempSync(join(tmpdir(), 'tandem-storage-')), webgpuPackageDir: join(repoRoot(), 'node_modules', 'webgpu'), allowDownload: false };
 
 /** Resolves with the first state that satisfies `pred` (now or later). */
 function waitState(c: EngineClient, pred: (s: EngineState) => boolean, what: string): Promise<EngineState> {
@@ -35,6 +37,7 @@ before(async () => {
   modelPath = await ensureStories260K('f32');
   client = new EngineClient({
     enginePath: join(repoRoot(), 'dist', 'engine.js'),
+    runtime,
     initialBackoffMs: 20,
     log: (level, m) => logs.push(`${level}: ${m}`),
   });
@@ -53,6 +56,8 @@ test('load reports the model and its template; the completion equals the in-proc
   assert.equal(info.name, 'stories260K');
   assert.equal(info.template, 'prefix-only');
   assert.deepEqual(client.state, { kind: 'ready', model: info });
+  assert.ok(client.runtime && ['path', 'host'].includes(client.runtime.source), JSON.stringify(client.runtime?.source));
+  assert.ok(logs.some((l) => l.includes(`starting the engine on Node.js ${client.runtime!.version} (${client.runtime!.source} `)), logs.join('\n'));
   const chunks: string[] = [];
   const r = await client.complete(story, opts, { onChunk: (t) => chunks.push(t) });
   assert.ok(r.rawText.length > 0);
@@ -94,7 +99,7 @@ test('a corrupt model file is a typed error with an action', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bad-'));
   const bad = join(dir, 'bad.gguf');
   writeFileSync(bad, Buffer.from('GGUF this is not a model'));
-  const c = new EngineClient({ enginePath: join(repoRoot(), 'dist', 'engine.js') });
+  const c = new EngineClient({ enginePath: join(repoRoot(), 'dist', 'engine.js'), runtime });
   try {
     await assert.rejects(c.load({ modelPath: bad }), (e: EngineError) => e.code === 'MODEL_FORMAT' && !!e.hint);
     assert.equal(c.state.kind, 'error');

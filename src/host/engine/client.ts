@@ -1,17 +1,25 @@
-// The extension host's handle on the engine process: spawns it on a real Node.js runtime, sends typed
-// requests and matches the answers, streams completion chunks, cancels, and survives the engine dying.
+// The extension host's handle on the engine process: chooses a real Node.js runtime for it (never Electron:
+// dawn.node cannot map buffers there; see src/host/runtime), spawns it there, sends typed requests and matches the answers, streams completion chunks, cancels, and survives the engine dying.
 // A crash (exit that we did not ask for, or a cancel the engine does not answer in time: a hung kernel)
 // fails the requests in flight, is reported through onState, and the engine is restarted with
 // exponential backoff and given back its model. No 'vscode' import: tests drive it directly.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import type { CompletionOptions, CompletionRequest, CompletionResult } from '../../completion/types';
-import { findNodeRuntime } from './nodeRuntime';
+import { CancelledError } from '../../common/errors';
+import {
+  describeRejection, NoNodeRuntimeError, runtimeSpawnEnv, selectNodeRuntime, type DownloadProgress, type SelectedNodeRuntime,
+  type SelectNodeRuntimeOptions,
+} from '../runtime';
 import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, WireError } from './protocol';
 
 export type EngineState =
   | { kind: 'stopped' }
   | { kind: 'starting' }
+  /** Selection found no local runtime and is fetching an official Node.js build (minutes on a slow link). */
+  | { kind: 'downloading-runtime'; progress: DownloadProgress }
+  /** No runtime passed the self-test; `reasons` says why each candidate was refused. */
+  | { kind: 'no-runtime'; message: string; hint: string; reasons: string[] }
   | { kind: 'loading'; loadedBytes: number; totalBytes: number }
   | { kind: 'ready'; model: ModelInfo | undefined }
   | { kind: 'crashed'; reason: string; restartInMs: number; restarts: number }
@@ -22,8 +30,9 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export interface EngineClientOptions {
   /** The engine bundle (dist/engine.js). */
   enginePath: string;
-  /** A Node.js executable; default: findNodeRuntime(). */
-  nodePath?: string;
+  /** How the runtime is chosen (tandem.nodePath, download, storage folder); selected once, on the first start. */
+  runtime: EngineRuntimeOptions;
+  /** The engine's environment before runtimeSpawnEnv (ELECTRON_RUN_AS_NODE, no NODE_OPTIONS); default process.env. */
   env?: NodeJS.ProcessEnv;
   log?: (level: LogLevel, message: string) => void;
   /** First restart delay after a crash; doubled per crash in a row up to maxBackoffMs. */
@@ -35,6 +44,8 @@ export interface EngineClientOptions {
    *  forward pass on a software adapter compiles pipelines for seconds). */
   cancelGraceMs?: number;
 }
+
+export type EngineRuntimeOptions = Omit<SelectNodeRuntimeOptions, 'onProgress' | 'signal' | 'log'>;
 
 /** An error the engine reported, with its stable code and the hint for the user. */
 export class EngineError extends Error {
@@ -76,10 +87,15 @@ export class EngineClient {
   private restartTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   private startPromise: Promise<void> | undefined;
+  private runtimeOptions: EngineRuntimeOptions;
+  private selected: SelectedNodeRuntime | undefined;
+  private selecting: AbortController | undefined;
   /** Restarts after crashes since this client was made. */
   restarts = 0;
 
-  constructor(private readonly o: EngineClientOptions) {}
+  constructor(private readonly o: EngineClientOptions) {
+    this.runtimeOptions = o.runtime;
+  }
 
   get state(): EngineState {
     return this.stateValue;
@@ -91,6 +107,22 @@ export class EngineClient {
 
   get modelInfo(): ModelInfo | undefined {
     return this.model;
+  }
+
+  /** The runtime the engine runs (or will run) on, once chosen. */
+  get runtime(): SelectedNodeRuntime | undefined {
+    return this.selected;
+  }
+
+  /** New runtime settings: the next start selects again (the caller restarts the engine). */
+  configureRuntime(o: EngineRuntimeOptions): void {
+    this.runtimeOptions = o;
+    this.selected = undefined;
+  }
+
+  /** Stops a runtime download in progress (the progress notification's Cancel); the start fails. */
+  cancelRuntimeDownload(): void {
+    this.selecting?.abort();
   }
 
   onState(listener: (s: EngineState) => void): { dispose(): void } {
@@ -117,15 +149,46 @@ export class EngineClient {
     return this.startPromise;
   }
 
-  private spawn(): Promise<void> {
+  /** The chosen runtime (cached); the self-test results are cached on disk too, so a restart is quick. */
+  private async selectRuntime(): Promise<SelectedNodeRuntime> {
+    if (this.selected) return this.selected;
+    const ac = new AbortController();
+    this.selecting = ac;
+    try {
+      this.selected = await selectNodeRuntime({
+        ...this.runtimeOptions,
+        signal: ac.signal,
+        log: (line) => this.log('info', line),
+        onProgress: (progress) => this.setState({ kind: 'downloading-runtime', progress }),
+      });
+      return this.selected;
+    } catch (e) {
+      let err = e;
+      // A cancelled download leaves no runtime either: one state and one error for both.
+      if (e instanceof CancelledError) {
+        err = new NoNodeRuntimeError([{ source: 'download', path: this.runtimeOptions.download?.baseUrl ?? 'nodejs.org', reason: 'download-failed', detail: 'the download was cancelled' }], true);
+      }
+      if (err instanceof NoNodeRuntimeError) {
+        this.log('error', err.message);
+        this.setState({ kind: 'no-runtime', message: 'no Node.js runtime for the engine', hint: err.hint, reasons: err.rejected.map(describeRejection) });
+      }
+      throw err;
+    } finally {
+      this.selecting = undefined;
+    }
+  }
+
+  private async spawn(): Promise<void> {
     this.setState({ kind: 'starting' });
-    const node = findNodeRuntime(this.o.nodePath);
-    this.log('info', `starting the engine: ${node} ${this.o.enginePath}`);
+    const runtime = await this.selectRuntime();
+    if (this.disposed) throw new Error('the engine client is disposed');
+    this.setState({ kind: 'starting' });
+    this.log('info', `starting the engine on Node.js ${runtime.version} (${runtime.source} ${runtime.execPath}): ${this.o.enginePath}`);
     const child = fork(this.o.enginePath, [], {
-      execPath: node,
+      execPath: runtime.execPath,
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: this.o.env ?? process.env,
+      env: runtimeSpawnEnv(this.o.env ?? process.env),
     });
     this.child = child;
     this.startedAtMs = Date.now();
@@ -306,6 +369,7 @@ export class EngineClient {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.selecting?.abort();
     await this.stop();
     this.listeners.clear();
   }

@@ -2,8 +2,10 @@
 // a value (`Rejection`), not an exception: selection goes on to the next one and the caller shows the list.
 // Only "nothing usable at all" and a failed download are thrown.
 //
-// These do not extend TandemError because its `code` union lives in src/common/errors.ts; they carry the
-// same `code` + `hint` shape so the status bar and the CLI can treat them alike.
+// Both are TandemErrors (codes NODE_RUNTIME_UNAVAILABLE, NODE_RUNTIME_DOWNLOAD), so the status bar, the
+// engine client and the CLI show them with their hint like any other typed error.
+
+import { TandemError } from '../../common/errors';
 
 /** Where a candidate came from, in the order selection tries them. */
 export type RuntimeSource = 'setting' | 'path' | 'host' | 'storage' | 'download';
@@ -37,16 +39,14 @@ export function describeRejection(r: Rejection): string {
 }
 
 /** No candidate passed. `rejected` says why each one failed, in the order they were tried. */
-export class NoNodeRuntimeError extends Error {
+export class NoNodeRuntimeError extends TandemError {
   readonly code = 'NODE_RUNTIME_UNAVAILABLE';
-  readonly hint: string;
+  declare readonly hint: string;
   constructor(readonly rejected: Rejection[], downloadAllowed: boolean) {
     const lines = rejected.length ? rejected.map((r) => '  - ' + describeRejection(r)).join('\n') : '  (no candidates)';
-    super(`no usable Node.js runtime (>= 20, not Electron) for the engine:\n${lines}`);
-    this.name = 'NoNodeRuntimeError';
-    this.hint = downloadAllowed
+    super(`no usable Node.js runtime (>= 20, not Electron) for the engine:\n${lines}`, downloadAllowed
       ? 'Install Node.js 20 or newer, or set tandem.nodePath to its binary.'
-      : 'Install Node.js 20 or newer, set tandem.nodePath to its binary, or allow Tandem to download one.';
+      : 'Install Node.js 20 or newer, set tandem.nodePath to its binary, or allow Tandem to download one (tandem.nodeDownload).');
   }
 }
 
@@ -60,13 +60,11 @@ export type DownloadFailure =
   | 'extract' // tar failed or the archive does not hold a Node.js build
   | 'busy'; // another process is downloading into the same storage folder
 
-export class RuntimeDownloadError extends Error {
+export class RuntimeDownloadError extends TandemError {
   readonly code = 'NODE_RUNTIME_DOWNLOAD';
-  readonly hint: string;
+  declare readonly hint: string;
   constructor(readonly failure: DownloadFailure, readonly url: string, detail: string, options?: { cause?: unknown }) {
-    super(`downloading Node.js from ${url}: ${detail}`, options);
-    this.name = 'RuntimeDownloadError';
-    this.hint = HINTS[failure];
+    super(`downloading Node.js from ${url}: ${detail}`, HINTS[failure], options);
   }
 }
 
