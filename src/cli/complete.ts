@@ -9,6 +9,8 @@ import { BlockPool } from '../kvcache/blockPool';
 import { Sequence } from '../kvcache/sequence';
 import { generate } from '../engine/generate';
 import type { SamplingOptions } from '../engine/sampler';
+import { speculativeGenerate, type SpeculativeStats } from '../engine/speculative';
+import { loadDraft, type LoadedDraft } from './speculative';
 
 export interface CompleteArgs {
   model: string;
@@ -19,6 +21,9 @@ export interface CompleteArgs {
   json: boolean;
   /** Stop at the model's end-of-generation tokens (default true). */
   stopAtEog: boolean;
+  /** Speculative decoding: a draft GGUF, 'ngram', or '<gguf>+ngram' (see cli/speculative.ts). */
+  draft?: string;
+  draftLength?: number | 'auto';
 }
 
 export function parseTokenList(s: string): number[] {
@@ -32,8 +37,10 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   const modelPath = await resolveModel(a.model, (s) => process.stderr.write(`tandem: ${s}\n`));
   const gpu = await Gpu.acquire();
   const { model, file } = await loadModel(gpu, modelPath);
+  let draft: LoadedDraft | undefined;
   const loadMs = performance.now() - t0;
   try {
+    if (a.draft) draft = await loadDraft(gpu, model, file, a.draft);
     const tokenizer = createTokenizer(file.metadata);
     let prompt: number[];
     if (a.promptTokens) {
@@ -48,15 +55,19 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
     const ac = new AbortController();
     const onSigint = () => ac.abort();
     process.once('SIGINT', onSigint);
-    const r = await generate(model, seq, prompt, {
+    const options = {
       maxTokens: a.maxTokens,
       sampling: a.sampling,
       stopTokens: a.stopAtEog ? new Set(tokenizer.eotIds) : undefined,
       signal: ac.signal,
-      onToken: (id) => {
+      onToken: (id: number) => {
         if (stream) process.stdout.write(decoder.push(id));
       },
-    });
+    };
+    let speculative: SpeculativeStats | undefined;
+    const r = draft
+      ? await speculativeGenerate(model, seq, prompt, { ...options, draft: draft.source, draftLength: a.draftLength ?? 'auto' }).then((x) => { speculative = x.stats; return x; })
+      : await generate(model, seq, prompt, options);
     process.off('SIGINT', onSigint);
     const text = tokenizer.decode(r.tokens, { stripLeadingSpace: false });
     if (a.json) {
@@ -71,14 +82,16 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
           prefillMs: round(r.prefillMs),
           decodeMs: round(r.decodeMs),
           prefillTokensPerS: round((prompt.length / r.prefillMs) * 1000),
-          decodeTokensPerS: r.decodePasses ? round((r.decodePasses / r.decodeMs) * 1000) : null,
+          decodeTokensPerS: r.tokens.length > 1 ? round(((speculative ? r.tokens.length : r.decodePasses) / r.decodeMs) * 1000) : null,
         },
+        ...(speculative ? { speculative: { ...speculative, draftLengths: undefined, draft: a.draft } } : {}),
         adapter: gpu.adapter,
       }) + '\n');
     } else {
       process.stdout.write(decoder.flush() + '\n');
     }
   } finally {
+    draft?.dispose();
     model.dispose();
     gpu.dispose();
   }

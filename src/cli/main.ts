@@ -10,14 +10,17 @@ import { completeCommand, parseTokenList } from './complete';
 import { convertCommand } from './convert';
 import { benchCommand } from './bench';
 import { editReplayCommand } from './editReplay';
+import { benchSpeculativeCommand, parseDraftLength } from './speculative';
 
 const USAGE = `usage:
   tandem inspect <model.gguf> [--json]
   tandem complete --model <model.gguf | stories260K> (--prompt <text> | --prompt-tokens <ids>) [--max-tokens N]
                   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--no-stop] [--json]
+                  [--draft <draft.gguf> | ngram | <draft.gguf>+ngram] [--draft-length auto|k]
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK]
+  tandem bench speculative --model <target.gguf> --draft <draft.gguf> [--agreement 0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k]
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]
 `;
 
@@ -50,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
             model: { type: 'string' }, prompt: { type: 'string' }, 'prompt-tokens': { type: 'string' },
             'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
             'top-p': { type: 'string' }, seed: { type: 'string' }, 'no-stop': { type: 'boolean' }, json: { type: 'boolean' },
+            draft: { type: 'string' }, 'draft-length': { type: 'string' },
           },
         });
         if (!v.model) throw new UsageError('complete needs --model <gguf>');
@@ -67,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
           },
           json,
           stopAtEog: !v['no-stop'],
+          draft: v.draft,
+          draftLength: parseDraftLength(v['draft-length']),
         });
         return EXIT.ok;
       }
@@ -75,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
         return EXIT.ok;
       case 'bench':
         if (rest[0] === 'edit-replay') await editReplayCommand(rest.slice(1));
+        else if (rest[0] === 'speculative') await benchSpeculativeCommand(rest.slice(1));
         else await benchCommand(rest);
         return EXIT.ok;
       default:
