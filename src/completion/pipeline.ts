@@ -3,8 +3,9 @@
 // model is: in the engine process behind the extension, or in-process in tests and the CLI.
 
 import { CancelledError } from '../common/errors';
-import { generate } from '../engine/generate';
+import { generate, type GenerateOptions, type GenerateResult } from '../engine/generate';
 import type { SamplingOptions } from '../engine/sampler';
+import { DocumentCache, type DocumentCacheOptions } from '../engine/session';
 import { BlockPool } from '../kvcache/blockPool';
 import { Sequence } from '../kvcache/sequence';
 import type { LlamaModel } from '../model/llama';
@@ -20,11 +21,15 @@ export interface CompletionModel {
   tokenizer: Tokenizer;
   /** general.name of the GGUF. */
   name: string;
+  /** The model's KV pool (the documents' cache owns it; requests without a documentId borrow from it). */
   pool: BlockPool;
+  /** Each document's prompt K/V, reused by its next request (prefix reuse across edits). */
+  documents: DocumentCache;
 }
 
-export function completionModel(model: LlamaModel, tokenizer: Tokenizer): CompletionModel {
-  return { model, tokenizer, name: model.config.name, pool: new BlockPool(model.kv.nBlocks, model.options.blockSize) };
+export function completionModel(model: LlamaModel, tokenizer: Tokenizer, o: DocumentCacheOptions = {}): CompletionModel {
+  const documents = new DocumentCache(model, o);
+  return { model, tokenizer, name: model.config.name, pool: documents.pool, documents };
 }
 
 /** Budgets scaled down so prompt + completion fit the model's context. */
@@ -63,7 +68,6 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
   const rule = createStopRule(prompt.prefix, { multiline });
   const sampling: SamplingOptions = { temperature: o.temperature ?? 0, topK: 40, topP: 0.95, seed: 1 };
   const decoder = m.tokenizer.createStreamDecoder();
-  const seq = new Sequence(m.pool);
   let raw = '';
   let cutAt = -1;
   let stoppedBy: CompletionResult['stoppedBy'] = 'maxTokens';
@@ -71,31 +75,45 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
   let generated = 0;
   let prefillMs = 0;
   let decodeMs = 0;
+  let reusedTokens: number | undefined;
+  const generateOptions: GenerateOptions = {
+    maxTokens,
+    sampling,
+    stopTokens: prompt.stopIds,
+    signal: run.signal,
+    onToken: (id) => {
+      generated++;
+      const piece = decoder.push(id);
+      raw += piece;
+      if (piece) run.onText?.(piece);
+      cutAt = rule(raw, false);
+      if (cutAt >= 0) { stoppedBy = 'stopRule'; return false; }
+      if (now() > deadline) { stoppedBy = 'timeBudget'; return false; }
+      return true;
+    },
+  };
   try {
-    const r = await generate(m.model, seq, prompt.tokens, {
-      maxTokens,
-      sampling,
-      stopTokens: prompt.stopIds,
-      signal: run.signal,
-      onToken: (id) => {
-        generated++;
-        const piece = decoder.push(id);
-        raw += piece;
-        if (piece) run.onText?.(piece);
-        cutAt = rule(raw, false);
-        if (cutAt >= 0) { stoppedBy = 'stopRule'; return false; }
-        if (now() > deadline) { stoppedBy = 'timeBudget'; return false; }
-        return true;
-      },
-    });
+    let r: GenerateResult;
+    if (req.documentId !== undefined) {
+      // The document's previous prompt (and the tokens generated after it) stays in the cache: only the
+      // tokens after the longest common prefix are prefilled.
+      const c = await m.documents.complete(req.documentId, prompt.tokens, generateOptions);
+      reusedTokens = c.reusedTokens;
+      r = c;
+    } else {
+      const seq = new Sequence(m.pool);
+      try {
+        r = await generate(m.model, seq, prompt.tokens, generateOptions);
+      } finally {
+        seq.clear();
+      }
+    }
     prefillMs = r.prefillMs;
     decodeMs = r.decodeMs;
     if (r.stoppedBy === 'stopToken') stoppedBy = 'stopToken';
   } catch (e) {
     if (!(e instanceof CancelledError)) throw e;
     stoppedBy = 'cancelled';
-  } finally {
-    seq.clear();
   }
   raw += decoder.flush().replace(/\uFFFD$/, '');
   if (cutAt < 0) cutAt = rule(raw, true);
@@ -106,6 +124,6 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
     rawText: raw,
     stoppedBy,
     template: template.name,
-    timings: { promptTokens: prompt.tokens.length, generatedTokens: generated, queueMs: 0, tokenizeMs, prefillMs, decodeMs },
+    timings: { promptTokens: prompt.tokens.length, generatedTokens: generated, queueMs: 0, tokenizeMs, reusedTokens, prefillMs, decodeMs },
   };
 }

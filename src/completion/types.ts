@@ -11,6 +11,9 @@ export interface ContextFile {
 export type MultilineMode = 'auto' | 'always' | 'never';
 
 export interface CompletionRequest {
+  /** The document (its URI): the engine keeps each document's prompt K/V and reuses its prefix on the next
+   *  request, so a keystroke prefills a few tokens. Absent: a fresh sequence (no reuse). */
+  documentId?: string;
   /** Text of the document before the cursor (already capped in characters by the editor side). */
   prefix: string;
   /** Text after the cursor. */
@@ -44,6 +47,8 @@ export interface CompletionTimings {
   /** From the request's arrival in the engine to its start (waiting behind another request). */
   queueMs: number;
   tokenizeMs: number;
+  /** Prompt tokens whose K/V the engine's prompt cache already held (not prefilled); absent without a documentId. */
+  reusedTokens?: number;
   prefillMs: number;
   decodeMs: number;
 }

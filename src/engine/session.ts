@@ -129,6 +129,12 @@ export class DocumentCache {
     };
   }
 
+  /** Forgets every document and every cached block ("Clear Cache"); call between requests. */
+  clear(): void {
+    this.docs.clear();
+    this.cache.index.clear();
+  }
+
   dispose(): void {
     this.docs.clear();
   }

@@ -139,6 +139,12 @@ export class PrefixIndex {
     return this.byKey.values();
   }
 
+  /** Forgets every entry; unreferenced blocks go back to the free list, referenced ones stop being shared. */
+  clear(): void {
+    for (const e of [...this.byKey.values()]) this.drop(e);
+    this.byBlock.clear();
+  }
+
   /** The pool reclaimed `block`. */
   private forget(block: number): void {
     const e = this.byBlock.get(block);

@@ -2,6 +2,7 @@
 
 import * as vscode from 'vscode';
 import { CATALOG, resolveModel } from '../models/catalog';
+import type { PromptCacheStats } from '../host/engine/protocol';
 import type { TandemController } from './controller';
 import { findModels } from './modelFinder';
 import { setLanguageEnabled } from './settings';
@@ -28,9 +29,14 @@ export function registerCommands(c: TandemController): vscode.Disposable[] {
     reg('tandem.selectModel', () => selectModel(c)),
     reg('tandem.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
     reg('tandem.showStatistics', () => showStatistics(c)),
-    reg('tandem.clearCache', () => {
+    reg('tandem.clearCache', async () => {
       c.service.clearCache();
-      void vscode.window.showInformationMessage('Tandem: completion cache cleared.');
+      try {
+        await c.engine.clearCache();
+      } catch (e) {
+        c.reportError(e);
+      }
+      void vscode.window.showInformationMessage('Tandem: completion cache and cached prompts cleared.');
     }),
     reg('tandem.restartEngine', () => c.restartEngine()),
     reg('tandem.chooseNodeRuntime', () => chooseNodeRuntime()),
@@ -113,6 +119,14 @@ async function selectModel(c: TandemController): Promise<void> {
   await vscode.workspace.getConfiguration('tandem').update('model', path, vscode.ConfigurationTarget.Global);
 }
 
+function promptCacheRows(p: PromptCacheStats): string[] {
+  return [
+    `| prompt cache: tokens reused / prefilled | ${p.reusedTokens} / ${p.prefilledTokens} (hit rate ${(100 * p.tokenHitRate).toFixed(0)}%) |`,
+    `| prompt cache: documents | ${p.documents} (${p.documentsDropped} dropped for memory) |`,
+    `| prompt cache: blocks used / cached / free | ${p.blocksUsed} / ${p.blocksCached} / ${p.blocksFree} of ${p.blocksTotal} (${p.evictions} evicted) |`,
+  ];
+}
+
 async function showStatistics(c: TandemController): Promise<void> {
   const client = c.service.stats();
   let engineText = '_the engine is not running_';
@@ -128,6 +142,7 @@ async function showStatistics(c: TandemController): Promise<void> {
       `| prefill | ${e.prefillTokensPerS.toFixed(1)} tok/s |`,
       `| engine latency p50 / p95 | ${e.latencyMsP50.toFixed(0)} / ${e.latencyMsP95.toFixed(0)} ms |`,
       `| KV blocks in use | ${e.kvBlocksUsed} / ${e.kvBlocksTotal} |`,
+      ...(e.promptCache ? promptCacheRows(e.promptCache) : []),
       `| engine memory (RSS) | ${(e.rssBytes / 2 ** 20).toFixed(0)} MiB |`,
       `| engine restarts | ${c.engine.restarts} |`,
     ].filter(Boolean).join('\n');

@@ -56,7 +56,7 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
       if (!served || token.isCancellationRequested) return undefined;
       if (served.result) {
         const t = served.result.timings;
-        this.hooks.log(`completion (${served.result.template}, ${served.result.stoppedBy}): ${t.promptTokens} prompt tokens, ${t.generatedTokens} generated, prefill ${t.prefillMs.toFixed(0)} ms, decode ${t.decodeMs.toFixed(0)} ms`);
+        this.hooks.log(`completion (${served.result.template}, ${served.result.stoppedBy}): ${t.promptTokens} prompt tokens (${t.reusedTokens ?? 0} cached), ${t.generatedTokens} generated, prefill ${t.prefillMs.toFixed(0)} ms, decode ${t.decodeMs.toFixed(0)} ms`);
       }
       const item = new vscode.InlineCompletionItem(served.text, new vscode.Range(position, position));
       return [item];
@@ -81,6 +81,7 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
     const prefix = document.getText(new vscode.Range(startLine, 0, position.line, position.character));
     const suffix = document.getText(new vscode.Range(position, document.lineAt(endLine).range.end));
     return {
+      documentId: document.uri.toString(),
       prefix,
       prefixLineOffset: startLine,
       suffix,

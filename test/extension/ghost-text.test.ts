@@ -93,6 +93,8 @@ test('ghost text from the engine, Tab, status menu, palette command, a setting c
     await page.waitForSelector('.monaco-editor .view-lines:has-text("Tandem statistics")', { timeout: 20_000 });
     const stats = await page.$eval('.monaco-editor .view-lines', (e) => e.innerText);
     assert.match(stats.replace(/\u00a0/g, ' '), /stories260K/);
+    // completions run through the engine's per-document prompt cache (keyed by the document's URI)
+    assert.match(stats.replace(/\u00a0/g, ' '), /prompt cache: tokens reused \/ prefilled \| \d+ \/ [1-9]\d*/);
     await shot(page, 'statistics.png');
 
     // 5) the Settings UI: tandem.maxTokens → 32, taken without a reload

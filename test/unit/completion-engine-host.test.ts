@@ -1,5 +1,7 @@
-// The engine process with the real engine on stories260K: spawn, load, complete (same text as in-process),
-// cancel mid-stream (stops within one token), typed errors, and a killed engine restarting with its model.
+// The engine process with the real engine on stories260K: spawn on the selected Node.js runtime, load,
+// complete (same text as in-process), cancel mid-stream (stops within one token), the per-document prompt
+// cache (a keystroke prefills a few tokens, same text, cleared on request), typed errors, and a killed
+// engine restarting with its model.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,6 +95,38 @@ test('cancel mid-stream: the engine stops within one token and answers "cancelle
   // and the engine is free for the next request at once
   const next = await client.complete(story, opts);
   assert.notEqual(next.stoppedBy, 'cancelled');
+});
+
+test('prompt cache: a request extending the last one on its document prefills a few tokens and gives the same text', async () => {
+  const documentId = 'file:///work/story.txt';
+  const first: CompletionRequest = { ...story, documentId, prefix: 'Once upon a time, there was a little' };
+  const second: CompletionRequest = { ...first, prefix: `${first.prefix} girl` };
+  const r1 = await client.complete(first, opts);
+  assert.equal(r1.timings.reusedTokens, 0, 'the first request on a new document has nothing to reuse');
+  const r2 = await client.complete(second, opts);
+  const t = r2.timings;
+  const prefilled = t.promptTokens - (t.reusedTokens ?? 0);
+  assert.ok((t.reusedTokens ?? 0) > 0 && prefilled <= 4, `reused ${t.reusedTokens} of ${t.promptTokens} prompt tokens`);
+  // the same prompt on a fresh sequence (no document): the same tokens
+  const plain = await client.complete({ ...second, documentId: undefined }, opts);
+  assert.equal(plain.timings.reusedTokens, undefined);
+  assert.equal(r2.rawText, plain.rawText);
+  assert.equal(r2.text, plain.text);
+
+  const pc = (await client.stats()).promptCache!;
+  assert.equal(pc.documents, 1);
+  assert.equal(pc.reusedTokens, t.reusedTokens);
+  assert.equal(pc.prefilledTokens, r1.timings.promptTokens + prefilled);
+  assert.ok(pc.tokenHitRate > 0 && pc.blocksUsed > 0 && pc.blocksUsed + pc.blocksCached + pc.blocksFree === pc.blocksTotal, JSON.stringify(pc));
+
+  // "Clear Cache": the document and the cached blocks are gone, so the same request prefills everything
+  await client.clearCache();
+  const afterClear = await client.stats();
+  assert.equal(afterClear.promptCache!.documents, 0);
+  assert.equal(afterClear.promptCache!.blocksUsed + afterClear.promptCache!.blocksCached, 0);
+  const r3 = await client.complete(second, opts);
+  assert.equal(r3.timings.reusedTokens, 0);
+  assert.equal(r3.rawText, plain.rawText);
 });
 
 test('a corrupt model file is a typed error with an action', async () => {

@@ -330,6 +330,12 @@ export class EngineClient {
     return r.stats;
   }
 
+  /** Forgets every document's cached prompt in the engine; a no-op when the engine is not running. */
+  async clearCache(): Promise<void> {
+    if (!this.child?.connected) return;
+    await this.request({ type: 'clearCache', id: this.nextId++ });
+  }
+
   /** Stops the process and starts a fresh one with the same model (the "Restart Engine" command). */
   async restart(): Promise<void> {
     await this.stop();

@@ -39,13 +39,36 @@ export interface EngineStats {
   latencyMsP95: number;
   kvBlocksUsed: number;
   kvBlocksTotal: number;
+  /** The per-document prompt cache of the loaded model (prefix reuse across edits). */
+  promptCache: PromptCacheStats | undefined;
   rssBytes: number;
 }
 
-/** Extension host → engine. */
+export interface PromptCacheStats {
+  documents: number;
+  requests: number;
+  /** Prompt tokens whose K/V came from the cache, and those run through the model, over all requests. */
+  reusedTokens: number;
+  prefilledTokens: number;
+  /** reusedTokens / (reusedTokens + prefilledTokens). */
+  tokenHitRate: number;
+  /** KV blocks held by documents, cached (reusable, evictable), free; of blocksTotal. */
+  blocksUsed: number;
+  blocksCached: number;
+  blocksFree: number;
+  blocksTotal: number;
+  /** Cached blocks reclaimed for new ones, and idle documents dropped to make room. */
+  evictions: number;
+  documentsDropped: number;
+}
+
+/** Extension host → engine. A complete request's `request.documentId` (the document's URI) keys the
+ *  engine's prompt cache: consecutive requests on one document prefill only what changed. */
 export type EngineRequest =
   | { type: 'load'; id: number; params: LoadParams }
   | { type: 'complete'; id: number; request: CompletionRequest; options: CompletionOptions }
+  /** Forgets every document's cached prompt ("Tandem: Clear Cache"); runs between two completions. */
+  | { type: 'clearCache'; id: number }
   | { type: 'cancel'; id: number; target: number }
   | { type: 'stats'; id: number }
   | { type: 'dispose'; id: number };
@@ -65,6 +88,7 @@ export type EngineEvent =
   | { type: 'chunk'; id: number; text: string }
   | { type: 'completed'; id: number; result: CompletionResult }
   | { type: 'stats'; id: number; stats: EngineStats }
+  | { type: 'cacheCleared'; id: number }
   | { type: 'disposed'; id: number }
   | { type: 'error'; id: number; error: WireError }
   | { type: 'log'; level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; message: string };

@@ -11,6 +11,10 @@ import { loadModel } from '../../model/load';
 import { createTokenizer } from '../../tokenizer';
 import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, WireError } from './protocol';
 
+/** Open documents whose prompt K/V the engine keeps (least recently used dropped first; memory pressure
+ *  drops idle ones earlier). */
+const DOCUMENTS_CACHED = 16;
+
 type Job = { run: () => Promise<void>; id: number; cancel?: () => void };
 
 export class EngineServer {
@@ -38,6 +42,9 @@ export class EngineServer {
       }
       case 'cancel':
         this.aborts.get(m.target)?.abort();
+        break;
+      case 'clearCache':
+        this.enqueue({ id: m.id, run: async () => { this.loaded?.cm.documents.clear(); this.send({ type: 'cacheCleared', id: m.id }); } });
         break;
       case 'stats':
         // Answered at once, even while a completion runs.
@@ -84,7 +91,7 @@ export class EngineServer {
     });
     try {
       const tokenizer = createTokenizer(file.metadata);
-      const cm = completionModel(model, tokenizer);
+      const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED });
       // Warm-up: the first forward passes compile the pipelines (seconds on a software adapter); do it
       // while the status says "loading", not on the user's first keystroke.
       await runCompletion(cm, { prefix: 'function main() {\n  return 1;\n}\n', suffix: '', path: 'warmup.js', languageId: 'javascript' }, { maxTokens: 2, multiline: 'always' });
@@ -102,7 +109,7 @@ export class EngineServer {
         isSoftwareAdapter: a.isSoftware,
         loadMs: performance.now() - t0,
       };
-      this.loaded = { cm, info, dispose: () => model.dispose() };
+      this.loaded = { cm, info, dispose: () => { cm.documents.dispose(); model.dispose(); } };
       this.send({ type: 'loaded', id, info });
     } catch (e) {
       model.dispose();
@@ -151,6 +158,7 @@ export class EngineServer {
     const sorted = [...this.latenciesMs].sort((a, b) => a - b);
     const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0);
     const pool = this.loaded?.cm.pool;
+    const dc = this.loaded?.cm.documents.stats();
     return {
       model: this.loaded?.info,
       requests: t.requests,
@@ -163,6 +171,19 @@ export class EngineServer {
       latencyMsP95: pct(0.95),
       kvBlocksUsed: pool?.usedBlocks ?? 0,
       kvBlocksTotal: pool?.nBlocks ?? 0,
+      promptCache: dc && {
+        documents: dc.documents,
+        requests: dc.requests,
+        reusedTokens: dc.reusedTokens,
+        prefilledTokens: dc.prefilledTokens,
+        tokenHitRate: dc.tokenHitRate,
+        blocksUsed: dc.pool.usedBlocks,
+        blocksCached: dc.pool.cachedBlocks,
+        blocksFree: dc.pool.freeBlocks,
+        blocksTotal: dc.pool.totalBlocks,
+        evictions: dc.pool.evictions,
+        documentsDropped: dc.documentsDropped,
+      },
       rssBytes: process.memoryUsage().rss,
     };
   }
