@@ -5,6 +5,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/testModels';
@@ -64,8 +65,8 @@ export class LlamaServer {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && !gone) {
       try {
-        const r = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(1000) });
-        if (r.status === 200) return s;
+        await s.get('/health', undefined, 1000);
+        return s;
       } catch {
         // not listening yet
       }
@@ -95,14 +96,28 @@ export class LlamaServer {
   }
 
   async json<T>(path: string, body?: unknown): Promise<T> {
-    const r = await fetch(this.url + path, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-    if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
-    return r.json() as Promise<T>;
+    return JSON.parse(await this.get(path, body)) as T;
+  }
+
+  /** One request on its own connection, closed after (no keep-alive: the socket counts stay exact). */
+  get(path: string, body?: unknown, timeoutMs = 30_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = request(this.url + path, { method: body === undefined ? 'GET' : 'POST', agent: false, headers: { 'content-type': 'application/json', connection: 'close' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (s: string) => (text += s)).on('end', () => {
+          if ((res.statusCode ?? 0) >= 300) reject(new Error(`${path}: HTTP ${res.statusCode} ${text}`));
+          else resolve(text);
+        });
+      });
+      req.on('error', reject);
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${path}: no answer in ${timeoutMs} ms`)));
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
   }
 
   /** Prometheus counters from /metrics (the server must run with --metrics). */
   async metrics(): Promise<Record<string, number>> {
-    const text = await (await fetch(this.url + '/metrics')).text();
+    const text = await this.get('/metrics');
     const out: Record<string, number> = {};
     for (const line of text.split('\n')) {
       const m = /^llamacpp:(\w+) ([\d.e+-]+)$/.exec(line);
