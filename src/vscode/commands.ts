@@ -41,6 +41,7 @@ export function registerCommands(c: TandemController): vscode.Disposable[] {
     reg('tandem.restartEngine', () => c.restartEngine()),
     reg('tandem.chooseNodeRuntime', () => chooseNodeRuntime()),
     reg('tandem.showLogs', () => c.log.show()),
+    reg('tandem.setRemoteApiKey', () => c.backends.promptForKey()),
   ];
 }
 
@@ -64,6 +65,7 @@ async function showMenu(c: TandemController): Promise<void> {
     { label: '$(clear-all) Clear Cache', command: 'tandem.clearCache' },
     { label: '$(debug-restart) Restart Engine', command: 'tandem.restartEngine' },
     { label: '$(output) Show Logs', command: 'tandem.showLogs' },
+    ...(s.backend === 'remote' ? [{ label: '$(key) Set Remote API Key…', description: s.remoteUrl, command: 'tandem.setRemoteApiKey' }] : []),
     { label: '$(settings-gear) Settings', command: 'workbench.action.openSettings' },
   ];
   const pick = await vscode.window.showQuickPick(items, { title: 'Tandem', placeHolder: 'Choose an action' });
@@ -155,7 +157,18 @@ async function showStatistics(c: TandemController): Promise<void> {
     `| requests | ${client.requests} |\n| from the model | ${client.served.model} (${client.empty} empty) |\n` +
     `| from the cache / typed along | ${client.served.cache} / ${client.served.typedAlong} (hit rate ${hitRate}%) |\n` +
     `| dropped by debounce or cancelled | ${client.cancelled} |\n| errors | ${client.errors} |\n| debounce now | ${client.debounceMs} ms |\n` +
-    `| keystroke-to-completion p50 / p95 | ${client.latencyMsP50.toFixed(0)} / ${client.latencyMsP95.toFixed(0)} ms |\n\n## Engine\n\n| | |\n|---|---|\n${engineText}\n`;
+    `| keystroke-to-completion p50 / p95 | ${client.latencyMsP50.toFixed(0)} / ${client.latencyMsP95.toFixed(0)} ms |\n\n## Engine\n\n| | |\n|---|---|\n${engineText}\n${remoteStatistics(c)}`;
   const doc = await vscode.workspace.openTextDocument({ content, language: 'markdown' });
   await vscode.window.showTextDocument(doc, { preview: true });
+}
+
+/** The server's share of the statistics, when completions come from one. */
+function remoteStatistics(c: TandemController): string {
+  const r = c.backends.active;
+  if (!r) return '';
+  const st = r.stats();
+  const status = r.status.kind === 'error' ? `error: ${r.status.error.message}` : r.status.kind;
+  return `\n## Server\n\n| | |\n|---|---|\n| server | ${r.o.url} (${r.o.api}${r.o.model ? `, ${r.o.model}` : ''}) |\n| status | ${status} |\n` +
+    `| requests | ${st.requests} (${st.ok} answered, ${st.cancelled} cancelled, ${st.errors} failed, ${st.retries} retries) |\n` +
+    `| first token p50 / p95 | ${st.firstTokenMsP50.toFixed(0)} / ${st.firstTokenMsP95.toFixed(0)} ms |\n| open connections | ${r.openSockets} |\n`;
 }

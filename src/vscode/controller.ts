@@ -6,13 +6,17 @@ import * as vscode from 'vscode';
 import { CompletionService } from '../completion/service';
 import { EngineClient, EngineCrashedError, EngineError, type EngineRuntimeOptions, type EngineState } from '../host/engine/client';
 import { NoNodeRuntimeError } from '../host/runtime';
+import { RemoteError } from '../remote/errors';
 import { TandemInlineProvider } from './provider';
-import { enabledFor, loadKey, readSettings, runtimeKey, serviceSettings, type TandemSettings } from './settings';
+import { BackendChoice } from './remote';
+import { enabledFor, loadKey, readSettings, runtimeKey, serviceSettings, wantsLocalModel, type TandemSettings } from './settings';
 import { StatusBar } from './statusBar';
 
 export class TandemController implements vscode.Disposable {
   readonly log: vscode.LogOutputChannel;
   readonly engine: EngineClient;
+  /** tandem.backend: the local engine or an inference server; the service talks to its switch. */
+  readonly backends: BackendChoice;
   readonly service: CompletionService;
   readonly status: StatusBar;
   readonly provider: TandemInlineProvider;
@@ -28,16 +32,19 @@ export class TandemController implements vscode.Disposable {
     this.log = vscode.window.createOutputChannel('Tandem', { log: true });
     this.settings = readSettings();
     this.engine = this.makeEngine();
-    this.service = new CompletionService(this.engine, serviceSettings(this.settings));
+    const localReady = () => this.engine.state.kind === 'ready' && !!this.engine.modelInfo;
+    this.backends = new BackendChoice(context.secrets, this.engine, { log: this.log, localReady, onStatus: (st) => this.status?.setRemote(st), onError: (e) => this.reportError(e) });
+    this.service = new CompletionService(this.backends.backend, serviceSettings(this.settings));
     this.status = new StatusBar();
     this.provider = new TandemInlineProvider(this.service, {
       settings: () => this.settings,
-      ready: () => this.engine.state.kind === 'ready' && !!this.engine.modelInfo,
+      ready: () => this.settings.backend === 'remote' || localReady(),
       setThinking: (on) => this.status.setActivity({ thinking: on }),
       log: (m) => this.log.debug(m),
       onError: (e) => this.reportError(e),
     });
     this.subscriptions.push(
+      this.backends,
       this.log,
       this.status,
       this.provider,
@@ -48,6 +55,7 @@ export class TandemController implements vscode.Disposable {
       vscode.window.onDidChangeActiveTextEditor(() => this.updatePaused()),
     );
     this.updatePaused();
+    void this.backends.init(this.settings);
     void this.ensureModel();
   }
 
@@ -124,7 +132,7 @@ export class TandemController implements vscode.Disposable {
 
   private updatePaused(): void {
     const lang = vscode.window.activeTextEditor?.document.languageId;
-    this.status.setActivity({ paused: !this.settings.enable || (lang !== undefined && !enabledFor(this.settings, lang)), noModel: !this.settings.model });
+    this.status.setActivity({ paused: !this.settings.enable || (lang !== undefined && !enabledFor(this.settings, lang)), noModel: this.settings.backend !== 'remote' && !this.settings.model });
   }
 
   private async onSettingsChanged(): Promise<void> {
@@ -132,6 +140,7 @@ export class TandemController implements vscode.Disposable {
     this.settings = readSettings();
     this.log.info('settings changed');
     this.service.configure(serviceSettings(this.settings));
+    this.backends.apply(this.settings);
     this.updatePaused();
     if (runtimeKey(this.settings) !== runtimeKey(before)) {
       this.log.info('the Node.js runtime settings changed: choosing the runtime again and restarting the engine');
@@ -145,6 +154,11 @@ export class TandemController implements vscode.Disposable {
   /** Loads the configured model if it is not the one loaded. */
   async ensureModel(): Promise<void> {
     const key = loadKey(this.settings);
+    if (!wantsLocalModel(this.settings)) {
+      // Remote without fallback: no GPU memory for a model nobody asks; '' loads it when that changes.
+      this.loadedKey = '';
+      return;
+    }
     if (!this.settings.model) {
       this.loadedKey = key;
       this.log.info('no model selected (tandem.model is empty)');
@@ -186,6 +200,9 @@ export class TandemController implements vscode.Disposable {
       this.showNoRuntime(e.hint);
     } else if (e instanceof EngineError) {
       if (e.code === 'CANCELLED') return;
+      this.log.error(`${e.code}: ${e.message}`);
+      this.showError(e.message, e.hint);
+    } else if (e instanceof RemoteError) {
       this.log.error(`${e.code}: ${e.message}`);
       this.showError(e.message, e.hint);
     } else if (e instanceof EngineCrashedError) {

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { ServiceSettings } from '../completion/service';
 import type { MultilineMode } from '../completion/types';
+import type { RemoteApi } from '../remote/protocols';
 
 export interface TandemSettings {
   enable: boolean;
@@ -27,6 +28,12 @@ export interface TandemSettings {
   suffixTokens: number;
   otherFilesTokens: number;
   otherFiles: number;
+  backend: 'local' | 'remote';
+  remoteUrl: string;
+  remoteApi: RemoteApi;
+  remoteModel: string;
+  remoteFallbackToLocal: boolean;
+  remoteTimeoutMs: number;
 }
 
 export function readSettings(): TandemSettings {
@@ -52,6 +59,12 @@ export function readSettings(): TandemSettings {
     suffixTokens: c.get('context.suffixTokens', 256),
     otherFilesTokens: c.get('context.otherFilesTokens', 512),
     otherFiles: c.get('context.otherFiles', 3),
+    backend: c.get('backend', 'local'),
+    remoteUrl: c.get('remote.url', 'http://127.0.0.1:8080'),
+    remoteApi: c.get('remote.api', 'openai'),
+    remoteModel: c.get('remote.model', ''),
+    remoteFallbackToLocal: c.get('remote.fallbackToLocal', false),
+    remoteTimeoutMs: c.get('remote.timeoutMs', 10_000),
   };
 }
 
@@ -74,6 +87,16 @@ export function serviceSettings(s: TandemSettings): ServiceSettings {
       contextFileTokens: s.otherFilesTokens,
     },
   };
+}
+
+/** Settings that make a new remote backend (the API key, from SecretStorage, is added by src/vscode/remote.ts). */
+export function remoteKey(s: TandemSettings): string {
+  return JSON.stringify([s.backend, s.remoteUrl, s.remoteApi, s.remoteModel, s.remoteFallbackToLocal, s.remoteTimeoutMs, s.maxContextTokens]);
+}
+
+/** The local model is needed: it is the backend, or the remote backend's fallback. */
+export function wantsLocalModel(s: TandemSettings): boolean {
+  return s.backend !== 'remote' || s.remoteFallbackToLocal;
 }
 
 /** Settings whose change needs the engine started again on a newly chosen runtime. */

@@ -3,6 +3,7 @@
 
 import * as vscode from 'vscode';
 import type { EngineState } from '../host/engine/client';
+import type { RemoteStatus } from '../remote/backend';
 
 export type Activity = { paused: boolean; thinking: boolean; noModel: boolean };
 
@@ -10,6 +11,8 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private engine: EngineState = { kind: 'stopped' };
   private activity: Activity = { paused: false, thinking: false, noModel: false };
+  /** Set while completions come from a server (tandem.backend = remote): it, not the engine, is shown. */
+  private remote: RemoteStatus | undefined;
 
   constructor() {
     this.item = vscode.window.createStatusBarItem('tandem.status', vscode.StatusBarAlignment.Right, 100);
@@ -24,6 +27,11 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  setRemote(s: RemoteStatus | undefined): void {
+    this.remote = s;
+    this.render();
+  }
+
   setActivity(a: Partial<Activity>): void {
     this.activity = { ...this.activity, ...a };
     this.render();
@@ -35,6 +43,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private render(): void {
+    if (this.remote) return this.renderRemote(this.remote);
     const s = this.engine;
     const a = this.activity;
     let icon = '$(sparkle)';
@@ -81,6 +90,35 @@ export class StatusBar implements vscode.Disposable {
         (s.model.isSoftwareAdapter ? '\n\nThis is a software (CPU-emulated) GPU adapter: completions will be slow.' : '');
     }
     if (s.kind !== 'loading' && s.kind !== 'no-runtime' && s.kind !== 'downloading-runtime') this.item.text = `${icon} Tandem`;
+    this.item.tooltip = tip;
+    this.item.backgroundColor = bg;
+    this.item.accessibilityInformation = { label: tip };
+  }
+
+  private renderRemote(r: RemoteStatus): void {
+    const a = this.activity;
+    const host = (() => { try { return new URL(r.url).host; } catch { return r.url; } })();
+    let icon = '$(cloud)';
+    let tip = `Tandem: completions from ${r.url}`;
+    let bg: vscode.ThemeColor | undefined;
+    if (r.kind === 'error') {
+      icon = '$(error)';
+      tip = `Tandem: ${r.error.message}\n\n${r.error.hint}`;
+      bg = new vscode.ThemeColor(r.error.code === 'REMOTE_RATE_LIMITED' ? 'statusBarItem.warningBackground' : 'statusBarItem.errorBackground');
+    } else if (r.kind === 'slow') {
+      icon = '$(watch)';
+      tip = `Tandem: ${r.url} sent no token within the time budget (${Math.round(r.waitedMs)} ms): the server is busy or slow.`;
+      bg = new vscode.ThemeColor('statusBarItem.warningBackground');
+    } else if (a.paused) {
+      icon = '$(circle-slash)';
+      tip = 'Tandem: paused (disabled globally or for this language)';
+    } else if (a.thinking) {
+      icon = '$(sync~spin)';
+      tip = `Tandem: waiting for ${r.url}`;
+    } else if (r.kind === 'ok') {
+      tip = `Tandem: ready. ${r.url}, first token in ${Math.round(r.latencyMs)} ms`;
+    }
+    this.item.text = `${icon} Tandem: ${host}`;
     this.item.tooltip = tip;
     this.item.backgroundColor = bg;
     this.item.accessibilityInformation = { label: tip };
