@@ -2,16 +2,27 @@
 // F32 and F16 are uploaded as they are. Q8_0 (34-byte blocks: f16 d, 32 x i8) and Q4_0 (18-byte blocks:
 // f16 d, 16 bytes of nibbles) are split into the quants, contiguous and 4-byte aligned so a block is
 // whole vec4<u32> loads, and the f16 scales in an array of their own.
+// K-quants (256-weight superblocks) are split the same way, so a kernel reads a superblock's quants as
+// whole vec4<u32> and its scales as aligned words:
+//   q4_k (144-byte block_q4_K): data = qs[128] (8 vec4<u32>); scales = d, dmin (f16) + the 12 bytes of
+//        6-bit packed sub-block scales/mins, i.e. the block's first 16 bytes unchanged (one vec4<u32>).
+//   q5_k (176-byte block_q5_K): data = qh[32] then qs[128] (10 vec4<u32>); scales as q4_k.
+//   q6_k (210-byte block_q6_K): data = ql[128] then qh[64] (12 vec4<u32>); scales = the 16 int8
+//        sub-block scales then d widened to f32 (exact), 20 bytes (5 u32).
 
 import { GgmlType } from './gguf/types';
+import { f16BitsToF32 } from './quant/f16';
 
-export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0';
+export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
 
 export const DTYPE_OF_GGML: Partial<Record<GgmlType, WeightDtype>> = {
   [GgmlType.F32]: 'f32',
   [GgmlType.F16]: 'f16',
   [GgmlType.Q8_0]: 'q8_0',
   [GgmlType.Q4_0]: 'q4_0',
+  [GgmlType.Q4_K]: 'q4_k',
+  [GgmlType.Q5_K]: 'q5_k',
+  [GgmlType.Q6_K]: 'q6_k',
 };
 
 interface GpuLayout {
@@ -30,7 +41,15 @@ export const GPU_LAYOUT: Record<WeightDtype, GpuLayout> = {
   f16: { blockElems: 1, ggufBlockBytes: 2, dataBlockBytes: 2, scaleBlockBytes: 0, colMultiple: 4 },
   q8_0: { blockElems: 32, ggufBlockBytes: 34, dataBlockBytes: 32, scaleBlockBytes: 2, colMultiple: 32 },
   q4_0: { blockElems: 32, ggufBlockBytes: 18, dataBlockBytes: 16, scaleBlockBytes: 2, colMultiple: 32 },
+  q4_k: { blockElems: 256, ggufBlockBytes: 144, dataBlockBytes: 128, scaleBlockBytes: 16, colMultiple: 256 },
+  q5_k: { blockElems: 256, ggufBlockBytes: 176, dataBlockBytes: 160, scaleBlockBytes: 16, colMultiple: 256 },
+  q6_k: { blockElems: 256, ggufBlockBytes: 210, dataBlockBytes: 192, scaleBlockBytes: 20, colMultiple: 256 },
 };
+
+/** True for the block-quantized dtypes (their GPU layout has a scales array). */
+export function isQuantized(dtype: WeightDtype): boolean {
+  return GPU_LAYOUT[dtype].scaleBlockBytes > 0;
+}
 
 /** GPU bytes of `rows` rows of `cols` weights: quants (or values) and scales. */
 export function gpuRowBytes(dtype: WeightDtype, cols: number): { data: number; scales: number } {
@@ -54,8 +73,16 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
   const nBlocks = src.byteLength / l.ggufBlockBytes;
   for (let b = 0; b < nBlocks; b++) {
     const s = b * l.ggufBlockBytes;
-    scales[2 * b] = src[s];
-    scales[2 * b + 1] = src[s + 1];
-    data.set(src.subarray(s + 2, s + l.ggufBlockBytes), b * l.dataBlockBytes);
+    const sd = b * l.scaleBlockBytes;
+    const dd = b * l.dataBlockBytes;
+    if (dtype === 'q6_k') {
+      data.set(src.subarray(s, s + 192), dd);
+      scales.set(src.subarray(s + 192, s + 208), sd);
+      new DataView(scales.buffer, scales.byteOffset + sd + 16, 4).setFloat32(0, f16BitsToF32(src[s + 208] | (src[s + 209] << 8)), true);
+    } else {
+      // q8_0/q4_0: the f16 d first; q4_k/q5_k: d, dmin and the packed scales first (16 bytes).
+      scales.set(src.subarray(s, s + l.scaleBlockBytes), sd);
+      data.set(src.subarray(s + l.scaleBlockBytes, s + l.ggufBlockBytes), dd);
+    }
   }
 }

@@ -12,14 +12,24 @@ import f32Wgsl from '../../kernels/dtype/f32.wgsl';
 import f16Wgsl from '../../kernels/dtype/f16.wgsl';
 import q8Wgsl from '../../kernels/dtype/q8_0.wgsl';
 import q4Wgsl from '../../kernels/dtype/q4_0.wgsl';
+import q4kWgsl from '../../kernels/dtype/q4_k.wgsl';
+import q5kWgsl from '../../kernels/dtype/q5_k.wgsl';
+import q6kWgsl from '../../kernels/dtype/q6_k.wgsl';
 import f32DotWgsl from '../../kernels/dtype/f32.dot.wgsl';
 import f16DotWgsl from '../../kernels/dtype/f16.dot.wgsl';
 import q8DotWgsl from '../../kernels/dtype/q8_0.dot.wgsl';
 import q4DotWgsl from '../../kernels/dtype/q4_0.dot.wgsl';
+import q4kDotWgsl from '../../kernels/dtype/q4_k.dot.wgsl';
+import q5kDotWgsl from '../../kernels/dtype/q5_k.dot.wgsl';
+import q6kDotWgsl from '../../kernels/dtype/q6_k.dot.wgsl';
 
-export const DTYPE_WGSL: Record<WeightDtype, string> = { f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl };
+export const DTYPE_WGSL: Record<WeightDtype, string> = {
+  f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q4_k: q4kWgsl, q5_k: q5kWgsl, q6_k: q6kWgsl,
+};
 /** dot_chunk_x(n, c) per dtype, for kernels that define x4(i) (the split-K matvec). */
-const DTYPE_DOT_WGSL: Record<WeightDtype, string> = { f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl };
+const DTYPE_DOT_WGSL: Record<WeightDtype, string> = {
+  f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl,
+};
 
 /**
  * How a variant splits the work. 'rows': each lane computes R rows of W for TT tokens (matmul.wgsl).

@@ -104,6 +104,10 @@ const FLAGS: Record<WeightDtype, { bias: boolean; accumulate: boolean }> = {
   f16: { bias: false, accumulate: false },
   q8_0: { bias: false, accumulate: true },
   q4_0: { bias: true, accumulate: false },
+  // K-quants (K a multiple of 256, so never ragged vs 64): test/kernels/matmul-k.test.ts.
+  q4_k: { bias: true, accumulate: true },
+  q5_k: { bias: false, accumulate: true },
+  q6_k: { bias: true, accumulate: false },
 };
 
 for (const [i, dtype] of DTYPES.entries()) {

@@ -1,11 +1,16 @@
-// Whole-tensor conversions between f32 and the storage types Tandem runs (F32, F16, BF16, Q8_0, Q4_0).
+// Whole-tensor conversions between f32 and the storage types Tandem runs (F32, F16, BF16, Q8_0, Q4_0,
+// and the K-quants Q4_K, Q5_K, Q6_K).
 import { UnsupportedQuantError } from '../../common/errors';
 import { GgmlType } from '../gguf/types';
 import { bf16BitsToF32, f16BitsToF32, f32ArrayToBf16, f32ArrayToF16 } from './f16';
 import { dequantizeQ4_0, quantizeQ4_0 } from './q4_0';
+import { dequantizeQ4_K, quantizeQ4_K } from './q4_k';
+import { dequantizeQ5_K, quantizeQ5_K } from './q5_k';
+import { dequantizeQ6_K, quantizeQ6_K } from './q6_k';
 import { dequantizeQ8_0, quantizeQ8_0 } from './q8_0';
 
-export const RUNNABLE_TYPES: readonly GgmlType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0];
+export const RUNNABLE_TYPES: readonly GgmlType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
+  GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 
 function typeName(type: GgmlType): string {
   return GgmlType[type] ?? `type ${type}`;
@@ -36,11 +41,17 @@ export function dequantizeTensor(type: GgmlType, bytes: Uint8Array, elementCount
     }
     case GgmlType.Q8_0: return dequantizeQ8_0(bytes, elementCount);
     case GgmlType.Q4_0: return dequantizeQ4_0(bytes, elementCount);
+    case GgmlType.Q4_K: return dequantizeQ4_K(bytes, elementCount);
+    case GgmlType.Q5_K: return dequantizeQ5_K(bytes, elementCount);
+    case GgmlType.Q6_K: return dequantizeQ6_K(bytes, elementCount);
     default: throw new UnsupportedQuantError(tensorName, typeName(type));
   }
 }
 
-/** f32 values -> bytes stored as `type` (ggml's reference quantizers for Q8_0/Q4_0). */
+/**
+ * f32 values -> bytes stored as `type` (ggml's reference quantizers for Q8_0/Q4_0; round-to-nearest
+ * K-quant blocks that ggml reads the same way but that its search-based quantizers would not pick).
+ */
 export function quantizeTensor(type: GgmlType, values: Float32Array, tensorName = '(tensor)'): Uint8Array {
   switch (type) {
     case GgmlType.F32: return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
@@ -48,6 +59,9 @@ export function quantizeTensor(type: GgmlType, values: Float32Array, tensorName 
     case GgmlType.BF16: return f32ArrayToBf16(values);
     case GgmlType.Q8_0: return quantizeQ8_0(values);
     case GgmlType.Q4_0: return quantizeQ4_0(values);
+    case GgmlType.Q4_K: return quantizeQ4_K(values);
+    case GgmlType.Q5_K: return quantizeQ5_K(values);
+    case GgmlType.Q6_K: return quantizeQ6_K(values);
     default: throw new UnsupportedQuantError(tensorName, typeName(type));
   }
 }
