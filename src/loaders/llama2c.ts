@@ -14,7 +14,7 @@ import { writeGguf, type GgufTensorToWrite } from './gguf/writer';
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from './gguf/types';
 import { quantizeTensor } from './quant/tensor';
 
-export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0';
+export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_k_m';
 
 export interface Llama2cConfig {
   dim: number;
@@ -44,18 +44,48 @@ export const EOS_ID = 2;
 /** llama.cpp token types (llama_token_type). */
 export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
+export interface WeightType {
+  ggml: GgmlType;
+  fileType: number;
+  /** Tensors (by GGUF name) stored in a higher type, as llama.cpp's mixed K-quant presets do. */
+  promoted?: { ggml: GgmlType; names: RegExp };
+}
+
 /** GGML type and llama.cpp general.file_type (LLAMA_FTYPE_*) per --type. */
-export const WEIGHT_TYPES: Record<WeightTypeName, { ggml: GgmlType; fileType: number }> = {
+export const WEIGHT_TYPES: Record<WeightTypeName, WeightType> = {
   f32: { ggml: GgmlType.F32, fileType: 0 },
   f16: { ggml: GgmlType.F16, fileType: 1 },
   q4_0: { ggml: GgmlType.Q4_0, fileType: 2 },
   q8_0: { ggml: GgmlType.Q8_0, fileType: 7 },
+  q4_k: { ggml: GgmlType.Q4_K, fileType: 14 },
+  q5_k: { ggml: GgmlType.Q5_K, fileType: 16 },
+  q6_k: { ggml: GgmlType.Q6_K, fileType: 18 },
+  // Q4_K_M-style: Q4_K, with the output head, attn_v and ffn_down in Q6_K (llama.cpp promotes the
+  // latter two in some layers only; every layer here).
+  q4_k_m: { ggml: GgmlType.Q4_K, fileType: 15, promoted: { ggml: GgmlType.Q6_K, names: /^(output\.weight|blk\.\d+\.(attn_v|ffn_down)\.weight)$/ } },
 };
+
+/** Elements per block of the block-quantized types these tools write. */
+function blockElems(type: GgmlType): number {
+  if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0) return 32;
+  if (type === GgmlType.Q4_K || type === GgmlType.Q5_K || type === GgmlType.Q6_K) return 256;
+  return 1;
+}
 
 /** The type a [rows][rowLength] matrix is stored as: block types need whole blocks per row, else F16. */
 export function matrixType(type: GgmlType, rowLength: number): GgmlType {
-  if ((type === GgmlType.Q8_0 || type === GgmlType.Q4_0) && rowLength % 32 !== 0) return GgmlType.F16;
+  if (rowLength % blockElems(type) !== 0) return GgmlType.F16;
   return type;
+}
+
+/** The type tensor `name` ([rows][rowLength]) is stored as under `weightType`. */
+export function tensorType(weightType: WeightType, name: string, rowLength: number): GgmlType {
+  return matrixType(weightType.promoted?.names.test(name) ? weightType.promoted.ggml : weightType.ggml, rowLength);
+}
+
+/** Whether files of this weight type carry general.quantization_version. */
+export function isQuantizedWeightType(weightType: WeightType): boolean {
+  return blockElems(weightType.ggml) > 1;
 }
 
 export function readLlama2cConfig(header: Buffer, path?: string): Llama2cConfig {
@@ -164,7 +194,7 @@ export async function convertLlama2c(modelPath: string, tokenizerPath: string, o
     const tensors: GgufTensorToWrite[] = [];
     // A row-major [rows][cols] matrix (ggml dims [cols, rows]) or a norm vector (always F32).
     const matrix = (name: string, section: string, index: number, rows: number, cols: number) => {
-      const type = matrixType(weightType.ggml, cols);
+      const type = tensorType(weightType, name, cols);
       tensors.push({
         name, dims: [cols, rows], type,
         data: () => quantizeTensor(type, readFloats(offset[section] + index * rows * cols, rows * cols), name),
@@ -196,7 +226,7 @@ export async function convertLlama2c(modelPath: string, tokenizerPath: string, o
       { key: 'general.architecture', type: GgufValueType.STRING, value: 'llama' },
       { key: 'general.name', type: GgufValueType.STRING, value: opts.name ?? 'llama2.c model' },
       u32('general.file_type', weightType.fileType),
-      ...(weightType.ggml === GgmlType.Q8_0 || weightType.ggml === GgmlType.Q4_0 ? [u32('general.quantization_version', 2)] : []),
+      ...(isQuantizedWeightType(weightType) ? [u32('general.quantization_version', 2)] : []),
       u32('llama.context_length', seqLen),
       u32('llama.embedding_length', dim),
       u32('llama.feed_forward_length', hiddenDim),

@@ -5,7 +5,7 @@
 // residual stream does not grow with depth; norm weights are 1 +- 0.1; qwen2 biases are F32, small.
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
-import { matrixType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
+import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
 import { quantizeTensor } from '../loaders/quant/tensor';
 import { hfTokenizerToGguf, qwen2TokenizerJsonPath } from './hfTokenizerToGguf';
 import { Xoshiro128 } from './prng';
@@ -76,12 +76,12 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   };
   // [rows][cols] weight matrix, ggml dims [cols, rows], std 1/sqrt(cols) * scale.
   const matrix = (name: string, rows: number, cols: number, scale = 1) =>
-    random(name, [cols, rows], matrixType(weightType.ggml, cols), scale / Math.sqrt(cols));
+    random(name, [cols, rows], tensorType(weightType, name, cols), scale / Math.sqrt(cols));
   const norm = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.1 / Math.sqrt(3), 1);
   const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
 
   // Embedding rows have std 1 so the first RMSNorm sees O(1) values.
-  random('token_embd.weight', [dModel, vocabSize], matrixType(weightType.ggml, dModel), 1);
+  random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel), 1);
   norm('output_norm.weight', dModel);
   if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel, spec.outputScale ?? 1);
   for (let l = 0; l < nLayers; l++) {
@@ -109,7 +109,7 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
   const u32 = (key: string, value: number): GgufMetadataEntry => ({ key: `${arch}.${key}`, type: GgufValueType.UINT32, value });
   const f32 = (key: string, value: number): GgufMetadataEntry => ({ key: `${arch}.${key}`, type: GgufValueType.FLOAT32, value });
   const weightType = WEIGHT_TYPES[spec.weightType];
-  const quantized = weightType.ggml === GgmlType.Q8_0 || weightType.ggml === GgmlType.Q4_0;
+  const quantized = isQuantizedWeightType(weightType);
   const tokenizer = spec.tokenizer === 'qwen2'
     ? hfTokenizerToGguf(qwen2TokenizerJsonPath(), { vocabSize: spec.vocabSize })
     : spmBytesVocab(spec.vocabSize);
