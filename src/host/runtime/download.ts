@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { createHash, Hash } from 'node:crypto';
 import {
   createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync,
-  statSync, writeFileSync,
+  statSync, WriteStream, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -148,7 +148,9 @@ async function downloadOnce(url: string, partial: string, opts: DownloadNodeOpti
   let bytesDone = offset;
   opts.onProgress?.({ phase: 'download', bytesDone, bytesTotal: total });
   // Not stream.pipeline: on a body error it would drop bytes still buffered for the file, and those bytes
-  // are what the next call resumes from. Here every received chunk reaches the disk before we give up.
+  // are what the next call resumes from. Here every received chunk reaches the disk before we give up, and
+  // the file is closed before we return or throw: nothing writes to it after this call, so the next call
+  // (or the retry below, or the cancel's delete) sees every byte and never appends behind a pending write.
   const out = createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w' });
   let writeError: Error | undefined;
   out.on('error', (e) => (writeError ??= e));
@@ -163,15 +165,35 @@ async function downloadOnce(url: string, partial: string, opts: DownloadNodeOpti
     }
   } catch (e) {
     bodyError = e;
+  } finally {
+    await closeFile(out, writeError !== undefined);
   }
-  if (!writeError) await new Promise<void>((resolve) => out.end(resolve));
-  else out.destroy();
+  // writeError is read after the close: a write that fails while end() flushes counts too.
   if (writeError) throw new RuntimeDownloadError('interrupted', url, `cannot write ${partial}: ${writeError.message}`, { cause: writeError });
   if (bodyError !== undefined) throw toDownloadError(bodyError, url, opts.signal, true);
+  const onDisk = sizeOf(partial);
+  if (onDisk !== bytesDone) {
+    // The hash covers bytesDone bytes; a file of another length is not what was hashed. A retry hashes the file anew.
+    throw new RuntimeDownloadError('interrupted', url, `${partial} holds ${onDisk} bytes, ${bytesDone} were written`);
+  }
   if (total !== undefined && bytesDone !== total) {
     throw new RuntimeDownloadError('interrupted', url, `got ${bytesDone} of ${total} bytes`);
   }
   return { sha256: hash.digest('hex'), resumed: offset > 0 };
+}
+
+/**
+ * Ends the stream (destroys it after a write error) and resolves once its file descriptor is closed, so
+ * every accepted write has landed and the file may be stat'ed, hashed, appended to or deleted. Never rejects:
+ * errors reach the stream's 'error' listener.
+ */
+function closeFile(out: WriteStream, destroy: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (out.closed) return resolve();
+    out.once('close', () => resolve());
+    if (destroy) out.destroy();
+    else out.end();
+  });
 }
 
 async function hashFile(file: string, hash: Hash): Promise<void> {
