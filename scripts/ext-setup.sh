@@ -17,6 +17,10 @@ PW_CORE=$ROOT/tools/node_modules/playwright-core
 say() { echo "ext-setup: $*" >&2; }
 mode=${1:-}
 step() { local t=$SECONDS; say "$1"; shift; "$@" >&2; say "  ($((SECONDS - t)) s)"; }
+# Runs a command without the npm_* variables of an enclosing `npm test`: a nested npm takes them as its
+# own config, and code-server's postinstall reads the Node version from npm_config_user_agent (which
+# would still say the outer npm's Node 20 and fail the install).
+without_npm_env() { local unset=(); local v; for v in $(compgen -e | grep '^npm_' || true); do unset+=(-u "$v"); done; env "${unset[@]}" "$@"; }
 mkdir -p "$ROOT"
 
 if [ ! -x /usr/bin/chromium ] || ! dpkg -s libkrb5-dev >/dev/null 2>&1; then
@@ -30,7 +34,7 @@ if [ ! -x "$N24_DIR/bin/node" ]; then
 fi
 if [ ! -f "$CS_DIR/out/node/entry.js" ] || ! grep -q "\"version\": \"$CS_VERSION\"" "$CS_DIR/package.json"; then
   # its postinstall compiles native modules: under Node 24, with Node 24's headers (no header download)
-  step "npm i code-server@$CS_VERSION" env PATH="$N24_DIR/bin:$PATH" npm_config_nodedir="$N24_DIR" \
+  step "npm i code-server@$CS_VERSION" without_npm_env PATH="$N24_DIR/bin:$PATH" npm_config_nodedir="$N24_DIR" \
     npm i --prefix "$ROOT/cs" --no-audit --no-fund --loglevel=error "code-server@$CS_VERSION"
 fi
 if [ ! -f "$PW_CORE/package.json" ]; then
