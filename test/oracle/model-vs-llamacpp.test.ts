@@ -162,3 +162,35 @@ for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
     }
   });
 }
+
+// K-quants, as users download them: 'q4_k_m' is a Q4_K_M-style mix (Q4_K matrices and embedding, Q6_K
+// output head, attn_v and ffn_down, F32 norms and biases; q|k|v not fusable, so qkv runs as parts),
+// 'q5_k' all Q5_K. Same bounds as the other quantized types: llama.cpp on the quantized file (its own
+// dequantisation; activations rounded to 8 bits) by distribution, and the exact twin (our dequantiser's
+// F32 values in llama.cpp) to 1e-3 in log-probability.
+for (const [arch, type] of [['llama', 'q4_k_m'], ['qwen2', 'q4_k_m'], ['qwen2', 'q5_k']] as const) {
+  test(`synthetic ${arch} ${type}: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin`, async () => {
+    const path = await ensureSynthetic(`oracle-${arch}-${type}`, tiny(arch, type));
+    const a = await agreement(path, 256, 3, await exactTwinOf(path));
+    console.log(JSON.stringify({ model: `${arch}-${type}`, ...a }));
+    assert.ok(a.meanKl <= 5e-3, `mean KL ${a.meanKl}`);
+    assert.ok(a.top1 >= 0.98, `top-1 agreement with llama.cpp ${a.top1}`);
+    assert.ok(a.exact!.top1 >= 0.99, `top-1 agreement with the exact reference ${a.exact!.top1}`);
+    assert.ok(a.exact!.maxAbsLogProb <= 1e-3, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
+  });
+}
+
+test('synthetic qwen2 q4_k_m: greedy decode (every matvec variant) equals llama.cpp on the exact twin', async () => {
+  const path = await ensureSynthetic('oracle-qwen2-q4_k_m', tiny('qwen2', 'q4_k_m'));
+  const twin = await exactTwinOf(path);
+  const prompt = randomTokens(12, 1024, 5);
+  const cpp = await openLlamaCpp(twin, { contextSize: 512 });
+  const expected = await cpp.greedy(prompt, 48).finally(() => cpp.dispose());
+  for (const matvec of ['rows', 'splitK', 'splitKi'] as const) {
+    const got = await withModel(path, { matvec, maxContextTokens: 512 }, async (model) => {
+      const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+      return (await generate(model, seq, prompt, { maxTokens: 48 })).tokens;
+    });
+    assert.deepEqual(got, expected, `${matvec} matvec`);
+  }
+});
