@@ -48,8 +48,13 @@ export interface MatmulTile {
 }
 
 /** Lanes per row for the splitK matvec: about four chunks per lane, between 4 and 64 lanes. */
+/** Types whose chunk is a 32-weight (sub-)block: Q8_0, Q4_0 and the K-quants. */
+function isBlockQuant(dtype: WeightDtype): boolean {
+  return dtype !== 'f32' && dtype !== 'f16';
+}
+
 export function lanesPerRow(dtype: WeightDtype, cols: number): number {
-  const chunk = dtype === 'q8_0' || dtype === 'q4_0' ? 32 : 4;
+  const chunk = isBlockQuant(dtype) ? 32 : 4;
   const want = Math.ceil(cols / chunk / 4);
   return Math.min(64, Math.max(4, 2 ** Math.ceil(Math.log2(want))));
 }
@@ -71,7 +76,7 @@ export type MatvecKind = 'rows' | 'splitK' | 'splitKi';
  * `matvec` forces one decode variant (tests run both on every adapter).
  */
 export function defaultTiles(dtype: WeightDtype, software: boolean, matvec?: MatvecKind): MatmulTiles {
-  const quant = dtype === 'q8_0' || dtype === 'q4_0';
+  const quant = isBlockQuant(dtype);
   const kind = matvec ?? (software ? 'rows' : 'splitKi');
   return {
     // WG 0: chosen with the lanes per row (eight rows per workgroup, 64 to 256 lanes).
