@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmax, isGreedy, Rng, sample, samplingDistribution } from '../../src/engine/sampler';
+import { argmax, isGreedy, Rng, sample, samplingDistribution, topKOrder } from '../../src/engine/sampler';
 
 const logits = Float32Array.from([1.0, 3.0, 3.0, 0.5, -2.0, 2.0]);
 
@@ -45,4 +45,15 @@ test('empirical frequencies follow the distribution (20,000 draws, each within 1
   for (let i = 0; i < n; i++) { const t = sample(logits, s, r); counts.set(t, (counts.get(t) ?? 0) + 1); }
   ids.forEach((id, i) => assert.ok(Math.abs((counts.get(id) ?? 0) / n - probs[i]) < 0.015, `token ${id}`));
   for (const t of counts.keys()) assert.ok(Array.from(ids).includes(t), `token ${t} was cut by top-k/top-p`);
+});
+
+test('top-k selection by heap equals the full sort, ties and all, on a 151,936-entry vocabulary', () => {
+  const r = new Rng(3);
+  const v = new Float32Array(151936);
+  for (let i = 0; i < v.length; i++) v[i] = Math.round(r.next() * 2000) / 100; // many exact ties
+  const full = Array.from({ length: v.length }, (_, i) => i).sort((a, b) => v[b] - v[a] || a - b);
+  for (const k of [1, 2, 40, 1000]) assert.deepEqual(Array.from(topKOrder(v, k)), full.slice(0, k), `k=${k}`);
+  const t0 = performance.now();
+  for (let i = 0; i < 10; i++) topKOrder(v, 40);
+  console.log(`top-40 of 151,936 by heap: ${((performance.now() - t0) / 10).toFixed(2)} ms`);
 });
