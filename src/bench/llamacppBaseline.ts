@@ -18,24 +18,46 @@ type Token = import('node-llama-cpp').Token;
 /** node-llama-cpp brands token ids; ours are plain numbers of the same vocabulary. */
 const asTokens = (ids: number[]) => ids as unknown as Token[];
 
+/** A llama.cpp context on the CPU (or Vulkan) with its thread count fixed; the caller owns it. */
+export interface LlamaCppContext {
+  readonly context: import('node-llama-cpp').LlamaContext;
+  /** e.g. "llama.cpp CPU, 1 threads (node-llama-cpp b1234)": names the thread count in every figure. */
+  readonly label: string;
+  dispose(): Promise<void>;
+}
+
 /**
  * `threads`: llama.cpp's CPU threads spin while they wait, so the count is set explicitly (default: every
- * core); on a machine busy with other work, fewer threads give steadier figures.
+ * core) both as the context's threads and as the instance's maximum (node-llama-cpp treats the context's
+ * count as a hint otherwise); on a machine busy with other work, fewer threads give steadier figures.
  */
-export async function openLlamaCppTimer(modelPath: string, contextSize: number, gpu: false | 'vulkan' = false, threads = cpus().length): Promise<LlamaCppTimer> {
+export async function openLlamaCppContext(modelPath: string, contextSize: number, gpu: false | 'vulkan' = false, threads = cpus().length): Promise<LlamaCppContext> {
   let mod: NodeLlamaCpp;
   try {
     mod = await import('node-llama-cpp');
   } catch {
-    throw new UsageError('--baseline llamacpp needs the node-llama-cpp package (npm install, dev dependencies included)');
+    throw new UsageError('the llama.cpp baseline needs the node-llama-cpp package (npm install, dev dependencies included)');
   }
   if (gpu === 'vulkan') process.env.GGML_VK_VISIBLE_DEVICES ??= '0';
-  const llama = await mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error });
+  const llama = await mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error, maxThreads: threads });
   const model = await llama.loadModel({ modelPath });
-  const context = await model.createContext({ contextSize, batchSize: Math.min(512, contextSize), flashAttention: false, threads });
-  const seq = context.getSequence();
+  const context = await model.createContext({ contextSize, batchSize: Math.min(512, contextSize), flashAttention: false, threads: { ideal: threads, min: threads } });
   return {
+    context,
     label: `llama.cpp ${gpu === 'vulkan' ? 'Vulkan' : `CPU, ${threads} threads`} (node-llama-cpp ${llama.buildType ?? ''})`.replace(/ \)/, ')'),
+    async dispose() {
+      await context.dispose();
+      await model.dispose();
+      await llama.dispose();
+    },
+  };
+}
+
+export async function openLlamaCppTimer(modelPath: string, contextSize: number, gpu: false | 'vulkan' = false, threads = cpus().length): Promise<LlamaCppTimer> {
+  const lc = await openLlamaCppContext(modelPath, contextSize, gpu, threads);
+  const seq = lc.context.getSequence();
+  return {
+    label: lc.label,
     async prefillTokensPerS(tokens) {
       await seq.clearHistory();
       const t0 = performance.now();
@@ -54,10 +76,6 @@ export async function openLlamaCppTimer(modelPath: string, contextSize: number, 
       }
       return (n / (performance.now() - t0)) * 1000;
     },
-    async dispose() {
-      await context.dispose();
-      await model.dispose();
-      await llama.dispose();
-    },
+    dispose: () => lc.dispose(),
   };
 }
