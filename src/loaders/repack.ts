@@ -2,6 +2,9 @@
 // F32 and F16 are uploaded as they are. Q8_0 (34-byte blocks: f16 d, 32 x i8) and Q4_0 (18-byte blocks:
 // f16 d, 16 bytes of nibbles) are split into the quants, contiguous and 4-byte aligned so a block is
 // whole vec4<u32> loads, and the f16 scales in an array of their own.
+// Q5_0/Q5_1 (22/24-byte blocks of 32) keep their 16 qs bytes as one vec4<u32> in data and put the rest
+// in 8 bytes of scales (one vec2<u32>): q5_0 = d (f16), 0 (f16), qh (u32); q5_1 = d, m (f16), qh, i.e.
+// the block's first 8 bytes unchanged.
 // K-quants (256-weight superblocks) are split the same way, so a kernel reads a superblock's quants as
 // whole vec4<u32> and its scales as aligned words:
 //   q4_k (144-byte block_q4_K): data = qs[128] (8 vec4<u32>); scales = d, dmin (f16) + the 12 bytes of
@@ -13,13 +16,15 @@
 import { GgmlType } from './gguf/types';
 import { f16BitsToF32 } from './quant/f16';
 
-export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
+export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q4_k' | 'q5_k' | 'q6_k';
 
 export const DTYPE_OF_GGML: Partial<Record<GgmlType, WeightDtype>> = {
   [GgmlType.F32]: 'f32',
   [GgmlType.F16]: 'f16',
   [GgmlType.Q8_0]: 'q8_0',
   [GgmlType.Q4_0]: 'q4_0',
+  [GgmlType.Q5_0]: 'q5_0',
+  [GgmlType.Q5_1]: 'q5_1',
   [GgmlType.Q4_K]: 'q4_k',
   [GgmlType.Q5_K]: 'q5_k',
   [GgmlType.Q6_K]: 'q6_k',
@@ -41,6 +46,8 @@ export const GPU_LAYOUT: Record<WeightDtype, GpuLayout> = {
   f16: { blockElems: 1, ggufBlockBytes: 2, dataBlockBytes: 2, scaleBlockBytes: 0, colMultiple: 4 },
   q8_0: { blockElems: 32, ggufBlockBytes: 34, dataBlockBytes: 32, scaleBlockBytes: 2, colMultiple: 32 },
   q4_0: { blockElems: 32, ggufBlockBytes: 18, dataBlockBytes: 16, scaleBlockBytes: 2, colMultiple: 32 },
+  q5_0: { blockElems: 32, ggufBlockBytes: 22, dataBlockBytes: 16, scaleBlockBytes: 8, colMultiple: 32 },
+  q5_1: { blockElems: 32, ggufBlockBytes: 24, dataBlockBytes: 16, scaleBlockBytes: 8, colMultiple: 32 },
   q4_k: { blockElems: 256, ggufBlockBytes: 144, dataBlockBytes: 128, scaleBlockBytes: 16, colMultiple: 256 },
   q5_k: { blockElems: 256, ggufBlockBytes: 176, dataBlockBytes: 160, scaleBlockBytes: 16, colMultiple: 256 },
   q6_k: { blockElems: 256, ggufBlockBytes: 210, dataBlockBytes: 192, scaleBlockBytes: 20, colMultiple: 256 },
@@ -79,8 +86,14 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
       data.set(src.subarray(s, s + 192), dd);
       scales.set(src.subarray(s + 192, s + 208), sd);
       new DataView(scales.buffer, scales.byteOffset + sd + 16, 4).setFloat32(0, f16BitsToF32(src[s + 208] | (src[s + 209] << 8)), true);
+    } else if (dtype === 'q5_0') {
+      scales.set(src.subarray(s, s + 2), sd);
+      scales[sd + 2] = 0;
+      scales[sd + 3] = 0;
+      scales.set(src.subarray(s + 2, s + 6), sd + 4);
+      data.set(src.subarray(s + 6, s + 22), dd);
     } else {
-      // q8_0/q4_0: the f16 d first; q4_k/q5_k: d, dmin and the packed scales first (16 bytes).
+      // q8_0/q4_0: the f16 d first; q5_1: d, m and qh first (8 bytes); q4_k/q5_k: d, dmin and the packed scales first (16 bytes).
       scales.set(src.subarray(s, s + l.scaleBlockBytes), sd);
       data.set(src.subarray(s + l.scaleBlockBytes, s + l.ggufBlockBytes), dd);
     }

@@ -12,6 +12,8 @@ import f32Wgsl from '../../kernels/dtype/f32.wgsl';
 import f16Wgsl from '../../kernels/dtype/f16.wgsl';
 import q8Wgsl from '../../kernels/dtype/q8_0.wgsl';
 import q4Wgsl from '../../kernels/dtype/q4_0.wgsl';
+import q50Wgsl from '../../kernels/dtype/q5_0.wgsl';
+import q51Wgsl from '../../kernels/dtype/q5_1.wgsl';
 import q4kWgsl from '../../kernels/dtype/q4_k.wgsl';
 import q5kWgsl from '../../kernels/dtype/q5_k.wgsl';
 import q6kWgsl from '../../kernels/dtype/q6_k.wgsl';
@@ -19,16 +21,18 @@ import f32DotWgsl from '../../kernels/dtype/f32.dot.wgsl';
 import f16DotWgsl from '../../kernels/dtype/f16.dot.wgsl';
 import q8DotWgsl from '../../kernels/dtype/q8_0.dot.wgsl';
 import q4DotWgsl from '../../kernels/dtype/q4_0.dot.wgsl';
+import q50DotWgsl from '../../kernels/dtype/q5_0.dot.wgsl';
+import q51DotWgsl from '../../kernels/dtype/q5_1.dot.wgsl';
 import q4kDotWgsl from '../../kernels/dtype/q4_k.dot.wgsl';
 import q5kDotWgsl from '../../kernels/dtype/q5_k.dot.wgsl';
 import q6kDotWgsl from '../../kernels/dtype/q6_k.dot.wgsl';
 
 export const DTYPE_WGSL: Record<WeightDtype, string> = {
-  f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q4_k: q4kWgsl, q5_k: q5kWgsl, q6_k: q6kWgsl,
+  f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q5_0: q50Wgsl, q5_1: q51Wgsl, q4_k: q4kWgsl, q5_k: q5kWgsl, q6_k: q6kWgsl,
 };
 /** dot_chunk_x(n, c) per dtype, for kernels that define x4(i) (the split-K matvec). */
 const DTYPE_DOT_WGSL: Record<WeightDtype, string> = {
-  f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl,
+  f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q5_0: q50DotWgsl, q5_1: q51DotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl,
 };
 
 /**
@@ -48,7 +52,7 @@ export interface MatmulTile {
 }
 
 /** Lanes per row for the splitK matvec: about four chunks per lane, between 4 and 64 lanes. */
-/** Types whose chunk is a 32-weight (sub-)block: Q8_0, Q4_0 and the K-quants. */
+/** Types whose chunk is a 32-weight (sub-)block: Q8_0, Q4_0, Q5_0, Q5_1 and the K-quants. */
 function isBlockQuant(dtype: WeightDtype): boolean {
   return dtype !== 'f32' && dtype !== 'f16';
 }
