@@ -1,16 +1,20 @@
 // `tandem complete`: load a model, run a prompt, print the completion (or JSON with tokens and timings).
+// With --document-cache the prompts (--prompt may repeat) run in order as one document's requests through
+// the prefix cache, as an editor's successive requests do, and --json reports the cache's state after each.
 
 import { UsageError } from '../common/errors';
 import { Gpu } from '../gpu/device';
 import { loadModel } from '../model/load';
 import { resolveModel } from '../models/catalog';
-import { createTokenizer } from '../tokenizer';
+import { createTokenizer, type Tokenizer } from '../tokenizer';
+import type { LlamaModel } from '../model/llama';
 import { BlockPool } from '../kvcache/blockPool';
 import { Sequence } from '../kvcache/sequence';
 import { generate } from '../engine/generate';
 import type { SamplingOptions } from '../engine/sampler';
 import { speculativeGenerate, type SpeculativeStats } from '../engine/speculative';
 import { loadDraft, type LoadedDraft } from './speculative';
+import { DocumentCache } from '../engine/session';
 
 export interface CompleteArgs {
   model: string;
@@ -24,6 +28,12 @@ export interface CompleteArgs {
   /** Speculative decoding: a draft GGUF, 'ngram', or '<gguf>+ngram' (see cli/speculative.ts). */
   draft?: string;
   draftLength?: number | 'auto';
+  /** The KV pool's size (default: one full context, from load.ts). */
+  kvBudgetBytes?: number;
+  /** Run the prompts through a DocumentCache (prefix reuse between them); stats in --json. */
+  documentCache?: boolean;
+  /** Further prompts after `prompt`, only with `documentCache`. */
+  morePrompts?: string[];
 }
 
 export function parseTokenList(s: string): number[] {
@@ -36,7 +46,7 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   const t0 = performance.now();
   const modelPath = await resolveModel(a.model, (s) => process.stderr.write(`tandem: ${s}\n`));
   const gpu = await Gpu.acquire();
-  const { model, file } = await loadModel(gpu, modelPath);
+  const { model, file } = await loadModel(gpu, modelPath, { kvBudgetBytes: a.kvBudgetBytes });
   let draft: LoadedDraft | undefined;
   const loadMs = performance.now() - t0;
   try {
@@ -49,6 +59,12 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
       prompt = tokenizer.encode(a.prompt ?? '', { addBos: tokenizer.addBosDefault, parseSpecial: true });
     }
     if (prompt.length === 0) throw new UsageError('the prompt is empty (give --prompt text or --prompt-tokens ids)');
+    if (a.documentCache) {
+      if (draft) throw new UsageError('--document-cache does not combine with --draft yet');
+      const prompts = [prompt, ...(a.morePrompts ?? []).map((p) => tokenizer.encode(p, { addBos: tokenizer.addBosDefault, parseSpecial: true }))];
+      await completeWithCache(a, model, tokenizer, prompts, loadMs, modelPath, gpu.adapter);
+      return;
+    }
     const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
     const decoder = tokenizer.createStreamDecoder();
     const stream = !a.json;
@@ -94,6 +110,43 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
     draft?.dispose();
     model.dispose();
     gpu.dispose();
+  }
+}
+
+/** Each prompt as a request on one document: later prompts reuse what earlier ones left cached. */
+async function completeWithCache(a: CompleteArgs, model: LlamaModel, tokenizer: Tokenizer, prompts: number[][], loadMs: number, modelPath: string, adapter: unknown): Promise<void> {
+  const dc = new DocumentCache(model);
+  try {
+    for (const prompt of prompts) {
+      const decoder = tokenizer.createStreamDecoder();
+      const r = await dc.complete('cli', prompt, {
+        maxTokens: a.maxTokens,
+        sampling: a.sampling,
+        stopTokens: a.stopAtEog ? new Set(tokenizer.eotIds) : undefined,
+        onToken: (id: number) => {
+          if (!a.json) process.stdout.write(decoder.push(id));
+        },
+      });
+      if (!a.json) {
+        process.stdout.write(decoder.flush() + '\n');
+        continue;
+      }
+      process.stdout.write(JSON.stringify({
+        model: modelPath,
+        promptTokens: prompt,
+        tokens: r.tokens,
+        text: tokenizer.decode(r.tokens, { stripLeadingSpace: false }),
+        stoppedBy: r.stoppedBy,
+        timings: { loadMs: round(loadMs), ttftMs: round(r.ttftMs), prefillMs: round(r.prefillMs), decodeMs: round(r.decodeMs), totalMs: round(r.totalMs) },
+        // This request: how much of its prompt came from the cache.
+        prompt: { tokens: r.promptTokens, reusedTokens: r.reusedTokens, prefilledTokens: r.prefilledTokens, copiedBlocks: r.copiedBlocks },
+        // The cache after it: pool blocks used/cached/free, index hits, totals and hit rate so far.
+        cache: dc.stats(),
+        adapter,
+      }) + '\n');
+    }
+  } finally {
+    dc.dispose();
   }
 }
 

@@ -3,7 +3,7 @@
 // (editReplayRun.ts), on the same requests:
 //   (a) Tandem with the prefix cache, FIM prompts in SPM and in PSM order;
 //   (b) Tandem with the cache disabled (every prompt prefilled whole), first layout;
-//   (c) llama.cpp (node-llama-cpp, CPU, --llamacpp-threads) reusing its longest common prefix, first layout.
+//   (c) llama.cpp (node-llama-cpp, CPU, --llamacpp-threads) reusing its longest common prefix, every layout.
 // Prints one JSON line per figure, and the cache's state after (a) (blocks used/cached/free, hit rates,
 // tokens reused vs prefilled); --json adds one line per request. --requests N replays the first N requests
 // of each session, to bound a run.
@@ -102,18 +102,18 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       const b = await replayTandem(model, traces, prompts(layouts[0]), false);
       records.push(...b.records);
       reportNoCache(records, layouts[0]);
-      if (!v['no-llamacpp']) {
+      // (c) in every layout: llama.cpp's longest-common-prefix reuse depends on the order as much as ours.
+      for (const layout of v['no-llamacpp'] ? [] : layouts) {
         let cRun: Awaited<ReturnType<typeof replayLlamaCpp>> | undefined;
         try {
-          cRun = await replayLlamaCpp(modelPath, maxContextTokens, traces, prompts(layouts[0]), llamaThreads);
+          cRun = await replayLlamaCpp(modelPath, maxContextTokens, traces, prompts(layout), llamaThreads);
         } catch (e) {
           if (!(e instanceof UsageError)) throw e;
           process.stderr.write(`tandem: ${e.message}; skipping the llama.cpp baseline\n`);
+          break;
         }
-        if (cRun) {
-          records.push(...cRun.records);
-          reportLlamaCpp(records, layouts[0], cRun.label);
-        }
+        records.push(...cRun.records);
+        reportLlamaCpp(records, layout, cRun.label);
       }
       if (v.json) for (const r of records) process.stdout.write(JSON.stringify({ name: 'request', ...r, tokens: undefined, ttftMs: round(r.ttftMs), totalMs: round(r.totalMs) }) + '\n');
     } finally {
@@ -168,7 +168,7 @@ function reportNoCache(records: RequestRecord[], layout: string): void {
 /** (a) against (c) on the same requests. */
 function reportLlamaCpp(records: RequestRecord[], layout: string, label: string): void {
   const ours = records.filter((r) => r.mode === `tandem cache ${layout}` && r.i > 0);
-  const theirs = records.filter((r) => r.mode.startsWith('llama.cpp') && r.i > 0);
+  const theirs = records.filter((r) => r.mode === `llama.cpp adaptStateToTokens ${layout}` && r.i > 0);
   if (!theirs.length) return;
   const mode = theirs[0].mode;
   const mOurs = median(ours.map((r) => r.prefilledTokens));
@@ -181,5 +181,5 @@ function reportLlamaCpp(records: RequestRecord[], layout: string, label: string)
   emit({ name: 'time to first token after typing, median, llama.cpp', value: median(theirs.filter((r) => r.edit === 'type').map((r) => r.ttftMs)), unit: 'ms', mode, llamacpp: label });
   const oursBy = new Map(ours.map((r) => [`${r.file}#${r.i}`, r]));
   const same = theirs.filter((r) => oursBy.get(`${r.file}#${r.i}`)?.tokens.join() === r.tokens.join()).length;
-  emit({ name: 'greedy completions identical to llama.cpp', value: same / theirs.length, unit: 'fraction', requests: theirs.length, note: 'differs where two logits tie within float error' });
+  emit({ name: 'greedy completions identical to llama.cpp', value: same / theirs.length, unit: 'fraction', layout, requests: theirs.length, note: 'differs where two logits tie within float error' });
 }

@@ -9,19 +9,21 @@ import { inspectCommand } from './inspect';
 import { completeCommand, parseTokenList } from './complete';
 import { convertCommand } from './convert';
 import { benchCommand } from './bench';
-import { editReplayCommand } from './editReplay';
+import { editReplayCommand, kvBudgetBytesOf } from './editReplay';
 import { benchSpeculativeCommand, parseDraftLength } from './speculative';
 
 const USAGE = `usage:
   tandem inspect <model.gguf> [--json]
   tandem complete --model <model.gguf | stories260K> (--prompt <text> | --prompt-tokens <ids>) [--max-tokens N]
                   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--no-stop] [--json]
-                  [--draft <draft.gguf> | ngram | <draft.gguf>+ngram] [--draft-length auto|k]
+                  [--draft <draft.gguf> | ngram | <draft.gguf>+ngram] [--draft-length auto|k] [--kv-budget-mib M]
+                  [--document-cache] (--prompt may repeat: the prompts run in order through the prefix cache)
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK]
   tandem bench speculative --model <target.gguf> --draft <draft.gguf> [--agreement 0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k]
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]
+                  [--requests N] [--kv-budget-mib M] [--no-llamacpp] [--llamacpp-threads N]
 `;
 
 function num(v: string | undefined, name: string, dflt: number): number {
@@ -50,17 +52,20 @@ async function main(argv: string[]): Promise<number> {
         const { values: v } = parseArgs({
           args: rest,
           options: {
-            model: { type: 'string' }, prompt: { type: 'string' }, 'prompt-tokens': { type: 'string' },
+            model: { type: 'string' }, prompt: { type: 'string', multiple: true }, 'prompt-tokens': { type: 'string' },
             'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
             'top-p': { type: 'string' }, seed: { type: 'string' }, 'no-stop': { type: 'boolean' }, json: { type: 'boolean' },
-            draft: { type: 'string' }, 'draft-length': { type: 'string' },
+            draft: { type: 'string' }, 'draft-length': { type: 'string' }, 'kv-budget-mib': { type: 'string' },
+            'document-cache': { type: 'boolean' },
           },
         });
         if (!v.model) throw new UsageError('complete needs --model <gguf>');
         if ((v.prompt === undefined) === (v['prompt-tokens'] === undefined)) throw new UsageError('give exactly one of --prompt and --prompt-tokens');
+        if ((v.prompt?.length ?? 0) > 1 && !v['document-cache']) throw new UsageError('--prompt repeats only with --document-cache');
         await completeCommand({
           model: v.model,
-          prompt: v.prompt,
+          prompt: v.prompt?.[0],
+          morePrompts: v.prompt?.slice(1),
           promptTokens: v['prompt-tokens'] !== undefined ? parseTokenList(v['prompt-tokens']) : undefined,
           maxTokens: num(v['max-tokens'], 'max-tokens', 64),
           sampling: {
@@ -73,6 +78,8 @@ async function main(argv: string[]): Promise<number> {
           stopAtEog: !v['no-stop'],
           draft: v.draft,
           draftLength: parseDraftLength(v['draft-length']),
+          kvBudgetBytes: kvBudgetBytesOf(v['kv-budget-mib']),
+          documentCache: v['document-cache'],
         });
         return EXIT.ok;
       }
