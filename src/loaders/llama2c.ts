@@ -14,7 +14,7 @@ import { writeGguf, type GgufTensorToWrite } from './gguf/writer';
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from './gguf/types';
 import { quantizeTensor } from './quant/tensor';
 
-export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_k_m';
+export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_k_m' | 'q4_k_m_ggml';
 
 export interface Llama2cConfig {
   dim: number;
@@ -36,7 +36,7 @@ export interface Llama2cTokenizer {
 }
 
 /** Bumped whenever the converter's output changes, so cached conversions are redone. */
-export const LLAMA2C_CONVERTER_VERSION = 1;
+export const LLAMA2C_CONVERTER_VERSION = 2;
 export const LLAMA2C_HEADER_BYTES = 7 * 4;
 export const UNK_ID = 0;
 export const BOS_ID = 1;
@@ -47,9 +47,15 @@ export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, u
 export interface WeightType {
   ggml: GgmlType;
   fileType: number;
-  /** Tensors (by GGUF name) stored in a higher type, as llama.cpp's mixed K-quant presets do. */
-  promoted?: { ggml: GgmlType; names: RegExp };
+  /**
+   * Tensors (by GGUF name) stored in a higher type, as llama.cpp's mixed K-quant presets do: in every
+   * layer, or (layers 'more-bits') only where llama-quantize's use_more_bits picks the layer. With
+   * `tiedEmbedding`, a model without output.weight stores token_embd.weight as the output head.
+   */
+  promoted?: { ggml: GgmlType; names: RegExp; layers?: 'all' | 'more-bits'; tiedEmbedding?: boolean };
 }
+
+const Q4_K_M_PROMOTED = /^(output\.weight|blk\.\d+\.(attn_v|ffn_down)\.weight)$/;
 
 /** GGML type and llama.cpp general.file_type (LLAMA_FTYPE_*) per --type. */
 export const WEIGHT_TYPES: Record<WeightTypeName, WeightType> = {
@@ -57,30 +63,70 @@ export const WEIGHT_TYPES: Record<WeightTypeName, WeightType> = {
   f16: { ggml: GgmlType.F16, fileType: 1 },
   q4_0: { ggml: GgmlType.Q4_0, fileType: 2 },
   q8_0: { ggml: GgmlType.Q8_0, fileType: 7 },
+  q5_0: { ggml: GgmlType.Q5_0, fileType: 8 },
+  q5_1: { ggml: GgmlType.Q5_1, fileType: 9 },
   q4_k: { ggml: GgmlType.Q4_K, fileType: 14 },
   q5_k: { ggml: GgmlType.Q5_K, fileType: 16 },
   q6_k: { ggml: GgmlType.Q6_K, fileType: 18 },
   // Q4_K_M-style: Q4_K, with the output head, attn_v and ffn_down in Q6_K (llama.cpp promotes the
   // latter two in some layers only; every layer here).
-  q4_k_m: { ggml: GgmlType.Q4_K, fileType: 15, promoted: { ggml: GgmlType.Q6_K, names: /^(output\.weight|blk\.\d+\.(attn_v|ffn_down)\.weight)$/ } },
+  q4_k_m: { ggml: GgmlType.Q4_K, fileType: 15, promoted: { ggml: GgmlType.Q6_K, names: Q4_K_M_PROMOTED } },
+  // Q4_K_M as llama-quantize writes it: attn_v and ffn_down in Q6_K only in use_more_bits layers, a tied
+  // embedding as the output head. With rows that are not whole superblocks (Qwen2.5 0.5B's d = 896) most
+  // matrices fall back to Q5_0 and the Q6_K ones to Q8_0 (see matrixType): the real file's mix.
+  q4_k_m_ggml: { ggml: GgmlType.Q4_K, fileType: 15, promoted: { ggml: GgmlType.Q6_K, names: Q4_K_M_PROMOTED, layers: 'more-bits', tiedEmbedding: true } },
 };
 
 /** Elements per block of the block-quantized types these tools write. */
 function blockElems(type: GgmlType): number {
-  if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0) return 32;
+  if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0 || type === GgmlType.Q5_0 || type === GgmlType.Q5_1) return 32;
   if (type === GgmlType.Q4_K || type === GgmlType.Q5_K || type === GgmlType.Q6_K) return 256;
   return 1;
 }
 
-/** The type a [rows][rowLength] matrix is stored as: block types need whole blocks per row, else F16. */
+/** llama-quantize's type for a K-quant tensor whose rows are not whole superblocks (convert_incompatible_tensor). */
+const K_FALLBACK: Partial<Record<GgmlType, GgmlType>> = {
+  [GgmlType.Q4_K]: GgmlType.Q5_0,
+  [GgmlType.Q5_K]: GgmlType.Q5_1,
+  [GgmlType.Q6_K]: GgmlType.Q8_0,
+};
+
+/**
+ * The type a [rows][rowLength] matrix is stored as: block types need whole blocks per row. As
+ * llama-quantize: a K-quant falls back to Q5_0/Q5_1/Q8_0, and anything without whole blocks to F16.
+ */
 export function matrixType(type: GgmlType, rowLength: number): GgmlType {
-  if (rowLength % blockElems(type) !== 0) return GgmlType.F16;
-  return type;
+  if (rowLength % blockElems(type) === 0) return type;
+  const fallback = K_FALLBACK[type];
+  if (fallback !== undefined && rowLength % blockElems(fallback) === 0) return fallback;
+  return GgmlType.F16;
+}
+
+/** llama-quantize's use_more_bits(i_layer, n_layers): the first and last eighth and every third layer between. */
+export function useMoreBits(layer: number, nLayers: number): boolean {
+  const eighth = Math.floor(nLayers / 8);
+  return layer < eighth || layer >= Math.floor((7 * nLayers) / 8) || (layer - eighth) % 3 === 2;
+}
+
+/** The model around a tensor, for presets that depend on it (tied embedding, layer count). */
+export interface ModelShape {
+  nLayers: number;
+  tiedEmbedding: boolean;
+}
+
+function isPromoted(p: NonNullable<WeightType['promoted']>, name: string, model?: ModelShape): boolean {
+  if (p.tiedEmbedding && model?.tiedEmbedding && name === 'token_embd.weight') return p.names.test('output.weight');
+  if (!p.names.test(name)) return false;
+  const layer = /^blk\.(\d+)\./.exec(name);
+  if (!layer || p.layers !== 'more-bits') return true;
+  if (!model) throw new RangeError(`${name}: a 'more-bits' preset needs the layer count`);
+  return useMoreBits(Number(layer[1]), model.nLayers);
 }
 
 /** The type tensor `name` ([rows][rowLength]) is stored as under `weightType`. */
-export function tensorType(weightType: WeightType, name: string, rowLength: number): GgmlType {
-  return matrixType(weightType.promoted?.names.test(name) ? weightType.promoted.ggml : weightType.ggml, rowLength);
+export function tensorType(weightType: WeightType, name: string, rowLength: number, model?: ModelShape): GgmlType {
+  const p = weightType.promoted;
+  return matrixType(p && isPromoted(p, name, model) ? p.ggml : weightType.ggml, rowLength);
 }
 
 /** Whether files of this weight type carry general.quantization_version. */
@@ -194,7 +240,7 @@ export async function convertLlama2c(modelPath: string, tokenizerPath: string, o
     const tensors: GgufTensorToWrite[] = [];
     // A row-major [rows][cols] matrix (ggml dims [cols, rows]) or a norm vector (always F32).
     const matrix = (name: string, section: string, index: number, rows: number, cols: number) => {
-      const type = tensorType(weightType, name, cols);
+      const type = tensorType(weightType, name, cols, { nLayers, tiedEmbedding: cfg.sharedClassifier });
       tensors.push({
         name, dims: [cols, rows], type,
         data: () => quantizeTensor(type, readFloats(offset[section] + index * rows * cols, rows * cols), name),

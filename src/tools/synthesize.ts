@@ -12,7 +12,7 @@ import { Xoshiro128 } from './prng';
 import { spmBytesVocab } from './spmVocab';
 
 /** Bumped whenever the output for a given spec changes (cached test models are rebuilt). */
-export const SYNTHESIZER_VERSION = 1;
+export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
   arch: 'llama' | 'qwen2';
@@ -57,6 +57,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   const kvDim = headDim * nKvHeads;
   const weightType = WEIGHT_TYPES[spec.weightType];
   const residualScale = 1 / Math.sqrt(2 * nLayers);
+  const shape = { nLayers, tiedEmbedding: spec.tiedEmbedding };
   const tensors: GgufTensorToWrite[] = [];
 
   // Tensor i draws from its own stream, so the bytes do not depend on the order tensors are written.
@@ -76,12 +77,12 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   };
   // [rows][cols] weight matrix, ggml dims [cols, rows], std 1/sqrt(cols) * scale.
   const matrix = (name: string, rows: number, cols: number, scale = 1) =>
-    random(name, [cols, rows], tensorType(weightType, name, cols), scale / Math.sqrt(cols));
+    random(name, [cols, rows], tensorType(weightType, name, cols, shape), scale / Math.sqrt(cols));
   const norm = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.1 / Math.sqrt(3), 1);
   const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
 
   // Embedding rows have std 1 so the first RMSNorm sees O(1) values.
-  random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel), 1);
+  random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel, shape), 1);
   norm('output_norm.weight', dModel);
   if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel, spec.outputScale ?? 1);
   for (let l = 0; l < nLayers; l++) {
