@@ -5,7 +5,12 @@
 // Scaling for a software adapter: --layers (default 2 of the real 24), --prompt-tokens (default 1500) and
 // --typed-chars (default 400). On a real GPU: --layers 24.
 //
-//   node dist-bench/edit-replay.js [--layers N] [--prompt-tokens N] [--typed-chars N] [--no-llamacpp] [--only stories|qwen]
+// --requests N replays the first N requests of each session (bounds a run: the no-cache mode prefills every
+// prompt whole); --llamacpp-threads N (default cores - 1: llama.cpp's threads spin, and a busy machine
+// collapses them); --kv-budget-mib M sizes the KV pool.
+//
+//   node dist-bench/edit-replay.js [--layers N] [--prompt-tokens N] [--typed-chars N] [--requests N]
+//     [--kv-budget-mib M] [--llamacpp-threads N] [--no-llamacpp] [--only stories|qwen]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -16,7 +21,8 @@ import { synthesizeModel } from '../src/tools/synthesize';
 const { values: v } = parseArgs({
   options: {
     layers: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'typed-chars': { type: 'string' }, 'no-llamacpp': { type: 'boolean' },
-    only: { type: 'string' }, 'cache-dir': { type: 'string' },
+    only: { type: 'string' }, 'cache-dir': { type: 'string' }, requests: { type: 'string' }, 'kv-budget-mib': { type: 'string' },
+    'llamacpp-threads': { type: 'string' },
   },
 });
 const root = resolve(__dirname, '..');
@@ -33,7 +39,8 @@ function run(args: string[]): void {
 }
 
 async function main(): Promise<void> {
-  const common = ['--typed-chars', v['typed-chars'] ?? '400', ...(v['no-llamacpp'] ? ['--no-llamacpp'] : [])];
+  const passed = (['requests', 'kv-budget-mib', 'llamacpp-threads'] as const).flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, v[k]!]));
+  const common = ['--typed-chars', v['typed-chars'] ?? '400', ...passed, ...(v['no-llamacpp'] ? ['--no-llamacpp'] : [])];
   if (v.only !== 'qwen') run(['bench', 'edit-replay', '--model', 'stories260K', ...common]);
   if (v.only !== 'stories') {
     const path = join(cacheDir, `bench-qwen05b-${layers}L-q8_0.gguf`);
