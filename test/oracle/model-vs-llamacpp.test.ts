@@ -194,3 +194,37 @@ test('synthetic qwen2 q4_k_m: greedy decode (every matvec variant) equals llama.
     assert.deepEqual(got, expected, `${matvec} matvec`);
   }
 });
+
+// Rows that are not whole 256-weight superblocks, as Qwen2.5 0.5B's d = 896: llama-quantize stores them
+// in Q5_0 (for Q4_K) or Q5_1 (for Q5_K), and Q6_K ones in Q8_0. d = 384 (6 heads of 64, 2 KV heads),
+// ffn 1024. 'q4_k_m_ggml' is the real file's mix: token_embd and q|k|o|gate|up Q5_0; layer 0 attn_v Q5_0
+// and ffn_down Q4_K; layer 1 (use_more_bits) attn_v Q8_0 and ffn_down Q6_K; output Q8_0. 'q5_k': Q5_1
+// with ffn_down Q5_K. Same bounds as above.
+const tinyFallback = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('qwen2', weightType), dModel: 384, nHeads: 6, nKvHeads: 2, ffnDim: 1024 });
+
+for (const type of ['q4_k_m_ggml', 'q5_k'] as const) {
+  test(`synthetic qwen2 d=384 ${type} (Q5_0/Q5_1 fallbacks): KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin`, async () => {
+    const path = await ensureSynthetic(`oracle-qwen2-d384-${type}`, tinyFallback(type));
+    const a = await agreement(path, 256, 3, await exactTwinOf(path));
+    console.log(JSON.stringify({ model: `qwen2-d384-${type}`, ...a }));
+    assert.ok(a.meanKl <= 5e-3, `mean KL ${a.meanKl}`);
+    assert.ok(a.top1 >= 0.98, `top-1 agreement with llama.cpp ${a.top1}`);
+    assert.ok(a.exact!.top1 >= 0.99, `top-1 agreement with the exact reference ${a.exact!.top1}`);
+    assert.ok(a.exact!.maxAbsLogProb <= 1e-3, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
+  });
+}
+
+test('synthetic qwen2 d=384 q4_k_m_ggml (Q5_0, Q8_0, Q4_K, Q6_K): greedy decode (every matvec variant) equals llama.cpp on the exact twin', async () => {
+  const path = await ensureSynthetic('oracle-qwen2-d384-q4_k_m_ggml', tinyFallback('q4_k_m_ggml'));
+  const twin = await exactTwinOf(path);
+  const prompt = randomTokens(12, 1024, 5);
+  const cpp = await openLlamaCpp(twin, { contextSize: 512 });
+  const expected = await cpp.greedy(prompt, 48).finally(() => cpp.dispose());
+  for (const matvec of ['rows', 'splitK', 'splitKi'] as const) {
+    const got = await withModel(path, { matvec, maxContextTokens: 512 }, async (model) => {
+      const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+      return (await generate(model, seq, prompt, { maxTokens: 48 })).tokens;
+    });
+    assert.deepEqual(got, expected, `${matvec} matvec`);
+  }
+});
