@@ -10,18 +10,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Gpu } from '../../src/gpu/device';
-import { uploadMatrix, type GpuMatrix } from '../../src/gpu/matrix';
 import { OpContext } from '../../src/ops/context';
 import { EmbedOp } from '../../src/ops/embed';
-import { MatmulOp, defaultTiles, type MatmulTiles } from '../../src/ops/matmul';
-import { ggufRowBytes, gpuRowBytes, type WeightDtype } from '../../src/loaders/repack';
-import { dequantizeTensor } from '../../src/loaders/quant/tensor';
+import { defaultTiles } from '../../src/ops/matmul';
+import { ggufRowBytes, type WeightDtype } from '../../src/loaders/repack';
 import { f32ToF16Bits } from '../../src/loaders/quant/f16';
 import { testGpu } from '../helpers/gpuModel';
-import { embedRef, matmulRef } from './reference';
-import { GGML_OF_DTYPE, K_DTYPES, WorstErrors, assertClose, checked, compare, firstMismatch, randomF32, randomInt, readF32, rng, runPass } from './harness';
-
-const BOUND = 1e-5;
+import { embedRef } from './reference';
+import { checkBlockMatmul, uploadBlocks, type BlockMatmulCase } from './blockQuantMatmul';
+import { K_DTYPES, WorstErrors, checked, firstMismatch, randomInt, readF32, rng, runPass } from './harness';
 
 let gpu: Gpu;
 let ctx: OpContext;
@@ -58,54 +55,7 @@ function randomKBlocks(r: () => number, dtype: WeightDtype, rows: number, cols: 
   return bytes;
 }
 
-async function randomKMatrix(r: () => number, dtype: WeightDtype, rows: number, cols: number, rowsPerChunk?: number): Promise<{ matrix: GpuMatrix; values: Float32Array }> {
-  const bytes = randomKBlocks(r, dtype, rows, cols);
-  const values = dequantizeTensor(GGML_OF_DTYPE[dtype], bytes, rows * cols);
-  const rowBytes = ggufRowBytes(dtype, cols);
-  const matrix = await uploadMatrix(ctx.owner, dtype, rows, cols, async (start, count) => bytes.subarray(start * rowBytes, (start + count) * rowBytes),
-    `w.${dtype}.${rows}x${cols}`, rowsPerChunk ? rowsPerChunk * gpuRowBytes(dtype, cols).data : undefined);
-  return { matrix, values };
-}
-
-interface Case {
-  dtype: WeightDtype;
-  K: number;
-  N: number;
-  ts: number[];
-  rowsPerChunk?: number;
-  tiles?: MatmulTiles;
-  bias: boolean;
-  accumulate: boolean;
-  seed: number;
-}
-
-async function checkMatmul(c: Case): Promise<void> {
-  const r = rng(c.seed);
-  const { matrix, values: w } = await randomKMatrix(r, c.dtype, c.N, c.K, c.rowsPerChunk);
-  if (c.rowsPerChunk) assert.equal(matrix.chunks.length, Math.ceil(c.N / c.rowsPerChunk));
-  const colOffset = 3;
-  const yStride = colOffset + c.N + 2;
-  const maxRows = Math.max(...c.ts);
-  const x = ctx.owner.storage(maxRows * c.K * 4, 'x');
-  const y = ctx.owner.storage(maxRows * yStride * 4, 'y');
-  const biasValues = c.bias ? randomF32(r, yStride) : undefined;
-  const bias = biasValues ? ctx.owner.storageFrom(biasValues, 'bias') : undefined;
-  const op = await checked(gpu, () => new MatmulOp(ctx, { weight: matrix, x, y, yStride, colOffset, bias, accumulate: c.accumulate, label: 'mmk' }, c.tiles));
-  for (const m of c.ts) {
-    const what = `${c.dtype} K=${c.K} N=${c.N} m=${m} chunks=${matrix.chunks.length} tiles=${JSON.stringify(op.tiles[m === 1 ? 'vector' : 'matrix'])}`;
-    const xv = randomF32(r, maxRows * c.K);
-    const yInit = randomF32(r, maxRows * yStride, 4);
-    gpu.device.queue.writeBuffer(x, 0, xv);
-    gpu.device.queue.writeBuffer(y, 0, yInit);
-    ctx.writeStep(m, 0, m);
-    await runPass(gpu, (pass) => op.encode(pass, m));
-    const got = await readF32(gpu, y, maxRows * yStride);
-    const want = matmulRef({ x: xv, w, m, N: c.N, K: c.K, bias: biasValues, yInit, yStride, colOffset, accumulate: c.accumulate });
-    const stats = compare(got, want.y, want.scale);
-    worst.add(`${c.dtype} ${op.tiles[m === 1 ? 'vector' : 'matrix'].kind}`, stats);
-    assertClose(stats, BOUND, what);
-  }
-}
+const checkMatmul = (c: BlockMatmulCase) => checkBlockMatmul(gpu, ctx, worst, randomKBlocks, c);
 
 for (const [i, dtype] of K_DTYPES.entries()) {
   const K = 256 * (1 + i); // 256, 512, 768: one to three superblocks per row
@@ -134,7 +84,7 @@ for (const [i, dtype] of K_DTYPES.entries()) {
   test(`${dtype}: embed (deq4) K=512, vocabulary 37 in chunks of 20 + 17, T in 1, 5, 17: equal to the CPU dequantiser`, async () => {
     const r = rng(300 + i);
     const K = 512;
-    const { matrix, values } = await randomKMatrix(r, dtype, 37, K, 20);
+    const { matrix, values } = await uploadBlocks(ctx, dtype, randomKBlocks(r, dtype, 37, K), 37, K, 20);
     assert.equal(matrix.chunks.length, 2);
     const maxT = 17;
     const tokens = ctx.owner.storage(maxT * 4, 'tokens');
