@@ -13,26 +13,7 @@ const XV: u32 = 8u;
 
 fn touch_scales() {}
 
-// Byte i (0..15) of a superblock header.
-fn kq_header_byte(h: vec4<u32>, i: u32) -> u32 {
-  return (h[i / 4u] >> (8u * (i % 4u))) & 0xffu;
-}
-
-// (d * sc, dmin * m) of sub-block j of superblock sb (get_scale_min_k4 over header bytes 4..15).
-fn kq_scale_min(sb: u32, j: u32) -> vec2<f32> {
-  let h = w_scales[sb];
-  let dm = unpack2x16float(h.x);
-  var sc: u32;
-  var m: u32;
-  if (j < 4u) {
-    sc = kq_header_byte(h, 4u + j) & 63u;
-    m = kq_header_byte(h, 8u + j) & 63u;
-  } else {
-    sc = (kq_header_byte(h, 8u + j) & 15u) | ((kq_header_byte(h, j) >> 6u) << 4u);
-    m = (kq_header_byte(h, 8u + j) >> 4u) | ((kq_header_byte(h, 4u + j) >> 6u) << 4u);
-  }
-  return vec2<f32>(dm.x * f32(sc), dm.y * f32(m));
-}
+// kq_header_byte, kq_scale_min: kernels/dtype/k_scale_min.wgsl (prepended).
 
 // Nibbles of the four bytes of a word, from bit `shift` (0: low, 4: high) of each byte.
 fn kq_nib4(word: u32, shift: u32) -> vec4<f32> {
