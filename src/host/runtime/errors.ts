@@ -6,6 +6,7 @@
 // engine client and the CLI show them with their hint like any other typed error.
 
 import { TandemError } from '../../common/errors';
+import type { TransferFailure } from '../../common/http';
 
 /** Where a candidate came from, in the order selection tries them. */
 export type RuntimeSource = 'setting' | 'path' | 'host' | 'storage' | 'download';
@@ -50,15 +51,9 @@ export class NoNodeRuntimeError extends TandemError {
   }
 }
 
-export type DownloadFailure =
-  | 'offline' // DNS failure, connection refused or reset, network unreachable
-  | 'not-found' // HTTP 404: no such version, or no build for this platform
-  | 'http' // any other HTTP status
-  | 'stalled' // no bytes for idleTimeoutMs
-  | 'interrupted' // the connection dropped mid-body (the partial file is kept for resuming)
-  | 'checksum' // SHA-256 differs from SHASUMS256.txt (the file is deleted)
-  | 'extract' // tar failed or the archive does not hold a Node.js build
-  | 'busy'; // another process is downloading into the same storage folder
+/** The shared transfer's failures (offline, not-found, http, stalled, interrupted, checksum, busy; see
+ *  src/common/http.ts), and tar failing or the archive not holding a Node.js build. */
+export type DownloadFailure = TransferFailure | 'extract';
 
 export class RuntimeDownloadError extends TandemError {
   readonly code = 'NODE_RUNTIME_DOWNLOAD';
