@@ -1,10 +1,11 @@
 // The plain generation loop over one sequence: prefill the prompt in batches, then decode one token per
-// forward pass. Greedy decoding reads back only the GPU's argmax (4 bytes); sampling reads the logits row.
+// forward pass. Greedy decoding reads back only the GPU's argmax and its probability (8 bytes); sampling
+// reads the logits row.
 
 import { CancelledError } from '../common/errors';
 import type { LlamaModel } from '../model/llama';
 import type { Sequence } from '../kvcache/sequence';
-import { GREEDY, isGreedy, Rng, sample, type SamplingOptions } from './sampler';
+import { GREEDY, isGreedy, Rng, sample, tokenProbability, type SamplingOptions } from './sampler';
 
 export interface GenerateOptions {
   maxTokens: number;
@@ -12,8 +13,11 @@ export interface GenerateOptions {
   /** Token ids that end generation (not included in the output). */
   stopTokens?: ReadonlySet<number>;
   signal?: AbortSignal;
-  /** Called with each new token; return false to stop. */
-  onToken?: (id: number) => boolean | void;
+  /**
+   * Called with each new token and the model's probability of it (softmax of the raw logits, temperature
+   * 1, whatever the sampling); return false to stop.
+   */
+  onToken?: (id: number, probability: number) => boolean | void;
 }
 
 export interface GenerateResult {
@@ -26,19 +30,26 @@ export interface GenerateResult {
   decodePasses: number;
 }
 
+/** The last position's argmax, its probability, and (when asked for) its logits row. */
+export interface NextToken {
+  id: number;
+  p: number;
+  logits?: Float32Array;
+}
+
 /**
  * Runs `tokens` through the model into `seq` (which may already hold a prefix) and returns the
  * argmax / logits of the last position. Splits into batches of the model's maximum.
  */
-export async function prefill(model: LlamaModel, seq: Sequence, tokens: number[], wantLogits: boolean, signal?: AbortSignal): Promise<{ id: number; logits?: Float32Array }> {
+export async function prefill(model: LlamaModel, seq: Sequence, tokens: number[], wantLogits: boolean, signal?: AbortSignal): Promise<NextToken> {
   if (tokens.length === 0) throw new RangeError('prefill of no tokens');
   const B = model.maxBatchTokens;
-  let last: { id: number; logits?: Float32Array } = { id: -1 };
+  let last: NextToken = { id: -1, p: NaN };
   for (let at = 0; at < tokens.length; at += B) {
     const batch = tokens.slice(at, at + B);
     const isLast = at + B >= tokens.length;
     const r = await model.forward({ tokens: batch, seq, logitRows: isLast ? 1 : 0, wantLogits: isLast && wantLogits, signal });
-    if (isLast) last = { id: r.ids[0], logits: r.logits };
+    if (isLast) last = { id: r.ids[0], p: r.probs?.[0] ?? NaN, logits: r.logits };
   }
   return last;
 }
@@ -57,12 +68,13 @@ export async function generate(model: LlamaModel, seq: Sequence, prompt: number[
     const id = greedy ? next.id : sample(next.logits!, sampling, rng);
     if (o.stopTokens?.has(id)) { stoppedBy = 'stopToken'; break; }
     out.push(id);
-    if (o.onToken?.(id) === false) { stoppedBy = 'callback'; break; }
+    const p = greedy ? next.p : tokenProbability(next.logits!, id);
+    if (o.onToken?.(id, p) === false) { stoppedBy = 'callback'; break; }
     if (out.length >= o.maxTokens) break;
     if (o.signal?.aborted) throw new CancelledError();
     const r = await model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: !greedy, signal: o.signal });
     passes++;
-    next = { id: r.ids[0], logits: r.logits };
+    next = { id: r.ids[0], p: r.probs?.[0] ?? NaN, logits: r.logits };
   }
   return { tokens: out, stoppedBy, promptTokens: prompt.length, prefillMs: t1 - t0, decodeMs: performance.now() - t1, decodePasses: passes };
 }

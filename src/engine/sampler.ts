@@ -43,6 +43,19 @@ export function argmax(logits: ArrayLike<number>): number {
 }
 
 /**
+ * softmax(logits)[id] at temperature 1: the model's own probability of a token, whatever sampling chose it
+ * (the GPU argmax op computes the same for greedy tokens). Float64 sums over the row; a value equal to
+ * the maximum counts 1, so a row of -inf is uniform as on the GPU.
+ */
+export function tokenProbability(logits: ArrayLike<number>, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += logits[i] === max ? 1 : Math.exp(logits[i] - max);
+  return (logits[id] === max ? 1 : Math.exp(logits[id] - max)) / sum;
+}
+
+/**
  * The distribution sampling draws from after temperature, top-k and top-p, as (ids, probabilities)
  * sorted by probability. Speculative decoding needs it explicitly (for its acceptance test).
  */

@@ -15,6 +15,12 @@ import { PrefixCache, type CachedSequence } from '../kvcache/prefixCache';
 import type { IndexStats } from '../kvcache/prefixIndex';
 import type { LlamaModel } from '../model/llama';
 import { generate, prefill, type GenerateOptions, type GenerateResult } from './generate';
+import { speculativeGenerate, type SpeculativeOptions, type SpeculativeStats } from './speculative';
+
+/** A completion's decoding: plain, or speculative with the draft's settings. */
+export interface DocumentCompleteOptions extends GenerateOptions {
+  speculative?: Pick<SpeculativeOptions, 'draft' | 'draftLength' | 'maxDraftLength' | 'keepDraftState'>;
+}
 
 export interface DocumentCacheOptions {
   /** Documents whose sequences are kept (default 16). */
@@ -44,6 +50,8 @@ export interface CompletionResult extends GenerateResult, PromptStats {
   /** From the request to the first generated token (lookup, copies, prefill, first argmax). */
   ttftMs: number;
   totalMs: number;
+  /** Speculative requests: target passes, drafted and accepted tokens. */
+  speculative?: SpeculativeStats;
 }
 
 export interface CacheStats {
@@ -101,13 +109,24 @@ export class DocumentCache {
     });
   }
 
-  /** Completes `prompt` for document `docId` (prefill of the uncached part, then decoding). */
-  async complete(docId: string, prompt: number[], o: GenerateOptions): Promise<CompletionResult> {
+  /**
+   * Completes `prompt` for document `docId` (prefill of the uncached part, then decoding). Speculative
+   * decoding runs on the same cached sequence: it leaves the prompt and the output but its last token in
+   * it, as plain decoding leaves prompt and output (but the last token at maxTokens), and both are recorded
+   * by sync. The target's output is the same either way (greedy: the same tokens).
+   */
+  async complete(docId: string, prompt: number[], o: DocumentCompleteOptions): Promise<CompletionResult> {
     const t0 = performance.now();
     return this.withDocument(docId, prompt, async (cs) => {
       const out: number[] = [];
+      const options: GenerateOptions = { ...o, onToken: (id, p) => { out.push(id); return o.onToken?.(id, p); } };
       try {
-        const r = await generate(this.model, cs.seq, prompt.slice(cs.length), { ...o, onToken: (id) => { out.push(id); return o.onToken?.(id); } });
+        if (o.speculative) {
+          // speculativeGenerate takes the whole prompt and feeds what the sequence lacks.
+          const { stats, ...r } = await speculativeGenerate(this.model, cs.seq, prompt, { ...options, ...o.speculative });
+          return { ...r, speculative: stats, ttftMs: performance.now() - t0 - r.decodeMs, totalMs: performance.now() - t0 };
+        }
+        const r = await generate(this.model, cs.seq, prompt.slice(cs.length), options);
         const ttftMs = performance.now() - t0 - r.decodeMs;
         return { ...r, promptTokens: prompt.length, ttftMs, totalMs: performance.now() - t0 };
       } finally {

@@ -13,7 +13,7 @@ import type { Sequence } from '../kvcache/sequence';
 import type { DraftSource, ForwardModel, Proposal } from './draft';
 import { DraftLengthController } from './draftLength';
 import type { GenerateOptions, GenerateResult } from './generate';
-import { GREEDY, isGreedy, Rng } from './sampler';
+import { GREEDY, isGreedy, Rng, tokenProbability } from './sampler';
 import { acceptGreedy, acceptStandard, type AcceptanceRule } from './speculativeSampling';
 
 export interface SpeculativeOptions extends GenerateOptions {
@@ -24,6 +24,11 @@ export interface SpeculativeOptions extends GenerateOptions {
   maxDraftLength?: number;
   /** Sampling's acceptance rule; only tests replace it (with a broken one, to see the tests catch it). */
   acceptanceRule?: AcceptanceRule;
+  /**
+   * Leave the draft's state (a draft model's KV) in place at the end, so the next request on similar text
+   * reuses it; the owner releases it with draft.reset(). Default false: reset after the request.
+   */
+  keepDraftState?: boolean;
 }
 
 export interface SpeculativeStats {
@@ -106,11 +111,14 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
       s.verifyMs += verifyMs;
       s.lengths.push(drafted.length);
 
-      for (const id of [...drafted.slice(0, verdict.accepted), verdict.next]) {
+      const committed = [...drafted.slice(0, verdict.accepted), verdict.next];
+      for (const [row, id] of committed.entries()) {
         if (o.stopTokens?.has(id)) { stoppedBy = 'stopToken'; break loop; }
         out.push(id);
         context.push(id);
-        if (o.onToken?.(id) === false) { stoppedBy = 'callback'; break loop; }
+        // Row `row` is the target's distribution for this token (row i verifies d_{i+1}; the last, the bonus).
+        const p = greedy ? (r.probs?.[row] ?? NaN) : tokenProbability(r.logits!.subarray(row * vocab, (row + 1) * vocab), id);
+        if (o.onToken?.(id, p) === false) { stoppedBy = 'callback'; break loop; }
         if (out.length >= o.maxTokens) break loop;
       }
     }
@@ -118,7 +126,7 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
     // Keep the committed text only (a stop inside a pass leaves accepted tokens past it in the cache).
     const keep = Math.max(0, prompt.length + out.length - 1);
     if (seq.length > keep) seq.truncate(keep);
-    o.draft.reset();
+    if (!o.keepDraftState) o.draft.reset();
   }
   const t2 = performance.now();
   const draftStep = s.draftPasses > 0 ? s.draftMs / s.draftPasses : 0;

@@ -16,7 +16,7 @@ import { MatmulOp, type MatmulArgs, type MatvecKind } from '../ops/matmul';
 import { EmbedOp } from '../ops/embed';
 import { RmsNormOp } from '../ops/rmsnorm';
 import { SiluMulOp } from '../ops/siluMul';
-import { ArgmaxOp } from '../ops/argmax';
+import { ARGMAX_ROW_BYTES, ArgmaxOp, splitArgmaxRows } from '../ops/argmax';
 import { AttentionOp, attentionSplits, defaultSplitKeys } from '../ops/attention';
 import { KvBuffers } from '../kvcache/kvBuffers';
 import type { Sequence } from '../kvcache/sequence';
@@ -58,6 +58,8 @@ export interface ForwardRequest {
 export interface ForwardResult {
   /** Argmax token id of each logit row. */
   ids: Uint32Array;
+  /** probs[r] = softmax(logits[r])[ids[r]]: the model's probability of its greedy token (temperature 1). */
+  probs?: Float32Array;
   /** [logitRows][vocab] when wantLogits. */
   logits?: Float32Array;
 }
@@ -102,7 +104,8 @@ export class LlamaModel {
       ffn: own.storage(T * c.ffnDim * 4, 'ffn'),
       final: own.storage(this.maxLogitRows * c.dModel * 4, 'final'),
       logits: own.storage(this.maxLogitRows * c.vocabSize * 4, 'logits'),
-      ids: own.storage(this.maxLogitRows * 4, 'ids'),
+      // [rows][id, p]: the argmax op's output (ARGMAX_ROW_BYTES a row).
+      ids: own.storage(this.maxLogitRows * ARGMAX_ROW_BYTES, 'ids'),
       blockTable: own.storage(maxBlocks * 4, 'blockTable'),
       rope: own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta), 'rope'),
       partials: own.storage(c.nHeads * maxSplits * (c.headDim + 2) * 4, 'attention.partials'),
@@ -135,7 +138,7 @@ export class LlamaModel {
     this.headDecode = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output.decode',
       fusedInput: { mode: 'rmsnorm', x: b.x, weight: weights.outputNorm, eps: c.normEps } }, o.matvec);
     this.argmax = new ArgmaxOp(this.ctx, c.vocabSize, b.logits, b.ids);
-    this.idsReadback = new Readback(gpu.device, this.maxLogitRows * 4, 'ids.readback');
+    this.idsReadback = new Readback(gpu.device, this.maxLogitRows * ARGMAX_ROW_BYTES, 'ids.readback');
     this.logitsReadback = new Readback(gpu.device, this.maxLogitRows * c.vocabSize * 4, 'logits.readback');
   }
 
@@ -187,7 +190,7 @@ export class LlamaModel {
     }
     const rows = req.logitRows;
     if (rows > 0) {
-      this.idsReadback.encodeCopy(encoder, this.buffers.ids, 0, rows * 4);
+      this.idsReadback.encodeCopy(encoder, this.buffers.ids, 0, rows * ARGMAX_ROW_BYTES);
       if (req.wantLogits) this.logitsReadback.encodeCopy(encoder, this.buffers.logits, 0, rows * this.config.vocabSize * 4);
     }
     device.queue.submit([encoder.finish()]);
@@ -196,9 +199,9 @@ export class LlamaModel {
       return { ids: new Uint32Array(0) };
     }
     try {
-      const ids = new Uint32Array(await this.idsReadback.read(rows * 4));
+      const { ids, probs } = splitArgmaxRows(await this.idsReadback.read(rows * ARGMAX_ROW_BYTES), rows);
       const logits = req.wantLogits ? new Float32Array(await this.logitsReadback.read(rows * this.config.vocabSize * 4)) : undefined;
-      return { ids, logits };
+      return { ids, probs, logits };
     } catch (e) {
       if (this.gpu.isLost) throw new DeviceLostError((e as Error).message);
       throw e;
