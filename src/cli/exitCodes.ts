@@ -29,6 +29,7 @@ export function exitCodeOf(e: unknown): number {
     case 'CANCELLED': return EXIT.cancelled;
     case 'NODE_RUNTIME_UNAVAILABLE':
     case 'NODE_RUNTIME_DOWNLOAD': return EXIT.noNodeRuntime;
+    case 'MODEL_DOWNLOAD': return EXIT.failure;
   }
 }
 

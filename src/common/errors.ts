@@ -13,7 +13,8 @@ export type TandemErrorCode =
   | 'CANCELLED'
   | 'USAGE'
   | 'NODE_RUNTIME_UNAVAILABLE'
-  | 'NODE_RUNTIME_DOWNLOAD';
+  | 'NODE_RUNTIME_DOWNLOAD'
+  | 'MODEL_DOWNLOAD';
 
 export abstract class TandemError extends Error {
   abstract readonly code: TandemErrorCode;

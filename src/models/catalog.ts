@@ -41,6 +41,11 @@ export function cacheRoot(): string {
   return dir;
 }
 
+/** Tandem's models folder (<cache>/models): converted catalog models and downloads (src/models/hubDownload.ts). */
+export function modelsDir(): string {
+  return join(cacheRoot(), 'models');
+}
+
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
