@@ -81,8 +81,12 @@ export function httpError(url: string, status: number, body: string, retryAfterM
     return new RemoteError('REMOTE_SERVER', `the completion server failed (HTTP ${status})${said}`,
       'The server\'s own log says why; "Tandem: Show Logs" has the request.', { status, retryable: status === 502 || status === 503 || status === 504, retryAfterMs });
   }
+  // llama-server: "exceeds the available context size"; vLLM/OpenAI: "maximum context length is N tokens".
+  const tooLong = /context (size|length)|maximum context|too many tokens/i.test(detail);
   return new RemoteError('REMOTE_BAD_REQUEST', `the completion server rejected the request (HTTP ${status})${said}`,
-    'Check tandem.remote.model and tandem.remote.api.', { status });
+    tooLong
+      ? 'The prompt is longer than the server\'s context: set tandem.maxContextTokens to the server\'s context length (llama-server -c, vLLM --max-model-len), or lower the tandem.context.* budgets.'
+      : 'Check tandem.remote.model and tandem.remote.api.', { status });
 }
 
 /** The human part of an error body: OpenAI's {error:{message}}, Ollama's {error}, or the text itself. */
