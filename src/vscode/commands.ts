@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { CATALOG, resolveModel } from '../models/catalog';
 import type { PromptCacheStats } from '../host/engine/protocol';
 import type { TandemController } from './controller';
+import { downloadRecommendedModel } from './downloadModel';
 import { findModels } from './modelFinder';
 import { setLanguageEnabled } from './settings';
 
@@ -42,6 +43,7 @@ export function registerCommands(c: TandemController): vscode.Disposable[] {
     reg('tandem.chooseNodeRuntime', () => chooseNodeRuntime()),
     reg('tandem.showLogs', () => c.log.show()),
     reg('tandem.setRemoteApiKey', () => c.backends.promptForKey()),
+    reg('tandem.downloadModel', () => downloadRecommendedModel(c)),
   ];
 }
 
@@ -60,6 +62,7 @@ async function showMenu(c: TandemController): Promise<void> {
       : { label: '$(check) Enable Completions', command: 'tandem.enable' },
     ...(lang ? [{ label: `$(symbol-namespace) Enable/Disable for ${lang}`, command: 'tandem.toggleLanguage' }] : []),
     { label: '$(file-binary) Select Model…', description: model ? `${model.name} (${model.template})` : 'none', command: 'tandem.selectModel' },
+    { label: '$(cloud-download) Download a Recommended Model…', description: 'Qwen2.5-Coder GGUFs', command: 'tandem.downloadModel' },
     { label: '$(lightbulb-sparkle) Trigger Completion', command: 'tandem.triggerCompletion' },
     { label: '$(graph) Show Statistics', command: 'tandem.showStatistics' },
     { label: '$(clear-all) Clear Cache', command: 'tandem.clearCache' },
@@ -91,21 +94,24 @@ interface ModelItem extends vscode.QuickPickItem {
   path?: string;
   catalog?: string;
   browse?: boolean;
+  download?: boolean;
 }
 
 async function selectModel(c: TandemController): Promise<void> {
   const found = findModels(c.currentSettings.modelsFolder);
   const current = c.currentSettings.model;
   const items: ModelItem[] = found.map((m) => ({
-    label: (m.path === current ? '$(check) ' : '') + m.path.split(/[\\/]/).pop()!,
+    label: (m.path === current ? '$(check) ' : '') + (m.label ?? m.path.split(/[\\/]/).pop()!),
     description: `${(m.bytes / 2 ** 20).toFixed(1)} MiB · ${m.source}`,
     detail: m.path,
     path: m.path,
   }));
   for (const [name, e] of Object.entries(CATALOG)) items.push({ label: `$(cloud-download) ${name}`, description: e.description, catalog: name });
+  items.push({ label: '$(cloud-download) Download a Recommended Model…', description: 'Qwen2.5-Coder GGUFs from Hugging Face', download: true });
   items.push({ label: '$(folder-opened) Browse for a GGUF file…', browse: true });
   const pick = await vscode.window.showQuickPick(items, { title: 'Tandem: Select Model', placeHolder: found.length ? 'A GGUF model for completions' : 'No GGUF found in the usual folders: browse, or set tandem.modelsFolder' });
   if (!pick) return;
+  if (pick.download) return downloadRecommendedModel(c);
   let path = pick.path;
   if (pick.browse) {
     const uris = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'GGUF models': ['gguf'] }, title: 'Select a GGUF model' });

@@ -14,9 +14,13 @@ export interface TandemSettings {
   modelsFolder: string;
   maxContextTokens: number;
   memoryBudgetMB: number;
+  /** Requests carry the document's id, so the engine reuses its prompt K/V across edits; off: full prefills. */
+  promptCache: boolean;
   nodePath: string;
   nodeDownload: boolean;
   nodeDownloadUrl: string;
+  /** Hub for "Download a Recommended Model" (Hugging Face layout); empty: $HF_ENDPOINT, else huggingface.co. */
+  modelDownloadUrl: string;
   maxTokens: number;
   timeBudgetMs: number;
   temperature: number;
@@ -45,9 +49,11 @@ export function readSettings(): TandemSettings {
     modelsFolder: c.get('modelsFolder', ''),
     maxContextTokens: c.get('maxContextTokens', 4096),
     memoryBudgetMB: c.get('memoryBudgetMB', 0),
+    promptCache: c.get('promptCache', true),
     nodePath: c.get('nodePath', ''),
     nodeDownload: c.get('nodeDownload', true),
     nodeDownloadUrl: c.get('nodeDownloadUrl', ''),
+    modelDownloadUrl: c.get('modelDownloadUrl', ''),
     maxTokens: c.get('maxTokens', 64),
     timeBudgetMs: c.get('timeBudgetMs', 5000),
     temperature: c.get('temperature', 0),
