@@ -1,9 +1,15 @@
-// One completion on a loaded model: prompt (template + windows), generation with the stop rule checked
-// after every token, a time budget, cancellation between tokens, then post-processing. Runs wherever the
-// model is: in the engine process behind the extension, or in-process in tests and the CLI.
+// One completion on a loaded model: prompt (template + windows), generation with the stop rule and the
+// confidence threshold checked after every token, a time budget, cancellation between tokens, then
+// post-processing. Generation is plain or speculative (a draft proposes, the target verifies: the same
+// text). Runs wherever the model is: in the engine process behind the extension, or in-process in tests
+// and the CLI.
 
 import { CancelledError } from '../common/errors';
 import { generate, type GenerateOptions, type GenerateResult } from '../engine/generate';
+import type { DraftSource, ModelDraft } from '../engine/draft';
+import { NgramDraft } from '../engine/draftNgram';
+import { MixedDraft } from '../engine/draftMixed';
+import { speculativeGenerate, type SpeculativeStats } from '../engine/speculative';
 import type { SamplingOptions } from '../engine/sampler';
 import { DocumentCache, type DocumentCacheOptions } from '../engine/session';
 import { BlockPool } from '../kvcache/blockPool';
@@ -14,7 +20,7 @@ import { postprocess } from './postprocess';
 import { buildPrompt, DEFAULT_BUDGETS, type PromptBudgets } from './prompt';
 import { createStopRule, wantsMultiline } from './stopRules';
 import { chooseTemplate } from './templates';
-import type { CompletionOptions, CompletionRequest, CompletionResult } from './types';
+import type { CompletionOptions, CompletionRequest, CompletionResult, DraftMode, GeneratedTokens, SpeculativeTimings } from './types';
 
 export interface CompletionModel {
   model: LlamaModel;
@@ -25,11 +31,32 @@ export interface CompletionModel {
   pool: BlockPool;
   /** Each document's prompt K/V, reused by its next request (prefix reuse across edits). */
   documents: DocumentCache;
+  /**
+   * The draft model (vocabulary already checked against the target), when one is loaded. Its one sequence
+   * stays in its KV pool between requests and follows the next request's text by its longest common
+   * prefix: a keystroke in the same document re-runs a few draft tokens, a switch of documents re-runs the
+   * draft's prompt. Correctness never depends on it (the target verifies every token).
+   */
+  draft?: ModelDraft;
 }
 
-export function completionModel(model: LlamaModel, tokenizer: Tokenizer, o: DocumentCacheOptions = {}): CompletionModel {
+export function completionModel(model: LlamaModel, tokenizer: Tokenizer, o: DocumentCacheOptions = {}, draft?: ModelDraft): CompletionModel {
   const documents = new DocumentCache(model, o);
-  return { model, tokenizer, name: model.config.name, pool: documents.pool, documents };
+  return { model, tokenizer, name: model.config.name, pool: documents.pool, documents, draft };
+}
+
+/** The draft source for one request, or none; 'model' falls back to none and 'model+ngram' to n-grams without a draft model. */
+function draftFor(m: CompletionModel, mode: DraftMode | undefined): { source: DraftSource; ran: SpeculativeTimings['draft'] } | undefined {
+  switch (mode ?? 'off') {
+    case 'ngram': return { source: new NgramDraft(), ran: 'ngram' };
+    case 'model': return m.draft ? { source: m.draft, ran: 'model' } : undefined;
+    case 'model+ngram': return m.draft ? { source: new MixedDraft(m.draft), ran: 'model+ngram' } : { source: new NgramDraft(), ran: 'ngram' };
+    default: return undefined;
+  }
+}
+
+function speculativeTimings(ran: SpeculativeTimings['draft'], s: SpeculativeStats): SpeculativeTimings {
+  return { draft: ran, targetPasses: s.targetPasses, draftPasses: s.draftPasses, draftedTokens: s.draftedTokens, acceptedTokens: s.acceptedTokens, draftMs: s.draftMs, verifyMs: s.verifyMs };
 }
 
 /** Budgets scaled down so prompt + completion fit the model's context. */
@@ -76,13 +103,26 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
   let prefillMs = 0;
   let decodeMs = 0;
   let reusedTokens: number | undefined;
+  let speculative: SpeculativeTimings | undefined;
+  const minP = o.minTokenProbability ?? 0;
+  const tokens: GeneratedTokens = { ids: [], probabilities: [], offsets: [] };
+  let lowConfidence: CompletionResult['lowConfidence'];
   const generateOptions: GenerateOptions = {
     maxTokens,
     sampling,
     stopTokens: prompt.stopIds,
     signal: run.signal,
-    onToken: (id) => {
+    onToken: (id, p) => {
       generated++;
+      tokens.ids.push(id);
+      tokens.probabilities.push(p);
+      tokens.offsets.push(raw.length);
+      // Cut before the first unsure token: its text never reaches raw (NaN, unknown, never cuts).
+      if (p < minP) {
+        lowConfidence = { at: raw.length, tokenIndex: tokens.ids.length - 1, probability: p };
+        stoppedBy = 'lowConfidence';
+        return false;
+      }
       const piece = decoder.push(id);
       raw += piece;
       if (piece) run.onText?.(piece);
@@ -92,18 +132,28 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
       return true;
     },
   };
+  const draft = draftFor(m, o.draft);
+  // The draft model's KV follows the text from request to request (see CompletionModel.draft).
+  const spec = draft && { draft: draft.source, draftLength: o.draftLength ?? 'auto', keepDraftState: true };
   try {
     let r: GenerateResult;
     if (req.documentId !== undefined) {
       // The document's previous prompt (and the tokens generated after it) stays in the cache: only the
       // tokens after the longest common prefix are prefilled.
-      const c = await m.documents.complete(req.documentId, prompt.tokens, generateOptions);
+      const c = await m.documents.complete(req.documentId, prompt.tokens, { ...generateOptions, speculative: spec });
       reusedTokens = c.reusedTokens;
+      if (c.speculative) speculative = speculativeTimings(draft!.ran, c.speculative);
       r = c;
     } else {
       const seq = new Sequence(m.pool);
       try {
-        r = await generate(m.model, seq, prompt.tokens, generateOptions);
+        if (spec) {
+          const s = await speculativeGenerate(m.model, seq, prompt.tokens, { ...generateOptions, ...spec });
+          speculative = speculativeTimings(draft!.ran, s.stats);
+          r = s;
+        } else {
+          r = await generate(m.model, seq, prompt.tokens, generateOptions);
+        }
       } finally {
         seq.clear();
       }
@@ -115,15 +165,19 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
     if (!(e instanceof CancelledError)) throw e;
     stoppedBy = 'cancelled';
   }
-  raw += decoder.flush().replace(/\uFFFD$/, '');
+  // A low-confidence cut drops the bytes of a character the unsure token would have completed.
+  if (!lowConfidence) raw += decoder.flush().replace(/\uFFFD$/, '');
   if (cutAt < 0) cutAt = rule(raw, true);
   const kept = cutAt >= 0 ? raw.slice(0, cutAt) : raw;
-  const text = stoppedBy === 'cancelled' ? '' : postprocess(kept, { prefix: prompt.prefix, suffix: req.suffix });
+  const empty = stoppedBy === 'cancelled' || (lowConfidence !== undefined && kept.trim() === '');
+  const text = empty ? '' : postprocess(kept, { prefix: prompt.prefix, suffix: req.suffix });
   return {
     text,
     rawText: raw,
     stoppedBy,
     template: template.name,
-    timings: { promptTokens: prompt.tokens.length, generatedTokens: generated, queueMs: 0, tokenizeMs, reusedTokens, prefillMs, decodeMs },
+    timings: { promptTokens: prompt.tokens.length, generatedTokens: generated, queueMs: 0, tokenizeMs, reusedTokens, prefillMs, decodeMs, speculative },
+    lowConfidence,
+    tokens,
   };
 }

@@ -10,6 +10,13 @@ export interface ContextFile {
 
 export type MultilineMode = 'auto' | 'always' | 'never';
 
+/**
+ * Speculative decoding's draft source: none, prompt lookup (n-grams of the prompt itself), the draft model
+ * loaded with the target, or both (picked per step by recent acceptance). The output is the target's
+ * either way; only the speed differs.
+ */
+export type DraftMode = 'off' | 'ngram' | 'model' | 'model+ngram';
+
 export interface CompletionRequest {
   /** The document (its URI): the engine keeps each document's prompt K/V and reuses its prefix on the next
    *  request, so a keystroke prefills a few tokens. Absent: a fresh sequence (no reuse). */
@@ -39,6 +46,29 @@ export interface CompletionOptions {
   prefixTokens?: number;
   suffixTokens?: number;
   contextFileTokens?: number;
+  /**
+   * Confidence trimming: the suggestion ends where the model's probability of a token (softmax at
+   * temperature 1) first falls below this; 0 = off.
+   */
+  minTokenProbability?: number;
+  /** Speculative decoding (default 'off'); 'model' without a loaded draft model decodes plainly. */
+  draft?: DraftMode;
+  /** Tokens drafted per target pass: 1..16, or 'auto' (from measured acceptance and costs). Default 'auto'. */
+  draftLength?: number | 'auto';
+}
+
+/** One request's speculative decoding: what the target verified and kept. */
+export interface SpeculativeTimings {
+  /** The source that ran (after falling back when no draft model is loaded). */
+  draft: Exclude<DraftMode, 'off'>;
+  /** Target forward passes after the prompt (each verifies a draft). */
+  targetPasses: number;
+  /** Draft model forward passes (0 for n-grams). */
+  draftPasses: number;
+  draftedTokens: number;
+  acceptedTokens: number;
+  draftMs: number;
+  verifyMs: number;
 }
 
 export interface CompletionTimings {
@@ -51,6 +81,17 @@ export interface CompletionTimings {
   reusedTokens?: number;
   prefillMs: number;
   decodeMs: number;
+  /** Present when the request decoded speculatively. */
+  speculative?: SpeculativeTimings;
+}
+
+/** The generated tokens, before any cut (a low-confidence token is the last one). */
+export interface GeneratedTokens {
+  ids: number[];
+  /** The model's probability of each token (softmax of its logits at temperature 1). */
+  probabilities: number[];
+  /** Offset in rawText where each token's text starts. */
+  offsets: number[];
 }
 
 export interface CompletionResult {
@@ -58,7 +99,10 @@ export interface CompletionResult {
   text: string;
   /** The text as the model produced it, before post-processing (for logs and captured tests). */
   rawText: string;
-  stoppedBy: 'maxTokens' | 'stopToken' | 'stopRule' | 'timeBudget' | 'cancelled';
+  stoppedBy: 'maxTokens' | 'stopToken' | 'stopRule' | 'timeBudget' | 'lowConfidence' | 'cancelled';
   template: string;
   timings: CompletionTimings;
+  /** stoppedBy 'lowConfidence': rawText ends at `at`, where token `tokenIndex` of probability `probability` began. */
+  lowConfidence?: { at: number; tokenIndex: number; probability: number };
+  tokens?: GeneratedTokens;
 }

@@ -44,7 +44,8 @@ export interface ModelDraftOptions {
   mapping?: VocabMapping;
   /**
    * Greedy requests: stop drafting at a token whose draft probability is below this (0 = never stop
-   * early; needs the draft's logits read back). Sampled requests draft until k.
+   * early). The GPU argmax gives that probability; a model without it has its logits read back.
+   * Sampled requests draft until k.
    */
   minConfidence?: number;
 }
@@ -58,6 +59,8 @@ export class ModelDraft implements DraftSource {
   private readonly cached: number[] = [];
   private readonly mapping: VocabMapping;
   private readonly minConfidence: number;
+  /** The model's forward gives each argmax's probability (LlamaModel does): no logits needed for minConfidence. */
+  private givesProbs = false;
 
   constructor(readonly model: ForwardModel, o: ModelDraftOptions = {}) {
     this.pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
@@ -68,7 +71,7 @@ export class ModelDraft implements DraftSource {
 
   async propose(context: readonly number[], k: number, ctx: ProposeContext): Promise<Proposal> {
     const greedy = isGreedy(ctx.sampling);
-    const wantLogits = !greedy || this.minConfidence > 0;
+    const wantLogits = !greedy || (this.minConfidence > 0 && !this.givesProbs);
     const vocab = this.model.config.vocabSize;
     const committed = this.mapping.identity ? context : context.map((t) => this.mapping.toDraft(t));
     // Room for the proposal in the draft's own context; none left: no proposal.
@@ -87,12 +90,13 @@ export class ModelDraft implements DraftSource {
       const r = await this.forwardAll(feed, wantLogits, ctx.signal);
       passes++;
       this.cached.push(...feed);
+      if (r.probs) this.givesProbs = true;
       let x = r.ids[0];
       let q: Float64Array | undefined;
       if (!greedy) {
         q = denseDistribution(r.logits!, ctx.sampling, vocab);
         x = drawFrom(q, ctx.rng);
-      } else if (this.minConfidence > 0 && maxSoftmax(r.logits!) < this.minConfidence) {
+      } else if (this.minConfidence > 0 && (r.probs?.[0] ?? maxSoftmax(r.logits!)) < this.minConfidence) {
         break;
       }
       const xt = this.mapping.toTarget(x);

@@ -9,7 +9,7 @@ import { NoNodeRuntimeError } from '../host/runtime';
 import { RemoteError } from '../remote/errors';
 import { TandemInlineProvider } from './provider';
 import { BackendChoice } from './remote';
-import { enabledFor, loadKey, readSettings, runtimeKey, serviceSettings, wantsLocalModel, type TandemSettings } from './settings';
+import { draftModelToLoad, enabledFor, loadKey, readSettings, runtimeKey, serviceSettings, wantsLocalModel, type TandemSettings } from './settings';
 import { StatusBar } from './statusBar';
 
 export class TandemController implements vscode.Disposable {
@@ -172,6 +172,7 @@ export class TandemController implements vscode.Disposable {
         modelPath: s.model,
         maxContextTokens: s.maxContextTokens,
         kvBudgetBytes: s.memoryBudgetMB > 0 ? s.memoryBudgetMB * 2 ** 20 : undefined,
+        draftModelPath: draftModelToLoad(s),
       });
       this.service.clearCache();
     } catch (e) {

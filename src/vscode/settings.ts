@@ -4,7 +4,7 @@
 
 import * as vscode from 'vscode';
 import type { ServiceSettings } from '../completion/service';
-import type { MultilineMode } from '../completion/types';
+import type { DraftMode, MultilineMode } from '../completion/types';
 import type { RemoteApi } from '../remote/protocols';
 
 export interface TandemSettings {
@@ -38,6 +38,20 @@ export interface TandemSettings {
   remoteModel: string;
   remoteFallbackToLocal: boolean;
   remoteTimeoutMs: number;
+  /** Suggestions end before the first token the model gives less than this probability (0 = off). */
+  confidenceThreshold: number;
+  /** Speculative decoding's draft source; the output is the same text either way. */
+  draft: DraftMode;
+  /** A draft GGUF loaded with the model ('' = none); needed by draft 'model' and 'model+ngram'. */
+  draftModel: string;
+  /** Tokens drafted per target pass, or 'auto'. */
+  draftLength: number | 'auto';
+}
+
+/** 'auto' or an integer 1..16 (the setting is a string enum: a drop-down in the Settings UI); else 'auto'. */
+export function parseDraftLength(v: unknown): number | 'auto' {
+  const k = Number(v);
+  return Number.isInteger(k) && k >= 1 && k <= 16 ? k : 'auto';
 }
 
 export function readSettings(): TandemSettings {
@@ -71,6 +85,10 @@ export function readSettings(): TandemSettings {
     remoteModel: c.get('remote.model', ''),
     remoteFallbackToLocal: c.get('remote.fallbackToLocal', false),
     remoteTimeoutMs: c.get('remote.timeoutMs', 10_000),
+    confidenceThreshold: Math.min(1, Math.max(0, c.get('confidenceThreshold', 0))),
+    draft: c.get('draft', 'off'),
+    draftModel: c.get('draftModel', ''),
+    draftLength: parseDraftLength(c.get('draftLength', 'auto')),
   };
 }
 
@@ -91,6 +109,9 @@ export function serviceSettings(s: TandemSettings): ServiceSettings {
       prefixTokens: s.prefixTokens,
       suffixTokens: s.suffixTokens,
       contextFileTokens: s.otherFilesTokens,
+      minTokenProbability: s.confidenceThreshold,
+      draft: s.draft,
+      draftLength: s.draftLength,
     },
   };
 }
@@ -112,7 +133,12 @@ export function runtimeKey(s: TandemSettings): string {
 
 /** Settings whose change needs the model loaded again (engine-side state). */
 export function loadKey(s: TandemSettings): string {
-  return JSON.stringify([s.model, s.maxContextTokens, s.memoryBudgetMB]);
+  return JSON.stringify([s.model, s.maxContextTokens, s.memoryBudgetMB, draftModelToLoad(s)]);
+}
+
+/** The draft GGUF the engine loads with the model: only when the draft mode uses one (no GPU memory otherwise). */
+export function draftModelToLoad(s: TandemSettings): string | undefined {
+  return (s.draft === 'model' || s.draft === 'model+ngram') && s.draftModel ? s.draftModel : undefined;
 }
 
 /** Turns Tandem on or off for one language (global settings), keeping the other entries. */

@@ -10,6 +10,9 @@ export interface LoadParams {
   modelPath: string;
   maxContextTokens?: number;
   kvBudgetBytes?: number;
+  /** A draft GGUF for speculative decoding, loaded with the target (its vocabulary checked: a mismatch fails
+   *  the load with DraftVocabularyError, code UNSUPPORTED_MODEL). Requests choose whether to use it. */
+  draftModelPath?: string;
 }
 
 export interface ModelInfo {
@@ -23,6 +26,8 @@ export interface ModelInfo {
   adapter: string;
   isSoftwareAdapter: boolean;
   loadMs: number;
+  /** The draft model loaded with the target, if any. */
+  draft?: { path: string; name: string; weightBytes: number };
 }
 
 export interface EngineStats {
@@ -41,7 +46,23 @@ export interface EngineStats {
   kvBlocksTotal: number;
   /** The per-document prompt cache of the loaded model (prefix reuse across edits). */
   promptCache: PromptCacheStats | undefined;
+  /** Requests that decoded speculatively (since the engine started); absent before the first. */
+  speculative?: SpeculativeEngineStats;
   rssBytes: number;
+}
+
+export interface SpeculativeEngineStats {
+  requests: number;
+  /** Target forward passes of their decoding (each verifies one draft). */
+  targetPasses: number;
+  draftedTokens: number;
+  acceptedTokens: number;
+  /** acceptedTokens / draftedTokens. */
+  acceptanceRate: number;
+  /** Tokens generated per target pass (1 = no gain; plain decoding runs one pass a token). */
+  tokensPerPass: number;
+  /** Requests per draft source that ran ('ngram', 'model', 'model+ngram'). */
+  bySource: Record<string, number>;
 }
 
 export interface PromptCacheStats {

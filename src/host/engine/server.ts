@@ -9,7 +9,8 @@ import type { CompletionResult } from '../../completion/types';
 import { Gpu } from '../../gpu/device';
 import { loadModel } from '../../model/load';
 import { createTokenizer } from '../../tokenizer';
-import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, WireError } from './protocol';
+import { loadDraftModel, type LoadedDraftModel } from '../../engine/draftLoad';
+import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, SpeculativeEngineStats, WireError } from './protocol';
 
 /** Open documents whose prompt K/V the engine keeps (least recently used dropped first; memory pressure
  *  drops idle ones earlier). */
@@ -25,6 +26,7 @@ export class EngineServer {
   private readonly aborts = new Map<number, AbortController>();
   private readonly latenciesMs: number[] = [];
   private readonly totals = { requests: 0, cancelled: 0, generated: 0, prompt: 0, prefillMs: 0, decodeMs: 0, decodePasses: 0 };
+  private readonly spec = { requests: 0, targetPasses: 0, drafted: 0, accepted: 0, generated: 0, bySource: {} as Record<string, number> };
 
   constructor(private readonly send: (e: EngineEvent) => void) {}
 
@@ -44,7 +46,7 @@ export class EngineServer {
         this.aborts.get(m.target)?.abort();
         break;
       case 'clearCache':
-        this.enqueue({ id: m.id, run: async () => { this.loaded?.cm.documents.clear(); this.send({ type: 'cacheCleared', id: m.id }); } });
+        this.enqueue({ id: m.id, run: async () => { this.loaded?.cm.documents.clear(); this.loaded?.cm.draft?.reset(); this.send({ type: 'cacheCleared', id: m.id }); } });
         break;
       case 'stats':
         // Answered at once, even while a completion runs.
@@ -89,12 +91,20 @@ export class EngineServer {
         this.send({ type: 'progress', id, loadedBytes, totalBytes });
       },
     });
+    let draft: LoadedDraftModel | undefined;
     try {
+      if (p.draftModelPath) draft = await loadDraftModel(this.gpu, model, file, p.draftModelPath);
       const tokenizer = createTokenizer(file.metadata);
-      const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED });
+      const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED }, draft?.draft);
       // Warm-up: the first forward passes compile the pipelines (seconds on a software adapter); do it
-      // while the status says "loading", not on the user's first keystroke.
-      await runCompletion(cm, { prefix: 'function main() {\n  return 1;\n}\n', suffix: '', path: 'warmup.js', languageId: 'javascript' }, { maxTokens: 2, multiline: 'always' });
+      // while the status says "loading", not on the user's first keystroke. With a draft model, a
+      // speculative request also compiles the verify-pass (batched head) and the draft's pipelines.
+      const warmup = { prefix: 'function main() {\n  return 1;\n}\n', suffix: '', path: 'warmup.js', languageId: 'javascript' };
+      await runCompletion(cm, warmup, { maxTokens: 2, multiline: 'always' });
+      if (draft) {
+        await runCompletion(cm, warmup, { maxTokens: 3, multiline: 'always', draft: 'model', draftLength: 2 });
+        draft.draft.reset();
+      }
       const choice = chooseTemplate(tokenizer, cm.name);
       const a = this.gpu.adapter;
       const info: ModelInfo = {
@@ -108,10 +118,12 @@ export class EngineServer {
         adapter: [a.vendor, a.architecture, a.description].filter(Boolean).join(' '),
         isSoftwareAdapter: a.isSoftware,
         loadMs: performance.now() - t0,
+        draft: draft && { path: p.draftModelPath!, name: draft.model.config.name, weightBytes: draft.file.tensors.reduce((s, t) => s + t.byteSize, 0) },
       };
-      this.loaded = { cm, info, dispose: () => { cm.documents.dispose(); model.dispose(); } };
+      this.loaded = { cm, info, dispose: () => { cm.documents.dispose(); draft?.draft.reset(); draft?.model.dispose(); model.dispose(); } };
       this.send({ type: 'loaded', id, info });
     } catch (e) {
+      draft?.model.dispose();
       model.dispose();
       throw e;
     }
@@ -147,6 +159,16 @@ export class EngineServer {
     t.prefillMs += r.timings.prefillMs;
     t.decodeMs += r.timings.decodeMs;
     t.decodePasses += Math.max(0, r.timings.generatedTokens - 1);
+    const sp = r.timings.speculative;
+    if (sp) {
+      const s = this.spec;
+      s.requests++;
+      s.targetPasses += sp.targetPasses;
+      s.drafted += sp.draftedTokens;
+      s.accepted += sp.acceptedTokens;
+      s.generated += r.timings.generatedTokens;
+      s.bySource[sp.draft] = (s.bySource[sp.draft] ?? 0) + 1;
+    }
     if (r.stoppedBy !== 'cancelled') {
       this.latenciesMs.push(latencyMs);
       if (this.latenciesMs.length > 500) this.latenciesMs.shift();
@@ -184,7 +206,22 @@ export class EngineServer {
         evictions: dc.pool.evictions,
         documentsDropped: dc.documentsDropped,
       },
+      speculative: this.speculativeStats(),
       rssBytes: process.memoryUsage().rss,
+    };
+  }
+
+  private speculativeStats(): SpeculativeEngineStats | undefined {
+    const s = this.spec;
+    if (s.requests === 0) return undefined;
+    return {
+      requests: s.requests,
+      targetPasses: s.targetPasses,
+      draftedTokens: s.drafted,
+      acceptedTokens: s.accepted,
+      acceptanceRate: s.drafted ? s.accepted / s.drafted : 0,
+      tokensPerPass: s.targetPasses ? s.generated / s.targetPasses : 0,
+      bySource: { ...s.bySource },
     };
   }
 
