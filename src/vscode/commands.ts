@@ -2,11 +2,11 @@
 
 import * as vscode from 'vscode';
 import { CATALOG, resolveModel } from '../models/catalog';
-import type { PromptCacheStats } from '../host/engine/protocol';
 import type { TandemController } from './controller';
 import { downloadRecommendedModel } from './downloadModel';
 import { findModels } from './modelFinder';
 import { setLanguageEnabled } from './settings';
+import { StatsView } from './statsView';
 
 interface MenuItem extends vscode.QuickPickItem {
   command: string;
@@ -29,7 +29,7 @@ export function registerCommands(c: TandemController): vscode.Disposable[] {
     }),
     reg('tandem.selectModel', () => selectModel(c)),
     reg('tandem.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
-    reg('tandem.showStatistics', () => showStatistics(c)),
+    reg('tandem.showStatistics', () => StatsView.show(c)),
     reg('tandem.clearCache', async () => {
       c.service.clearCache();
       try {
@@ -125,56 +125,4 @@ async function selectModel(c: TandemController): Promise<void> {
   }
   if (!path) return;
   await vscode.workspace.getConfiguration('tandem').update('model', path, vscode.ConfigurationTarget.Global);
-}
-
-function promptCacheRows(p: PromptCacheStats): string[] {
-  return [
-    `| prompt cache: tokens reused / prefilled | ${p.reusedTokens} / ${p.prefilledTokens} (hit rate ${(100 * p.tokenHitRate).toFixed(0)}%) |`,
-    `| prompt cache: documents | ${p.documents} (${p.documentsDropped} dropped for memory) |`,
-    `| prompt cache: blocks used / cached / free | ${p.blocksUsed} / ${p.blocksCached} / ${p.blocksFree} of ${p.blocksTotal} (${p.evictions} evicted) |`,
-  ];
-}
-
-async function showStatistics(c: TandemController): Promise<void> {
-  const client = c.service.stats();
-  let engineText = '_the engine is not running_';
-  try {
-    const e = await c.engine.stats();
-    const m = e.model;
-    engineText = [
-      m ? `| model | ${m.name} (${m.architecture}), ${(m.weightBytes / 2 ** 20).toFixed(1)} MiB, context ${m.contextTokens} |` : '| model | none |',
-      m ? `| template | ${m.template} (${m.templateReason}) |` : '',
-      m ? `| adapter | ${m.adapter}${m.isSoftwareAdapter ? ' (software: slow)' : ''} |` : '',
-      `| requests | ${e.requests} (${e.cancelled} cancelled) |`,
-      `| decode | ${e.decodeTokensPerS.toFixed(1)} tok/s |`,
-      `| prefill | ${e.prefillTokensPerS.toFixed(1)} tok/s |`,
-      `| engine latency p50 / p95 | ${e.latencyMsP50.toFixed(0)} / ${e.latencyMsP95.toFixed(0)} ms |`,
-      `| KV blocks in use | ${e.kvBlocksUsed} / ${e.kvBlocksTotal} |`,
-      ...(e.promptCache ? promptCacheRows(e.promptCache) : []),
-      `| engine memory (RSS) | ${(e.rssBytes / 2 ** 20).toFixed(0)} MiB |`,
-      `| engine restarts | ${c.engine.restarts} |`,
-    ].filter(Boolean).join('\n');
-  } catch {
-    // shown as not running
-  }
-  const served = client.served.model + client.served.cache + client.served.typedAlong;
-  const hitRate = served ? ((100 * (client.served.cache + client.served.typedAlong)) / served).toFixed(0) : '0';
-  const content = `# Tandem statistics\n\n## Editor side\n\n| | |\n|---|---|\n` +
-    `| requests | ${client.requests} |\n| from the model | ${client.served.model} (${client.empty} empty) |\n` +
-    `| from the cache / typed along | ${client.served.cache} / ${client.served.typedAlong} (hit rate ${hitRate}%) |\n` +
-    `| dropped by debounce or cancelled | ${client.cancelled} |\n| errors | ${client.errors} |\n| debounce now | ${client.debounceMs} ms |\n` +
-    `| keystroke-to-completion p50 / p95 | ${client.latencyMsP50.toFixed(0)} / ${client.latencyMsP95.toFixed(0)} ms |\n\n## Engine\n\n| | |\n|---|---|\n${engineText}\n${remoteStatistics(c)}`;
-  const doc = await vscode.workspace.openTextDocument({ content, language: 'markdown' });
-  await vscode.window.showTextDocument(doc, { preview: true });
-}
-
-/** The server's share of the statistics, when completions come from one. */
-function remoteStatistics(c: TandemController): string {
-  const r = c.backends.active;
-  if (!r) return '';
-  const st = r.stats();
-  const status = r.status.kind === 'error' ? `error: ${r.status.error.message}` : r.status.kind;
-  return `\n## Server\n\n| | |\n|---|---|\n| server | ${r.o.url} (${r.o.api}${r.o.model ? `, ${r.o.model}` : ''}) |\n| status | ${status} |\n` +
-    `| requests | ${st.requests} (${st.ok} answered, ${st.cancelled} cancelled, ${st.errors} failed, ${st.retries} retries) |\n` +
-    `| first token p50 / p95 | ${st.firstTokenMsP50.toFixed(0)} / ${st.firstTokenMsP95.toFixed(0)} ms |\n| open connections | ${r.openSockets} |\n`;
 }
