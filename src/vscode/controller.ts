@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { CompletionService } from '../completion/service';
 import { EngineClient, EngineCrashedError, EngineError, type EngineRuntimeOptions, type EngineState } from '../host/engine/client';
+import { RequestTracer } from '../completion/trace';
 import { NoNodeRuntimeError } from '../host/runtime';
 import { RemoteError } from '../remote/errors';
 import { TandemInlineProvider } from './provider';
@@ -21,6 +22,8 @@ export class TandemController implements vscode.Disposable {
   readonly status: StatusBar;
   readonly provider: TandemInlineProvider;
   private settings: TandemSettings;
+  /** One JSON line of timings per request when TANDEM_TRACE_FILE is set (the ghost-latency benchmark). */
+  private readonly tracer = RequestTracer.open(process.env.TANDEM_TRACE_FILE);
   private loadedKey = '';
   private readonly subscriptions: vscode.Disposable[] = [];
   private lastErrorShownMs = 0;
@@ -34,7 +37,7 @@ export class TandemController implements vscode.Disposable {
     this.engine = this.makeEngine();
     const localReady = () => this.engine.state.kind === 'ready' && !!this.engine.modelInfo;
     this.backends = new BackendChoice(context.secrets, this.engine, { log: this.log, localReady, onStatus: (st) => this.status?.setRemote(st), onError: (e) => this.reportError(e) });
-    this.service = new CompletionService(this.backends.backend, serviceSettings(this.settings));
+    this.service = new CompletionService(this.tracer ? this.tracer.wrap(this.backends.backend) : this.backends.backend, serviceSettings(this.settings));
     this.status = new StatusBar();
     this.provider = new TandemInlineProvider(this.service, {
       settings: () => this.settings,
@@ -42,6 +45,7 @@ export class TandemController implements vscode.Disposable {
       setThinking: (on) => this.status.setActivity({ thinking: on }),
       log: (m) => this.log.debug(m),
       onError: (e) => this.reportError(e),
+      tracer: this.tracer,
     });
     this.subscriptions.push(
       this.backends,
@@ -243,6 +247,7 @@ export class TandemController implements vscode.Disposable {
   dispose(): void {
     this.downloadDone?.();
     for (const d of this.subscriptions) d.dispose();
+    this.tracer?.dispose();
     void this.engine.dispose();
   }
 }

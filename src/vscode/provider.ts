@@ -4,6 +4,7 @@
 
 import * as vscode from 'vscode';
 import type { CompletionService } from '../completion/service';
+import { quietOutcome, type RequestTracer, type TraceOutcome, type TraceRecord } from '../completion/trace';
 import type { CompletionRequest, ContextFile } from '../completion/types';
 import { enabledFor, type TandemSettings } from './settings';
 
@@ -20,6 +21,8 @@ export interface ProviderHooks {
   setThinking(on: boolean): void;
   log(message: string): void;
   onError(e: unknown): void;
+  /** Per-request timing lines (TANDEM_TRACE_FILE); its backend wrapper must be the service's backend. */
+  tracer?: RequestTracer;
 }
 
 export class TandemInlineProvider implements vscode.InlineCompletionItemProvider, vscode.Disposable {
@@ -43,26 +46,47 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
     context: vscode.InlineCompletionContext,
     token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const tracer = this.hooks.tracer;
+    const record = tracer?.begin();
+    const documentVersion = document.version; // live: read before the awaits
+    const a = await this.answer(document, position, context, token, record);
+    if (tracer && record) {
+      tracer.end(record, {
+        documentVersion, line: position.line, character: position.character, promptCache: this.hooks.settings().promptCache,
+        returnedAtMs: Date.now(), outcome: a.outcome, textChars: a.textChars,
+      });
+    }
+    return a.items;
+  }
+
+  private async answer(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+    record: TraceRecord | undefined,
+  ): Promise<{ items?: vscode.InlineCompletionItem[]; outcome: TraceOutcome; textChars: number }> {
     const s = this.hooks.settings();
     const explicit = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
-    if (!enabledFor(s, document.languageId) && !explicit) return undefined;
-    if (!this.hooks.ready()) return undefined;
+    if ((!enabledFor(s, document.languageId) && !explicit) || !this.hooks.ready()) return { outcome: 'skipped', textChars: 0 };
     const req = this.request(document, position, s);
+    if (record) this.hooks.tracer?.attach(req, record);
     const ac = new AbortController();
     const sub = token.onCancellationRequested(() => ac.abort());
     this.setThinking(+1);
     try {
       const served = await this.service.provide(req, { signal: ac.signal, explicit });
-      if (!served || token.isCancellationRequested) return undefined;
+      if (token.isCancellationRequested) return { outcome: 'cancelled', textChars: 0 };
+      if (!served) return { outcome: record && this.hooks.tracer ? quietOutcome(this.hooks.tracer, record) : 'empty', textChars: 0 };
       if (served.result) {
         const t = served.result.timings;
         this.hooks.log(`completion (${served.result.template}, ${served.result.stoppedBy}): ${t.promptTokens} prompt tokens (${t.reusedTokens ?? 0} cached), ${t.generatedTokens} generated, prefill ${t.prefillMs.toFixed(0)} ms, decode ${t.decodeMs.toFixed(0)} ms`);
       }
       const item = new vscode.InlineCompletionItem(served.text, new vscode.Range(position, position));
-      return [item];
+      return { items: [item], outcome: served.source === 'model' ? 'shown' : 'reused', textChars: served.text.length };
     } catch (e) {
       this.hooks.onError(e);
-      return undefined;
+      return { outcome: 'error', textChars: 0 };
     } finally {
       this.setThinking(-1);
       sub.dispose();
@@ -81,7 +105,8 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
     const prefix = document.getText(new vscode.Range(startLine, 0, position.line, position.character));
     const suffix = document.getText(new vscode.Range(position, document.lineAt(endLine).range.end));
     return {
-      documentId: document.uri.toString(),
+      // Without the id the engine prefills the whole prompt on a fresh sequence (tandem.promptCache off).
+      documentId: s.promptCache ? document.uri.toString() : undefined,
       prefix,
       prefixLineOffset: startLine,
       suffix,
