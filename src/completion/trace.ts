@@ -112,8 +112,9 @@ export class RequestTracer {
     this.out.write(`${JSON.stringify(line)}\n`);
   }
 
-  dispose(): void {
-    this.out.end();
+  /** Ends the file; resolves when every line is written. */
+  dispose(): Promise<void> {
+    return new Promise((resolve) => this.out.end(resolve));
   }
 }
 

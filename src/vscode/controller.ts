@@ -247,7 +247,7 @@ export class TandemController implements vscode.Disposable {
   dispose(): void {
     this.downloadDone?.();
     for (const d of this.subscriptions) d.dispose();
-    this.tracer?.dispose();
+    void this.tracer?.dispose();
     void this.engine.dispose();
   }
 }
