@@ -201,6 +201,15 @@ function engineSection(e: EngineStats | undefined, restarts: number): StatsSecti
   } else {
     rows.push({ label: 'KV blocks in use', value: `${e.kvBlocksUsed} / ${e.kvBlocksTotal}` });
   }
+  if (m?.draft) rows.push({ label: 'draft model', value: `${m.draft.name}, ${mib(m.draft.weightBytes)}` });
+  const sp = e.speculative;
+  if (sp) {
+    rows.push(
+      { label: 'speculative requests', value: `${sp.requests} (${Object.entries(sp.bySource).map(([k, v]) => `${k} ${v}`).join(', ')})` },
+      { label: 'draft tokens accepted', value: `${sp.acceptedTokens} / ${sp.draftedTokens} (${pct(sp.acceptanceRate)})` },
+      { label: 'tokens per target pass', value: sp.tokensPerPass.toFixed(2) },
+    );
+  }
   rows.push({ label: 'memory (RSS)', value: mib(e.rssBytes) }, { label: 'restarts', value: String(restarts) });
   return { title: 'Engine', rows };
 }

@@ -76,6 +76,21 @@ test('without an engine the section says so; without a prompt cache the KV block
   const noCache = statsViewModel(snap({ engine: { ...engine, promptCache: undefined } }), history, 2000);
   assert.equal(rows(noCache, 'Engine')['KV blocks in use'], '3 / 16');
   assert.equal(rows(noCache, 'Engine')['prompt cache hit rate'], undefined);
+  assert.equal(rows(noCache, 'Engine')['draft tokens accepted'], undefined);
+});
+
+test('speculative decoding: the draft model and how many of its tokens the target accepted', () => {
+  const withDraft: EngineStats = {
+    ...engine,
+    model: { ...engine.model!, draft: { path: '/m/d.gguf', name: 'qwen2.5-coder-0.5b-draft', weightBytes: 100 * 2 ** 20 } },
+    speculative: { requests: 5, targetPasses: 40, draftedTokens: 120, acceptedTokens: 90, acceptanceRate: 0.75, tokensPerPass: 3.25, bySource: { model: 3, ngram: 2 } },
+  };
+  const history = new StatsHistory(60);
+  const e = rows(statsViewModel(snap({ engine: withDraft }), history, 2000), 'Engine');
+  assert.equal(e['draft model'], 'qwen2.5-coder-0.5b-draft, 100 MiB');
+  assert.equal(e['speculative requests'], '5 (model 3, ngram 2)');
+  assert.equal(e['draft tokens accepted'], '90 / 120 (75%)');
+  assert.equal(e['tokens per target pass'], '3.25');
 });
 
 test('with a server in use its share is shown and charted (first-token latency)', () => {
