@@ -123,6 +123,9 @@ export class RemoteBackend implements CompletionBackend {
         const waitMs = e.retryAfterMs ?? (this.o.retryBaseMs ?? 200) * 2 ** attempt;
         if (e.retryable && !streamed && attempt < retries && waitMs < budgetLeftMs && !run.signal?.aborted) {
           this.counts.retries++;
+          // Shown now, not after the last try: while the user types, each request may be cancelled during
+          // its wait, and the status would go on saying "ready" about a server that is down.
+          this.setStatus({ kind: 'error', url: this.o.url, error: e });
           this.o.log?.('warn', `${e.message}; retry ${attempt + 1}/${retries} in ${Math.round(waitMs)} ms`);
           if (await sleep(waitMs, run.signal)) continue;
           this.counts.cancelled++;

@@ -172,6 +172,23 @@ test('nothing listening: REMOTE_UNREACHABLE after the retries, fast', async () =
   b.dispose();
 });
 
+test('nothing listening and the request cancelled while it waits to retry (the user typed on): the status says the server is down', async () => {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const b = new RemoteBackend({ url: `http://127.0.0.1:${port}`, api: 'openai', model: 'm', retries: 2, retryBaseMs: 2000 });
+  const ac = new AbortController();
+  const seen: string[] = [];
+  b.onStatus((st) => { seen.push(st.kind); if (st.kind === 'error') ac.abort(); });
+  const r = await b.complete(req, { ...opts, timeBudgetMs: 10_000 }, { signal: ac.signal });
+  assert.equal(r.stoppedBy, 'cancelled');
+  assert.deepEqual(seen, ['error']);
+  assert.equal(b.status.kind, 'error');
+  assert.equal(b.status.kind === 'error' && b.status.error.code, 'REMOTE_UNREACHABLE');
+  b.dispose();
+});
+
 test('a slow server (first token after 5 s): the time budget ends the request with no text and status "slow"; a silent socket times out', { timeout: 5000 }, async () => {
   let closed = 0;
   let bothClosed!: () => void;
