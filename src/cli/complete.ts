@@ -1,6 +1,7 @@
-// `tandem complete`: load a model, run a prompt, print the completion (or JSON with tokens and timings).
-// With --document-cache the prompts (--prompt may repeat) run in order as one document's requests through
-// the prefix cache, as an editor's successive requests do, and --json reports the cache's state after each.
+// `tandem complete`: load a model, run a prompt, print the completion (or JSON with tokens, the model's
+// probability of each, and timings). With --document-cache the prompts (--prompt may repeat) run in order
+// as one document's requests through the prefix cache, as an editor's successive requests do (with --draft,
+// speculatively on the cached sequence), and --json reports the cache's state after each.
 
 import { UsageError } from '../common/errors';
 import { Gpu } from '../gpu/device';
@@ -60,9 +61,8 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
     }
     if (prompt.length === 0) throw new UsageError('the prompt is empty (give --prompt text or --prompt-tokens ids)');
     if (a.documentCache) {
-      if (draft) throw new UsageError('--document-cache does not combine with --draft yet');
       const prompts = [prompt, ...(a.morePrompts ?? []).map((p) => tokenizer.encode(p, { addBos: tokenizer.addBosDefault, parseSpecial: true }))];
-      await completeWithCache(a, model, tokenizer, prompts, loadMs, modelPath, gpu.adapter);
+      await completeWithCache(a, model, tokenizer, prompts, loadMs, modelPath, gpu.adapter, draft);
       return;
     }
     const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
@@ -71,12 +71,14 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
     const ac = new AbortController();
     const onSigint = () => ac.abort();
     process.once('SIGINT', onSigint);
+    const probabilities: number[] = [];
     const options = {
       maxTokens: a.maxTokens,
       sampling: a.sampling,
       stopTokens: a.stopAtEog ? new Set(tokenizer.eotIds) : undefined,
       signal: ac.signal,
-      onToken: (id: number) => {
+      onToken: (id: number, p: number) => {
+        probabilities.push(p);
         if (stream) process.stdout.write(decoder.push(id));
       },
     };
@@ -91,6 +93,8 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
         model: modelPath,
         promptTokens: prompt,
         tokens: r.tokens,
+        // The model's probability of each token (softmax of its logits at temperature 1).
+        probabilities: probabilities.map(round6),
         text,
         stoppedBy: r.stoppedBy,
         timings: {
@@ -114,18 +118,22 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
 }
 
 /** Each prompt as a request on one document: later prompts reuse what earlier ones left cached. */
-async function completeWithCache(a: CompleteArgs, model: LlamaModel, tokenizer: Tokenizer, prompts: number[][], loadMs: number, modelPath: string, adapter: unknown): Promise<void> {
+async function completeWithCache(a: CompleteArgs, model: LlamaModel, tokenizer: Tokenizer, prompts: number[][], loadMs: number, modelPath: string, adapter: unknown, draft?: LoadedDraft): Promise<void> {
   const dc = new DocumentCache(model);
   try {
     for (const prompt of prompts) {
       const decoder = tokenizer.createStreamDecoder();
+      const probabilities: number[] = [];
       const r = await dc.complete('cli', prompt, {
         maxTokens: a.maxTokens,
         sampling: a.sampling,
         stopTokens: a.stopAtEog ? new Set(tokenizer.eotIds) : undefined,
-        onToken: (id: number) => {
+        onToken: (id: number, p: number) => {
+          probabilities.push(p);
           if (!a.json) process.stdout.write(decoder.push(id));
         },
+        // The draft keeps its state between the prompts, as in the editor.
+        speculative: draft && { draft: draft.source, draftLength: a.draftLength ?? 'auto', keepDraftState: true },
       });
       if (!a.json) {
         process.stdout.write(decoder.flush() + '\n');
@@ -135,9 +143,11 @@ async function completeWithCache(a: CompleteArgs, model: LlamaModel, tokenizer: 
         model: modelPath,
         promptTokens: prompt,
         tokens: r.tokens,
+        probabilities: probabilities.map(round6),
         text: tokenizer.decode(r.tokens, { stripLeadingSpace: false }),
         stoppedBy: r.stoppedBy,
         timings: { loadMs: round(loadMs), ttftMs: round(r.ttftMs), prefillMs: round(r.prefillMs), decodeMs: round(r.decodeMs), totalMs: round(r.totalMs) },
+        ...(r.speculative ? { speculative: { ...r.speculative, draftLengths: undefined, draft: a.draft } } : {}),
         // This request: how much of its prompt came from the cache.
         prompt: { tokens: r.promptTokens, reusedTokens: r.reusedTokens, prefilledTokens: r.prefilledTokens, copiedBlocks: r.copiedBlocks },
         // The cache after it: pool blocks used/cached/free, index hits, totals and hit rate so far.
@@ -152,4 +162,8 @@ async function completeWithCache(a: CompleteArgs, model: LlamaModel, tokenizer: 
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
 }
