@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import { CATALOG, resolveModel } from '../models/catalog';
 import type { TandemController } from './controller';
+import { runBenchmark } from './benchmarkCommand';
 import { downloadRecommendedModel } from './downloadModel';
 import { findModels } from './modelFinder';
 import { setLanguageEnabled } from './settings';
@@ -44,6 +45,7 @@ export function registerCommands(c: TandemController): vscode.Disposable[] {
     reg('tandem.showLogs', () => c.log.show()),
     reg('tandem.setRemoteApiKey', () => c.backends.promptForKey()),
     reg('tandem.downloadModel', () => downloadRecommendedModel(c)),
+    reg('tandem.runBenchmark', () => runBenchmark(c)),
   ];
 }
 

@@ -82,7 +82,7 @@ async function downloadWithProgress(c: TandemController, m: RecommendedModel, di
     const err = e as Error;
     const hint = e instanceof TandemError ? e.hint : undefined;
     c.log.error(`${err.message}${hint ? `\n${hint}` : ''}`);
-    const action = await vscode.window.showErrorMessage(`Tandem: ${err.message}`, { detail: hint }, 'Retry', 'Show Logs');
+    const action = await vscode.window.showErrorMessage(`Tandem: ${err.message}${hint ? ` ${hint}` : ''}`, 'Retry', 'Show Logs');
     if (action === 'Retry') return downloadWithProgress(c, m, dir);
     if (action === 'Show Logs') c.log.show();
     return undefined;
