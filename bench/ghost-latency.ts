@@ -4,13 +4,16 @@
 // other, render) and of the total, per cache mode; counts by outcome; off/on ratios of total and prefill.
 // Needs the real-editor tools: `eval "$(bash scripts/ext-setup.sh --env)"` first.
 //
-//   node dist-bench/ghost-latency.js [--pauses 200] [--warmup 3] [--seed 1] [--raw pauses.jsonl]
+//   node dist-bench/ghost-latency.js [--pauses 200] [--warmup 3] [--seed 1] [--raw pauses.jsonl] [--trace requests.jsonl]
+//
+// --raw writes one line per pause (outcome, stamps, its request's trace line); --trace keeps the
+// extension's trace (every request, TANDEM_TRACE_FILE).
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runGhostLatency } from '../test/extension/ghostLatency';
 
-const { values: v } = parseArgs({ options: { pauses: { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' }, raw: { type: 'string' } } });
+const { values: v } = parseArgs({ options: { pauses: { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' }, raw: { type: 'string' }, trace: { type: 'string' } } });
 
 async function main(): Promise<void> {
   const run = await runGhostLatency({
@@ -18,6 +21,7 @@ async function main(): Promise<void> {
     warmup: Number(v.warmup ?? 3),
     seed: Number(v.seed ?? 1),
     log: (m) => process.stderr.write(`${m}\n`),
+    keepTrace: v.trace,
   });
   if (v.raw) writeFileSync(v.raw, run.results.map((r) => JSON.stringify(r)).join('\n') + '\n');
   for (const l of run.lines) console.log(JSON.stringify(l));

@@ -4,7 +4,7 @@
 // the cache off. The page stamps each keydown and each change of the ghost text in the DOM (a
 // MutationObserver); the extension writes one trace line per request (TANDEM_TRACE_FILE, src/completion/
 // trace.ts). Both sides use Date.now() on this machine, so their stamps are on one clock.
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RequestTraceLine } from '../../src/completion/trace';
 import { ensureStories260K, repoRoot } from '../helpers/testModels';
@@ -18,6 +18,8 @@ export interface GhostLatencyOptions {
   warmup?: number;
   seed?: number;
   log?: (message: string) => void;
+  /** Where to keep the extension's trace file (otherwise deleted after a good run). */
+  keepTrace?: string;
 }
 
 export interface GhostLatencyRun {
@@ -30,7 +32,9 @@ export interface GhostLatencyRun {
 /** The real file typed into; lodash is in package-lock.json, so a clean `npm ci` has it. */
 export const SOURCE_FILE = 'node_modules/lodash/debounce.js';
 /** Longest wait for the extension's answer to the last keystroke, and for its ghost text to render. */
-const ANSWER_TIMEOUT_MS = 30_000;
+const ANSWER_TIMEOUT_MS = 15_000;
+/** The editor may cancel its request for the last keystroke and ask again; this long for the new one. */
+const CANCELLED_GRACE_MS = 2_500;
 const RENDER_TIMEOUT_MS = 5_000;
 /** A ghost on screen before the answer that no DOM change follows within this is taken as kept (typed along). */
 const KEPT_AFTER_MS = 1_000;
@@ -155,6 +159,7 @@ export async function runGhostLatency(o: GhostLatencyOptions): Promise<GhostLate
   } finally {
     await browser.close();
     run.stop(!ok);
+    if (ok && o.keepTrace && existsSync(tracePath)) copyFileSync(tracePath, o.keepTrace);
     if (ok) rmSync(tracePath, { force: true });
     else log(`kept the run folder (${run.dir}) and the trace (${tracePath}) for inspection`);
   }
@@ -219,32 +224,43 @@ async function pause(page: Page, trace: TraceReader, step: PauseStep, mode: 'on'
   const keystrokeAtMs = await page.evaluate<number>('window.__tandemLatency.keys.at(-1)');
   const base = { mode, index, keystrokeAtMs };
   const request = await finalRequest(trace, traceFrom, keystrokeAtMs);
-  if (!request || request.outcome === 'skipped') return { ...base, outcome: 'noRequest', request };
-  if (request.outcome !== 'shown' && request.outcome !== 'reused') {
-    const outcome: PauseOutcome = request.outcome === 'empty' ? 'empty' : request.outcome === 'error' ? 'error' : 'cancelled';
-    return { ...base, outcome, request };
-  }
   const ghosts = () => page.evaluate<GhostEvent[]>(`window.__tandemLatency.ghosts.slice(${ghostFrom - 1})`);
-  const end = Date.now() + RENDER_TIMEOUT_MS;
-  for (;;) {
-    const events = await ghosts();
-    const drawn = events.find((e) => e.at >= request.returnedAtMs && e.text !== '');
-    if (drawn) return { ...base, outcome: request.outcome, request, ghostAtMs: drawn.at };
-    // A ghost already on screen when the answer came (typed along it) may get no new DOM change at all.
-    const atAnswer = [...events].reverse().find((e) => e.at < request.returnedAtMs);
-    if (atAnswer && atAnswer.text !== '' && Date.now() > request.returnedAtMs + KEPT_AFTER_MS && events.at(-1) === atAnswer) {
-      const first = events.find((e) => e.at >= keystrokeAtMs && e.text !== '');
-      return { ...base, outcome: 'kept', request, ghostAtMs: first?.at ?? keystrokeAtMs };
+  if (request && (request.outcome === 'shown' || request.outcome === 'reused')) {
+    const end = Date.now() + RENDER_TIMEOUT_MS;
+    for (;;) {
+      const events = await ghosts();
+      const drawn = events.find((e) => e.at >= request.returnedAtMs && e.text !== '');
+      if (drawn) return { ...base, outcome: request.outcome, request, ghostAtMs: drawn.at };
+      // A ghost already on screen when the answer came (typed along it) may get no new DOM change at all.
+      const kept = keptSince(events, keystrokeAtMs);
+      if (kept !== undefined && Date.now() > request.returnedAtMs + KEPT_AFTER_MS) return { ...base, outcome: 'kept', request, ghostAtMs: kept };
+      if (Date.now() > end) return { ...base, outcome: 'notRendered', request };
+      await delay(POLL_MS);
     }
-    if (Date.now() > end) return { ...base, outcome: 'notRendered', request };
-    await delay(POLL_MS);
   }
+  // No new text for the last keystroke; a ghost that stayed valid as the user typed along it is still seen.
+  const kept = keptSince(await ghosts(), keystrokeAtMs);
+  if (kept !== undefined) return { ...base, outcome: 'kept', request, ghostAtMs: kept };
+  if (!request || request.outcome === 'skipped') return { ...base, outcome: 'noRequest', request };
+  const outcome: PauseOutcome = request.outcome === 'empty' ? 'empty' : request.outcome === 'error' ? 'error' : 'cancelled';
+  return { ...base, outcome, request };
+}
+
+/**
+ * When the ghost text now on screen became visible, not before the keystroke (a ghost visible across
+ * it was there at once); undefined when none is on screen.
+ */
+function keptSince(events: GhostEvent[], keystrokeAtMs: number): number | undefined {
+  if (!events.length || events.at(-1)!.text === '') return undefined;
+  let i = events.length - 1;
+  while (i > 0 && events[i - 1].text !== '') i--;
+  return Math.max(keystrokeAtMs, events[i].at);
 }
 
 /**
  * The extension's answer to the run's last keystroke: among requests the editor made after it, those of
  * the newest document version; the last of them that a newer one did not supersede. A cancelled one is
- * taken when nothing follows it within a second (the editor may ask again).
+ * taken when nothing follows it within CANCELLED_GRACE_MS (the editor may ask again).
  */
 async function finalRequest(trace: TraceReader, from: number, keystrokeAtMs: number): Promise<RequestTraceLine | undefined> {
   const end = Date.now() + ANSWER_TIMEOUT_MS;
@@ -255,7 +271,7 @@ async function finalRequest(trace: TraceReader, from: number, keystrokeAtMs: num
     const last = after.filter((q) => q.documentVersion === version && q.outcome !== 'superseded').at(-1);
     if (last && last.outcome !== 'cancelled') return last;
     if (last) cancelledSeenMs ??= Date.now();
-    if (last && Date.now() - cancelledSeenMs! > 1000) return last;
+    if (last && Date.now() - cancelledSeenMs! > CANCELLED_GRACE_MS) return last;
     if (Date.now() > end) return last;
     await delay(POLL_MS);
   }
