@@ -25,8 +25,9 @@ export function statsPageHtml(nonce: string): string {
   table { border-collapse: collapse; }
   td { padding: 2px 16px 2px 0; vertical-align: top; }
   td:first-child { color: var(--vscode-descriptionForeground); }
-  .chart svg { background: var(--vscode-editorWidget-background); border: 1px solid var(--vscode-widget-border, transparent); }
-  .chart path { fill: none; stroke-width: 1.5; }
+  .chart svg { display: block; width: 100%; max-width: 640px; background: var(--vscode-editorWidget-background); border: 1px solid var(--vscode-widget-border, transparent); }
+  .chart path, .chart line { vector-effect: non-scaling-stroke; }
+  .chart path { fill: none; stroke-width: 2; stroke-linecap: round; stroke-linejoin: round; }
   .chart .p50 { stroke: var(--vscode-charts-blue, #3794ff); }
   .chart .p95 { stroke: var(--vscode-charts-orange, #d18616); }
   .chart .grid { stroke: var(--vscode-descriptionForeground); stroke-opacity: 0.25; stroke-dasharray: 3 3; }
@@ -41,7 +42,7 @@ export function statsPageHtml(nonce: string): string {
 <div class="chart">
   <h2 id="chart-title">Latency</h2>
   <div class="axis" id="chart-top"></div>
-  <svg id="chart" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="latency chart">
+  <svg id="chart" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="latency chart" preserveAspectRatio="none">
     <line class="grid" id="chart-mid" x1="0" x2="0" y1="0" y2="0"></line>
     <path class="p50" id="series-p50" d=""></path>
     <path class="p95" id="series-p95" d=""></path>
@@ -57,9 +58,10 @@ export function statsPageHtml(nonce: string): string {
   function render(view) {
     const c = view.chart;
     const svg = byId('chart');
-    svg.setAttribute('width', String(c.widthPx));
+    // As wide as the panel (the viewBox stretches; strokes do not scale), c.heightPx high.
     svg.setAttribute('height', String(c.heightPx));
-    svg.setAttribute('viewBox', '0 0 ' + c.widthPx + ' ' + c.heightPx);
+    // 3 px of margin: the round caps of points on the edges stay whole.
+    svg.setAttribute('viewBox', '-3 -3 ' + (c.widthPx + 6) + ' ' + (c.heightPx + 6));
     const mid = byId('chart-mid');
     mid.setAttribute('x2', String(c.widthPx));
     mid.setAttribute('y1', String(c.heightPx / 2));

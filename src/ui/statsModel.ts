@@ -108,24 +108,25 @@ export function niceCeil(v: number): number {
 /**
  * SVG path data for `values` in a widthPx × heightPx box: `slots` x positions, the newest value on the
  * right edge, y = 0 at the bottom and yMax at the top (values above are clamped). A NaN breaks the line:
- * the next value starts a new subpath ("M"). Coordinates are rounded to 0.1 px.
+ * the next value starts a new subpath ("M"). A lone point (the first poll, or one between gaps) gets a
+ * zero-length segment ("h0"), which the page's round line caps draw as a dot. Coordinates are rounded to 0.1 px.
  */
 export function svgPath(values: readonly number[], o: { widthPx: number; heightPx: number; yMax: number; slots: number }): string {
   const step = o.slots > 1 ? o.widthPx / (o.slots - 1) : 0;
   const r = (n: number) => String(Math.round(n * 10) / 10);
-  let d = '';
-  let pen = false;
+  const subpaths: string[][] = [];
+  let current: string[] | undefined;
   values.forEach((v, i) => {
     if (!Number.isFinite(v)) {
-      pen = false;
+      current = undefined;
       return;
     }
     const x = o.widthPx - (values.length - 1 - i) * step;
     const y = o.heightPx - (Math.min(Math.max(v, 0), o.yMax) / o.yMax) * o.heightPx;
-    d += `${pen ? 'L' : 'M'}${r(x)},${r(y)}`;
-    pen = true;
+    if (!current) subpaths.push((current = []));
+    current.push(`${r(x)},${r(y)}`);
   });
-  return d;
+  return subpaths.map((p) => `M${p.join('L')}${p.length === 1 ? 'h0' : ''}`).join('');
 }
 
 const CHART = { widthPx: 480, heightPx: 120 };

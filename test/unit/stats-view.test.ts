@@ -62,7 +62,7 @@ test('the engine section shows speed, latency, prompt cache reuse, KV blocks and
   assert.equal(view.chart.yMaxLabel, '500 ms');
   assert.equal(view.chart.spanLabel, 'last 2 min');
   // One sample: a single point on the right edge, at 180/500 and 420/500 of the height from the bottom.
-  assert.deepEqual(view.chart.series.map((x) => [x.name, x.path, x.last]), [['p50', 'M480,76.8', '180 ms'], ['p95', 'M480,19.2', '420 ms']]);
+  assert.deepEqual(view.chart.series.map((x) => [x.name, x.path, x.last]), [['p50', 'M480,76.8h0', '180 ms'], ['p95', 'M480,19.2h0', '420 ms']]);
 });
 
 test('without an engine the section says so; without a prompt cache the KV blocks in use are shown', () => {
@@ -118,8 +118,8 @@ test('with a server in use its share is shown and charted (first-token latency)'
 test('the chart: newest value on the right, NaN breaks the line, values clamp to the top, old samples fall off', () => {
   const box = { widthPx: 30, heightPx: 50, yMax: 100, slots: 4 };
   assert.equal(svgPath([0, 50, 100, 200], box), 'M0,50L10,25L20,0L30,0');
-  assert.equal(svgPath([10, NaN, 30, 40], box), 'M0,45M20,35L30,30');
-  assert.equal(svgPath([25], box), 'M30,37.5');
+  assert.equal(svgPath([10, NaN, 30, 40], box), 'M0,45h0M20,35L30,30');
+  assert.equal(svgPath([25], box), 'M30,37.5h0');
   assert.equal(svgPath([], box), '');
   assert.deepEqual([0, 0.3, 3, 120, 1000, 1001].map(niceCeil), [1, 0.5, 5, 200, 1000, 2000]);
 
@@ -184,7 +184,7 @@ test('the page\'s script says it is ready, then draws each view it is sent: char
   assert.equal(byId.get('series-p50')!.attrs.d, 'M471.9,96L480,84');
   assert.equal(byId.get('legend-p50')!.textContent, 'p50 150 ms');
   assert.equal(byId.get('chart-top')!.textContent, '500 ms');
-  assert.equal(byId.get('chart')!.attrs.viewBox, '0 0 480 120');
+  assert.equal(byId.get('chart')!.attrs.viewBox, '-3 -3 486 126');
   const sections = byId.get('sections')!.children;
   assert.deepEqual(sections.filter((e) => e.tag === 'h2').map((e) => e.textContent), ['Editor', 'Engine'], 'redrawn, not appended twice');
   const engineTable = sections[3];
