@@ -46,6 +46,7 @@ export function registerCommands(c: TandemController): vscode.Disposable[] {
     reg('tandem.setRemoteApiKey', () => c.backends.promptForKey()),
     reg('tandem.downloadModel', () => downloadRecommendedModel(c)),
     reg('tandem.runBenchmark', () => runBenchmark(c)),
+    { dispose: () => StatsView.closeCurrent() },
   ];
 }
 

@@ -26,6 +26,11 @@ export class StatsView implements vscode.Disposable {
     StatsView.current = new StatsView(panel, c);
   }
 
+  /** Closes the open panel, if any (extension deactivation). */
+  static closeCurrent(): void {
+    StatsView.current?.dispose();
+  }
+
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly c: TandemController) {
     panel.webview.html = statsPageHtml(makeNonce());
     this.subscriptions.push(
