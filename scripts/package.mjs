@@ -10,6 +10,7 @@
 // walk fails on a node_modules that does not match package-lock.json: run `npm ci` (scripts/setup.sh).
 //
 // Prints one JSON line per .vsix: {"name":"vsix","target","path","bytes","files","dawn":[paths]}.
+// `--entries X.vsix` lists a .vsix's files, one a line.
 // `--prepublish` is vsce's vscode:prepublish hook: it refuses a plain `vsce package`, whose .vsix would
 // carry no Dawn binary.
 import { spawnSync } from 'node:child_process';
@@ -84,6 +85,10 @@ function main(argv) {
       console.error('tandem: package with `npm run package -- --target <platform>` (scripts/package.mjs): a plain `vsce package` would ship no WebGPU binary');
       return 2;
     }
+    return 0;
+  }
+  if (argv[0] === '--entries') { // the entry names of a .vsix, one a line (tests read them)
+    process.stdout.write(zipEntryNames(argv[1]).map((n) => `${n}\n`).join(''));
     return 0;
   }
   const targets = [];

@@ -1,7 +1,7 @@
 // code-server (VS Code in a browser, the same Node extension host as desktop VS Code) driven by Debian's
 // chromium through playwright-core, for the real-editor tests. scripts/ext-setup.sh installs all three;
 // its variables (TANDEM_EXT_ROOT, N24_DIR, CS_DIR, PW_CORE) say where. All state lives in one run folder.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, get } from 'node:http';
 import { join } from 'node:path';
@@ -73,8 +73,14 @@ const BASE_SETTINGS = {
   'files.hotExit': 'off',
 };
 
-/** Starts code-server on a free port with `extensionPath` loaded as a development extension. */
-export async function startCodeServer(env: ExtEnv, extensionPath: string, userSettings: Record<string, unknown>, files: Record<string, string>): Promise<CodeServerRun> {
+export interface StartOptions {
+  /** Install this .vsix into the run's fresh extensions folder (`code-server --install-extension`) and load
+   *  Tandem from there instead of as a development extension (`extensionPath` is then unused). */
+  vsix?: string;
+}
+
+/** Starts code-server on a free port with `extensionPath` loaded as a development extension (or `opts.vsix` installed). */
+export async function startCodeServer(env: ExtEnv, extensionPath: string, userSettings: Record<string, unknown>, files: Record<string, string>, opts: StartOptions = {}): Promise<CodeServerRun> {
   const runs = join(env.root, 'run');
   mkdirSync(runs, { recursive: true });
   const dir = mkdtempSync(join(runs, 'tandem-'));
@@ -83,13 +89,19 @@ export async function startCodeServer(env: ExtEnv, extensionPath: string, userSe
   for (const [name, text] of Object.entries(files)) writeFileSync(join(workspace, name), text);
   const userSettingsPath = join(dir, 'user-data', 'User', 'settings.json');
   writeFileSync(userSettingsPath, JSON.stringify({ ...BASE_SETTINGS, ...userSettings }, null, 2));
+  const childEnv = { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_DATA_HOME: join(dir, 'xdg-data'), XDG_CACHE_HOME: join(dir, 'xdg-cache'), TMPDIR: join(dir, 'tmp') };
+  if (opts.vsix) {
+    const r = spawnSync(env.node24, [env.codeServer, '--user-data-dir', join(dir, 'user-data'), '--extensions-dir', join(dir, 'extensions'),
+      '--install-extension', opts.vsix, '--force'], { env: childEnv, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`code-server --install-extension ${opts.vsix} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+  }
   const port = await freePort();
   const child: ChildProcess = spawn(env.node24, [env.codeServer, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
     '--user-data-dir', join(dir, 'user-data'), '--extensions-dir', join(dir, 'extensions'),
     '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
     // enable-smoke-test-driver: the workbench then honours the extensionDevelopmentPath of the URL's payload
     '--vscode-option', 'enable-smoke-test-driver', '--ignore-last-opened', workspace], {
-    env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg-config'), XDG_DATA_HOME: join(dir, 'xdg-data'), XDG_CACHE_HOME: join(dir, 'xdg-cache'), TMPDIR: join(dir, 'tmp') },
+    env: childEnv,
     stdio: ['ignore', 'ignore', 'ignore'],
     detached: true,
   });
@@ -104,7 +116,7 @@ export async function startCodeServer(env: ExtEnv, extensionPath: string, userSe
     throw e;
   }
   const remote = `vscode-remote://127.0.0.1:${port}${extensionPath}`;
-  const payload = [['extensionDevelopmentPath', remote], ['skipWelcome', 'true']];
+  const payload = opts.vsix ? [['skipWelcome', 'true']] : [['extensionDevelopmentPath', remote], ['skipWelcome', 'true']];
   const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
   const tandemLog = () => findFile(join(dir, 'user-data', 'logs'), 'Tandem.log') ?? '';
   return { port, dir, workspace, userSettingsPath, url, tandemLog, stop };
