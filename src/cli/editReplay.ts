@@ -3,7 +3,10 @@
 // (editReplayRun.ts), on the same requests:
 //   (a) Tandem with the prefix cache, FIM prompts in SPM and in PSM order;
 //   (b) Tandem with the cache disabled (every prompt prefilled whole), first layout;
-//   (c) llama.cpp (node-llama-cpp, CPU, --llamacpp-threads) reusing its longest common prefix, every layout.
+//   (c) llama.cpp (node-llama-cpp, CPU, --llamacpp-threads) reusing its longest common prefix, every layout;
+//   (d) (a) with speculative decoding from n-gram (prompt-lookup) drafts, first layout: the drafts'
+//       acceptance on editing sessions, tokens per target pass, and that the completions are unchanged; and
+//       the same drafts checked against the text the developer typed next (editReplayNgram.ts).
 // Prints one JSON line per figure, and the cache's state after (a) (blocks used/cached/free, hit rates,
 // tokens reused vs prefilled); --json adds one line per request. --requests N replays the first N requests
 // of each session, to bound a run.
@@ -19,7 +22,8 @@ import { resolveModel } from '../models/catalog';
 import { createTokenizer } from '../tokenizer';
 import type { CacheStats } from '../engine/session';
 import { buildEditTrace, type EditTrace, type FimTokenIds } from './editReplayTrace';
-import { replayLlamaCpp, replayTandem, type ReplayPrompts, type RequestRecord } from './editReplayRun';
+import { ngramAgainstTypedText } from './editReplayNgram';
+import { promptsOf, replayLlamaCpp, replayTandem, tandemMode, type ReplayPrompts, type RequestRecord } from './editReplayRun';
 
 /** Real source files typed back in (not ours: from installed packages). */
 const DEFAULT_FILES = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js'];
@@ -99,6 +103,14 @@ export async function editReplayCommand(args: string[]): Promise<void> {
         reportCacheStats(a.stats, `tandem cache ${layout}`);
         reportCache(records, layout, common);
       }
+      const d = await replayTandem(model, traces, prompts(layouts[0]), true, 'ngram');
+      records.push(...d.records);
+      reportNgram(records, layouts[0]);
+      for (const k of [4, 8]) {
+        const o = ngramAgainstTypedText(traces, traces.map((t) => promptsOf(t, prompts(layouts[0]))), encode, k);
+        emit({ name: `n-gram draft acceptance against the text typed next, k=${k}`, value: o.draftedTokens ? o.acceptedTokens / o.draftedTokens : 0, unit: 'fraction', layout: layouts[0], ...o, note: 'drafts from the prompt checked against what the developer typed next (a target writing exactly that), not against the model' });
+        emit({ name: `tokens per target pass against the text typed next, k=${k}`, value: o.passes ? o.tokens / o.passes : 0, unit: 'tokens', layout: layouts[0], note: '1 = no gain; the ideal speedup before draft and verify costs' });
+      }
       const b = await replayTandem(model, traces, prompts(layouts[0]), false);
       records.push(...b.records);
       reportNoCache(records, layouts[0]);
@@ -122,6 +134,25 @@ export async function editReplayCommand(args: string[]): Promise<void> {
   } finally {
     gpu.dispose();
   }
+}
+
+/** (d) against (a) on the same requests: n-gram acceptance, tokens per target pass, same output, time. */
+function reportNgram(records: RequestRecord[], layout: string): void {
+  const mode = tandemMode(layout, true, 'ngram');
+  const spec = records.filter((r) => r.mode === mode);
+  const plain = new Map(records.filter((r) => r.mode === tandemMode(layout, true)).map((r) => [`${r.file}#${r.i}`, r]));
+  const drafted = sum(spec.map((r) => r.speculative?.draftedTokens ?? 0));
+  const accepted = sum(spec.map((r) => r.speculative?.acceptedTokens ?? 0));
+  const passes = sum(spec.map((r) => r.speculative?.targetPasses ?? 0));
+  const generated = sum(spec.map((r) => r.tokens.length));
+  emit({ name: 'n-gram draft acceptance rate on the edit replay', value: drafted ? accepted / drafted : 0, unit: 'fraction', layout, mode, draftedTokens: drafted, acceptedTokens: accepted, requests: spec.length });
+  emit({ name: 'tokens per target pass with n-gram drafts', value: passes ? generated / passes : 0, unit: 'tokens', layout, mode, targetPasses: passes, generatedTokens: generated, note: '1 = no gain over plain decoding' });
+  const pairs = spec.flatMap((r) => { const a = plain.get(`${r.file}#${r.i}`); return a ? [[a, r] as const] : []; });
+  const same = pairs.filter(([a, r]) => a.tokens.length === r.tokens.length && a.tokens.every((t, i) => t === r.tokens[i])).length;
+  emit({ name: 'greedy completions identical with and without n-gram drafts', value: pairs.length ? same / pairs.length : 0, unit: 'fraction', layout, requests: pairs.length });
+  const tA = median(pairs.map(([a]) => a.totalMs));
+  const tD = median(pairs.map(([, r]) => r.totalMs));
+  emit({ name: 'request time, median, n-gram drafts / plain decoding', value: tD / tA, unit: 'ratio', layout, mode, vs: tandemMode(layout, true), plainMs: round(tA), ngramMs: round(tD), requests: pairs.length });
 }
 
 /** The cache's state after a replay, one figure a line, then the whole stats object. */

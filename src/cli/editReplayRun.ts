@@ -4,7 +4,9 @@
 // prefix with the new prompt (adaptStateToTokens), as llama-server's slot does.
 
 import type { LlamaModel } from '../model/llama';
-import { DocumentCache, type CacheStats } from '../engine/session';
+import { DraftLengthController } from '../engine/draftLength';
+import { NgramDraft } from '../engine/draftNgram';
+import { DocumentCache, type CacheStats, type DocumentCompleteOptions } from '../engine/session';
 import { openLlamaCppContext } from '../bench/llamacppBaseline';
 import { fimPrompt, type EditTrace, type FimTokenIds } from './editReplayTrace';
 
@@ -22,6 +24,8 @@ export interface RequestRecord {
   totalMs: number;
   /** Greedy completion tokens. */
   tokens: number[];
+  /** With a draft source: what speculative decoding did for this request. */
+  speculative?: { targetPasses: number; draftedTokens: number; acceptedTokens: number };
 }
 
 /** How prompts are made: the FIM layout and token ids, the tokenizer, and how long completions run. */
@@ -37,18 +41,30 @@ export function promptsOf(t: EditTrace, p: ReplayPrompts): number[][] {
   return t.requests.map((r, i) => fimPrompt(r, t.windows[i], p.layout, p.encode, p.fim, p.bos));
 }
 
-/** (a) with `enabled`, (b) without: one DocumentCache for the whole replay, one document per file. */
-export async function replayTandem(model: LlamaModel, traces: EditTrace[], p: ReplayPrompts, enabled: boolean): Promise<{ records: RequestRecord[]; stats: CacheStats }> {
+/** Mode names of the records: (a) `tandem cache L`, (b) `tandem no cache L`, (d) `tandem cache+ngram L`. */
+export function tandemMode(layout: string, enabled: boolean, draft?: 'ngram'): string {
+  return `tandem ${enabled ? 'cache' : 'no cache'}${draft ? `+${draft}` : ''} ${layout}`;
+}
+
+/**
+ * (a) with `enabled`, (b) without: one DocumentCache for the whole replay, one document per file.
+ * (d) `draft: 'ngram'`: (a) with speculative decoding, prompt-lookup drafts from the prompt itself (the
+ * document's text around the cursor), automatic draft length learnt over the whole replay.
+ */
+export async function replayTandem(model: LlamaModel, traces: EditTrace[], p: ReplayPrompts, enabled: boolean, draft?: 'ngram'): Promise<{ records: RequestRecord[]; stats: CacheStats }> {
   const dc = new DocumentCache(model, { enabled });
-  const mode = `tandem ${enabled ? 'cache' : 'no cache'} ${p.layout}`;
+  const mode = tandemMode(p.layout, enabled, draft);
+  // One draft-length controller for the whole replay, as the engine keeps one across requests.
+  const speculative: DocumentCompleteOptions['speculative'] = draft ? { draft: new NgramDraft(), draftLength: 'auto', lengths: new DraftLengthController({ draftLength: 'auto' }) } : undefined;
   const records: RequestRecord[] = [];
   try {
     for (const t of traces) {
       const prompts = promptsOf(t, p);
       for (let i = 0; i < prompts.length; i++) {
         const r = t.requests[i];
-        const c = await dc.complete(t.file, prompts[i], { maxTokens: p.maxTokens });
-        records.push({ mode, file: t.file, i, edit: r.edit, keystrokes: r.keystrokes, promptTokens: prompts[i].length, reusedTokens: c.reusedTokens, prefilledTokens: c.prefilledTokens, ttftMs: c.ttftMs, totalMs: c.totalMs, tokens: c.tokens });
+        const c = await dc.complete(t.file, prompts[i], { maxTokens: p.maxTokens, speculative });
+        const sp = c.speculative && { targetPasses: c.speculative.targetPasses, draftedTokens: c.speculative.draftedTokens, acceptedTokens: c.speculative.acceptedTokens };
+        records.push({ mode, file: t.file, i, edit: r.edit, keystrokes: r.keystrokes, promptTokens: prompts[i].length, reusedTokens: c.reusedTokens, prefilledTokens: c.prefilledTokens, ttftMs: c.ttftMs, totalMs: c.totalMs, tokens: c.tokens, speculative: sp });
       }
     }
     return { records, stats: dc.stats() };

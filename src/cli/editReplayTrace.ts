@@ -15,6 +15,9 @@ export interface EditRequest {
   edit: 'type' | 'backspace' | 'jump' | 'accept' | 'open';
   /** Keystrokes since the previous request (an accepted completion counts as one). */
   keystrokes: number;
+  /** What the developer goes on to type at this cursor (up to 80 characters of the real file); absent
+   *  away from the function being typed (the side trip of a jump). */
+  next?: string;
 }
 
 export interface EditTrace {
@@ -56,10 +59,13 @@ export function buildEditTrace(file: string, typedChars: number, windowChars: { 
   const requests: EditRequest[] = [];
   const windows: EditTrace['windows'] = [];
   let keys = 0;
+  let typed = 0;
+  let away = false;
   const request = (edit: EditRequest['edit']): void => {
     if (cursor - prefixStart > 1.5 * windowChars.prefix) prefixStart = text.lastIndexOf('\n', cursor - windowChars.prefix) + 1;
     if (suffixEnd - cursor > 1.5 * windowChars.suffix || suffixEnd < cursor) suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
-    requests.push({ text, cursor, edit, keystrokes: keys });
+    const next = away ? undefined : goal.slice(typed, typed + 80);
+    requests.push({ text, cursor, edit, keystrokes: keys, ...(next ? { next } : {}) });
     windows.push({ prefixStart, suffixEnd });
     keys = 0;
   };
@@ -75,7 +81,6 @@ export function buildEditTrace(file: string, typedChars: number, windowChars: { 
     if (suffixEnd > cursor) suffixEnd--;
   };
   request('open');
-  let typed = 0;
   const jumpAt = Math.floor(goal.length * 0.5);
   const acceptAt = Math.floor(goal.length * 0.75);
   let jumped = false;
@@ -100,6 +105,7 @@ export function buildEditTrace(file: string, typedChars: number, windowChars: { 
       const savedPrefix = prefixStart;
       const savedSuffix = suffixEnd;
       cursor = target;
+      away = true;
       prefixStart = Math.max(0, text.lastIndexOf('\n', cursor - windowChars.prefix) + 1);
       suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
       keys++;
@@ -111,6 +117,7 @@ export function buildEditTrace(file: string, typedChars: number, windowChars: { 
         if (ch === ' ' || ch === '\n') request('type');
       }
       cursor = back + note.length;
+      away = false;
       prefixStart = savedPrefix + (savedPrefix > target ? note.length : 0);
       suffixEnd = savedSuffix + note.length;
       keys++;

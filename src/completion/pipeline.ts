@@ -8,6 +8,7 @@ import { CancelledError } from '../common/errors';
 import { generate, type GenerateOptions, type GenerateResult } from '../engine/generate';
 import type { DraftSource, ModelDraft } from '../engine/draft';
 import { NgramDraft } from '../engine/draftNgram';
+import { DraftLengthController } from '../engine/draftLength';
 import { MixedDraft } from '../engine/draftMixed';
 import { speculativeGenerate, type SpeculativeStats } from '../engine/speculative';
 import type { SamplingOptions } from '../engine/sampler';
@@ -38,11 +39,22 @@ export interface CompletionModel {
    * draft's prompt. Correctness never depends on it (the target verifies every token).
    */
   draft?: ModelDraft;
+  /** Draft-length controllers kept across requests, by draft source and draft-length setting. */
+  draftLengths?: Map<string, DraftLengthController>;
 }
 
 export function completionModel(model: LlamaModel, tokenizer: Tokenizer, o: DocumentCacheOptions = {}, draft?: ModelDraft): CompletionModel {
   const documents = new DocumentCache(model, o);
   return { model, tokenizer, name: model.config.name, pool: documents.pool, documents, draft };
+}
+
+/** The model's draft-length controller for this source and setting: what it learnt (acceptance, pass costs) carries over. */
+function draftLengthsFor(m: CompletionModel, ran: SpeculativeTimings['draft'], draftLength: number | 'auto'): DraftLengthController {
+  m.draftLengths ??= new Map();
+  const key = `${ran}|${draftLength}`;
+  let c = m.draftLengths.get(key);
+  if (!c) m.draftLengths.set(key, (c = new DraftLengthController({ draftLength })));
+  return c;
 }
 
 /** The draft source for one request, or none; 'model' falls back to none and 'model+ngram' to n-grams without a draft model. */
@@ -134,7 +146,8 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
   };
   const draft = draftFor(m, o.draft);
   // The draft model's KV follows the text from request to request (see CompletionModel.draft).
-  const spec = draft && { draft: draft.source, draftLength: o.draftLength ?? 'auto', keepDraftState: true };
+  const draftLength = o.draftLength ?? 'auto';
+  const spec = draft && { draft: draft.source, draftLength, keepDraftState: true, lengths: draftLengthsFor(m, draft.ran, draftLength) };
   try {
     let r: GenerateResult;
     if (req.documentId !== undefined) {

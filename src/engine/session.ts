@@ -19,7 +19,7 @@ import { speculativeGenerate, type SpeculativeOptions, type SpeculativeStats } f
 
 /** A completion's decoding: plain, or speculative with the draft's settings. */
 export interface DocumentCompleteOptions extends GenerateOptions {
-  speculative?: Pick<SpeculativeOptions, 'draft' | 'draftLength' | 'maxDraftLength' | 'keepDraftState'>;
+  speculative?: Pick<SpeculativeOptions, 'draft' | 'draftLength' | 'maxDraftLength' | 'keepDraftState' | 'lengths'>;
 }
 
 export interface DocumentCacheOptions {

@@ -22,6 +22,12 @@ export interface SpeculativeOptions extends GenerateOptions {
   draftLength: number | 'auto';
   /** Upper bound of the automatic draft length (default 16). */
   maxDraftLength?: number;
+  /**
+   * The draft-length controller, when the caller keeps one across requests (one per draft source and
+   * setting): completions are short (tens of tokens), too short for a fresh controller to learn the
+   * acceptance rate and pass costs before the request ends. Default: a fresh one from draftLength.
+   */
+  lengths?: DraftLengthController;
   /** Sampling's acceptance rule; only tests replace it (with a broken one, to see the tests catch it). */
   acceptanceRule?: AcceptanceRule;
   /**
@@ -72,7 +78,7 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
   const rule = greedy ? acceptGreedy : (o.acceptanceRule ?? acceptStandard);
   const rng = new Rng(sampling.seed);
   const vocab = target.config.vocabSize;
-  const lengths = new DraftLengthController({ draftLength: o.draftLength, maxDraftLength: o.maxDraftLength });
+  const lengths = o.lengths ?? new DraftLengthController({ draftLength: o.draftLength, maxDraftLength: o.maxDraftLength });
   const maxK = Math.min(target.maxBatchTokens, target.maxLogitRows) - 1;
 
   const t0 = performance.now();

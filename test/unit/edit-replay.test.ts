@@ -1,8 +1,9 @@
 // Smoke test of `tandem bench edit-replay` on stories260K F32: a few requests of an editing session made
 // from a real file in node_modules, replayed (a) through the prefix cache, (b) with it disabled and (c) by
-// llama.cpp (1 thread) reusing its longest common prefix. The cache must reuse tokens after the first
-// request and give the same greedy completions as prefilling every prompt whole; llama.cpp must finish
-// and prefill no fewer tokens than the cache does.
+// llama.cpp (1 thread) reusing its longest common prefix, and (d) through the cache with n-gram drafts.
+// The cache must reuse tokens after the first request and give the same greedy completions as prefilling
+// every prompt whole; n-gram drafting must not change them either and must report what it drafted;
+// llama.cpp must finish and prefill no fewer tokens than the cache does.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { loadModel } from '../../src/model/load';
 import { createTokenizer } from '../../src/tokenizer';
 import { buildEditTrace, type EditTrace } from '../../src/cli/editReplayTrace';
 import { replayLlamaCpp, replayTandem, type ReplayPrompts } from '../../src/cli/editReplayRun';
+import { ngramAgainstTypedText } from '../../src/cli/editReplayNgram';
 
 const REQUESTS = 8;
 
@@ -42,6 +44,14 @@ test('edit replay on stories260K: the cache reuses tokens and gives the same gre
       assert.deepEqual(ra.tokens, rb.tokens, `request ${i} (${ra.edit}): greedy tokens differ with the cache`);
     }
     assert.ok(a.stats.tokenHitRate > 0.5, `token hit rate ${a.stats.tokenHitRate}`);
+    const d = await replayTandem(model, [trace], p, true, 'ngram');
+    for (let i = 0; i < REQUESTS; i++) {
+      assert.deepEqual(d.records[i].tokens, a.records[i].tokens, `request ${i}: n-gram drafts changed the greedy tokens`);
+      const sp = d.records[i].speculative;
+      assert.ok(sp, `request ${i}: no speculative stats`);
+      assert.ok(sp.acceptedTokens <= sp.draftedTokens && sp.targetPasses >= 1);
+    }
+    assert.match(d.records[0].mode, /^tandem cache\+ngram spm$/);
     const pool = a.stats.pool;
     assert.equal(pool.usedBlocks + pool.cachedBlocks + pool.freeBlocks, pool.totalBlocks);
 
@@ -53,4 +63,17 @@ test('edit replay on stories260K: the cache reuses tokens and gives the same gre
   } finally {
     model.dispose();
   }
+});
+
+test('n-gram drafts against the text typed next: a continuation the prompt repeats is drafted whole; an unseen one costs a pass a token', () => {
+  const encode = (s: string) => [...s].map((c) => c.charCodeAt(0));
+  const trace = (next: string): EditTrace => ({ file: 'x.js', requests: [{ text: '', cursor: 0, edit: 'type', keystrokes: 1, next }], windows: [{ prefixStart: 0, suffixEnd: 0 }] });
+  const prompt = encode('abcdef|abc');
+  const seen = ngramAgainstTypedText([trace('def')], [[prompt]], encode, 3);
+  assert.deepEqual(seen, { requests: 1, tokens: 3, passes: 1, draftedTokens: 3, acceptedTokens: 3 });
+  const unseen = ngramAgainstTypedText([trace('xyz')], [[prompt]], encode, 3);
+  assert.equal(unseen.passes, 3);
+  assert.equal(unseen.acceptedTokens, 0);
+  const none = ngramAgainstTypedText([{ ...trace('q'), requests: [{ text: '', cursor: 0, edit: 'jump', keystrokes: 1 }] }], [[prompt]], encode, 3);
+  assert.equal(none.requests, 0, 'a request away from the typed function has no continuation to check');
 });

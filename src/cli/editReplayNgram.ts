@@ -1,0 +1,42 @@
+// How well prompt-lookup (n-gram) drafts predict real code, independently of any model: for each request
+// of an editing session, the draft is checked against what the developer really typed next (the trace's
+// `next`), as speculative decoding would check it against a target that writes exactly that text. Each
+// pass drafts k tokens from the prompt plus the continuation so far, keeps the longest agreeing prefix and
+// one more token (the target's own), like a verify pass. The model runs (d) in editReplay.ts measure the
+// same drafts against the model's actual output, which for stories260K (prose) or random-weight models
+// says nothing about code.
+
+import { lookup } from '../engine/draftNgram';
+import type { EditTrace } from './editReplayTrace';
+
+export interface NgramOracleResult {
+  requests: number;
+  /** Continuation tokens checked (at most `horizon` per request). */
+  tokens: number;
+  passes: number;
+  draftedTokens: number;
+  acceptedTokens: number;
+}
+
+/** `prompts[t][i]`: the prompt of request i of trace t. */
+export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][], encode: (s: string) => number[], k: number, horizon = 32): NgramOracleResult {
+  const r: NgramOracleResult = { requests: 0, tokens: 0, passes: 0, draftedTokens: 0, acceptedTokens: 0 };
+  traces.forEach((t, ti) => t.requests.forEach((q, i) => {
+    if (!q.next) return;
+    const truth = encode(q.next).slice(0, horizon);
+    if (!truth.length) return;
+    r.requests++;
+    r.tokens += truth.length;
+    const prompt = prompts[ti][i];
+    for (let pos = 0; pos < truth.length;) {
+      const draft = lookup(prompt.concat(truth.slice(0, pos)), Math.min(k, truth.length - pos), 1, 4).tokens;
+      let kept = 0;
+      while (kept < draft.length && draft[kept] === truth[pos + kept]) kept++;
+      r.draftedTokens += draft.length;
+      r.acceptedTokens += kept;
+      r.passes++;
+      pos += kept + 1;
+    }
+  }));
+  return r;
+}
