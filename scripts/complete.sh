@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Tandem's main job, on a fresh machine: set up (npm packages, a WebGPU adapter), build, fetch the default
+# Tandem's engine without an editor: set up (npm packages, a WebGPU adapter), build, fetch the default
 # model (stories260K; from ../shared/models when present, else Hugging Face) and complete a prompt with it.
-# Usage: npm start [-- <tandem complete options>]   e.g. npm start -- --prompt "Once upon a time" --json
+# Usage: npm run complete [-- <tandem complete options>]   e.g. npm run complete -- --prompt "Once upon a time" --json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
