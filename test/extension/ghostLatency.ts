@@ -46,8 +46,10 @@ type Page = {
   keyboard: { press(k: string): Promise<void>; type(t: string): Promise<void> };
   evaluate<T>(expression: string): Promise<T>;
   waitForTimeout(ms: number): Promise<void>;
-  locator(sel: string, o?: { hasText?: string }): { locator(sel: string): { first(): { waitFor(o?: { timeout?: number }): Promise<void>; click(): Promise<void> } } };
+  screenshot(o: { path: string }): Promise<unknown>;
+  locator(sel: string, o?: { hasText?: string | RegExp }): Locator;
 };
+type Locator = { locator(sel: string): Locator; first(): Locator; waitFor(o?: { timeout?: number }): Promise<void>; click(): Promise<void> };
 type GhostEvent = { at: number; text: string };
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -131,8 +133,8 @@ export async function runGhostLatency(o: GhostLatencyOptions): Promise<GhostLate
     await page.goto(run.url);
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     await until('the Tandem log to say the model is loaded', 120_000, () => /model loaded: stories260K/.test(readText(run.tandemLog())));
-    await palette(page, 'Control+P', 'debounce.js', '.quick-input-list .monaco-list-row');
-    await (await page.waitForSelector('.monaco-editor .view-lines', { timeout: 20_000 }))!.click();
+    await palette(page, 'Control+P', 'debounce.js', 'debounce.js');
+    await focusFile(page);
     await page.evaluate(INSTRUMENT);
     const trace = new TraceReader(tracePath);
     const seed = o.seed ?? 1;
@@ -156,6 +158,10 @@ export async function runGhostLatency(o: GhostLatencyOptions): Promise<GhostLate
     const requests = trace.poll().filter((q) => windows.some(([a, b]) => q.startedAtMs >= a && q.startedAtMs <= b));
     ok = true;
     return { results, requests, lines: summarize(results, requests) };
+  } catch (e) {
+    const shot = join(run.dir, 'failure.png');
+    await (browser.pages()[0] as Page | undefined)?.screenshot({ path: shot }).then(() => log(`screenshot: ${shot}`), () => {});
+    throw e;
   } finally {
     await browser.close();
     run.stop(!ok);
@@ -165,21 +171,31 @@ export async function runGhostLatency(o: GhostLatencyOptions): Promise<GhostLate
   }
 }
 
-/** Opens a quick input with `keys`, types `text`, waits for `row` and takes it. */
-async function palette(page: Page, keys: string, text: string, row: string): Promise<void> {
+/**
+ * Opens a quick input with `keys`, types `text` and clicks the first row showing `rowText` (not Enter:
+ * the first row may be a recently used look-alike, such as "Revert and Close Editor").
+ */
+async function palette(page: Page, keys: string, text: string, rowText: string | RegExp): Promise<void> {
   await page.keyboard.press(keys);
   await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
   await page.keyboard.type(text);
-  await page.waitForSelector(row, { timeout: 10_000 });
-  await page.keyboard.press('Enter');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: rowText }).first();
+  await row.waitFor({ timeout: 10_000 });
+  await row.click();
   await page.waitForSelector('.quick-input-widget', { state: 'hidden' });
+}
+
+/** Makes debounce.js the active editor, with the keyboard in it. */
+async function focusFile(page: Page): Promise<void> {
+  await (await page.waitForSelector('.tab.active:has-text("debounce.js")', { timeout: 10_000 }))!.click();
+  await (await page.waitForSelector('.editor-group-container.active .monaco-editor .view-lines', { timeout: 10_000 }))!.click();
 }
 
 /** Back to the file as it is on disk, so both cache modes type the same script into the same text. */
 async function revert(page: Page): Promise<void> {
   await page.keyboard.press('Escape');
-  await palette(page, 'Control+Shift+P', 'File: Revert File', '.quick-input-list .monaco-list-row:has-text("Revert File")');
-  await page.waitForSelector('.tab.active:not(.dirty)', { timeout: 10_000 });
+  await palette(page, 'Control+Shift+P', 'File: Revert File', 'Revert File');
+  await page.waitForSelector('.tab.active:not(.dirty):has-text("debounce.js")', { timeout: 10_000 });
 }
 
 /**
@@ -189,7 +205,7 @@ async function revert(page: Page): Promise<void> {
 async function turnPromptCacheOff(page: Page, run: CodeServerRun): Promise<void> {
   const changes = () => readText(run.tandemLog()).split('settings changed').length;
   const before = changes();
-  await palette(page, 'Control+Shift+P', 'Preferences: Open User Settings', '.quick-input-list .monaco-list-row:has-text("Open User Settings")');
+  await palette(page, 'Control+Shift+P', 'Preferences: Open User Settings', /Open User Settings(?! \(JSON\))/);
   await page.waitForSelector('.settings-editor', { timeout: 20_000 });
   await (await page.waitForSelector('.settings-editor .suggest-input-container', { timeout: 20_000 }))!.click();
   await page.keyboard.type('tandem.promptCache');
@@ -198,7 +214,8 @@ async function turnPromptCacheOff(page: Page, run: CodeServerRun): Promise<void>
   await box.click();
   await until('settings.json to say tandem.promptCache false', 10_000, () => /"tandem\.promptCache": false/.test(readText(run.userSettingsPath)));
   await until('the extension to see the change', 10_000, () => changes() > before);
-  await palette(page, 'Control+P', 'debounce.js', '.quick-input-list .monaco-list-row');
+  await palette(page, 'Control+P', 'debounce.js', 'debounce.js');
+  await focusFile(page);
 }
 
 /** One keystroke pause: move, type the run at the script's rhythm, wait for the answer and its ghost text. */

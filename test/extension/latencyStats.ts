@@ -148,6 +148,8 @@ export function summarize(results: PauseResult[], requests: RequestTraceLine[]):
       cancelled: byOutcome('cancelled'), notRendered: byOutcome('notRendered'), noRequest: byOutcome('noRequest'), error: byOutcome('error'),
       requests: reqs.length, requestsShown: reqOutcome('shown'), requestsReused: reqOutcome('reused'), requestsEmpty: reqOutcome('empty'),
       requestsSuperseded: reqOutcome('superseded'), requestsCancelled: reqOutcome('cancelled'), requestsSkipped: reqOutcome('skipped'), requestsError: reqOutcome('error'),
+      // requests that reached the engine and were then dropped for a newer keystroke (work thrown away)
+      requestsCancelledInEngine: reqs.filter((q) => (q.outcome === 'cancelled' || q.outcome === 'superseded') && q.backendMs !== undefined).length,
     });
   }
   for (const part of ['total', 'prefill'] as const) {
