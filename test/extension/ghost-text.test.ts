@@ -1,5 +1,5 @@
 // The extension in a real editor (code-server + chromium): type into a file, see ghost text produced by
-// the real engine on stories260K in the engine process, accept it with Tab, open the status bar menu,
+// the real engine on stories260K in the engine process, accept a word of it (Ctrl+Right) then the rest with Tab, open the status bar menu,
 // run a palette command, change a setting in the Settings UI and see the extension take it without a
 // reload. Screenshots go to .cache/ext-test/screenshots (and to media/ with TANDEM_UPDATE_MEDIA=1).
 import assert from 'node:assert/strict';
@@ -21,10 +21,11 @@ type Page = {
   screenshot(o: { path: string }): Promise<unknown>;
   locator(sel: string, o?: { hasText?: string }): { locator(sel: string): { first(): { waitFor(o?: { timeout?: number }): Promise<void>; fill(v: string): Promise<void> } } };
   $eval(sel: string, f: (e: { innerText: string }) => string): Promise<string>;
+  $$eval(sel: string, f: (es: { innerText: string }[]) => string): Promise<string>;
   waitForTimeout(ms: number): Promise<void>;
 };
 
-test('ghost text from the engine, Tab, status menu, palette command, a setting changed in the Settings UI', { timeout: 240_000 }, async () => {
+test('ghost text from the engine, a word accepted with Ctrl+Right and the rest with Tab, status menu, palette command, a setting changed in the Settings UI', { timeout: 240_000 }, async () => {
   const env = extEnv();
   const model = await ensureStories260K('f32');
   const shots = join(env.root, 'screenshots');
@@ -38,6 +39,9 @@ test('ghost text from the engine, Tab, status menu, palette command, a setting c
     'tandem.debounceMs': 50,
     'tandem.maxTokens': 24,
     'tandem.languages': { '*': true },
+    // The suggest widget hides ghost text that does not extend its selected item, and whether TypeScript's
+    // word suggestions pop up over prose in story.js depends on timing: off, so the test is deterministic.
+    'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' },
   }, { 'story.js': '// A short story.\n' });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { chromium } = require(env.playwrightCore);
@@ -69,16 +73,25 @@ test('ghost text from the engine, Tab, status menu, palette command, a setting c
     await lines.click();
     await page.keyboard.press('Control+End');
     await page.keyboard.type('Once upon a time', { delay: 40 });
-    const ghost = await page.waitForSelector('.ghost-text-decoration', { timeout: 60_000 });
-    const ghostText = await ghost.innerText();
+    await page.waitForSelector('.ghost-text-decoration', { timeout: 60_000 });
+    // The suggestion's first line, drawn in one or more spans (spaces as no-break spaces).
+    const ghostText = (await page.$$eval('.ghost-text-decoration', (es) => es.map((e) => e.innerText).join(''))).replace(/\u00a0/g, ' ');
     assert.ok(ghostText.trim().length > 0, 'ghost text is empty');
     await shot(page, 'ghost-text.png');
 
-    // 2) Tab accepts it into the document
+    // 2) partial accept (Ctrl+Right: VS Code's "accept next word") takes the start of the suggestion, then Tab
+    //    the rest. The document is checked on disk after a save: the ghost text is drawn inside the same
+    //    lines, so the DOM cannot tell accepted text from suggested text.
+    const typed = '// A short story.\nOnce upon a time';
+    const saved = async () => { await page.keyboard.press('Control+S'); return readText(join(run.workspace, 'story.js')); };
+    await page.keyboard.press('Control+ArrowRight');
+    const afterWord = await until('a partial accept saved', 10_000, async () => { const t = await saved(); return t.startsWith(typed) && t.length > typed.length && t; });
+    const taken = afterWord.slice(typed.length);
+    assert.ok(afterWord.startsWith(typed) && taken.length > 0 && ghostText.startsWith(taken), `Ctrl+Right took ${JSON.stringify(taken)} of the suggestion ${JSON.stringify(ghostText)}`);
+    if (/\S\s+\S/.test(ghostText)) assert.ok(taken.length < ghostText.length, `Ctrl+Right took the whole suggestion ${JSON.stringify(ghostText)}, not a word`);
+    await page.waitForSelector('.ghost-text-decoration', { timeout: 10_000 });
     await page.keyboard.press('Tab');
-    const firstWords = ghostText.trim().split(/\s+/).slice(0, 2).join(' ');
-    await until('the accepted text in the editor', 10_000, async () =>
-      (await page.$eval('.monaco-editor .view-lines', (e) => e.innerText)).replace(/\u00a0/g, ' ').includes(`Once upon a time${ghostText.startsWith(' ') ? ' ' : ''}${firstWords}`));
+    await until('the whole suggestion accepted and saved', 10_000, async () => (await saved()).startsWith(typed + ghostText));
     await page.keyboard.press('Escape');
     await shot(page, 'accepted.png');
 
@@ -124,6 +137,7 @@ test('ghost text from the engine, Tab, status menu, palette command, a setting c
     await shot(page, 'settings.png');
     ok = true;
   } finally {
+    if (!ok) await browser.pages()[0]?.screenshot({ path: join(run.dir, 'failure.png') }).catch(() => undefined);
     await browser.close();
     run.stop(!ok);
     if (!ok) console.log(`kept the run folder for inspection: ${run.dir}`);
