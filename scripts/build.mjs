@@ -49,4 +49,10 @@ if (withTests) {
   const tests = findTests('test').filter((t) => t.includes(testFilter));
   const entryPoints = Object.fromEntries(tests.map((t) => [relative('test', t).replace(/\.ts$/, ''), t]));
   await build({ ...common, entryPoints, outdir: 'dist-test' });
+  // The suite that runs inside the extension host (test/extension-host: index.ts's run() + *.spec.ts, mocha
+  // left external and loaded from node_modules) → dist-test/extension-host/, for test/extension/extension-host.test.ts.
+  if ('test/extension-host/'.includes(testFilter) || tests.some((t) => t.includes('extension-host'))) {
+    const hostEntries = readdirSync('test/extension-host').filter((n) => n === 'index.ts' || n.endsWith('.spec.ts'));
+    await build({ ...common, external: [...common.external, 'mocha'], entryPoints: hostEntries.map((n) => join('test/extension-host', n)), outdir: 'dist-test/extension-host' });
+  }
 }

@@ -77,6 +77,10 @@ export interface StartOptions {
   /** Install this .vsix into the run's fresh extensions folder (`code-server --install-extension`) and load
    *  Tandem from there instead of as a development extension (`extensionPath` is then unused). */
   vsix?: string;
+  /** Run the extension tests at this path inside the extension host (VS Code's extension test API: the
+   *  module's run()), with these variables in the extension host's environment. */
+  extensionTestsPath?: string;
+  extensionEnvironment?: Record<string, string>;
 }
 
 /** Starts code-server on a free port with `extensionPath` loaded as a development extension (or `opts.vsix` installed). */
@@ -117,6 +121,8 @@ export async function startCodeServer(env: ExtEnv, extensionPath: string, userSe
   }
   const remote = `vscode-remote://127.0.0.1:${port}${extensionPath}`;
   const payload = opts.vsix ? [['skipWelcome', 'true']] : [['extensionDevelopmentPath', remote], ['skipWelcome', 'true']];
+  if (opts.extensionTestsPath) payload.push(['extensionTestsPath', `vscode-remote://127.0.0.1:${port}${opts.extensionTestsPath}`]);
+  if (opts.extensionEnvironment) payload.push(['extensionEnvironment', JSON.stringify(opts.extensionEnvironment)]);
   const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
   const tandemLog = () => findFile(join(dir, 'user-data', 'logs'), 'Tandem.log') ?? '';
   return { port, dir, workspace, userSettingsPath, url, tandemLog, stop };

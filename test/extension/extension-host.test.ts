@@ -1,0 +1,47 @@
+// Drives the mocha suite of test/extension-host inside code-server's real extension host: Tandem loaded
+// as a development extension, dist-test/extension-host as the extensionTestsPath (the workbench's URL
+// payload), a headless chromium connected (code-server starts the extension host only for a window).
+// The suite writes its outcome to a file; this test waits for it and reports every mocha test.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ensureStories260K, repoRoot } from '../helpers/testModels';
+import { extEnv, readText, startCodeServer, until } from './codeServer';
+
+interface Outcome { passed: number; failed: number; tests: { title: string; state: string; durationMs?: number; error?: string }[] }
+
+test('the extension-host mocha suite passes inside code-server (activation, commands, inline completion, settings)', { timeout: 300_000 }, async () => {
+  const env = extEnv();
+  const root = repoRoot();
+  const suite = join(root, 'dist-test', 'extension-host');
+  assert.ok(existsSync(join(suite, 'index.js')), 'build the suite first: node scripts/build.mjs --tests');
+  const model = await ensureStories260K('f32');
+  const results = join(env.root, `ext-host-results-${process.pid}.json`);
+  rmSync(results, { force: true });
+  const run = await startCodeServer(env, root, { 'tandem.model': model, 'tandem.debounceMs': 50, 'tandem.maxTokens': 24, 'tandem.languages': { '*': true } },
+    { 'story.js': '// A short story.\n' }, { extensionTestsPath: suite, extensionEnvironment: { TANDEM_EXT_HOST_RESULTS: results } });
+  let ok = false;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { chromium } = require(env.playwrightCore);
+  const udd = join(run.dir, 'chromium');
+  const browser = await chromium.launchPersistentContext(udd, {
+    executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1280, height: 800 },
+    env: { ...process.env, HOME: udd, XDG_CONFIG_HOME: udd, TMPDIR: udd },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(run.url);
+    const outcome = await until('the extension-host suite to write its results', 240_000, () => existsSync(results) && (JSON.parse(readFileSync(results, 'utf8')) as Outcome));
+    for (const t of outcome.tests) console.log(`${t.state === 'passed' ? 'ok' : 'FAILED'} - ${t.title} (${t.durationMs} ms)${t.error ? `\n${t.error}` : ''}`);
+    assert.equal(outcome.failed, 0, `extension-host tests failed; Tandem's log:\n${readText(run.tandemLog())}`);
+    assert.equal(outcome.passed, 4);
+    ok = true;
+  } finally {
+    await browser.close();
+    run.stop(!ok);
+    rmSync(results, { force: true });
+    if (!ok) console.log(`kept the run folder for inspection: ${run.dir}`);
+  }
+});
