@@ -17,8 +17,8 @@ for a in "$@"; do
   case "$a" in
     --check) check=1; use_code_server=1 ;;
     --code-server) use_code_server=1 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "tandem: unknown option $a (npm start -- --help)" >&2; exit 2 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    *) echo "tandem: unknown option $a (npm start -- --help); completing a prompt from the command line is now: npm run complete -- $*" >&2; exit 2 ;;
   esac
 done
 say() { echo "tandem: $*" >&2; }
