@@ -9,12 +9,13 @@
 // @huggingface/tokenizers into the .vsix at all; the allow-list keeps only their run-time files. That
 // walk fails on a node_modules that does not match package-lock.json: run `npm ci` (scripts/setup.sh).
 //
-// Prints one JSON line per .vsix: {"name":"vsix","target","path","bytes","files","dawn":[paths]}.
+// Prints one JSON line per .vsix: {"name":"vsix","target","path","bytes","files","dawn":[paths],
+// "vs":{"allPlatformsDawnBytes"}} (the last: all five Dawn builds unpacked, as one universal package would carry).
 // `--entries X.vsix` lists a .vsix's files, one a line.
 // `--prepublish` is vsce's vscode:prepublish hook: it refuses a plain `vsce package`, whose .vsix would
 // carry no Dawn binary.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -76,7 +77,10 @@ function packageTarget(target, outDir) {
   if (dawn.length !== 1 || !dawn[0].includes(`/webgpu/dist/${folder}/`)) {
     throw new Error(`${out}: expected exactly ${folder}'s dawn.node, found ${JSON.stringify(dawn)}`);
   }
-  return { name: 'vsix', target, path: relative(root, out), bytes: statSync(out).size, files: names.length, dawn };
+  // the baseline: every platform's Dawn folder, as node_modules holds them (what a single .vsix would carry)
+  const allDawnBytes = readdirSync(join(root, 'node_modules', 'webgpu', 'dist'), { recursive: true })
+    .map((f) => statSync(join(root, 'node_modules', 'webgpu', 'dist', f))).filter((st) => st.isFile()).reduce((n, st) => n + st.size, 0);
+  return { name: 'vsix', target, path: relative(root, out), bytes: statSync(out).size, files: names.length, dawn, vs: { allPlatformsDawnBytes: allDawnBytes } };
 }
 
 function main(argv) {
