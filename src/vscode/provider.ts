@@ -1,6 +1,8 @@
 // The inline completion provider: turns the document around the cursor into a CompletionRequest, asks
 // the CompletionService (reuse, debounce, engine), and offers the text as ghost text at the cursor.
 // Partial accept (word / line) is VS Code's own (editor.action.inlineSuggest.acceptNextWord/Line).
+// While the suggest widget is open, VS Code shows only ghost text that extends its selected item, so the
+// request is then made as if that item were accepted, and the item's text leads the ghost text.
 
 import * as vscode from 'vscode';
 import type { CompletionService } from '../completion/service';
@@ -69,7 +71,8 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
     const s = this.hooks.settings();
     const explicit = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
     if ((!enabledFor(s, document.languageId) && !explicit) || !this.hooks.ready()) return { outcome: 'skipped', textChars: 0 };
-    const req = this.request(document, position, s);
+    const selected = context.selectedCompletionInfo;
+    const req = this.request(document, position, s, selected);
     if (record) this.hooks.tracer?.attach(req, record);
     const ac = new AbortController();
     const sub = token.onCancellationRequested(() => ac.abort());
@@ -82,7 +85,9 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
         const t = served.result.timings;
         this.hooks.log(`completion (${served.result.template}, ${served.result.stoppedBy}): ${t.promptTokens} prompt tokens (${t.reusedTokens ?? 0} cached), ${t.generatedTokens} generated, prefill ${t.prefillMs.toFixed(0)} ms, decode ${t.decodeMs.toFixed(0)} ms`);
       }
-      const item = new vscode.InlineCompletionItem(served.text, new vscode.Range(position, position));
+      const item = selected
+        ? new vscode.InlineCompletionItem(selected.text + served.text, selected.range)
+        : new vscode.InlineCompletionItem(served.text, new vscode.Range(position, position));
       return { items: [item], outcome: served.source === 'model' ? 'shown' : 'reused', textChars: served.text.length };
     } catch (e) {
       this.hooks.onError(e);
@@ -99,11 +104,14 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
     if (was !== this.inFlight > 0) this.hooks.setThinking(this.inFlight > 0);
   }
 
-  request(document: vscode.TextDocument, position: vscode.Position, s: TandemSettings): CompletionRequest {
+  /** With `selected` (the suggest widget's item), the text is taken as if the item replaced its range. */
+  request(document: vscode.TextDocument, position: vscode.Position, s: TandemSettings, selected?: vscode.SelectedCompletionInfo): CompletionRequest {
     const startLine = Math.floor(Math.max(0, position.line - PREFIX_LINES) / ANCHOR_LINES) * ANCHOR_LINES;
     const endLine = Math.min(document.lineCount - 1, position.line + SUFFIX_LINES);
-    const prefix = document.getText(new vscode.Range(startLine, 0, position.line, position.character));
-    const suffix = document.getText(new vscode.Range(position, document.lineAt(endLine).range.end));
+    const before = selected ? selected.range.start : position;
+    const after = selected && selected.range.end.isAfter(position) ? selected.range.end : position;
+    const prefix = document.getText(new vscode.Range(startLine, 0, before.line, before.character)) + (selected?.text ?? '');
+    const suffix = document.getText(new vscode.Range(after, document.lineAt(endLine).range.end));
     return {
       // Without the id the engine prefills the whole prompt on a fresh sequence (tandem.promptCache off).
       documentId: s.promptCache ? document.uri.toString() : undefined,

@@ -95,6 +95,26 @@ test('ghost text from the engine, a word accepted with Ctrl+Right and the rest w
     await page.keyboard.press('Escape');
     await shot(page, 'accepted.png');
 
+    // 2b) with the suggest widget open (Ctrl+Space on "setTim"), the ghost text extends its selected item:
+    //     the request is made as if the item were accepted, and VS Code shows it after the item's text.
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('setTim', { delay: 40 });
+    await page.keyboard.press('Control+Space');
+    const label = await (await page.waitForSelector('.suggest-widget .monaco-list-row.focused .label-name', { timeout: 30_000 })).innerText();
+    assert.ok(label.startsWith('setTim'), `the suggest widget's first item is ${label}`);
+    // (the item's own rest may show first, as the suggest preview; the engine's text follows it)
+    const rest = label.slice('setTim'.length);
+    // (the item's part and the engine's part are drawn in spans of two classes: ghost-text-decoration[-preview])
+    const ghostNow = async () => (await page.$$eval('[class*="ghost-text-decoration"]', (es) => es.map((e) => e.innerText).join(''))).replace(/\u00a0/g, ' ');
+    let extended = '';
+    await until('ghost text extending the selected item', 30_000, async () => { extended = await ghostNow(); return extended.startsWith(rest) && extended.length > rest.length; })
+      .catch((e: Error) => { throw new Error(`${e.message}: last ghost text ${JSON.stringify(extended)}, item ${label}`); });
+    await page.waitForSelector('.suggest-widget.visible', { timeout: 1000 });
+    await shot(page, 'ghost-with-suggest.png');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+
     // 3) the status bar item opens the menu of commands
     const item = await page.waitForSelector('.statusbar-item:has-text("Tandem")', { timeout: 10_000 });
     await item.click();
