@@ -40,11 +40,12 @@ async function completeAtEnd(editor: vscode.TextEditor, text: string): Promise<s
 
 describe('Tandem in the extension host', () => {
   let editor: vscode.TextEditor;
+  let controller: TandemController;
 
   before(async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext, `${EXTENSION_ID} is not installed`);
-    const { controller } = (await ext.activate()) as { controller: TandemController };
+    ({ controller } = (await ext.activate()) as { controller: TandemController });
     // The first request must find the model loaded: the workbench does not ask again at the same
     // position and document version once a request there has answered (empty, while loading).
     await until('the engine to load tandem.model', 90_000, () => (controller.engine.state.kind === 'ready' && controller.engine.modelInfo ? true : undefined));
@@ -78,6 +79,8 @@ describe('Tandem in the extension host', () => {
     const long = await completeAtEnd(editor, '\nOne day, a little');
     await config.update('maxTokens', 2, vscode.ConfigurationTarget.Global);
     try {
+      // the extension's own view of its settings follows (onDidChangeConfiguration may land after update() resolves)
+      await until('the controller to read tandem.maxTokens 2', 10_000, () => (controller.currentSettings.maxTokens === 2 ? true : undefined));
       const short = await completeAtEnd(editor, '\nOne day, a big');
       // two tokens of stories260K's 512-token vocabulary: a few characters, against the longer first completion
       assert.ok(short.length > 0 && short.length <= 16 && short.length < long.length, `maxTokens 2 gave ${JSON.stringify(short)} after ${JSON.stringify(long)}`);
