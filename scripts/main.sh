@@ -29,11 +29,12 @@ export TANDEM_CACHE_DIR="${TANDEM_CACHE_DIR:-$PWD/.cache}"
 export MESA_SHADER_CACHE_DIR="${MESA_SHADER_CACHE_DIR:-$PWD/.cache/mesa}"
 
 # The default model: `tandem complete` resolves the catalog name (src/models/catalog.ts), converting it
-# to GGUF once into $TANDEM_CACHE_DIR/models; a short completion also proves the engine runs here.
-say "the default model (stories260K), and a first completion on this machine's WebGPU adapter:"
-node dist/cli.js complete --model stories260K --prompt "Once upon a time" --max-tokens 24 >&2
-model="$TANDEM_CACHE_DIR/models/stories260K-f32.gguf"
-[ -f "$model" ] || { say "expected the converted model at $model"; exit 1; }
+# to GGUF once into $TANDEM_CACHE_DIR/models, and says where (--json: "model"); a short completion also
+# proves the engine runs on this machine's WebGPU adapter.
+first=$(node dist/cli.js complete --model stories260K --prompt "Once upon a time" --max-tokens 24 --json)
+model=$(node -p 'JSON.parse(process.argv[1]).model' "$first")
+say "default model $model; it continues \"Once upon a time\" with: $(node -p 'JSON.stringify(JSON.parse(process.argv[1]).text)' "$first")"
+[ -f "$model" ] || { say "the model file $model is missing"; exit 1; }
 
 # The sample workspace's settings (git-ignored: they hold this machine's model path). Plain text and
 # Markdown are on too, so story.txt completes (Tandem leaves them off by default).
