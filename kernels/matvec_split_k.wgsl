@@ -8,7 +8,9 @@
 // 2: silu(gate) · up with x = [gate (K) | up (K)] (the FFN's down projection).
 // (The software-adapter variant, matmul.wgsl with TT = 1, gives each lane whole rows instead: lavapipe
 // runs a workgroup on one CPU thread and barriers cost it dearly.)
-// The weight's dtype snippets (kernels/dtype/<dtype>.wgsl and <dtype>.dot.wgsl) are prepended.
+// The weight's dtype snippets (kernels/dtype/<dtype>.wgsl and <dtype>.dot.wgsl) are prepended, and one of
+// the two reductions of a row's LPR lane sums: matvec_reduce_shared.wgsl (a tree in workgroup memory,
+// log2(LPR) barriers) or matvec_reduce_subgroup.wgsl (shuffles, no barrier up to a subgroup's width).
 
 override K: u32;
 override N_CHUNK: u32;
@@ -89,14 +91,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var c = sub; c < n_chunks; c += LPR) {
     acc += dot_chunk_x(n, c);
   }
-  partial[lane] = acc;
-  workgroupBarrier();
-  for (var s = LPR / 2u; s > 0u; s >>= 1u) {
-    if (sub < s) { partial[lane] += partial[lane + s]; }
-    workgroupBarrier();
-  }
+  // The row's LPR partial sums, added up (matvec_reduce_{shared,subgroup}.wgsl): valid in its lane sub = 0.
+  let total = reduce_row(acc, lane);
   if (sub == 0u && n0 + group < N_CHUNK) {
-    var v = partial[lane];
+    var v = total;
     if (HAS_BIAS == 1u) { v += bias[N_OFFSET + n]; }
     let yi = N_OFFSET + n;
     if (ACCUMULATE == 1u) { v += y[yi]; }

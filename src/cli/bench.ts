@@ -16,7 +16,7 @@ import { measureBandwidth, type BandwidthResult } from '../bench/bandwidth';
 import { benchMatvec, QWEN05B_SHAPES } from '../bench/matvec';
 import type { WeightDtype } from '../loaders/repack';
 import { openLlamaCppTimer } from '../bench/llamacppBaseline';
-import type { MatvecKind } from '../ops/matmul';
+import { MATVEC_KINDS, type MatvecKind } from '../ops/matmul';
 
 interface Figure {
   name: string;
@@ -65,6 +65,8 @@ export async function benchCommand(args: string[]): Promise<void> {
     if (what === 'bandwidth') return;
     if (what === 'matvec') {
       const kinds = (v.matvec ? v.matvec.split(',') : ['rows', 'splitK']) as MatvecKind[];
+      const bad = kinds.find((k) => !MATVEC_KINDS.includes(k));
+      if (bad) throw new UsageError(`--matvec: ${MATVEC_KINDS.join('|')} (comma-separated), got "${bad}"`);
       for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0'] as WeightDtype[]) {
         for (const shape of QWEN05B_SHAPES) {
           if (dtype === 'f32' && shape.rows > 100000 && gpu.adapter.isSoftware) continue;
@@ -78,7 +80,7 @@ export async function benchCommand(args: string[]): Promise<void> {
       return;
     }
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
-    if (v.matvec !== undefined && !['rows', 'splitK', 'splitKi'].includes(v.matvec)) throw new UsageError('--matvec rows|splitK|splitKi');
+    if (v.matvec !== undefined && !MATVEC_KINDS.includes(v.matvec as MatvecKind)) throw new UsageError(`--matvec ${MATVEC_KINDS.join('|')}`);
     const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined });
     try {
       const prompt = benchPrompt(model.config.vocabSize, context);

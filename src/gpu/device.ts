@@ -21,6 +21,9 @@ export interface AdapterSummary {
   description: string;
   /** A CPU-emulated adapter (lavapipe, SwiftShader, WARP): kernels are chosen differently and it is slow. */
   isSoftware: boolean;
+  /** The smallest subgroup the adapter runs (0 when unknown or without subgroups): kernels that reduce
+   *  within aligned groups of this many lanes are correct whatever size a dispatch actually gets. */
+  subgroupMinSize: number;
 }
 
 const KEEP_ALIVE_KEY = '__tandemGpuRoots';
@@ -93,7 +96,7 @@ export class Gpu {
     });
     return new Gpu(
       device,
-      { vendor: info.vendor, architecture: info.architecture, description, isSoftware },
+      { vendor: info.vendor, architecture: info.architecture, description, isSoftware, subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0 },
       requiredFeatures.includes('timestamp-query'),
       requiredFeatures.includes('subgroups'),
     );

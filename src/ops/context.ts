@@ -24,8 +24,10 @@ export class OpContext {
     return this.gpu.device;
   }
 
+  /** `body` may start with WGSL directives (`enable subgroups;`): they stay ahead of common.wgsl. */
   pipeline(op: string, flavour: string, body: string, constants: Record<string, number>): GPUComputePipeline {
-    return this.gpu.pipelines.get({ op, flavour, source: commonWgsl + '\n' + body, constants });
+    const directives = /^(?:\s*(?:enable|requires|diagnostic)\b[^;]*;)*/.exec(body)![0];
+    return this.gpu.pipelines.get({ op, flavour, source: directives + '\n' + commonWgsl + '\n' + body.slice(directives.length), constants });
   }
 
   bindGroup(pipeline: GPUComputePipeline, buffers: Record<number, GPUBuffer>, label: string): GPUBindGroup {

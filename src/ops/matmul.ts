@@ -8,6 +8,8 @@ import { specialise } from '../gpu/wgsl';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import matmulWgsl from '../../kernels/matmul.wgsl';
 import matvecSplitKWgsl from '../../kernels/matvec_split_k.wgsl';
+import reduceSharedWgsl from '../../kernels/matvec_reduce_shared.wgsl';
+import reduceSubgroupWgsl from '../../kernels/matvec_reduce_subgroup.wgsl';
 import f32Wgsl from '../../kernels/dtype/f32.wgsl';
 import f16Wgsl from '../../kernels/dtype/f16.wgsl';
 import q8Wgsl from '../../kernels/dtype/q8_0.wgsl';
@@ -50,6 +52,8 @@ export interface MatmulTile {
   LPR?: number;
   /** splitK, quantized weights: keep x block-interleaved in workgroup memory (see matvec_split_k.wgsl). */
   xInterleaved?: boolean;
+  /** splitK: add a row's lane sums with subgroup shuffles (needs the 'subgroups' feature). */
+  subgroups?: boolean;
 }
 
 /** Lanes per row for the splitK matvec: about four chunks per lane, between 4 and 64 lanes. */
@@ -74,7 +78,11 @@ export interface MatmulTiles {
  * A/B on an H100 in one run: Q8_0/Q4_0 matvec 1.5-2.7x faster on three of the four 0.5B shapes (slower
  * on Q8_0 down), decode Q8_0 +10% (408/401 vs 364/371 tok/s), Q4_0 even within noise.
  */
-export type MatvecKind = 'rows' | 'splitK' | 'splitKi';
+export type MatvecKind = 'rows' | 'splitK' | 'splitKi' | 'splitKsg';
+
+/** 'splitKsg': splitKi whose row sums use subgroup shuffles instead of a barrier tree in workgroup
+ *  memory. Tested on every adapter with subgroups; not measured on a real GPU yet, so not the default. */
+export const MATVEC_KINDS: readonly MatvecKind[] = ['rows', 'splitK', 'splitKi', 'splitKsg'];
 
 /**
  * Software adapters (lavapipe) want whole rows per lane and no barriers; real GPUs want coalesced reads.
@@ -85,7 +93,9 @@ export function defaultTiles(dtype: WeightDtype, software: boolean, matvec?: Mat
   const kind = matvec ?? (software ? 'rows' : 'splitKi');
   return {
     // WG 0: chosen with the lanes per row (eight rows per workgroup, 64 to 256 lanes).
-    vector: kind !== 'rows' ? { kind: 'splitK', R: 1, TT: 1, WG: 0, LPR: 0, xInterleaved: kind === 'splitKi' && quant } : { kind: 'rows', R: 4, TT: 1, WG: 64 },
+    vector: kind !== 'rows'
+      ? { kind: 'splitK', R: 1, TT: 1, WG: 0, LPR: 0, xInterleaved: (kind === 'splitKi' || kind === 'splitKsg') && quant, subgroups: kind === 'splitKsg' }
+      : { kind: 'rows', R: 4, TT: 1, WG: 64 },
     matrix: { kind: 'rows', R: 4, TT: quant ? 4 : 8, WG: 64 },
   };
 }
@@ -140,6 +150,10 @@ export class MatmulOp {
     this.fusesInput = !!args.fusedInput && v.kind === 'splitK' && this.stagedX4 > 0;
     const fused = this.fusesInput ? args.fusedInput : undefined;
     const mode = fused?.mode === 'rmsnorm' ? 1 : fused?.mode === 'swiglu' ? 2 : 0;
+    const sg = v.subgroups ? ctx.gpu.adapter.subgroupMinSize : 0;
+    if (v.subgroups && (!ctx.gpu.hasSubgroups || !(sg >= 1 && (sg & (sg - 1)) === 0))) {
+      throw new RangeError(`the subgroup matvec needs the 'subgroups' feature and a power-of-two subgroup size (adapter: ${ctx.gpu.hasSubgroups ? `min size ${sg}` : 'no subgroups'})`);
+    }
     for (const chunk of w.chunks) {
       const make = (tile: MatmulTile, kind: string): Dispatch => {
         const common = {
@@ -150,7 +164,8 @@ export class MatmulOp {
           HAS_BIAS: args.bias ? 1 : 0,
         };
         const pipeline = tile.kind === 'splitK'
-          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}.I${tile.xInterleaved ? 1 : 0}`, DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + specialise(matvecSplitKWgsl, {
+          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}.I${tile.xInterleaved ? 1 : 0}.SG${sg}`, (sg ? 'enable subgroups;\n' : '')
+            + DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + (sg ? specialise(reduceSubgroupWgsl, { SG: sg }) : reduceSharedWgsl) + specialise(matvecSplitKWgsl, {
             LPR: this.lpr, WG: this.splitKLanes, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
             X_INTERLEAVED: tile.xInterleaved ? 'true' : 'false',
           }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}) })

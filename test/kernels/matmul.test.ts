@@ -132,6 +132,25 @@ for (const [i, dtype] of DTYPES.entries()) {
   });
 }
 
+// The subgroup reduction of a row's lane sums (splitKsg = splitKi + matvec_reduce_subgroup.wgsl), every
+// dtype, where the adapter has subgroups (lavapipe: 8 lanes); rows narrower and wider than a subgroup.
+for (const [i, dtype] of DTYPES.entries()) {
+  const K = raggedK(dtype, rng(1100 + i), 40, 600);
+  const { bias, accumulate } = FLAGS[dtype];
+  test(`${dtype}: splitK matvec with subgroup row sums (splitKsg), K=${K}, N=258 in chunks of 257 + 1, T=1`, async (t) => {
+    if (!gpu.hasSubgroups) return t.skip('the adapter has no subgroups');
+    await checkMatmul({ dtype, K, N: 258, ts: [1], rowsPerChunk: 257, colOffset: 3, yPad: 2, bias, accumulate, tiles: defaultTiles(dtype, false, 'splitKsg'), seed: 90 + i });
+  });
+}
+test('splitKsg: 4, 16 and 64 lanes per row (within one subgroup, and across several: their sums meet in workgroup memory)', async (t) => {
+  if (!gpu.hasSubgroups) return t.skip('the adapter has no subgroups');
+  const lpr = (dtype: WeightDtype, LPR: number) => ({ ...defaultTiles(dtype, false, 'splitKsg'), vector: { ...defaultTiles(dtype, false, 'splitKsg').vector, LPR } });
+  await checkMatmul({ dtype: 'q4_0', K: 224, N: 37, ts: [1], tiles: lpr('q4_0', 4), seed: 73 });
+  await checkMatmul({ dtype: 'q8_0', K: 544, N: 41, ts: [1], tiles: lpr('q8_0', 16), bias: true, seed: 74 });
+  await checkMatmul({ dtype: 'f32', K: 484, N: 37, ts: [1], tiles: lpr('f32', 64), accumulate: true, seed: 75 });
+  await checkMatmul({ dtype: 'f16', K: 9216, N: 19, ts: [1], tiles: defaultTiles('f16', false, 'splitKsg'), bias: true, seed: 76 });
+});
+
 // The A/B layout of x for quantized weights (block-interleaved in workgroup memory), with rmsnorm-free
 // plain staging, ragged K and multi-chunk N.
 for (const dtype of ['q8_0', 'q4_0'] as const) {
