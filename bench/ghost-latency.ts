@@ -1,7 +1,8 @@
 // Keystroke-to-ghost-text latency in real code-server with the real engine on stories260K (issue 6):
 // --pauses keystroke pauses with tandem.promptCache on, then the same seeded script with it off, in one
 // run. Prints JSON lines: p50/p95 per part (editor, debounce, queue, tokenize, prefill, generation,
-// other, render) and of the total, per cache mode; counts by outcome; off/on ratios of total and prefill.
+// other, render) and of the total, per cache mode; counts by outcome; off/on ratios of total and prefill;
+// pause-by-pause off − on medians (both modes see the same prompts) and the prefill of long prompts.
 // Needs the real-editor tools: `eval "$(bash scripts/ext-setup.sh --env)"` first.
 //
 //   node dist-bench/ghost-latency.js [--pauses 200] [--warmup 3] [--seed 1] [--raw pauses.jsonl] [--trace requests.jsonl]

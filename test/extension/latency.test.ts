@@ -28,6 +28,8 @@ test(`ghost-latency smoke: ${PAUSES} keystroke pauses with the prompt cache on, 
   const on = modelRequests.filter((q) => q.promptCache);
   assert.ok(off.length > 0 && off.every((q) => q.timings!.reusedTokens === undefined), 'with tandem.promptCache off no request reuses cached K/V');
   assert.ok(on.some((q) => (q.timings!.reusedTokens ?? 0) > 0), 'with tandem.promptCache on requests reuse the document\'s K/V');
+  const paired = run.lines.find((l) => l.name === 'ghost_latency_paired');
+  assert.ok(paired && paired.n === paired.samePromptTokens, `the reverted file gives both modes the same prompts: ${JSON.stringify(paired)}`);
   const names = run.lines.map((l) => `${l.name}:${l.part ?? ''}`);
   assert.ok(names.includes('ghost_latency_ratio:total') && names.includes('ghost_latency_ratio:prefill'), `off/on ratios printed: ${names.join(', ')}`);
 });

@@ -152,6 +152,8 @@ export function summarize(results: PauseResult[], requests: RequestTraceLine[]):
       requestsCancelledInEngine: reqs.filter((q) => (q.outcome === 'cancelled' || q.outcome === 'superseded') && q.backendMs !== undefined).length,
     });
   }
+  const paired = pairedLine(results);
+  if (paired) out.push(paired);
   for (const part of ['total', 'prefill'] as const) {
     if (!p50.has(`on.${part}`) || !p50.has(`off.${part}`)) continue;
     out.push({
@@ -161,4 +163,32 @@ export function summarize(results: PauseResult[], requests: RequestTraceLine[]):
     });
   }
   return out;
+}
+
+/** Prompts at least this long count as long in the paired line (the cache's case: much to reuse). */
+const LONG_PROMPT_TOKENS = 128;
+
+/**
+ * Pause by pause: the same script puts the same prompt before the model in both modes, so off − on of a
+ * part cancels the document and leaves the cache (and the noise of a shared machine). Also the prefill of
+ * the long prompts alone, where reuse has the most to save.
+ */
+function pairedLine(results: PauseResult[]): Record<string, unknown> | undefined {
+  const on = new Map(results.filter((r) => r.mode === 'on').map((r) => [r.index, r]));
+  const pairs = results.filter((r) => r.mode === 'off').flatMap((b) => {
+    const a = on.get(b.index);
+    const sa = a && split(a);
+    const sb = split(b);
+    return a && sa && sb ? [{ a, b, sa, sb }] : [];
+  });
+  if (!pairs.length) return undefined;
+  const diff = (part: Part) => round(percentile(pairs.map((p) => p.sb[part] - p.sa[part]), 0.5));
+  const long = pairs.filter((p) => p.b.request!.timings!.promptTokens >= LONG_PROMPT_TOKENS);
+  return {
+    name: 'ghost_latency_paired', vs: 'promptCache on', unit: 'ms', n: pairs.length,
+    samePromptTokens: pairs.filter((p) => p.a.request!.timings!.promptTokens === p.b.request!.timings!.promptTokens).length,
+    offMinusOnP50: Object.fromEntries(PARTS.map((part) => [part, diff(part)])),
+    longPromptTokens: LONG_PROMPT_TOKENS, longPromptN: long.length,
+    longPromptPrefillP50: { on: round(percentile(long.map((p) => p.sa.prefill), 0.5)), off: round(percentile(long.map((p) => p.sb.prefill), 0.5)) },
+  };
 }
