@@ -3,7 +3,9 @@
 // (editReplayRun.ts), on the same requests:
 //   (a) Tandem with the prefix cache, FIM prompts in SPM and in PSM order;
 //   (b) Tandem with the cache disabled (every prompt prefilled whole), first layout;
-//   (c) llama.cpp (node-llama-cpp, CPU, --llamacpp-threads) reusing its longest common prefix, every layout;
+//   (c) llama.cpp (node-llama-cpp, CPU, --llamacpp-threads) reusing its longest common prefix, every layout:
+//       a sequence per file; with --switch-every N (the developer switches files every N requests, all
+//       modes replay that order) one sequence for all files, as llama-server's one slot;
 //   (d) (a) with speculative decoding from n-gram (prompt-lookup) drafts, first layout: the drafts'
 //       acceptance on editing sessions, tokens per target pass, and that the completions are unchanged; and
 //       the same drafts checked against the text the developer typed next (editReplayNgram.ts).
@@ -23,7 +25,7 @@ import { createTokenizer } from '../tokenizer';
 import type { CacheStats } from '../engine/session';
 import { buildEditTrace, type EditTrace, type FimTokenIds } from './editReplayTrace';
 import { ngramAgainstTypedText } from './editReplayNgram';
-import { promptsOf, replayLlamaCpp, replayTandem, tandemMode, type ReplayPrompts, type RequestRecord } from './editReplayRun';
+import { llamaCppMode, promptsOf, replayLlamaCpp, replayOrder, replayTandem, tandemMode, type ReplayPrompts, type RequestRecord } from './editReplayRun';
 
 /** Real source files typed back in (not ours: from installed packages). */
 const DEFAULT_FILES = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js'];
@@ -51,6 +53,7 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       model: { type: 'string' }, files: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'max-tokens': { type: 'string' },
       'typed-chars': { type: 'string' }, requests: { type: 'string' }, 'no-llamacpp': { type: 'boolean' }, 'llamacpp-threads': { type: 'string' },
       json: { type: 'boolean' }, 'block-size': { type: 'string' }, layouts: { type: 'string' }, 'kv-budget-mib': { type: 'string' },
+      'switch-every': { type: 'string' },
     },
   });
   if (!v.model) throw new UsageError('bench edit-replay needs --model <gguf>');
@@ -60,6 +63,8 @@ export async function editReplayCommand(args: string[]): Promise<void> {
   const layouts = (v.layouts ?? 'spm,psm').split(',') as ('spm' | 'psm')[];
   if (layouts.some((l) => l !== 'spm' && l !== 'psm')) throw new UsageError(`--layouts: spm and/or psm, got "${v.layouts}"`);
   const requestsPerSession = v.requests === undefined ? Infinity : Number(v.requests);
+  const switchEvery = Number(v['switch-every'] ?? 0);
+  if (!(switchEvery >= 0) || !Number.isInteger(switchEvery)) throw new UsageError(`--switch-every: expected a count of requests >= 0, got "${v['switch-every']}"`);
   if (!(requestsPerSession >= 1)) throw new UsageError(`--requests: expected a count >= 1, got "${v.requests}"`);
   // llama.cpp's threads spin while waiting: on a machine shared with other work, leave a core free.
   const llamaThreads = Number(v['llamacpp-threads'] ?? Math.max(1, cpus().length - 1));
@@ -95,15 +100,18 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       };
       emit({ name: 'edit replay config', value: sum(traces.map((t) => t.requests.length)), unit: 'requests', ...common });
       const prompts = (layout: 'spm' | 'psm'): ReplayPrompts => ({ layout, encode, fim, bos, maxTokens });
+      // --switch-every N: every mode replays the sessions interleaved, and (c) keeps one slot for all files.
+      const order = replayOrder(traces, switchEvery);
+      const interleaved = switchEvery > 0 ? order : undefined;
 
       const records: RequestRecord[] = [];
       for (const layout of layouts) {
-        const a = await replayTandem(model, traces, prompts(layout), true);
+        const a = await replayTandem(model, traces, prompts(layout), true, undefined, order);
         records.push(...a.records);
         reportCacheStats(a.stats, `tandem cache ${layout}`);
         reportCache(records, layout, common);
       }
-      const d = await replayTandem(model, traces, prompts(layouts[0]), true, 'ngram');
+      const d = await replayTandem(model, traces, prompts(layouts[0]), true, 'ngram', order);
       records.push(...d.records);
       reportNgram(records, layouts[0]);
       for (const k of [4, 8]) {
@@ -111,21 +119,21 @@ export async function editReplayCommand(args: string[]): Promise<void> {
         emit({ name: `n-gram draft acceptance against the text typed next, k=${k}`, value: o.draftedTokens ? o.acceptedTokens / o.draftedTokens : 0, unit: 'fraction', layout: layouts[0], ...o, note: 'drafts from the prompt checked against what the developer typed next (a target writing exactly that), not against the model' });
         emit({ name: `tokens per target pass against the text typed next, k=${k}`, value: o.passes ? o.tokens / o.passes : 0, unit: 'tokens', layout: layouts[0], note: '1 = no gain; the ideal speedup before draft and verify costs' });
       }
-      const b = await replayTandem(model, traces, prompts(layouts[0]), false);
+      const b = await replayTandem(model, traces, prompts(layouts[0]), false, undefined, order);
       records.push(...b.records);
       reportNoCache(records, layouts[0]);
       // (c) in every layout: llama.cpp's longest-common-prefix reuse depends on the order as much as ours.
       for (const layout of v['no-llamacpp'] ? [] : layouts) {
         let cRun: Awaited<ReturnType<typeof replayLlamaCpp>> | undefined;
         try {
-          cRun = await replayLlamaCpp(modelPath, maxContextTokens, traces, prompts(layout), llamaThreads);
+          cRun = await replayLlamaCpp(modelPath, maxContextTokens, traces, prompts(layout), llamaThreads, interleaved);
         } catch (e) {
           if (!(e instanceof UsageError)) throw e;
           process.stderr.write(`tandem: ${e.message}; skipping the llama.cpp baseline\n`);
           break;
         }
         records.push(...cRun.records);
-        reportLlamaCpp(records, layout, cRun.label);
+        reportLlamaCpp(records, layout, cRun.label, interleaved !== undefined, switchEvery);
       }
       if (v.json) for (const r of records) process.stdout.write(JSON.stringify({ name: 'request', ...r, tokens: undefined, ttftMs: round(r.ttftMs), totalMs: round(r.totalMs) }) + '\n');
     } finally {
@@ -197,9 +205,9 @@ function reportNoCache(records: RequestRecord[], layout: string): void {
 }
 
 /** (a) against (c) on the same requests. */
-function reportLlamaCpp(records: RequestRecord[], layout: string, label: string): void {
+function reportLlamaCpp(records: RequestRecord[], layout: string, label: string, oneSlot: boolean, switchEvery: number): void {
   const ours = records.filter((r) => r.mode === `tandem cache ${layout}` && r.i > 0);
-  const theirs = records.filter((r) => r.mode === `llama.cpp adaptStateToTokens ${layout}` && r.i > 0);
+  const theirs = records.filter((r) => r.mode === llamaCppMode(layout, oneSlot) && r.i > 0);
   if (!theirs.length) return;
   const mode = theirs[0].mode;
   const mOurs = median(ours.map((r) => r.prefilledTokens));
@@ -208,7 +216,7 @@ function reportLlamaCpp(records: RequestRecord[], layout: string, label: string)
   emit({ name: 'prefilled tokens per request, median, llama.cpp adaptStateToTokens', value: mTheirs, unit: 'tokens', mode, llamacpp: label, requests: theirs.length });
   const sOurs = sum(ours.map((r) => r.prefilledTokens));
   const sTheirs = sum(theirs.map((r) => r.prefilledTokens));
-  emit({ name: 'prefilled tokens per request, mean, llama.cpp / tandem', value: sTheirs / Math.max(1, sOurs), unit: 'ratio', vs: mode, tandemTokens: sOurs, llamacppTokens: sTheirs, requests: theirs.length, note: 'whole sessions, first (cold) request excluded' });
+  emit({ name: 'prefilled tokens per request, mean, llama.cpp / tandem', value: sTheirs / Math.max(1, sOurs), unit: 'ratio', vs: mode, layout, switchEvery, tandemTokens: sOurs, llamacppTokens: sTheirs, requests: theirs.length, note: oneSlot ? `one llama.cpp slot for all files (llama-server), a file switch every ${switchEvery} requests; each session's first (cold) request excluded` : 'a llama.cpp sequence per file, sessions one after another; first (cold) request excluded' });
   emit({ name: 'time to first token after typing, median, llama.cpp', value: median(theirs.filter((r) => r.edit === 'type').map((r) => r.ttftMs)), unit: 'ms', mode, llamacpp: label });
   const oursBy = new Map(ours.map((r) => [`${r.file}#${r.i}`, r]));
   const same = theirs.filter((r) => oursBy.get(`${r.file}#${r.i}`)?.tokens.join() === r.tokens.join()).length;

@@ -41,6 +41,28 @@ export function promptsOf(t: EditTrace, p: ReplayPrompts): number[][] {
   return t.requests.map((r, i) => fimPrompt(r, t.windows[i], p.layout, p.encode, p.fim, p.bos));
 }
 
+/** One request of the replay: request i of trace `trace`. */
+export interface ReplayStep { trace: number; i: number }
+
+/**
+ * The order requests are replayed in. switchEvery 0: each session whole, one after another. N > 0: the
+ * developer switches files every N requests (round robin over the sessions not yet finished), so with
+ * one llama.cpp slot for all files (llama-server's) each switch loses the other file's state.
+ */
+export function replayOrder(traces: EditTrace[], switchEvery = 0): ReplayStep[] {
+  if (switchEvery <= 0) return traces.flatMap((t, trace) => t.requests.map((_, i) => ({ trace, i })));
+  const next = traces.map(() => 0);
+  const out: ReplayStep[] = [];
+  for (let left = true; left;) {
+    left = false;
+    traces.forEach((t, trace) => {
+      for (let n = 0; n < switchEvery && next[trace] < t.requests.length; n++) out.push({ trace, i: next[trace]++ });
+      left ||= next[trace] < t.requests.length;
+    });
+  }
+  return out;
+}
+
 /** Mode names of the records: (a) `tandem cache L`, (b) `tandem no cache L`, (d) `tandem cache+ngram L`. */
 export function tandemMode(layout: string, enabled: boolean, draft?: 'ngram'): string {
   return `tandem ${enabled ? 'cache' : 'no cache'}${draft ? `+${draft}` : ''} ${layout}`;
@@ -51,21 +73,21 @@ export function tandemMode(layout: string, enabled: boolean, draft?: 'ngram'): s
  * (d) `draft: 'ngram'`: (a) with speculative decoding, prompt-lookup drafts from the prompt itself (the
  * document's text around the cursor), automatic draft length learnt over the whole replay.
  */
-export async function replayTandem(model: LlamaModel, traces: EditTrace[], p: ReplayPrompts, enabled: boolean, draft?: 'ngram'): Promise<{ records: RequestRecord[]; stats: CacheStats }> {
+export async function replayTandem(model: LlamaModel, traces: EditTrace[], p: ReplayPrompts, enabled: boolean, draft?: 'ngram', order = replayOrder(traces)): Promise<{ records: RequestRecord[]; stats: CacheStats }> {
   const dc = new DocumentCache(model, { enabled });
   const mode = tandemMode(p.layout, enabled, draft);
   // One draft-length controller for the whole replay, as the engine keeps one across requests.
   const speculative: DocumentCompleteOptions['speculative'] = draft ? { draft: new NgramDraft(), draftLength: 'auto', lengths: new DraftLengthController({ draftLength: 'auto' }) } : undefined;
   const records: RequestRecord[] = [];
   try {
-    for (const t of traces) {
-      const prompts = promptsOf(t, p);
-      for (let i = 0; i < prompts.length; i++) {
-        const r = t.requests[i];
-        const c = await dc.complete(t.file, prompts[i], { maxTokens: p.maxTokens, speculative });
-        const sp = c.speculative && { targetPasses: c.speculative.targetPasses, draftedTokens: c.speculative.draftedTokens, acceptedTokens: c.speculative.acceptedTokens };
-        records.push({ mode, file: t.file, i, edit: r.edit, keystrokes: r.keystrokes, promptTokens: prompts[i].length, reusedTokens: c.reusedTokens, prefilledTokens: c.prefilledTokens, ttftMs: c.ttftMs, totalMs: c.totalMs, tokens: c.tokens, speculative: sp });
-      }
+    const prompts = traces.map((t) => promptsOf(t, p));
+    for (const { trace, i } of order) {
+      const t = traces[trace];
+      const r = t.requests[i];
+      const prompt = prompts[trace][i];
+      const c = await dc.complete(t.file, prompt, { maxTokens: p.maxTokens, speculative });
+      const sp = c.speculative && { targetPasses: c.speculative.targetPasses, draftedTokens: c.speculative.draftedTokens, acceptedTokens: c.speculative.acceptedTokens };
+      records.push({ mode, file: t.file, i, edit: r.edit, keystrokes: r.keystrokes, promptTokens: prompt.length, reusedTokens: c.reusedTokens, prefilledTokens: c.prefilledTokens, ttftMs: c.ttftMs, totalMs: c.totalMs, tokens: c.tokens, speculative: sp });
     }
     return { records, stats: dc.stats() };
   } finally {
@@ -73,20 +95,31 @@ export async function replayTandem(model: LlamaModel, traces: EditTrace[], p: Re
   }
 }
 
-/** (c): llama.cpp on the CPU with `threads` threads, the same prompts, one sequence per document. */
-export async function replayLlamaCpp(modelPath: string, contextSize: number, traces: EditTrace[], p: ReplayPrompts, threads: number): Promise<{ records: RequestRecord[]; label: string }> {
+/** Mode name of (c): a sequence per document, or (with an interleaved order) one slot for every file. */
+export function llamaCppMode(layout: string, oneSlot: boolean): string {
+  return oneSlot ? `llama.cpp one slot ${layout}` : `llama.cpp adaptStateToTokens ${layout}`;
+}
+
+/**
+ * (c): llama.cpp on the CPU with `threads` threads, the same prompts; each session whole on a sequence of
+ * its own, or, with `order` (an interleaved replay), one sequence for every file, as llama-server's slot.
+ */
+export async function replayLlamaCpp(modelPath: string, contextSize: number, traces: EditTrace[], p: ReplayPrompts, threads: number, order?: ReplayStep[]): Promise<{ records: RequestRecord[]; label: string }> {
   type Token = import('node-llama-cpp').Token;
   const lc = await openLlamaCppContext(modelPath, contextSize, false, threads);
   const records: RequestRecord[] = [];
-  const mode = `llama.cpp adaptStateToTokens ${p.layout}`;
+  const mode = llamaCppMode(p.layout, order !== undefined);
+  const prompts = traces.map((t) => promptsOf(t, p));
+  // Runs of requests on one sequence: a session each, or the whole interleaved replay on one slot.
+  const runs = order ? [order] : traces.map((t, trace) => t.requests.map((_, i) => ({ trace, i })));
   try {
-    for (const t of traces) {
+    for (const run of runs) {
       const seq = lc.context.getSequence();
       try {
-        const prompts = promptsOf(t, p);
-        for (let i = 0; i < prompts.length; i++) {
+        for (const { trace, i } of run) {
+          const t = traces[trace];
           const r = t.requests[i];
-          const prompt = prompts[i] as unknown as Token[];
+          const prompt = prompts[trace][i] as unknown as Token[];
           const t0 = performance.now();
           await seq.adaptStateToTokens(prompt, false);
           // Its evaluate needs at least the last prompt token to produce the first logits.

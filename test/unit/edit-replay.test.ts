@@ -13,7 +13,7 @@ import { testGpu } from '../helpers/gpuModel';
 import { loadModel } from '../../src/model/load';
 import { createTokenizer } from '../../src/tokenizer';
 import { buildEditTrace, type EditTrace } from '../../src/cli/editReplayTrace';
-import { replayLlamaCpp, replayTandem, type ReplayPrompts } from '../../src/cli/editReplayRun';
+import { replayLlamaCpp, replayOrder, replayTandem, type ReplayPrompts } from '../../src/cli/editReplayRun';
 import { ngramAgainstTypedText } from '../../src/cli/editReplayNgram';
 
 const REQUESTS = 8;
@@ -76,4 +76,40 @@ test('n-gram drafts against the text typed next: a continuation the prompt repea
   assert.equal(unseen.acceptedTokens, 0);
   const none = ngramAgainstTypedText([{ ...trace('q'), requests: [{ text: '', cursor: 0, edit: 'jump', keystrokes: 1 }] }], [[prompt]], encode, 3);
   assert.equal(none.requests, 0, 'a request away from the typed function has no continuation to check');
+});
+
+test('replay order: sessions whole, or interleaved a file switch every N requests (each session in its own order)', () => {
+  const t = (n: number): EditTrace => ({ file: `f${n}`, requests: Array.from({ length: n }, () => ({ text: '', cursor: 0, edit: 'type' as const, keystrokes: 1 })), windows: [] });
+  const traces = [t(5), t(2), t(4)];
+  const key = (o: { trace: number; i: number }[]) => o.map((s) => `${s.trace}.${s.i}`).join(' ');
+  assert.equal(key(replayOrder(traces)), '0.0 0.1 0.2 0.3 0.4 1.0 1.1 2.0 2.1 2.2 2.3');
+  assert.equal(key(replayOrder(traces, 2)), '0.0 0.1 1.0 1.1 2.0 2.1 0.2 0.3 2.2 2.3 0.4');
+});
+
+test('edit replay interleaved over two files: llama.cpp with one slot for both prefills more than the cache, same greedy text', async () => {
+  const path = await ensureStories260K('f32');
+  const gpu = await testGpu();
+  const { model, file } = await loadModel(gpu, path, { maxContextTokens: 512 });
+  try {
+    const tokenizer = createTokenizer(file.metadata);
+    const traces = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js'].map((f) => {
+      const full = buildEditTrace(join(repoRoot(), f), 80, { prefix: 300, suffix: 100 });
+      return { ...full, requests: full.requests.slice(0, 6), windows: full.windows.slice(0, 6) };
+    });
+    const p: ReplayPrompts = {
+      layout: 'spm', encode: (s) => tokenizer.encode(s, { parseSpecial: false }), fim: { prefix: 0, suffix: 2, middle: 0 }, bos: tokenizer.bosId, maxTokens: 4,
+    };
+    const order = replayOrder(traces, 3);
+    const a = await replayTandem(model, traces, p, true, undefined, order);
+    const c = await replayLlamaCpp(path, 512, traces, p, 1, order);
+    assert.equal(c.records[0].mode, 'llama.cpp one slot spm');
+    assert.deepEqual(c.records.map((r) => `${r.file}#${r.i}`), a.records.map((r) => `${r.file}#${r.i}`));
+    const prefilled = (rs: { prefilledTokens: number; i: number }[]) => rs.filter((r) => r.i > 0).reduce((s, r) => s + r.prefilledTokens, 0);
+    // Switching back to a file: the cache still holds it, the one slot holds the other file.
+    assert.ok(prefilled(c.records) > 2 * prefilled(a.records), `llama.cpp one slot prefilled ${prefilled(c.records)}, tandem ${prefilled(a.records)}`);
+    const same = a.records.filter((r, k) => r.tokens.join() === c.records[k].tokens.join()).length;
+    assert.ok(same >= a.records.length - 1, `greedy texts differ on ${a.records.length - same} requests`);
+  } finally {
+    model.dispose();
+  }
 });
