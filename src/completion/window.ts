@@ -27,8 +27,10 @@ export interface PrefixWindow {
 
 /**
  * The tail of `prefix` within `budgetTokens`, cut at a line boundary whose document line number
- * (`lineOffset` + index) is a multiple of `anchorLines`. The cursor's line is always kept (cut from its
- * start, by characters, when it alone is over budget).
+ * (`lineOffset` + index) is a multiple of `anchorLines`, or of a smaller power of two when rounding up to
+ * `anchorLines` would leave less than half the lines that fit (a budget of a few lines, or long lines:
+ * otherwise the window could shrink to the cursor's line alone). The cursor's line is always kept (cut
+ * from its start, by characters, when it alone is over budget).
  */
 export function prefixWindow(prefix: string, budgetTokens: number, count: CountTokens, lineOffset = 0, anchorLines = 16): PrefixWindow {
   const lines = splitLinesKeepEnds(prefix);
@@ -48,8 +50,14 @@ export function prefixWindow(prefix: string, budgetTokens: number, count: CountT
   }
   if (start > 0) {
     const abs = lineOffset + start;
-    const anchored = Math.ceil(abs / anchorLines) * anchorLines;
-    start = Math.min(lines.length - 1, anchored - lineOffset);
+    const fit = lines.length - start;
+    for (let a = anchorLines; a >= 1; a = Math.floor(a / 2)) {
+      const anchored = Math.min(lines.length - 1, Math.ceil(abs / a) * a - lineOffset);
+      if (lines.length - anchored >= Math.ceil(fit / 2) || a === 1) {
+        start = anchored;
+        break;
+      }
+    }
   }
   return { text: lines.slice(start).join(''), startLine: lineOffset + start };
 }

@@ -96,6 +96,16 @@ test('prefix window: its start moves in steps of anchorLines as the user types, 
   assert.ok(starts.size <= 3, `${starts.size} different window starts for 40 new lines`);
 });
 
+test('prefix window: a budget of fewer lines than anchorLines keeps at least half of them (a finer anchor), not the cursor line alone', () => {
+  const doc = Array.from({ length: 191 }, (_, i) => `line ${String(i).padStart(3, '0')}\n`).join('') + 'cur'; // 9 chars a line
+  const w = prefixWindow(doc, 90, count, 0, 16); // 10 lines fit; rounding line 182 up to 192 would leave 'cur'
+  assert.ok(w.text.split('\n').length >= 5, JSON.stringify(w));
+  assert.ok(w.text.length <= 90 && w.text.endsWith('line 190\ncur'));
+  assert.equal(w.startLine % 8, 0, 'the finer anchor is still a power of two');
+  // A budget of many lines keeps the 16-line anchor.
+  assert.equal(prefixWindow(doc, 900, count, 0, 16).startLine % 16, 0);
+});
+
 test('suffix window: whole lines from the cursor, within budget', () => {
   assert.equal(suffixWindow(');\nfoo();\nbar();\n', 12, count), ');\nfoo();\n');
   assert.equal(suffixWindow('abcdefghij', 4, count), 'abcd');
