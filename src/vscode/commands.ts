@@ -28,7 +28,8 @@ export function registerCommands(c: TandemController): vscode.Disposable[] {
       await setLanguageEnabled(lang, on);
       void vscode.window.showInformationMessage(`Tandem ${on ? 'enabled' : 'disabled'} for ${lang}.`);
     }),
-    reg('tandem.selectModel', () => selectModel(c)),
+    reg('tandem.selectModel', () => selectModel(c, 'model')),
+    reg('tandem.selectDraftModel', () => selectModel(c, 'draftModel')),
     reg('tandem.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
     reg('tandem.showStatistics', () => StatsView.show(c)),
     reg('tandem.clearCache', async () => {
@@ -65,6 +66,7 @@ async function showMenu(c: TandemController): Promise<void> {
       : { label: '$(check) Enable Completions', command: 'tandem.enable' },
     ...(lang ? [{ label: `$(symbol-namespace) Enable/Disable for ${lang}`, command: 'tandem.toggleLanguage' }] : []),
     { label: '$(file-binary) Select Model…', description: model ? `${model.name} (${model.template})` : 'none', command: 'tandem.selectModel' },
+    { label: '$(file-binary) Select Draft Model…', description: s.draftModel ? `${s.draftModel.split(/[\\/]/).pop()} (${s.draft})` : 'none (speculative decoding from a small model)', command: 'tandem.selectDraftModel' },
     { label: '$(cloud-download) Download a Recommended Model…', description: 'Qwen2.5-Coder GGUFs', command: 'tandem.downloadModel' },
     { label: '$(lightbulb-sparkle) Trigger Completion', command: 'tandem.triggerCompletion' },
     { label: '$(graph) Show Statistics', command: 'tandem.showStatistics' },
@@ -98,22 +100,38 @@ interface ModelItem extends vscode.QuickPickItem {
   catalog?: string;
   browse?: boolean;
   download?: boolean;
+  none?: boolean;
 }
 
-async function selectModel(c: TandemController): Promise<void> {
+/**
+ * A quick pick of the GGUFs on this machine for the target (tandem.model) or the draft (tandem.draftModel).
+ * Choosing a draft turns speculative decoding from it on (tandem.draft: off → model, ngram → model+ngram);
+ * "None" turns it off again (model → off, model+ngram → ngram). The engine checks the vocabularies.
+ */
+async function selectModel(c: TandemController, role: 'model' | 'draftModel'): Promise<void> {
   const found = findModels(c.currentSettings.modelsFolder);
-  const current = c.currentSettings.model;
-  const items: ModelItem[] = found.map((m) => ({
+  const current = role === 'model' ? c.currentSettings.model : c.currentSettings.draftModel;
+  const items: ModelItem[] = role === 'draftModel' ? [{ label: (current ? '' : '$(check) ') + 'None', description: 'no draft model', none: true }] : [];
+  items.push(...found.map((m) => ({
     label: (m.path === current ? '$(check) ' : '') + (m.label ?? m.path.split(/[\\/]/).pop()!),
     description: `${(m.bytes / 2 ** 20).toFixed(1)} MiB · ${m.source}`,
     detail: m.path,
     path: m.path,
-  }));
+  })));
   for (const [name, e] of Object.entries(CATALOG)) items.push({ label: `$(cloud-download) ${name}`, description: e.description, catalog: name });
   items.push({ label: '$(cloud-download) Download a Recommended Model…', description: 'Qwen2.5-Coder GGUFs from Hugging Face', download: true });
   items.push({ label: '$(folder-opened) Browse for a GGUF file…', browse: true });
-  const pick = await vscode.window.showQuickPick(items, { title: 'Tandem: Select Model', placeHolder: found.length ? 'A GGUF model for completions' : 'No GGUF found in the usual folders: browse, or set tandem.modelsFolder' });
+  const title = role === 'model' ? 'Tandem: Select Model' : 'Tandem: Select Draft Model';
+  const want = role === 'model' ? 'A GGUF model for completions' : 'A small model with the same tokenizer, to draft tokens the model verifies';
+  const pick = await vscode.window.showQuickPick(items, { title, placeHolder: found.length ? want : 'No GGUF found in the usual folders: browse, or set tandem.modelsFolder' });
   if (!pick) return;
+  const config = vscode.workspace.getConfiguration('tandem');
+  if (pick.none) {
+    await config.update('draftModel', '', vscode.ConfigurationTarget.Global);
+    const draft = c.currentSettings.draft;
+    if (draft === 'model' || draft === 'model+ngram') await config.update('draft', draft === 'model' ? 'off' : 'ngram', vscode.ConfigurationTarget.Global);
+    return;
+  }
   if (pick.download) return downloadRecommendedModel(c);
   let path = pick.path;
   if (pick.browse) {
@@ -127,5 +145,9 @@ async function selectModel(c: TandemController): Promise<void> {
       }));
   }
   if (!path) return;
-  await vscode.workspace.getConfiguration('tandem').update('model', path, vscode.ConfigurationTarget.Global);
+  await config.update(role, path, vscode.ConfigurationTarget.Global);
+  if (role === 'draftModel') {
+    const draft = c.currentSettings.draft;
+    if (draft === 'off' || draft === 'ngram') await config.update('draft', draft === 'off' ? 'model' : 'model+ngram', vscode.ConfigurationTarget.Global);
+  }
 }
