@@ -12,6 +12,8 @@ import { TandemInlineProvider } from './provider';
 import { BackendChoice } from './remote';
 import { draftModelToLoad, enabledFor, loadKey, readSettings, runtimeKey, serviceSettings, wantsLocalModel, type TandemSettings } from './settings';
 import { StatusBar } from './statusBar';
+import type { ModelInfo } from '../host/engine/protocol';
+import { slowModelWarning } from '../ui/speed';
 
 export class TandemController implements vscode.Disposable {
   readonly log: vscode.LogOutputChannel;
@@ -20,6 +22,8 @@ export class TandemController implements vscode.Disposable {
   readonly backends: BackendChoice;
   readonly service: CompletionService;
   readonly status: StatusBar;
+  /** The slow-model warning was shown in this window. */
+  private slowWarned = false;
   readonly provider: TandemInlineProvider;
   private settings: TandemSettings;
   /** One JSON line of timings per request when TANDEM_TRACE_FILE is set (the ghost-latency benchmark). */
@@ -172,13 +176,14 @@ export class TandemController implements vscode.Disposable {
     this.loadedKey = key;
     try {
       const s = this.settings;
-      await this.engine.load({
+      const info = await this.engine.load({
         modelPath: s.model,
         maxContextTokens: s.maxContextTokens,
         kvBudgetBytes: s.memoryBudgetMB > 0 ? s.memoryBudgetMB * 2 ** 20 : undefined,
         draftModelPath: draftModelToLoad(s),
       });
       this.service.clearCache();
+      this.warnIfSlow(info, s.maxTokens);
     } catch (e) {
       this.loadedKey = '';
       this.reportError(e);
@@ -197,6 +202,19 @@ export class TandemController implements vscode.Disposable {
     } catch (e) {
       this.reportError(e);
     }
+  }
+
+  /** Once per window, when a full suggestion would take over SLOW_SUGGESTION_S: how slow, and what to do. */
+  private warnIfSlow(info: ModelInfo, maxTokens: number): void {
+    const msg = slowModelWarning(info, maxTokens);
+    if (this.slowWarned || !msg) return;
+    this.slowWarned = true;
+    this.log.warn(msg);
+    void vscode.window.showWarningMessage(`${msg} A smaller model, a GPU driver (Vulkan, Metal, D3D12) or a remote server would be faster.`, 'Select Model…', 'Use a Remote Server…')
+      .then((pick) => {
+        if (pick === 'Select Model…') void vscode.commands.executeCommand('tandem.selectModel');
+        else if (pick) void vscode.commands.executeCommand('workbench.action.openSettings', 'tandem.remote');
+      });
   }
 
   reportError(e: unknown): void {

@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import type { EngineState } from '../host/engine/client';
 import type { RemoteStatus } from '../remote/backend';
+import { speedNote } from '../ui/speed';
 
 export type Activity = { paused: boolean; thinking: boolean; noModel: boolean };
 
@@ -86,8 +87,7 @@ export class StatusBar implements vscode.Disposable {
       icon = '$(sync~spin)';
       tip = 'Tandem: thinking';
     } else if (s.kind === 'ready' && s.model) {
-      tip = `Tandem: ready. ${s.model.name} (${s.model.template}) on ${s.model.adapter}` +
-        (s.model.isSoftwareAdapter ? '\n\nThis is a software (CPU-emulated) GPU adapter: completions will be slow.' : '');
+      tip = `Tandem: ready. ${s.model.name} (${s.model.template}) on ${s.model.adapter}` + speedNote(s.model);
     }
     if (s.kind !== 'loading' && s.kind !== 'no-runtime' && s.kind !== 'downloading-runtime') this.item.text = `${icon} Tandem`;
     this.item.tooltip = tip;

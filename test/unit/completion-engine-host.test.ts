@@ -57,6 +57,7 @@ test('load reports the model and its template; the completion equals the in-proc
   const info = await client.load({ modelPath });
   assert.equal(info.name, 'stories260K');
   assert.equal(info.template, 'prefix-only');
+  assert.ok(info.decodeTokensPerS !== undefined && info.decodeTokensPerS > 0, `decode speed measured at load: ${info.decodeTokensPerS}`);
   assert.deepEqual(client.state, { kind: 'ready', model: info });
   assert.ok(client.runtime && ['path', 'host'].includes(client.runtime.source), JSON.stringify(client.runtime?.source));
   assert.ok(logs.some((l) => l.includes(`starting the engine on Node.js ${client.runtime!.version} (${client.runtime!.source} `)), logs.join('\n'));

@@ -286,7 +286,7 @@ export class EngineClient {
         if (e.type === 'progress') this.setState({ kind: 'loading', loadedBytes: e.loadedBytes, totalBytes: e.totalBytes });
       });
       this.model = r.info;
-      this.log('info', `model loaded: ${r.info.name} (${r.info.architecture}, template ${r.info.template}: ${r.info.templateReason}) in ${Math.round(r.info.loadMs)} ms on ${r.info.adapter}`);
+      this.log('info', `model loaded: ${r.info.name} (${r.info.architecture}, template ${r.info.template}: ${r.info.templateReason}) in ${Math.round(r.info.loadMs)} ms on ${r.info.adapter}${r.info.decodeTokensPerS ? `, decoding ~${r.info.decodeTokensPerS.toFixed(1)} tokens/s` : ''}`);
       this.setState({ kind: 'ready', model: r.info });
       return r.info;
     } catch (e) {

@@ -25,6 +25,8 @@ export interface ModelInfo {
   weightBytes: number;
   adapter: string;
   isSoftwareAdapter: boolean;
+  /** Decode speed measured at load (a few greedy tokens after the warm-up), tokens per second. */
+  decodeTokensPerS?: number;
   loadMs: number;
   /** The draft model loaded with the target, if any. */
   draft?: { path: string; name: string; weightBytes: number };

@@ -101,6 +101,11 @@ export class EngineServer {
       // speculative request also compiles the verify-pass (batched head) and the draft's pipelines.
       const warmup = { prefix: 'function main() {\n  return 1;\n}\n', suffix: '', path: 'warmup.js', languageId: 'javascript' };
       await runCompletion(cm, warmup, { maxTokens: 2, multiline: 'always' });
+      // Then a few tokens on compiled pipelines: the decode speed the status bar quotes (how slow a
+      // software adapter is, in numbers).
+      const probe = await runCompletion(cm, warmup, { maxTokens: 8, multiline: 'always', template: 'prefix-only' });
+      const probed = probe.timings.generatedTokens - 1;
+      const decodeTokensPerS = probed >= 2 && probe.timings.decodeMs > 0 ? (probed * 1000) / probe.timings.decodeMs : undefined;
       if (draft) {
         await runCompletion(cm, warmup, { maxTokens: 3, multiline: 'always', draft: 'model', draftLength: 2 });
         draft.draft.reset();
@@ -117,6 +122,7 @@ export class EngineServer {
         weightBytes: file.tensors.reduce((s, t) => s + t.byteSize, 0),
         adapter: [a.vendor, a.architecture, a.description].filter(Boolean).join(' '),
         isSoftwareAdapter: a.isSoftware,
+        decodeTokensPerS,
         loadMs: performance.now() - t0,
         draft: draft && { path: p.draftModelPath!, name: draft.model.config.name, weightBytes: draft.file.tensors.reduce((s, t) => s + t.byteSize, 0) },
       };
