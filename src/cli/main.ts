@@ -20,7 +20,7 @@ const USAGE = `usage:
                   [--document-cache] (--prompt may repeat: the prompts run in order through the prefix cache)
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
-                  [--baseline llamacpp] [--profile] [--matvec rows|splitK]
+                  [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg]
   tandem bench speculative --model <target.gguf> --draft <draft.gguf> [--agreement 0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k]
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]
                   [--requests N] [--kv-budget-mib M] [--no-llamacpp] [--llamacpp-threads N]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs on a GPU machine prepared by scripts/device-pack.sh (no Node.js needed there): checks the WebGPU
+# adapter, the golden tokens and the kernel tests on the real GPU, then the full-size benchmarks as JSON
+# lines: copy bandwidth, every decode matvec variant on the 0.5B shapes, 0.5B decode/prefill with 24
+# layers (each matvec variant), the 1.5B/0.5B speculative pair at full size, the edit replay at 24 layers.
+# Each step has a time limit, so one call fits a ten-minute slot; --quick runs the small sizes (to try
+# the script on a software adapter). Output also goes to $OUT/device-run.jsonl when $OUT is set.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+quick=0; [ "${1:-}" = --quick ] && quick=1
+log=${OUT:-/tmp}/device-run.jsonl; : > "$log"
+say() { echo "== $*" | tee -a "$log" >&2; }
+if ! ldconfig -p 2>/dev/null | grep -q libvulkan && ls .gl/*.deb >/dev/null 2>&1; then
+  for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done; ldconfig
+fi
+nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$nv" ] && export VK_DRIVER_FILES=$nv __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+if ! command -v node >/dev/null; then
+  xz -d -c .devrun/node.xz > /tmp/node && chmod +x /tmp/node && export PATH=/tmp:$PATH
+fi
+[ -d node_modules/webgpu/dist ] || tar xJf .devrun/nm.tar.xz
+export MESA_SHADER_CACHE_DIR=/tmp/mesa
+node scripts/probe-adapter.mjs 2>&1 | tee -a "$log" || { say "no WebGPU adapter"; exit 3; }
+run() { local limit=$1; shift; say "$*"; timeout "$limit" "$@" 2>&1 | grep -v '^Warning' | tee -a "$log"; }
+models=/tmp/tandem-models; mkdir -p "$models"
+run 60 node dist/cli.js complete --model .devrun/stories260K-f32.gguf --prompt-tokens 1 --max-tokens 200 --no-stop --json
+run 150 node --test --test-concurrency=1 --test-reporter=dot dist-test/kernels/
+run 60 node dist/cli.js bench bandwidth
+if [ $quick = 1 ]; then
+  run 300 node dist/cli.js bench matvec --matvec splitK,splitKi,splitKsg
+  run 300 node dist-bench/engine.js --layers 2 --no-baseline --tokens 8 --runs 1 --cache-dir "$models" --types q8_0 --matvec splitKi,splitKsg
+else
+  run 120 node dist/cli.js bench matvec --matvec rows,splitK,splitKi,splitKsg
+  run 200 node dist-bench/engine.js --full --no-baseline --tokens 32 --runs 3 --cache-dir "$models" --types q8_0,q4_0,f16 --matvec splitKi,splitKsg
+  run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"
+  run 150 node dist-bench/edit-replay.js --only qwen --layers 24 --no-llamacpp --requests 40 --cache-dir "$models"
+fi
+say "done: $log"
