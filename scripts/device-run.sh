@@ -23,8 +23,14 @@ export MESA_SHADER_CACHE_DIR=/tmp/mesa
 node scripts/probe-adapter.mjs 2>&1 | tee -a "$log" || { say "no WebGPU adapter"; exit 3; }
 run() { local limit=$1; shift; say "$*"; timeout "$limit" "$@" 2>&1 | grep -v '^Warning' | tee -a "$log"; }
 models=/tmp/tandem-models; mkdir -p "$models"
-run 60 node dist/cli.js complete --model .devrun/stories260K-f32.gguf --prompt-tokens 1 --max-tokens 200 --no-stop --json
-run 150 node --test --test-concurrency=1 --test-reporter=dot dist-test/kernels/
+say "golden: stories260K, 200 greedy tokens"
+timeout 60 node dist/cli.js complete --model .devrun/stories260K-f32.gguf --prompt-tokens 1 --max-tokens 200 --no-stop --json > /tmp/golden.out 2>/dev/null
+node -e 'const fs = require("fs"); const o = JSON.parse(fs.readFileSync("/tmp/golden.out", "utf8"));
+  const g = fs.existsSync(".devrun/golden-greedy.json") ? JSON.parse(fs.readFileSync(".devrun/golden-greedy.json", "utf8")).greedy_tokens : undefined;
+  let same = 0; while (g && same < g.length && o.tokens[same] === g[same]) same++;
+  console.log(JSON.stringify({ name: "golden greedy tokens equal", value: g ? same : null, of: g ? g.length : null, unit: "tokens", adapter: o.adapter }));' 2>&1 | tee -a "$log"
+say "kernel tests"
+timeout 150 node --test --test-concurrency=1 --test-reporter=tap dist-test/kernels/ 2>&1 | grep -E '^# (tests|pass|fail|skipped)|^not ok' | tee -a "$log"
 run 60 node dist/cli.js bench bandwidth
 if [ $quick = 1 ]; then
   run 300 node dist/cli.js bench matvec --matvec splitK,splitKi,splitKsg
