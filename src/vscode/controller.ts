@@ -46,6 +46,7 @@ export class TandemController implements vscode.Disposable {
     this.provider = new TandemInlineProvider(this.service, {
       settings: () => this.settings,
       ready: () => this.settings.backend === 'remote' || localReady(),
+      whenReady: (token) => this.whenLocalReady(token),
       setThinking: (on) => this.status.setActivity({ thinking: on }),
       log: (m) => this.log.debug(m),
       onError: (e) => this.reportError(e),
@@ -91,6 +92,22 @@ export class TandemController implements vscode.Disposable {
 
   get currentSettings(): TandemSettings {
     return this.settings;
+  }
+
+  /** True once the local model is ready; false at once when none is coming (no model set, an error state), when `token` is cancelled, or after a minute. */
+  private whenLocalReady(token: vscode.CancellationToken): Promise<boolean> {
+    const verdict = (s: EngineState): boolean | undefined => {
+      if (!this.settings.model || s.kind === 'error' || s.kind === 'no-runtime') return false;
+      return s.kind === 'ready' && s.model ? true : undefined;
+    };
+    const now = verdict(this.engine.state);
+    if (now !== undefined || token.isCancellationRequested) return Promise.resolve(now === true && !token.isCancellationRequested);
+    return new Promise((resolve) => {
+      const done = (v: boolean) => { sub.dispose(); cancel.dispose(); clearTimeout(timer); resolve(v); };
+      const sub = this.engine.onState((s) => { const v = verdict(s); if (v !== undefined) done(v); });
+      const cancel = token.onCancellationRequested(() => done(false));
+      const timer = setTimeout(() => done(false), 60_000);
+    });
   }
 
   private onEngineState(s: EngineState): void {

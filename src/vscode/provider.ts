@@ -21,6 +21,8 @@ const OTHER_FILE_CHARS = 8000;
 export interface ProviderHooks {
   settings(): TandemSettings;
   ready(): boolean;
+  /** Resolves true once ready, false when it will not be (loading failed, no model) or `token` is cancelled. */
+  whenReady(token: vscode.CancellationToken): Promise<boolean>;
   setThinking(on: boolean): void;
   log(message: string): void;
   onError(e: unknown): void;
@@ -71,7 +73,12 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
   ): Promise<{ items?: vscode.InlineCompletionItem[]; outcome: TraceOutcome; textChars: number }> {
     const s = this.hooks.settings();
     const explicit = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
-    if ((!enabledFor(s, document.languageId) && !explicit) || !this.hooks.ready()) return { outcome: 'skipped', textChars: 0 };
+    if (!enabledFor(s, document.languageId) && !explicit) return { outcome: 'skipped', textChars: 0 };
+    // While the model loads, the request waits for it (until the user types on or loading fails): the
+    // workbench does not ask again at the same document version and cursor once a request there has
+    // answered, so an empty answer now would leave no suggestion until the next keystroke.
+    if (!this.hooks.ready() && !(await this.hooks.whenReady(token))) return { outcome: 'skipped', textChars: 0 };
+    if (token.isCancellationRequested) return { outcome: 'cancelled', textChars: 0 };
     const selected = context.selectedCompletionInfo;
     const req = this.request(document, position, s, selected);
     if (record) this.hooks.tracer?.attach(req, record);
