@@ -144,3 +144,35 @@ function findFile(dir: string, name: string): string | undefined {
 export function readText(path: string): string {
   return path && existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
+
+/**
+ * Headless chromium (Debian's, driven by playwright-core) with its profile, HOME and temp in the run
+ * folder, and its first page, typed as the caller's view of Playwright's Page.
+ */
+export async function openBrowser<P>(env: ExtEnv, run: CodeServerRun): Promise<{ page: P; close(): Promise<void> }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { chromium } = require(env.playwrightCore);
+  const udd = join(run.dir, 'chromium');
+  const browser: { pages(): unknown[]; newPage(): Promise<unknown>; close(): Promise<void> } = await chromium.launchPersistentContext(udd, {
+    executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1280, height: 800 },
+    env: { ...process.env, HOME: udd, XDG_CONFIG_HOME: udd, TMPDIR: udd },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = (browser.pages()[0] ?? (await browser.newPage())) as P;
+  return { page, close: () => browser.close() };
+}
+
+/** The part of Playwright's Page that quickOpen needs. */
+export interface KeyboardPage {
+  keyboard: { press(key: string): Promise<void>; type(text: string, o?: { delay?: number }): Promise<void> };
+  waitForSelector(sel: string, o?: { timeout?: number; state?: string }): Promise<unknown>;
+}
+
+/** Opens a workspace file with Quick Open (Ctrl+P, its name, Enter). */
+export async function quickOpen(page: KeyboardPage, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await page.keyboard.type(name);
+  await page.waitForSelector('.quick-input-list .monaco-list-row', { timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}

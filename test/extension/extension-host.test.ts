@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ensureStories260K, repoRoot } from '../helpers/testModels';
-import { extEnv, readText, startCodeServer, until } from './codeServer';
+import { extEnv, openBrowser, readText, startCodeServer, until } from './codeServer';
 
 interface Outcome { passed: number; failed: number; tests: { title: string; state: string; durationMs?: number; error?: string }[] }
 
@@ -22,16 +22,9 @@ test('the extension-host mocha suite passes inside code-server (activation, comm
   const run = await startCodeServer(env, root, { 'tandem.model': model, 'tandem.debounceMs': 50, 'tandem.maxTokens': 24, 'tandem.languages': { '*': true } },
     { 'story.js': '// A short story.\n' }, { extensionTestsPath: suite, extensionEnvironment: { TANDEM_EXT_HOST_RESULTS: results } });
   let ok = false;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { chromium } = require(env.playwrightCore);
-  const udd = join(run.dir, 'chromium');
-  const browser = await chromium.launchPersistentContext(udd, {
-    executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1280, height: 800 },
-    env: { ...process.env, HOME: udd, XDG_CONFIG_HOME: udd, TMPDIR: udd },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await openBrowser<{ goto(url: string): Promise<unknown> }>(env, run);
   try {
-    const page = browser.pages()[0] ?? (await browser.newPage());
+    const { page } = browser;
     await page.goto(run.url);
     const outcome = await until('the extension-host suite to write its results', 240_000, () => existsSync(results) && (JSON.parse(readFileSync(results, 'utf8')) as Outcome));
     for (const t of outcome.tests) console.log(`${t.state === 'passed' ? 'ok' : 'FAILED'} - ${t.title} (${t.durationMs} ms)${t.error ? `\n${t.error}` : ''}`);

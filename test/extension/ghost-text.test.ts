@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ensureStories260K, repoRoot } from '../helpers/testModels';
-import { extEnv, readText, startCodeServer, until } from './codeServer';
+import { extEnv, openBrowser, quickOpen, readText, startCodeServer, until } from './codeServer';
 
 type FrameLocator = {
   frameLocator(sel: string): FrameLocator;
@@ -43,17 +43,10 @@ test('ghost text from the engine, a word accepted with Ctrl+Right and the rest w
     // word suggestions pop up over prose in story.js depends on timing: off, so the test is deterministic.
     'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' },
   }, { 'story.js': '// A short story.\n' });
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { chromium } = require(env.playwrightCore);
-  const udd = join(run.dir, 'chromium');
-  const browser = await chromium.launchPersistentContext(udd, {
-    executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1280, height: 800 },
-    env: { ...process.env, HOME: udd, XDG_CONFIG_HOME: udd, TMPDIR: udd },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await openBrowser<Page>(env, run);
   let ok = false;
   try {
-    const page: Page = browser.pages()[0] ?? (await browser.newPage());
+    const { page } = browser;
     await page.goto(run.url);
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     await until('the Tandem log to say the model is loaded', 90_000, () => /model loaded: stories260K/.test(readText(run.tandemLog())));
@@ -64,11 +57,7 @@ test('ghost text from the engine, a word accepted with Ctrl+Right and the rest w
     assert.match(readText(run.tandemLog()), new RegExp(`node runtime: chose ${started[2]} .*\\(${started[1].replace(/\./g, '\\.')}, webgpu`));
 
     // 1) type at the end of a file: ghost text from the engine
-    await page.keyboard.press('Control+P');
-    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-    await page.keyboard.type('story.js');
-    await page.waitForSelector('.quick-input-list .monaco-list-row', { timeout: 10_000 });
-    await page.keyboard.press('Enter');
+    await quickOpen(page, 'story.js');
     const lines = await page.waitForSelector('.monaco-editor .view-lines', { timeout: 20_000 });
     await lines.click();
     await page.keyboard.press('Control+End');
@@ -157,7 +146,7 @@ test('ghost text from the engine, a word accepted with Ctrl+Right and the rest w
     await shot(page, 'settings.png');
     ok = true;
   } finally {
-    if (!ok) await browser.pages()[0]?.screenshot({ path: join(run.dir, 'failure.png') }).catch(() => undefined);
+    if (!ok) await browser.page.screenshot({ path: join(run.dir, 'failure.png') }).catch(() => undefined);
     await browser.close();
     run.stop(!ok);
     if (!ok) console.log(`kept the run folder for inspection: ${run.dir}`);

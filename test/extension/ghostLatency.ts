@@ -8,7 +8,7 @@ import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, 
 import { join } from 'node:path';
 import type { RequestTraceLine } from '../../src/completion/trace';
 import { ensureStories260K, repoRoot } from '../helpers/testModels';
-import { extEnv, readText, startCodeServer, until, type CodeServerRun } from './codeServer';
+import { extEnv, openBrowser, readText, startCodeServer, until, type CodeServerRun } from './codeServer';
 import { keystrokeScript, summarize, type PauseOutcome, type PauseResult, type PauseStep } from './latencyStats';
 
 export interface GhostLatencyOptions {
@@ -119,17 +119,10 @@ export async function runGhostLatency(o: GhostLatencyOptions): Promise<GhostLate
     if (savedTrace === undefined) delete process.env.TANDEM_TRACE_FILE;
     else process.env.TANDEM_TRACE_FILE = savedTrace;
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { chromium } = require(env.playwrightCore);
-  const udd = join(run.dir, 'chromium');
-  const browser = await chromium.launchPersistentContext(udd, {
-    executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1280, height: 800 },
-    env: { ...process.env, HOME: udd, XDG_CONFIG_HOME: udd, TMPDIR: udd },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await openBrowser<Page>(env, run);
   let ok = false;
   try {
-    const page: Page = browser.pages()[0] ?? (await browser.newPage());
+    const { page } = browser;
     await page.goto(run.url);
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     await until('the Tandem log to say the model is loaded', 120_000, () => /model loaded: stories260K/.test(readText(run.tandemLog())));
@@ -160,7 +153,7 @@ export async function runGhostLatency(o: GhostLatencyOptions): Promise<GhostLate
     return { results, requests, lines: summarize(results, requests) };
   } catch (e) {
     const shot = join(run.dir, 'failure.png');
-    await (browser.pages()[0] as Page | undefined)?.screenshot({ path: shot }).then(() => log(`screenshot: ${shot}`), () => {});
+    await browser.page.screenshot({ path: shot }).then(() => log(`screenshot: ${shot}`), () => {});
     throw e;
   } finally {
     await browser.close();

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { LlamaServer, llamaServerSkipReason } from '../remote/llamaServer';
 import { ensureStories260K, repoRoot } from '../helpers/testModels';
-import { extEnv, readText, startCodeServer, until } from './codeServer';
+import { extEnv, openBrowser, quickOpen, readText, startCodeServer, until } from './codeServer';
 
 type Element = { innerText(): Promise<string>; click(): Promise<void>; getAttribute(n: string): Promise<string | null> };
 type Page = {
@@ -73,27 +73,16 @@ test('remote backend in the editor: ghost text from llama-server, status bar err
     // word suggestions pop up over prose in story.js depends on timing: off, so the test is deterministic.
     'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' },
   }, { 'story.js': '// A short story.\n' });
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { chromium } = require(env.playwrightCore);
-  const udd = join(run.dir, 'chromium');
-  const browser = await chromium.launchPersistentContext(udd, {
-    executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1280, height: 800 },
-    env: { ...process.env, HOME: udd, XDG_CONFIG_HOME: udd, TMPDIR: udd },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await openBrowser<Page>(env, run);
   let ok = false;
   try {
-    const page: Page = browser.pages()[0] ?? (await browser.newPage());
+    const { page } = browser;
     await page.goto(run.url);
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     const host = new URL(server.url).host;
     await page.waitForSelector(`.statusbar-item:has-text("Tandem: ${host}")`, { timeout: 60_000 });
 
-    await page.keyboard.press('Control+P');
-    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-    await page.keyboard.type('story.js');
-    await page.waitForSelector('.quick-input-list .monaco-list-row', { timeout: 10_000 });
-    await page.keyboard.press('Enter');
+    await quickOpen(page, 'story.js');
     const lines = await page.waitForSelector('.monaco-editor .view-lines', { timeout: 20_000 });
     await lines.click();
     await page.keyboard.press('Control+End');
@@ -149,7 +138,7 @@ test('remote backend in the editor: ghost text from llama-server, status bar err
     assert.ok(proxy.forwarded.some((l) => l.startsWith(`POST ${boxUrl}/v1/completions`)), `no completion request went through http.proxy: ${JSON.stringify(proxy.forwarded)}`);
     ok = true;
   } finally {
-    if (!ok) await (browser.pages()[0] as Page | undefined)?.screenshot({ path: join(run.dir, 'failure.png') }).catch(() => undefined);
+    if (!ok) await browser.page.screenshot({ path: join(run.dir, 'failure.png') }).catch(() => undefined);
     await browser.close();
     await server.stop();
     proxy.close();

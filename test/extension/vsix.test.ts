@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ensureStories260K, repoRoot } from '../helpers/testModels';
-import { extEnv, readText, startCodeServer, until } from './codeServer';
+import { extEnv, openBrowser, quickOpen, readText, startCodeServer, until } from './codeServer';
 
 type Page = {
   goto(url: string): Promise<unknown>;
@@ -52,7 +52,7 @@ test('the linux-x64 .vsix holds only run-time files and one Dawn binary; install
     },
       { 'story.js': '// A short story.\n' }, { vsix });
     let ok = false;
-    let browser: { pages(): Page[]; newPage(): Promise<Page>; close(): Promise<void> } | undefined;
+    let browser: { page: Page; close(): Promise<void> } | undefined;
     try {
       // installed from the .vsix (extensions.json says so), not loaded from the repository
       const installed = (JSON.parse(readText(join(run.dir, 'extensions', 'extensions.json'))) as { identifier: { id: string }; relativeLocation: string; metadata?: { source?: string } }[])
@@ -60,15 +60,8 @@ test('the linux-x64 .vsix holds only run-time files and one Dawn binary; install
       assert.equal(installed?.metadata?.source, 'vsix');
       const installedDir = join(run.dir, 'extensions', installed!.relativeLocation);
       assert.ok(existsSync(join(installedDir, 'node_modules', 'webgpu', 'dist', 'linux-x64', 'dawn.node')));
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { chromium } = require(env.playwrightCore);
-      const udd = join(run.dir, 'chromium');
-      browser = await chromium.launchPersistentContext(udd, {
-        executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1280, height: 800 },
-        env: { ...process.env, HOME: udd, XDG_CONFIG_HOME: udd, TMPDIR: udd },
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      const page: Page = browser!.pages()[0] ?? (await browser!.newPage());
+      browser = await openBrowser<Page>(env, run);
+      const { page } = browser;
       await page.goto(run.url);
       await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
       await until('the Tandem log to say the model is loaded', 90_000, () => /model loaded: stories260K/.test(readText(run.tandemLog())));
@@ -76,11 +69,7 @@ test('the linux-x64 .vsix holds only run-time files and one Dawn binary; install
       assert.ok(readText(run.tandemLog()).includes(`starting the engine on Node.js`) && readText(run.tandemLog()).includes(join(installedDir, 'dist', 'engine.js')),
         `the engine did not start from ${installedDir}:\n${readText(run.tandemLog())}`);
 
-      await page.keyboard.press('Control+P');
-      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-      await page.keyboard.type('story.js');
-      await page.waitForSelector('.quick-input-list .monaco-list-row', { timeout: 10_000 });
-      await page.keyboard.press('Enter');
+      await quickOpen(page, 'story.js');
       const view = await page.waitForSelector('.monaco-editor .view-lines', { timeout: 20_000 });
       await view.click();
       await page.keyboard.press('Control+End');
