@@ -4,7 +4,7 @@
 // shares with the committed tokens and feeds the rest, so rejected drafts are simply forgotten.
 
 import { BlockPool } from '../kvcache/blockPool';
-import { Sequence } from '../kvcache/sequence';
+import { Sequence, windowStart } from '../kvcache/sequence';
 import type { ForwardRequest, ForwardResult, LlamaModel } from '../model/llama';
 import { isGreedy, type Rng, type SamplingOptions } from './sampler';
 import { denseDistribution, drawFrom } from './speculativeSampling';
@@ -80,6 +80,11 @@ export class ModelDraft implements DraftSource {
     let keep = 0;
     while (keep < this.cached.length && keep < committed.length - 1 && this.cached[keep] === committed[keep]) keep++;
     this.seq.truncate(keep);
+    // A sliding window already released positions the next pass would read: start over.
+    if (this.seq.firstHeldPosition > windowStart(keep, this.model.config.slidingWindow ?? 0)) {
+      keep = 0;
+      this.seq.clear();
+    }
     this.cached.length = keep;
 
     const tokens: number[] = [];

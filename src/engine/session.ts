@@ -13,7 +13,7 @@ import { LRUCache } from 'lru-cache';
 import { BlockPool, type PoolStats } from '../kvcache/blockPool';
 import { PrefixCache, type CachedSequence } from '../kvcache/prefixCache';
 import type { IndexStats } from '../kvcache/prefixIndex';
-import type { LlamaModel } from '../model/llama';
+import { WINDOW_SLACK_TOKENS, type LlamaModel } from '../model/llama';
 import { generate, prefill, type GenerateOptions, type GenerateResult } from './generate';
 import { speculativeGenerate, type SpeculativeOptions, type SpeculativeStats } from './speculative';
 
@@ -87,6 +87,7 @@ export class DocumentCache {
       namespace: `${c.name}|${c.nLayers}x${c.dModel}|kv${c.nKvHeads}x${c.headDim}|vocab${c.vocabSize}|block${model.options.blockSize}`,
       copyBlock: (src, dst) => model.kv.copyBlock(src, dst),
       enabled: o.enabled,
+      window: c.slidingWindow > 0 ? { tokens: c.slidingWindow, slackTokens: model.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS } : undefined,
     });
     this.docs = new LRUCache<string, DocumentState>({
       max: o.maxDocuments ?? 16,
@@ -97,7 +98,7 @@ export class DocumentCache {
 
   /** Runs `prompt` for document `docId` and returns the last position's argmax (and logits). */
   async prefill(docId: string, prompt: number[], o: { wantLogits?: boolean; signal?: AbortSignal } = {}): Promise<PrefillResult> {
-    return this.withDocument(docId, prompt, async (cs) => {
+    return this.withDocument(docId, prompt, () => prompt, async (cs) => {
       const t0 = performance.now();
       const rest = prompt.slice(cs.length);
       try {
@@ -117,8 +118,8 @@ export class DocumentCache {
    */
   async complete(docId: string, prompt: number[], o: DocumentCompleteOptions): Promise<CompletionResult> {
     const t0 = performance.now();
-    return this.withDocument(docId, prompt, async (cs) => {
-      const out: number[] = [];
+    const out: number[] = [];
+    return this.withDocument(docId, prompt, () => prompt.concat(out), async (cs) => {
       let firstTokenMs: number | undefined;
       const options: GenerateOptions = { ...o, onToken: (id, p) => { firstTokenMs ??= performance.now(); out.push(id); return o.onToken?.(id, p); } };
       try {
@@ -161,7 +162,11 @@ export class DocumentCache {
     this.docs.clear();
   }
 
-  private async withDocument<R>(docId: string, prompt: number[], body: (cs: CachedSequence) => Promise<R>): Promise<R & PromptStats> {
+  /**
+   * `tokens()` gives the tokens of every position the request has fed so far (prompt, then output): a
+   * sliding window releasing blocks mid-request registers them first, so they stay reusable.
+   */
+  private async withDocument<R>(docId: string, prompt: number[], tokens: () => readonly number[], body: (cs: CachedSequence) => Promise<R>): Promise<R & PromptStats> {
     if (prompt.length === 0) throw new RangeError('empty prompt');
     let doc = this.docs.get(docId);
     if (!doc) {
@@ -174,6 +179,10 @@ export class DocumentCache {
       // Keep one token to run: its logits are the answer.
       const cs = this.cache.acquire(prompt, prompt.length - 1, doc.cs);
       doc.cs = cs;
+      cs.seq.beforeRelease = (upTo) => {
+        cs.sync(tokens());
+        this.cache.commit(cs, upTo);
+      };
       const copiesBefore = cs.seq.copies;
       const stats: PromptStats = { promptTokens: prompt.length, reusedTokens: cs.length, prefilledTokens: prompt.length - cs.length, copiedBlocks: 0 };
       const t = this.totals;

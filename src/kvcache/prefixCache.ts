@@ -9,9 +9,15 @@
 //      by this document and not registered is taken over as is; otherwise the first write copies it.
 // So typing one character after the cursor costs about one token of prefill, and undo finds the blocks
 // that were cached before the edit.
+//
+// Sliding-window models: blocks behind the window of the new sequence's next position are not taken
+// (their entries are RELEASED); the previous sequence's released blocks are holes that the new sequence
+// may keep only when its window does not reach them. The index identity (keys, serials) of full blocks
+// carries over from the previous sequence, so blocks registered before a window released them keep the
+// chain going for the blocks after them.
 
 import type { BlockPool } from './blockPool';
-import { Sequence, type BlockCopier } from './sequence';
+import { RELEASED, Sequence, windowStart, type BlockCopier } from './sequence';
 import { chainHash, PrefixIndex, ROOT_SERIAL } from './prefixIndex';
 
 /** A sequence together with the token ids whose K/V it holds and the index identity of its full blocks. */
@@ -69,17 +75,21 @@ export interface PrefixCacheOptions {
   enabled?: boolean;
   /** Replaces the index's chained hash (tests). */
   hash?: typeof chainHash;
+  /** Sliding-window model: the window and the slack its forward passes keep (LlamaModel's options). */
+  window?: { tokens: number; slackTokens: number };
 }
 
 export class PrefixCache {
   readonly index: PrefixIndex;
   readonly enabled: boolean;
   private readonly copyBlock?: BlockCopier;
+  private readonly window: { tokens: number; slackTokens: number };
 
   constructor(readonly pool: BlockPool, o: PrefixCacheOptions) {
     this.index = new PrefixIndex(pool, o.namespace, o.hash);
     this.copyBlock = o.copyBlock;
     this.enabled = o.enabled ?? true;
+    this.window = o.window ?? { tokens: 0, slackTokens: 0 };
   }
 
   get blockSize(): number {
@@ -103,36 +113,59 @@ export class PrefixCache {
       return this.empty();
     }
     const bs = this.pool.blockSize;
+    const W = this.window.tokens;
     const m = this.index.match(prompt, limit);
-    const blocks = m.blocks.slice();
-    for (const b of blocks) this.pool.retain(b);
-    let length = blocks.length * bs;
+    const matched = m.blocks.length;
+    let length = matched * bs;
+    // Blocks [matched, holesUpTo) of `previous` are RELEASED and not in the index any more.
+    let usePrevious = false;
+    let holesUpTo = 0;
     if (previous) {
       const common = Math.min(limit, commonPrefix(previous.tokens, prompt));
-      for (let i = blocks.length; i * bs < common; i++) {
-        const b = previous.seq.blockTable[i];
-        this.pool.retain(b);
-        blocks.push(b);
+      const released = previous.seq.releasedBlocks;
+      if (common > length && (released <= matched || released * bs <= windowStart(common, W))) {
+        usePrevious = true;
+        length = common;
+        if (released > matched) holesUpTo = released;
       }
-      length = Math.max(length, common);
-      this.release(previous);
     }
+    // Blocks the next forward pass (and a rollback within the slack) does not read are not taken.
+    const skip = Math.min(Math.floor(length / bs), Math.max(holesUpTo, Math.floor(windowStart(length, W, this.window.slackTokens) / bs)));
+    const blocks: number[] = [];
+    for (let i = 0; i * bs < length; i++) {
+      if (i < skip) { blocks.push(RELEASED); continue; }
+      const b = i < matched ? m.blocks[i] : previous!.seq.blockTable[i];
+      this.pool.retain(b);
+      blocks.push(b);
+    }
+    const keys = m.keys.slice();
+    const serials = m.serials.slice();
+    if (usePrevious && previous && sameRun(previous.serials, serials)) {
+      const n = Math.min(Math.floor(length / bs), previous.serials.length);
+      for (let i = serials.length; i < n; i++) {
+        keys.push(previous.keys[i]);
+        serials.push(previous.serials[i]);
+      }
+    }
+    if (previous) this.release(previous);
     const seq = Sequence.adopt(this.pool, this.copyBlock, blocks, length);
-    return new CachedSequence(seq, prompt.slice(0, length), m.keys, m.serials);
+    return new CachedSequence(seq, prompt.slice(0, length), keys, serials);
   }
 
   /**
    * Registers the sequence's full blocks not yet in the index. A block equal to one already cached is
    * replaced by the cached one in the block table, so duplicates go back to the free list.
    */
-  commit(cs: CachedSequence): void {
+  commit(cs: CachedSequence, upToBlock = Math.floor(cs.length / this.pool.blockSize)): void {
     if (!this.enabled) return;
     const bs = this.pool.blockSize;
-    const full = Math.floor(cs.length / bs);
+    const full = Math.min(upToBlock, Math.floor(cs.length / bs));
     for (let i = cs.serials.length; i < full; i++) {
       const parentKey = i === 0 ? this.index.rootKey : cs.keys[i - 1];
       const parentSerial = i === 0 ? ROOT_SERIAL : cs.serials[i - 1];
       const own = cs.seq.blockTable[i];
+      // Released before it was registered: the chain cannot go on past it.
+      if (own === RELEASED) break;
       const e = this.index.register(own, parentKey, parentSerial, cs.tokens, i * bs);
       if (e.block !== own) {
         this.pool.retain(e.block);
@@ -148,6 +181,13 @@ export class PrefixCache {
   release(cs: CachedSequence): void {
     cs.truncate(0);
   }
+}
+
+/** True when `a` starts with `prefix`. */
+function sameRun(a: readonly number[], prefix: readonly number[]): boolean {
+  if (a.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (a[i] !== prefix[i]) return false;
+  return true;
 }
 
 export function commonPrefix(a: readonly number[], b: readonly number[]): number {

@@ -19,11 +19,14 @@ import { SiluMulOp } from '../ops/siluMul';
 import { ARGMAX_ROW_BYTES, ArgmaxOp, splitArgmaxRows } from '../ops/argmax';
 import { AttentionOp, attentionSplits, defaultSplitKeys } from '../ops/attention';
 import { KvBuffers } from '../kvcache/kvBuffers';
-import type { Sequence } from '../kvcache/sequence';
+import { windowStart, type Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
 import type { Linear, ModelWeights } from './weights';
 import { ropeTable } from './rope';
 import type { GpuProfiler } from '../gpu/profiler';
+
+/** Default ModelRuntimeOptions.windowSlackTokens: a draft of 16 tokens plus the bonus token, rounded up. */
+export const WINDOW_SLACK_TOKENS = 32;
 
 /** Encodes one group of dispatches; a profiled forward gives each group its own timed pass. */
 type GroupEncoder = (label: string, body: (pass: GPUComputePassEncoder) => void) => void;
@@ -40,6 +43,13 @@ export interface ModelRuntimeOptions {
   matvec?: MatvecKind;
   /** Keys per split of decode attention (0 = no split); default: chosen for the adapter. */
   attentionSplitKeys?: number;
+  /**
+   * Sliding-window models: positions kept behind the window so that a rollback of that many (rejected
+   * draft tokens, at most the longest draft + 1) still finds its keys. Default WINDOW_SLACK_TOKENS.
+   */
+  windowSlackTokens?: number;
+  /** false: a sliding-window model keeps every block (the reference of the window tests). Default true. */
+  releaseOutOfWindow?: boolean;
 }
 
 export interface ForwardRequest {
@@ -164,6 +174,14 @@ export class LlamaModel {
       const t = req.tokens[i];
       if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) throw new UsageError(`token id ${t} outside the vocabulary (0..${this.config.vocabSize - 1})`);
       tokens[i] = t;
+    }
+    const window = this.config.slidingWindow;
+    if (window > 0) {
+      if (seq.firstHeldPosition > windowStart(pos0, window)) {
+        throw new Error(`the sequence released position ${seq.firstHeldPosition - 1}, which position ${pos0}'s window reads (rolled back past the slack)`);
+      }
+      // Before reserve, so the new tail can reuse the blocks this pass no longer reads.
+      if (this.options.releaseOutOfWindow !== false) seq.releaseBefore(windowStart(pos0, window, this.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS));
     }
     seq.reserve(pos0 + T);
 

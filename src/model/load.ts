@@ -9,7 +9,7 @@ import { ModelFormatError } from '../common/errors';
 import { OpContext } from '../ops/context';
 import { kvBytesPerToken } from '../kvcache/kvBuffers';
 import { configFromMetadata, type ModelConfig } from './config';
-import { LlamaModel, type ModelRuntimeOptions } from './llama';
+import { LlamaModel, WINDOW_SLACK_TOKENS, type ModelRuntimeOptions } from './llama';
 import { loadWeights, type LoadProgress } from './weights';
 
 export interface LoadOptions extends Partial<ModelRuntimeOptions> {
@@ -35,6 +35,17 @@ export async function readModelConfig(path: string): Promise<{ file: GgufFile; c
   return { file, config: configFromMetadata(file.metadata, emb.dims[1], path) };
 }
 
+/**
+ * Most positions one sequence holds at once: the whole context, or with a sliding window (blocks behind
+ * it are released) the window, the slack kept for rollbacks and one batch, in whole blocks.
+ */
+function heldTokensPerSequence(config: ModelConfig, o: Partial<ModelRuntimeOptions>, maxContextTokens: number, blockSize: number): number {
+  const full = Math.ceil(maxContextTokens / blockSize) * blockSize;
+  if (config.slidingWindow === 0 || o.releaseOutOfWindow === false) return full;
+  const held = config.slidingWindow + (o.windowSlackTokens ?? WINDOW_SLACK_TOKENS) + (o.maxBatchTokens ?? DEFAULT_MAX_BATCH);
+  return Math.min(full, (Math.ceil(held / blockSize) + 1) * blockSize);
+}
+
 export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRuntimeOptions>): ModelRuntimeOptions {
   const maxContextTokens = Math.min(o.maxContextTokens ?? DEFAULT_MAX_CONTEXT, config.contextLength);
   const blockSize = o.blockSize ?? DEFAULT_BLOCK_SIZE;
@@ -44,9 +55,11 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
     maxContextTokens,
     blockSize,
     // By default: room for two full-length sequences (e.g. the document and a completion branch).
-    kvBudgetBytes: o.kvBudgetBytes ?? 2 * perToken * Math.ceil(maxContextTokens / blockSize) * blockSize,
+    kvBudgetBytes: o.kvBudgetBytes ?? 2 * perToken * heldTokensPerSequence(config, o, maxContextTokens, blockSize),
     matvec: o.matvec,
     attentionSplitKeys: o.attentionSplitKeys,
+    windowSlackTokens: o.windowSlackTokens,
+    releaseOutOfWindow: o.releaseOutOfWindow,
   };
 }
 

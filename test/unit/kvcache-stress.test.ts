@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { PrefixCache, type CachedSequence } from '../../src/kvcache/prefixCache';
 import { chainHash } from '../../src/kvcache/prefixIndex';
-import { Sequence } from '../../src/kvcache/sequence';
+import { RELEASED, Sequence, windowStart } from '../../src/kvcache/sequence';
 import { OutOfMemoryError } from '../../src/common/errors';
 import { Rng } from '../../src/engine/sampler';
 
@@ -38,7 +38,8 @@ class Shadow {
   /** The positions of `seq` whose slots do not hold the K/V of `tokens`' prefix. */
   mismatches(seq: Sequence, tokens: readonly number[]): number[] {
     const bad: number[] = [];
-    for (let p = 0; p < seq.length; p++) {
+    // Positions behind a sliding window are released: nothing to check there.
+    for (let p = seq.firstHeldPosition; p < seq.length; p++) {
       const b = seq.blockTable[Math.floor(p / this.bs)];
       if (this.slots[b * this.bs + (p % this.bs)] !== this.prefixId(tokens, p)) bad.push(p);
     }
@@ -53,7 +54,16 @@ interface Doc {
   busy: boolean;
 }
 
-function runStress(seed: number, nOps: number, o: { nBlocks: number; bs: number; vocab: number; weakHash: boolean }): Record<string, number> {
+interface StressOptions {
+  nBlocks: number;
+  bs: number;
+  vocab: number;
+  weakHash: boolean;
+  /** A sliding-window model: forward passes release blocks behind the window (as LlamaModel.forward). */
+  window?: { tokens: number; slackTokens: number };
+}
+
+function runStress(seed: number, nOps: number, o: StressOptions): Record<string, number> {
   const rng = new Rng(seed);
   const rand = (n: number): number => Math.floor(rng.next() * n);
   const pool = new BlockPool(o.nBlocks, o.bs);
@@ -64,7 +74,7 @@ function runStress(seed: number, nOps: number, o: { nBlocks: number; bs: number;
   };
   // A 3-bit hash: most lookups meet a colliding entry, which only the token and parent checks reject.
   const weak: typeof chainHash = (k, t, f, e) => chainHash(k, t, f, e) % 8;
-  const cache = new PrefixCache(pool, { namespace: 'stress', copyBlock, hash: o.weakHash ? weak : undefined });
+  const cache = new PrefixCache(pool, { namespace: 'stress', copyBlock, hash: o.weakHash ? weak : undefined, window: o.window });
   const docs: Doc[] = Array.from({ length: 4 }, () => ({ tokens: [], history: [], busy: false }));
   // Sequences outside the cache (a plain generation holding blocks), to put the pool under pressure.
   const plain: Sequence[] = [];
@@ -78,10 +88,18 @@ function runStress(seed: number, nOps: number, o: { nBlocks: number; bs: number;
   const counts: Record<string, number> = {};
   const count = (k: string): void => { counts[k] = (counts[k] ?? 0) + 1; };
 
-  /** What a forward pass does to the cache: reserve, then write each new position's slot. */
+  /** What a forward pass does to the cache: release blocks behind a window, reserve, write each new position's slot. */
   const forward = (seq: Sequence, tokens: readonly number[], n: number): void => {
     const p0 = seq.length;
+    if (o.window) {
+      assert.ok(seq.firstHeldPosition <= windowStart(p0, o.window.tokens), `position ${p0}'s window reads released position ${seq.firstHeldPosition - 1}`);
+      if (seq.releaseBefore(windowStart(p0, o.window.tokens, o.window.slackTokens)) > 0) count('windowRelease');
+    }
     seq.reserve(p0 + n);
+    if (o.window) {
+      const live = seq.blockTable.length - seq.releasedBlocks;
+      assert.ok(live <= Math.ceil((o.window.tokens + o.window.slackTokens + n) / o.bs) + 1, `${live} blocks held for a window of ${o.window.tokens}`);
+    }
     for (let p = p0; p < p0 + n; p++) {
       const b = seq.blockTable[Math.floor(p / o.bs)];
       assert.equal(pool.refcount(b), 1, `write into shared block ${b}`);
@@ -96,6 +114,9 @@ function runStress(seed: number, nOps: number, o: { nBlocks: number; bs: number;
     d.busy = true;
     const cs = cache.acquire(d.tokens, d.tokens.length - 1, d.cs);
     d.cs = cs;
+    // As DocumentCache does: blocks a window releases are registered first (cs.tokens is current here).
+    cs.seq.beforeRelease = (upTo) => cache.commit(cs, upTo);
+    if (cs.seq.releasedBlocks > 0) count('reuseBehindWindow');
     assert.deepEqual(shadow.mismatches(cs.seq, d.tokens), [], 'a reused prefix holds other tokens\' K/V');
     count(cs.length > 0 ? 'reuse' : 'noReuse');
     try {
@@ -138,8 +159,8 @@ function runStress(seed: number, nOps: number, o: { nBlocks: number; bs: number;
   const checkAll = (): void => {
     pool.checkInvariants();
     const expected = new Uint32Array(o.nBlocks);
-    for (const d of docs) if (d.cs) for (const b of d.cs.seq.blockTable) expected[b]++;
-    for (const s of plain) for (const b of s.blockTable) expected[b]++;
+    for (const d of docs) if (d.cs) for (const b of d.cs.seq.blockTable) if (b !== RELEASED) expected[b]++;
+    for (const s of plain) for (const b of s.blockTable) if (b !== RELEASED) expected[b]++;
     for (let b = 0; b < o.nBlocks; b++) assert.equal(pool.refcount(b), expected[b], `block ${b} refcount`);
     for (const d of docs) if (d.cs) {
       assert.equal(d.cs.tokens.length, d.cs.length);
@@ -194,6 +215,12 @@ test('kvcache stress: 10,000 random operations keep pool, refcounts, CoW and ind
 test('kvcache stress: a 3-bit hash (collisions everywhere) never yields a wrong block (block size 3)', () => {
   const c = runStress(2, 10_000, { nBlocks: 24, bs: 3, vocab: 4, weakHash: true });
   assert.ok(c.rejected > 100 && c.hits > 500, JSON.stringify(c));
+});
+
+test('kvcache stress: a sliding window of 9 tokens releases blocks behind it, and reuse stays exact (block size 4)', () => {
+  const c = runStress(3, 10_000, { nBlocks: 40, bs: 4, vocab: 3, weakHash: false, window: { tokens: 9, slackTokens: 2 } });
+  for (const k of ['reuse', 'windowRelease', 'reuseBehindWindow', 'oom', 'truncate', 'fork']) assert.ok((c[k] ?? 0) > 0, `${k} never happened: ${JSON.stringify(c)}`);
+  assert.ok(c.hits > 1000, JSON.stringify(c));
 });
 
 test('kvcache: a partial block shared by two documents is copied before either writes into it', () => {
