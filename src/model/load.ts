@@ -11,6 +11,7 @@ import { kvBytesPerToken } from '../kvcache/kvBuffers';
 import { configFromMetadata, type ModelConfig } from './config';
 import { LlamaModel, WINDOW_SLACK_TOKENS, type ModelRuntimeOptions } from './llama';
 import { loadWeights, type LoadProgress } from './weights';
+import { requantizedWeightBytes, type RequantDtype } from '../loaders/quant/requantize';
 
 export interface LoadOptions extends Partial<ModelRuntimeOptions> {
   onProgress?: LoadProgress;
@@ -20,6 +21,8 @@ export interface LoadOptions extends Partial<ModelRuntimeOptions> {
    * device's own out-of-memory errors.
    */
   memoryBudgetBytes?: number;
+  /** Store every matrix as this type, converted while streaming (a self-speculation draft; see requantize.ts). */
+  requantize?: RequantDtype;
 }
 
 export const DEFAULT_BLOCK_SIZE = 16;
@@ -66,7 +69,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
 export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {}): Promise<{ model: LlamaModel; file: GgufFile }> {
   const { file, config } = await readModelConfig(path);
   const runtime = resolveRuntimeOptions(config, options);
-  const weightBytes = file.tensors.reduce((s, t) => s + t.byteSize, 0);
+  const weightBytes = options.requantize ? requantizedWeightBytes(file, options.requantize) : file.tensors.reduce((s, t) => s + t.byteSize, 0);
   const maxBuffer = gpu.limits.maxBufferSize;
   if (runtime.kvBudgetBytes / (2 * config.nLayers) > maxBuffer) {
     throw new OutOfMemoryError(`a KV budget of ${runtime.kvBudgetBytes} bytes needs per-layer buffers over the device's ${maxBuffer}-byte limit`);
@@ -90,7 +93,7 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
     return [oom, invalid] as [GPUError | null, GPUError | null];
   })());
   try {
-    const weights = await loadWeights(ctx.owner, file, config, options.onProgress);
+    const weights = await loadWeights(ctx.owner, file, config, options.onProgress, options.requantize);
     const model = new LlamaModel(gpu, config, weights, runtime, ctx);
     const [oom, invalid] = await popScopes();
     if (oom) throw new OutOfMemoryError(`the GPU ran out of memory loading ${path} (${ctx.owner.allocatedBytes} bytes allocated): ${oom.message}`, neededBytes);

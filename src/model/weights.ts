@@ -10,6 +10,7 @@ import { readTensorBytes } from '../loaders/gguf/reader';
 import { GgmlType, type GgufFile, type GgufTensorInfo } from '../loaders/gguf/types';
 import { dequantizeTensor } from '../loaders/quant/tensor';
 import { DTYPE_OF_GGML, ggufRowBytes, type WeightDtype } from '../loaders/repack';
+import { requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
 import type { ModelConfig } from './config';
 
 /** Several matrices writing side by side into one output row (one part when they could be fused). */
@@ -62,8 +63,15 @@ class TensorReader {
   }
 }
 
-/** The dtype a tensor runs as, and a source of its rows in that dtype's GGUF layout (BF16 runs as f32). */
-function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number): { dtype: WeightDtype; read: RowSource } {
+/**
+ * The dtype a tensor runs as, and a source of its rows in that dtype's GGUF layout (BF16 runs as f32).
+ * With `requantize`, a matrix whose rows get smaller as that type is converted while it streams.
+ */
+function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number, requantize?: RequantDtype): { dtype: WeightDtype; read: RowSource } {
+  if (requantize) {
+    const to = requantizedType(t.type, cols, requantize);
+    if (to !== t.type) return { dtype: DTYPE_OF_GGML[to]!, read: requantizedRows(file, t, cols, to) };
+  }
   const dtype = DTYPE_OF_GGML[t.type];
   if (dtype) {
     const rowBytes = ggufRowBytes(dtype, cols);
@@ -82,8 +90,9 @@ function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number): { dtype: We
   throw new UnsupportedQuantError(t.name, GgmlType[t.type] ?? `type ${t.type}`);
 }
 
+/** `requantize`: every matrix (the embedding too; norms and biases stay f32) stored as that type, see requantize.ts. */
 export async function loadWeights(
-  owner: BufferOwner, file: GgufFile, cfg: ModelConfig, onProgress?: LoadProgress,
+  owner: BufferOwner, file: GgufFile, cfg: ModelConfig, onProgress?: LoadProgress, requantize?: RequantDtype,
 ): Promise<ModelWeights> {
   const tensors = new TensorReader(file);
   const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
@@ -103,7 +112,7 @@ export async function loadWeights(
 
   const matrix = async (names: string[], inDim: number, outDims: number[], label: string): Promise<Linear> => {
     const infos = names.map((n, i) => tensors.get(n, [inDim, outDims[i]]));
-    const sources = infos.map((t) => rowSource(file, t, inDim));
+    const sources = infos.map((t) => rowSource(file, t, inDim, requantize));
     const outDim = outDims.reduce((a, b) => a + b, 0);
     const parts: Linear['parts'] = [];
     if (sources.every((s) => s.dtype === sources[0].dtype)) {
@@ -138,7 +147,7 @@ export async function loadWeights(
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
   const embInfo = tensors.get('token_embd.weight', [c.dModel, c.vocabSize]);
-  const emb = rowSource(file, embInfo, c.dModel);
+  const emb = rowSource(file, embInfo, c.dModel, requantize);
   const tokenEmbedding = await uploadMatrix(owner, emb.dtype, c.vocabSize, c.dModel, emb.read, 'token_embd');
   progress(embInfo.byteSize);
 
