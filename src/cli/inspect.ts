@@ -2,7 +2,7 @@
 
 import { GgmlType } from '../loaders/gguf/types';
 import { readModelConfig, resolveRuntimeOptions } from '../model/load';
-import { kvBytesPerToken } from '../kvcache/kvBuffers';
+import { defaultKvType, kvBytesPerToken } from '../kvcache/kvBuffers';
 import { createTokenizer } from '../tokenizer';
 
 export async function inspectCommand(path: string, json: boolean): Promise<void> {
@@ -15,8 +15,11 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
     types[name].bytes += t.byteSize;
   }
   const weightBytes = file.tensors.reduce((s, t) => s + t.byteSize, 0);
-  const runtime = resolveRuntimeOptions(config, {});
-  const kvPerToken = kvBytesPerToken({ ...config, blockSize: runtime.blockSize });
+  // No device here: figures for the default on an adapter with shader-f16 (most), and f32 beside it.
+  const kvType = defaultKvType(true);
+  const runtime = resolveRuntimeOptions(config, {}, kvType);
+  const kvPerToken = kvBytesPerToken({ ...config, blockSize: runtime.blockSize, kvType });
+  const kvPerTokenF32 = kvBytesPerToken({ ...config, blockSize: runtime.blockSize, kvType: 'f32' });
   let tokenizer: Record<string, unknown> = { error: 'none' };
   try {
     const tok = createTokenizer(file.metadata);
@@ -33,7 +36,9 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
     tensors: file.tensors.length,
     memory: {
       weightBytes,
+      kvType,
       kvBytesPerToken: kvPerToken,
+      kvBytesPerTokenF32: kvPerTokenF32,
       kvBytesDefaultBudget: runtime.kvBudgetBytes,
       totalDefaultBytes: weightBytes + runtime.kvBudgetBytes,
     },
@@ -51,7 +56,7 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
     `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}, vocab ${c.vocabSize}`,
     `position      context ${c.contextLength}, rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
     `tensor types  ${Object.entries(types).map(([k, v]) => `${k} x${v.tensors} (${mib(v.bytes)})`).join(', ')}`,
-    `memory        weights ${mib(weightBytes)}, KV ${(kvPerToken / 1024).toFixed(1)} KiB/token, default KV budget ${mib(runtime.kvBudgetBytes)}`,
+    `memory        weights ${mib(weightBytes)}, KV ${(kvPerToken / 1024).toFixed(1)} KiB/token (${kvType}; ${(kvPerTokenF32 / 1024).toFixed(1)} f32 without shader-f16), default KV budget ${mib(runtime.kvBudgetBytes)}`,
     `tokenizer     ${JSON.stringify(tokenizer)}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -84,7 +84,7 @@ export class DocumentCache {
     const c = model.config;
     this.pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
     this.cache = new PrefixCache(this.pool, {
-      namespace: `${c.name}|${c.nLayers}x${c.dModel}|kv${c.nKvHeads}x${c.headDim}|vocab${c.vocabSize}|block${model.options.blockSize}`,
+      namespace: `${c.name}|${c.nLayers}x${c.dModel}|kv${c.nKvHeads}x${c.headDim}${model.options.kvType}|vocab${c.vocabSize}|block${model.options.blockSize}`,
       copyBlock: (src, dst) => model.kv.copyBlock(src, dst),
       enabled: o.enabled,
       window: c.slidingWindow > 0 ? { tokens: c.slidingWindow, slackTokens: model.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS } : undefined,

@@ -1,19 +1,43 @@
 // The KV pool on the GPU, allocated once from a byte budget: per layer one K and one V buffer of
-// [nBlocks][nKvHeads][blockSize][headDim] f32. A block id selects the same slots in every layer.
+// [nBlocks][nKvHeads][blockSize][headDim] in the KV type (f32, or f16 where the adapter has shader-f16:
+// half the bytes, so a budget holds twice the tokens; attention still accumulates in f32).
+// A block id selects the same slots in every layer.
 
-import { OutOfMemoryError } from '../common/errors';
+import { FeatureUnavailableError, OutOfMemoryError } from '../common/errors';
 import type { BufferOwner } from '../gpu/buffers';
+
+/** Element type of the stored K and V. */
+export type KvType = 'f32' | 'f16';
+export const KV_TYPES: readonly KvType[] = ['f32', 'f16'];
+
+export const KV_ELEMENT_BYTES: Record<KvType, number> = { f32: 4, f16: 2 };
 
 export interface KvShape {
   nLayers: number;
   nKvHeads: number;
   headDim: number;
   blockSize: number;
+  kvType: KvType;
 }
 
-/** Bytes of K + V for one token over all layers (f32). */
+/** Bytes of K + V for one token over all layers. */
 export function kvBytesPerToken(s: KvShape): number {
-  return 2 * s.nLayers * s.nKvHeads * s.headDim * 4;
+  return 2 * s.nLayers * s.nKvHeads * s.headDim * KV_ELEMENT_BYTES[s.kvType];
+}
+
+/**
+ * The default KV type: f16 where the device has shader-f16 (half the memory, half the bytes attention
+ * reads per key; measured against f32 by bench/kv-type.ts), else f32.
+ */
+export function defaultKvType(hasShaderF16: boolean): KvType {
+  return hasShaderF16 ? 'f16' : 'f32';
+}
+
+/** The KV type to use on a device: the one asked for (f16 needs shader-f16), else the default. */
+export function resolveKvType(device: GPUDevice, wanted: KvType | undefined): KvType {
+  const hasF16 = device.features.has('shader-f16');
+  if (wanted === 'f16' && !hasF16) throw new FeatureUnavailableError('shader-f16');
+  return wanted ?? defaultKvType(hasF16);
 }
 
 export class KvBuffers {
@@ -23,11 +47,13 @@ export class KvBuffers {
   /** [layer][k|v][block bytes]: WebGPU copies only between distinct buffers, so CoW goes through here. */
   private readonly copyScratch: GPUBuffer;
   readonly nBlocks: number;
-  /** Bytes of one block in one layer's K (or V) buffer: [nKvHeads][blockSize][headDim] f32. */
+  /** Bytes of one block in one layer's K (or V) buffer: [nKvHeads][blockSize][headDim] of the KV type. */
   readonly blockBytes: number;
 
   constructor(owner: BufferOwner, readonly shape: KvShape, budgetBytes: number) {
-    const blockBytesPerLayer = shape.nKvHeads * shape.blockSize * shape.headDim * 4;
+    if (shape.kvType === 'f16' && !owner.device.features.has('shader-f16')) throw new FeatureUnavailableError('shader-f16');
+    // A multiple of 4 bytes whatever the type (headDim % 4 == 0): copyBufferToBuffer needs that for CoW.
+    const blockBytesPerLayer = shape.nKvHeads * shape.blockSize * shape.headDim * KV_ELEMENT_BYTES[shape.kvType];
     const limit = owner.device.limits.maxStorageBufferBindingSize;
     const byBudget = Math.floor(budgetBytes / (2 * shape.nLayers * blockBytesPerLayer));
     const byBinding = Math.floor(limit / blockBytesPerLayer);

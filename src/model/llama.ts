@@ -18,7 +18,7 @@ import { RmsNormOp } from '../ops/rmsnorm';
 import { SiluMulOp } from '../ops/siluMul';
 import { ARGMAX_ROW_BYTES, ArgmaxOp, splitArgmaxRows } from '../ops/argmax';
 import { AttentionOp, attentionSplits, defaultSplitKeys } from '../ops/attention';
-import { KvBuffers } from '../kvcache/kvBuffers';
+import { KvBuffers, type KvType } from '../kvcache/kvBuffers';
 import { windowStart, type Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
 import type { Linear, ModelWeights } from './weights';
@@ -39,6 +39,8 @@ export interface ModelRuntimeOptions {
   /** Bytes of GPU memory for the KV pool. */
   kvBudgetBytes: number;
   blockSize: number;
+  /** Element type of the KV pool (f16: half the bytes; attention accumulates in f32 either way). */
+  kvType: KvType;
   /** Decode matrix-vector variant; default: chosen for the adapter (see ops/matmul.ts). */
   matvec?: MatvecKind;
   /** Keys per split of decode attention (0 = no split); default: chosen for the adapter. */
@@ -121,7 +123,7 @@ export class LlamaModel {
       partials: own.storage(c.nHeads * maxSplits * (c.headDim + 2) * 4, 'attention.partials'),
     };
     const b = this.buffers;
-    this.kv = new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize }, o.kvBudgetBytes);
+    this.kv = new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize, kvType: o.kvType }, o.kvBudgetBytes);
 
     const linear = (lin: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, label: string, fusedInput?: MatmulArgs['fusedInput']): MatmulOp[] =>
       lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, label, fusedInput }, o.matvec));
@@ -132,7 +134,7 @@ export class LlamaModel {
         attnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.attnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `attn_norm${l}` }),
         qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`, { mode: 'rmsnorm', x: b.x, weight: L.attnNorm, eps: c.normEps }),
         attention: new AttentionOp(this.ctx, {
-          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys,
+          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys, kvType: o.kvType,
         }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn, partials: b.partials }, `attn${l}`),
         attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`),
         ffnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.ffnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `ffn_norm${l}` }),

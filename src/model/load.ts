@@ -7,7 +7,7 @@ import { openGguf } from '../loaders/gguf/reader';
 import type { GgufFile } from '../loaders/gguf/types';
 import { ModelFormatError } from '../common/errors';
 import { OpContext } from '../ops/context';
-import { kvBytesPerToken } from '../kvcache/kvBuffers';
+import { kvBytesPerToken, resolveKvType, type KvType } from '../kvcache/kvBuffers';
 import { configFromMetadata, type ModelConfig } from './config';
 import { LlamaModel, WINDOW_SLACK_TOKENS, type ModelRuntimeOptions } from './llama';
 import { loadWeights, type LoadProgress } from './weights';
@@ -49,14 +49,17 @@ function heldTokensPerSequence(config: ModelConfig, o: Partial<ModelRuntimeOptio
   return Math.min(full, (Math.ceil(held / blockSize) + 1) * blockSize);
 }
 
-export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRuntimeOptions>): ModelRuntimeOptions {
+/** `defaultKvType`: the device's default (resolveKvType) when o.kvType is unset. */
+export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRuntimeOptions>, defaultKvType: KvType): ModelRuntimeOptions {
   const maxContextTokens = Math.min(o.maxContextTokens ?? DEFAULT_MAX_CONTEXT, config.contextLength);
   const blockSize = o.blockSize ?? DEFAULT_BLOCK_SIZE;
-  const perToken = kvBytesPerToken({ nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, blockSize });
+  const kvType = o.kvType ?? defaultKvType;
+  const perToken = kvBytesPerToken({ nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, blockSize, kvType });
   return {
     maxBatchTokens: o.maxBatchTokens ?? DEFAULT_MAX_BATCH,
     maxContextTokens,
     blockSize,
+    kvType,
     // By default: room for two full-length sequences (e.g. the document and a completion branch).
     kvBudgetBytes: o.kvBudgetBytes ?? 2 * perToken * heldTokensPerSequence(config, o, maxContextTokens, blockSize),
     matvec: o.matvec,
@@ -68,7 +71,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
 
 export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {}): Promise<{ model: LlamaModel; file: GgufFile }> {
   const { file, config } = await readModelConfig(path);
-  const runtime = resolveRuntimeOptions(config, options);
+  const runtime = resolveRuntimeOptions(config, options, resolveKvType(gpu.device, options.kvType));
   const weightBytes = options.requantize ? requantizedWeightBytes(file, options.requantize) : file.tensors.reduce((s, t) => s + t.byteSize, 0);
   const maxBuffer = gpu.limits.maxBufferSize;
   if (runtime.kvBudgetBytes / (2 * config.nLayers) > maxBuffer) {

@@ -1,8 +1,11 @@
 // The attention block's two kernels over the paged cache: rotate q/k and store k/v at their slots
-// (rope_store_kv), then causal attention of every query of the batch (attention).
+// (rope_store_kv), then causal attention of every query of the batch (attention). Both have a variant
+// per KV type (f32 | f16 cache; f32 arithmetic either way), named in the pipeline-cache flavour.
 
 import { specialise } from '../gpu/wgsl';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
+import { FeatureUnavailableError } from '../common/errors';
+import type { KvType } from '../kvcache/kvBuffers';
 import ropeWgsl from '../../kernels/rope_store_kv.wgsl';
 import attentionWgsl from '../../kernels/attention.wgsl';
 import combineWgsl from '../../kernels/attention_combine.wgsl';
@@ -17,6 +20,8 @@ export interface AttentionShape {
   slidingWindow: number;
   /** Keys per split for decode (flash-decoding); 0 = never split. */
   splitKeys?: number;
+  /** Element type of kCache / vCache (default f32). */
+  kvType?: KvType;
 }
 
 export interface AttentionBuffers {
@@ -26,6 +31,7 @@ export interface AttentionBuffers {
   ropeTable: GPUBuffer;
   /** u32 block ids of the sequence. */
   blockTable: GPUBuffer;
+  /** [blocks][nKvHeads][blockSize][headDim] of the KV type. */
   kCache: GPUBuffer;
   vCache: GPUBuffer;
   /** [T][nHeads headDim]. */
@@ -53,6 +59,13 @@ export function attentionSplits(nTokens: number, span: number, splitKeys: number
   return Math.max(1, Math.ceil(span / splitKeys));
 }
 
+/** A kernel body with its KV element type filled in; f16 puts `enable f16;` first (it must precede
+ *  every declaration, and OpContext.pipeline keeps leading directives ahead of common.wgsl). */
+function withKvType(body: string, kvType: KvType, values: Record<string, number> = {}): string {
+  const source = specialise(body, { ...values, KV: kvType });
+  return kvType === 'f16' ? `enable f16;\n${source}` : source;
+}
+
 export class AttentionOp {
   private readonly rope: Dispatch;
   private readonly attend: Dispatch;
@@ -62,7 +75,9 @@ export class AttentionOp {
     const s = shape;
     if (s.headDim % 4 !== 0) throw new RangeError(`head dim ${s.headDim} is not a multiple of 4`);
     if ((s.splitKeys ?? 0) > 0 && !b.partials) throw new RangeError('split attention needs a partials buffer');
-    const ropePipeline = ctx.pipeline('rope_store_kv', 'f32', ropeWgsl, {
+    const kvType = s.kvType ?? 'f32';
+    if (kvType === 'f16' && !ctx.device.features.has('shader-f16')) throw new FeatureUnavailableError('shader-f16');
+    const ropePipeline = ctx.pipeline('rope_store_kv', `kv${kvType}`, withKvType(ropeWgsl, kvType), {
       HD: s.headDim, N_HEADS: s.nHeads, N_KV: s.nKvHeads, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0, BLOCK: s.blockSize, WG: ROPE_WG,
     });
     this.rope = {
@@ -70,7 +85,7 @@ export class AttentionOp {
       bindGroup: ctx.bindGroup(ropePipeline, { 0: ctx.step, 1: b.qkv, 2: b.ropeTable, 3: b.blockTable, 4: b.kCache, 5: b.vCache }, `${label}.rope`),
     };
     const WG = attentionLanes(s.headDim, ctx.gpu.adapter.isSoftware);
-    const attnPipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}`, specialise(attentionWgsl, { HD: s.headDim, WG }), {
+    const attnPipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}.kv${kvType}`, withKvType(attentionWgsl, kvType, { HD: s.headDim, WG }), {
       N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
       SPLIT_KEYS: s.splitKeys || 64,
     });

@@ -8,6 +8,14 @@
 //   - out equals the f64 reference computed from contiguous K/V (GQA, sliding window), |Δ| <= 1e-5 max|v|.
 // Configurations cover block sizes 16/32/64 with contexts crossing block boundaries, GQA ratios 1, 2, 3
 // and 7 (14 heads / 2 kv), head dims 8, 64 and 128, and the lane counts of hardware adapters.
+// Every configuration runs with an f32 cache and with an f16 cache (where the adapter has shader-f16):
+//   - f16 cache slots hold the f64 reference to within one f16 step (WGSL converts f32 to either f16
+//     neighbour, so |got - want| <= 2^-10 |want| plus the rope bound and 2^-24 for subnormals);
+//   - attention is compared with the f64 reference over those f16-rounded K and V (the values the store
+//     check just verified) at the f32 bound: the kernel must widen f16 to f32 and accumulate in f32, so
+//     reading f16 adds no error of its own. (A reference over f16(f64 K) instead would differ by a whole
+//     f16 step wherever the GPU's f32 rope lands on the other side of a rounding midpoint.) The error
+//     against the unrounded K/V (the precision an f16 cache costs) is printed, not asserted.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,10 +25,17 @@ import { AttentionOp, attentionLanes, attentionSplits, type AttentionShape } fro
 import { ropeTable } from '../../src/model/rope';
 import { testGpu } from '../helpers/gpuModel';
 import { attentionRef, pagedIndex, ropeRef } from './reference';
-import { WorstErrors, assertClose, checked, compare, permutation, randomF32, readF32, rng, runPass } from './harness';
+import { WorstErrors, assertClose, checked, compare, permutation, randomF32, readF32, readU32, rng, runPass } from './harness';
+import { f16BitsToF32 } from '../../src/loaders/quant/f16';
+import { KV_TYPES, type KvType } from '../../src/kvcache/kvBuffers';
 
 const BOUND = 1e-5;
 const ROPE_BOUND = 1e-6;
+/** One f16 step relative to the value (10 mantissa bits) and the f16 subnormal step. */
+const F16_STEP = 2 ** -10;
+const F16_SUBNORMAL = 2 ** -24;
+/** f16 NaN bits: the sentinel of an f16 cache slot nothing should write. */
+const F16_NAN = 0x7e00;
 
 let gpu: Gpu;
 let ctx: OpContext;
@@ -52,24 +67,43 @@ interface Config extends AttentionShape {
   seed: number;
 }
 
-/** Elements equal where `want` is NaN (both NaN), and within `bound` x max|want| elsewhere. */
-function compareWithSentinels(got: Float32Array, want: Float64Array, what: string): void {
+/** A cache buffer of n elements of the KV type, every slot NaN. */
+function nanCache(own: OpContext['owner'], kvType: KvType, n: number, label: string): GPUBuffer {
+  return kvType === 'f32' ? own.storageFrom(new Float32Array(n).fill(NaN), label) : own.storageFrom(new Uint16Array(n).fill(F16_NAN), label);
+}
+
+/** n elements of a cache buffer of the KV type, widened to f32 (n is even: headDim % 4 == 0). */
+async function readCache(kvType: KvType, buf: GPUBuffer, n: number): Promise<Float32Array> {
+  if (kvType === 'f32') return readF32(gpu, buf, n);
+  const halves = new Uint16Array((await readU32(gpu, buf, n / 2)).buffer);
+  return Float32Array.from(halves, f16BitsToF32);
+}
+
+/**
+ * Elements equal where `want` is NaN (both NaN), and elsewhere within ROPE_BOUND x max|want| (f32), or
+ * for f16 within that plus one f16 step of the f32 value the kernel converted.
+ */
+function compareWithSentinels(got: Float32Array, want: Float64Array, kvType: KvType, what: string): void {
   let wantMax = 0;
   for (const w of want) if (!Number.isNaN(w)) wantMax = Math.max(wantMax, Math.abs(w));
+  const ropeAbs = ROPE_BOUND * wantMax;
   let maxAbs = 0;
+  let maxSteps = 0;
   for (let i = 0; i < want.length; i++) {
     if (Number.isNaN(want[i])) {
       assert.ok(Number.isNaN(got[i]), `${what}: element ${i} should be untouched (NaN sentinel), got ${got[i]}`);
       continue;
     }
     const d = Math.abs(got[i] - want[i]);
-    assert.ok(d <= ROPE_BOUND * wantMax, `${what}: element ${i} got ${got[i]}, want ${want[i]}`);
+    const bound = kvType === 'f32' ? ropeAbs : ropeAbs + F16_STEP * (Math.abs(want[i]) + ropeAbs) + F16_SUBNORMAL;
+    assert.ok(d <= bound, `${what}: element ${i} got ${got[i]}, want ${want[i]} (${kvType} cache)`);
     maxAbs = Math.max(maxAbs, d);
+    maxSteps = Math.max(maxSteps, d / (F16_STEP * Math.abs(want[i]) + F16_SUBNORMAL));
   }
-  worst.add('rope + kv store', { nmse: 0, maxAbs, maxRel: maxAbs / wantMax });
+  worst.add(`rope + kv store (${kvType} cache)`, { nmse: 0, maxAbs, maxRel: kvType === 'f32' ? maxAbs / wantMax : maxSteps });
 }
 
-async function runConfig(c: Config): Promise<void> {
+async function runConfig(c: Config, kvType: KvType): Promise<void> {
   shapes++;
   const r = rng(c.seed);
   const { nHeads, nKvHeads: nKv, headDim: hd, blockSize: block } = c;
@@ -86,23 +120,26 @@ async function runConfig(c: Config): Promise<void> {
     qkv: own.storage(maxT * rowWidth * 4, 'qkv'),
     ropeTable: own.storageFrom(ropeTable(positions, c.nRot, c.theta), 'rope'),
     blockTable: own.storageFrom(new Uint32Array(table), 'blockTable'),
-    kCache: own.storageFrom(new Float32Array(cacheElems).fill(NaN), 'k'),
-    vCache: own.storageFrom(new Float32Array(cacheElems).fill(NaN), 'v'),
+    kCache: nanCache(own, kvType, cacheElems, 'k'),
+    vCache: nanCache(own, kvType, cacheElems, 'v'),
     out: own.storage(maxT * nHeads * hd * 4, 'out'),
     partials: own.storage(nHeads * Math.ceil(positions / Math.max(1, c.splitKeys ?? 1)) * (hd + 2) * 4, 'partials'),
   };
-  const op = await checked(gpu, () => new AttentionOp(context, c, buffers, 'attn'));
+  const op = await checked(gpu, () => new AttentionOp(context, { ...c, kvType }, buffers, 'attn'));
   const lanes = attentionLanes(hd, !c.hardwareLanes && gpu.adapter.isSoftware);
 
-  // Contiguous references [position][nKv][hd]: k rotated, v as given.
+  // Contiguous references [position][nKv][hd]: k rotated, v as given; kStored/vStored: what the cache
+  // holds there (equal to kRef/vRef for f32, their verified f16 roundings for f16).
   const kRef = new Float64Array(positions * nKv * hd);
   const vRef = new Float64Array(positions * nKv * hd);
+  const kStored = new Float64Array(positions * nKv * hd);
+  const vStored = new Float64Array(positions * nKv * hd);
   const kCacheWant = new Float64Array(cacheElems).fill(NaN);
   const vCacheWant = new Float64Array(cacheElems).fill(NaN);
 
   let pos0 = 0;
   for (const T of c.steps) {
-    const what = `splitKeys=${c.splitKeys ?? 0} heads ${nHeads}/${nKv} hd=${hd} nRot=${c.nRot}${c.neox ? ' neox' : ''} block=${block} window=${c.slidingWindow} lanes=${lanes} T=${T} pos0=${pos0}`;
+    const what = `kv ${kvType} splitKeys=${c.splitKeys ?? 0} heads ${nHeads}/${nKv} hd=${hd} nRot=${c.nRot}${c.neox ? ' neox' : ''} block=${block} window=${c.slidingWindow} lanes=${lanes} T=${T} pos0=${pos0}`;
     const qkvIn = randomF32(r, maxT * rowWidth);
     for (let t = 0; t < T; t++) for (let i = 0; i < nHeads * hd; i++) qkvIn[t * rowWidth + i] *= c.qScale;
     gpu.device.queue.writeBuffer(buffers.qkv, 0, qkvIn);
@@ -137,66 +174,92 @@ async function runConfig(c: Config): Promise<void> {
     const qkvStats = compare(qkvGot, qkvWant);
     worst.add('rope + kv store', qkvStats);
     assertClose(qkvStats, ROPE_BOUND, `${what}: qkv after rope (q rotated in place, k and v unchanged)`);
-    compareWithSentinels(await readF32(gpu, buffers.kCache, cacheElems), kCacheWant, `${what}: k cache`);
-    compareWithSentinels(await readF32(gpu, buffers.vCache, cacheElems), vCacheWant, `${what}: v cache`);
+    const kCacheGot = await readCache(kvType, buffers.kCache, cacheElems);
+    const vCacheGot = await readCache(kvType, buffers.vCache, cacheElems);
+    compareWithSentinels(kCacheGot, kCacheWant, kvType, `${what}: k cache`);
+    compareWithSentinels(vCacheGot, vCacheWant, kvType, `${what}: v cache`);
+    for (let p = pos0; p < pos0 + T; p++) {
+      for (let g = 0; g < nKv; g++) {
+        for (let d = 0; d < hd; d++) {
+          const at = pagedIndex(table, block, nKv, hd, p, g, d);
+          kStored[(p * nKv + g) * hd + d] = kvType === 'f32' ? kRef[(p * nKv + g) * hd + d] : kCacheGot[at];
+          vStored[(p * nKv + g) * hd + d] = kvType === 'f32' ? vRef[(p * nKv + g) * hd + d] : vCacheGot[at];
+        }
+      }
+    }
 
-    const want = attentionRef({ q: qRef, k: kRef, v: vRef, T, pos0, nHeads, nKv, hd, window: c.slidingWindow });
+    const want = attentionRef({ q: qRef, k: kStored, v: vStored, T, pos0, nHeads, nKv, hd, window: c.slidingWindow });
     const got = await readF32(gpu, buffers.out, T * nHeads * hd);
-    const stats = compare(got, want, new Float64Array(want.length).fill(1)); // |v| <= 1: relative to max|v|
-    worst.add(`attention hd${hd}`, stats);
+    const unit = new Float64Array(want.length).fill(1); // |v| <= 1: errors relative to max|v|
+    const stats = compare(got, want, unit);
+    worst.add(`attention hd${hd} (${kvType} cache)`, stats);
     assertClose(stats, BOUND, `${what}: attention out`);
+    if (kvType === 'f16') {
+      const exact = attentionRef({ q: qRef, k: kRef, v: vRef, T, pos0, nHeads, nKv, hd, window: c.slidingWindow });
+      worst.add(`attention hd${hd} (f16 cache) vs unrounded K/V, not asserted`, compare(got, exact, unit));
+    }
     pos0 += T;
   }
 }
 
-test('GQA 1 (4/4 heads), hd 8, normal rope, block 16: context 45 crosses blocks 16 and 32', async () => {
+/** Registers the test once per KV type; f16 is skipped (saying so) where the adapter lacks shader-f16. */
+function kvTest(name: string, body: (kvType: KvType) => Promise<void>): void {
+  for (const kvType of KV_TYPES) {
+    test(`${name} [${kvType} cache]`, async (t) => {
+      if (kvType === 'f16' && !gpu.device.features.has('shader-f16')) return t.skip('the adapter has no shader-f16');
+      await body(kvType);
+    });
+  }
+}
+
+kvTest('GQA 1 (4/4 heads), hd 8, normal rope, block 16: context 45 crosses blocks 16 and 32', async (kvType) => {
   await runConfig({
     nHeads: 4, nKvHeads: 4, headDim: 8, nRot: 8, neox: false, blockSize: 16, slidingWindow: 0,
     steps: [17, 1, 5, 3, 2, 17], theta: 10000, qScale: 2, seed: 1,
-  });
+  }, kvType);
 });
 
-test('GQA 2 (4/2 heads), hd 64, NeoX rope, block 32, peaky softmax: context 43 crosses block 32', async () => {
+kvTest('GQA 2 (4/2 heads), hd 64, NeoX rope, block 32, peaky softmax: context 43 crosses block 32', async (kvType) => {
   await runConfig({
     nHeads: 4, nKvHeads: 2, headDim: 64, nRot: 64, neox: true, blockSize: 32, slidingWindow: 0,
     steps: [5, 17, 17, 1, 3], theta: 1e6, qScale: 20, seed: 2,
-  });
+  }, kvType);
 });
 
-test('GQA 7 (14/2 heads), hd 128, NeoX rope on 64 of 128 dims, block 64: context 76 crosses block 64', async () => {
+kvTest('GQA 7 (14/2 heads), hd 128, NeoX rope on 64 of 128 dims, block 64: context 76 crosses block 64', async (kvType) => {
   await runConfig({
     nHeads: 14, nKvHeads: 2, headDim: 128, nRot: 64, neox: true, blockSize: 64, slidingWindow: 0,
     steps: [17, 17, 17, 5, 17, 1, 2], theta: 1e6, qScale: 2, seed: 3,
-  });
+  }, kvType);
 });
 
-test('sliding window 20, GQA 3 (6/2 heads), hd 64, normal rope on 32 of 64 dims, block 16', async () => {
+kvTest('sliding window 20, GQA 3 (6/2 heads), hd 64, normal rope on 32 of 64 dims, block 16', async (kvType) => {
   await runConfig({
     nHeads: 6, nKvHeads: 2, headDim: 64, nRot: 32, neox: false, blockSize: 16, slidingWindow: 20,
     steps: [17, 5, 1, 17, 3], theta: 10000, qScale: 3, seed: 4,
-  });
+  }, kvType);
 });
 
-test('hardware lane counts (32 lanes for hd 64, 16 for hd 128) on the same device', async () => {
+kvTest('hardware lane counts (32 lanes for hd 64, 16 for hd 128) on the same device', async (kvType) => {
   await runConfig({
     nHeads: 4, nKvHeads: 2, headDim: 64, nRot: 64, neox: true, blockSize: 32, slidingWindow: 0,
     steps: [5, 17, 17, 1, 3], theta: 1e6, qScale: 20, hardwareLanes: true, seed: 5,
-  });
+  }, kvType);
   await runConfig({
     nHeads: 14, nKvHeads: 2, headDim: 128, nRot: 64, neox: true, blockSize: 64, slidingWindow: 0,
     steps: [17, 17, 17, 5, 17, 1, 2], theta: 1e6, qScale: 2, hardwareLanes: true, seed: 6,
-  });
+  }, kvType);
 });
 
 // Flash-decoding: one-token steps split over 8-key ranges (up to 8 splits as the context grows, and
 // a window that moves the split boundaries), merged by attention_combine; GQA 7 and a sliding window of 37.
-test('split decode attention (8-key splits + combine): GQA 7 hd 64, and a sliding window of 37', async () => {
+kvTest('split decode attention (8-key splits + combine): GQA 7 hd 64, and a sliding window of 37', async (kvType) => {
   await runConfig({
     nHeads: 14, nKvHeads: 2, headDim: 64, nRot: 64, neox: true, blockSize: 16, slidingWindow: 0, splitKeys: 8,
     steps: [17, 1, 1, 1, 17, 1, 1, 5, 1, 1], theta: 1e6, qScale: 3, hardwareLanes: true, seed: 7,
-  });
+  }, kvType);
   await runConfig({
     nHeads: 6, nKvHeads: 2, headDim: 64, nRot: 32, neox: false, blockSize: 16, slidingWindow: 37, splitKeys: 8,
     steps: [17, 17, 1, 1, 1, 17, 1, 1], theta: 10000, qScale: 3, hardwareLanes: true, seed: 8,
-  });
+  }, kvType);
 });
