@@ -14,7 +14,9 @@ import { Sequence } from '../kvcache/sequence';
 import { generate } from '../engine/generate';
 import type { SamplingOptions } from '../engine/sampler';
 import { speculativeGenerate, type SpeculativeStats } from '../engine/speculative';
-import { loadDraft, type LoadedDraft } from './speculative';
+import { draftModelOf, loadDraft, type LoadedDraft } from './speculative';
+import { planDraftKv } from '../engine/draftLoad';
+import { kvPoolOf } from '../engine/draftBudget';
 import { DocumentCache } from '../engine/session';
 
 export interface CompleteArgs {
@@ -26,10 +28,10 @@ export interface CompleteArgs {
   json: boolean;
   /** Stop at the model's end-of-generation tokens (default true). */
   stopAtEog: boolean;
-  /** Speculative decoding: a draft GGUF, 'ngram', or '<gguf>+ngram' (see cli/speculative.ts). */
+  /** Speculative decoding: a draft GGUF, 'self:q4_0' | 'self:q8_0', 'ngram', or '<model>+ngram' (see cli/speculative.ts). */
   draft?: string;
   draftLength?: number | 'auto';
-  /** The KV pool's size (default: one full context, from load.ts). */
+  /** The KV pool's size (default: load.ts's); with a draft model, both models' pools together. */
   kvBudgetBytes?: number;
   /** Run the prompts through a DocumentCache (prefix reuse between them); stats in --json. */
   documentCache?: boolean;
@@ -47,11 +49,14 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   const t0 = performance.now();
   const modelPath = await resolveModel(a.model, (s) => process.stderr.write(`tandem: ${s}\n`));
   const gpu = await Gpu.acquire();
-  const { model, file } = await loadModel(gpu, modelPath, { kvBudgetBytes: a.kvBudgetBytes });
+  // With a draft model, --kv-budget-mib covers both models' KV pools (planDraftKv).
+  const draftSource = a.draft ? draftModelOf(a.draft) : undefined;
+  const kvPlan = draftSource ? await planDraftKv(gpu, modelPath, draftSource, { kvBudgetBytes: a.kvBudgetBytes }) : undefined;
+  const { model, file } = await loadModel(gpu, modelPath, { kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : a.kvBudgetBytes });
   let draft: LoadedDraft | undefined;
   const loadMs = performance.now() - t0;
   try {
-    if (a.draft) draft = await loadDraft(gpu, model, file, a.draft);
+    if (a.draft) draft = await loadDraft(gpu, model, file, modelPath, a.draft, { kvBudgetBytes: kvPlan?.draftKvBytes });
     const tokenizer = createTokenizer(file.metadata);
     let prompt: number[];
     if (a.promptTokens) {
@@ -105,6 +110,7 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
           decodeTokensPerS: r.tokens.length > 1 ? round(((speculative ? r.tokens.length : r.decodePasses) / r.decodeMs) * 1000) : null,
         },
         ...(speculative ? { speculative: { ...speculative, draftLengths: undefined, draft: a.draft } } : {}),
+        kvPools: kvPools(model, draft),
         adapter: gpu.adapter,
       }) + '\n');
     } else {
@@ -148,6 +154,7 @@ async function completeWithCache(a: CompleteArgs, model: LlamaModel, tokenizer: 
         stoppedBy: r.stoppedBy,
         timings: { loadMs: round(loadMs), ttftMs: round(r.ttftMs), prefillMs: round(r.prefillMs), decodeMs: round(r.decodeMs), totalMs: round(r.totalMs) },
         ...(r.speculative ? { speculative: { ...r.speculative, draftLengths: undefined, draft: a.draft } } : {}),
+        kvPools: kvPools(model, draft),
         // This request: how much of its prompt came from the cache.
         prompt: { tokens: r.promptTokens, reusedTokens: r.reusedTokens, prefilledTokens: r.prefilledTokens, copiedBlocks: r.copiedBlocks },
         // The cache after it: pool blocks used/cached/free, index hits, totals and hit rate so far.
@@ -158,6 +165,11 @@ async function completeWithCache(a: CompleteArgs, model: LlamaModel, tokenizer: 
   } finally {
     dc.dispose();
   }
+}
+
+/** Blocks, tokens and bytes of the target's KV pool and, with a draft model, of the draft's. */
+function kvPools(model: LlamaModel, draft?: LoadedDraft) {
+  return { target: kvPoolOf(model), ...(draft?.model ? { draft: kvPoolOf(draft.model) } : {}) };
 }
 
 function round(x: number): number {

@@ -16,12 +16,14 @@ const USAGE = `usage:
   tandem inspect <model.gguf> [--json]
   tandem complete --model <model.gguf | stories260K> (--prompt <text> | --prompt-tokens <ids>) [--max-tokens N]
                   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--no-stop] [--json]
-                  [--draft <draft.gguf> | ngram | <draft.gguf>+ngram] [--draft-length auto|k] [--kv-budget-mib M]
+                  [--draft <draft.gguf> | self:q4_0 | self:q8_0 | ngram | <draft>+ngram] [--draft-length auto|k]
+                  [--kv-budget-mib M] (with a draft model: both models' KV pools)
                   [--document-cache] (--prompt may repeat: the prompts run in order through the prefix cache)
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg]
-  tandem bench speculative --model <target.gguf> --draft <draft.gguf> [--agreement 0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k]
+  tandem bench speculative --model <target.gguf> --draft <draft.gguf> | self:q4_0 | self:q8_0
+                  [--agreement natural,0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k] [--kv-budget-mib M]
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]
                   [--requests N] [--kv-budget-mib M] [--no-llamacpp] [--llamacpp-threads N]
 `;

@@ -1,6 +1,7 @@
-// The CLI side of speculative decoding: `tandem complete --draft <gguf>|ngram|<gguf>+ngram --draft-length
-// auto|k`, and `tandem bench speculative`: target-only decoding and speculative decoding with a draft whose
-// agreement with the target is controlled, in the same run, as JSON lines.
+// The CLI side of speculative decoding: `tandem complete --draft <gguf>|self:q4_0|self:q8_0|ngram|<model>+ngram
+// --draft-length auto|k`, and `tandem bench speculative`: target-only decoding and speculative decoding with
+// a draft whose agreement with the target is controlled (or the draft's own, 'natural'), in the same run,
+// as JSON lines. With a draft model, --kv-budget-mib covers both models' KV pools.
 
 import { parseArgs } from 'node:util';
 import { UsageError } from '../common/errors';
@@ -16,7 +17,9 @@ import { ModelDraft, type DraftSource } from '../engine/draft';
 import { NgramDraft } from '../engine/draftNgram';
 import { MixedDraft } from '../engine/draftMixed';
 import { ControlledDraft } from '../engine/draftControlled';
-import { checkDraftVocabulary } from '../engine/draftVocab';
+import { DRAFT_MIN_CONFIDENCE, loadDraftFrom, parseDraftModelSource, planDraftKv, type DraftModelSource } from '../engine/draftLoad';
+import { kvBudgetBytesOf } from './editReplay';
+import { kvPoolOf } from '../engine/draftBudget';
 import { speculativeGenerate } from '../engine/speculative';
 
 export function parseDraftLength(s: string | undefined): number | 'auto' {
@@ -33,23 +36,23 @@ export interface LoadedDraft {
   dispose(): void;
 }
 
+/** The model part of a --draft spec ('ngram': none; '<model>+ngram': the model). */
+export function draftModelOf(spec: string): DraftModelSource | undefined {
+  if (spec === 'ngram') return undefined;
+  return parseDraftModelSource(spec.endsWith('+ngram') ? spec.slice(0, -'+ngram'.length) : spec);
+}
+
 /**
  * `spec`: 'ngram' (prompt lookup), a GGUF path (a draft model, its vocabulary checked against the
- * target's), or '<gguf>+ngram' (both, picked per step by recent acceptance).
+ * target's), 'self:q4_0' / 'self:q8_0' ('self' = self:q4_0: the target's own weights requantized), or
+ * '<model>+ngram' (both, picked per step by recent acceptance). `kvBudgetBytes`: the draft's KV pool
+ * (planDraftKv's draftKvBytes).
  */
-export async function loadDraft(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, spec: string): Promise<LoadedDraft> {
-  if (spec === 'ngram') return { source: new NgramDraft(), dispose: () => {} };
-  const mixed = spec.endsWith('+ngram');
-  const path = mixed ? spec.slice(0, -'+ngram'.length) : spec;
-  const { model, file } = await loadModel(gpu, path, { maxContextTokens: target.options.maxContextTokens, maxBatchTokens: target.options.maxBatchTokens });
-  try {
-    const mapping = checkDraftVocabulary(targetFile.metadata, target.config.vocabSize, file.metadata, model.config.vocabSize);
-    const draft = new ModelDraft(model, { mapping, minConfidence: 0.3 });
-    return { source: mixed ? new MixedDraft(draft) : draft, model, dispose: () => model.dispose() };
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
+export async function loadDraft(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, targetPath: string, spec: string, o: { kvBudgetBytes?: number } = {}): Promise<LoadedDraft> {
+  const source = draftModelOf(spec);
+  if (!source) return { source: new NgramDraft(), dispose: () => {} };
+  const { model, draft } = await loadDraftFrom(gpu, target, targetFile, targetPath, source, o);
+  return { source: spec.endsWith('+ngram') ? new MixedDraft(draft) : draft, model, dispose: () => model.dispose() };
 }
 
 // ---- tandem bench speculative ---------------------------------------------------------------------------
@@ -65,31 +68,47 @@ export function idealSpeedup(a: number, k: number, c: number): number {
   return tokens / (k * c + 1);
 }
 
+/**
+ * --agreement: controlled agreements a (ControlledDraft: the target's known next token with probability a,
+ * the draft model still run for its real cost), and/or 'natural': the draft model's own proposals, as
+ * `tandem complete --draft` makes them (stopping at tokens it is unsure of).
+ */
 export async function benchSpeculativeCommand(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args,
     options: {
       model: { type: 'string' }, draft: { type: 'string' }, agreement: { type: 'string' }, tokens: { type: 'string' },
       'prompt-tokens': { type: 'string' }, 'draft-length': { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' },
+      'kv-budget-mib': { type: 'string' },
     },
   });
-  if (!v.model || !v.draft) throw new UsageError('bench speculative --model <target.gguf> --draft <draft.gguf> [--agreement 0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k]');
-  const agreements = (v.agreement ?? '0.5,0.7,0.8,0.9').split(',').map(Number);
+  if (!v.model || !v.draft) {
+    throw new UsageError('bench speculative --model <target.gguf> --draft <draft.gguf>|self:q4_0|self:q8_0 [--agreement natural,0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k] [--kv-budget-mib M]');
+  }
+  const agreements = (v.agreement ?? '0.5,0.7,0.8,0.9').split(',').map((a) => (a === 'natural' ? a : Number(a)));
+  if (agreements.some((a) => a !== 'natural' && !(a >= 0 && a <= 1))) throw new UsageError(`--agreement: expected natural or numbers in [0, 1], got "${v.agreement}"`);
   const nTokens = Number(v.tokens ?? 64);
   const promptLen = Number(v['prompt-tokens'] ?? 32);
   const draftLength = parseDraftLength(v['draft-length']);
   const runs = Number(v.runs ?? 2);
   const gpu = await Gpu.acquire();
+  const source = parseDraftModelSource(v.draft);
   const options = { maxContextTokens: promptLen + nTokens + 64, maxBatchTokens: 32 };
-  const { model: target, file: targetFile } = await loadModel(gpu, v.model, options);
-  const { model: draft, file: draftFile } = await loadModel(gpu, v.draft, options);
+  // One KV budget for both models when --kv-budget-mib is given (planDraftKv).
+  const kvPlan = await planDraftKv(gpu, v.model, source, { ...options, kvBudgetBytes: kvBudgetBytesOf(v['kv-budget-mib']) });
+  const { model: target, file: targetFile } = await loadModel(gpu, v.model, { ...options, kvBudgetBytes: kvPlan.targetKvBytes });
+  let loaded: Awaited<ReturnType<typeof loadDraftFrom>> | undefined;
   try {
-    checkDraftVocabulary(targetFile.metadata, target.config.vocabSize, draftFile.metadata, draft.config.vocabSize);
+    loaded = await loadDraftFrom(gpu, target, targetFile, v.model, source, { kvBudgetBytes: kvPlan.draftKvBytes });
+    const draft = loaded.model;
     const rng = new Rng(7);
     const prompt = Array.from({ length: promptLen }, () => 3 + Math.floor(rng.next() * (target.config.vocabSize - 3)));
     const tPool = new BlockPool(target.kv.nBlocks, target.options.blockSize);
     const dPool = new BlockPool(draft.kv.nBlocks, draft.options.blockSize);
     const common = { adapter: gpu.adapter.description, target: v.model, draft: v.draft, tokens: nTokens, promptTokens: promptLen };
+    const targetKv = kvPoolOf(target);
+    const draftKv = kvPoolOf(draft);
+    emit({ name: 'kv pools', value: targetKv.bytes + draftKv.bytes, unit: 'bytes', budgetBytes: kvPlan.split ? kvBudgetBytesOf(v['kv-budget-mib']) : null, targetKv, draftKv, ...common });
 
     // Baselines, best of `runs` (the first also warms the pipelines): target-only and draft-only decoding.
     const decodeMsPerToken = async (model: LlamaModel, pool: BlockPool) => {
@@ -116,27 +135,29 @@ export async function benchSpeculativeCommand(args: string[]): Promise<void> {
       let best: Awaited<ReturnType<typeof speculativeGenerate>> | undefined;
       for (let i = 0; i < runs; i++) {
         const seq = new Sequence(tPool);
-        const source = new ControlledDraft(reference, a, { vocab: target.config.vocabSize, seed: 100 + i, inner: new ModelDraft(draft) });
-        const r = await speculativeGenerate(target, seq, prompt, { maxTokens: nTokens, draft: source, draftLength });
+        const drafter: DraftSource = a === 'natural' ? loaded.draft : new ControlledDraft(reference, a, { vocab: target.config.vocabSize, seed: 100 + i, inner: new ModelDraft(draft) });
+        const r = await speculativeGenerate(target, seq, prompt, { maxTokens: nTokens, draft: drafter, draftLength });
         seq.clear();
-        if (r.tokens.join() !== base.tokens.join()) throw new Error(`speculative output differs from target-only at a=${a}`);
+        if (r.tokens.join() !== base.tokens.join()) throw new Error(`speculative output differs from target-only at agreement ${a}`);
         if (!best || r.decodeMs < best.decodeMs) best = r;
       }
       const s = best!.stats;
       const msPerToken = best!.decodeMs / s.tokens;
       const lengths = s.draftLengths.filter((k) => k > 0);
       const k = lengths.length ? Math.round(lengths.reduce((x, y) => x + y, 0) / lengths.length) : 0;
-      const ideal = idealSpeedup(a, k, c);
+      // Natural drafts: the ideal at the measured acceptance (as if each token were accepted independently).
+      const ideal = idealSpeedup(a === 'natural' ? s.acceptanceRate : a, k, c);
       const speedup = base.ms / msPerToken;
       emit({
         name: 'speculative speedup', value: speedup, unit: 'x', vs: 'target-only decode', agreement: a, draftLength: v['draft-length'] ?? 'auto', meanK: k,
         ideal, ofIdeal: speedup / ideal, targetPassesPerToken: s.targetPasses / s.tokens, acceptanceRate: s.acceptanceRate, tokensPerPass: s.tokensPerPass,
-        c, verifyMsPerPass: s.verifyMs / s.targetPasses, draftMsPerPass: s.draftMs / s.targetPasses, lossless: true, ...common,
+        c, verifyMsPerPass: s.verifyMs / s.targetPasses, draftMsPerPass: s.draftMs / s.targetPasses, lossless: true,
+        ...(a === 'natural' ? { minConfidence: DRAFT_MIN_CONFIDENCE } : {}), ...common,
       });
     }
   } finally {
+    loaded?.model.dispose();
     target.dispose();
-    draft.dispose();
     gpu.dispose();
   }
 }

@@ -1,12 +1,19 @@
 // Loading a draft model beside its target: the same context and batch limits (a verify pass and the
-// draft's catch-up feed share the target's shapes), and the vocabulary check before anything runs, so an
-// incompatible pair fails at load time with a DraftVocabularyError, never as garbage output.
+// draft's catch-up feed share the target's shapes), block size and KV type, and the vocabulary check
+// before anything runs, so an incompatible pair fails at load time with a DraftVocabularyError, never as
+// garbage output. The draft is a GGUF of the same family, or the target's own weights requantized
+// (self-speculation, draftSelf.ts). One KV budget covers both models (draftBudget.ts): plan it with
+// planDraftKv before loading the target.
 
 import type { Gpu } from '../gpu/device';
 import type { GgufFile } from '../loaders/gguf/types';
+import { requantizedWeightBytes, type RequantDtype } from '../loaders/quant/requantize';
+import { resolveKvType } from '../kvcache/kvBuffers';
 import type { LlamaModel } from '../model/llama';
-import { loadModel, type LoadOptions } from '../model/load';
+import { loadModel, readModelConfig, resolveRuntimeOptions, type LoadOptions } from '../model/load';
 import { ModelDraft } from './draft';
+import { draftDefaultKvBytes, kvShapeOf, splitKvBudget, type KvBudgetSplit } from './draftBudget';
+import { checkSelfDraft, loadRequantizedCopy, parseSelfDraft } from './draftSelf';
 import { checkDraftVocabulary } from './draftVocab';
 
 /**
@@ -19,16 +26,77 @@ export interface LoadedDraftModel {
   model: LlamaModel;
   file: GgufFile;
   draft: ModelDraft;
+  /** Bytes of the draft's weights as loaded (a self draft: its requantized size, not its file's). */
+  weightBytes: number;
+}
+
+/** Where a draft model comes from: a GGUF path, or the target's own weights requantized ('self:q4_0'). */
+export type DraftModelSource = { kind: 'file'; path: string } | { kind: 'self'; dtype: RequantDtype };
+
+/** 'self' | 'self:q4_0' | 'self:q8_0' | a GGUF path. */
+export function parseDraftModelSource(spec: string): DraftModelSource {
+  const dtype = parseSelfDraft(spec);
+  return dtype ? { kind: 'self', dtype } : { kind: 'file', path: spec };
+}
+
+export type DraftLoadOptions = Pick<LoadOptions, 'onProgress' | 'kvBudgetBytes'>;
+
+/** The target's runtime options (context, batch, block size, KV type, kernel variants) with the draft's own KV budget. */
+export function draftLoadOptions(target: LlamaModel, o: DraftLoadOptions): LoadOptions {
+  return { ...target.options, kvBudgetBytes: o.kvBudgetBytes, onProgress: o.onProgress };
 }
 
 /** Loads `path` as a draft for `target`; the caller disposes `model`. Throws DraftVocabularyError on a mismatch. */
-export async function loadDraftModel(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, path: string, o: Pick<LoadOptions, 'onProgress'> = {}): Promise<LoadedDraftModel> {
-  const { model, file } = await loadModel(gpu, path, { maxContextTokens: target.options.maxContextTokens, maxBatchTokens: target.options.maxBatchTokens, onProgress: o.onProgress });
+export async function loadDraftModel(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, path: string, o: DraftLoadOptions = {}): Promise<LoadedDraftModel> {
+  const { model, file } = await loadModel(gpu, path, draftLoadOptions(target, o));
   try {
     const mapping = checkDraftVocabulary(targetFile.metadata, target.config.vocabSize, file.metadata, model.config.vocabSize);
-    return { model, file, draft: new ModelDraft(model, { mapping, minConfidence: DRAFT_MIN_CONFIDENCE }) };
+    const weightBytes = file.tensors.reduce((sum, t) => sum + t.byteSize, 0);
+    return { model, file, weightBytes, draft: new ModelDraft(model, { mapping, minConfidence: DRAFT_MIN_CONFIDENCE }) };
   } catch (e) {
     model.dispose();
     throw e;
   }
+}
+
+/**
+ * The target's own weights at `dtype` as its draft (no vocabulary check: the same file). Throws
+ * SelfDraftUnhelpfulError when the target is already that small (a Q4_0 target and self:q4_0).
+ */
+export async function loadSelfDraft(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, targetPath: string, dtype: RequantDtype, o: DraftLoadOptions = {}): Promise<LoadedDraftModel> {
+  const { model, file } = await loadRequantizedCopy(gpu, targetFile, targetPath, dtype, draftLoadOptions(target, o));
+  return { model, file, weightBytes: requantizedWeightBytes(file, dtype), draft: new ModelDraft(model, { minConfidence: DRAFT_MIN_CONFIDENCE }) };
+}
+
+export function loadDraftFrom(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, targetPath: string, source: DraftModelSource, o: DraftLoadOptions = {}): Promise<LoadedDraftModel> {
+  return source.kind === 'self'
+    ? loadSelfDraft(gpu, target, targetFile, targetPath, source.dtype, o)
+    : loadDraftModel(gpu, target, targetFile, source.path, o);
+}
+
+export interface DraftKvPlan {
+  /** The target's KV pool; undefined: its default (no budget given). */
+  targetKvBytes?: number;
+  draftKvBytes: number;
+  /** How a given budget was split; undefined without one. */
+  split?: KvBudgetSplit;
+}
+
+/**
+ * Before loading the target: its KV bytes and the draft's, from the one budget in `target.kvBudgetBytes`
+ * (split so both hold the same tokens, see draftBudget.ts). Without a budget the target keeps its default
+ * and the draft gets one context. `target` holds the options the target will be loaded with. Refuses an
+ * unhelpful self draft here, before anything is uploaded.
+ */
+export async function planDraftKv(gpu: Gpu, targetPath: string, source: DraftModelSource, target: Pick<LoadOptions, 'kvBudgetBytes' | 'maxContextTokens' | 'blockSize' | 'kvType'>): Promise<DraftKvPlan> {
+  const { file, config } = await readModelConfig(targetPath);
+  let draftConfig = config;
+  if (source.kind === 'self') checkSelfDraft(file, source.dtype);
+  else draftConfig = (await readModelConfig(source.path)).config;
+  const runtime = resolveRuntimeOptions(config, target, resolveKvType(gpu.device, target.kvType));
+  const draftShape = kvShapeOf(draftConfig, runtime.blockSize, runtime.kvType);
+  const draftMaxTokens = Math.min(runtime.maxContextTokens, draftConfig.contextLength);
+  if (target.kvBudgetBytes === undefined) return { draftKvBytes: draftDefaultKvBytes(draftShape, draftMaxTokens) };
+  const split = splitKvBudget(target.kvBudgetBytes, kvShapeOf(config, runtime.blockSize, runtime.kvType), draftShape, draftMaxTokens);
+  return { targetKvBytes: split.targetBytes, draftKvBytes: split.draftBytes, split };
 }

@@ -112,6 +112,12 @@ async function selectModel(c: TandemController, role: 'model' | 'draftModel'): P
   const found = findModels(c.currentSettings.modelsFolder);
   const current = role === 'model' ? c.currentSettings.model : c.currentSettings.draftModel;
   const items: ModelItem[] = role === 'draftModel' ? [{ label: (current ? '' : '$(check) ') + 'None', description: 'no draft model', none: true }] : [];
+  // Self-speculation: the model's own weights requantized at load (no second file; refused for a model already that small).
+  if (role === 'draftModel') {
+    for (const [path, bits] of [['self:q4_0', 'Q4_0'], ['self:q8_0', 'Q8_0']]) {
+      items.push({ label: `${current === path ? '$(check) ' : ''}The model itself at ${bits}`, description: `${path} · self-speculation, no second model`, path });
+    }
+  }
   items.push(...found.map((m) => ({
     label: (m.path === current ? '$(check) ' : '') + (m.label ?? m.path.split(/[\\/]/).pop()!),
     description: `${(m.bytes / 2 ** 20).toFixed(1)} MiB · ${m.source}`,

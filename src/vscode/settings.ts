@@ -42,7 +42,8 @@ export interface TandemSettings {
   confidenceThreshold: number;
   /** Speculative decoding's draft source; the output is the same text either way. */
   draft: DraftMode;
-  /** A draft GGUF loaded with the model ('' = none); needed by draft 'model' and 'model+ngram'. */
+  /** A draft GGUF loaded with the model ('' = none), or 'self' | 'self:q4_0' | 'self:q8_0' (the model's own
+   *  weights requantized); needed by draft 'model' and 'model+ngram'. */
   draftModel: string;
   /** Tokens drafted per target pass, or 'auto'. */
   draftLength: number | 'auto';

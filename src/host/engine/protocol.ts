@@ -11,7 +11,9 @@ export interface LoadParams {
   maxContextTokens?: number;
   kvBudgetBytes?: number;
   /** A draft GGUF for speculative decoding, loaded with the target (its vocabulary checked: a mismatch fails
-   *  the load with DraftVocabularyError, code UNSUPPORTED_MODEL). Requests choose whether to use it. */
+   *  the load with DraftVocabularyError, code UNSUPPORTED_MODEL), or 'self:q4_0' / 'self:q8_0' ('self' =
+   *  self:q4_0): the target's own weights requantized. Requests choose whether to use it. kvBudgetBytes
+   *  then covers both models' KV pools. */
   draftModelPath?: string;
 }
 
@@ -28,8 +30,16 @@ export interface ModelInfo {
   /** Decode speed measured at load (a few greedy tokens after the warm-up), tokens per second. */
   decodeTokensPerS?: number;
   loadMs: number;
-  /** The draft model loaded with the target, if any. */
-  draft?: { path: string; name: string; weightBytes: number };
+  /** The target's KV pool (blocks, tokens, bytes); with a draft, it and draft.kv share kvBudgetBytes. */
+  kv?: KvPoolInfo;
+  /** The draft model loaded with the target, if any ('self:q4_0' etc.: the target requantized). */
+  draft?: { path: string; name: string; weightBytes: number; kv?: KvPoolInfo };
+}
+
+export interface KvPoolInfo {
+  blocks: number;
+  tokens: number;
+  bytes: number;
 }
 
 export interface EngineStats {

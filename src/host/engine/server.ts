@@ -9,7 +9,8 @@ import type { CompletionResult } from '../../completion/types';
 import { Gpu } from '../../gpu/device';
 import { loadModel } from '../../model/load';
 import { createTokenizer } from '../../tokenizer';
-import { loadDraftModel, type LoadedDraftModel } from '../../engine/draftLoad';
+import { loadDraftFrom, parseDraftModelSource, planDraftKv, type LoadedDraftModel } from '../../engine/draftLoad';
+import { kvPoolOf } from '../../engine/draftBudget';
 import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, SpeculativeEngineStats, WireError } from './protocol';
 
 /** Open documents whose prompt K/V the engine keeps (least recently used dropped first; memory pressure
@@ -81,9 +82,12 @@ export class EngineServer {
     this.loaded?.dispose();
     this.loaded = undefined;
     let lastSentMs = 0;
+    // With a draft model, the one KV budget (tandem.memoryBudgetMB) covers both models' pools.
+    const draftSource = p.draftModelPath ? parseDraftModelSource(p.draftModelPath) : undefined;
+    const kvPlan = draftSource && await planDraftKv(this.gpu, p.modelPath, draftSource, { maxContextTokens: p.maxContextTokens, kvBudgetBytes: p.kvBudgetBytes });
     const { model, file } = await loadModel(this.gpu, p.modelPath, {
       maxContextTokens: p.maxContextTokens,
-      kvBudgetBytes: p.kvBudgetBytes,
+      kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : p.kvBudgetBytes,
       onProgress: (loadedBytes, totalBytes) => {
         const now = performance.now();
         if (now - lastSentMs < 100 && loadedBytes < totalBytes) return;
@@ -93,7 +97,7 @@ export class EngineServer {
     });
     let draft: LoadedDraftModel | undefined;
     try {
-      if (p.draftModelPath) draft = await loadDraftModel(this.gpu, model, file, p.draftModelPath);
+      if (draftSource) draft = await loadDraftFrom(this.gpu, model, file, p.modelPath, draftSource, { kvBudgetBytes: kvPlan?.draftKvBytes });
       const tokenizer = createTokenizer(file.metadata);
       const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED }, draft?.draft);
       // Warm-up: the first forward passes compile the pipelines (seconds on a software adapter); do it
@@ -124,7 +128,8 @@ export class EngineServer {
         isSoftwareAdapter: a.isSoftware,
         decodeTokensPerS,
         loadMs: performance.now() - t0,
-        draft: draft && { path: p.draftModelPath!, name: draft.model.config.name, weightBytes: draft.file.tensors.reduce((s, t) => s + t.byteSize, 0) },
+        draft: draft && { path: p.draftModelPath!, name: draft.model.config.name, weightBytes: draft.weightBytes, kv: kvPoolOf(draft.model) },
+        kv: kvPoolOf(model),
       };
       this.loaded = { cm, info, dispose: () => { cm.documents.dispose(); draft?.draft.reset(); draft?.model.dispose(); model.dispose(); } };
       this.send({ type: 'loaded', id, info });
