@@ -17,6 +17,7 @@ import { benchMatvec, QWEN05B_SHAPES } from '../bench/matvec';
 import type { WeightDtype } from '../loaders/repack';
 import { openLlamaCppTimer } from '../bench/llamacppBaseline';
 import { MATVEC_KINDS, type MatvecKind } from '../ops/matmul';
+import { kvTypeOf } from './kvTypeFlag';
 
 interface Figure {
   name: string;
@@ -47,6 +48,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
       baseline: { type: 'string' }, profile: { type: 'boolean' }, matvec: { type: 'string' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
+      'kv-type': { type: 'string' },
     },
   });
   const what = positionals[0];
@@ -81,10 +83,11 @@ export async function benchCommand(args: string[]): Promise<void> {
     }
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
     if (v.matvec !== undefined && !MATVEC_KINDS.includes(v.matvec as MatvecKind)) throw new UsageError(`--matvec ${MATVEC_KINDS.join('|')}`);
-    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined });
+    const kvType = kvTypeOf(v['kv-type']);
+    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined, kvType });
     try {
       const prompt = benchPrompt(model.config.vocabSize, context);
-      const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitKi') };
+      const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitKi'), kvType: model.options.kvType };
       let ours: number;
       if (what === 'decode') {
         ours = await benchDecode(model, prompt, nTokens, runs, bw, common, v.profile ?? false);

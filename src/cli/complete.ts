@@ -18,6 +18,7 @@ import { draftModelOf, loadDraft, type LoadedDraft } from './speculative';
 import { planDraftKv } from '../engine/draftLoad';
 import { kvPoolOf } from '../engine/draftBudget';
 import { DocumentCache } from '../engine/session';
+import type { KvType } from '../kvcache/kvBuffers';
 
 export interface CompleteArgs {
   model: string;
@@ -35,6 +36,8 @@ export interface CompleteArgs {
   kvBudgetBytes?: number;
   /** Run the prompts through a DocumentCache (prefix reuse between them); stats in --json. */
   documentCache?: boolean;
+  /** KV cache element type (default: the device's, f16 where it has shader-f16). */
+  kvType?: KvType;
   /** Further prompts after `prompt`, only with `documentCache`. */
   morePrompts?: string[];
 }
@@ -51,8 +54,8 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   const gpu = await Gpu.acquire();
   // With a draft model, --kv-budget-mib covers both models' KV pools (planDraftKv).
   const draftSource = a.draft ? draftModelOf(a.draft) : undefined;
-  const kvPlan = draftSource ? await planDraftKv(gpu, modelPath, draftSource, { kvBudgetBytes: a.kvBudgetBytes }) : undefined;
-  const { model, file } = await loadModel(gpu, modelPath, { kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : a.kvBudgetBytes });
+  const kvPlan = draftSource ? await planDraftKv(gpu, modelPath, draftSource, { kvBudgetBytes: a.kvBudgetBytes, kvType: a.kvType }) : undefined;
+  const { model, file } = await loadModel(gpu, modelPath, { kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : a.kvBudgetBytes, kvType: a.kvType });
   let draft: LoadedDraft | undefined;
   const loadMs = performance.now() - t0;
   try {

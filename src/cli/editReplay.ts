@@ -20,6 +20,8 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../common/errors';
 import { Gpu } from '../gpu/device';
 import { loadModel, readModelConfig } from '../model/load';
+import { kvBytesPerToken, resolveKvType } from '../kvcache/kvBuffers';
+import { kvTypeOf } from './kvTypeFlag';
 import { resolveModel } from '../models/catalog';
 import { createTokenizer } from '../tokenizer';
 import type { CacheStats } from '../engine/session';
@@ -53,7 +55,7 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       model: { type: 'string' }, files: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'max-tokens': { type: 'string' },
       'typed-chars': { type: 'string' }, requests: { type: 'string' }, 'no-llamacpp': { type: 'boolean' }, 'llamacpp-threads': { type: 'string' },
       json: { type: 'boolean' }, 'block-size': { type: 'string' }, layouts: { type: 'string' }, 'kv-budget-mib': { type: 'string' },
-      'switch-every': { type: 'string' },
+      'switch-every': { type: 'string' }, 'kv-type': { type: 'string' },
     },
   });
   if (!v.model) throw new UsageError('bench edit-replay needs --model <gguf>');
@@ -76,11 +78,12 @@ export async function editReplayCommand(args: string[]): Promise<void> {
     const contextLength = c.contextLength;
     const promptTokens = Math.min(Number(v['prompt-tokens'] ?? 1500), Math.floor((contextLength - maxTokens - 16) / 1.5));
     const maxContextTokens = Math.min(contextLength, Math.ceil(promptTokens * 1.5) + maxTokens + 16);
-    const perTokenBytes = 2 * c.nLayers * c.nKvHeads * c.headDim * 4;
     const blockSize = Number(v['block-size'] ?? 16);
+    const kvType = resolveKvType(gpu.device, kvTypeOf(v['kv-type']));
+    const perTokenBytes = kvBytesPerToken({ ...c, blockSize, kvType });
     // Default pool: room for four full contexts (the document, what the jump leaves behind, cached history).
     const kvBudgetBytes = kvBudgetBytesOf(v['kv-budget-mib']) ?? 4 * maxContextTokens * perTokenBytes;
-    const { model, file } = await loadModel(gpu, modelPath, { maxContextTokens, blockSize, kvBudgetBytes });
+    const { model, file } = await loadModel(gpu, modelPath, { maxContextTokens, blockSize, kvBudgetBytes, kvType });
     try {
       const tokenizer = createTokenizer(file.metadata);
       const encode = (s: string): number[] => tokenizer.encode(s, { parseSpecial: false });
@@ -95,7 +98,7 @@ export async function editReplayCommand(args: string[]): Promise<void> {
         return { ...t, requests: t.requests.slice(0, requestsPerSession), windows: t.windows.slice(0, requestsPerSession) };
       });
       const common = {
-        model: v.model, promptTokensTarget: promptTokens, maxTokens, blockSize, kvBudgetMiB: round(kvBudgetBytes / 2 ** 20), kvBlocks: model.kv.nBlocks,
+        model: v.model, promptTokensTarget: promptTokens, maxTokens, blockSize, kvBudgetMiB: round(kvBudgetBytes / 2 ** 20), kvBlocks: model.kv.nBlocks, kvType,
         adapter: gpu.adapter.description, files: files.map((f) => f.replace(/.*node_modules\//, '')),
       };
       emit({ name: 'edit replay config', value: sum(traces.map((t) => t.requests.length)), unit: 'requests', ...common });

@@ -11,6 +11,7 @@ import { convertCommand } from './convert';
 import { benchCommand } from './bench';
 import { editReplayCommand, kvBudgetBytesOf } from './editReplay';
 import { benchSpeculativeCommand, parseDraftLength } from './speculative';
+import { kvTypeOf } from './kvTypeFlag';
 
 const USAGE = `usage:
   tandem inspect <model.gguf> [--json]
@@ -19,13 +20,14 @@ const USAGE = `usage:
                   [--draft <draft.gguf> | self:q4_0 | self:q8_0 | ngram | <draft>+ngram] [--draft-length auto|k]
                   [--kv-budget-mib M] (with a draft model: both models' KV pools)
                   [--document-cache] (--prompt may repeat: the prompts run in order through the prefix cache)
+                  [--kv-type f16|f32] (KV cache element type; default f16 where the adapter has shader-f16)
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
-                  [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg]
+                  [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg] [--kv-type f16|f32]
   tandem bench speculative --model <target.gguf> --draft <draft.gguf> | self:q4_0 | self:q8_0
                   [--agreement natural,0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k] [--kv-budget-mib M]
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]
-                  [--requests N] [--kv-budget-mib M] [--no-llamacpp] [--llamacpp-threads N]
+                  [--requests N] [--kv-budget-mib M] [--no-llamacpp] [--llamacpp-threads N] [--kv-type f16|f32]
 `;
 
 function num(v: string | undefined, name: string, dflt: number): number {
@@ -58,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
             'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
             'top-p': { type: 'string' }, seed: { type: 'string' }, 'no-stop': { type: 'boolean' }, json: { type: 'boolean' },
             draft: { type: 'string' }, 'draft-length': { type: 'string' }, 'kv-budget-mib': { type: 'string' },
-            'document-cache': { type: 'boolean' },
+            'document-cache': { type: 'boolean' }, 'kv-type': { type: 'string' },
           },
         });
         if (!v.model) throw new UsageError('complete needs --model <gguf>');
@@ -82,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
           draftLength: parseDraftLength(v['draft-length']),
           kvBudgetBytes: kvBudgetBytesOf(v['kv-budget-mib']),
           documentCache: v['document-cache'],
+          kvType: kvTypeOf(v['kv-type']),
         });
         return EXIT.ok;
       }
