@@ -52,6 +52,7 @@ test('engine host: kvBudgetBytes covers the model and its self:q4_0 draft; compl
     assert.ok(loaded.type === 'loaded' && loaded.info.kv && loaded.info.draft?.kv, JSON.stringify(loaded));
     assertShared(budget, loaded.info.kv, loaded.info.draft.kv);
     assert.ok(loaded.info.draft.kv.tokens < 256, 'the budget was meant to be under a context each');
+    assert.equal(loaded.info.draft.name, `${loaded.info.name} itself at Q4_0`);
     assert.ok(loaded.info.draft.weightBytes < loaded.info.weightBytes / 4, `self:q4_0 weights ${loaded.info.draft.weightBytes} of ${loaded.info.weightBytes}`);
     const spec = await ask(server, events, { type: 'complete', id: 4, request: req('Once upon a time, there was a little'), options: { ...opts, draft: 'model' } });
     assert.ok(spec.type === 'completed' && plain.type === 'completed', JSON.stringify(spec));

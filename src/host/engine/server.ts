@@ -128,7 +128,7 @@ export class EngineServer {
         isSoftwareAdapter: a.isSoftware,
         decodeTokensPerS,
         loadMs: performance.now() - t0,
-        draft: draft && { path: p.draftModelPath!, name: draft.model.config.name, weightBytes: draft.weightBytes, kv: kvPoolOf(draft.model) },
+        draft: draft && { path: p.draftModelPath!, name: draftSource?.kind === 'self' ? `${cm.name} itself at ${draftSource.dtype.toUpperCase()}` : draft.model.config.name, weightBytes: draft.weightBytes, kv: kvPoolOf(draft.model) },
         kv: kvPoolOf(model),
       };
       this.loaded = { cm, info, dispose: () => { cm.documents.dispose(); draft?.draft.reset(); draft?.model.dispose(); model.dispose(); } };
