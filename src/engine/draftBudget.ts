@@ -2,8 +2,9 @@
 // --kv-budget-mib); the target's pool and the draft's pool are cut from it so that both hold the same
 // number of blocks: bytes in proportion to each model's K/V bytes per token (kvBytesPerToken), since every
 // token the target keeps the draft must also have fed. The draft keeps one sequence (ModelDraft), so it
-// never needs more than one full context: what an equal split would give it beyond that goes to the
-// target, whose pool also caches other documents' prompts.
+// never needs more than that sequence holds at its longest (one full context; with a sliding window, the
+// window and its slack): what an equal split would give it beyond that goes to the target, whose pool
+// also caches other documents' prompts.
 //
 // Two pools, not one BlockPool over both models: the two models' blocks have different shapes (layers,
 // KV heads, head size) and each model's attention reads its own per-layer buffers (src/kvcache, llama.ts),
@@ -29,7 +30,7 @@ export function kvShapeOf(c: Pick<ModelConfig, 'nLayers' | 'nKvHeads' | 'headDim
 
 /**
  * Splits `budgetBytes` between the target's and the draft's KV pools (same block size): equal numbers of
- * blocks, the draft's capped at the blocks of `draftMaxTokens` (its one sequence's longest), the rest to
+ * blocks, the draft's capped at the blocks of `draftMaxTokens` (its one sequence at its longest), the rest to
  * the target. Throws OutOfMemoryError when the budget holds no block of each.
  */
 export function splitKvBudget(budgetBytes: number, target: KvShape, draft: KvShape, draftMaxTokens: number): KvBudgetSplit {
@@ -51,9 +52,9 @@ export function splitKvBudget(budgetBytes: number, target: KvShape, draft: KvSha
   return { targetBytes: targetBlocks * targetBlockBytes, draftBytes, targetBlocks, draftBlocks };
 }
 
-/** The draft's pool when the caller gives no budget: one full context (the target keeps its own default). */
-export function draftDefaultKvBytes(draft: KvShape, maxContextTokens: number): number {
-  return Math.ceil(maxContextTokens / draft.blockSize) * kvBytesPerToken(draft) * draft.blockSize;
+/** The draft's pool when the caller gives no budget: its one sequence at its longest (the target keeps its own default). */
+export function draftDefaultKvBytes(draft: KvShape, draftMaxTokens: number): number {
+  return Math.ceil(draftMaxTokens / draft.blockSize) * kvBytesPerToken(draft) * draft.blockSize;
 }
 
 /** What a loaded model's KV pool holds: blocks, tokens, bytes (every layer's K and V). */

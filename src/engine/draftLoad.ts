@@ -10,7 +10,7 @@ import type { GgufFile } from '../loaders/gguf/types';
 import { requantizedWeightBytes, type RequantDtype } from '../loaders/quant/requantize';
 import { resolveKvType } from '../kvcache/kvBuffers';
 import type { LlamaModel } from '../model/llama';
-import { loadModel, readModelConfig, resolveRuntimeOptions, type LoadOptions } from '../model/load';
+import { heldTokensPerSequence, loadModel, readModelConfig, resolveRuntimeOptions, type LoadOptions } from '../model/load';
 import { ModelDraft } from './draft';
 import { draftDefaultKvBytes, kvShapeOf, splitKvBudget, type KvBudgetSplit } from './draftBudget';
 import { checkSelfDraft, loadRequantizedCopy, parseSelfDraft } from './draftSelf';
@@ -85,7 +85,7 @@ export interface DraftKvPlan {
 /**
  * Before loading the target: its KV bytes and the draft's, from the one budget in `target.kvBudgetBytes`
  * (split so both hold the same tokens, see draftBudget.ts). Without a budget the target keeps its default
- * and the draft gets one context. `target` holds the options the target will be loaded with. Refuses an
+ * and the draft gets what its one sequence holds at its longest (a context, or a sliding window's share). `target` holds the options the target will be loaded with. Refuses an
  * unhelpful self draft here, before anything is uploaded.
  */
 export async function planDraftKv(gpu: Gpu, targetPath: string, source: DraftModelSource, target: Pick<LoadOptions, 'kvBudgetBytes' | 'maxContextTokens' | 'blockSize' | 'kvType'>): Promise<DraftKvPlan> {
@@ -95,7 +95,8 @@ export async function planDraftKv(gpu: Gpu, targetPath: string, source: DraftMod
   else draftConfig = (await readModelConfig(source.path)).config;
   const runtime = resolveRuntimeOptions(config, target, resolveKvType(gpu.device, target.kvType));
   const draftShape = kvShapeOf(draftConfig, runtime.blockSize, runtime.kvType);
-  const draftMaxTokens = Math.min(runtime.maxContextTokens, draftConfig.contextLength);
+  // The draft's one sequence at its longest: its context, or with a sliding window what the window holds.
+  const draftMaxTokens = heldTokensPerSequence(draftConfig, runtime, Math.min(runtime.maxContextTokens, draftConfig.contextLength), runtime.blockSize);
   if (target.kvBudgetBytes === undefined) return { draftKvBytes: draftDefaultKvBytes(draftShape, draftMaxTokens) };
   const split = splitKvBudget(target.kvBudgetBytes, kvShapeOf(config, runtime.blockSize, runtime.kvType), draftShape, draftMaxTokens);
   return { targetKvBytes: split.targetBytes, draftKvBytes: split.draftBytes, split };

@@ -42,7 +42,7 @@ export async function readModelConfig(path: string): Promise<{ file: GgufFile; c
  * Most positions one sequence holds at once: the whole context, or with a sliding window (blocks behind
  * it are released) the window, the slack kept for rollbacks and one batch, in whole blocks.
  */
-function heldTokensPerSequence(config: ModelConfig, o: Partial<ModelRuntimeOptions>, maxContextTokens: number, blockSize: number): number {
+export function heldTokensPerSequence(config: ModelConfig, o: Partial<ModelRuntimeOptions>, maxContextTokens: number, blockSize: number): number {
   const full = Math.ceil(maxContextTokens / blockSize) * blockSize;
   if (config.slidingWindow === 0 || o.releaseOutOfWindow === false) return full;
   const held = config.slidingWindow + (o.windowSlackTokens ?? WINDOW_SLACK_TOKENS) + (o.maxBatchTokens ?? DEFAULT_MAX_BATCH);

@@ -8,7 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ensureStories260K, repoRoot } from '../helpers/testModels';
+import { ensureStories260K, ensureSynthetic, repoRoot } from '../helpers/testModels';
+import { testGpu } from '../helpers/gpuModel';
+import type { SyntheticSpec } from '../../src/tools/synthesize';
+import { loadModel } from '../../src/model/load';
+import { BlockPool } from '../../src/kvcache/blockPool';
+import { Sequence } from '../../src/kvcache/sequence';
+import { generate } from '../../src/engine/generate';
+import { Rng } from '../../src/engine/sampler';
+import { speculativeGenerate } from '../../src/engine/speculative';
+import { loadSelfDraft, planDraftKv } from '../../src/engine/draftLoad';
 import { EngineServer } from '../../src/host/engine/server';
 import type { EngineEvent, EngineRequest, KvPoolInfo } from '../../src/host/engine/protocol';
 import type { CompletionOptions, CompletionRequest } from '../../src/completion/types';
@@ -95,4 +104,40 @@ test('tandem complete --kv-budget-mib with --draft self:q8_0 or a draft GGUF: bo
   const r = tandem(...args, '--draft', 'self:q4_0', '--kv-budget-mib', '0.01');
   assert.equal(r.status, 5, r.stdout + r.stderr);
   assert.match(r.stdout + r.stderr, /KV budget of 10485 bytes/);
+});
+
+// A sliding-window model (window 24) whose context (1024) is far longer than what one sequence holds.
+const WINDOW_SPEC: SyntheticSpec = {
+  arch: 'llama', nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 2, ffnDim: 128, vocabSize: 320, contextLength: 1024,
+  ropeTheta: 10000, tiedEmbedding: false, weightType: 'f32', seed: 24, tokenizer: 'spm-bytes', slidingWindow: 24, outputScale: 8,
+};
+
+test('sliding window: the draft\'s share stops at what its one sequence holds (window + slack + batch), and 300 tokens decode as plainly', async () => {
+  const gpu = await testGpu();
+  const path = await ensureSynthetic('sliding-window-llama', WINDOW_SPEC);
+  const options = { maxContextTokens: 1024, maxBatchTokens: 16, blockSize: 16 };
+  const plan = await planDraftKv(gpu, path, { kind: 'self', dtype: 'q8_0' }, { ...options, kvBudgetBytes: 2 ** 20 });
+  // 24 + 32 (rollback slack) + 16 (one batch) = 72 tokens: 5 blocks, and one more for a partial block.
+  assert.equal(plan.split?.draftBlocks, 6, JSON.stringify(plan));
+  assert.ok(plan.split!.targetBlocks > 10 * plan.split!.draftBlocks, JSON.stringify(plan));
+  const { model: target, file } = await loadModel(gpu, path, { ...options, kvBudgetBytes: plan.targetKvBytes });
+  const draft = await loadSelfDraft(gpu, target, file, path, 'q8_0', { kvBudgetBytes: plan.draftKvBytes });
+  try {
+    assert.equal(draft.model.kv.nBlocks, 6);
+    const rng = new Rng(5);
+    const prompt = Array.from({ length: 40 }, () => 3 + Math.floor(rng.next() * (WINDOW_SPEC.vocabSize - 3)));
+    const pool = new BlockPool(target.kv.nBlocks, target.options.blockSize);
+    const seq = new Sequence(pool);
+    const plain = await generate(target, seq, prompt, { maxTokens: 300 });
+    seq.clear();
+    const spec = await speculativeGenerate(target, seq, prompt, { maxTokens: 300, draft: draft.draft, draftLength: 8 });
+    seq.clear();
+    assert.deepEqual(spec.tokens, plain.tokens);
+    assert.ok(spec.stats.acceptedTokens > 0, JSON.stringify(spec.stats));
+  } finally {
+    draft.model.dispose();
+    target.dispose();
+  }
+  const errors = gpu.takeErrors();
+  assert.deepEqual(errors, []);
 });
