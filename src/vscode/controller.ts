@@ -197,6 +197,7 @@ export class TandemController implements vscode.Disposable {
         modelPath: s.model,
         maxContextTokens: s.maxContextTokens,
         kvBudgetBytes: s.memoryBudgetMB > 0 ? s.memoryBudgetMB * 2 ** 20 : undefined,
+        kvType: s.kvCacheType === 'auto' ? undefined : s.kvCacheType,
         draftModelPath: draftModelToLoad(s),
       });
       this.service.clearCache();

@@ -14,6 +14,8 @@ export interface TandemSettings {
   modelsFolder: string;
   maxContextTokens: number;
   memoryBudgetMB: number;
+  /** KV cache element type; auto: f16 where the adapter has shader-f16. */
+  kvCacheType: 'auto' | 'f16' | 'f32';
   /** Requests carry the document's id, so the engine reuses its prompt K/V across edits; off: full prefills. */
   promptCache: boolean;
   nodePath: string;
@@ -64,6 +66,7 @@ export function readSettings(): TandemSettings {
     modelsFolder: c.get('modelsFolder', ''),
     maxContextTokens: c.get('maxContextTokens', 4096),
     memoryBudgetMB: c.get('memoryBudgetMB', 0),
+    kvCacheType: c.get('kvCacheType', 'auto'),
     promptCache: c.get('promptCache', true),
     nodePath: c.get('nodePath', ''),
     nodeDownload: c.get('nodeDownload', true),
@@ -134,7 +137,7 @@ export function runtimeKey(s: TandemSettings): string {
 
 /** Settings whose change needs the model loaded again (engine-side state). */
 export function loadKey(s: TandemSettings): string {
-  return JSON.stringify([s.model, s.maxContextTokens, s.memoryBudgetMB, draftModelToLoad(s)]);
+  return JSON.stringify([s.model, s.maxContextTokens, s.memoryBudgetMB, draftModelToLoad(s), s.kvCacheType]);
 }
 
 /** The draft GGUF the engine loads with the model: only when the draft mode uses one (no GPU memory otherwise). */

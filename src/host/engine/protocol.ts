@@ -5,11 +5,14 @@
 
 import type { CompletionOptions, CompletionRequest, CompletionResult } from '../../completion/types';
 import type { TandemErrorCode } from '../../common/errors';
+import type { KvType } from '../../kvcache/kvBuffers';
 
 export interface LoadParams {
   modelPath: string;
   maxContextTokens?: number;
   kvBudgetBytes?: number;
+  /** KV cache element type; unset: the device's default (f16 where it has shader-f16). */
+  kvType?: KvType;
   /** A draft GGUF for speculative decoding, loaded with the target (its vocabulary checked: a mismatch fails
    *  the load with DraftVocabularyError, code UNSUPPORTED_MODEL), or 'self:q4_0' / 'self:q8_0' ('self' =
    *  self:q4_0): the target's own weights requantized. Requests choose whether to use it. kvBudgetBytes

@@ -84,10 +84,11 @@ export class EngineServer {
     let lastSentMs = 0;
     // With a draft model, the one KV budget (tandem.memoryBudgetMB) covers both models' pools.
     const draftSource = p.draftModelPath ? parseDraftModelSource(p.draftModelPath) : undefined;
-    const kvPlan = draftSource && await planDraftKv(this.gpu, p.modelPath, draftSource, { maxContextTokens: p.maxContextTokens, kvBudgetBytes: p.kvBudgetBytes });
+    const kvPlan = draftSource && await planDraftKv(this.gpu, p.modelPath, draftSource, { maxContextTokens: p.maxContextTokens, kvBudgetBytes: p.kvBudgetBytes, kvType: p.kvType });
     const { model, file } = await loadModel(this.gpu, p.modelPath, {
       maxContextTokens: p.maxContextTokens,
       kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : p.kvBudgetBytes,
+      kvType: p.kvType,
       onProgress: (loadedBytes, totalBytes) => {
         const now = performance.now();
         if (now - lastSentMs < 100 && loadedBytes < totalBytes) return;
