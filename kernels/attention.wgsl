@@ -4,9 +4,11 @@
 // of V); the lanes' states are merged through workgroup memory. With one split (prefill, or a software
 // adapter) the result goes straight to `out`; with several (decode on a GPU: flash-decoding, so a long
 // context fills the device) each split writes its (acc, m, l) to `partials` and attention_combine.wgsl
-// merges them. K, V and q are read as vec4 (HD % 4 == 0). The cache holds kv_t (f32, or f16 with
-// `enable f16;` leading the module): each vec4 is widened to f32 as it is read, so scores, the softmax
-// and the weighted sum of V are all accumulated in f32.
+// merges them. K, V and q are read as vec4 (HD % 4 == 0). The cache holds f32 or f16; kv_vec is one
+// vec4 of it (vec4<f32>, or four f16 as vec2<u32>) and load4 widens it to vec4<f32>, so scores, the
+// softmax and the weighted sum of V are all accumulated in f32. (f16 is read as u32 pairs through
+// unpack2x16float, not as vec4<f16>: on lavapipe vec4<f16> loads took 1.33x / 0.99x f32's time at 512 /
+// 2048 keys, the unpack 0.64-0.74x; bench/kv-type.ts --kernels-only.)
 
 override N_HEADS: u32;
 override N_KV: u32;
@@ -20,12 +22,12 @@ override SPLIT_KEYS: u32 = 64u;
 const HD: u32 = {{HD}}u;
 const HD4: u32 = HD / 4u;
 const WG: u32 = {{WG}}u;
-alias kv_t = {{KV}};
+{{KV_LOAD}}
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> qkv: array<vec4<f32>>;      // [T][(N_HEADS + 2 N_KV) HD / 4]
-@group(0) @binding(2) var<storage, read> k_cache: array<vec4<kv_t>>;  // [blocks][N_KV][BLOCK][HD / 4]
-@group(0) @binding(3) var<storage, read> v_cache: array<vec4<kv_t>>;
+@group(0) @binding(2) var<storage, read> k_cache: array<kv_vec>;  // [blocks][N_KV][BLOCK][HD / 4]
+@group(0) @binding(3) var<storage, read> v_cache: array<kv_vec>;
 @group(0) @binding(4) var<storage, read> block_table: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;  // [T][N_HEADS HD / 4]
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;   // [N_HEADS][splits][HD + 2]
@@ -61,12 +63,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var j = start + lane; j < end; j += WG) {
     let base = ((block_table[j / BLOCK] * N_KV + g) * BLOCK + j % BLOCK) * HD4;
     var s = 0.0;
-    for (var d = 0u; d < HD4; d++) { s += dot(q[d], vec4<f32>(k_cache[base + d])); }
+    for (var d = 0u; d < HD4; d++) { s += dot(q[d], load4(k_cache[base + d])); }
     let m_new = max(m, s);
     let corr = exp(m - m_new);
     let e = exp(s - m_new);
     l = l * corr + e;
-    for (var d = 0u; d < HD4; d++) { acc[d] = acc[d] * corr + e * vec4<f32>(v_cache[base + d]); }
+    for (var d = 0u; d < HD4; d++) { acc[d] = acc[d] * corr + e * load4(v_cache[base + d]); }
     m = m_new;
   }
 

@@ -59,12 +59,18 @@ export function attentionSplits(nTokens: number, span: number, splitKeys: number
   return Math.max(1, Math.ceil(span / splitKeys));
 }
 
-/** A kernel body with its KV element type filled in; f16 puts `enable f16;` first (it must precede
+/** rope_store_kv with its KV element type filled in; f16 puts `enable f16;` first (it must precede
  *  every declaration, and OpContext.pipeline keeps leading directives ahead of common.wgsl). */
-function withKvType(body: string, kvType: KvType, values: Record<string, number> = {}): string {
-  const source = specialise(body, { ...values, KV: kvType });
+function ropeSource(kvType: KvType): string {
+  const source = specialise(ropeWgsl, { KV: kvType });
   return kvType === 'f16' ? `enable f16;\n${source}` : source;
 }
+
+/** attention.wgsl's `kv_vec` (one vec4 of the cache) and `load4` (it, widened to f32) per KV type. */
+const ATTENTION_KV_LOAD: Record<KvType, string> = {
+  f32: 'alias kv_vec = vec4<f32>;\nfn load4(x: kv_vec) -> vec4<f32> { return x; }',
+  f16: 'alias kv_vec = vec2<u32>;\nfn load4(x: kv_vec) -> vec4<f32> { return vec4<f32>(unpack2x16float(x.x), unpack2x16float(x.y)); }',
+};
 
 export class AttentionOp {
   private readonly rope: Dispatch;
@@ -77,7 +83,7 @@ export class AttentionOp {
     if ((s.splitKeys ?? 0) > 0 && !b.partials) throw new RangeError('split attention needs a partials buffer');
     const kvType = s.kvType ?? 'f32';
     if (kvType === 'f16' && !ctx.device.features.has('shader-f16')) throw new FeatureUnavailableError('shader-f16');
-    const ropePipeline = ctx.pipeline('rope_store_kv', `kv${kvType}`, withKvType(ropeWgsl, kvType), {
+    const ropePipeline = ctx.pipeline('rope_store_kv', `kv${kvType}`, ropeSource(kvType), {
       HD: s.headDim, N_HEADS: s.nHeads, N_KV: s.nKvHeads, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0, BLOCK: s.blockSize, WG: ROPE_WG,
     });
     this.rope = {
@@ -85,7 +91,7 @@ export class AttentionOp {
       bindGroup: ctx.bindGroup(ropePipeline, { 0: ctx.step, 1: b.qkv, 2: b.ropeTable, 3: b.blockTable, 4: b.kCache, 5: b.vCache }, `${label}.rope`),
     };
     const WG = attentionLanes(s.headDim, ctx.gpu.adapter.isSoftware);
-    const attnPipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}.kv${kvType}`, withKvType(attentionWgsl, kvType, { HD: s.headDim, WG }), {
+    const attnPipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}.kv${kvType}`, specialise(attentionWgsl, { HD: s.headDim, WG, KV_LOAD: ATTENTION_KV_LOAD[kvType] }), {
       N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
       SPLIT_KEYS: s.splitKeys || 64,
     });
