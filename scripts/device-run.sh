@@ -2,7 +2,8 @@
 # Runs on a GPU machine prepared by scripts/device-pack.sh (no Node.js needed there): checks the WebGPU
 # adapter, the golden tokens and the kernel tests on the real GPU, then the full-size benchmarks as JSON
 # lines: copy bandwidth, every decode matvec variant on the 0.5B shapes, 0.5B decode/prefill with 24
-# layers (each matvec variant), the 1.5B/0.5B speculative pair at full size, the edit replay at 24 layers.
+# layers (each matvec variant), the cost of a verify pass of 1..17 positions (matrix vs split-K batch
+# kernel), the 1.5B/0.5B speculative pair at full size, the edit replay at 24 layers.
 # Each step has a time limit, so one call fits a ten-minute slot; --quick runs the small sizes (to try
 # the script on a software adapter). Output also goes to $OUT/device-run.jsonl when $OUT is set.
 set -uo pipefail
@@ -35,9 +36,12 @@ run 60 node dist/cli.js bench bandwidth
 if [ $quick = 1 ]; then
   run 300 node dist/cli.js bench matvec --matvec splitK,splitKi,splitKsg
   run 300 node dist-bench/engine.js --layers 2 --no-baseline --tokens 8 --runs 1 --cache-dir "$models" --types q8_0 --matvec splitKi,splitKsg
+  run 120 node dist/cli.js bench verify --model "$models/bench-qwen05b-2L-q8_0.gguf" --matvec rows,splitKi --runs 3
 else
   run 120 node dist/cli.js bench matvec --matvec rows,splitK,splitKi,splitKsg
   run 200 node dist-bench/engine.js --full --no-baseline --tokens 32 --runs 3 --cache-dir "$models" --types q8_0,q4_0,f16 --matvec splitKi,splitKsg
+  # A verify pass of k+1 positions against one position: the matrix kernel (rows) and the split-K batch kernel.
+  run 90 node dist/cli.js bench verify --model "$models/bench-qwen05b-24L-q8_0.gguf" --matvec rows,splitKi --runs 5
   run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"
   run 150 node dist-bench/edit-replay.js --only qwen --layers 24 --no-llamacpp --requests 40 --cache-dir "$models"
 fi

@@ -1,4 +1,4 @@
-// `tandem bench decode|prefill|bandwidth`: JSON lines, one per figure, every timing next to a baseline
+// `tandem bench decode|prefill|bandwidth|matvec|verify`: JSON lines, one per figure, every timing next to a baseline
 // measured in the same run (the device's copy bandwidth; llama.cpp on the same GGUF with --baseline).
 
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import type { WeightDtype } from '../loaders/repack';
 import { openLlamaCppTimer } from '../bench/llamacppBaseline';
 import { MATVEC_KINDS, type MatvecKind } from '../ops/matmul';
 import { kvTypeOf } from './kvTypeFlag';
+import { measureVerifyCost } from '../bench/verify';
 
 interface Figure {
   name: string;
@@ -52,7 +53,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     },
   });
   const what = positionals[0];
-  if (!['decode', 'prefill', 'bandwidth', 'matvec'].includes(what)) throw new UsageError('bench decode|prefill|bandwidth|matvec --model <gguf>');
+  if (!['decode', 'prefill', 'bandwidth', 'matvec', 'verify'].includes(what)) throw new UsageError('bench decode|prefill|bandwidth|matvec|verify --model <gguf>');
   if (v.baseline !== undefined && v.baseline !== 'llamacpp' && v.baseline !== 'llamacpp-vulkan') throw new UsageError('--baseline llamacpp|llamacpp-vulkan');
   const context = Number(v.context ?? 512);
   const nTokens = Number(v.tokens ?? 16);
@@ -82,6 +83,26 @@ export async function benchCommand(args: string[]): Promise<void> {
       return;
     }
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
+    if (what === 'verify') {
+      // --matvec a,b: each variant loaded in turn, in the same run (its batch kernel follows: ops/matmul.ts).
+      const kinds = (v.matvec ? v.matvec.split(',') : [gpu.adapter.isSoftware ? 'rows' : 'splitKi']) as MatvecKind[];
+      const bad = kinds.find((k) => !MATVEC_KINDS.includes(k));
+      if (bad) throw new UsageError(`--matvec: ${MATVEC_KINDS.join('|')} (comma-separated), got "${bad}"`);
+      for (const matvec of kinds) {
+        const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + 32, maxBatchTokens: 32, matvec, kvType: kvTypeOf(v['kv-type']) });
+        try {
+          const costs = await measureVerifyCost(model, benchPrompt(model.config.vocabSize, context), runs);
+          const one = costs[0].ms;
+          for (const c of costs) {
+            emit({ name: `verify pass of ${c.positions} positions`, value: c.ms, unit: 'ms', vs: 'one-position pass', ratio: c.ms / one,
+              matvec, batchKernel: c.positions > 1 && matvec !== 'rows' ? 'matvec_split_k_batch' : c.positions > 1 ? 'matmul' : 'matvec', model: v.model, context, adapter });
+          }
+        } finally {
+          model.dispose();
+        }
+      }
+      return;
+    }
     if (v.matvec !== undefined && !MATVEC_KINDS.includes(v.matvec as MatvecKind)) throw new UsageError(`--matvec ${MATVEC_KINDS.join('|')}`);
     const kvType = kvTypeOf(v['kv-type']);
     const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined, kvType });

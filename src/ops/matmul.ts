@@ -8,6 +8,7 @@ import { specialise } from '../gpu/wgsl';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import matmulWgsl from '../../kernels/matmul.wgsl';
 import matvecSplitKWgsl from '../../kernels/matvec_split_k.wgsl';
+import matvecSplitKBatchWgsl from '../../kernels/matvec_split_k_batch.wgsl';
 import reduceSharedWgsl from '../../kernels/matvec_reduce_shared.wgsl';
 import reduceSubgroupWgsl from '../../kernels/matvec_reduce_subgroup.wgsl';
 import f32Wgsl from '../../kernels/dtype/f32.wgsl';
@@ -71,7 +72,16 @@ export function lanesPerRow(dtype: WeightDtype, cols: number): number {
 export interface MatmulTiles {
   vector: MatmulTile;
   matrix: MatmulTile;
+  /**
+   * Batches of 2..maxRows rows (a verify pass, a short prefill batch): the split-K kernel with TT tokens
+   * per workgroup (matvec_split_k_batch.wgsl), which reads the weights once per TT tokens with coalesced
+   * loads. Absent: `matrix` takes every batch (software adapters, whose lanes want whole rows).
+   */
+  batch?: MatmulTile & { maxRows: number };
 }
+
+/** Batches up to this many rows take the split-K batch kernel where there is one (see MatmulTiles.batch). */
+export const SPLIT_K_BATCH_MAX_ROWS = 32;
 
 /**
  * 'splitKi' (the GPU default): splitK with x block-interleaved in workgroup memory for quantized weights.
@@ -97,6 +107,7 @@ export function defaultTiles(dtype: WeightDtype, software: boolean, matvec?: Mat
       ? { kind: 'splitK', R: 1, TT: 1, WG: 0, LPR: 0, xInterleaved: (kind === 'splitKi' || kind === 'splitKsg') && quant, subgroups: kind === 'splitKsg' }
       : { kind: 'rows', R: 4, TT: 1, WG: 64 },
     matrix: { kind: 'rows', R: 4, TT: quant ? 4 : 8, WG: 64 },
+    batch: kind !== 'rows' ? { kind: 'splitK', R: 1, TT: 8, WG: 0, LPR: 0, maxRows: SPLIT_K_BATCH_MAX_ROWS } : undefined,
   };
 }
 
@@ -125,6 +136,7 @@ export interface MatmulArgs {
 interface ChunkDispatch {
   vector: Dispatch;
   matrix: Dispatch;
+  batch?: Dispatch;
   rowCount: number;
 }
 
@@ -184,12 +196,31 @@ export class MatmulOp {
         const bindGroup = ctx.bindGroup(pipeline, entries, `${args.label}.${kind}[${chunk.rowStart}]`);
         return { pipeline, bindGroup };
       };
-      this.chunks.push({ vector: make(this.tiles.vector, 'vec'), matrix: make(this.tiles.matrix, 'mat'), rowCount: chunk.rowCount });
+      const batch = this.tiles.batch;
+      const makeBatch = (tile: MatmulTile): Dispatch => {
+        const pipeline = ctx.pipeline('matvec_split_k_batch', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.TT${tile.TT}`,
+          DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + specialise(matvecSplitKBatchWgsl, { LPR: this.lpr, WG: this.splitKLanes, TT: tile.TT }), {
+          K: w.cols, N_CHUNK: chunk.rowCount, N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart, Y_STRIDE: args.yStride,
+          ROWS_FROM_LOGITS: args.rowsFromLogits ? 1 : 0, ACCUMULATE: args.accumulate ? 1 : 0, HAS_BIAS: args.bias ? 1 : 0,
+        });
+        const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 4: args.bias ?? ctx.dummy, 5: args.y }, `${args.label}.batch[${chunk.rowStart}]`);
+        return { pipeline, bindGroup };
+      };
+      this.chunks.push({ vector: make(this.tiles.vector, 'vec'), matrix: make(this.tiles.matrix, 'mat'), batch: batch ? makeBatch(batch) : undefined, rowCount: chunk.rowCount });
     }
   }
 
   /** Encodes Y for `nRows` rows of X (the kernel reads the exact count from the step uniform). */
   encode(pass: GPUComputePassEncoder, nRows: number): void {
+    const batch = this.tiles.batch;
+    if (nRows > 1 && batch && nRows <= batch.maxRows) {
+      for (const c of this.chunks) {
+        const groups = Math.ceil(c.rowCount / (this.splitKLanes / this.lpr));
+        const x = Math.min(groups, 65535);
+        encodeDispatch(pass, c.batch!, x, Math.ceil(groups / x), Math.ceil(nRows / batch.TT));
+      }
+      return;
+    }
     const tile = nRows === 1 ? this.tiles.vector : this.tiles.matrix;
     for (const c of this.chunks) {
       const d = nRows === 1 ? c.vector : c.matrix;

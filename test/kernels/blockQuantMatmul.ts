@@ -52,7 +52,8 @@ export async function checkBlockMatmul(gpu: Gpu, ctx: OpContext, worst: WorstErr
   const bias = biasValues ? ctx.owner.storageFrom(biasValues, 'bias') : undefined;
   const op = await checked(gpu, () => new MatmulOp(ctx, { weight: matrix, x, y, yStride, colOffset, bias, accumulate: c.accumulate, label: `mm.${c.dtype}` }, c.tiles));
   for (const m of c.ts) {
-    const what = `${c.dtype} K=${c.K} N=${c.N} m=${m} chunks=${matrix.chunks.length} tiles=${JSON.stringify(op.tiles[m === 1 ? 'vector' : 'matrix'])}`;
+    const tile = m === 1 ? op.tiles.vector : op.tiles.batch && m <= op.tiles.batch.maxRows ? op.tiles.batch : op.tiles.matrix;
+    const what = `${c.dtype} K=${c.K} N=${c.N} m=${m} chunks=${matrix.chunks.length} tiles=${JSON.stringify(tile)}`;
     const xv = randomF32(r, maxRows * c.K);
     const yInit = randomF32(r, maxRows * yStride, 4);
     gpu.device.queue.writeBuffer(x, 0, xv);
@@ -62,7 +63,7 @@ export async function checkBlockMatmul(gpu: Gpu, ctx: OpContext, worst: WorstErr
     const got = await readF32(gpu, y, maxRows * yStride);
     const want = matmulRef({ x: xv, w, m, N: c.N, K: c.K, bias: biasValues, yInit, yStride, colOffset, accumulate: c.accumulate });
     const stats = compare(got, want.y, want.scale);
-    worst.add(`${c.dtype} ${op.tiles[m === 1 ? 'vector' : 'matrix'].kind}`, stats);
+    worst.add(`${c.dtype} ${tile === op.tiles.batch ? 'splitK batch' : tile.kind}`, stats);
     assertClose(stats, BOUND, what);
   }
 }

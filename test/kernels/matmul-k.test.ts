@@ -1,7 +1,8 @@
 // The K-quant weight snippets (kernels/dtype/q4_k|q5_k|q6_k[.dot].wgsl) in every kernel that reads
 // weights, against the CPU dequantiser (src/loaders/quant/q*_k.ts, bit-exact with ggml) and the f64
 // reference: matmul.wgsl (T in 1, 5, 17: the vector and matrix variants), matvec_split_k.wgsl (splitK
-// and splitKi, T = 1) and embed.wgsl (deq4). Blocks are random bytes with sane f16 d/dmin, so every
+// and splitKi, T = 1), matvec_split_k_batch.wgsl (splitKi, T in 2, 9) and embed.wgsl (deq4). Blocks are
+// random bytes with sane f16 d/dmin, so every
 // bit of the packed 6-bit scales, the high quant bits and negative Q6_K scales are exercised.
 // Shapes: K a multiple of 256 (one to three superblocks), N ragged (not a multiple of R x WG, split
 // into two row chunks so N_OFFSET is used), colOffset, bias and accumulate.
@@ -65,8 +66,8 @@ for (const [i, dtype] of K_DTYPES.entries()) {
     await checkMatmul({ dtype, K, N: 258, ts: [1, 5, 17], rowsPerChunk: 257, bias, accumulate, seed: 200 + i });
   });
   for (const matvec of ['splitK', 'splitKi'] as const) {
-    test(`${dtype}: ${matvec} matvec K=${1024 - K}, N=37${bias ? ', bias' : ''}${accumulate ? ', accumulate' : ''}, T=1`, async () => {
-      await checkMatmul({ dtype, K: 1024 - K, N: 37, ts: [1], tiles: defaultTiles(dtype, false, matvec), bias, accumulate, seed: 220 + i });
+    test(`${dtype}: ${matvec} matvec K=${1024 - K}, N=37${bias ? ', bias' : ''}${accumulate ? ', accumulate' : ''}, T ${matvec === 'splitKi' ? 'in 1, 2, 9 (batch kernel for 2, 9)' : '= 1'}`, async () => {
+      await checkMatmul({ dtype, K: 1024 - K, N: 37, ts: matvec === 'splitKi' ? [1, 2, 9] : [1], tiles: defaultTiles(dtype, false, matvec), bias, accumulate, seed: 220 + i });
     });
   }
 }

@@ -1,7 +1,7 @@
 // The Q5_0/Q5_1 weight snippets (kernels/dtype/q5_0|q5_1[.dot].wgsl) in every kernel that reads
 // weights, against the CPU dequantiser (src/loaders/quant/q5_0|q5_1.ts, bit-exact with ggml) and the f64
 // reference: matmul.wgsl (T in 1, 5, 17: the vector and matrix variants), matvec_split_k.wgsl (splitK
-// and splitKi, T = 1) and embed.wgsl (deq4). Blocks are random bytes with sane f16 d (and Q5_1 m), so
+// and splitKi, T = 1), matvec_split_k_batch.wgsl (splitKi, T in 2, 9) and embed.wgsl (deq4). Blocks are random bytes with sane f16 d (and Q5_1 m), so
 // every nibble and every bit of qh (the fifth bits of both halves of a block) is exercised.
 // Shapes: K a multiple of 32 but not of 256 (llama.cpp writes these types for such rows: Qwen2.5 0.5B's
 // d = 896), N ragged and split into two row chunks, colOffset, bias and accumulate.
@@ -62,8 +62,8 @@ for (const [i, dtype] of Q5_DTYPES.entries()) {
     await checkMatmul({ dtype, K: 224, N: 133, ts: [1, 5, 17], rowsPerChunk: 132, bias, accumulate, seed: 400 + i });
   });
   for (const matvec of ['splitK', 'splitKi'] as const) {
-    test(`${dtype}: ${matvec} matvec K=160, N=37${bias ? ', bias' : ''}${accumulate ? ', accumulate' : ''}, T=1`, async () => {
-      await checkMatmul({ dtype, K: 160, N: 37, ts: [1], tiles: defaultTiles(dtype, false, matvec), bias, accumulate, seed: 420 + i });
+    test(`${dtype}: ${matvec} matvec K=160, N=37${bias ? ', bias' : ''}${accumulate ? ', accumulate' : ''}, T ${matvec === 'splitKi' ? 'in 1, 2, 9 (batch kernel for 2, 9)' : '= 1'}`, async () => {
+      await checkMatmul({ dtype, K: 160, N: 37, ts: matvec === 'splitKi' ? [1, 2, 9] : [1], tiles: defaultTiles(dtype, false, matvec), bias, accumulate, seed: 420 + i });
     });
   }
 }

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import type { Gpu } from '../../src/gpu/device';
 import { OpContext } from '../../src/ops/context';
-import { MatmulOp, defaultTiles, type MatmulTile } from '../../src/ops/matmul';
+import { MatmulOp, SPLIT_K_BATCH_MAX_ROWS, defaultTiles, type MatmulTiles } from '../../src/ops/matmul';
 import { GPU_LAYOUT, gpuRowBytes, type WeightDtype } from '../../src/loaders/repack';
 import { testGpu } from '../helpers/gpuModel';
 import { matmulRef } from './reference';
@@ -46,7 +46,7 @@ interface Case {
   accumulate?: boolean;
   /** ts are logit rows; step.n_tokens is this (larger) batch. */
   logitsOfBatch?: number;
-  tiles?: { vector: MatmulTile; matrix: MatmulTile };
+  tiles?: MatmulTiles;
   seed: number;
 }
 
@@ -72,7 +72,7 @@ async function checkMatmul(c: Case): Promise<void> {
   for (const m of c.ts) {
     const what = `${c.dtype} K=${c.K} N=${c.N} m=${m} chunks=${matrix.chunks.length} colOffset=${colOffset} yStride=${yStride}` +
       `${c.bias ? ' bias' : ''}${c.accumulate ? ' accumulate' : ''}${c.logitsOfBatch ? ` logitRows of T=${c.logitsOfBatch}` : ''}` +
-      ` tiles=${JSON.stringify(op.tiles[m === 1 ? 'vector' : 'matrix'])}`;
+      ` tiles=${JSON.stringify(m === 1 ? op.tiles.vector : op.tiles.batch && m <= op.tiles.batch.maxRows ? op.tiles.batch : op.tiles.matrix)}`;
     const xv = randomF32(r, maxRows * c.K);
     const yInit = randomF32(r, maxRows * yStride, 4);
     gpu.device.queue.writeBuffer(x, 0, xv);
@@ -170,4 +170,27 @@ test('splitK matvec: 4 and 64 lanes per row (q4_0, f32), and x not staged (f16, 
 
 test('f16: ROWS_FROM_LOGITS reads step.n_logit_rows rows, not step.n_tokens', async () => {
   await checkMatmul({ dtype: 'f16', K: 96, N: 300, ts: [1, 3, 5], logitsOfBatch: 17, seed: 50 });
+});
+
+// The real-GPU kernel for batches of 2..SPLIT_K_BATCH_MAX_ROWS rows (matvec_split_k_batch.wgsl: verify
+// passes of k+1 draft positions, short prefill batches), every dtype, the same ragged shapes, chunks,
+// offsets and flags; T crossing its 8 tokens per workgroup (ragged token groups), and T = 33, past the
+// limit, which must take the matrix kernel instead.
+for (const [i, dtype] of DTYPES.entries()) {
+  const K = raggedK(dtype, rng(1200 + i), 40, 600);
+  const { bias, accumulate } = FLAGS[dtype];
+  const ts = [2, 3, 8, 9, 17, SPLIT_K_BATCH_MAX_ROWS, SPLIT_K_BATCH_MAX_ROWS + 1];
+  test(`${dtype}: splitK batch kernel, K=${K}, N=258 in chunks of 257 + 1, colOffset 3${bias ? ', bias' : ''}${accumulate ? ', accumulate' : ''}, T in ${ts}`, async () => {
+    await checkMatmul({ dtype, K, N: 258, ts, rowsPerChunk: 257, colOffset: 3, yPad: 2, bias, accumulate, tiles: defaultTiles(dtype, false, 'splitKi'), seed: 120 + i });
+  });
+}
+test('splitK batch kernel: logit rows (ROWS_FROM_LOGITS), 4 and 64 lanes per row', async () => {
+  await checkMatmul({ dtype: 'q8_0', K: 96, N: 300, ts: [2, 5, 9], logitsOfBatch: 17, tiles: defaultTiles('q8_0', false, 'splitKi'), seed: 130 });
+  const lpr = (dtype: WeightDtype, LPR: number): MatmulTiles => {
+    const d = defaultTiles(dtype, false, 'splitK');
+    return { ...d, vector: { ...d.vector, LPR }, batch: { ...d.batch!, LPR } };
+  };
+  await checkMatmul({ dtype: 'q4_0', K: 224, N: 37, ts: [2, 7, 12], tiles: lpr('q4_0', 4), seed: 131 });
+  await checkMatmul({ dtype: 'f32', K: 484, N: 37, ts: [3, 16], tiles: lpr('f32', 64), accumulate: true, seed: 132 });
+  await checkMatmul({ dtype: 'q4_0', K: 288, N: 258, ts: [2, 9, 17], rowsPerChunk: 257, bias: true, tiles: defaultTiles('q4_0', false, 'splitKsg'), seed: 133 });
 });
