@@ -5,7 +5,10 @@
 // every lane reads its chunk of x there instead of through the cache. Staging can also compute the input
 // from the previous op's output, which saves that op's dispatch in decode (MODE, staged x only):
 // 0: x as it is; 1: rmsnorm(x) · norm_weight (the residual stream before a projection);
-// 2: silu(gate) · up with x = [gate (K) | up (K)] (the FFN's down projection).
+// 2: silu(gate) · up with x = [gate (K) | up (K)] (the FFN's down projection);
+// 3: the attention output (the output projection): with step.n_splits > 1, x is merged here from the
+//    split-attention partials [N_HEADS_C][splits][HD_C + 2] (what attention_combine.wgsl does, same
+//    arithmetic), so the combine dispatch is skipped; with one split, attention wrote x itself.
 // (The software-adapter variant, matmul.wgsl with TT = 1, gives each lane whole rows instead: lavapipe
 // runs a workgroup on one CPU thread and barriers cost it dearly.)
 // The weight's dtype snippets (kernels/dtype/<dtype>.wgsl and <dtype>.dot.wgsl) are prepended, and one of
@@ -30,15 +33,36 @@ const MODE: u32 = {{MODE}}u;
 // blocks, read neighbouring addresses instead of all hitting the same banks 128 bytes apart.
 const X_INTERLEAVED: bool = {{X_INTERLEAVED}};
 override EPS: f32 = 1e-6;
+// MODE 3: heads and head size of the attention output (K = N_HEADS_C · HD_C).
+override HD_C: u32 = 4u;
+const N_HEADS_C: u32 = {{N_HEADS_C}}u;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>; // [K/4] (row 0 of the batch)
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;  // row 0: [N]
 @group(0) @binding(6) var<storage, read> norm_weight: array<vec4<f32>>; // [K/4] (MODE 1; else a dummy)
+@group(0) @binding(7) var<storage, read> partials: array<f32>; // MODE 3: [N_HEADS_C][splits][HD_C + 2]; else a dummy
 
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> xsh: array<vec4<f32>, XS4>;
+// MODE 3: per head, the merged softmax max M and sum L over the splits.
+var<workgroup> head_ml: array<vec2<f32>, N_HEADS_C>;
+
+/** MODE 3, split attention: vec4 i of the merged attention output (h = 4i / HD_C, d = 4i % HD_C). */
+fn combined4(i: u32, n_splits: u32) -> vec4<f32> {
+  let h = (4u * i) / HD_C;
+  let d = (4u * i) % HD_C;
+  let ml = head_ml[h];
+  var acc = vec4<f32>(0.0);
+  for (var s = 0u; s < n_splits; s++) {
+    let b = (h * n_splits + s) * (HD_C + 2u);
+    if (partials[b + HD_C + 1u] > 0.0) {
+      acc += vec4<f32>(partials[b + d], partials[b + d + 1u], partials[b + d + 2u], partials[b + d + 3u]) * exp(partials[b + HD_C] - ml.x);
+    }
+  }
+  return acc / ml.y;
+}
 
 fn xsh_index(i: u32) -> u32 {
   if (X_INTERLEAVED) { return (i % 8u) * (K / 32u) + i / 8u; }
@@ -56,7 +80,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   _ = step.n_tokens;
   let n0 = (wid.x + wid.y * nwg.x) * RPW;
   if (n0 >= N_CHUNK) { return; }
+  let n_splits = step.n_splits;
   if (STAGE_X) {
+    if (MODE == 3u && n_splits > 1u) {
+      for (var h = lane; h < N_HEADS_C; h += WG) {
+        var m = -3.0e38;
+        var l = 0.0;
+        for (var s = 0u; s < n_splits; s++) {
+          let b = (h * n_splits + s) * (HD_C + 2u);
+          if (partials[b + HD_C + 1u] > 0.0) { m = max(m, partials[b + HD_C]); }
+        }
+        for (var s = 0u; s < n_splits; s++) {
+          let b = (h * n_splits + s) * (HD_C + 2u);
+          let ls = partials[b + HD_C + 1u];
+          if (ls > 0.0) { l += ls * exp(partials[b + HD_C] - m); }
+        }
+        head_ml[h] = vec2<f32>(m, l);
+      }
+      workgroupBarrier();
+    }
     var ss = 0.0;
     for (var i = lane; i < K / 4u; i += WG) {
       var v = x[i];
@@ -64,6 +106,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let u = x[K / 4u + i];
         v = v / (vec4<f32>(1.0) + exp(-v)) * u;
       }
+      if (MODE == 3u && n_splits > 1u) { v = combined4(i, n_splits); }
       xsh[xsh_index(i)] = v;
       ss += dot(v, v);
     }
@@ -80,6 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     } else {
       _ = norm_weight[0];
     }
+    _ = partials[0];
     workgroupBarrier();
   }
   let group = lane / LPR;

@@ -19,6 +19,7 @@ import { openLlamaCppTimer } from '../bench/llamacppBaseline';
 import { MATVEC_KINDS, type MatvecKind } from '../ops/matmul';
 import { kvTypeOf } from './kvTypeFlag';
 import { measureVerifyCost } from '../bench/verify';
+import { encodedDispatches } from '../ops/context';
 
 interface Figure {
   name: string;
@@ -49,7 +50,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
       baseline: { type: 'string' }, profile: { type: 'boolean' }, matvec: { type: 'string' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
-      'kv-type': { type: 'string' },
+      'kv-type': { type: 'string' }, 'split-keys': { type: 'string' },
     },
   });
   const what = positionals[0];
@@ -105,7 +106,10 @@ export async function benchCommand(args: string[]): Promise<void> {
     }
     if (v.matvec !== undefined && !MATVEC_KINDS.includes(v.matvec as MatvecKind)) throw new UsageError(`--matvec ${MATVEC_KINDS.join('|')}`);
     const kvType = kvTypeOf(v['kv-type']);
-    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined, kvType });
+    // --split-keys N: keys per split of decode attention (0: none); default: the adapter's (64 on GPUs).
+    const attentionSplitKeys = v['split-keys'] === undefined ? undefined : Number(v['split-keys']);
+    if (attentionSplitKeys !== undefined && !(Number.isInteger(attentionSplitKeys) && attentionSplitKeys >= 0)) throw new UsageError(`--split-keys: a count of keys >= 0, got "${v['split-keys']}"`);
+    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined, kvType, attentionSplitKeys });
     try {
       const prompt = benchPrompt(model.config.vocabSize, context);
       const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitKi'), kvType: model.options.kvType };
@@ -149,6 +153,15 @@ async function benchDecode(model: LlamaModel, prompt: number[], n: number, runs:
     seq.clear();
   }
   const tokPerS = median(rates);
+  // Dispatches of one decode step at this context (the per-dispatch cost dominates decode on Dawn).
+  {
+    const seq = new Sequence(pool);
+    const { id } = await prefill(model, seq, prompt, false);
+    const before = encodedDispatches();
+    await model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: false });
+    emit({ name: 'dispatches per decode token', value: encodedDispatches() - before, unit: 'dispatches', layers: model.config.nLayers, ...common });
+    seq.clear();
+  }
   const bytes = model.weights.bytesPerToken;
   const gbs = (bytes * tokPerS) / 1e9;
   emit({ name: 'decode tok/s', value: tokPerS, unit: 'tok/s', engine: 'tandem', tokens: n, runs, ...common });

@@ -136,7 +136,9 @@ export class LlamaModel {
         attention: new AttentionOp(this.ctx, {
           nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys, kvType: o.kvType,
         }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn, partials: b.partials }, `attn${l}`),
-        attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`),
+        // Decode with split attention: the output projection merges the splits while staging its input.
+        attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`,
+          this.splitKeys > 0 ? { mode: 'combine', x: b.attn, partials: b.partials, nHeads: c.nHeads, headDim: c.headDim } : undefined),
         ffnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.ffnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `ffn_norm${l}` }),
         gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`, { mode: 'rmsnorm', x: b.x, weight: L.ffnNorm, eps: c.normEps }),
         silu: new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn),
@@ -239,7 +241,7 @@ export class LlamaModel {
     for (const L of this.layers) {
       if (!fused(L.qkv)) group('rmsnorm', (p) => L.attnNorm.encode(p, T));
       group('matmul.qkv', (p) => L.qkv.forEach((op) => op.encode(p, T)));
-      group('attention', (p) => L.attention.encode(p, T, splits));
+      group('attention', (p) => L.attention.encode(p, T, splits, fused(L.attnOut)));
       group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T)));
       if (!fused(L.gateUp)) group('rmsnorm', (p) => L.ffnNorm.encode(p, T));
       group('matmul.gate_up', (p) => L.gateUp.forEach((op) => op.encode(p, T)));

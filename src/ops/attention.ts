@@ -108,12 +108,15 @@ export class AttentionOp {
     }
   }
 
-  /** `splits` must be what the step uniform says (attentionSplits of this step). */
-  encode(pass: GPUComputePassEncoder, nTokens: number, splits = 1): void {
+  /**
+   * `splits` must be what the step uniform says (attentionSplits of this step). `combinedByConsumer`: the
+   * next op merges the splits itself (the output projection's fused input), so no combine dispatch.
+   */
+  encode(pass: GPUComputePassEncoder, nTokens: number, splits = 1, combinedByConsumer = false): void {
     const s = this.shape;
     encodeDispatch(pass, this.rope, Math.ceil(((s.nHeads + 2 * s.nKvHeads) * s.headDim) / 2 / ROPE_WG), nTokens);
     encodeDispatch(pass, this.attend, s.nHeads, nTokens, splits);
-    if (splits > 1) {
+    if (splits > 1 && !combinedByConsumer) {
       if (!this.combine) throw new RangeError('split attention without a combine pass');
       encodeDispatch(pass, this.combine, s.nHeads);
     }

@@ -54,8 +54,15 @@ export interface Dispatch {
   bindGroup: GPUBindGroup;
 }
 
+/** Dispatches encoded by this process so far (benchmarks report dispatches per token). */
+let dispatchesEncoded = 0;
+export function encodedDispatches(): number {
+  return dispatchesEncoded;
+}
+
 export function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch, x: number, y = 1, z = 1): void {
   if (x === 0 || y === 0 || z === 0) return;
+  dispatchesEncoded++;
   pass.setPipeline(d.pipeline);
   pass.setBindGroup(0, d.bindGroup);
   pass.dispatchWorkgroups(x, y, z);

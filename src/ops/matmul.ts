@@ -126,10 +126,12 @@ export interface MatmulArgs {
   rowsFromLogits?: boolean;
   /**
    * What the one-token (splitK) variant may compute while staging x, from the previous op's input,
-   * so that op's dispatch is skipped in decode: rmsnorm of the residual stream, or silu(gate) · up.
+   * so that op's dispatch is skipped in decode: rmsnorm of the residual stream, silu(gate) · up, or the
+   * merge of split attention's partials (with one split, x as attention wrote it).
    * Used only where x can be staged in workgroup memory: see `fusesInput`.
    */
-  fusedInput?: { mode: 'rmsnorm'; x: GPUBuffer; weight: GPUBuffer; eps: number } | { mode: 'swiglu'; x: GPUBuffer };
+  fusedInput?: { mode: 'rmsnorm'; x: GPUBuffer; weight: GPUBuffer; eps: number } | { mode: 'swiglu'; x: GPUBuffer }
+    | { mode: 'combine'; x: GPUBuffer; partials: GPUBuffer; nHeads: number; headDim: number };
   label: string;
 }
 
@@ -161,7 +163,11 @@ export class MatmulOp {
     this.stagedX4 = xBytes + this.splitKLanes * 4 <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? w.cols / 4 : 0;
     this.fusesInput = !!args.fusedInput && v.kind === 'splitK' && this.stagedX4 > 0;
     const fused = this.fusesInput ? args.fusedInput : undefined;
-    const mode = fused?.mode === 'rmsnorm' ? 1 : fused?.mode === 'swiglu' ? 2 : 0;
+    if (fused?.mode === 'combine' && (fused.nHeads * fused.headDim !== w.cols || fused.headDim % 4 !== 0)) {
+      throw new RangeError(`combine input: ${fused.nHeads} heads of ${fused.headDim} for K = ${w.cols}`);
+    }
+    const mode = fused?.mode === 'rmsnorm' ? 1 : fused?.mode === 'swiglu' ? 2 : fused?.mode === 'combine' ? 3 : 0;
+    const combineHeads = fused?.mode === 'combine' ? fused.nHeads : 1;
     const sg = v.subgroups ? ctx.gpu.adapter.subgroupMinSize : 0;
     if (v.subgroups && (!ctx.gpu.hasSubgroups || !(sg >= 1 && (sg & (sg - 1)) === 0))) {
       throw new RangeError(`the subgroup matvec needs the 'subgroups' feature and a power-of-two subgroup size (adapter: ${ctx.gpu.hasSubgroups ? `min size ${sg}` : 'no subgroups'})`);
@@ -176,11 +182,11 @@ export class MatmulOp {
           HAS_BIAS: args.bias ? 1 : 0,
         };
         const pipeline = tile.kind === 'splitK'
-          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}.I${tile.xInterleaved ? 1 : 0}.SG${sg}`, (sg ? 'enable subgroups;\n' : '')
+          ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}.H${combineHeads}.I${tile.xInterleaved ? 1 : 0}.SG${sg}`, (sg ? 'enable subgroups;\n' : '')
             + DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + (sg ? specialise(reduceSubgroupWgsl, { SG: sg }) : reduceSharedWgsl) + specialise(matvecSplitKWgsl, {
             LPR: this.lpr, WG: this.splitKLanes, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
-            X_INTERLEAVED: tile.xInterleaved ? 'true' : 'false',
-          }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}) })
+            X_INTERLEAVED: tile.xInterleaved ? 'true' : 'false', N_HEADS_C: combineHeads,
+          }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}), ...(fused?.mode === 'combine' ? { HD_C: fused.headDim } : {}) })
           : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
             ...common,
             Y_STRIDE: args.yStride,
@@ -192,7 +198,10 @@ export class MatmulOp {
           0: ctx.step, 1: splitK && fused ? fused.x : args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 4: args.bias ?? ctx.dummy, 5: args.y,
         };
         // Declared (so statically used) by every splitK variant, whatever MODE.
-        if (splitK) entries[6] = fused?.mode === 'rmsnorm' ? fused.weight : ctx.dummy;
+        if (splitK) {
+          entries[6] = fused?.mode === 'rmsnorm' ? fused.weight : ctx.dummy;
+          entries[7] = fused?.mode === 'combine' ? fused.partials : ctx.dummy;
+        }
         const bindGroup = ctx.bindGroup(pipeline, entries, `${args.label}.${kind}[${chunk.rowStart}]`);
         return { pipeline, bindGroup };
       };
