@@ -59,6 +59,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const context = Number(v.context ?? 512);
   const nTokens = Number(v.tokens ?? 16);
   const runs = Number(v.runs ?? 3);
+  const kvType = kvTypeOf(v['kv-type']);
   // Dawn rounds GPU timestamps to 100 µs unless told not to: profiles need the real values.
   const gpu = await Gpu.acquire({ dawnFlags: v.profile ? ['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization'] : [] });
   try {
@@ -105,7 +106,6 @@ export async function benchCommand(args: string[]): Promise<void> {
       return;
     }
     if (v.matvec !== undefined && !MATVEC_KINDS.includes(v.matvec as MatvecKind)) throw new UsageError(`--matvec ${MATVEC_KINDS.join('|')}`);
-    const kvType = kvTypeOf(v['kv-type']);
     // --split-keys N: keys per split of decode attention (0: none); default: the adapter's (64 on GPUs).
     const attentionSplitKeys = v['split-keys'] === undefined ? undefined : Number(v['split-keys']);
     if (attentionSplitKeys !== undefined && !(Number.isInteger(attentionSplitKeys) && attentionSplitKeys >= 0)) throw new UsageError(`--split-keys: a count of keys >= 0, got "${v['split-keys']}"`);
