@@ -9,6 +9,13 @@
 // softmax and the weighted sum of V are all accumulated in f32. (f16 is read as u32 pairs through
 // unpack2x16float, not as vec4<f16>: on lavapipe vec4<f16> loads took 1.33x / 0.99x f32's time at 512 /
 // 2048 keys, the unpack 0.64-0.74x; bench/kv-type.ts --kernels-only.)
+// Decode (one token) fuses rope_store_kv in ({{FUSED_ROPE}}, a pipeline of its own): the workgroup ropes
+// its head's q and its kv head's new k in workgroup memory (the same f32 arithmetic as rope_store_kv),
+// uses the new k/v for the current position instead of reading them back from the cache (no other
+// workgroup of this dispatch could see them there), and the first query head of each kv group, in the
+// split holding the current position, writes them into the cache for later steps. One dispatch per layer
+// fewer; q in `qkv` is left unrotated. The new k/v are converted to the cache's element type (to_kv)
+// before use, so the current position reads exactly what later steps will.
 
 override N_HEADS: u32;
 override N_KV: u32;
@@ -18,6 +25,10 @@ override SCALE: f32;
 override WINDOW: u32 = 0u;
 // Keys per split when step.n_splits > 1.
 override SPLIT_KEYS: u32 = 64u;
+// FUSED_ROPE: rotary dims and pairing (as rope_store_kv.wgsl).
+override N_ROT: u32 = 0u;
+override NEOX: u32 = 0u;
+const FUSED_ROPE: bool = {{FUSED_ROPE}};
 
 const HD: u32 = {{HD}}u;
 const HD4: u32 = HD / 4u;
@@ -26,15 +37,33 @@ const WG: u32 = {{WG}}u;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> qkv: array<vec4<f32>>;      // [T][(N_HEADS + 2 N_KV) HD / 4]
-@group(0) @binding(2) var<storage, read> k_cache: array<kv_vec>;  // [blocks][N_KV][BLOCK][HD / 4]
-@group(0) @binding(3) var<storage, read> v_cache: array<kv_vec>;
+@group(0) @binding(2) var<storage, {{KV_ACCESS}}> k_cache: array<kv_vec>;  // [blocks][N_KV][BLOCK][HD / 4]
+@group(0) @binding(3) var<storage, {{KV_ACCESS}}> v_cache: array<kv_vec>;
 @group(0) @binding(4) var<storage, read> block_table: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;  // [T][N_HEADS HD / 4]
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;   // [N_HEADS][splits][HD + 2]
+@group(0) @binding(7) var<storage, read> rope: array<vec2<f32>>;        // FUSED_ROPE: [positions][N_ROT/2] (cos, sin)
+{{STORE_NEW}}
 
 var<workgroup> lane_m: array<f32, WG>;
 var<workgroup> lane_l: array<f32, WG>;
 var<workgroup> lane_acc: array<vec4<f32>, WG * HD4>;
+// FUSED_ROPE: this head's roped q, and its kv head's roped k and v at the current position (f32), then
+// k and v in the cache's element type (k_cur, v_cur: what the store writes and the current key reads; a
+// value passed through workgroup memory, so the compiler cannot fold unpack(pack(x)) back into x).
+var<workgroup> q_new: array<f32, HD>;
+var<workgroup> k_new: array<f32, HD>;
+var<workgroup> v_new: array<f32, HD>;
+var<workgroup> k_cur: array<kv_vec, HD4>;
+var<workgroup> v_cur: array<kv_vec, HD4>;
+
+fn qkv_at(i: u32) -> f32 {
+  return qkv[i / 4u][i % 4u];
+}
+
+fn new4(a: ptr<workgroup, array<f32, HD>>, d: u32) -> vec4<f32> {
+  return vec4<f32>((*a)[4u * d], (*a)[4u * d + 1u], (*a)[4u * d + 2u], (*a)[4u * d + 3u]);
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -54,21 +83,76 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 
   var q: array<vec4<f32>, HD4>;
-  let qrow = t * (N_HEADS + 2u * N_KV) * HD4 + h * HD4;
-  for (var d = 0u; d < HD4; d++) { q[d] = qkv[qrow + d] * SCALE; }
+  if (FUSED_ROPE) {
+    // One token (t = 0): rotate q (this head) and k (kv head g) pair by pair, as rope_store_kv does.
+    let q0 = h * HD;
+    let k0 = (N_HEADS + g) * HD;
+    let v0 = (N_HEADS + N_KV + g) * HD;
+    for (var i = lane; i < HD / 2u; i += WG) {
+      var a = 2u * i;
+      var b = 2u * i + 1u;
+      let rotate = i < N_ROT / 2u;
+      if (rotate && NEOX == 1u) {
+        a = i;
+        b = i + N_ROT / 2u;
+      }
+      var qa = qkv_at(q0 + a);
+      var qb = qkv_at(q0 + b);
+      var ka = qkv_at(k0 + a);
+      var kb = qkv_at(k0 + b);
+      if (rotate) {
+        let cs = rope[p * (N_ROT / 2u) + i];
+        let rqa = qa * cs.x - qb * cs.y;
+        let rqb = qa * cs.y + qb * cs.x;
+        let rka = ka * cs.x - kb * cs.y;
+        let rkb = ka * cs.y + kb * cs.x;
+        qa = rqa; qb = rqb; ka = rka; kb = rkb;
+      }
+      q_new[a] = qa;
+      q_new[b] = qb;
+      k_new[a] = ka;
+      k_new[b] = kb;
+      v_new[a] = qkv_at(v0 + a);
+      v_new[b] = qkv_at(v0 + b);
+    }
+    workgroupBarrier();
+    for (var d = lane; d < HD4; d += WG) {
+      k_cur[d] = to_kv(new4(&k_new, d));
+      v_cur[d] = to_kv(new4(&v_new, d));
+    }
+    workgroupBarrier();
+    for (var d = 0u; d < HD4; d++) { q[d] = new4(&q_new, d) * SCALE; }
+    if (h % (N_HEADS / N_KV) == 0u && p >= start && p < end) {
+      let slot = ((block_table[p / BLOCK] * N_KV + g) * BLOCK + p % BLOCK) * HD4;
+      for (var d = lane; d < HD4; d += WG) { store_new(slot + d, k_cur[d], v_cur[d]); }
+    }
+  } else {
+    let qrow = t * (N_HEADS + 2u * N_KV) * HD4 + h * HD4;
+    for (var d = 0u; d < HD4; d++) { q[d] = qkv[qrow + d] * SCALE; }
+  }
 
   var m = -3.0e38;
   var l = 0.0;
   var acc: array<vec4<f32>, HD4>;
   for (var j = start + lane; j < end; j += WG) {
     let base = ((block_table[j / BLOCK] * N_KV + g) * BLOCK + j % BLOCK) * HD4;
+    // The current position's k/v (fused decode): from workgroup memory, in the cache's precision.
+    let current = FUSED_ROPE && j == p;
     var s = 0.0;
-    for (var d = 0u; d < HD4; d++) { s += dot(q[d], load4(k_cache[base + d])); }
+    if (current) {
+      for (var d = 0u; d < HD4; d++) { s += dot(q[d], load4(k_cur[d])); }
+    } else {
+      for (var d = 0u; d < HD4; d++) { s += dot(q[d], load4(k_cache[base + d])); }
+    }
     let m_new = max(m, s);
     let corr = exp(m - m_new);
     let e = exp(s - m_new);
     l = l * corr + e;
-    for (var d = 0u; d < HD4; d++) { acc[d] = acc[d] * corr + e * load4(v_cache[base + d]); }
+    if (current) {
+      for (var d = 0u; d < HD4; d++) { acc[d] = acc[d] * corr + e * load4(v_cur[d]); }
+    } else {
+      for (var d = 0u; d < HD4; d++) { acc[d] = acc[d] * corr + e * load4(v_cache[base + d]); }
+    }
     m = m_new;
   }
 

@@ -153,6 +153,11 @@ async function benchDecode(model: LlamaModel, prompt: number[], n: number, runs:
     seq.clear();
   }
   const tokPerS = median(rates);
+  const bytes = model.weights.bytesPerToken;
+  const gbs = (bytes * tokPerS) / 1e9;
+  emit({ name: 'decode tok/s', value: tokPerS, unit: 'tok/s', engine: 'tandem', tokens: n, runs, ...common });
+  emit({ name: 'decode weight bandwidth', value: gbs, unit: 'GB/s', vs: 'device copy bandwidth', ratio: (bytes * tokPerS) / bw.copyBytesPerS, weightBytesPerToken: bytes, ...common });
+  emit({ name: 'decode weight bandwidth vs read roofline', value: (bytes * tokPerS) / bw.readBytesPerS, unit: 'ratio', vs: 'device read bandwidth', ...common });
   // Dispatches of one decode step at this context (the per-dispatch cost dominates decode on Dawn).
   {
     const seq = new Sequence(pool);
@@ -162,11 +167,6 @@ async function benchDecode(model: LlamaModel, prompt: number[], n: number, runs:
     emit({ name: 'dispatches per decode token', value: encodedDispatches() - before, unit: 'dispatches', layers: model.config.nLayers, ...common });
     seq.clear();
   }
-  const bytes = model.weights.bytesPerToken;
-  const gbs = (bytes * tokPerS) / 1e9;
-  emit({ name: 'decode tok/s', value: tokPerS, unit: 'tok/s', engine: 'tandem', tokens: n, runs, ...common });
-  emit({ name: 'decode weight bandwidth', value: gbs, unit: 'GB/s', vs: 'device copy bandwidth', ratio: (bytes * tokPerS) / bw.copyBytesPerS, weightBytesPerToken: bytes, ...common });
-  emit({ name: 'decode weight bandwidth vs read roofline', value: (bytes * tokPerS) / bw.readBytesPerS, unit: 'ratio', vs: 'device read bandwidth', ...common });
   if (profile) {
     const seq = new Sequence(pool);
     const { id } = await prefill(model, seq, prompt, false);

@@ -1,6 +1,7 @@
-// The attention block's two kernels over the paged cache: rotate q/k and store k/v at their slots
-// (rope_store_kv), then causal attention of every query of the batch (attention). Both have a variant
-// per KV type (f32 | f16 cache; f32 arithmetic either way), named in the pipeline-cache flavour.
+// The attention block over the paged cache. A batch (T > 1) runs two kernels: rotate q/k and store k/v at
+// their slots (rope_store_kv), then causal attention of every query (attention). One token (decode) runs
+// one: attention with the rotation and the store fused in (FUSED_ROPE), a dispatch per layer fewer. Each
+// has a variant per KV type (f32 | f16 cache; f32 arithmetic either way), named in the pipeline flavour.
 
 import { specialise } from '../gpu/wgsl';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
@@ -25,7 +26,7 @@ export interface AttentionShape {
 }
 
 export interface AttentionBuffers {
-  /** [T][(nHeads + 2 nKvHeads) headDim]: q is roped in place. */
+  /** [T][(nHeads + 2 nKvHeads) headDim]: q is roped in place in batches (T > 1); one token is roped in the attention kernel. */
   qkv: GPUBuffer;
   /** [positions][nRot/2] (cos, sin). */
   ropeTable: GPUBuffer;
@@ -68,13 +69,27 @@ function ropeSource(kvType: KvType): string {
 
 /** attention.wgsl's `kv_vec` (one vec4 of the cache) and `load4` (it, widened to f32) per KV type. */
 const ATTENTION_KV_LOAD: Record<KvType, string> = {
-  f32: 'alias kv_vec = vec4<f32>;\nfn load4(x: kv_vec) -> vec4<f32> { return x; }',
-  f16: 'alias kv_vec = vec2<u32>;\nfn load4(x: kv_vec) -> vec4<f32> { return vec4<f32>(unpack2x16float(x.x), unpack2x16float(x.y)); }',
+  f32: 'alias kv_vec = vec4<f32>;\nfn load4(x: kv_vec) -> vec4<f32> { return x; }\nfn to_kv(x: vec4<f32>) -> kv_vec { return x; }',
+  f16: 'alias kv_vec = vec2<u32>;\nfn load4(x: kv_vec) -> vec4<f32> { return vec4<f32>(unpack2x16float(x.x), unpack2x16float(x.y)); }\n'
+    + 'fn to_kv(x: vec4<f32>) -> kv_vec { return vec2<u32>(pack2x16float(x.xy), pack2x16float(x.zw)); }',
 };
+
+/** attention.wgsl's holes for the batch variant (rope_store_kv ran first) and the fused decode variant. */
+function attentionSource(headDim: number, WG: number, kvType: KvType, fusedRope: boolean): string {
+  return specialise(attentionWgsl, {
+    HD: headDim, WG, KV_LOAD: ATTENTION_KV_LOAD[kvType], FUSED_ROPE: fusedRope ? 'true' : 'false',
+    KV_ACCESS: fusedRope ? 'read_write' : 'read',
+    STORE_NEW: fusedRope
+      ? 'fn store_new(i: u32, k: kv_vec, v: kv_vec) { k_cache[i] = k; v_cache[i] = v; }'
+      : 'fn store_new(i: u32, k: kv_vec, v: kv_vec) {}',
+  });
+}
 
 export class AttentionOp {
   private readonly rope: Dispatch;
   private readonly attend: Dispatch;
+  /** One token: rope and the k/v store fused into attention (attention.wgsl FUSED_ROPE). */
+  private readonly attendDecode: Dispatch;
   private readonly combine: Dispatch | null;
 
   constructor(ctx: OpContext, private readonly shape: AttentionShape, b: AttentionBuffers, label: string) {
@@ -91,15 +106,20 @@ export class AttentionOp {
       bindGroup: ctx.bindGroup(ropePipeline, { 0: ctx.step, 1: b.qkv, 2: b.ropeTable, 3: b.blockTable, 4: b.kCache, 5: b.vCache }, `${label}.rope`),
     };
     const WG = attentionLanes(s.headDim, ctx.gpu.adapter.isSoftware);
-    const attnPipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}.kv${kvType}`, specialise(attentionWgsl, { HD: s.headDim, WG, KV_LOAD: ATTENTION_KV_LOAD[kvType] }), {
+    const constants = {
       N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
-      SPLIT_KEYS: s.splitKeys || 64,
-    });
-    const partials = b.partials ?? ctx.dummy;
-    this.attend = {
-      pipeline: attnPipeline,
-      bindGroup: ctx.bindGroup(attnPipeline, { 0: ctx.step, 1: b.qkv, 2: b.kCache, 3: b.vCache, 4: b.blockTable, 5: b.out, 6: partials }, `${label}.attention`),
+      SPLIT_KEYS: s.splitKeys || 64, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0,
     };
+    const partials = b.partials ?? ctx.dummy;
+    const make = (fused: boolean): Dispatch => {
+      const pipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}.kv${kvType}${fused ? '.rope' : ''}`, attentionSource(s.headDim, WG, kvType, fused), constants);
+      return {
+        pipeline,
+        bindGroup: ctx.bindGroup(pipeline, { 0: ctx.step, 1: b.qkv, 2: b.kCache, 3: b.vCache, 4: b.blockTable, 5: b.out, 6: partials, 7: b.ropeTable }, `${label}.attention${fused ? '.rope' : ''}`),
+      };
+    };
+    this.attend = make(false);
+    this.attendDecode = make(true);
     if ((s.splitKeys ?? 0) > 0) {
       const combinePipeline = ctx.pipeline('attention_combine', 'f32', combineWgsl, { N_HEADS: s.nHeads, HD: s.headDim });
       this.combine = { pipeline: combinePipeline, bindGroup: ctx.bindGroup(combinePipeline, { 0: ctx.step, 1: partials, 5: b.out }, `${label}.combine`) };
@@ -114,8 +134,12 @@ export class AttentionOp {
    */
   encode(pass: GPUComputePassEncoder, nTokens: number, splits = 1, combinedByConsumer = false): void {
     const s = this.shape;
-    encodeDispatch(pass, this.rope, Math.ceil(((s.nHeads + 2 * s.nKvHeads) * s.headDim) / 2 / ROPE_WG), nTokens);
-    encodeDispatch(pass, this.attend, s.nHeads, nTokens, splits);
+    if (nTokens === 1) {
+      encodeDispatch(pass, this.attendDecode, s.nHeads, 1, splits);
+    } else {
+      encodeDispatch(pass, this.rope, Math.ceil(((s.nHeads + 2 * s.nKvHeads) * s.headDim) / 2 / ROPE_WG), nTokens);
+      encodeDispatch(pass, this.attend, s.nHeads, nTokens, splits);
+    }
     if (splits > 1 && !combinedByConsumer) {
       if (!this.combine) throw new RangeError('split attention without a combine pass');
       encodeDispatch(pass, this.combine, s.nHeads);
