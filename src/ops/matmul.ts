@@ -159,8 +159,11 @@ export class MatmulOp {
     this.lpr = v.LPR || lanesPerRow(w.dtype, w.cols);
     // Small matrices need many workgroups to fill a GPU: eight rows per workgroup, 64 to 256 lanes.
     this.splitKLanes = v.WG || Math.min(256, Math.max(64, this.lpr * 8));
+    // Workgroup memory of the split-K matvec: staged x, the lanes' partial sums, and per head (M, L) when
+    // it merges split attention (MODE 3; one unused entry otherwise).
     const xBytes = w.cols * 4;
-    this.stagedX4 = xBytes + this.splitKLanes * 4 <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? w.cols / 4 : 0;
+    const headBytes = 8 * (args.fusedInput?.mode === 'combine' ? args.fusedInput.nHeads : 1);
+    this.stagedX4 = xBytes + this.splitKLanes * 4 + headBytes <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? w.cols / 4 : 0;
     this.fusesInput = !!args.fusedInput && v.kind === 'splitK' && this.stagedX4 > 0;
     const fused = this.fusesInput ? args.fusedInput : undefined;
     if (fused?.mode === 'combine' && (fused.nHeads * fused.headDim !== w.cols || fused.headDim % 4 !== 0)) {
