@@ -53,3 +53,26 @@ test('usage errors exit 2; a missing file is a clear error, not a stack trace', 
   assert.notEqual(missing.status, 0);
   assert.match(missing.stderr, /nonexistent/);
 });
+
+// Dispatches of one decode step, stories260K (5 layers): the software kernels run 8 a layer (rmsnorm,
+// qkv, attention with RoPE fused in, output projection, rmsnorm, gate/up, silu, down) + embed, final
+// norm, head, argmax; the GPU kernels fuse the norms, silu and the merge of split attention into the
+// split-K matvecs: 5 a layer + embed, head, argmax. A fusion that silently stops applying shows here.
+test('bench decode: dispatches per decode token, software and GPU kernel sets; bench verify: a pass over 1..17 positions vs one', async () => {
+  const model = await ensureStories260K('f32');
+  const figures = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as { name: string; value: number; ratio?: number });
+  const dispatches = (...flags: string[]) => {
+    const r = tandem('bench', 'decode', '--model', model, '--context', '64', '--tokens', '2', '--runs', '1', ...flags);
+    assert.equal(r.status, 0, r.stderr);
+    return figures(r.stdout).find((f) => f.name === 'dispatches per decode token')!.value;
+  };
+  assert.equal(dispatches('--matvec', 'rows', '--split-keys', '0'), 5 * 8 + 4);
+  assert.equal(dispatches('--matvec', 'splitKi', '--split-keys', '16'), 5 * 5 + 3);
+  const r = tandem('bench', 'verify', '--model', model, '--context', '32', '--runs', '1', '--matvec', 'rows');
+  assert.equal(r.status, 0, r.stderr);
+  const passes = figures(r.stdout).filter((f) => f.name.startsWith('verify pass of'));
+  assert.deepEqual(passes.map((f) => f.name), [1, 2, 3, 5, 9, 17].map((n) => `verify pass of ${n} positions`));
+  assert.equal(passes[0].ratio, 1);
+  assert.ok(passes.every((f) => f.value > 0));
+  assert.equal(tandem('bench', 'decode', '--model', model, '--split-keys', '-1').status, 2);
+});
