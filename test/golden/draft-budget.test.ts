@@ -6,9 +6,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { ensureStories260K, ensureSynthetic, repoRoot } from '../helpers/testModels';
+import { ensureStories260K, ensureSynthetic } from '../helpers/testModels';
+import { tandem } from '../helpers/cli';
 import { testGpu } from '../helpers/gpuModel';
 import type { SyntheticSpec } from '../../src/tools/synthesize';
 import { loadModel } from '../../src/model/load';
@@ -81,10 +80,6 @@ test('engine host: kvBudgetBytes covers the model and its self:q4_0 draft; compl
   }
 });
 
-function tandem(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repoRoot(), 'dist', 'cli.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('tandem complete --kv-budget-mib with --draft self:q8_0 or a draft GGUF: both pools within the budget, the plain tokens', async () => {
   const model = await ensureStories260K('f32');

@@ -3,15 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { ensureStories260K, repoRoot, stories260KGolden } from '../helpers/testModels';
+import { ensureStories260K, stories260KGolden } from '../helpers/testModels';
+import { tandem } from '../helpers/cli';
 import { testGpu } from '../helpers/gpuModel';
 
-function tandem(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repoRoot(), 'dist', 'cli.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('inspect: KV bytes per token for the default (f16) and for f32', async () => {
   const r = tandem('inspect', await ensureStories260K('f32'), '--json');

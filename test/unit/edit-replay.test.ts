@@ -18,18 +18,26 @@ import { ngramAgainstTypedText } from '../../src/cli/editReplayNgram';
 
 const REQUESTS = 8;
 
+/** The first `n` requests of an editing session typing `typedChars` into `file` (under the repository). */
+function session(file: string, typedChars: number, n: number): EditTrace {
+  const full = buildEditTrace(join(repoRoot(), file), typedChars, { prefix: 300, suffix: 100 });
+  return { ...full, requests: full.requests.slice(0, n), windows: full.windows.slice(0, n) };
+}
+
+/** SPM prompts through stories260K's tokenizer; it has no FIM tokens, so their ids are stand-ins. */
+function spmPrompts(tokenizer: ReturnType<typeof createTokenizer>, maxTokens: number): ReplayPrompts {
+  return { layout: 'spm', encode: (s) => tokenizer.encode(s, { parseSpecial: false }), fim: { prefix: 0, suffix: 2, middle: 0 }, bos: tokenizer.bosId, maxTokens };
+}
+
 test('edit replay on stories260K: the cache reuses tokens and gives the same greedy text as no cache', async () => {
   const path = await ensureStories260K('f32');
   const gpu = await testGpu();
   const { model, file } = await loadModel(gpu, path, { maxContextTokens: 512 });
   try {
     const tokenizer = createTokenizer(file.metadata);
-    const full = buildEditTrace(join(repoRoot(), 'node_modules/lru-cache/dist/esm/index.js'), 120, { prefix: 300, suffix: 100 });
-    const trace: EditTrace = { ...full, requests: full.requests.slice(0, REQUESTS), windows: full.windows.slice(0, REQUESTS) };
+    const trace = session('node_modules/lru-cache/dist/esm/index.js', 120, REQUESTS);
     assert.equal(trace.requests.length, REQUESTS);
-    const p: ReplayPrompts = {
-      layout: 'spm', encode: (s) => tokenizer.encode(s, { parseSpecial: false }), fim: { prefix: 0, suffix: 2, middle: 0 }, bos: tokenizer.bosId, maxTokens: 6,
-    };
+    const p = spmPrompts(tokenizer, 6);
 
     const a = await replayTandem(model, [trace], p, true);
     const b = await replayTandem(model, [trace], p, false);
@@ -92,13 +100,8 @@ test('edit replay interleaved over two files: llama.cpp with one slot for both p
   const { model, file } = await loadModel(gpu, path, { maxContextTokens: 512 });
   try {
     const tokenizer = createTokenizer(file.metadata);
-    const traces = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js'].map((f) => {
-      const full = buildEditTrace(join(repoRoot(), f), 80, { prefix: 300, suffix: 100 });
-      return { ...full, requests: full.requests.slice(0, 6), windows: full.windows.slice(0, 6) };
-    });
-    const p: ReplayPrompts = {
-      layout: 'spm', encode: (s) => tokenizer.encode(s, { parseSpecial: false }), fim: { prefix: 0, suffix: 2, middle: 0 }, bos: tokenizer.bosId, maxTokens: 4,
-    };
+    const traces = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js'].map((f) => session(f, 80, 6));
+    const p = spmPrompts(tokenizer, 4);
     const order = replayOrder(traces, 3);
     const a = await replayTandem(model, traces, p, true, undefined, order);
     const c = await replayLlamaCpp(path, 512, traces, p, 1, order);
