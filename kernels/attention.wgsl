@@ -84,34 +84,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   var q: array<vec4<f32>, HD4>;
   if (FUSED_ROPE) {
-    // One token (t = 0): rotate q (this head) and k (kv head g) pair by pair, as rope_store_kv does.
+    // One token (t = 0): rotate q (this head) and k (kv head g) pair by pair (rope_pair.wgsl, as
+    // rope_store_kv does).
     let q0 = h * HD;
     let k0 = (N_HEADS + g) * HD;
     let v0 = (N_HEADS + N_KV + g) * HD;
     for (var i = lane; i < HD / 2u; i += WG) {
-      var a = 2u * i;
-      var b = 2u * i + 1u;
-      let rotate = i < N_ROT / 2u;
-      if (rotate && NEOX == 1u) {
-        a = i;
-        b = i + N_ROT / 2u;
-      }
-      var qa = qkv_at(q0 + a);
-      var qb = qkv_at(q0 + b);
-      var ka = qkv_at(k0 + a);
-      var kb = qkv_at(k0 + b);
-      if (rotate) {
+      let dims = rope_dims(i);
+      let a = dims.x;
+      let b = dims.y;
+      var qv = vec2<f32>(qkv_at(q0 + a), qkv_at(q0 + b));
+      var kv = vec2<f32>(qkv_at(k0 + a), qkv_at(k0 + b));
+      if (i < N_ROT / 2u) {
         let cs = rope[p * (N_ROT / 2u) + i];
-        let rqa = qa * cs.x - qb * cs.y;
-        let rqb = qa * cs.y + qb * cs.x;
-        let rka = ka * cs.x - kb * cs.y;
-        let rkb = ka * cs.y + kb * cs.x;
-        qa = rqa; qb = rqb; ka = rka; kb = rkb;
+        qv = rope_rotate(qv, cs);
+        kv = rope_rotate(kv, cs);
       }
-      q_new[a] = qa;
-      q_new[b] = qb;
-      k_new[a] = ka;
-      k_new[b] = kb;
+      q_new[a] = qv.x;
+      q_new[b] = qv.y;
+      k_new[a] = kv.x;
+      k_new[b] = kv.y;
       v_new[a] = qkv_at(v0 + a);
       v_new[b] = qkv_at(v0 + b);
     }

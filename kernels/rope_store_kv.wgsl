@@ -4,8 +4,8 @@
 // Cache layout per layer: [block][kv head][slot in block][HD] of kv_t: f32, or f16 converted from the f32
 // result (WGSL gives one of the two f16 values around it: within 2^-10 relative; |x| must stay <= 65504).
 // The f16 variant's module starts with `enable f16;` (src/ops/attention.ts).
-// One lane per (token, head, pair). Pairs: NEOX (i, i + N_ROT/2), normal (2i, 2i+1); dims past N_ROT
-// pass through. cos/sin come from a table built on the CPU in f64: [position][N_ROT/2] of (cos, sin).
+// One lane per (token, head, pair); the pairing and the rotation are rope_pair.wgsl's (appended). cos/sin
+// come from a table built on the CPU in f64: [position][N_ROT/2] of (cos, sin).
 
 override HD: u32;
 override N_HEADS: u32;
@@ -35,22 +35,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let p = step.pos0 + t;
   let row = t * n_heads_all * HD + head * HD;
 
-  var a = 2u * i;
-  var b = 2u * i + 1u;
-  var rotate = i < N_ROT / 2u && head < N_HEADS + N_KV;
-  if (i < N_ROT / 2u && NEOX == 1u) {
-    a = i;
-    b = i + N_ROT / 2u;
-  }
-  var va = qkv[row + a];
-  var vb = qkv[row + b];
-  if (rotate) {
-    let cs = rope[p * (N_ROT / 2u) + i];
-    let ra = va * cs.x - vb * cs.y;
-    let rb = va * cs.y + vb * cs.x;
-    va = ra;
-    vb = rb;
-  }
+  let dims = rope_dims(i);
+  let a = dims.x;
+  let b = dims.y;
+  var v = vec2<f32>(qkv[row + a], qkv[row + b]);
+  if (i < N_ROT / 2u && head < N_HEADS + N_KV) { v = rope_rotate(v, rope[p * (N_ROT / 2u) + i]); }
+  let va = v.x;
+  let vb = v.y;
   if (head < N_HEADS) {
     qkv[row + a] = va;
     qkv[row + b] = vb;

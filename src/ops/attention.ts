@@ -8,6 +8,7 @@ import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import { FeatureUnavailableError } from '../common/errors';
 import type { KvType } from '../kvcache/kvBuffers';
 import ropeWgsl from '../../kernels/rope_store_kv.wgsl';
+import ropePairWgsl from '../../kernels/rope_pair.wgsl';
 import attentionWgsl from '../../kernels/attention.wgsl';
 import combineWgsl from '../../kernels/attention_combine.wgsl';
 
@@ -63,7 +64,7 @@ export function attentionSplits(nTokens: number, span: number, splitKeys: number
 /** rope_store_kv with its KV element type filled in; f16 puts `enable f16;` first (it must precede
  *  every declaration, and OpContext.pipeline keeps leading directives ahead of common.wgsl). */
 function ropeSource(kvType: KvType): string {
-  const source = specialise(ropeWgsl, { KV: kvType });
+  const source = specialise(ropeWgsl, { KV: kvType }) + '\n' + ropePairWgsl;
   return kvType === 'f16' ? `enable f16;\n${source}` : source;
 }
 
@@ -82,7 +83,7 @@ function attentionSource(headDim: number, WG: number, kvType: KvType, fusedRope:
     STORE_NEW: fusedRope
       ? 'fn store_new(i: u32, k: kv_vec, v: kv_vec) { k_cache[i] = k; v_cache[i] = v; }'
       : 'fn store_new(i: u32, k: kv_vec, v: kv_vec) {}',
-  });
+  }) + '\n' + ropePairWgsl;
 }
 
 export class AttentionOp {
