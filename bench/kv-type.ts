@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { synthesizeModel } from '../src/tools/synthesize';
 import { Gpu } from '../src/gpu/device';
 import { benchAttentionKv } from '../src/bench/attentionKv';
+import { median } from '../src/bench/stats';
 
 const { values: v } = parseArgs({
   options: {
@@ -50,7 +51,6 @@ function benchDecode(path: string, context: number, kvType: string): Line[] {
   return lines;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 async function main(): Promise<void> {

@@ -10,6 +10,7 @@ import { AttentionOp, attentionSplits, defaultSplitKeys, type AttentionShape } f
 import { KV_ELEMENT_BYTES, type KvType } from '../kvcache/kvBuffers';
 import { ropeTable } from '../model/rope';
 import { f32ToF16Bits } from '../loaders/quant/f16';
+import { median } from './stats';
 
 export interface AttentionKvResult {
   kvType: KvType;
@@ -60,7 +61,6 @@ export async function benchAttentionKv(gpu: Gpu, context: number, kvTypes: KvTyp
         times.get(kvType)!.push(((performance.now() - t0) * 1000) / steps);
       }
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     return kvTypes.map((kvType) => ({
       kvType, usPerStep: median(times.get(kvType)!), kvBytesRead: 2 * positions * shape.nKvHeads * shape.headDim * KV_ELEMENT_BYTES[kvType],
     }));

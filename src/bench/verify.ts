@@ -7,6 +7,7 @@ import type { LlamaModel } from '../model/llama';
 import { BlockPool } from '../kvcache/blockPool';
 import { Sequence } from '../kvcache/sequence';
 import { prefill } from '../engine/generate';
+import { median } from './stats';
 
 export const VERIFY_POSITIONS = [1, 2, 3, 5, 9, 17];
 
@@ -34,7 +35,7 @@ export async function measureVerifyCost(model: LlamaModel, prompt: number[], run
         if (r > 0) times.push(performance.now() - t0);
         seq.truncate(base);
       }
-      out.push({ positions: T, ms: [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] });
+      out.push({ positions: T, ms: median(times) });
     }
     return out;
   } finally {

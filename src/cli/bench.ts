@@ -20,6 +20,7 @@ import { MATVEC_KINDS, type MatvecKind } from '../ops/matmul';
 import { kvTypeOf } from './kvTypeFlag';
 import { measureVerifyCost } from '../bench/verify';
 import { encodedDispatches } from '../ops/context';
+import { median } from '../bench/stats';
 
 interface Figure {
   name: string;
@@ -35,7 +36,14 @@ function emit(f: Figure): void {
   process.stdout.write(JSON.stringify({ ...f, value: r(f.value), ...(f.ratio !== undefined ? { ratio: r(f.ratio) } : {}) }) + '\n');
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** `--matvec a,b,...`: the decode variants to run, each checked; `fallback` when the flag is absent. */
+function matvecKindsOf(flag: string | undefined, fallback: MatvecKind[]): MatvecKind[] {
+  const kinds = (flag ? flag.split(',') : fallback) as MatvecKind[];
+  const bad = kinds.find((k) => !MATVEC_KINDS.includes(k));
+  if (bad) throw new UsageError(`--matvec: ${MATVEC_KINDS.join('|')} (comma-separated), got "${bad}"`);
+  return kinds;
+}
 
 /** Deterministic prompt ids (benchmarks measure speed; the content only has to be valid ids). */
 function benchPrompt(vocab: number, n: number, seed = 1): number[] {
@@ -69,9 +77,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     emit({ name: 'device read bandwidth', value: bw.readBytesPerS / 1e9, unit: 'GB/s', adapter, note: `bytes read per second, best read-and-sum kernel of kernels/stream.wgsl (${bw.readConfig})` });
     if (what === 'bandwidth') return;
     if (what === 'matvec') {
-      const kinds = (v.matvec ? v.matvec.split(',') : ['rows', 'splitK']) as MatvecKind[];
-      const bad = kinds.find((k) => !MATVEC_KINDS.includes(k));
-      if (bad) throw new UsageError(`--matvec: ${MATVEC_KINDS.join('|')} (comma-separated), got "${bad}"`);
+      const kinds = matvecKindsOf(v.matvec, ['rows', 'splitK']);
       for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0'] as WeightDtype[]) {
         for (const shape of QWEN05B_SHAPES) {
           if (dtype === 'f32' && shape.rows > 100000 && gpu.adapter.isSoftware) continue;
@@ -87,10 +93,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
     if (what === 'verify') {
       // --matvec a,b: each variant loaded in turn, in the same run (its batch kernel follows: ops/matmul.ts).
-      const kinds = (v.matvec ? v.matvec.split(',') : [gpu.adapter.isSoftware ? 'rows' : 'splitKi']) as MatvecKind[];
-      const bad = kinds.find((k) => !MATVEC_KINDS.includes(k));
-      if (bad) throw new UsageError(`--matvec: ${MATVEC_KINDS.join('|')} (comma-separated), got "${bad}"`);
-      for (const matvec of kinds) {
+      for (const matvec of matvecKindsOf(v.matvec, [gpu.adapter.isSoftware ? 'rows' : 'splitKi'])) {
         const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + 32, maxBatchTokens: 32, matvec, kvType: kvTypeOf(v['kv-type']) });
         try {
           const costs = await measureVerifyCost(model, benchPrompt(model.config.vocabSize, context), runs);

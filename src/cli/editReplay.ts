@@ -28,11 +28,11 @@ import type { CacheStats } from '../engine/session';
 import { buildEditTrace, type EditTrace, type FimTokenIds } from './editReplayTrace';
 import { ngramAgainstTypedText } from './editReplayNgram';
 import { llamaCppMode, promptsOf, replayLlamaCpp, replayOrder, replayTandem, tandemMode, type ReplayPrompts, type RequestRecord } from './editReplayRun';
+import { median } from '../bench/stats';
 
 /** Real source files typed back in (not ours: from installed packages). */
 const DEFAULT_FILES = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js'];
 
-const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
 const round = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x * 10) / 10 : Math.round(x * 1000) / 1000);
 const sum = (xs: number[]): number => xs.reduce((s, x) => s + x, 0);
 
