@@ -176,14 +176,19 @@ export class MatmulOp {
       throw new RangeError(`the subgroup matvec needs the 'subgroups' feature and a power-of-two subgroup size (adapter: ${ctx.gpu.hasSubgroups ? `min size ${sg}` : 'no subgroups'})`);
     }
     for (const chunk of w.chunks) {
+      const common = {
+        K: w.cols,
+        N_CHUNK: chunk.rowCount,
+        N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart,
+        ACCUMULATE: args.accumulate ? 1 : 0,
+        HAS_BIAS: args.bias ? 1 : 0,
+      };
+      // The kernels that take several rows of x (matmul, the split-K batch): where a row of y starts, and
+      // whether the row count is the batch's or its logit rows'.
+      const rowsOfY = { Y_STRIDE: args.yStride, ROWS_FROM_LOGITS: args.rowsFromLogits ? 1 : 0 };
+      // Bindings 0-5, the same in every variant (binding 1 is replaced by a fused input's source).
+      const plainEntries: Record<number, GPUBuffer> = { 0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 4: args.bias ?? ctx.dummy, 5: args.y };
       const make = (tile: MatmulTile, kind: string): Dispatch => {
-        const common = {
-          K: w.cols,
-          N_CHUNK: chunk.rowCount,
-          N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart,
-          ACCUMULATE: args.accumulate ? 1 : 0,
-          HAS_BIAS: args.bias ? 1 : 0,
-        };
         const pipeline = tile.kind === 'splitK'
           ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}.H${combineHeads}.I${tile.xInterleaved ? 1 : 0}.SG${sg}`, (sg ? 'enable subgroups;\n' : '')
             + DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + (sg ? specialise(reduceSubgroupWgsl, { SG: sg }) : reduceSharedWgsl) + specialise(matvecSplitKWgsl, {
@@ -191,15 +196,10 @@ export class MatmulOp {
             X_INTERLEAVED: tile.xInterleaved ? 'true' : 'false', N_HEADS_C: combineHeads,
           }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}), ...(fused?.mode === 'combine' ? { HD_C: fused.headDim } : {}) })
           : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
-            ...common,
-            Y_STRIDE: args.yStride,
-            ROWS_FROM_LOGITS: args.rowsFromLogits ? 1 : 0,
-            WG: tile.WG,
+            ...common, ...rowsOfY, WG: tile.WG,
           });
         const splitK = tile.kind === 'splitK';
-        const entries: Record<number, GPUBuffer> = {
-          0: ctx.step, 1: splitK && fused ? fused.x : args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 4: args.bias ?? ctx.dummy, 5: args.y,
-        };
+        const entries: Record<number, GPUBuffer> = { ...plainEntries, 1: splitK && fused ? fused.x : args.x };
         // Declared (so statically used) by every splitK variant, whatever MODE.
         if (splitK) {
           entries[6] = fused?.mode === 'rmsnorm' ? fused.weight : ctx.dummy;
@@ -211,38 +211,45 @@ export class MatmulOp {
       const batch = this.tiles.batch;
       const makeBatch = (tile: MatmulTile): Dispatch => {
         const pipeline = ctx.pipeline('matvec_split_k_batch', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.TT${tile.TT}`,
-          DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + specialise(matvecSplitKBatchWgsl, { LPR: this.lpr, WG: this.splitKLanes, TT: tile.TT }), {
-          K: w.cols, N_CHUNK: chunk.rowCount, N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart, Y_STRIDE: args.yStride,
-          ROWS_FROM_LOGITS: args.rowsFromLogits ? 1 : 0, ACCUMULATE: args.accumulate ? 1 : 0, HAS_BIAS: args.bias ? 1 : 0,
-        });
-        const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 4: args.bias ?? ctx.dummy, 5: args.y }, `${args.label}.batch[${chunk.rowStart}]`);
+          DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + specialise(matvecSplitKBatchWgsl, { LPR: this.lpr, WG: this.splitKLanes, TT: tile.TT }), { ...common, ...rowsOfY });
+        const bindGroup = ctx.bindGroup(pipeline, plainEntries, `${args.label}.batch[${chunk.rowStart}]`);
         return { pipeline, bindGroup };
       };
       this.chunks.push({ vector: make(this.tiles.vector, 'vec'), matrix: make(this.tiles.matrix, 'mat'), batch: batch ? makeBatch(batch) : undefined, rowCount: chunk.rowCount });
     }
   }
 
+  /** Workgroups (x, y) of a split-K kernel over `rowCount` rows, WG / LPR rows each; y past 65,535 along x. */
+  private splitKGrid(rowCount: number): [number, number] {
+    const groups = Math.ceil(rowCount / (this.splitKLanes / this.lpr));
+    const x = Math.min(groups, 65535);
+    return [x, Math.ceil(groups / x)];
+  }
+
+  /** The variant a batch of `nRows` rows runs: vector (one row), batch (split-K, up to its maxRows), else matrix. */
+  tileFor(nRows: number): MatmulTile {
+    const batch = this.tiles.batch;
+    if (nRows === 1) return this.tiles.vector;
+    return batch && nRows <= batch.maxRows ? batch : this.tiles.matrix;
+  }
+
   /** Encodes Y for `nRows` rows of X (the kernel reads the exact count from the step uniform). */
   encode(pass: GPUComputePassEncoder, nRows: number): void {
-    const batch = this.tiles.batch;
-    if (nRows > 1 && batch && nRows <= batch.maxRows) {
-      for (const c of this.chunks) {
-        const groups = Math.ceil(c.rowCount / (this.splitKLanes / this.lpr));
-        const x = Math.min(groups, 65535);
-        encodeDispatch(pass, c.batch!, x, Math.ceil(groups / x), Math.ceil(nRows / batch.TT));
-      }
-      return;
-    }
-    const tile = nRows === 1 ? this.tiles.vector : this.tiles.matrix;
+    const tile = this.tileFor(nRows);
     for (const c of this.chunks) {
+      if (tile === this.tiles.batch) {
+        const [x, y] = this.splitKGrid(c.rowCount);
+        encodeDispatch(pass, c.batch!, x, y, Math.ceil(nRows / tile.TT));
+        continue;
+      }
       const d = nRows === 1 ? c.vector : c.matrix;
       if (tile.kind === 'splitK') {
-        const groups = Math.ceil(c.rowCount / (this.splitKLanes / this.lpr));
-        const x = Math.min(groups, 65535);
-        encodeDispatch(pass, d, x, Math.ceil(groups / x));
+        const [x, y] = this.splitKGrid(c.rowCount);
+        encodeDispatch(pass, d, x, y);
       } else {
         encodeDispatch(pass, d, Math.ceil(c.rowCount / (tile.R * tile.WG)), Math.ceil(nRows / tile.TT));
       }
     }
   }
+
 }

@@ -52,7 +52,7 @@ export async function checkBlockMatmul(gpu: Gpu, ctx: OpContext, worst: WorstErr
   const bias = biasValues ? ctx.owner.storageFrom(biasValues, 'bias') : undefined;
   const op = await checked(gpu, () => new MatmulOp(ctx, { weight: matrix, x, y, yStride, colOffset, bias, accumulate: c.accumulate, label: `mm.${c.dtype}` }, c.tiles));
   for (const m of c.ts) {
-    const tile = m === 1 ? op.tiles.vector : op.tiles.batch && m <= op.tiles.batch.maxRows ? op.tiles.batch : op.tiles.matrix;
+    const tile = op.tileFor(m);
     const what = `${c.dtype} K=${c.K} N=${c.N} m=${m} chunks=${matrix.chunks.length} tiles=${JSON.stringify(tile)}`;
     const xv = randomF32(r, maxRows * c.K);
     const yInit = randomF32(r, maxRows * yStride, 4);

@@ -72,7 +72,7 @@ async function checkMatmul(c: Case): Promise<void> {
   for (const m of c.ts) {
     const what = `${c.dtype} K=${c.K} N=${c.N} m=${m} chunks=${matrix.chunks.length} colOffset=${colOffset} yStride=${yStride}` +
       `${c.bias ? ' bias' : ''}${c.accumulate ? ' accumulate' : ''}${c.logitsOfBatch ? ` logitRows of T=${c.logitsOfBatch}` : ''}` +
-      ` tiles=${JSON.stringify(m === 1 ? op.tiles.vector : op.tiles.batch && m <= op.tiles.batch.maxRows ? op.tiles.batch : op.tiles.matrix)}`;
+      ` tiles=${JSON.stringify(op.tileFor(m))}`;
     const xv = randomF32(r, maxRows * c.K);
     const yInit = randomF32(r, maxRows * yStride, 4);
     gpu.device.queue.writeBuffer(x, 0, xv);
