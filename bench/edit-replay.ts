@@ -8,10 +8,14 @@
 // --requests N replays the first N requests of each session (bounds a run: the no-cache mode prefills every
 // prompt whole); --llamacpp-threads N (default cores - 1: llama.cpp's threads spin, and a busy machine
 // collapses them); --kv-budget-mib M sizes the KV pool; --switch-every N interleaves the sessions (a file
-// switch every N requests) and makes the llama.cpp baseline one slot for all files, as llama-server's.
+// switch every N requests) and makes the llama.cpp baseline one slot for all files, as llama-server's;
+// --no-cache-requests N runs the cache-disabled mode on the first N requests only (on a software adapter a
+// 0.5B-width prompt of ~1,300 tokens takes ~20 s to prefill, and that mode prefills every prompt whole);
+// --layouts spm|psm|spm,psm.
 //
 //   node dist-bench/edit-replay.js [--layers N] [--prompt-tokens N] [--typed-chars N] [--requests N]
 //     [--kv-budget-mib M] [--llamacpp-threads N] [--no-llamacpp] [--only stories|qwen]
+//     [--switch-every N] [--no-cache-requests N] [--layouts L]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -23,7 +27,7 @@ const { values: v } = parseArgs({
   options: {
     layers: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'typed-chars': { type: 'string' }, 'no-llamacpp': { type: 'boolean' },
     only: { type: 'string' }, 'cache-dir': { type: 'string' }, requests: { type: 'string' }, 'kv-budget-mib': { type: 'string' },
-    'llamacpp-threads': { type: 'string' }, 'switch-every': { type: 'string' },
+    'llamacpp-threads': { type: 'string' }, 'switch-every': { type: 'string' }, 'no-cache-requests': { type: 'string' }, layouts: { type: 'string' },
   },
 });
 const root = resolve(__dirname, '..');
@@ -40,7 +44,7 @@ function run(args: string[]): void {
 }
 
 async function main(): Promise<void> {
-  const passed = (['requests', 'kv-budget-mib', 'llamacpp-threads', 'switch-every'] as const).flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, v[k]!]));
+  const passed = (['requests', 'kv-budget-mib', 'llamacpp-threads', 'switch-every', 'no-cache-requests', 'layouts'] as const).flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, v[k]!]));
   const common = ['--typed-chars', v['typed-chars'] ?? '400', ...passed, ...(v['no-llamacpp'] ? ['--no-llamacpp'] : [])];
   if (v.only !== 'qwen') run(['bench', 'edit-replay', '--model', 'stories260K', ...common]);
   if (v.only !== 'stories') {

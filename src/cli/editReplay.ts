@@ -11,7 +11,7 @@
 //       the same drafts checked against the text the developer typed next (editReplayNgram.ts).
 // Prints one JSON line per figure, and the cache's state after (a) (blocks used/cached/free, hit rates,
 // tokens reused vs prefilled); --json adds one line per request. --requests N replays the first N requests
-// of each session, to bound a run.
+// of each session, to bound a run; --no-cache-requests N runs (b) on the replay's first N requests only.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -25,7 +25,7 @@ import { kvTypeOf } from './kvTypeFlag';
 import { resolveModel } from '../models/catalog';
 import { createTokenizer } from '../tokenizer';
 import type { CacheStats } from '../engine/session';
-import { buildEditTrace, type EditTrace, type FimTokenIds } from './editReplayTrace';
+import { buildEditTrace, MAX_PROMPT_GROWTH, type EditTrace, type FimTokenIds } from './editReplayTrace';
 import { ngramAgainstTypedText } from './editReplayNgram';
 import { llamaCppMode, promptsOf, replayLlamaCpp, replayOrder, replayTandem, tandemMode, type ReplayPrompts, type RequestRecord } from './editReplayRun';
 import { median } from '../bench/stats';
@@ -55,7 +55,7 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       model: { type: 'string' }, files: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'max-tokens': { type: 'string' },
       'typed-chars': { type: 'string' }, requests: { type: 'string' }, 'no-llamacpp': { type: 'boolean' }, 'llamacpp-threads': { type: 'string' },
       json: { type: 'boolean' }, 'block-size': { type: 'string' }, layouts: { type: 'string' }, 'kv-budget-mib': { type: 'string' },
-      'switch-every': { type: 'string' }, 'kv-type': { type: 'string' },
+      'switch-every': { type: 'string' }, 'kv-type': { type: 'string' }, 'no-cache-requests': { type: 'string' },
     },
   });
   if (!v.model) throw new UsageError('bench edit-replay needs --model <gguf>');
@@ -68,16 +68,18 @@ export async function editReplayCommand(args: string[]): Promise<void> {
   const switchEvery = Number(v['switch-every'] ?? 0);
   if (!(switchEvery >= 0) || !Number.isInteger(switchEvery)) throw new UsageError(`--switch-every: expected a count of requests >= 0, got "${v['switch-every']}"`);
   if (!(requestsPerSession >= 1)) throw new UsageError(`--requests: expected a count >= 1, got "${v.requests}"`);
+  const noCacheRequests = v['no-cache-requests'] === undefined ? Infinity : Number(v['no-cache-requests']);
+  if (!(noCacheRequests >= 1)) throw new UsageError(`--no-cache-requests: expected a count >= 1, got "${v['no-cache-requests']}"`);
   // llama.cpp's threads spin while waiting: on a machine shared with other work, leave a core free.
   const llamaThreads = Number(v['llamacpp-threads'] ?? Math.max(1, cpus().length - 1));
   const modelPath = await resolveModel(v.model, (s) => process.stderr.write(`tandem: ${s}\n`));
   const gpu = await Gpu.acquire();
   try {
-    // Prompts of ~1,500 tokens, fewer when the model's context is shorter; windows may grow to 1.5x.
+    // Prompts of ~1,500 tokens, fewer when the model's context is shorter; windows may grow (MAX_PROMPT_GROWTH).
     const { config: c } = await readModelConfig(modelPath);
     const contextLength = c.contextLength;
-    const promptTokens = Math.min(Number(v['prompt-tokens'] ?? 1500), Math.floor((contextLength - maxTokens - 16) / 1.5));
-    const maxContextTokens = Math.min(contextLength, Math.ceil(promptTokens * 1.5) + maxTokens + 16);
+    const promptTokens = Math.min(Number(v['prompt-tokens'] ?? 1500), Math.floor((contextLength - maxTokens - 16) / MAX_PROMPT_GROWTH));
+    const maxContextTokens = Math.min(contextLength, Math.ceil(promptTokens * MAX_PROMPT_GROWTH) + maxTokens + 16);
     const blockSize = Number(v['block-size'] ?? 16);
     const kvType = resolveKvType(gpu.device, kvTypeOf(v['kv-type']));
     const perTokenBytes = kvBytesPerToken({ ...c, blockSize, kvType });
@@ -122,7 +124,9 @@ export async function editReplayCommand(args: string[]): Promise<void> {
         emit({ name: `n-gram draft acceptance against the text typed next, k=${k}`, value: o.draftedTokens ? o.acceptedTokens / o.draftedTokens : 0, unit: 'fraction', layout: layouts[0], ...o, note: 'drafts from the prompt checked against what the developer typed next (a target writing exactly that), not against the model' });
         emit({ name: `tokens per target pass against the text typed next, k=${k}`, value: o.passes ? o.tokens / o.passes : 0, unit: 'tokens', layout: layouts[0], note: '1 = no gain; the ideal speedup before draft and verify costs' });
       }
-      const b = await replayTandem(model, traces, prompts(layouts[0]), false, undefined, order);
+      // (b) prefills every prompt whole: --no-cache-requests N bounds it to the replay's first N requests
+      // (the comparison with (a) pairs the same requests).
+      const b = await replayTandem(model, traces, prompts(layouts[0]), false, undefined, order.slice(0, noCacheRequests));
       records.push(...b.records);
       reportNoCache(records, layouts[0]);
       // (c) in every layout: llama.cpp's longest-common-prefix reuse depends on the order as much as ours.

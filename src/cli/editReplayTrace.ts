@@ -5,7 +5,14 @@
 // builder in both layouts, over windows anchored so that typing does not move them.
 
 import { readFileSync } from 'node:fs';
+import { PREFIX_WINDOW_GROWTH } from '../completion/window';
 import { Rng } from '../engine/sampler';
+
+/** How far the suffix window may outgrow its budget before it is re-anchored at the cursor. */
+export const SUFFIX_WINDOW_GROWTH = 1.5;
+
+/** The longest prompt of a trace as a multiple of its target length: prefix (3/4) and suffix (1/4) windows grown to their limits. */
+export const MAX_PROMPT_GROWTH = 0.75 * PREFIX_WINDOW_GROWTH + 0.25 * SUFFIX_WINDOW_GROWTH;
 
 /** The editor state when a completion is requested. */
 export interface EditRequest {
@@ -52,8 +59,9 @@ export function buildEditTrace(file: string, typedChars: number, windowChars: { 
   const goal = source.slice(region.start, region.end);
   let text = source.slice(0, region.start) + source.slice(region.end);
   let cursor = region.start;
-  // Window anchors move with edits before them; they are re-anchored only when the window outgrows its
-  // budget by half (then a completion's prompt start changes once, not on every keystroke).
+  // Window anchors move with edits before them. The prefix window keeps its start until it has grown to
+  // PREFIX_WINDOW_GROWTH x its budget, as the engine's kept windows do (completion/window.ts); the suffix
+  // window is re-anchored when it outgrows its budget by half (typing before it does not change it).
   let prefixStart = Math.max(0, text.lastIndexOf('\n', cursor - windowChars.prefix) + 1);
   let suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
   const requests: EditRequest[] = [];
@@ -62,8 +70,8 @@ export function buildEditTrace(file: string, typedChars: number, windowChars: { 
   let typed = 0;
   let away = false;
   const request = (edit: EditRequest['edit']): void => {
-    if (cursor - prefixStart > 1.5 * windowChars.prefix) prefixStart = text.lastIndexOf('\n', cursor - windowChars.prefix) + 1;
-    if (suffixEnd - cursor > 1.5 * windowChars.suffix || suffixEnd < cursor) suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
+    if (cursor - prefixStart > PREFIX_WINDOW_GROWTH * windowChars.prefix) prefixStart = text.lastIndexOf('\n', cursor - windowChars.prefix) + 1;
+    if (suffixEnd - cursor > SUFFIX_WINDOW_GROWTH * windowChars.suffix || suffixEnd < cursor) suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
     const next = away ? undefined : goal.slice(typed, typed + 80);
     requests.push({ text, cursor, edit, keystrokes: keys, ...(next ? { next } : {}) });
     windows.push({ prefixStart, suffixEnd });

@@ -4,6 +4,7 @@
 // text). Runs wherever the model is: in the engine process behind the extension, or in-process in tests
 // and the CLI.
 
+import { LRUCache } from 'lru-cache';
 import { CancelledError } from '../common/errors';
 import { generate, type GenerateOptions, type GenerateResult } from '../engine/generate';
 import type { DraftSource, ModelDraft } from '../engine/draft';
@@ -21,6 +22,7 @@ import { postprocess } from './postprocess';
 import { buildPrompt, DEFAULT_BUDGETS, type PromptBudgets } from './prompt';
 import { createStopRule, wantsMultiline } from './stopRules';
 import { chooseTemplate } from './templates';
+import { PREFIX_WINDOW_GROWTH } from './window';
 import type { CompletionOptions, CompletionRequest, CompletionResult, DraftMode, GeneratedTokens, SpeculativeTimings } from './types';
 
 export interface CompletionModel {
@@ -41,11 +43,22 @@ export interface CompletionModel {
   draft?: ModelDraft;
   /** Draft-length controllers kept across requests, by draft source and draft-length setting. */
   draftLengths?: Map<string, DraftLengthController>;
+  /**
+   * Each document's recent prefix window starts (document lines, the last request's first): the next
+   * request keeps one while its window has grown less than PREFIX_WINDOW_GROWTH x the budget, so the
+   * prompt's cached K/V holds while the user types (and when they come back after a jump).
+   */
+  prefixStarts: LRUCache<string, number[]>;
 }
+
+/** Documents whose prefix window starts are remembered (a few numbers each; far more than the KV cache keeps). */
+const PREFIX_STARTS_KEPT = 1024;
+/** Window starts remembered per document: the current place and a few it jumped from. */
+const PREFIX_STARTS_PER_DOCUMENT = 4;
 
 export function completionModel(model: LlamaModel, tokenizer: Tokenizer, o: DocumentCacheOptions = {}, draft?: ModelDraft): CompletionModel {
   const documents = new DocumentCache(model, o);
-  return { model, tokenizer, name: model.config.name, pool: documents.pool, documents, draft };
+  return { model, tokenizer, name: model.config.name, pool: documents.pool, documents, draft, prefixStarts: new LRUCache({ max: PREFIX_STARTS_KEPT }) };
 }
 
 /** The model's draft-length controller for this source and setting: what it learnt (acceptance, pass costs) carries over. */
@@ -71,10 +84,13 @@ function speculativeTimings(ran: SpeculativeTimings['draft'], s: SpeculativeStat
   return { draft: ran, targetPasses: s.targetPasses, draftPasses: s.draftPasses, draftedTokens: s.draftedTokens, acceptedTokens: s.acceptedTokens, draftMs: s.draftMs, verifyMs: s.verifyMs };
 }
 
-/** Budgets scaled down so prompt + completion fit the model's context. */
-export function fitBudgets(want: PromptBudgets, maxContextTokens: number, maxTokens: number): PromptBudgets {
+/**
+ * Budgets scaled down so prompt + completion fit the model's context, with the prefix window grown to
+ * `prefixGrowth` x its budget (1: no growth; the engine lets kept windows grow, see PREFIX_WINDOW_GROWTH).
+ */
+export function fitBudgets(want: PromptBudgets, maxContextTokens: number, maxTokens: number, prefixGrowth = 1): PromptBudgets {
   const room = Math.max(16, maxContextTokens - maxTokens - 8);
-  const total = want.prefixTokens + want.suffixTokens + want.contextFileTokens;
+  const total = want.prefixTokens * prefixGrowth + want.suffixTokens + want.contextFileTokens;
   if (total <= room) return want;
   const f = room / total;
   return {
@@ -100,8 +116,17 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
     prefixTokens: o.prefixTokens ?? DEFAULT_BUDGETS.prefixTokens,
     suffixTokens: o.suffixTokens ?? DEFAULT_BUDGETS.suffixTokens,
     contextFileTokens: o.contextFileTokens ?? DEFAULT_BUDGETS.contextFileTokens,
-  }, m.model.options.maxContextTokens, maxTokens);
-  const prompt = buildPrompt(m.tokenizer, template, req, budgets);
+  }, m.model.options.maxContextTokens, maxTokens, PREFIX_WINDOW_GROWTH);
+  // A document's prefix window keeps its start while it grows (the cached K/V stays valid); a request
+  // without a document (no cache to keep) takes the budget's window.
+  const docId = req.documentId;
+  const recentStarts = docId !== undefined ? m.prefixStarts.get(docId) ?? [] : [];
+  const keep = docId !== undefined ? { startLines: recentStarts, maxTokens: budgets.prefixTokens * PREFIX_WINDOW_GROWTH } : undefined;
+  const prompt = buildPrompt(m.tokenizer, template, req, budgets, undefined, keep);
+  if (docId !== undefined) {
+    const start = prompt.prefixStartLine;
+    m.prefixStarts.set(docId, [start, ...recentStarts.filter((l) => l !== start)].slice(0, PREFIX_STARTS_PER_DOCUMENT));
+  }
   const tokenizeMs = now() - t0;
   const multiline = wantsMultiline(req.prefix, req.suffix, o.multiline);
   const rule = createStopRule(prompt.prefix, { multiline });

@@ -5,7 +5,7 @@
 import type { Tokenizer } from '../tokenizer';
 import { resolveSpecial, type FimTemplate, type Piece } from './templates';
 import type { CompletionRequest } from './types';
-import { filesWithin, prefixWindow, suffixWindow } from './window';
+import { filesWithin, keptPrefixWindow, prefixWindow, suffixWindow, type PrefixWindow } from './window';
 
 export interface PromptBudgets {
   prefixTokens: number;
@@ -22,6 +22,18 @@ export interface Prompt {
   /** The prefix and suffix as they went into the prompt (post-processing compares against these). */
   prefix: string;
   suffix: string;
+  /** Document line number where the prefix window starts (a caller keeps it to pass as `keep` next time). */
+  prefixStartLine: number;
+}
+
+/**
+ * Prefix windows to keep from the document's earlier requests: the first of `startLines` (most recent
+ * first) whose window holds at most `maxTokens` (after a jump and back, the window from before the jump,
+ * whose K/V the prefix cache may still hold).
+ */
+export interface KeepPrefixWindow {
+  startLines: readonly number[];
+  maxTokens: number;
 }
 
 /**
@@ -31,16 +43,25 @@ export interface Prompt {
  */
 export const MAX_CHARS_PER_TOKEN = 16;
 
-export function buildPrompt(tok: Tokenizer, template: FimTemplate, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, repo = 'workspace'): Prompt {
+/**
+ * The prompt of `req`. With `keep`, the prefix window starts where one of the document's earlier ones did
+ * while that window holds at most `keep.maxTokens`, so typing only appends to the prompt's prefix; else it
+ * is the budget's window, anchored on a line multiple (window.ts).
+ */
+export function buildPrompt(tok: Tokenizer, template: FimTemplate, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, repo = 'workspace', keep?: KeepPrefixWindow): Prompt {
   const count = (t: string) => tok.encode(t, { parseSpecial: false }).length;
-  const { prefixText, prefixLineOffset } = capPrefix(req.prefix, budgets.prefixTokens * MAX_CHARS_PER_TOKEN, req.prefixLineOffset ?? 0);
-  const prefix = prefixWindow(prefixText, budgets.prefixTokens, count, prefixLineOffset).text;
+  const maxPrefixTokens = Math.max(budgets.prefixTokens, keep?.maxTokens ?? 0);
+  const { prefixText, prefixLineOffset } = capPrefix(req.prefix, maxPrefixTokens * MAX_CHARS_PER_TOKEN, req.prefixLineOffset ?? 0);
+  let window: PrefixWindow | undefined;
+  for (const line of keep?.startLines ?? []) if ((window = keptPrefixWindow(prefixText, keep!.maxTokens, count, prefixLineOffset, line))) break;
+  window ??= prefixWindow(prefixText, budgets.prefixTokens, count, prefixLineOffset);
+  const prefix = window.text;
   const suffix = template.usesSuffix ? suffixWindow(req.suffix.slice(0, budgets.suffixTokens * MAX_CHARS_PER_TOKEN), budgets.suffixTokens, count) : '';
   const files = filesWithin((req.contextFiles ?? []).map((f) => ({ ...f, text: f.text.slice(0, budgets.contextFileTokens * MAX_CHARS_PER_TOKEN) })), budgets.contextFileTokens, count);
   const pieces = template.layout({ prefix, suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo });
   const tokens: number[] = tok.addBosDefault && tok.bosId !== undefined ? [tok.bosId] : [];
   for (const p of pieces) tokens.push(...pieceIds(tok, p));
-  return { tokens, stopIds: stopIds(tok), prefix, suffix };
+  return { tokens, stopIds: stopIds(tok), prefix, suffix, prefixStartLine: window.startLine };
 }
 
 /** The last `maxChars` characters of the prefix, with the document line number of their first line. */

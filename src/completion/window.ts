@@ -62,6 +62,33 @@ export function prefixWindow(prefix: string, budgetTokens: number, count: CountT
   return { text: lines.slice(start).join(''), startLine: lineOffset + start };
 }
 
+/**
+ * How far a kept prefix window may grow, as a multiple of its budget, before it starts over at the budget.
+ * Moving a window's start changes the position of every token after it, so the whole window is prefilled
+ * again (exactly: no KV shifting); keeping the start while the user types costs nothing. A window that
+ * grows from B to g*B tokens is prefilled again once every (g - 1)*B typed tokens: with g = 2, about one
+ * token of prefill per token typed, where a start that followed the cursor in 16-line steps re-prefilled
+ * the window every 16 lines (~6 tokens per token typed for code at ~10 tokens a line and B = 1,024).
+ */
+export const PREFIX_WINDOW_GROWTH = 2;
+
+/**
+ * The window from document line `startLine` to the end of `prefix` (whose first line is document line
+ * `lineOffset`), if that line is in `prefix` and the window holds at most `maxTokens`; else undefined.
+ * Lines are counted from the cursor back, so at most `maxTokens` tokens are counted.
+ */
+export function keptPrefixWindow(prefix: string, maxTokens: number, count: CountTokens, lineOffset: number, startLine: number): PrefixWindow | undefined {
+  const lines = splitLinesKeepEnds(prefix);
+  const first = startLine - lineOffset;
+  if (first < 0 || first >= lines.length) return undefined;
+  let used = 0;
+  for (let i = lines.length - 1; i >= first; i--) {
+    used += count(lines[i]);
+    if (used > maxTokens) return undefined;
+  }
+  return { text: lines.slice(first).join(''), startLine };
+}
+
 /** The head of `suffix` within `budgetTokens`, whole lines (the cursor's line is always kept, cut by characters when over). */
 export function suffixWindow(suffix: string, budgetTokens: number, count: CountTokens): string {
   if (budgetTokens <= 0) return '';

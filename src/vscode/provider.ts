@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { CompletionService } from '../completion/service';
 import { quietOutcome, type RequestTracer, type TraceOutcome, type TraceRecord } from '../completion/trace';
 import { capPrefix, MAX_CHARS_PER_TOKEN } from '../completion/prompt';
+import { PREFIX_WINDOW_GROWTH } from '../completion/window';
 import type { CompletionRequest, ContextFile } from '../completion/types';
 import { enabledFor, type TandemSettings } from './settings';
 
@@ -118,9 +119,10 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
     const endLine = Math.min(document.lineCount - 1, position.line + SUFFIX_LINES);
     const before = selected ? selected.range.start : position;
     const after = selected && selected.range.end.isAfter(position) ? selected.range.end : position;
-    // At most what the engine can use (buildPrompt's cap): a minified file's long lines stay here.
+    // At most what the engine can use (buildPrompt's cap, a kept window grown to its limit included): a
+    // minified file's long lines stay here.
     const { prefixText, prefixLineOffset } = capPrefix(document.getText(new vscode.Range(startLine, 0, before.line, before.character)) + (selected?.text ?? ''),
-      s.prefixTokens * MAX_CHARS_PER_TOKEN, startLine);
+      s.prefixTokens * PREFIX_WINDOW_GROWTH * MAX_CHARS_PER_TOKEN, startLine);
     const suffix = document.getText(new vscode.Range(after, document.lineAt(endLine).range.end)).slice(0, s.suffixTokens * MAX_CHARS_PER_TOKEN);
     return {
       // Without the id the engine prefills the whole prompt on a fresh sequence (tandem.promptCache off).

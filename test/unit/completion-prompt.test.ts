@@ -7,7 +7,7 @@ import { createTokenizer } from '../../src/tokenizer';
 import { hfTokenizerToGguf, qwen2TokenizerJsonPath } from '../../src/tools/hfTokenizerToGguf';
 import { buildPrompt } from '../../src/completion/prompt';
 import { chooseTemplate, getTemplate } from '../../src/completion/templates';
-import { prefixWindow, suffixWindow } from '../../src/completion/window';
+import { keptPrefixWindow, prefixWindow, PREFIX_WINDOW_GROWTH, suffixWindow } from '../../src/completion/window';
 import type { CompletionRequest } from '../../src/completion/types';
 import { CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
 
@@ -104,6 +104,110 @@ test('prefix window: a budget of fewer lines than anchorLines keeps at least hal
   assert.equal(w.startLine % 8, 0, 'the finer anchor is still a power of two');
   // A budget of many lines keeps the 16-line anchor.
   assert.equal(prefixWindow(doc, 900, count, 0, 16).startLine % 16, 0);
+});
+
+test('kept prefix window: the same start while the window fits maxTokens, none when it does not or the line is gone', () => {
+  const doc = Array.from({ length: 50 }, (_, i) => `line ${String(i).padStart(2, '0')}\n`).join('') + 'cur'; // 8 chars a line
+  const w = keptPrefixWindow(doc.slice(8 * 10), 400, count, 10, 20); // the prefix starts at document line 10
+  assert.deepEqual(w, { text: doc.slice(8 * 20), startLine: 20 });
+  assert.equal(keptPrefixWindow(doc, 8 * 30 + 3 - 1, count, 0, 20), undefined, 'one token over maxTokens');
+  assert.equal(keptPrefixWindow(doc, 8 * 30 + 3, count, 0, 20)?.startLine, 20);
+  assert.equal(keptPrefixWindow(doc.slice(8 * 10), 10_000, count, 10, 5), undefined, 'the start line is above the text sent');
+  assert.equal(keptPrefixWindow(doc, 10_000, count, 0, 51), undefined, 'the start line is past the cursor');
+});
+
+/**
+ * Types `lines` new lines of `lineChars` characters at the end of a document, a request after every
+ * character, and counts the window tokens a cache that keeps the longest common prefix would prefill:
+ * everything after the first changed character of the window (the whole window when its start moved).
+ */
+function prefillWhileTyping(windowOf: (doc: string) => { text: string; startLine: number }, lines: number, lineChars: number): { prefilled: number; typed: number; starts: number } {
+  let doc = Array.from({ length: 300 }, (_, i) => `${'x'.repeat(lineChars - 5)}${String(i).padStart(3, '0')};\n`).join('');
+  let prev: { text: string; startLine: number } | undefined;
+  let prefilled = 0;
+  let typed = 0;
+  const starts = new Set<number>();
+  for (let l = 0; l < lines; l++) {
+    for (const ch of `${'y'.repeat(lineChars - 1)}\n`) {
+      doc += ch;
+      typed++;
+      const w = windowOf(doc);
+      starts.add(w.startLine);
+      let same = 0;
+      if (prev && prev.startLine === w.startLine) while (same < prev.text.length && prev.text[same] === w.text[same]) same++;
+      prefilled += w.text.length - same;
+      prev = w;
+    }
+  }
+  return { prefilled, typed, starts: starts.size };
+}
+
+test('kept prefix window: typing re-prefills about one token per token typed with growth 2, where 16-line anchors re-prefilled the window every 16 lines', () => {
+  const budget = 1000;
+  const anchored = prefillWhileTyping((doc) => prefixWindow(doc, budget, count, 0, 16), 200, 10);
+  let start: number | undefined;
+  const kept = prefillWhileTyping((doc) => {
+    const w = (start !== undefined ? keptPrefixWindow(doc, budget * PREFIX_WINDOW_GROWTH, count, 0, start) : undefined) ?? prefixWindow(doc, budget, count, 0, 16);
+    start = w.startLine;
+    return w;
+  }, 200, 10);
+  // Beyond the typed characters themselves: a window of up to `budget` re-prefilled once per (growth - 1) x budget typed.
+  const keptExtra = (kept.prefilled - kept.typed) / kept.typed;
+  const anchoredExtra = (anchored.prefilled - anchored.typed) / anchored.typed;
+  assert.ok(keptExtra <= 1 / (PREFIX_WINDOW_GROWTH - 1) + 0.05, `kept windows: ${keptExtra.toFixed(2)} extra tokens per typed token (${kept.starts} starts)`);
+  assert.ok(anchoredExtra > 4 * keptExtra, `16-line anchors: ${anchoredExtra.toFixed(2)} extra per typed token, kept: ${keptExtra.toFixed(2)}`);
+  assert.ok(kept.starts <= 3, `${kept.starts} window starts over 200 typed lines`);
+});
+
+test('buildPrompt keeps the previous window start while it fits keep.maxTokens, then starts over within the budget', () => {
+  const tok = fakeTokenizer(QWEN_LIKE);
+  const { template } = chooseTemplate(tok, 'some-model', 'auto');
+  const budgets = { prefixTokens: 200, suffixTokens: 50, contextFileTokens: 0 };
+  const countOf = (text: string) => tok.encode(text, { parseSpecial: false }).length;
+  let prefix = Array.from({ length: 200 }, (_, i) => `let v${i} = ${i};\n`).join('');
+  const first = buildPrompt(tok, template, { ...req, prefix, suffix: '' }, budgets);
+  assert.ok(countOf(first.prefix) <= 200);
+  let startLine = first.prefixStartLine;
+  let previous = first;
+  let restarts = 0;
+  let largest = 0;
+  for (let i = 0; i < 60; i++) {
+    prefix += `let w${i} = ${i};\n`;
+    const p = buildPrompt(tok, template, { ...req, prefix, suffix: '' }, budgets, undefined, { startLines: [startLine], maxTokens: 400 });
+    assert.ok(countOf(p.prefix) <= 400, `window of ${countOf(p.prefix)} tokens`);
+    largest = Math.max(largest, countOf(p.prefix));
+    if (p.prefixStartLine === startLine) {
+      // Kept: the new prompt's prefix window is the old one plus the typed line.
+      assert.ok(p.prefix.startsWith(previous.prefix), `request ${i}: the kept window changed its start`);
+    } else {
+      restarts++;
+      assert.ok(countOf(p.prefix) <= 200, 'a new window is within the budget');
+    }
+    startLine = p.prefixStartLine;
+    previous = p;
+  }
+  // A new window starts within the budget (<= 200) and is kept up to 400: at most one restart per 200 typed tokens.
+  const typedTokens = countOf(Array.from({ length: 60 }, (_, i) => `let w${i} = ${i};\n`).join(''));
+  assert.ok(restarts >= 1 && restarts <= Math.ceil(typedTokens / 200), `${restarts} restarts for ${typedTokens} typed tokens`);
+  assert.ok(largest > 300, `kept windows grew to ${largest} tokens at most`);
+});
+
+test('buildPrompt takes the first of the kept starts that still fits: back from a jump, the window from before it', () => {
+  const tok = fakeTokenizer(QWEN_LIKE);
+  const { template } = chooseTemplate(tok, 'some-model', 'auto');
+  const budgets = { prefixTokens: 200, suffixTokens: 50, contextFileTokens: 0 };
+  const doc = Array.from({ length: 400 }, (_, i) => `let v${i} = ${i};\n`);
+  const at = (line: number) => ({ ...req, prefix: doc.slice(0, line).join(''), suffix: doc.slice(line).join('') });
+  const here = buildPrompt(tok, template, at(300), budgets);
+  const away = buildPrompt(tok, template, at(40), budgets, undefined, { startLines: [here.prefixStartLine], maxTokens: 400 });
+  assert.ok(away.prefixStartLine < 40, 'the window at line 40 starts above it');
+  // Back at line 302: the away window's start is 260+ lines up (over maxTokens), the one from before fits.
+  const back = buildPrompt(tok, template, at(302), budgets, undefined, { startLines: [away.prefixStartLine, here.prefixStartLine], maxTokens: 400 });
+  assert.equal(back.prefixStartLine, here.prefixStartLine);
+  assert.ok(back.prefix.startsWith(here.prefix));
+  // Both fit: the most recent wins.
+  const both = buildPrompt(tok, template, at(302), budgets, undefined, { startLines: [here.prefixStartLine + 2, here.prefixStartLine], maxTokens: 400 });
+  assert.equal(both.prefixStartLine, here.prefixStartLine + 2);
 });
 
 test('suffix window: whole lines from the cursor, within budget', () => {
