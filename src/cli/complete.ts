@@ -59,7 +59,7 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   let draft: LoadedDraft | undefined;
   const loadMs = performance.now() - t0;
   try {
-    if (a.draft) draft = await loadDraft(gpu, model, file, modelPath, a.draft, { kvBudgetBytes: kvPlan?.draftKvBytes });
+    if (a.draft) draft = await loadDraft(gpu, model, file, modelPath, a.draft, { kvBudgetBytes: kvPlan?.draftKvBytes, shareKv: kvPlan?.shareKv });
     const tokenizer = createTokenizer(file.metadata);
     let prompt: number[];
     if (a.promptTokens) {
@@ -73,7 +73,8 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
       await completeWithCache(a, model, tokenizer, prompts, loadMs, modelPath, gpu.adapter, draft);
       return;
     }
-    const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+    // A draft on the target's KV buffers: one pool for both.
+    const seq = new Sequence(draft?.sharedPool?.pool ?? new BlockPool(model.kv.nBlocks, model.options.blockSize));
     const decoder = tokenizer.createStreamDecoder();
     const stream = !a.json;
     const ac = new AbortController();
@@ -128,7 +129,7 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
 
 /** Each prompt as a request on one document: later prompts reuse what earlier ones left cached. */
 async function completeWithCache(a: CompleteArgs, model: LlamaModel, tokenizer: Tokenizer, prompts: number[][], loadMs: number, modelPath: string, adapter: unknown, draft?: LoadedDraft): Promise<void> {
-  const dc = new DocumentCache(model);
+  const dc = new DocumentCache(model, { sharedPool: draft?.sharedPool });
   try {
     for (const prompt of prompts) {
       const decoder = tokenizer.createStreamDecoder();
@@ -170,8 +171,9 @@ async function completeWithCache(a: CompleteArgs, model: LlamaModel, tokenizer: 
   }
 }
 
-/** Blocks, tokens and bytes of the target's KV pool and, with a draft model, of the draft's. */
+/** Blocks, tokens and bytes of the target's KV pool and, with a draft model, of the draft's (or that it shares the target's). */
 function kvPools(model: LlamaModel, draft?: LoadedDraft) {
+  if (draft?.sharedPool) return { target: kvPoolOf(model), draftShared: true };
   return { target: kvPoolOf(model), ...(draft?.model ? { draft: kvPoolOf(draft.model) } : {}) };
 }
 

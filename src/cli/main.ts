@@ -18,7 +18,7 @@ const USAGE = `usage:
   tandem complete --model <model.gguf | stories260K> (--prompt <text> | --prompt-tokens <ids>) [--max-tokens N]
                   [--temperature T] [--top-k K] [--top-p P] [--seed S] [--no-stop] [--json]
                   [--draft <draft.gguf> | self:q4_0 | self:q8_0 | ngram | <draft>+ngram] [--draft-length auto|k]
-                  [--kv-budget-mib M] (with a draft model: both models' KV pools)
+                  [--kv-budget-mib M] (with a draft model: both models' KV, one pool when shapes match)
                   [--document-cache] (--prompt may repeat: the prompts run in order through the prefix cache)
                   [--kv-type f16|f32] (KV cache element type; default f16 where the adapter has shader-f16)
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]

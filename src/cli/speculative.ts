@@ -1,7 +1,8 @@
 // The CLI side of speculative decoding: `tandem complete --draft <gguf>|self:q4_0|self:q8_0|ngram|<model>+ngram
 // --draft-length auto|k`, and `tandem bench speculative`: target-only decoding and speculative decoding with
 // a draft whose agreement with the target is controlled (or the draft's own, 'natural'), in the same run,
-// as JSON lines. With a draft model, --kv-budget-mib covers both models' KV pools.
+// as JSON lines. With a draft model, --kv-budget-mib covers both models' KV pools (one pool when the draft's
+// K/V has the target's shape, as a self draft's does).
 
 import { parseArgs } from 'node:util';
 import { UsageError } from '../common/errors';
@@ -33,6 +34,8 @@ export interface LoadedDraft {
   source: DraftSource;
   /** The draft model, when there is one (the caller disposes it through dispose()). */
   model?: LlamaModel;
+  /** The pool the target must allocate from when the draft runs on the target's KV buffers (one pool for both). */
+  sharedPool?: { pool: BlockPool; release: () => boolean };
   dispose(): void;
 }
 
@@ -48,11 +51,11 @@ export function draftModelOf(spec: string): DraftModelSource | undefined {
  * '<model>+ngram' (both, picked per step by recent acceptance). `kvBudgetBytes`: the draft's KV pool
  * (planDraftKv's draftKvBytes).
  */
-export async function loadDraft(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, targetPath: string, spec: string, o: { kvBudgetBytes?: number } = {}): Promise<LoadedDraft> {
+export async function loadDraft(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, targetPath: string, spec: string, o: { kvBudgetBytes?: number; shareKv?: boolean } = {}): Promise<LoadedDraft> {
   const source = draftModelOf(spec);
   if (!source) return { source: new NgramDraft(), dispose: () => {} };
   const { model, draft } = await loadDraftFrom(gpu, target, targetFile, targetPath, source, o);
-  return { source: spec.endsWith('+ngram') ? new MixedDraft(draft) : draft, model, dispose: () => model.dispose() };
+  return { source: spec.endsWith('+ngram') ? new MixedDraft(draft) : draft, model, sharedPool: draft.sharedPoolWith(target), dispose: () => model.dispose() };
 }
 
 // ---- tandem bench speculative ---------------------------------------------------------------------------
@@ -99,16 +102,17 @@ export async function benchSpeculativeCommand(args: string[]): Promise<void> {
   const { model: target, file: targetFile } = await loadModel(gpu, v.model, { ...options, kvBudgetBytes: kvPlan.targetKvBytes });
   let loaded: Awaited<ReturnType<typeof loadDraftFrom>> | undefined;
   try {
-    loaded = await loadDraftFrom(gpu, target, targetFile, v.model, source, { kvBudgetBytes: kvPlan.draftKvBytes });
+    loaded = await loadDraftFrom(gpu, target, targetFile, v.model, source, { kvBudgetBytes: kvPlan.draftKvBytes, shareKv: kvPlan.shareKv });
     const draft = loaded.model;
     const rng = new Rng(7);
     const prompt = Array.from({ length: promptLen }, () => 3 + Math.floor(rng.next() * (target.config.vocabSize - 3)));
-    const tPool = new BlockPool(target.kv.nBlocks, target.options.blockSize);
-    const dPool = new BlockPool(draft.kv.nBlocks, draft.options.blockSize);
+    // One pool for both when the draft runs on the target's KV buffers (ModelDraft.pool), else one each.
+    const tPool = kvPlan.shareKv ? loaded.draft.pool : new BlockPool(target.kv.nBlocks, target.options.blockSize);
+    const dPool = loaded.draft.pool;
     const common = { adapter: gpu.adapter.description, target: v.model, draft: v.draft, tokens: nTokens, promptTokens: promptLen };
     const targetKv = kvPoolOf(target);
-    const draftKv = kvPoolOf(draft);
-    emit({ name: 'kv pools', value: targetKv.bytes + draftKv.bytes, unit: 'bytes', budgetBytes: kvPlan.split ? kvBudgetBytesOf(v['kv-budget-mib']) : null, targetKv, draftKv, ...common });
+    const draftKv = kvPlan.shareKv ? 'the target\'s pool' : kvPoolOf(draft);
+    emit({ name: 'kv pools', value: targetKv.bytes + (typeof draftKv === 'string' ? 0 : draftKv.bytes), unit: 'bytes', budgetBytes: kvBudgetBytesOf(v['kv-budget-mib']) ?? null, targetKv, draftKv, ...common });
 
     // Baselines, best of `runs` (the first also warms the pipelines): target-only and draft-only decoding.
     const decodeMsPerToken = async (model: LlamaModel, pool: BlockPool) => {

@@ -57,7 +57,8 @@ const PREFIX_STARTS_KEPT = 1024;
 const PREFIX_STARTS_PER_DOCUMENT = 4;
 
 export function completionModel(model: LlamaModel, tokenizer: Tokenizer, o: DocumentCacheOptions = {}, draft?: ModelDraft): CompletionModel {
-  const documents = new DocumentCache(model, o);
+  // A draft on the target's KV buffers allocates from the documents' pool (one pool for both, draftLoad.ts).
+  const documents = new DocumentCache(model, { ...o, sharedPool: draft?.sharedPoolWith(model) });
   return { model, tokenizer, name: model.config.name, pool: documents.pool, documents, draft, prefixStarts: new LRUCache({ max: PREFIX_STARTS_KEPT }) };
 }
 

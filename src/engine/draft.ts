@@ -48,12 +48,18 @@ export interface ModelDraftOptions {
    * Sampled requests draft until k.
    */
   minConfidence?: number;
+  /**
+   * The pool the draft's sequence allocates from: the target's, when the draft uses the target's KV
+   * buffers (same K/V shape: a self draft), so one pool serves both; default a pool of its own over its
+   * model's KV buffers.
+   */
+  pool?: BlockPool;
 }
 
 /** Proposals from a draft model run step by step (one forward pass per drafted token). */
 export class ModelDraft implements DraftSource {
   readonly kind = 'model';
-  private readonly pool: BlockPool;
+  readonly pool: BlockPool;
   private readonly seq: Sequence;
   /** Draft-vocabulary tokens whose K/V the draft's sequence holds, in order. */
   private readonly cached: number[] = [];
@@ -61,15 +67,28 @@ export class ModelDraft implements DraftSource {
   private readonly minConfidence: number;
   /** The model's forward gives each argmax's probability (LlamaModel does): no logits needed for minConfidence. */
   private givesProbs = false;
+  /** In propose: its sequence is being written, so releaseBlocks must not clear it. */
+  private busy = false;
+  /** Times the draft gave its blocks back to a pool under pressure, and proposals skipped for want of room (a shared pool). */
+  readonly poolStats = { releases: 0, roomless: 0 };
 
   constructor(readonly model: ForwardModel, o: ModelDraftOptions = {}) {
-    this.pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    this.pool = o.pool ?? new BlockPool(model.kv.nBlocks, model.options.blockSize);
     this.seq = new Sequence(this.pool);
     this.mapping = o.mapping ?? IDENTITY_MAPPING;
     this.minConfidence = o.minConfidence ?? 0;
   }
 
   async propose(context: readonly number[], k: number, ctx: ProposeContext): Promise<Proposal> {
+    this.busy = true;
+    try {
+      return await this.proposeFrom(context, k, ctx);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async proposeFrom(context: readonly number[], k: number, ctx: ProposeContext): Promise<Proposal> {
     const greedy = isGreedy(ctx.sampling);
     const wantLogits = !greedy || (this.minConfidence > 0 && !this.givesProbs);
     const vocab = this.model.config.vocabSize;
@@ -86,6 +105,14 @@ export class ModelDraft implements DraftSource {
       this.seq.clear();
     }
     this.cached.length = keep;
+    // Draft only into blocks that are free or cached now: in a pool shared with the target, drafting never
+    // takes the blocks of the target's idle documents (the pool's pressure hook) nor fails a request
+    // with OutOfMemoryError; short of room, no proposal (the target takes a plain step).
+    const needed = Math.ceil((committed.length + k) / this.pool.blockSize) - this.seq.blockTable.length;
+    if (needed > this.pool.availableBlocks) {
+      this.poolStats.roomless++;
+      return { tokens: [], passes: 0 };
+    }
 
     const tokens: number[] = [];
     const probs: Float64Array[] = [];
@@ -128,6 +155,25 @@ export class ModelDraft implements DraftSource {
   reset(): void {
     this.seq.clear();
     this.cached.length = 0;
+  }
+
+  /**
+   * For the target's DocumentCache (DocumentCacheOptions.sharedPool): this draft's pool, when the draft runs
+   * on `target`'s KV buffers (one pool for both, draftLoad.ts); undefined when it has buffers of its own.
+   */
+  sharedPoolWith(target: { kv: unknown }): { pool: BlockPool; release: () => boolean } | undefined {
+    return this.model.kv === target.kv ? { pool: this.pool, release: () => this.releaseBlocks() } : undefined;
+  }
+
+  /**
+   * Gives the draft's blocks back to its pool (the target needs them: a shared pool under pressure), unless
+   * a proposal is being drafted; true if any were released. The next proposal re-feeds the context.
+   */
+  releaseBlocks(): boolean {
+    if (this.busy || this.seq.blockTable.length === 0) return false;
+    this.reset();
+    this.poolStats.releases++;
+    return true;
   }
 }
 

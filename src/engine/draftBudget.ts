@@ -6,10 +6,12 @@
 // window and its slack): what an equal split would give it beyond that goes to the target, whose pool
 // also caches other documents' prompts.
 //
-// Two pools, not one BlockPool over both models: the two models' blocks have different shapes (layers,
-// KV heads, head size) and each model's attention reads its own per-layer buffers (src/kvcache, llama.ts),
-// so a shared free list would need one byte arena with per-model views — a change to the KV cache itself.
-// With the split, the budget still bounds both, and each model's rollback stays a block-table truncation.
+// This split is for a draft whose K/V shape differs from the target's (layers, KV heads, head size): each
+// model's attention reads its own per-layer buffers (src/kvcache, llama.ts), so one free list over both
+// would need one byte arena with per-model views — a change to the KV cache itself. With the split, the
+// budget still bounds both, and each model's rollback stays a block-table truncation. A draft of the
+// target's own shape (every self draft) needs no split: it runs on the target's buffers and allocates from
+// the target's pool (draftLoad.ts, planDraftKv's shareKv).
 
 import { OutOfMemoryError } from '../common/errors';
 import { kvBytesPerToken, type KvShape, type KvType } from '../kvcache/kvBuffers';

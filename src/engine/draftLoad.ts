@@ -3,12 +3,17 @@
 // before anything runs, so an incompatible pair fails at load time with a DraftVocabularyError, never as
 // garbage output. The draft is a GGUF of the same family, or the target's own weights requantized
 // (self-speculation, draftSelf.ts). One KV budget covers both models (draftBudget.ts): plan it with
-// planDraftKv before loading the target.
+// planDraftKv before loading the target. When the two models' K/V have the same shape (a self draft
+// always), they share one pool: the draft runs on the target's KV buffers and its sequence allocates from
+// the same BlockPool as the target's documents (ModelDraft.pool; completionModel gives it to the
+// DocumentCache), so the draft's blocks and the target's come out of one free list as each needs them.
+// Otherwise each model has a pool of its own, cut from the budget.
 
 import type { Gpu } from '../gpu/device';
 import type { GgufFile } from '../loaders/gguf/types';
 import { requantizedWeightBytes, type RequantDtype } from '../loaders/quant/requantize';
-import { resolveKvType } from '../kvcache/kvBuffers';
+import { BlockPool } from '../kvcache/blockPool';
+import { kvShapesEqual, resolveKvType } from '../kvcache/kvBuffers';
 import type { LlamaModel } from '../model/llama';
 import { heldTokensPerSequence, loadModel, readModelConfig, resolveRuntimeOptions, type LoadOptions } from '../model/load';
 import { ModelDraft } from './draft';
@@ -39,11 +44,19 @@ export function parseDraftModelSource(spec: string): DraftModelSource {
   return dtype ? { kind: 'self', dtype } : { kind: 'file', path: spec };
 }
 
-export type DraftLoadOptions = Pick<LoadOptions, 'onProgress' | 'kvBudgetBytes'>;
+export type DraftLoadOptions = Pick<LoadOptions, 'onProgress' | 'kvBudgetBytes'> & {
+  /** Run on the target's KV buffers and allocate from one pool with it (planDraftKv's shareKv). */
+  shareKv?: boolean;
+};
 
-/** The target's runtime options (context, batch, block size, KV type, kernel variants) with the draft's own KV budget. */
+/** The target's runtime options (context, batch, block size, KV type, kernel variants) with the draft's own KV budget, or the target's KV buffers. */
 export function draftLoadOptions(target: LlamaModel, o: DraftLoadOptions): LoadOptions {
-  return { ...target.options, kvBudgetBytes: o.kvBudgetBytes, onProgress: o.onProgress };
+  return { ...target.options, kvBudgetBytes: o.kvBudgetBytes, onProgress: o.onProgress, sharedKv: o.shareKv ? target.kv : undefined };
+}
+
+/** The draft's ModelDraft: on the target's KV buffers, a pool for both (the target's documents take it from ModelDraft.pool). */
+function draftPoolOptions(target: LlamaModel, o: DraftLoadOptions): { pool?: BlockPool } {
+  return o.shareKv ? { pool: new BlockPool(target.kv.nBlocks, target.options.blockSize) } : {};
 }
 
 /** Loads `path` as a draft for `target`; the caller disposes `model`. Throws DraftVocabularyError on a mismatch. */
@@ -52,7 +65,7 @@ export async function loadDraftModel(gpu: Gpu, target: LlamaModel, targetFile: G
   try {
     const mapping = checkDraftVocabulary(targetFile.metadata, target.config.vocabSize, file.metadata, model.config.vocabSize);
     const weightBytes = file.tensors.reduce((sum, t) => sum + t.byteSize, 0);
-    return { model, file, weightBytes, draft: new ModelDraft(model, { mapping, minConfidence: DRAFT_MIN_CONFIDENCE }) };
+    return { model, file, weightBytes, draft: new ModelDraft(model, { mapping, minConfidence: DRAFT_MIN_CONFIDENCE, ...draftPoolOptions(target, o) }) };
   } catch (e) {
     model.dispose();
     throw e;
@@ -65,7 +78,7 @@ export async function loadDraftModel(gpu: Gpu, target: LlamaModel, targetFile: G
  */
 export async function loadSelfDraft(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, targetPath: string, dtype: RequantDtype, o: DraftLoadOptions = {}): Promise<LoadedDraftModel> {
   const { model, file } = await loadRequantizedCopy(gpu, targetFile, targetPath, dtype, draftLoadOptions(target, o));
-  return { model, file, weightBytes: requantizedWeightBytes(file, dtype), draft: new ModelDraft(model, { minConfidence: DRAFT_MIN_CONFIDENCE }) };
+  return { model, file, weightBytes: requantizedWeightBytes(file, dtype), draft: new ModelDraft(model, { minConfidence: DRAFT_MIN_CONFIDENCE, ...draftPoolOptions(target, o) }) };
 }
 
 export function loadDraftFrom(gpu: Gpu, target: LlamaModel, targetFile: GgufFile, targetPath: string, source: DraftModelSource, o: DraftLoadOptions = {}): Promise<LoadedDraftModel> {
@@ -75,10 +88,13 @@ export function loadDraftFrom(gpu: Gpu, target: LlamaModel, targetFile: GgufFile
 }
 
 export interface DraftKvPlan {
-  /** The target's KV pool; undefined: its default (no budget given). */
+  /** The target's KV pool (with shareKv, the one pool of both); undefined: its default (no budget given). */
   targetKvBytes?: number;
+  /** The draft's own pool; 0 with shareKv. */
   draftKvBytes: number;
-  /** How a given budget was split; undefined without one. */
+  /** The two models' K/V have the same shape: one pool on the target's buffers serves both (load with DraftLoadOptions.shareKv). */
+  shareKv: boolean;
+  /** How a given budget was split between two pools; undefined without one, or with shareKv. */
   split?: KvBudgetSplit;
 }
 
@@ -95,9 +111,15 @@ export async function planDraftKv(gpu: Gpu, targetPath: string, source: DraftMod
   else draftConfig = (await readModelConfig(source.path)).config;
   const runtime = resolveRuntimeOptions(config, target, resolveKvType(gpu.device, target.kvType));
   const draftShape = kvShapeOf(draftConfig, runtime.blockSize, runtime.kvType);
+  const targetShape = kvShapeOf(config, runtime.blockSize, runtime.kvType);
   // The draft's one sequence at its longest: its context, or with a sliding window what the window holds.
   const draftMaxTokens = heldTokensPerSequence(draftConfig, runtime, Math.min(runtime.maxContextTokens, draftConfig.contextLength), runtime.blockSize);
-  if (target.kvBudgetBytes === undefined) return { draftKvBytes: draftDefaultKvBytes(draftShape, draftMaxTokens) };
-  const split = splitKvBudget(target.kvBudgetBytes, kvShapeOf(config, runtime.blockSize, runtime.kvType), draftShape, draftMaxTokens);
-  return { targetKvBytes: split.targetBytes, draftKvBytes: split.draftBytes, split };
+  if (kvShapesEqual(targetShape, draftShape)) {
+    // One pool: the whole budget; by default the target's default plus the draft's one sequence.
+    const bytes = target.kvBudgetBytes ?? runtime.kvBudgetBytes + draftDefaultKvBytes(draftShape, draftMaxTokens);
+    return { targetKvBytes: bytes, draftKvBytes: 0, shareKv: true };
+  }
+  if (target.kvBudgetBytes === undefined) return { draftKvBytes: draftDefaultKvBytes(draftShape, draftMaxTokens), shareKv: false };
+  const split = splitKvBudget(target.kvBudgetBytes, targetShape, draftShape, draftMaxTokens);
+  return { targetKvBytes: split.targetBytes, draftKvBytes: split.draftBytes, shareKv: false, split };
 }

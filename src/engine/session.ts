@@ -27,6 +27,12 @@ export interface DocumentCacheOptions {
   maxDocuments?: number;
   /** false: every request prefills its whole prompt (the baseline). Default true. */
   enabled?: boolean;
+  /**
+   * A pool over the model's KV buffers that a draft model's sequence allocates from too (a draft on the
+   * target's buffers, draftLoad.ts), and how to make that draft let go of its blocks: under pressure the
+   * draft's blocks go first (the small model re-feeds them cheaply), then idle documents'.
+   */
+  sharedPool?: { pool: BlockPool; release: () => boolean };
 }
 
 export interface PromptStats {
@@ -82,7 +88,7 @@ export class DocumentCache {
 
   constructor(readonly model: LlamaModel, o: DocumentCacheOptions = {}) {
     const c = model.config;
-    this.pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    this.pool = o.sharedPool?.pool ?? new BlockPool(model.kv.nBlocks, model.options.blockSize);
     this.cache = new PrefixCache(this.pool, {
       namespace: `${c.name}|${c.nLayers}x${c.dModel}|kv${c.nKvHeads}x${c.headDim}${model.options.kvType}|vocab${c.vocabSize}|block${model.options.blockSize}`,
       copyBlock: (src, dst) => model.kv.copyBlock(src, dst),
@@ -93,7 +99,8 @@ export class DocumentCache {
       max: o.maxDocuments ?? 16,
       dispose: (d) => { if (d.cs && !d.busy) this.cache.release(d.cs); },
     });
-    this.pool.onPressure = () => this.dropIdleDocument();
+    const releaseShared = o.sharedPool?.release;
+    this.pool.onPressure = () => (releaseShared?.() ?? false) || this.dropIdleDocument();
   }
 
   /** Runs `prompt` for document `docId` and returns the last position's argmax (and logits). */

@@ -20,6 +20,11 @@ export interface KvShape {
   kvType: KvType;
 }
 
+/** Same layers, heads, head size, block size and KV type: one model's blocks fit the other's buffers. */
+export function kvShapesEqual(a: KvShape, b: KvShape): boolean {
+  return a.nLayers === b.nLayers && a.nKvHeads === b.nKvHeads && a.headDim === b.headDim && a.blockSize === b.blockSize && a.kvType === b.kvType;
+}
+
 /** Bytes of K + V for one token over all layers. */
 export function kvBytesPerToken(s: KvShape): number {
   return 2 * s.nLayers * s.nKvHeads * s.headDim * KV_ELEMENT_BYTES[s.kvType];

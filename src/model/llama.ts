@@ -93,7 +93,8 @@ export class LlamaModel {
   private uploadedBlockTable: number[] = [];
   private disposed = false;
 
-  constructor(readonly gpu: Gpu, readonly config: ModelConfig, readonly weights: ModelWeights, readonly options: ModelRuntimeOptions, ctx: OpContext) {
+  /** `sharedKv`: another model's KV buffers of the same shape (a draft beside its target; load.ts checks the shape), else a pool of its own from options.kvBudgetBytes. */
+  constructor(readonly gpu: Gpu, readonly config: ModelConfig, readonly weights: ModelWeights, readonly options: ModelRuntimeOptions, ctx: OpContext, sharedKv?: KvBuffers) {
     const c = config;
     const o = options;
     // Owns every buffer of the model: weights (loaded through ctx.owner), workspace and KV pool.
@@ -123,7 +124,7 @@ export class LlamaModel {
       partials: own.storage(c.nHeads * maxSplits * (c.headDim + 2) * 4, 'attention.partials'),
     };
     const b = this.buffers;
-    this.kv = new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize, kvType: o.kvType }, o.kvBudgetBytes);
+    this.kv = sharedKv ?? new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize, kvType: o.kvType }, o.kvBudgetBytes);
 
     const linear = (lin: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, label: string, fusedInput?: MatmulArgs['fusedInput']): MatmulOp[] =>
       lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, label, fusedInput }, o.matvec));

@@ -7,7 +7,7 @@ import { openGguf } from '../loaders/gguf/reader';
 import type { GgufFile } from '../loaders/gguf/types';
 import { ModelFormatError } from '../common/errors';
 import { OpContext } from '../ops/context';
-import { kvBytesPerToken, resolveKvType, type KvType } from '../kvcache/kvBuffers';
+import { kvBytesPerToken, kvShapesEqual, resolveKvType, type KvBuffers, type KvType } from '../kvcache/kvBuffers';
 import { configFromMetadata, type ModelConfig } from './config';
 import { LlamaModel, WINDOW_SLACK_TOKENS, type ModelRuntimeOptions } from './llama';
 import { loadWeights, type LoadProgress } from './weights';
@@ -23,6 +23,12 @@ export interface LoadOptions extends Partial<ModelRuntimeOptions> {
   memoryBudgetBytes?: number;
   /** Store every matrix as this type, converted while streaming (a self-speculation draft; see requantize.ts). */
   requantize?: RequantDtype;
+  /**
+   * Another model's KV buffers, of the same shape (layers, KV heads, head size, block size, KV type), to
+   * use instead of a pool of this model's own: a draft beside its target, both allocating blocks from one
+   * BlockPool over these buffers (draftLoad.ts). The owner of the buffers disposes them; kvBudgetBytes is ignored.
+   */
+  sharedKv?: KvBuffers;
 }
 
 export const DEFAULT_BLOCK_SIZE = 16;
@@ -71,7 +77,12 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
 
 export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {}): Promise<{ model: LlamaModel; file: GgufFile }> {
   const { file, config } = await readModelConfig(path);
-  const runtime = resolveRuntimeOptions(config, options, resolveKvType(gpu.device, options.kvType));
+  const shared = options.sharedKv;
+  const runtime = resolveRuntimeOptions(config, shared ? { ...options, kvBudgetBytes: 0, kvType: shared.shape.kvType, blockSize: shared.shape.blockSize } : options, resolveKvType(gpu.device, options.kvType));
+  if (shared) {
+    const mine = { nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, blockSize: runtime.blockSize, kvType: runtime.kvType };
+    if (!kvShapesEqual(mine, shared.shape)) throw new RangeError(`${path}: its K/V shape ${JSON.stringify(mine)} differs from the shared KV pool's ${JSON.stringify(shared.shape)}`);
+  }
   const weightBytes = options.requantize ? requantizedWeightBytes(file, options.requantize) : file.tensors.reduce((s, t) => s + t.byteSize, 0);
   const maxBuffer = gpu.limits.maxBufferSize;
   if (runtime.kvBudgetBytes / (2 * config.nLayers) > maxBuffer) {
@@ -97,7 +108,7 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
   })());
   try {
     const weights = await loadWeights(ctx.owner, file, config, options.onProgress, options.requantize);
-    const model = new LlamaModel(gpu, config, weights, runtime, ctx);
+    const model = new LlamaModel(gpu, config, weights, runtime, ctx, shared);
     const [oom, invalid] = await popScopes();
     if (oom) throw new OutOfMemoryError(`the GPU ran out of memory loading ${path} (${ctx.owner.allocatedBytes} bytes allocated): ${oom.message}`, neededBytes);
     if (invalid) throw new Error(`loading ${path} failed on the GPU: ${invalid.message}`);

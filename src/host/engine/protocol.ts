@@ -33,10 +33,13 @@ export interface ModelInfo {
   /** Decode speed measured at load (a few greedy tokens after the warm-up), tokens per second. */
   decodeTokensPerS?: number;
   loadMs: number;
-  /** The target's KV pool (blocks, tokens, bytes); with a draft, it and draft.kv share kvBudgetBytes. */
+  /** The target's KV pool (blocks, tokens, bytes); with a draft, it and draft.kv share kvBudgetBytes (or it is the one pool of both: draft.kvShared). */
   kv?: KvPoolInfo;
-  /** The draft model loaded with the target, if any ('self:q4_0' etc.: the target requantized). */
-  draft?: { path: string; name: string; weightBytes: number; kv?: KvPoolInfo };
+  /**
+   * The draft model loaded with the target, if any ('self:q4_0' etc.: the target requantized). kvShared:
+   * its K/V has the target's shape and its blocks come from the target's pool (kv), so it has no kv of its own.
+   */
+  draft?: { path: string; name: string; weightBytes: number; kv?: KvPoolInfo; kvShared?: boolean };
 }
 
 export interface KvPoolInfo {

@@ -98,7 +98,7 @@ export class EngineServer {
     });
     let draft: LoadedDraftModel | undefined;
     try {
-      if (draftSource) draft = await loadDraftFrom(this.gpu, model, file, p.modelPath, draftSource, { kvBudgetBytes: kvPlan?.draftKvBytes });
+      if (draftSource) draft = await loadDraftFrom(this.gpu, model, file, p.modelPath, draftSource, { kvBudgetBytes: kvPlan?.draftKvBytes, shareKv: kvPlan?.shareKv });
       const tokenizer = createTokenizer(file.metadata);
       const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED }, draft?.draft);
       // Warm-up: the first forward passes compile the pipelines (seconds on a software adapter); do it
@@ -129,7 +129,7 @@ export class EngineServer {
         isSoftwareAdapter: a.isSoftware,
         decodeTokensPerS,
         loadMs: performance.now() - t0,
-        draft: draft && { path: p.draftModelPath!, name: draftSource?.kind === 'self' ? `${cm.name} itself at ${draftSource.dtype.toUpperCase()}` : draft.model.config.name, weightBytes: draft.weightBytes, kv: kvPoolOf(draft.model) },
+        draft: draft && { path: p.draftModelPath!, name: draftSource?.kind === 'self' ? `${cm.name} itself at ${draftSource.dtype.toUpperCase()}` : draft.model.config.name, weightBytes: draft.weightBytes, ...(kvPlan?.shareKv ? { kvShared: true } : { kv: kvPoolOf(draft.model) }) },
         kv: kvPoolOf(model),
       };
       this.loaded = { cm, info, dispose: () => { cm.documents.dispose(); draft?.draft.reset(); draft?.model.dispose(); model.dispose(); } };
