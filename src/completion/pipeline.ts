@@ -4,7 +4,6 @@
 // text). Runs wherever the model is: in the engine process behind the extension, or in-process in tests
 // and the CLI.
 
-import { LRUCache } from 'lru-cache';
 import { CancelledError } from '../common/errors';
 import { generate, type GenerateOptions, type GenerateResult } from '../engine/generate';
 import type { DraftSource, ModelDraft } from '../engine/draft';
@@ -22,7 +21,7 @@ import { postprocess } from './postprocess';
 import { buildPrompt, DEFAULT_BUDGETS, type PromptBudgets } from './prompt';
 import { createStopRule, wantsMultiline } from './stopRules';
 import { chooseTemplate } from './templates';
-import { PREFIX_WINDOW_GROWTH } from './window';
+import { PREFIX_WINDOW_GROWTH, PrefixStarts } from './window';
 import type { CompletionOptions, CompletionRequest, CompletionResult, DraftMode, GeneratedTokens, SpeculativeTimings } from './types';
 
 export interface CompletionModel {
@@ -44,22 +43,17 @@ export interface CompletionModel {
   /** Draft-length controllers kept across requests, by draft source and draft-length setting. */
   draftLengths?: Map<string, DraftLengthController>;
   /**
-   * Each document's recent prefix window starts (document lines, the last request's first): the next
-   * request keeps one while its window has grown less than PREFIX_WINDOW_GROWTH x the budget, so the
-   * prompt's cached K/V holds while the user types (and when they come back after a jump).
+   * Each document's recent prefix window starts: the next request keeps one while its window has grown
+   * less than PREFIX_WINDOW_GROWTH x the budget, so the prompt's cached K/V holds while the user types
+   * (and when they come back after a jump).
    */
-  prefixStarts: LRUCache<string, number[]>;
+  prefixStarts: PrefixStarts;
 }
-
-/** Documents whose prefix window starts are remembered (a few numbers each; far more than the KV cache keeps). */
-const PREFIX_STARTS_KEPT = 1024;
-/** Window starts remembered per document: the current place and a few it jumped from. */
-const PREFIX_STARTS_PER_DOCUMENT = 4;
 
 export function completionModel(model: LlamaModel, tokenizer: Tokenizer, o: DocumentCacheOptions = {}, draft?: ModelDraft): CompletionModel {
   // A draft on the target's KV buffers allocates from the documents' pool (one pool for both, draftLoad.ts).
   const documents = new DocumentCache(model, { ...o, sharedPool: draft?.sharedPoolWith(model) });
-  return { model, tokenizer, name: model.config.name, pool: documents.pool, documents, draft, prefixStarts: new LRUCache({ max: PREFIX_STARTS_KEPT }) };
+  return { model, tokenizer, name: model.config.name, pool: documents.pool, documents, draft, prefixStarts: new PrefixStarts() };
 }
 
 /** The model's draft-length controller for this source and setting: what it learnt (acceptance, pass costs) carries over. */
@@ -120,14 +114,9 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
   }, m.model.options.maxContextTokens, maxTokens, PREFIX_WINDOW_GROWTH);
   // A document's prefix window keeps its start while it grows (the cached K/V stays valid); a request
   // without a document (no cache to keep) takes the budget's window.
-  const docId = req.documentId;
-  const recentStarts = docId !== undefined ? m.prefixStarts.get(docId) ?? [] : [];
-  const keep = docId !== undefined ? { startLines: recentStarts, maxTokens: budgets.prefixTokens * PREFIX_WINDOW_GROWTH } : undefined;
+  const keep = m.prefixStarts.keepFor(req.documentId, budgets.prefixTokens);
   const prompt = buildPrompt(m.tokenizer, template, req, budgets, undefined, keep);
-  if (docId !== undefined) {
-    const start = prompt.prefixStartLine;
-    m.prefixStarts.set(docId, [start, ...recentStarts.filter((l) => l !== start)].slice(0, PREFIX_STARTS_PER_DOCUMENT));
-  }
+  m.prefixStarts.remember(req.documentId, prompt.prefixStartLine);
   const tokenizeMs = now() - t0;
   const multiline = wantsMultiline(req.prefix, req.suffix, o.multiline);
   const rule = createStopRule(prompt.prefix, { multiline });

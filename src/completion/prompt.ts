@@ -5,7 +5,7 @@
 import type { Tokenizer } from '../tokenizer';
 import { resolveSpecial, type FimTemplate, type Piece } from './templates';
 import type { CompletionRequest } from './types';
-import { filesWithin, keptPrefixWindow, prefixWindow, suffixWindow, type PrefixWindow } from './window';
+import { chooseWindow, filesWithin, suffixWindow, type KeepPrefixWindow } from './window';
 
 export interface PromptBudgets {
   prefixTokens: number;
@@ -22,18 +22,8 @@ export interface Prompt {
   /** The prefix and suffix as they went into the prompt (post-processing compares against these). */
   prefix: string;
   suffix: string;
-  /** Document line number where the prefix window starts (a caller keeps it to pass as `keep` next time). */
+  /** Document line number where the prefix window starts (PrefixStarts.remember, for the next request's `keep`). */
   prefixStartLine: number;
-}
-
-/**
- * Prefix windows to keep from the document's earlier requests: the first of `startLines` (most recent
- * first) whose window holds at most `maxTokens` (after a jump and back, the window from before the jump,
- * whose K/V the prefix cache may still hold).
- */
-export interface KeepPrefixWindow {
-  startLines: readonly number[];
-  maxTokens: number;
 }
 
 /**
@@ -52,9 +42,7 @@ export function buildPrompt(tok: Tokenizer, template: FimTemplate, req: Completi
   const count = (t: string) => tok.encode(t, { parseSpecial: false }).length;
   const maxPrefixTokens = Math.max(budgets.prefixTokens, keep?.maxTokens ?? 0);
   const { prefixText, prefixLineOffset } = capPrefix(req.prefix, maxPrefixTokens * MAX_CHARS_PER_TOKEN, req.prefixLineOffset ?? 0);
-  let window: PrefixWindow | undefined;
-  for (const line of keep?.startLines ?? []) if ((window = keptPrefixWindow(prefixText, keep!.maxTokens, count, prefixLineOffset, line))) break;
-  window ??= prefixWindow(prefixText, budgets.prefixTokens, count, prefixLineOffset);
+  const window = chooseWindow(prefixText, budgets.prefixTokens, count, prefixLineOffset, keep);
   const prefix = window.text;
   const suffix = template.usesSuffix ? suffixWindow(req.suffix.slice(0, budgets.suffixTokens * MAX_CHARS_PER_TOKEN), budgets.suffixTokens, count) : '';
   const files = filesWithin((req.contextFiles ?? []).map((f) => ({ ...f, text: f.text.slice(0, budgets.contextFileTokens * MAX_CHARS_PER_TOKEN) })), budgets.contextFileTokens, count);

@@ -1,6 +1,10 @@
 // Choosing how much of the document goes into the prompt, in tokens, with edges that stay put while the
 // user types: the prefix window starts on a line number that is a multiple of `anchorLines`, so it moves
-// in jumps rather than a line per keystroke, and the prompt's token prefix (and the KV cache) survives.
+// in jumps rather than a line per keystroke, and the prompt's token prefix (and the KV cache) survives;
+// with a document's recent window starts (PrefixStarts) it keeps its start until it has grown to
+// PREFIX_WINDOW_GROWTH x its budget.
+
+import { LRUCache } from 'lru-cache';
 
 /** Token count of a text (the model's tokenizer; tests pass a simple counter). */
 export type CountTokens = (text: string) => number;
@@ -121,4 +125,51 @@ export function filesWithin<T extends { text: string }>(files: readonly T[], bud
     left -= count(head);
   }
   return out;
+}
+
+/** Prefix windows to keep: the first of `startLines` whose window holds at most `maxTokens`. */
+export interface KeepPrefixWindow {
+  startLines: readonly number[];
+  maxTokens: number;
+}
+
+/**
+ * The prefix window of a request: with `keep`, the first kept start (most recent first) whose window still
+ * holds at most keep.maxTokens (after a jump and back, the window from before the jump, whose K/V a
+ * prefix cache may still hold); else the budget's window, anchored on a line multiple.
+ */
+export function chooseWindow(prefix: string, budgetTokens: number, count: CountTokens, lineOffset: number, keep?: KeepPrefixWindow): PrefixWindow {
+  for (const line of keep?.startLines ?? []) {
+    const w = keptPrefixWindow(prefix, keep!.maxTokens, count, lineOffset, line);
+    if (w) return w;
+  }
+  return prefixWindow(prefix, budgetTokens, count, lineOffset);
+}
+
+/** Documents whose window starts are remembered (a few numbers each; far more than a KV cache keeps). */
+const DOCUMENTS_REMEMBERED = 1024;
+/** Window starts remembered per document: the current place and a few it jumped from. */
+const STARTS_PER_DOCUMENT = 4;
+
+/** Each document's recent prefix window starts (document lines, the last request's first). */
+export class PrefixStarts {
+  private readonly lru = new LRUCache<string, number[]>({ max: DOCUMENTS_REMEMBERED });
+
+  /** What to keep for the document's next request with prefix budget `budgetTokens`; undefined without a document. */
+  keepFor(documentId: string | undefined, budgetTokens: number): KeepPrefixWindow | undefined {
+    if (documentId === undefined) return undefined;
+    return { startLines: this.lru.get(documentId) ?? [], maxTokens: budgetTokens * PREFIX_WINDOW_GROWTH };
+  }
+
+  /** Records the window the document's request used. */
+  remember(documentId: string | undefined, startLine: number): void {
+    if (documentId === undefined) return;
+    const recent = this.lru.get(documentId) ?? [];
+    this.lru.set(documentId, [startLine, ...recent.filter((l) => l !== startLine)].slice(0, STARTS_PER_DOCUMENT));
+  }
+
+  /** Forgets a document's starts (tests compare against requests that keep nothing). */
+  forget(documentId: string): void {
+    this.lru.delete(documentId);
+  }
 }

@@ -7,6 +7,7 @@
 
 import type { CompletionBackend } from '../completion/backend';
 import { fitBudgets } from '../completion/pipeline';
+import { PREFIX_WINDOW_GROWTH, PrefixStarts } from '../completion/window';
 import { postprocess } from '../completion/postprocess';
 import { DEFAULT_BUDGETS } from '../completion/prompt';
 import { createStopRule, wantsMultiline } from '../completion/stopRules';
@@ -69,6 +70,7 @@ export class RemoteBackend implements CompletionBackend {
   private readonly firstTokenMs: number[] = [];
   private readonly counts = { requests: 0, ok: 0, cancelled: 0, errors: 0, retries: 0 };
   private readonly now: () => number;
+  private readonly prefixStarts = new PrefixStarts();
 
   constructor(readonly o: RemoteBackendOptions) {
     this.now = o.now ?? (() => performance.now());
@@ -146,8 +148,12 @@ export class RemoteBackend implements CompletionBackend {
       prefixTokens: o.prefixTokens ?? DEFAULT_BUDGETS.prefixTokens,
       suffixTokens: o.suffixTokens ?? DEFAULT_BUDGETS.suffixTokens,
       contextFileTokens: o.contextFileTokens ?? DEFAULT_BUDGETS.contextFileTokens,
-    }, this.o.contextTokens ?? 8192, maxTokens);
-    const wire = buildWireRequest(this.o.api, { req, model: this.o.model, template, budgets, maxTokens, temperature: o.temperature ?? 0 });
+    }, this.o.contextTokens ?? 8192, maxTokens, PREFIX_WINDOW_GROWTH);
+    // The document's prefix window keeps its start while it grows, as the local engine's does: the
+    // server's prefix cache (llama-server's slot, vLLM's and SGLang's prefix caching) keeps matching.
+    const keep = this.prefixStarts.keepFor(req.documentId, budgets.prefixTokens);
+    const wire = buildWireRequest(this.o.api, { req, model: this.o.model, template, budgets, maxTokens, temperature: o.temperature ?? 0, keep });
+    this.prefixStarts.remember(req.documentId, wire.prefixStartLine);
     const url = endpoint(this.o.url, wire.path);
     const rule = createStopRule(wire.prefix, { multiline: wantsMultiline(req.prefix, req.suffix, o.multiline) });
 

@@ -7,7 +7,7 @@
 import { DEFAULT_BUDGETS, type PromptBudgets } from '../completion/prompt';
 import { getTemplate, isTemplateName, type Piece, type TemplateName } from '../completion/templates';
 import type { CompletionRequest } from '../completion/types';
-import { filesWithin, prefixWindow, suffixWindow, type CountTokens } from '../completion/window';
+import { chooseWindow, filesWithin, suffixWindow, type CountTokens, type KeepPrefixWindow } from '../completion/window';
 
 type Role = 'prefix' | 'suffix' | 'middle' | 'repo' | 'fileSep';
 
@@ -57,23 +57,29 @@ export interface TextPrompt {
   /** The windows as they went in (post-processing compares against these). */
   prefix: string;
   suffix: string;
+  /** Document line where the prefix window starts (PrefixStarts.remember). */
+  prefixStartLine: number;
 }
 
-export function buildTextPrompt(name: TemplateName, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens): TextPrompt {
+/** `keep`: the document's recent window starts (PrefixStarts), so a server's prefix cache keeps matching while the user types. */
+export function buildTextPrompt(name: TemplateName, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens, keep?: KeepPrefixWindow): TextPrompt {
   const template = getTemplate(name);
   const spelling = SPELLINGS[name];
-  const prefix = prefixWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0).text;
+  const window = chooseWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0, keep);
+  const prefix = window.text;
   const suffix = template.usesSuffix ? suffixWindow(req.suffix, budgets.suffixTokens, count) : '';
   const files = filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count);
   const pieces = template.layout({ prefix, suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo: 'workspace' });
   const text = pieces.map((p: Piece) => ('text' in p ? p.text : 'role' in p.special ? spelling.roles[p.special.role] ?? '' : p.special.text)).join('');
-  return { text, stop: spelling.stop, prefix, suffix };
+  return { text, stop: spelling.stop, prefix, suffix, prefixStartLine: window.startLine };
 }
 
 /** The windows alone, for servers that lay out the prompt themselves (llama-server's /infill). */
-export function windows(req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens) {
+export function windows(req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens, keep?: KeepPrefixWindow) {
+  const window = chooseWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0, keep);
   return {
-    prefix: prefixWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0).text,
+    prefix: window.text,
+    prefixStartLine: window.startLine,
     suffix: suffixWindow(req.suffix, budgets.suffixTokens, count),
     files: filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count),
   };

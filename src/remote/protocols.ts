@@ -8,6 +8,7 @@
 import type { PromptBudgets } from '../completion/prompt';
 import type { TemplateName } from '../completion/templates';
 import type { CompletionRequest } from '../completion/types';
+import type { KeepPrefixWindow } from '../completion/window';
 import { protocolError } from './errors';
 import { buildTextPrompt, windows } from './prompt';
 import { ndjsonLines, sseEvents } from './sse';
@@ -29,6 +30,8 @@ export interface WireRequest {
   /** The windows as sent (post-processing and the stop rule use them). */
   prefix: string;
   suffix: string;
+  /** Document line where the prefix window starts (for the document's next request). */
+  prefixStartLine: number;
   template: string;
 }
 
@@ -39,6 +42,8 @@ export interface BuildArgs {
   budgets: PromptBudgets;
   maxTokens: number;
   temperature: number;
+  /** The document's recent window starts (completion/window.ts PrefixStarts). */
+  keep?: KeepPrefixWindow;
 }
 
 /** `base` joined with an API path, tolerating a base that already ends in /v1 (as OpenAI clients expect). */
@@ -50,11 +55,12 @@ export function endpoint(base: string, path: string): URL {
 
 export function buildWireRequest(api: RemoteApi, a: BuildArgs): WireRequest {
   if (api === 'llama-server-infill') {
-    const w = windows(a.req, a.budgets);
+    const w = windows(a.req, a.budgets, undefined, a.keep);
     return {
       path: '/infill',
       prefix: w.prefix,
       suffix: w.suffix,
+      prefixStartLine: w.prefixStartLine,
       template: 'server (/infill)',
       json: {
         input_prefix: w.prefix,
@@ -67,12 +73,13 @@ export function buildWireRequest(api: RemoteApi, a: BuildArgs): WireRequest {
       },
     };
   }
-  const p = buildTextPrompt(a.template, a.req, a.budgets);
+  const p = buildTextPrompt(a.template, a.req, a.budgets, undefined, a.keep);
   if (api === 'ollama') {
     return {
       path: '/api/generate',
       prefix: p.prefix,
       suffix: p.suffix,
+      prefixStartLine: p.prefixStartLine,
       template: a.template,
       json: { model: a.model, prompt: p.text, raw: true, stream: true, options: { num_predict: a.maxTokens, temperature: a.temperature, ...(p.stop.length ? { stop: p.stop } : {}) } },
     };
@@ -81,6 +88,7 @@ export function buildWireRequest(api: RemoteApi, a: BuildArgs): WireRequest {
     path: '/v1/completions',
     prefix: p.prefix,
     suffix: p.suffix,
+    prefixStartLine: p.prefixStartLine,
     template: a.template,
     json: {
       ...(a.model ? { model: a.model } : {}),

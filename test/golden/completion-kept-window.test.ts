@@ -34,7 +34,7 @@ async function typeLines(documentId: string, n: number, forget: boolean): Promis
   let restarts = 0;
   let typedTokens = 0;
   for (let l = 40; l <= 40 + n; l++) {
-    if (forget) cm.prefixStarts.delete(documentId);
+    if (forget) cm.prefixStarts.forget(documentId);
     const r = await runCompletion(cm, at(documentId, l), opts);
     if (l > 40) {
       const line = cm.tokenizer.encode(LINES[l - 1], { parseSpecial: false }).length;

@@ -251,3 +251,28 @@ test('fallback to the local engine on a remote failure (not on a cancel), and sw
   await rejectsWith(noLocal.complete(req, opts, {}), 'REMOTE_UNREACHABLE', 2000);
   remote.dispose();
 });
+
+test('a document\'s prompts keep their prefix window start while the user types, so the server\'s prefix cache keeps matching; without a document they re-anchor', async () => {
+  handler = good;
+  const b = new RemoteBackend({ url: base, api: 'openai', model: 'qwen2.5-coder-7b' });
+  const small: CompletionOptions = { ...opts, prefixTokens: 100, suffixTokens: 10, contextFileTokens: 0 };
+  const doc = Array.from({ length: 200 }, (_, i) => `const v${String(i).padStart(3, '0')} = f(${i});\n`); // 24 characters, ~8 estimated tokens a line
+  const prefixesSent = async (documentId: string | undefined): Promise<string[]> => {
+    const out: string[] = [];
+    for (let line = 100; line < 130; line++) {
+      const n = seen.length;
+      await b.complete({ ...req, documentId, prefix: doc.slice(0, line).join(''), suffix: '' }, small, {});
+      const prompt: string = seen[n].body.prompt;
+      out.push(prompt.slice('<|fim_prefix|>'.length, prompt.indexOf('<|fim_suffix|>')));
+    }
+    return out;
+  };
+  const restarts = (ps: string[]) => ps.filter((p, i) => i > 0 && !p.startsWith(ps[i - 1])).length;
+  const kept = await prefixesSent('file:///a.ts');
+  const anchored = await prefixesSent(undefined);
+  // 30 lines of ~8 tokens typed with a 100-token budget kept up to 200: a restart at most every ~12 lines.
+  assert.ok(restarts(kept) <= 3, `${restarts(kept)} restarts with a document`);
+  assert.ok(restarts(anchored) > restarts(kept), `${restarts(anchored)} restarts without a document, ${restarts(kept)} with`);
+  assert.ok(Math.max(...kept.map((p) => p.length)) > 1.5 * 300, 'kept windows grow past the budget (100 tokens ~ 300 characters)');
+  b.dispose();
+});
