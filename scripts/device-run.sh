@@ -43,6 +43,6 @@ else
   # A verify pass of k+1 positions against one position: the matrix kernel (rows) and the split-K batch kernel.
   run 90 node dist/cli.js bench verify --model "$models/bench-qwen05b-24L-q8_0.gguf" --matvec rows,splitKi --runs 5
   run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"
-  run 150 node dist-bench/edit-replay.js --only qwen --layers 24 --no-llamacpp --requests 40 --cache-dir "$models"
+  run 150 node dist-bench/edit-replay.js --only qwen --layers 24 --no-llamacpp --requests 40 --no-cache-requests 10 --layouts spm --cache-dir "$models"
 fi
 say "done: $log"
