@@ -106,8 +106,8 @@ export async function benchSpeculativeCommand(args: string[]): Promise<void> {
     const draft = loaded.model;
     const rng = new Rng(7);
     const prompt = Array.from({ length: promptLen }, () => 3 + Math.floor(rng.next() * (target.config.vocabSize - 3)));
-    // One pool for both when the draft runs on the target's KV buffers (ModelDraft.pool), else one each.
-    const tPool = kvPlan.shareKv ? loaded.draft.pool : new BlockPool(target.kv.nBlocks, target.options.blockSize);
+    // One pool for both when the draft runs on the target's KV buffers (kv.sharedPool), else one each.
+    const tPool = target.kv.sharedPool ?? new BlockPool(target.kv.nBlocks, target.options.blockSize);
     const dPool = loaded.draft.pool;
     const common = { adapter: gpu.adapter.description, target: v.model, draft: v.draft, tokens: nTokens, promptTokens: promptLen };
     const targetKv = kvPoolOf(target);

@@ -11,7 +11,7 @@ import { denseDistribution, drawFrom } from './speculativeSampling';
 import { IDENTITY_MAPPING, type VocabMapping } from './draftVocab';
 
 /** The part of LlamaModel speculative decoding uses (tests substitute small CPU models). */
-export type ForwardModel = Pick<LlamaModel, 'forward' | 'maxBatchTokens' | 'maxLogitRows' | 'config' | 'options'> & { kv: { nBlocks: number } };
+export type ForwardModel = Pick<LlamaModel, 'forward' | 'maxBatchTokens' | 'maxLogitRows' | 'config' | 'options'> & { kv: { nBlocks: number; sharedPool?: BlockPool }; decodeChain?: LlamaModel['decodeChain'] };
 
 export interface Proposal {
   /** Drafted token ids (target vocabulary), at most the k asked for; fewer when the draft is unsure. */
@@ -54,6 +54,12 @@ export interface ModelDraftOptions {
    * model's KV buffers.
    */
   pool?: BlockPool;
+  /**
+   * Greedy proposals: after the first pass, the rest in one GPU chain with one readback (decodeChain)
+   * instead of a round trip per token. Unsure tokens still end the proposal, but after the chain has run
+   * (its passes are spent). Default true where the model has decodeChain.
+   */
+  chain?: boolean;
 }
 
 /** Proposals from a draft model run step by step (one forward pass per drafted token). */
@@ -65,6 +71,7 @@ export class ModelDraft implements DraftSource {
   private readonly cached: number[] = [];
   private readonly mapping: VocabMapping;
   private readonly minConfidence: number;
+  private readonly chain: boolean;
   /** The model's forward gives each argmax's probability (LlamaModel does): no logits needed for minConfidence. */
   private givesProbs = false;
   /** In propose: its sequence is being written, so releaseBlocks must not clear it. */
@@ -73,10 +80,11 @@ export class ModelDraft implements DraftSource {
   readonly poolStats = { releases: 0, roomless: 0 };
 
   constructor(readonly model: ForwardModel, o: ModelDraftOptions = {}) {
-    this.pool = o.pool ?? new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    this.pool = o.pool ?? model.kv.sharedPool ?? new BlockPool(model.kv.nBlocks, model.options.blockSize);
     this.seq = new Sequence(this.pool);
     this.mapping = o.mapping ?? IDENTITY_MAPPING;
     this.minConfidence = o.minConfidence ?? 0;
+    this.chain = o.chain ?? true;
   }
 
   async propose(context: readonly number[], k: number, ctx: ProposeContext): Promise<Proposal> {
@@ -119,6 +127,19 @@ export class ModelDraft implements DraftSource {
     let passes = 0;
     let feed = committed.slice(keep);
     for (let i = 0; i < k; i++) {
+      if (i > 0 && greedy && this.chain && this.model.decodeChain && k - i <= this.model.maxBatchTokens) {
+        // The rest of the proposal in one chain: feed[0] (the last drafted token) and each argmax after it.
+        const rest = await this.model.decodeChain({ seq: this.seq, token: feed[0], steps: k - i, signal: ctx.signal });
+        passes += k - i;
+        this.cached.push(feed[0], ...rest.ids.subarray(0, k - i - 1));
+        for (let j = 0; j < rest.ids.length; j++) {
+          if (this.minConfidence > 0 && rest.probs[j] < this.minConfidence) break;
+          const xt = this.mapping.toTarget(rest.ids[j]);
+          if (xt < 0 || xt >= ctx.vocab) break;
+          tokens.push(xt);
+        }
+        break;
+      }
       const r = await this.forwardAll(feed, wantLogits, ctx.signal);
       passes++;
       this.cached.push(...feed);

@@ -56,7 +56,9 @@ export function draftLoadOptions(target: LlamaModel, o: DraftLoadOptions): LoadO
 
 /** The draft's ModelDraft: on the target's KV buffers, a pool for both (the target's documents take it from ModelDraft.pool). */
 function draftPoolOptions(target: LlamaModel, o: DraftLoadOptions): { pool?: BlockPool } {
-  return o.shareKv ? { pool: new BlockPool(target.kv.nBlocks, target.options.blockSize) } : {};
+  if (!o.shareKv) return {};
+  target.kv.sharedPool ??= new BlockPool(target.kv.nBlocks, target.options.blockSize);
+  return { pool: target.kv.sharedPool };
 }
 
 /** Loads `path` as a draft for `target`; the caller disposes `model`. Throws DraftVocabularyError on a mismatch. */

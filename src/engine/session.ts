@@ -88,7 +88,7 @@ export class DocumentCache {
 
   constructor(readonly model: LlamaModel, o: DocumentCacheOptions = {}) {
     const c = model.config;
-    this.pool = o.sharedPool?.pool ?? new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    this.pool = o.sharedPool?.pool ?? model.kv.sharedPool ?? new BlockPool(model.kv.nBlocks, model.options.blockSize);
     this.cache = new PrefixCache(this.pool, {
       namespace: `${c.name}|${c.nLayers}x${c.dModel}|kv${c.nKvHeads}x${c.headDim}${model.options.kvType}|vocab${c.vocabSize}|block${model.options.blockSize}`,
       copyBlock: (src, dst) => model.kv.copyBlock(src, dst),

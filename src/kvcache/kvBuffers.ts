@@ -5,6 +5,7 @@
 
 import { FeatureUnavailableError, OutOfMemoryError } from '../common/errors';
 import type { BufferOwner } from '../gpu/buffers';
+import type { BlockPool } from './blockPool';
 
 /** Element type of the stored K and V. */
 export type KvType = 'f32' | 'f16';
@@ -54,6 +55,12 @@ export class KvBuffers {
   readonly nBlocks: number;
   /** Bytes of one block in one layer's K (or V) buffer: [nKvHeads][blockSize][headDim] of the KV type. */
   readonly blockBytes: number;
+  /**
+   * Set when two models run on these buffers (a draft on its target's, draftLoad.ts): the one pool every
+   * sequence on them must allocate from. Two pools over the same buffers would hand out the same block
+   * twice, so forward passes refuse a sequence of another pool (LlamaModel.checkPool).
+   */
+  sharedPool?: BlockPool;
 
   constructor(owner: BufferOwner, readonly shape: KvShape, budgetBytes: number) {
     if (shape.kvType === 'f16' && !owner.device.features.has('shader-f16')) throw new FeatureUnavailableError('shader-f16');

@@ -42,7 +42,7 @@ export class Sequence {
   beforeRelease?: (upTo: number) => void;
 
   /** Without `copyBlock`, the sequence must never hold a shared or registered partial block. */
-  constructor(private readonly pool: BlockPool, private readonly copyBlock?: BlockCopier) {}
+  constructor(readonly pool: BlockPool, private readonly copyBlock?: BlockCopier) {}
 
   /**
    * A sequence over blocks the caller has already retained (one reference each, now owned by the

@@ -25,6 +25,9 @@ import type { Linear, ModelWeights } from './weights';
 import { ropeTable } from './rope';
 import type { GpuProfiler } from '../gpu/profiler';
 
+/** Most passes one decodeChain runs (a draft's longest proposal is 16 tokens; 64 leaves room). */
+export const MAX_CHAIN_STEPS = 64;
+
 /** Default ModelRuntimeOptions.windowSlackTokens: a draft of 16 tokens plus the bonus token, rounded up. */
 export const WINDOW_SLACK_TOKENS = 32;
 
@@ -87,6 +90,8 @@ export class LlamaModel {
   private readonly headDecode: MatmulOp;
   private readonly argmax: ArgmaxOp;
   private readonly idsReadback: Readback;
+  private readonly chainOut: GPUBuffer;
+  private readonly chainReadback: Readback;
   private readonly logitsReadback: Readback;
   readonly maxLogitRows: number;
   private readonly splitKeys: number;
@@ -154,6 +159,9 @@ export class LlamaModel {
       fusedInput: { mode: 'rmsnorm', x: b.x, weight: weights.outputNorm, eps: c.normEps } }, o.matvec);
     this.argmax = new ArgmaxOp(this.ctx, c.vocabSize, b.logits, b.ids);
     this.idsReadback = new Readback(gpu.device, this.maxLogitRows * ARGMAX_ROW_BYTES, 'ids.readback');
+    // [MAX_CHAIN_STEPS][id, p]: decodeChain's argmax rows, read back once per chain.
+    this.chainOut = own.storage(MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES, 'chain.ids');
+    this.chainReadback = new Readback(gpu.device, MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES, 'chain.readback');
     this.logitsReadback = new Readback(gpu.device, this.maxLogitRows * c.vocabSize * 4, 'logits.readback');
   }
 
@@ -168,6 +176,7 @@ export class LlamaModel {
     if (req.signal?.aborted) throw new CancelledError();
     const T = req.tokens.length;
     const seq = req.seq;
+    this.checkPool(seq);
     const pos0 = seq.length;
     if (T < 1 || T > this.options.maxBatchTokens) throw new UsageError(`batch of ${T} tokens (1..${this.options.maxBatchTokens})`);
     if (req.logitRows < 0 || req.logitRows > Math.min(T, this.maxLogitRows)) throw new UsageError(`logitRows ${req.logitRows} for a batch of ${T}`);
@@ -232,6 +241,64 @@ export class LlamaModel {
   }
 
   /**
+   * `steps` greedy one-token passes in a row with one readback (DESIGN.md, "Speculative decoding without
+   * round trips"): `token` is fed at position seq.length, and each pass's argmax becomes the next pass's
+   * token on the GPU (copied from the argmax row into the token buffer), so the CPU waits once for all of
+   * them instead of once a token. Returns each pass's argmax and its probability; appends `steps`
+   * positions (token and the first steps - 1 argmaxes) to `seq`, as `steps` forward calls would.
+   * Each pass is its own submit: its step uniforms (position) are queue writes ordered between submits.
+   */
+  async decodeChain(req: { seq: Sequence; token: number; steps: number; signal?: AbortSignal }): Promise<{ ids: Uint32Array; probs: Float32Array }> {
+    if (this.disposed) throw new UsageError('the model was disposed');
+    this.gpu.assertAlive();
+    if (req.signal?.aborted) throw new CancelledError();
+    const { seq, steps } = req;
+    this.checkPool(seq);
+    const pos0 = seq.length;
+    // At most a batch's positions: what a sequence's block budget allows for one pass (heldTokensPerSequence).
+    const maxSteps = Math.min(MAX_CHAIN_STEPS, this.options.maxBatchTokens);
+    if (!Number.isInteger(steps) || steps < 1 || steps > maxSteps) throw new UsageError(`a chain of ${steps} steps (1..${maxSteps})`);
+    if (!Number.isInteger(req.token) || req.token < 0 || req.token >= this.config.vocabSize) throw new UsageError(`token id ${req.token} outside the vocabulary (0..${this.config.vocabSize - 1})`);
+    if (pos0 + steps > this.options.maxContextTokens) {
+      throw new OutOfMemoryError(`the sequence would reach ${pos0 + steps} tokens; the context holds ${this.options.maxContextTokens}`);
+    }
+    const window = this.config.slidingWindow;
+    if (window > 0) {
+      if (seq.firstHeldPosition > windowStart(pos0, window)) {
+        throw new Error(`the sequence released position ${seq.firstHeldPosition - 1}, which position ${pos0}'s window reads (rolled back past the slack)`);
+      }
+      // What the first pass no longer reads; later passes read less still, but nothing before that is released early.
+      if (this.options.releaseOutOfWindow !== false) seq.releaseBefore(windowStart(pos0, window, this.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS));
+    }
+    seq.reserve(pos0 + steps);
+    const device = this.gpu.device;
+    device.queue.writeBuffer(this.buffers.tokens, 0, new Uint32Array([req.token]));
+    this.syncBlockTable(seq.blockTable);
+    for (let i = 0; i < steps; i++) {
+      const pos = pos0 + i;
+      const span = window > 0 ? Math.min(window, pos + 1) : pos + 1;
+      const splits = attentionSplits(1, span, this.splitKeys);
+      this.ctx.writeStep(1, pos, 1, splits);
+      const encoder = device.createCommandEncoder({ label: `chain ${i}` });
+      const pass = encoder.beginComputePass({ label: 'forward' });
+      this.encodeLayers((_, body) => body(pass), 1, 1, splits);
+      pass.end();
+      encoder.copyBufferToBuffer(this.buffers.ids, 0, this.chainOut, i * ARGMAX_ROW_BYTES, ARGMAX_ROW_BYTES);
+      // The argmax's id (the row's first u32) is the next pass's token.
+      if (i + 1 < steps) encoder.copyBufferToBuffer(this.buffers.ids, 0, this.buffers.tokens, 0, 4);
+      else this.chainReadback.encodeCopy(encoder, this.chainOut, 0, steps * ARGMAX_ROW_BYTES);
+      device.queue.submit([encoder.finish()]);
+    }
+    seq.length = pos0 + steps;
+    try {
+      return splitArgmaxRows(await this.chainReadback.read(steps * ARGMAX_ROW_BYTES), steps);
+    } catch (e) {
+      if (this.gpu.isLost) throw new DeviceLostError((e as Error).message);
+      throw e;
+    }
+  }
+
+  /**
    * Group labels name the kernel; matmul groups are 'matmul.<projection>' (benchmarks key on them).
    * In a one-token pass the GPU matvec computes rmsnorm and silu·up itself while staging its input
    * (MatmulOp.fusesInput), and those dispatches are skipped.
@@ -260,6 +327,12 @@ export class LlamaModel {
     }
   }
 
+  /** KV buffers two models share take blocks from one pool only (KvBuffers.sharedPool). */
+  private checkPool(seq: Sequence): void {
+    const shared = this.kv.sharedPool;
+    if (shared && seq.pool !== shared) throw new Error('this model\'s KV buffers are shared with another model: its sequences must allocate from the shared pool (kv.sharedPool)');
+  }
+
   /** Uploads the block table when it changed since the last pass (usually only a new block at the end). */
   private syncBlockTable(table: number[]): void {
     const prev = this.uploadedBlockTable;
@@ -275,6 +348,7 @@ export class LlamaModel {
     if (this.disposed) return;
     this.disposed = true;
     this.idsReadback.destroy();
+    this.chainReadback.destroy();
     this.logitsReadback.destroy();
     this.ctx.dispose();
   }

@@ -167,7 +167,9 @@ test('one pool under pressure: the draft drafts only into free or cached blocks,
     assert.ok(shared && shared.pool === draft.draft.pool);
     const rng = new Rng(3);
     const prompt = [1, ...Array.from({ length: 40 }, () => 3 + Math.floor(rng.next() * 500))];
-    const plainSeq = new Sequence(new BlockPool(target.kv.nBlocks, 16));
+    // Two pools over the shared buffers would hand out the same blocks: a sequence of another pool is refused.
+    await assert.rejects(target.forward({ tokens: [1], seq: new Sequence(new BlockPool(target.kv.nBlocks, 16)), logitRows: 1, wantLogits: false }), /shared pool/);
+    const plainSeq = new Sequence(shared.pool);
     const plain = await generate(target, plainSeq, prompt, { maxTokens: 160 });
     plainSeq.clear();
     // The target's sequence allocates from the shared pool; when it finds no free block, the pool asks the draft.
