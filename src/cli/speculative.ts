@@ -22,6 +22,7 @@ import { DRAFT_MIN_CONFIDENCE, loadDraftFrom, parseDraftModelSource, planDraftKv
 import { kvBudgetBytesOf } from './editReplay';
 import { kvPoolOf } from '../engine/draftBudget';
 import { speculativeGenerate } from '../engine/speculative';
+import { median } from '../bench/stats';
 
 export function parseDraftLength(s: string | undefined): number | 'auto' {
   if (s === undefined || s === 'auto') return 'auto';
@@ -59,6 +60,33 @@ export async function loadDraft(gpu: Gpu, target: LlamaModel, targetFile: GgufFi
 }
 
 // ---- tandem bench speculative ---------------------------------------------------------------------------
+
+/**
+ * k greedy passes after `prompt`: as one decodeChain (one readback) and as k forward calls (a readback
+ * each), in alternated rounds; medians in ms. Throws if the two give different tokens.
+ */
+async function chainVsPasses(model: LlamaModel, pool: BlockPool, prompt: number[], k: number, rounds: number): Promise<{ chainMs: number; passesMs: number; rounds: number }> {
+  const ms = { chain: [] as number[], passes: [] as number[] };
+  for (let round = 0; round < rounds; round++) {
+    const tokens = { chain: '', passes: '' };
+    for (const mode of round % 2 ? (['chain', 'passes'] as const) : (['passes', 'chain'] as const)) {
+      const seq = new Sequence(pool);
+      let t = (await model.forward({ tokens: prompt, seq, logitRows: 1, wantLogits: false })).ids[0];
+      const ids: number[] = [];
+      const t0 = performance.now();
+      if (mode === 'chain') {
+        ids.push(...(await model.decodeChain({ seq, token: t, steps: k })).ids);
+      } else {
+        for (let i = 0; i < k; i++) ids.push((t = (await model.forward({ tokens: [t], seq, logitRows: 1, wantLogits: false })).ids[0]));
+      }
+      ms[mode].push(performance.now() - t0);
+      tokens[mode] = ids.join();
+      seq.clear();
+    }
+    if (tokens.chain !== tokens.passes) throw new Error(`a draft chain of ${k} gave other tokens than ${k} passes`);
+  }
+  return { chainMs: median(ms.chain), passesMs: median(ms.passes), rounds };
+}
 
 function emit(f: Record<string, unknown> & { name: string; value: number; unit: string }): void {
   const r = (x: unknown) => (typeof x === 'number' && !Number.isInteger(x) ? Math.round(x * 1000) / 1000 : x);
@@ -133,6 +161,10 @@ export async function benchSpeculativeCommand(args: string[]): Promise<void> {
     emit({ name: 'target-only decode', value: base.ms, unit: 'ms/token', ...common });
     emit({ name: 'draft-only decode', value: draftOnly.ms, unit: 'ms/token', ...common });
     emit({ name: 'cost ratio c', value: c, unit: 'ratio', vs: 'target-only decode', note: 'one draft decode pass over one target decode pass', ...common });
+    for (const k of [4, 8]) {
+      const t = await chainVsPasses(draft, dPool, prompt, k, Math.max(runs, 5));
+      emit({ name: `draft chain of ${k} passes (one readback) / ${k} passes (a readback each)`, value: t.chainMs / t.passesMs, unit: 'ratio', chainMs: t.chainMs, passesMs: t.passesMs, rounds: t.rounds, note: 'medians of alternated rounds on the draft model; the same tokens', ...common });
+    }
 
     const reference = [...prompt, ...base.tokens];
     for (const a of agreements) {
