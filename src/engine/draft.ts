@@ -1,7 +1,9 @@
 // Draft sources: whatever proposes the next tokens for the target to verify. A draft model (a smaller model
-// of the same family, or the target's own quantized copy) keeps its own sequence in its own KV pool and
-// follows the committed text by truncation: before each proposal it keeps the longest prefix its cache
-// shares with the committed tokens and feeds the rest, so rejected drafts are simply forgotten.
+// of the same family, or the target's own quantized copy) keeps its own sequence (in a KV pool of its own,
+// or in the target's when it runs on the target's KV buffers) and follows the committed text by
+// truncation: before each proposal it keeps the longest prefix its cache shares with the committed tokens
+// and feeds the rest, so rejected drafts are simply forgotten. Greedy proposals run their passes after the
+// first as one GPU chain (LlamaModel.decodeChain): one readback per proposal, not one per token.
 
 import { BlockPool } from '../kvcache/blockPool';
 import { Sequence, windowStart } from '../kvcache/sequence';
@@ -62,7 +64,7 @@ export interface ModelDraftOptions {
   chain?: boolean;
 }
 
-/** Proposals from a draft model run step by step (one forward pass per drafted token). */
+/** Proposals from a draft model: a forward pass per drafted token (greedy: all but the first in one chain). */
 export class ModelDraft implements DraftSource {
   readonly kind = 'model';
   readonly pool: BlockPool;
