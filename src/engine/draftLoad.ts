@@ -5,9 +5,9 @@
 // (self-speculation, draftSelf.ts). One KV budget covers both models (draftBudget.ts): plan it with
 // planDraftKv before loading the target. When the two models' K/V have the same shape (a self draft
 // always), they share one pool: the draft runs on the target's KV buffers and its sequence allocates from
-// the same BlockPool as the target's documents (ModelDraft.pool; completionModel gives it to the
-// DocumentCache), so the draft's blocks and the target's come out of one free list as each needs them.
-// Otherwise each model has a pool of its own, cut from the budget.
+// the same BlockPool as the target's documents (KvBuffers.sharedPool, which ModelDraft and DocumentCache
+// take), so the draft's blocks and the target's come out of one free list as each needs them. Otherwise
+// each model has a pool of its own, cut from the budget.
 
 import type { Gpu } from '../gpu/device';
 import type { GgufFile } from '../loaders/gguf/types';
@@ -54,7 +54,7 @@ export function draftLoadOptions(target: LlamaModel, o: DraftLoadOptions): LoadO
   return { ...target.options, kvBudgetBytes: o.kvBudgetBytes, onProgress: o.onProgress, sharedKv: o.shareKv ? target.kv : undefined };
 }
 
-/** The draft's ModelDraft: on the target's KV buffers, a pool for both (the target's documents take it from ModelDraft.pool). */
+/** The draft's ModelDraft options: on the target's KV buffers, the buffers' one pool (made here, kept in kv.sharedPool). */
 function draftPoolOptions(target: LlamaModel, o: DraftLoadOptions): { pool?: BlockPool } {
   if (!o.shareKv) return {};
   target.kv.sharedPool ??= new BlockPool(target.kv.nBlocks, target.options.blockSize);
