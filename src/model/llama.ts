@@ -171,37 +171,19 @@ export class LlamaModel {
 
   /** One forward pass over a batch; appends the batch's K/V to `seq`. */
   async forward(req: ForwardRequest): Promise<ForwardResult> {
-    if (this.disposed) throw new UsageError('the model was disposed');
-    this.gpu.assertAlive();
-    if (req.signal?.aborted) throw new CancelledError();
+    this.checkUsable(req.seq, req.signal);
     const T = req.tokens.length;
     const seq = req.seq;
-    this.checkPool(seq);
     const pos0 = seq.length;
     if (T < 1 || T > this.options.maxBatchTokens) throw new UsageError(`batch of ${T} tokens (1..${this.options.maxBatchTokens})`);
     if (req.logitRows < 0 || req.logitRows > Math.min(T, this.maxLogitRows)) throw new UsageError(`logitRows ${req.logitRows} for a batch of ${T}`);
-    if (pos0 + T > this.options.maxContextTokens) {
-      throw new OutOfMemoryError(`the sequence would reach ${pos0 + T} tokens; the context holds ${this.options.maxContextTokens}`);
-    }
+    this.checkContext(pos0, T);
     const tokens = new Uint32Array(T);
-    for (let i = 0; i < T; i++) {
-      const t = req.tokens[i];
-      if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) throw new UsageError(`token id ${t} outside the vocabulary (0..${this.config.vocabSize - 1})`);
-      tokens[i] = t;
-    }
-    const window = this.config.slidingWindow;
-    if (window > 0) {
-      if (seq.firstHeldPosition > windowStart(pos0, window)) {
-        throw new Error(`the sequence released position ${seq.firstHeldPosition - 1}, which position ${pos0}'s window reads (rolled back past the slack)`);
-      }
-      // Before reserve, so the new tail can reuse the blocks this pass no longer reads.
-      if (this.options.releaseOutOfWindow !== false) seq.releaseBefore(windowStart(pos0, window, this.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS));
-    }
-    seq.reserve(pos0 + T);
+    for (let i = 0; i < T; i++) tokens[i] = this.checkToken(req.tokens[i]);
+    this.reserve(seq, pos0, T);
 
     const device = this.gpu.device;
-    const span = this.config.slidingWindow > 0 ? Math.min(this.config.slidingWindow, pos0 + 1) : pos0 + 1;
-    const splits = attentionSplits(T, span, this.splitKeys);
+    const splits = this.splitsAt(T, pos0);
     this.ctx.writeStep(T, pos0, req.logitRows, splits);
     device.queue.writeBuffer(this.buffers.tokens, 0, tokens);
     this.syncBlockTable(seq.blockTable);
@@ -249,35 +231,22 @@ export class LlamaModel {
    * Each pass is its own submit: its step uniforms (position) are queue writes ordered between submits.
    */
   async decodeChain(req: { seq: Sequence; token: number; steps: number; signal?: AbortSignal }): Promise<{ ids: Uint32Array; probs: Float32Array }> {
-    if (this.disposed) throw new UsageError('the model was disposed');
-    this.gpu.assertAlive();
-    if (req.signal?.aborted) throw new CancelledError();
+    this.checkUsable(req.seq, req.signal);
     const { seq, steps } = req;
-    this.checkPool(seq);
     const pos0 = seq.length;
     // At most a batch's positions: what a sequence's block budget allows for one pass (heldTokensPerSequence).
     const maxSteps = Math.min(MAX_CHAIN_STEPS, this.options.maxBatchTokens);
     if (!Number.isInteger(steps) || steps < 1 || steps > maxSteps) throw new UsageError(`a chain of ${steps} steps (1..${maxSteps})`);
-    if (!Number.isInteger(req.token) || req.token < 0 || req.token >= this.config.vocabSize) throw new UsageError(`token id ${req.token} outside the vocabulary (0..${this.config.vocabSize - 1})`);
-    if (pos0 + steps > this.options.maxContextTokens) {
-      throw new OutOfMemoryError(`the sequence would reach ${pos0 + steps} tokens; the context holds ${this.options.maxContextTokens}`);
-    }
-    const window = this.config.slidingWindow;
-    if (window > 0) {
-      if (seq.firstHeldPosition > windowStart(pos0, window)) {
-        throw new Error(`the sequence released position ${seq.firstHeldPosition - 1}, which position ${pos0}'s window reads (rolled back past the slack)`);
-      }
-      // What the first pass no longer reads; later passes read less still, but nothing before that is released early.
-      if (this.options.releaseOutOfWindow !== false) seq.releaseBefore(windowStart(pos0, window, this.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS));
-    }
-    seq.reserve(pos0 + steps);
+    const token = this.checkToken(req.token);
+    this.checkContext(pos0, steps);
+    // Releases what the first pass no longer reads; later passes read less still, but nothing more is released early.
+    this.reserve(seq, pos0, steps);
     const device = this.gpu.device;
-    device.queue.writeBuffer(this.buffers.tokens, 0, new Uint32Array([req.token]));
+    device.queue.writeBuffer(this.buffers.tokens, 0, new Uint32Array([token]));
     this.syncBlockTable(seq.blockTable);
     for (let i = 0; i < steps; i++) {
       const pos = pos0 + i;
-      const span = window > 0 ? Math.min(window, pos + 1) : pos + 1;
-      const splits = attentionSplits(1, span, this.splitKeys);
+      const splits = this.splitsAt(1, pos);
       this.ctx.writeStep(1, pos, 1, splits);
       const encoder = device.createCommandEncoder({ label: `chain ${i}` });
       const pass = encoder.beginComputePass({ label: 'forward' });
@@ -327,8 +296,48 @@ export class LlamaModel {
     }
   }
 
-  /** KV buffers two models share take blocks from one pool only (KvBuffers.sharedPool). */
-  private checkPool(seq: Sequence): void {
+  private checkContext(pos0: number, n: number): void {
+    if (pos0 + n > this.options.maxContextTokens) {
+      throw new OutOfMemoryError(`the sequence would reach ${pos0 + n} tokens; the context holds ${this.options.maxContextTokens}`);
+    }
+  }
+
+  private checkToken(t: number): number {
+    if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) throw new UsageError(`token id ${t} outside the vocabulary (0..${this.config.vocabSize - 1})`);
+    return t;
+  }
+
+  /**
+   * Blocks for positions pos0 .. pos0 + n - 1 of `seq`. A sliding-window model first releases the blocks
+   * the pass at pos0 no longer reads (before reserving, so the new tail can reuse them), and refuses a
+   * sequence rolled back past what it kept.
+   */
+  private reserve(seq: Sequence, pos0: number, n: number): void {
+    const window = this.config.slidingWindow;
+    if (window > 0) {
+      if (seq.firstHeldPosition > windowStart(pos0, window)) {
+        throw new Error(`the sequence released position ${seq.firstHeldPosition - 1}, which position ${pos0}'s window reads (rolled back past the slack)`);
+      }
+      if (this.options.releaseOutOfWindow !== false) seq.releaseBefore(windowStart(pos0, window, this.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS));
+    }
+    seq.reserve(pos0 + n);
+  }
+
+  /** Attention splits of a pass of T tokens from pos0: over the keys the first query reads (a window's, at most). */
+  private splitsAt(T: number, pos0: number): number {
+    const window = this.config.slidingWindow;
+    const span = window > 0 ? Math.min(window, pos0 + 1) : pos0 + 1;
+    return attentionSplits(T, span, this.splitKeys);
+  }
+
+  /**
+   * Before a pass: the model and device are alive, the request is not cancelled, and KV buffers two models
+   * share take blocks from one pool only (KvBuffers.sharedPool).
+   */
+  private checkUsable(seq: Sequence, signal?: AbortSignal): void {
+    if (this.disposed) throw new UsageError('the model was disposed');
+    this.gpu.assertAlive();
+    if (signal?.aborted) throw new CancelledError();
     const shared = this.kv.sharedPool;
     if (shared && seq.pool !== shared) throw new Error('this model\'s KV buffers are shared with another model: its sequences must allocate from the shared pool (kv.sharedPool)');
   }
