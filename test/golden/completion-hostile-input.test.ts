@@ -5,22 +5,17 @@
 // tokenized whole on every keystroke: 4 s), and leaves the engine serving the next request.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { completionModel, runCompletion, type CompletionModel } from '../../src/completion/pipeline';
+import { runCompletion, type CompletionModel } from '../../src/completion/pipeline';
 import type { CompletionOptions, CompletionRequest } from '../../src/completion/types';
-import { loadModel } from '../../src/model/load';
-import { createTokenizer } from '../../src/tokenizer';
 import { Xoshiro128 } from '../../src/tools/prng';
-import { testGpu } from '../helpers/gpuModel';
+import { loadCompletionModel } from '../helpers/gpuModel';
 import { ensureStories260K } from '../helpers/testModels';
 
 let cm: CompletionModel;
 let dispose: () => void;
 
 before(async () => {
-  const gpu = await testGpu();
-  const { model, file } = await loadModel(gpu, await ensureStories260K('f32'), { maxContextTokens: 512 });
-  cm = completionModel(model, createTokenizer(file.metadata));
-  dispose = () => { cm.documents.dispose(); model.dispose(); };
+  ({ cm, dispose } = await loadCompletionModel(await ensureStories260K('f32'), { maxContextTokens: 512 }));
 });
 after(() => dispose?.());
 

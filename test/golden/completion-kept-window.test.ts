@@ -5,22 +5,17 @@
 // every request, as the pipeline was before, restarts the window far more often.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { completionModel, fitBudgets, runCompletion, type CompletionModel } from '../../src/completion/pipeline';
+import { fitBudgets, runCompletion, type CompletionModel } from '../../src/completion/pipeline';
 import type { CompletionOptions, CompletionRequest, CompletionResult } from '../../src/completion/types';
 import { PREFIX_WINDOW_GROWTH } from '../../src/completion/window';
-import { loadModel } from '../../src/model/load';
-import { createTokenizer } from '../../src/tokenizer';
-import { testGpu } from '../helpers/gpuModel';
+import { loadCompletionModel } from '../helpers/gpuModel';
 import { ensureStories260K } from '../helpers/testModels';
 
 let cm: CompletionModel;
 let dispose: () => void;
 
 before(async () => {
-  const gpu = await testGpu();
-  const { model, file } = await loadModel(gpu, await ensureStories260K('f32'), { maxContextTokens: 512 });
-  cm = completionModel(model, createTokenizer(file.metadata));
-  dispose = () => { cm.documents.dispose(); model.dispose(); };
+  ({ cm, dispose } = await loadCompletionModel(await ensureStories260K('f32'), { maxContextTokens: 512 }));
 });
 after(() => dispose?.());
 

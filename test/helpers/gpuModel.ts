@@ -1,8 +1,10 @@
 // Test helper: one GPU device per test file, a model loaded from a GGUF, disposed after use.
 
+import { completionModel, type CompletionModel } from '../../src/completion/pipeline';
 import { Gpu } from '../../src/gpu/device';
 import { loadModel, type LoadOptions } from '../../src/model/load';
 import type { LlamaModel } from '../../src/model/llama';
+import { createTokenizer } from '../../src/tokenizer';
 
 let shared: Promise<Gpu> | undefined;
 
@@ -21,4 +23,11 @@ export async function withModel<T>(path: string, options: LoadOptions, body: (mo
     const errors = gpu.takeErrors();
     if (errors.length) throw new Error(`GPU validation errors: ${errors.join('; ')}`);
   }
+}
+
+/** A GGUF loaded as a completion model (its own tokenizer); dispose() drops its documents and the model. */
+export async function loadCompletionModel(path: string, options: LoadOptions): Promise<{ cm: CompletionModel; dispose: () => void }> {
+  const { model, file } = await loadModel(await testGpu(), path, options);
+  const cm = completionModel(model, createTokenizer(file.metadata));
+  return { cm, dispose: () => { cm.documents.dispose(); model.dispose(); } };
 }
