@@ -34,10 +34,10 @@ export interface CompletionModel {
   /** Each document's prompt K/V, reused by its next request (prefix reuse across edits). */
   documents: DocumentCache;
   /**
-   * The draft model (vocabulary already checked against the target), when one is loaded. Its one sequence
-   * stays in its KV pool between requests and follows the next request's text by its longest common
-   * prefix: a keystroke in the same document re-runs a few draft tokens, a switch of documents re-runs the
-   * draft's prompt. Correctness never depends on it (the target verifies every token).
+   * The draft model (vocabulary already checked against the target), when one is loaded. It caches its
+   * K/V as the documents' cache does: a sequence per document and a prefix index, kept between requests,
+   * so a keystroke re-runs a few draft tokens and a switch back to a document about as few. Correctness
+   * never depends on it (the target verifies every token).
    */
   draft?: ModelDraft;
   /** Draft-length controllers kept across requests, by draft source and draft-length setting. */
@@ -76,7 +76,7 @@ function draftFor(m: CompletionModel, mode: DraftMode | undefined): { source: Dr
 }
 
 function speculativeTimings(ran: SpeculativeTimings['draft'], s: SpeculativeStats): SpeculativeTimings {
-  return { draft: ran, targetPasses: s.targetPasses, draftPasses: s.draftPasses, draftedTokens: s.draftedTokens, acceptedTokens: s.acceptedTokens, draftMs: s.draftMs, verifyMs: s.verifyMs };
+  return { draft: ran, targetPasses: s.targetPasses, draftPasses: s.draftPasses, draftPrefilledTokens: s.draftPrefilledTokens, draftedTokens: s.draftedTokens, acceptedTokens: s.acceptedTokens, draftMs: s.draftMs, verifyMs: s.verifyMs };
 }
 
 /**

@@ -65,6 +65,8 @@ export interface SpeculativeTimings {
   targetPasses: number;
   /** Draft model forward passes (0 for n-grams). */
   draftPasses: number;
+  /** Committed tokens the draft model ran before drafting (what its per-document cache lacked). */
+  draftPrefilledTokens: number;
   draftedTokens: number;
   acceptedTokens: number;
   draftMs: number;

@@ -24,7 +24,7 @@ export class ControlledDraft implements DraftSource {
       const right = this.reference[at + i];
       tokens.push(this.rng.next() < this.agreement ? right : (right + 1 + Math.floor(this.rng.next() * (this.o.vocab - 1))) % this.o.vocab);
     }
-    return { tokens, passes: inner.passes };
+    return { tokens, passes: inner.passes, prefilled: inner.prefilled };
   }
 
   reset(): void {

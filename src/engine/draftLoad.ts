@@ -13,7 +13,7 @@ import type { Gpu } from '../gpu/device';
 import type { GgufFile } from '../loaders/gguf/types';
 import { requantizedWeightBytes, type RequantDtype } from '../loaders/quant/requantize';
 import { BlockPool } from '../kvcache/blockPool';
-import { kvShapesEqual, resolveKvType } from '../kvcache/kvBuffers';
+import { kvBytesPerToken, kvShapesEqual, resolveKvType } from '../kvcache/kvBuffers';
 import type { LlamaModel } from '../model/llama';
 import { heldTokensPerSequence, loadModel, readModelConfig, resolveRuntimeOptions, type LoadOptions } from '../model/load';
 import { ModelDraft } from './draft';
@@ -102,9 +102,10 @@ export interface DraftKvPlan {
 
 /**
  * Before loading the target: its KV bytes and the draft's, from the one budget in `target.kvBudgetBytes`
- * (split so both hold the same tokens, see draftBudget.ts). Without a budget the target keeps its default
- * and the draft gets what its one sequence holds at its longest (a context, or a sliding window's share). `target` holds the options the target will be loaded with. Refuses an
- * unhelpful self draft here, before anything is uploaded.
+ * (split so both hold the same number of blocks, see draftBudget.ts). Without a budget the target keeps its
+ * default and the draft gets as many blocks, or at least what its one sequence holds at its longest (a
+ * context, or a sliding window's share). `target` holds the options the target will be loaded with.
+ * Refuses an unhelpful self draft here, before anything is uploaded.
  */
 export async function planDraftKv(gpu: Gpu, targetPath: string, source: DraftModelSource, target: Pick<LoadOptions, 'kvBudgetBytes' | 'maxContextTokens' | 'blockSize' | 'kvType'>): Promise<DraftKvPlan> {
   const { file, config } = await readModelConfig(targetPath);
@@ -114,14 +115,15 @@ export async function planDraftKv(gpu: Gpu, targetPath: string, source: DraftMod
   const runtime = resolveRuntimeOptions(config, target, resolveKvType(gpu.device, target.kvType));
   const draftShape = kvShapeOf(draftConfig, runtime.blockSize, runtime.kvType);
   const targetShape = kvShapeOf(config, runtime.blockSize, runtime.kvType);
-  // The draft's one sequence at its longest: its context, or with a sliding window what the window holds.
+  // Without a budget: the target's default, and as many blocks again for the draft (at least its one
+  // sequence at its longest: its context, or with a sliding window what the window holds).
   const draftMaxTokens = heldTokensPerSequence(draftConfig, runtime, Math.min(runtime.maxContextTokens, draftConfig.contextLength), runtime.blockSize);
+  const draftDefault = Math.max(draftDefaultKvBytes(targetShape, draftShape, runtime.kvBudgetBytes), Math.ceil(draftMaxTokens / runtime.blockSize) * runtime.blockSize * kvBytesPerToken(draftShape));
   if (kvShapesEqual(targetShape, draftShape)) {
-    // One pool: the whole budget; by default the target's default plus the draft's one sequence.
-    const bytes = target.kvBudgetBytes ?? runtime.kvBudgetBytes + draftDefaultKvBytes(draftShape, draftMaxTokens);
-    return { targetKvBytes: bytes, draftKvBytes: 0, shareKv: true };
+    // One pool: the whole budget; by default both defaults together.
+    return { targetKvBytes: target.kvBudgetBytes ?? runtime.kvBudgetBytes + draftDefault, draftKvBytes: 0, shareKv: true };
   }
-  if (target.kvBudgetBytes === undefined) return { draftKvBytes: draftDefaultKvBytes(draftShape, draftMaxTokens), shareKv: false };
-  const split = splitKvBudget(target.kvBudgetBytes, targetShape, draftShape, draftMaxTokens);
+  if (target.kvBudgetBytes === undefined) return { draftKvBytes: draftDefault, shareKv: false };
+  const split = splitKvBudget(target.kvBudgetBytes, targetShape, draftShape);
   return { targetKvBytes: split.targetBytes, draftKvBytes: split.draftBytes, shareKv: false, split };
 }

@@ -11,7 +11,7 @@
 
 import { LRUCache } from 'lru-cache';
 import { BlockPool, type PoolStats } from '../kvcache/blockPool';
-import { PrefixCache, type CachedSequence } from '../kvcache/prefixCache';
+import { modelNamespace, PrefixCache, type CachedSequence } from '../kvcache/prefixCache';
 import type { IndexStats } from '../kvcache/prefixIndex';
 import { WINDOW_SLACK_TOKENS, type LlamaModel } from '../model/llama';
 import { generate, prefill, type GenerateOptions, type GenerateResult } from './generate';
@@ -90,7 +90,7 @@ export class DocumentCache {
     const c = model.config;
     this.pool = o.sharedPool?.pool ?? model.kv.sharedPool ?? new BlockPool(model.kv.nBlocks, model.options.blockSize);
     this.cache = new PrefixCache(this.pool, {
-      namespace: `${c.name}|${c.nLayers}x${c.dModel}|kv${c.nKvHeads}x${c.headDim}${model.options.kvType}|vocab${c.vocabSize}|block${model.options.blockSize}`,
+      namespace: modelNamespace(model),
       copyBlock: (src, dst) => model.kv.copyBlock(src, dst),
       enabled: o.enabled,
       window: c.slidingWindow > 0 ? { tokens: c.slidingWindow, slackTokens: model.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS } : undefined,
@@ -132,7 +132,7 @@ export class DocumentCache {
       try {
         if (o.speculative) {
           // speculativeGenerate takes the whole prompt and feeds what the sequence lacks.
-          const { stats, ...r } = await speculativeGenerate(this.model, cs.seq, prompt, { ...options, ...o.speculative });
+          const { stats, ...r } = await speculativeGenerate(this.model, cs.seq, prompt, { ...options, ...o.speculative, document: docId });
           // The first token comes out of the first verify pass, inside decodeMs.
           const ttftMs = (firstTokenMs ?? performance.now()) - t0;
           return { ...r, speculative: stats, ttftMs, totalMs: performance.now() - t0 };

@@ -35,6 +35,8 @@ export interface SpeculativeOptions extends GenerateOptions {
    * reuses it; the owner releases it with draft.reset(). Default false: reset after the request.
    */
   keepDraftState?: boolean;
+  /** The document the prompt comes from: a draft model keeps its cached sequence per document. */
+  document?: string;
 }
 
 export interface SpeculativeStats {
@@ -44,6 +46,8 @@ export interface SpeculativeStats {
   targetPasses: number;
   /** Draft model forward passes (0 for n-gram drafts). */
   draftPasses: number;
+  /** Committed tokens the draft model ran before drafting, over the request (its cache lacked them). */
+  draftPrefilledTokens: number;
   draftedTokens: number;
   acceptedTokens: number;
   /** Mean drafted tokens kept per verify pass. */
@@ -87,7 +91,7 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
 
   const context = prompt.slice();
   const out: number[] = [];
-  const s = { targetPasses: 0, draftPasses: 0, drafted: 0, accepted: 0, draftMs: 0, verifyMs: 0, lengths: [] as number[] };
+  const s = { targetPasses: 0, draftPasses: 0, draftPrefilled: 0, drafted: 0, accepted: 0, draftMs: 0, verifyMs: 0, lengths: [] as number[] };
   let stoppedBy: GenerateResult['stoppedBy'] = 'maxTokens';
   try {
     loop: while (out.length < o.maxTokens) {
@@ -96,7 +100,7 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
       if (room < 0) break;
       const k = Math.max(0, Math.min(lengths.next(), o.maxTokens - out.length - 1, maxK, room));
       const tDraft = performance.now();
-      const proposal: Proposal = k > 0 ? await o.draft.propose(context, k, { sampling, rng, vocab, signal: o.signal }) : { tokens: [], passes: 0 };
+      const proposal: Proposal = k > 0 ? await o.draft.propose(context, k, { sampling, rng, vocab, signal: o.signal, document: o.document }) : { tokens: [], passes: 0 };
       const draftMs = performance.now() - tDraft;
       const drafted = proposal.tokens.slice(0, k);
 
@@ -111,6 +115,7 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
       lengths.observe({ drafted: drafted.length, accepted: verdict.accepted, draftPasses: proposal.passes, draftMs, verifyPositions: drafted.length + 1, verifyMs });
       s.targetPasses++;
       s.draftPasses += proposal.passes;
+      s.draftPrefilled += proposal.prefilled ?? 0;
       s.drafted += drafted.length;
       s.accepted += verdict.accepted;
       s.draftMs += draftMs;
@@ -148,6 +153,7 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
       tokens: out.length,
       targetPasses: s.targetPasses,
       draftPasses: s.draftPasses,
+      draftPrefilledTokens: s.draftPrefilled,
       draftedTokens: s.drafted,
       acceptedTokens: s.accepted,
       acceptedPerPass: s.targetPasses ? s.accepted / s.targetPasses : 0,

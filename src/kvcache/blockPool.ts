@@ -31,8 +31,11 @@ export class BlockPool {
   private readonly lru: LRUCache<number, number>;
   private used = 0;
   private evicted = 0;
-  /** Told when a cached block is reclaimed, so the index forgets it. */
-  onEvict?: (block: number) => void;
+  /**
+   * Told when a cached block is reclaimed, so the index that registered it forgets it. One per prefix
+   * index on the pool: a draft model on its target's KV buffers keeps an index of its own in the same pool.
+   */
+  private readonly evictionListeners: Array<(block: number) => void> = [];
   /**
    * Asked when no block is free or cached: may drop references held by idle owners (documents not in a
    * request) and returns true if that may have released a block. The allocation then tries again.
@@ -47,6 +50,11 @@ export class BlockPool {
     // max is a bound the LRU never reaches on its own: eviction is explicit (pop), never by capacity.
     this.lru = new LRUCache<number, number>({ max: nBlocks + 1 });
     for (let b = nBlocks - 1; b >= 0; b--) this.free.push(b);
+  }
+
+  /** Adds a listener told of every cached block the pool reclaims (a prefix index forgets it). */
+  addEvictionListener(listener: (block: number) => void): void {
+    this.evictionListeners.push(listener);
   }
 
   get freeBlocks(): number {
@@ -91,7 +99,7 @@ export class BlockPool {
         if (b !== undefined) {
           this.registered[b] = 0;
           this.evicted++;
-          this.onEvict?.(b);
+          for (const listener of this.evictionListeners) listener(b);
         }
       }
       if (b !== undefined) {

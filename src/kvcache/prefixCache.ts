@@ -73,15 +73,31 @@ export interface PrefixCacheOptions {
   copyBlock?: BlockCopier;
   /** false: nothing is reused or registered (the baseline of the edit-replay benchmark). */
   enabled?: boolean;
+  /**
+   * false: no prefix index; a new sequence reuses only the caller's previous sequence, by its longest
+   * common prefix with the prompt (one slot, as llama-server keeps; a draft model's baseline). Default true.
+   */
+  index?: boolean;
   /** Replaces the index's chained hash (tests). */
   hash?: typeof chainHash;
   /** Sliding-window model: the window and the slack its forward passes keep (LlamaModel's options). */
   window?: { tokens: number; slackTokens: number };
 }
 
+/**
+ * The prefix-index namespace of a model's K/V: everything besides the tokens that changes them (the
+ * model's name and shapes, the KV type, the block size). Two models that share it must give the same K/V.
+ */
+export function modelNamespace(model: { config: { name: string; nLayers: number; dModel: number; nKvHeads: number; headDim: number; vocabSize: number }; options: { kvType?: string; blockSize: number } }): string {
+  const c = model.config;
+  return `${c.name}|${c.nLayers}x${c.dModel}|kv${c.nKvHeads}x${c.headDim}${model.options.kvType}|vocab${c.vocabSize}|block${model.options.blockSize}`;
+}
+
 export class PrefixCache {
   readonly index: PrefixIndex;
   readonly enabled: boolean;
+  /** Full blocks are registered and looked up in `index` (PrefixCacheOptions.index). */
+  readonly indexed: boolean;
   private readonly copyBlock?: BlockCopier;
   private readonly window: { tokens: number; slackTokens: number };
 
@@ -89,6 +105,7 @@ export class PrefixCache {
     this.index = new PrefixIndex(pool, o.namespace, o.hash);
     this.copyBlock = o.copyBlock;
     this.enabled = o.enabled ?? true;
+    this.indexed = o.index ?? true;
     this.window = o.window ?? { tokens: 0, slackTokens: 0 };
   }
 
@@ -114,7 +131,7 @@ export class PrefixCache {
     }
     const bs = this.pool.blockSize;
     const W = this.window.tokens;
-    const m = this.index.match(prompt, limit);
+    const m = this.indexed ? this.index.match(prompt, limit) : { blocks: [], keys: [], serials: [] };
     const matched = m.blocks.length;
     let length = matched * bs;
     // Blocks [matched, holesUpTo) of `previous` are RELEASED and not in the index any more.
@@ -157,7 +174,7 @@ export class PrefixCache {
    * replaced by the cached one in the block table, so duplicates go back to the free list.
    */
   commit(cs: CachedSequence, upToBlock = Math.floor(cs.length / this.pool.blockSize)): void {
-    if (!this.enabled) return;
+    if (!this.enabled || !this.indexed) return;
     const bs = this.pool.blockSize;
     const full = Math.min(upToBlock, Math.floor(cs.length / bs));
     for (let i = cs.serials.length; i < full; i++) {

@@ -72,7 +72,7 @@ export class PrefixIndex {
   constructor(private readonly pool: BlockPool, readonly namespace: string, private readonly hash: typeof chainHash = chainHash) {
     const codes = Array.from(namespace, (c) => c.codePointAt(0)!);
     this.rootKey = hash(0, codes, 0, codes.length);
-    pool.onEvict = (block) => this.forget(block);
+    pool.addEvictionListener((block) => this.forget(block));
   }
 
   get blockSize(): number {

@@ -1,7 +1,7 @@
 // Speculative decoding through runCompletion on stories260K (F32 target; draft: its Q8_0 quantization by
 // our quantizer, n-grams, both): a document edited over several requests gets exactly the texts it gets
-// with drafting off, while its prompt cache still reuses the unchanged start, and the draft model's one
-// sequence follows the text from document to document. The engine server loads the draft with the target,
+// with drafting off, while its prompt cache still reuses the unchanged start, and the draft model caches
+// its own K/V per document: switching back to a document costs the draft the typed tokens, not the prompt. The engine server loads the draft with the target,
 // reports speculative totals in its stats, and refuses a draft with another vocabulary (typed error).
 
 import { after, before, test } from 'node:test';
@@ -14,6 +14,7 @@ import { createTokenizer } from '../../src/tokenizer';
 import { completionModel, runCompletion, type CompletionModel } from '../../src/completion/pipeline';
 import type { CompletionOptions, CompletionRequest, CompletionResult, DraftMode } from '../../src/completion/types';
 import { loadDraftModel } from '../../src/engine/draftLoad';
+import { ModelDraft } from '../../src/engine/draft';
 import { EngineServer } from '../../src/host/engine/server';
 import type { EngineEvent } from '../../src/host/engine/protocol';
 
@@ -95,6 +96,40 @@ test('without a documentId, and with a draft model that is not loaded: the same 
   const mixed = await runCompletion(noDraft, req(undefined, EDITS[2]), { ...opts, draft: 'model+ngram' });
   assert.equal(mixed.rawText, plain.rawText);
   assert.equal(mixed.timings.speculative?.draft, 'ngram');
+});
+
+test('the draft model caches per document: switching back costs it the new tokens, one draft sequence costs the whole prompt; texts unchanged', async () => {
+  // Two lines each (~45 tokens): the whole text is the prompt, so its start stays put from request to request.
+  const docs = {
+    lily: 'Once upon a time, there was a little girl named Lily.\nShe liked to play in the park with her friends every day.',
+    tom: 'One day, a boy named Tom went to the big forest.\nHe saw a bird and a tree and he was very happy.',
+  };
+  // A, B, then back to each with a word typed.
+  const steps = [['lily', docs.lily], ['tom', docs.tom], ['lily', `${docs.lily}\nShe`], ['tom', `${docs.tom}\nHe`]] as const;
+  // The same target cache (one pool per KV buffers); the draft: one sequence for every document.
+  const oneSequence: CompletionModel = { ...cm, draft: new ModelDraft(draftModel, { prefixCache: false }) };
+  const runs = new Map<string, CompletionResult[]>();
+  for (const [label, m, o] of [['plain', cm, opts], ['cached', cm, { ...opts, draft: 'model', draftLength: 4 }], ['one sequence', oneSequence, { ...opts, draft: 'model', draftLength: 4 }]] as const) {
+    const got: CompletionResult[] = [];
+    for (const [doc, text] of steps) got.push(await runCompletion(m, req(`${label}-${doc}`, text), o));
+    runs.set(label, got);
+  }
+  const [plain, cached, one] = ['plain', 'cached', 'one sequence'].map((l) => runs.get(l)!);
+  for (const [i, [doc]] of steps.entries()) {
+    assert.equal(cached[i].rawText, plain[i].rawText, `cached draft, step ${i} (${doc})`);
+    assert.equal(one[i].rawText, plain[i].rawText, `one draft sequence, step ${i} (${doc})`);
+    assert.ok(cached[i].timings.speculative!.draftedTokens > 0 && one[i].timings.speculative!.draftedTokens > 0, `step ${i}: drafted`);
+  }
+  const prefilled = (rs: CompletionResult[]) => rs.map((r) => r.timings.speculative!.draftPrefilledTokens);
+  const [pc, po] = [prefilled(cached), prefilled(one)];
+  const promptTokens = cached.map((r) => r.timings.promptTokens);
+  // Within a request both catch up the same way (after each verify pass, the bonus token and the last
+  // drafted one); coming back, one sequence also re-runs the whole prompt, the cache only the typed word.
+  for (const i of [2, 3]) {
+    assert.ok(po[i] - pc[i] >= promptTokens[i] - 8, `step ${i}: draft prefilled ${pc[i]} with the cache, ${po[i]} with one sequence, prompt ${promptTokens[i]} tokens`);
+  }
+  console.log(JSON.stringify({ name: 'draft prefilled tokens per request', cached: pc, oneSequence: po, promptTokens }));
+  oneSequence.draft!.reset();
 });
 
 /** Sends `m` to the server and resolves with its final event for that id. */

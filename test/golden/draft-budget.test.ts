@@ -4,7 +4,7 @@
 // --kv-budget-mib` give that pool the whole budget and report the draft as sharing it; completions equal
 // plain decoding's; under pressure the draft gives its blocks to the target and drafts nothing rather than
 // fail a request. A draft of another shape (fewer layers) gets a pool of its own, the budget split between
-// the two — the same number of blocks (± one), the draft's share stopping at what its one sequence holds.
+// the two — the same number of blocks (± one): the draft caches the same documents as the target.
 // A budget without one block fails the load with OutOfMemoryError naming it; a Q4_0 model with a
 // self:q4_0 draft fails it with SelfDraftUnhelpfulError.
 
@@ -115,20 +115,21 @@ const WINDOW_SPEC: SyntheticSpec = {
   ropeTheta: 10000, tiedEmbedding: false, weightType: 'f32', seed: 24, tokenizer: 'spm-bytes', slidingWindow: 24, outputScale: 8,
 };
 
-test('sliding window, a draft of another shape (1 layer of 2): two pools, the draft\'s share stops at what its one sequence holds (window + slack + batch), and 300 tokens decode as plainly', async () => {
+test('sliding window, a draft of another shape (1 layer of 2): two pools of as many blocks each, and 300 tokens decode as plainly', async () => {
   const gpu = await testGpu();
   const path = await ensureSynthetic('sliding-window-llama', WINDOW_SPEC);
   const draftPath = await ensureSynthetic('sliding-window-llama-1l', { ...WINDOW_SPEC, nLayers: 1, seed: 25 });
   const options = { maxContextTokens: 1024, maxBatchTokens: 16, blockSize: 16 };
   const plan = await planDraftKv(gpu, path, { kind: 'file', path: draftPath }, { ...options, kvBudgetBytes: 2 ** 20 });
-  // 24 + 32 (rollback slack) + 16 (one batch) = 72 tokens: 5 blocks, and one more for a partial block.
   assert.equal(plan.shareKv, false);
-  assert.equal(plan.split?.draftBlocks, 6, JSON.stringify(plan));
-  assert.ok(plan.split!.targetBlocks > 10 * plan.split!.draftBlocks, JSON.stringify(plan));
+  // As many blocks each; the draft's (1 layer) take half the bytes of the target's (2 layers).
+  const equal = plan.split!.draftBlocks;
+  assert.ok(equal > 10 && Math.abs(plan.split!.targetBlocks - equal) <= 1, JSON.stringify(plan));
+  assert.ok(Math.abs(plan.split!.draftBytes * 2 - plan.split!.targetBytes) <= plan.split!.targetBytes / equal, JSON.stringify(plan));
   const { model: target, file } = await loadModel(gpu, path, { ...options, kvBudgetBytes: plan.targetKvBytes });
   const draft = await loadDraftModel(gpu, target, file, draftPath, { kvBudgetBytes: plan.draftKvBytes });
   try {
-    assert.equal(draft.model.kv.nBlocks, 6);
+    assert.equal(draft.model.kv.nBlocks, equal);
     assert.notEqual(draft.model.kv, target.kv);
     const [t, d] = [kvPoolOf(target), kvPoolOf(draft.model)];
     assert.ok(t.bytes + d.bytes <= 2 ** 20, `target ${t.bytes} + draft ${d.bytes} bytes > the budget`);
@@ -178,7 +179,7 @@ test('one pool under pressure: the draft drafts only into free or cached blocks,
     const spec = await speculativeGenerate(target, seq, prompt, { maxTokens: 160, draft: draft.draft, draftLength: 4, keepDraftState: true });
     assert.deepEqual(spec.tokens, plain.tokens);
     assert.ok(spec.stats.acceptedTokens > 0, JSON.stringify(spec.stats));
-    const ps = draft.draft.poolStats;
+    const ps = draft.draft.stats;
     console.log(JSON.stringify({ name: 'one pool under pressure', value: ps.releases, unit: 'draft releases', roomlessProposals: ps.roomless, ...spec.stats, draftLengths: undefined }));
     assert.ok(ps.releases >= 1 && ps.roomless >= 1, `the pool ran short: ${JSON.stringify(ps)}`);
     seq.clear();

@@ -1,6 +1,7 @@
 // A CPU stand-in for LlamaModel in the speculative-decoding unit tests: a tiny vocabulary, logits that
-// depend on the tokens at the current and the previous position as read from its own per-sequence cache
-// (so a sequence whose length is mismanaged reads the wrong "K/V"), and thousands of passes per second.
+// depend on the tokens at the current and the previous position as read from its paged "K/V" (the token
+// written at each slot of each block, through the sequence's block table, as the GPU kernels read them:
+// a sequence whose length or blocks are mismanaged reads the wrong token), and thousands of passes per second.
 // A draft is the same function with noise added, so its agreement with the target is partial.
 
 import type { Sequence } from '../../src/kvcache/sequence';
@@ -24,15 +25,19 @@ export class FakeModel {
   readonly config: { vocabSize: number };
   readonly options: { maxBatchTokens: number; maxContextTokens: number; blockSize: number; kvBudgetBytes: number };
   readonly maxLogitRows: number;
-  readonly kv = { nBlocks: 64 };
-  /** Token written at each position, per sequence (stale slots past seq.length stay, as on the GPU). */
-  readonly caches = new WeakMap<Sequence, number[]>();
+  /** [nBlocks][blockSize] token written at each slot (stale slots past a sequence's length stay, as on the GPU). */
+  private readonly slots: Int32Array;
+  readonly kv: { nBlocks: number; copyBlock: (src: number, dst: number) => void };
   passes = 0;
 
   constructor(readonly spec: FakeModelSpec) {
     this.config = { vocabSize: spec.vocab };
     this.options = { maxBatchTokens: spec.maxBatchTokens ?? 32, maxContextTokens: spec.maxContextTokens ?? 1024, blockSize: 4, kvBudgetBytes: 0 };
     this.maxLogitRows = this.options.maxBatchTokens;
+    const nBlocks = 64;
+    const bs = this.options.blockSize;
+    this.slots = new Int32Array(nBlocks * bs).fill(-1);
+    this.kv = { nBlocks, copyBlock: (src, dst) => this.slots.copyWithin(dst * bs, src * bs, (src + 1) * bs) };
   }
 
   get maxBatchTokens(): number {
@@ -53,6 +58,12 @@ export class FakeModel {
     return out;
   }
 
+  /** The tokens a sequence's blocks hold at positions [0, seq.length): what a forward pass would read. */
+  tokensOf(seq: Sequence): number[] {
+    const bs = this.options.blockSize;
+    return Array.from({ length: seq.length }, (_, p) => this.slots[seq.blockTable[Math.floor(p / bs)] * bs + (p % bs)]);
+  }
+
   async forward(req: ForwardRequest): Promise<ForwardResult> {
     const { seq, tokens, logitRows: R } = req;
     const T = tokens.length;
@@ -60,19 +71,24 @@ export class FakeModel {
     const pos0 = seq.length;
     if (pos0 + T > this.options.maxContextTokens) throw new Error('context overflow');
     seq.reserve(pos0 + T);
-    const cache = this.caches.get(seq) ?? [];
-    this.caches.set(seq, cache);
+    const bs = this.options.blockSize;
+    const slot = (pos: number): number => {
+      const b = seq.blockTable[Math.floor(pos / bs)];
+      if (b === undefined || b >= this.kv.nBlocks) throw new Error(`position ${pos} has no block`);
+      return b * bs + (pos % bs);
+    };
     for (let i = 0; i < T; i++) {
       if (!Number.isInteger(tokens[i]) || tokens[i] < 0 || tokens[i] >= this.spec.vocab) throw new Error(`token ${tokens[i]}`);
-      cache[pos0 + i] = tokens[i];
+      this.slots[slot(pos0 + i)] = tokens[i];
     }
+    const cache = { at: (pos: number) => this.slots[slot(pos)] };
     seq.length = pos0 + T;
     this.passes++;
     const ids = new Uint32Array(R);
     const logits = req.wantLogits ? new Float32Array(R * this.spec.vocab) : undefined;
     for (let r = 0; r < R; r++) {
       const pos = pos0 + T - R + r;
-      const row = this.logitsAfter(pos > 0 ? cache[pos - 1] : -1, cache[pos]);
+      const row = this.logitsAfter(pos > 0 ? cache.at(pos - 1) : -1, cache.at(pos));
       ids[r] = argmax(row);
       logits?.set(row, r * this.spec.vocab);
     }
