@@ -11,11 +11,12 @@
 // switch every N requests) and makes the llama.cpp baseline one slot for all files, as llama-server's;
 // --no-cache-requests N runs the cache-disabled mode on the first N requests only (on a software adapter a
 // 0.5B-width prompt of ~1,300 tokens takes ~20 s to prefill, and that mode prefills every prompt whole);
-// --layouts spm|psm|spm,psm.
+// --layouts spm|psm|spm,psm; --draft self:q4_0 (or a GGUF) adds the draft model's prefix-cache figures,
+// with --draft-requests N, --draft-length K and --draft-only (skip the no-cache, n-gram and llama.cpp modes).
 //
 //   node dist-bench/edit-replay.js [--layers N] [--prompt-tokens N] [--typed-chars N] [--requests N]
 //     [--kv-budget-mib M] [--llamacpp-threads N] [--no-llamacpp] [--only stories|qwen]
-//     [--switch-every N] [--no-cache-requests N] [--layouts L]
+//     [--switch-every N] [--no-cache-requests N] [--layouts L] [--draft D [--draft-requests N] [--draft-length K] [--draft-only]]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -28,6 +29,7 @@ const { values: v } = parseArgs({
     layers: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'typed-chars': { type: 'string' }, 'no-llamacpp': { type: 'boolean' },
     only: { type: 'string' }, 'cache-dir': { type: 'string' }, requests: { type: 'string' }, 'kv-budget-mib': { type: 'string' },
     'llamacpp-threads': { type: 'string' }, 'switch-every': { type: 'string' }, 'no-cache-requests': { type: 'string' }, layouts: { type: 'string' },
+    draft: { type: 'string' }, 'draft-requests': { type: 'string' }, 'draft-length': { type: 'string' }, 'draft-only': { type: 'boolean' },
   },
 });
 const root = resolve(__dirname, '..');
@@ -44,8 +46,8 @@ function run(args: string[]): void {
 }
 
 async function main(): Promise<void> {
-  const passed = (['requests', 'kv-budget-mib', 'llamacpp-threads', 'switch-every', 'no-cache-requests', 'layouts'] as const).flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, v[k]!]));
-  const common = ['--typed-chars', v['typed-chars'] ?? '400', ...passed, ...(v['no-llamacpp'] ? ['--no-llamacpp'] : [])];
+  const passed = (['requests', 'kv-budget-mib', 'llamacpp-threads', 'switch-every', 'no-cache-requests', 'layouts', 'draft', 'draft-requests', 'draft-length'] as const).flatMap((k) => (v[k] === undefined ? [] : [`--${k}`, v[k]!]));
+  const common = ['--typed-chars', v['typed-chars'] ?? '400', ...passed, ...(v['no-llamacpp'] ? ['--no-llamacpp'] : []), ...(v['draft-only'] ? ['--draft-only'] : [])];
   if (v.only !== 'qwen') run(['bench', 'edit-replay', '--model', 'stories260K', ...common]);
   if (v.only !== 'stories') {
     const path = join(cacheDir, `bench-qwen05b-${layers}L-q8_0.gguf`);

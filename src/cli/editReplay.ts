@@ -8,7 +8,14 @@
 //       modes replay that order) one sequence for all files, as llama-server's one slot;
 //   (d) (a) with speculative decoding from n-gram (prompt-lookup) drafts, first layout: the drafts'
 //       acceptance on editing sessions, tokens per target pass, and that the completions are unchanged; and
-//       the same drafts checked against the text the developer typed next (editReplayNgram.ts).
+//       the same drafts checked against the text the developer typed next (editReplayNgram.ts);
+//   (e) with --draft <gguf|self:q8_0>: (a) with speculative decoding from that draft model, whose K/V is
+//       cached per document with a prefix index (ModelDraft), against the same draft keeping one sequence
+//       for every document (reused by its longest common prefix only, as before the draft had a cache):
+//       the draft's prefilled tokens per request and the request times, first layout, on the replay's
+//       first --draft-requests N requests. The draft length is fixed (--draft-length, default 4) so that
+//       every request drafts: the automatic length stops drafting where a draft pass costs about a verify
+//       pass (lavapipe), and then the draft's cache would not be exercised. --draft-only runs (a) and (e) only.
 // Prints one JSON line per figure, and the cache's state after (a) (blocks used/cached/free, hit rates,
 // tokens reused vs prefilled); --json adds one line per request. --requests N replays the first N requests
 // of each session, to bound a run; --no-cache-requests N runs (b) on the replay's first N requests only.
@@ -29,6 +36,8 @@ import { buildEditTrace, MAX_PROMPT_GROWTH, type EditTrace, type FimTokenIds } f
 import { ngramAgainstTypedText } from './editReplayNgram';
 import { llamaCppMode, promptsOf, replayLlamaCpp, replayOrder, replayTandem, tandemMode, type ReplayPrompts, type RequestRecord } from './editReplayRun';
 import { median } from '../bench/stats';
+import { ModelDraft } from '../engine/draft';
+import { DRAFT_MIN_CONFIDENCE, loadDraftFrom, parseDraftModelSource } from '../engine/draftLoad';
 
 /** Real source files typed back in (not ours: from installed packages). */
 const DEFAULT_FILES = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js'];
@@ -56,6 +65,7 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       'typed-chars': { type: 'string' }, requests: { type: 'string' }, 'no-llamacpp': { type: 'boolean' }, 'llamacpp-threads': { type: 'string' },
       json: { type: 'boolean' }, 'block-size': { type: 'string' }, layouts: { type: 'string' }, 'kv-budget-mib': { type: 'string' },
       'switch-every': { type: 'string' }, 'kv-type': { type: 'string' }, 'no-cache-requests': { type: 'string' },
+      draft: { type: 'string' }, 'draft-requests': { type: 'string' }, 'draft-length': { type: 'string' }, 'draft-only': { type: 'boolean' },
     },
   });
   if (!v.model) throw new UsageError('bench edit-replay needs --model <gguf>');
@@ -69,6 +79,10 @@ export async function editReplayCommand(args: string[]): Promise<void> {
   if (!(switchEvery >= 0) || !Number.isInteger(switchEvery)) throw new UsageError(`--switch-every: expected a count of requests >= 0, got "${v['switch-every']}"`);
   if (!(requestsPerSession >= 1)) throw new UsageError(`--requests: expected a count >= 1, got "${v.requests}"`);
   const noCacheRequests = v['no-cache-requests'] === undefined ? Infinity : Number(v['no-cache-requests']);
+  const draftRequests = v['draft-requests'] === undefined ? Infinity : Number(v['draft-requests']);
+  if (!(draftRequests >= 1)) throw new UsageError(`--draft-requests: expected a count >= 1, got "${v['draft-requests']}"`);
+  const draftLength = v['draft-length'] === 'auto' ? 'auto' : Number(v['draft-length'] ?? 4);
+  if (draftLength !== 'auto' && !(Number.isInteger(draftLength) && draftLength >= 1)) throw new UsageError(`--draft-length: expected auto or a count >= 1, got "${v['draft-length']}"`);
   if (!(noCacheRequests >= 1)) throw new UsageError(`--no-cache-requests: expected a count >= 1, got "${v['no-cache-requests']}"`);
   // llama.cpp's threads spin while waiting: on a machine shared with other work, leave a core free.
   const llamaThreads = Number(v['llamacpp-threads'] ?? Math.max(1, cpus().length - 1));
@@ -116,21 +130,42 @@ export async function editReplayCommand(args: string[]): Promise<void> {
         reportCacheStats(a.stats, `tandem cache ${layout}`);
         reportCache(records, layout, common);
       }
-      const d = await replayTandem(model, traces, prompts(layouts[0]), true, 'ngram', order);
-      records.push(...d.records);
-      reportNgram(records, layouts[0]);
-      for (const k of [4, 8]) {
+      const full = !(v['draft-only'] && v.draft);
+      const d = full ? await replayTandem(model, traces, prompts(layouts[0]), true, 'ngram', order) : undefined;
+      if (d) records.push(...d.records);
+      if (d) reportNgram(records, layouts[0]);
+      for (const k of full ? [4, 8] : []) {
         const o = ngramAgainstTypedText(traces, traces.map((t) => promptsOf(t, prompts(layouts[0]))), encode, k);
         emit({ name: `n-gram draft acceptance against the text typed next, k=${k}`, value: o.draftedTokens ? o.acceptedTokens / o.draftedTokens : 0, unit: 'fraction', layout: layouts[0], ...o, note: 'drafts from the prompt checked against what the developer typed next (a target writing exactly that), not against the model' });
         emit({ name: `tokens per target pass against the text typed next, k=${k}`, value: o.passes ? o.tokens / o.passes : 0, unit: 'tokens', layout: layouts[0], note: '1 = no gain; the ideal speedup before draft and verify costs' });
       }
+      if (v.draft) {
+        const source = parseDraftModelSource(v.draft);
+        // A pool of its own holding as many blocks as the target's (the split a budget gets, draftBudget.ts).
+        const draftConfig = source.kind === 'self' ? c : (await readModelConfig(source.path)).config;
+        const draftKvBytes = model.kv.nBlocks * blockSize * kvBytesPerToken({ ...draftConfig, blockSize, kvType });
+        const loaded = await loadDraftFrom(gpu, model, file, modelPath, source, { kvBudgetBytes: draftKvBytes });
+        try {
+          const draftOrder = order.slice(0, draftRequests);
+          const cached = loaded.draft;
+          const oneSequence = new ModelDraft(loaded.model, { mapping: cached.mapping, minConfidence: DRAFT_MIN_CONFIDENCE, prefixCache: false });
+          for (const [label, source] of [[DRAFT_CACHED, cached], [DRAFT_ONE_SEQUENCE, oneSequence]] as const) {
+            const e = await replayTandem(model, traces, prompts(layouts[0]), true, { label, source, draftLength }, draftOrder);
+            records.push(...e.records);
+            source.clear();
+          }
+          reportDraftCache(records, layouts[0], v.draft, draftLength);
+        } finally {
+          loaded.model.dispose();
+        }
+      }
       // (b) prefills every prompt whole: --no-cache-requests N bounds it to the replay's first N requests
       // (the comparison with (a) pairs the same requests).
-      const b = await replayTandem(model, traces, prompts(layouts[0]), false, undefined, order.slice(0, noCacheRequests));
-      records.push(...b.records);
-      reportNoCache(records, layouts[0]);
+      const b = full ? await replayTandem(model, traces, prompts(layouts[0]), false, undefined, order.slice(0, noCacheRequests)) : undefined;
+      if (b) records.push(...b.records);
+      if (b) reportNoCache(records, layouts[0]);
       // (c) in every layout: llama.cpp's longest-common-prefix reuse depends on the order as much as ours.
-      for (const layout of v['no-llamacpp'] ? [] : layouts) {
+      for (const layout of v['no-llamacpp'] || !full ? [] : layouts) {
         let cRun: Awaited<ReturnType<typeof replayLlamaCpp>> | undefined;
         try {
           cRun = await replayLlamaCpp(modelPath, maxContextTokens, traces, prompts(layout), llamaThreads, interleaved);
@@ -149,6 +184,37 @@ export async function editReplayCommand(args: string[]): Promise<void> {
   } finally {
     gpu.dispose();
   }
+}
+
+const DRAFT_CACHED = 'draft';
+const DRAFT_ONE_SEQUENCE = 'draft one sequence';
+
+/** (e): the draft model with its prefix cache against one draft sequence for every document, same requests. */
+function reportDraftCache(records: RequestRecord[], layout: string, draft: string, draftLength: number | 'auto'): void {
+  const byMode = (label?: string) => new Map(records.filter((r) => r.mode === tandemMode(layout, true, label) && r.i > 0).map((r) => [`${r.file}#${r.i}`, r]));
+  const cached = byMode(DRAFT_CACHED);
+  const one = byMode(DRAFT_ONE_SEQUENCE);
+  const plain = byMode();
+  const triples = [...cached].flatMap(([k, e]) => { const f = one.get(k); const a = plain.get(k); return f && a ? [{ e, f, a }] : []; });
+  if (!triples.length) return;
+  const prefilled = (r: RequestRecord) => r.speculative?.draftPrefilledTokens ?? 0;
+  const n = triples.length;
+  const [pe, pf] = [sum(triples.map((t) => prefilled(t.e))), sum(triples.map((t) => prefilled(t.f)))];
+  const common = { layout, draft, draftLength, requests: n, note: 'the draft model\'s own prefill: committed tokens it ran before drafting; each session\'s first (cold) request excluded' };
+  emit({ name: 'draft model prefilled tokens per request, mean, prefix cache', value: pe / n, unit: 'tokens', mode: tandemMode(layout, true, DRAFT_CACHED), ...common });
+  emit({ name: 'draft model prefilled tokens per request, mean, one sequence', value: pf / n, unit: 'tokens', mode: tandemMode(layout, true, DRAFT_ONE_SEQUENCE), ...common });
+  emit({ name: 'draft model prefilled tokens per request, mean, one sequence / prefix cache', value: pf / Math.max(1, pe), unit: 'ratio', ...common, cachedTokens: pe, oneSequenceTokens: pf });
+  emit({ name: 'draft model prefilled tokens per request, median, prefix cache', value: median(triples.map((t) => prefilled(t.e))), unit: 'tokens', ...common });
+  const [te, tf, ta] = [median(triples.map((t) => t.e.totalMs)), median(triples.map((t) => t.f.totalMs)), median(triples.map((t) => t.a.totalMs))];
+  emit({ name: 'request time, median, draft one sequence / draft prefix cache', value: tf / te, unit: 'ratio', layout, draft, requests: n, cachedMs: round(te), oneSequenceMs: round(tf) });
+  const mean = (xs: number[]) => sum(xs) / xs.length;
+  emit({ name: 'request time, mean, draft one sequence / draft prefix cache', value: mean(triples.map((t) => t.f.totalMs)) / mean(triples.map((t) => t.e.totalMs)), unit: 'ratio', layout, draft, requests: n, note: 'the mean carries the file switches, where one sequence re-runs the draft\'s whole prompt' });
+  emit({ name: 'request time, median, draft prefix cache / plain decoding', value: te / ta, unit: 'ratio', layout, draft, requests: n, plainMs: round(ta) });
+  const same = (x: RequestRecord, y: RequestRecord) => x.tokens.join() === y.tokens.join();
+  emit({ name: 'greedy completions identical with the draft model and without', value: triples.filter((t) => same(t.e, t.a) && same(t.f, t.a)).length / n, unit: 'fraction', layout, draft, requests: n });
+  const drafted = sum(triples.map((t) => t.e.speculative?.draftedTokens ?? 0));
+  const accepted = sum(triples.map((t) => t.e.speculative?.acceptedTokens ?? 0));
+  emit({ name: 'draft model acceptance rate on the edit replay', value: drafted ? accepted / drafted : 0, unit: 'fraction', layout, draft, draftedTokens: drafted, acceptedTokens: accepted });
 }
 
 /** (d) against (a) on the same requests: n-gram acceptance, tokens per target pass, same output, time. */

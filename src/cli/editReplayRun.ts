@@ -4,6 +4,7 @@
 // prefix with the new prompt (adaptStateToTokens), as llama-server's slot does.
 
 import type { LlamaModel } from '../model/llama';
+import type { DraftSource } from '../engine/draft';
 import { DraftLengthController } from '../engine/draftLength';
 import { NgramDraft } from '../engine/draftNgram';
 import { DocumentCache, type CacheStats, type DocumentCompleteOptions } from '../engine/session';
@@ -25,7 +26,7 @@ export interface RequestRecord {
   /** Greedy completion tokens. */
   tokens: number[];
   /** With a draft source: what speculative decoding did for this request. */
-  speculative?: { targetPasses: number; draftedTokens: number; acceptedTokens: number };
+  speculative?: { targetPasses: number; draftedTokens: number; acceptedTokens: number; draftPasses: number; draftPrefilledTokens: number };
 }
 
 /** How prompts are made: the FIM layout and token ids, the tokenizer, and how long completions run. */
@@ -63,8 +64,11 @@ export function replayOrder(traces: EditTrace[], switchEvery = 0): ReplayStep[] 
   return out;
 }
 
-/** Mode names of the records: (a) `tandem cache L`, (b) `tandem no cache L`, (d) `tandem cache+ngram L`. */
-export function tandemMode(layout: string, enabled: boolean, draft?: 'ngram'): string {
+/** A draft for a replay: n-gram (prompt lookup), or a source with the label its records' mode takes. */
+export type ReplayDraft = 'ngram' | { label: string; source: DraftSource; draftLength: number | 'auto' };
+
+/** Mode names of the records: (a) `tandem cache L`, (b) `tandem no cache L`, (d) `tandem cache+ngram L`, (e) `tandem cache+<label> L`. */
+export function tandemMode(layout: string, enabled: boolean, draft?: string): string {
   return `tandem ${enabled ? 'cache' : 'no cache'}${draft ? `+${draft}` : ''} ${layout}`;
 }
 
@@ -72,12 +76,18 @@ export function tandemMode(layout: string, enabled: boolean, draft?: 'ngram'): s
  * (a) with `enabled`, (b) without: one DocumentCache for the whole replay, one document per file.
  * (d) `draft: 'ngram'`: (a) with speculative decoding, prompt-lookup drafts from the prompt itself (the
  * document's text around the cursor), automatic draft length learnt over the whole replay.
+ * (e) `draft: { label, source }`: the same with a draft model (its state kept between requests, as the
+ * engine keeps it).
  */
-export async function replayTandem(model: LlamaModel, traces: EditTrace[], p: ReplayPrompts, enabled: boolean, draft?: 'ngram', order = replayOrder(traces)): Promise<{ records: RequestRecord[]; stats: CacheStats }> {
+export async function replayTandem(model: LlamaModel, traces: EditTrace[], p: ReplayPrompts, enabled: boolean, draft?: ReplayDraft, order = replayOrder(traces)): Promise<{ records: RequestRecord[]; stats: CacheStats }> {
   const dc = new DocumentCache(model, { enabled });
-  const mode = tandemMode(p.layout, enabled, draft);
+  const mode = tandemMode(p.layout, enabled, draft === 'ngram' ? draft : draft?.label);
   // One draft-length controller for the whole replay, as the engine keeps one across requests.
-  const speculative: DocumentCompleteOptions['speculative'] = draft ? { draft: new NgramDraft(), draftLength: 'auto', lengths: new DraftLengthController({ draftLength: 'auto' }) } : undefined;
+  const speculative: DocumentCompleteOptions['speculative'] = draft
+    ? draft === 'ngram'
+      ? { draft: new NgramDraft(), draftLength: 'auto', lengths: new DraftLengthController({ draftLength: 'auto' }) }
+      : { draft: draft.source, draftLength: draft.draftLength, lengths: new DraftLengthController({ draftLength: draft.draftLength }), keepDraftState: true }
+    : undefined;
   const records: RequestRecord[] = [];
   try {
     const prompts = traces.map((t) => promptsOf(t, p));
@@ -86,12 +96,14 @@ export async function replayTandem(model: LlamaModel, traces: EditTrace[], p: Re
       const r = t.requests[i];
       const prompt = prompts[trace][i];
       const c = await dc.complete(t.file, prompt, { maxTokens: p.maxTokens, speculative });
-      const sp = c.speculative && { targetPasses: c.speculative.targetPasses, draftedTokens: c.speculative.draftedTokens, acceptedTokens: c.speculative.acceptedTokens };
+      const x = c.speculative;
+      const sp = x && { targetPasses: x.targetPasses, draftedTokens: x.draftedTokens, acceptedTokens: x.acceptedTokens, draftPasses: x.draftPasses, draftPrefilledTokens: x.draftPrefilledTokens };
       records.push({ mode, file: t.file, i, edit: r.edit, keystrokes: r.keystrokes, promptTokens: prompt.length, reusedTokens: c.reusedTokens, prefilledTokens: c.prefilledTokens, ttftMs: c.ttftMs, totalMs: c.totalMs, tokens: c.tokens, speculative: sp });
     }
     return { records, stats: dc.stats() };
   } finally {
     dc.dispose();
+    if (speculative) speculative.draft.reset();
   }
 }
 
