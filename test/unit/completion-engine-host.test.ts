@@ -92,7 +92,12 @@ test('cancel mid-stream: the engine stops within one token and answers "cancelle
   });
   assert.equal(r.stoppedBy, 'cancelled');
   assert.equal(r.text, '');
-  assert.ok(r.timings.generatedTokens <= chunksAtAbort + 2, `${r.timings.generatedTokens} tokens after a cancel at ${chunksAtAbort}`);
+  // The engine stops within one token of seeing the cancel: at most one token beyond the chunks it had
+  // streamed (they arrive before its answer). How many it streamed before the cancel reached it depends
+  // on the machine's load (the engine is another process), so that bound is loose: far from the 400 asked.
+  const n = r.timings.generatedTokens;
+  assert.ok(n <= chunks + 1, `${n} tokens generated, ${chunks} streamed`);
+  assert.ok(n < 200, `${n} tokens after a cancel at ${chunksAtAbort}`);
   // and the engine is free for the next request at once
   const next = await client.complete(story, opts);
   assert.notEqual(next.stoppedBy, 'cancelled');
