@@ -105,7 +105,7 @@ export interface RunOptions {
 export async function runCompletion(m: CompletionModel, req: CompletionRequest, o: CompletionOptions, run: RunOptions = {}): Promise<CompletionResult> {
   const now = run.now ?? (() => performance.now());
   const t0 = now();
-  const { template } = chooseTemplate(m.tokenizer, m.name, o.template ?? 'auto');
+  const { template } = chooseTemplate(m.tokenizer, m.name, o.template ?? 'auto', o.fimOrder);
   const maxTokens = Math.max(1, Math.min(o.maxTokens, m.model.options.maxContextTokens - 16));
   const budgets = fitBudgets({
     prefixTokens: o.prefixTokens ?? DEFAULT_BUDGETS.prefixTokens,

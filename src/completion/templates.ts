@@ -2,6 +2,13 @@
 // FIM tokens and name. A template lays out pieces (special tokens by role or text, and plain text); the
 // prompt builder (prompt.ts) turns them into token ids. Layout rule: what changes least comes first, so
 // consecutive requests share the longest token prefix in the KV cache.
+//
+// Order: PSM (prefix, suffix, middle) or SPM (suffix first). Under typing, SPM only appends to the prompt,
+// so a keystroke costs ~2 prefilled tokens; PSM re-runs the whole suffix after the edit (bench edit-replay,
+// 0.5B widths, ~1,435-token prompts: median 2 against 144 tokens per keystroke). A family gets SPM by
+// default when it was trained on it (Code Llama: both orders; Codestral: suffix first only), PSM when it
+// was trained on PSM only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder2): a format the model never saw
+// costs quality, which no cache saving is worth. `tandem.fimOrder` overrides where the family has both.
 
 import type { Tokenizer } from '../tokenizer';
 import { TokenType } from '../tokenizer';
@@ -9,6 +16,11 @@ import type { ContextFile } from './types';
 
 export const TEMPLATE_NAMES = ['qwen2.5-coder', 'deepseek-coder', 'starcoder2', 'codellama', 'codestral', 'prefix-only'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
+
+/** FIM order: the family's default, prefix-suffix-middle, or suffix first. */
+export const FIM_ORDERS = ['auto', 'psm', 'spm'] as const;
+export type FimOrder = (typeof FIM_ORDERS)[number];
+type Layout = (x: TemplateInput) => Piece[];
 
 /** A special token named by its FIM role (ids from the GGUF) or by its text in the vocabulary. */
 export type SpecialRef = { role: 'prefix' | 'suffix' | 'middle' | 'repo' | 'fileSep' } | { text: string };
@@ -32,7 +44,9 @@ export interface FimTemplate {
   order: 'psm' | 'spm' | 'prefix';
   /** Uses the suffix at all (prefix-only does not). */
   usesSuffix: boolean;
-  layout(x: TemplateInput): Piece[];
+  layout: Layout;
+  /** The family's layouts in the other order, where it was trained on that one too (Code Llama: PSM). */
+  otherOrders?: Partial<Record<'psm' | 'spm', Layout>>;
 }
 
 const role = (r: 'prefix' | 'suffix' | 'middle' | 'repo' | 'fileSep'): Piece => ({ special: { role: r } });
@@ -98,13 +112,18 @@ const templates: Record<TemplateName, FimTemplate> = {
     usesSuffix: true,
     layout: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle')],
   },
-  // ▁<PRE> P ▁<SUF>S ▁<MID>   (SentencePiece: the space after each special is the tokenizer's space prefix)
+  // SPM by default (trained on both orders, per the Code Llama paper): ▁<PRE>▁<SUF>S ▁<MID>(files as comments)P,
+  // the suffix_first format of its reference code; PSM: ▁<PRE> P ▁<SUF>S ▁<MID>. (SentencePiece: the space after
+  // each special is the tokenizer's space prefix.)
   codellama: {
     name: 'codellama',
     requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }],
-    order: 'psm',
+    order: 'spm',
     usesSuffix: true,
-    layout: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle')],
+    layout: (x) => [role('prefix'), role('suffix'), text(x.suffix), role('middle'), ...filesAsComments(x), text(x.prefix)],
+    otherOrders: {
+      psm: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle')],
+    },
   },
   // [SUFFIX]S[PREFIX](files as comments)P   (suffix first: typing at the cursor only appends)
   codestral: {
@@ -151,15 +170,32 @@ export interface TemplateChoice {
 }
 
 /**
+ * `t` in the order asked for, when its family was trained on that order; otherwise `t` as it is, with the
+ * reason (a format the model never saw would cost more than the prompt cache saves).
+ */
+export function withOrder(t: FimTemplate, order: FimOrder = 'auto'): { template: FimTemplate; note?: string } {
+  if (order === 'auto' || order === t.order || t.order === 'prefix') return { template: t };
+  const layout = t.otherOrders?.[order];
+  if (!layout) return { template: t, note: `'${t.name}' was trained in ${t.order.toUpperCase()} order only; ${order.toUpperCase()} not used` };
+  return { template: { ...t, order, layout, otherOrders: { [t.order]: t.layout } } };
+}
+
+/**
  * Chooses the template: a forced name when the model has its tokens, else from the text of the model's
  * FIM prefix token (each family spells it differently), else from the model name, else prefix-only.
  */
-export function chooseTemplate(tok: Tokenizer, modelName: string, override = 'auto'): TemplateChoice {
+export function chooseTemplate(tok: Tokenizer, modelName: string, override = 'auto', order: FimOrder = 'auto'): TemplateChoice {
+  const c = chooseFamily(tok, modelName, override);
+  const o = withOrder(c.template, order);
+  return { template: o.template, reason: o.note ? `${c.reason}; ${o.note}` : c.reason };
+}
+
+function chooseFamily(tok: Tokenizer, modelName: string, override: string): TemplateChoice {
   if (override !== 'auto') {
-    if (!isTemplateName(override)) return { ...chooseTemplate(tok, modelName), reason: `unknown template '${override}'; chose automatically` };
+    if (!isTemplateName(override)) return { ...chooseFamily(tok, modelName, 'auto'), reason: `unknown template '${override}'; chose automatically` };
     const t = templates[override];
     if (supports(tok, t)) return { template: t, reason: 'set in the settings' };
-    const auto = chooseTemplate(tok, modelName);
+    const auto = chooseFamily(tok, modelName, 'auto');
     return { template: auto.template, reason: `the model lacks the special tokens of '${override}'; ${auto.reason}` };
   }
   if (tok.fim) {

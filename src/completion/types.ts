@@ -1,6 +1,8 @@
 // What the editor side knows about one completion request, and what comes back. Plain data: it crosses
 // the process boundary to the engine (structured clone) unchanged.
 
+import type { FimOrder } from './templates';
+
 /** A snippet of another open or recently edited file, put before the current file in the prompt. */
 export interface ContextFile {
   /** Workspace-relative path, as the model sees it in its multi-file format. */
@@ -41,6 +43,8 @@ export interface CompletionOptions {
   temperature?: number;
   /** A template name, or 'auto' (from the GGUF's FIM tokens and name). */
   template?: string;
+  /** FIM order: 'auto' (the family's: SPM where it was trained on it), 'psm' or 'spm' (where the family was trained on it). */
+  fimOrder?: FimOrder;
   multiline?: MultilineMode;
   /** Token budgets of the prompt's parts. */
   prefixTokens?: number;

@@ -5,7 +5,7 @@
 // the estimate errs towards a shorter prompt).
 
 import { DEFAULT_BUDGETS, type PromptBudgets } from '../completion/prompt';
-import { getTemplate, isTemplateName, type Piece, type TemplateName } from '../completion/templates';
+import { getTemplate, isTemplateName, withOrder, type FimOrder, type Piece, type TemplateName } from '../completion/templates';
 import type { CompletionRequest } from '../completion/types';
 import { chooseWindow, filesWithin, suffixWindow, type CountTokens, type KeepPrefixWindow } from '../completion/window';
 
@@ -13,6 +13,8 @@ type Role = 'prefix' | 'suffix' | 'middle' | 'repo' | 'fileSep';
 
 interface FimSpelling {
   roles: Partial<Record<Role, string>>;
+  /** The roles' spelling in the suffix-first order, where it differs. */
+  spmRoles?: Partial<Record<Role, string>>;
   /** Texts that end a completion: end of text, and any special that starts a new part of the format. */
   stop: string[];
 }
@@ -30,8 +32,9 @@ const SPELLINGS: Record<TemplateName, FimSpelling> = {
     roles: { prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>' },
     stop: ['<｜end▁of▁sentence｜>', '<|EOT|>', '<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>'],
   },
-  // "<PRE> P <SUF>S <MID>": the spaces are part of the format as Code Llama was trained on it.
-  codellama: { roles: { prefix: '<PRE> ', suffix: ' <SUF>', middle: ' <MID>' }, stop: ['<EOT>', '<PRE>', '<SUF>', '<MID>'] },
+  // "<PRE> P <SUF>S <MID>" and, suffix first, "<PRE> <SUF>S <MID> P": the spaces are part of the format as
+  // Code Llama was trained on it.
+  codellama: { roles: { prefix: '<PRE> ', suffix: ' <SUF>', middle: ' <MID>' }, spmRoles: { prefix: '<PRE> ', suffix: '<SUF>', middle: ' <MID> ' }, stop: ['<EOT>', '<PRE>', '<SUF>', '<MID>'] },
   codestral: { roles: {}, stop: ['</s>', '[PREFIX]', '[SUFFIX]'] },
   'prefix-only': { roles: {}, stop: [] },
 };
@@ -62,15 +65,16 @@ export interface TextPrompt {
 }
 
 /** `keep`: the document's recent window starts (PrefixStarts), so a server's prefix cache keeps matching while the user types. */
-export function buildTextPrompt(name: TemplateName, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens, keep?: KeepPrefixWindow): TextPrompt {
-  const template = getTemplate(name);
+export function buildTextPrompt(name: TemplateName, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens, keep?: KeepPrefixWindow, order: FimOrder = 'auto'): TextPrompt {
+  const { template } = withOrder(getTemplate(name), order);
   const spelling = SPELLINGS[name];
+  const roles = template.order === 'spm' ? (spelling.spmRoles ?? spelling.roles) : spelling.roles;
   const window = chooseWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0, keep);
   const prefix = window.text;
   const suffix = template.usesSuffix ? suffixWindow(req.suffix, budgets.suffixTokens, count) : '';
   const files = filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count);
   const pieces = template.layout({ prefix, suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo: 'workspace' });
-  const text = pieces.map((p: Piece) => ('text' in p ? p.text : 'role' in p.special ? spelling.roles[p.special.role] ?? '' : p.special.text)).join('');
+  const text = pieces.map((p: Piece) => ('text' in p ? p.text : 'role' in p.special ? roles[p.special.role] ?? '' : p.special.text)).join('');
   return { text, stop: spelling.stop, prefix, suffix, prefixStartLine: window.startLine };
 }
 

@@ -6,7 +6,7 @@
 //  - ollama:  POST /api/generate with raw: true, newline-delimited JSON `{response, done}`.
 
 import type { PromptBudgets } from '../completion/prompt';
-import type { TemplateName } from '../completion/templates';
+import type { FimOrder, TemplateName } from '../completion/templates';
 import type { CompletionRequest } from '../completion/types';
 import type { KeepPrefixWindow } from '../completion/window';
 import { protocolError } from './errors';
@@ -44,6 +44,8 @@ export interface BuildArgs {
   temperature: number;
   /** The document's recent window starts (completion/window.ts PrefixStarts). */
   keep?: KeepPrefixWindow;
+  /** FIM order (tandem.fimOrder); the family's default when absent. */
+  fimOrder?: FimOrder;
 }
 
 /** `base` joined with an API path, tolerating a base that already ends in /v1 (as OpenAI clients expect). */
@@ -73,7 +75,7 @@ export function buildWireRequest(api: RemoteApi, a: BuildArgs): WireRequest {
       },
     };
   }
-  const p = buildTextPrompt(a.template, a.req, a.budgets, undefined, a.keep);
+  const p = buildTextPrompt(a.template, a.req, a.budgets, undefined, a.keep, a.fimOrder);
   if (api === 'ollama') {
     return {
       path: '/api/generate',

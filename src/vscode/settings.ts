@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { ServiceSettings } from '../completion/service';
 import type { DraftMode, MultilineMode } from '../completion/types';
 import type { RemoteApi } from '../remote/protocols';
+import { FIM_ORDERS, type FimOrder } from '../completion/templates';
 
 export interface TandemSettings {
   enable: boolean;
@@ -27,6 +28,7 @@ export interface TandemSettings {
   timeBudgetMs: number;
   temperature: number;
   fimTemplate: string;
+  fimOrder: FimOrder;
   multiline: MultilineMode;
   debounceMs: number;
   adaptiveDebounce: boolean;
@@ -76,6 +78,7 @@ export function readSettings(): TandemSettings {
     timeBudgetMs: c.get('timeBudgetMs', 5000),
     temperature: c.get('temperature', 0),
     fimTemplate: c.get('fimTemplate', 'auto'),
+    fimOrder: parseFimOrder(c.get('fimOrder', 'auto')),
     multiline: c.get('multiline', 'auto'),
     debounceMs: c.get('debounceMs', 150),
     adaptiveDebounce: c.get('adaptiveDebounce', true),
@@ -96,6 +99,11 @@ export function readSettings(): TandemSettings {
   };
 }
 
+/** An unknown value (a hand-edited settings.json) is the family's default. */
+function parseFimOrder(v: unknown): FimOrder {
+  return (FIM_ORDERS as readonly unknown[]).includes(v) ? (v as FimOrder) : 'auto';
+}
+
 export function enabledFor(s: TandemSettings, languageId: string): boolean {
   return s.enable && (s.languages[languageId] ?? s.languages['*'] ?? true);
 }
@@ -109,6 +117,7 @@ export function serviceSettings(s: TandemSettings): ServiceSettings {
       timeBudgetMs: s.timeBudgetMs,
       temperature: s.temperature,
       template: s.fimTemplate,
+      fimOrder: s.fimOrder,
       multiline: s.multiline,
       prefixTokens: s.prefixTokens,
       suffixTokens: s.suffixTokens,

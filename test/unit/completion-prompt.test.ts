@@ -6,7 +6,7 @@ import type { GgufValue } from '../../src/loaders/gguf/types';
 import { createTokenizer } from '../../src/tokenizer';
 import { hfTokenizerToGguf, qwen2TokenizerJsonPath } from '../../src/tools/hfTokenizerToGguf';
 import { buildPrompt } from '../../src/completion/prompt';
-import { chooseTemplate, getTemplate } from '../../src/completion/templates';
+import { chooseTemplate, getTemplate, withOrder, type FimOrder } from '../../src/completion/templates';
 import { keptPrefixWindow, prefixWindow, PREFIX_WINDOW_GROWTH, suffixWindow } from '../../src/completion/window';
 import type { CompletionRequest } from '../../src/completion/types';
 import { CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
@@ -14,11 +14,11 @@ import { CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, fakeTokenizer, PLAIN, QW
 const req: CompletionRequest = { prefix: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', path: 'src/math.py', languageId: 'python' };
 const big = { prefixTokens: 10_000, suffixTokens: 10_000, contextFileTokens: 10_000 };
 
-function render(spec: FakeSpec, r: CompletionRequest = req, template = 'auto') {
+function render(spec: FakeSpec, r: CompletionRequest = req, template = 'auto', order: FimOrder = 'auto') {
   const tok = fakeTokenizer(spec);
-  const choice = chooseTemplate(tok, 'some-model', template);
+  const choice = chooseTemplate(tok, 'some-model', template, order);
   const p = buildPrompt(tok, choice.template, r, big, 'repo');
-  return { name: choice.template.name, text: tok.decode(p.tokens), stop: [...p.stopIds].map((i) => tok.tokenText(i)).sort() };
+  return { name: choice.template.name, order: choice.template.order, reason: choice.reason, text: tok.decode(p.tokens), stop: [...p.stopIds].map((i) => tok.tokenText(i)).sort() };
 }
 
 test('each family gets its template from the spelling of its FIM tokens', () => {
@@ -30,11 +30,12 @@ test('each family gets its template from the spelling of its FIM tokens', () => 
   assert.equal(render(PLAIN).name, 'prefix-only');
 });
 
-test('layouts: PSM for Qwen/StarCoder2/DeepSeek/CodeLlama, SPM for Codestral, BOS where the model wants it', () => {
+test('layouts: PSM for Qwen/StarCoder2/DeepSeek, SPM for Code Llama and Codestral, BOS where the model wants it', () => {
   assert.equal(render(QWEN_LIKE).text, '<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>');
   assert.equal(render(STARCODER_LIKE).text, '<fim_prefix>def add(a, b):\n    <fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>');
   assert.equal(render(DEEPSEEK_LIKE).text, '<｜begin▁of▁sentence｜><｜fim▁begin｜>def add(a, b):\n    <｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>');
-  assert.equal(render(CODELLAMA_LIKE).text, '<s>▁<PRE>def add(a, b):\n    ▁<SUF>\n\nprint(add(1, 2))\n▁<MID>');
+  // Code Llama's suffix-first format: <PRE><SUF>S<MID>P.
+  assert.equal(render(CODELLAMA_LIKE).text, '<s>▁<PRE>▁<SUF>\n\nprint(add(1, 2))\n▁<MID>def add(a, b):\n    ');
   assert.equal(render(CODESTRAL_LIKE).text, '<s>[SUFFIX]\n\nprint(add(1, 2))\n[PREFIX]def add(a, b):\n    ');
   assert.equal(render(PLAIN).text, '<s>def add(a, b):\n    ');
 });
@@ -48,6 +49,42 @@ test('other files: Qwen and StarCoder2 in their repository format, the rest as c
   assert.equal(render(DEEPSEEK_LIKE, r).text,
     '<｜begin▁of▁sentence｜><｜fim▁begin｜># Path: src/util.py\nX = 1\n\ndef add(a, b):\n    <｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>');
   assert.equal(render(PLAIN, { ...r, languageId: 'typescript' }).text, '<s>// Path: src/util.py\nX = 1\n\ndef add(a, b):\n    ');
+});
+
+test('FIM order: Code Llama (trained on both) takes either; a family trained on one order keeps it, and says why', () => {
+  const psm = render(CODELLAMA_LIKE, req, 'auto', 'psm');
+  assert.equal(psm.order, 'psm');
+  assert.equal(psm.text, '<s>▁<PRE>def add(a, b):\n    ▁<SUF>\n\nprint(add(1, 2))\n▁<MID>');
+  assert.equal(render(CODELLAMA_LIKE, req, 'auto', 'spm').order, 'spm');
+  assert.equal(render(CODELLAMA_LIKE).order, 'spm');
+  // Other files stay in the prompt's stable part: before the prefix, after the suffix in SPM.
+  const r = { ...req, contextFiles: [{ path: 'src/util.py', text: 'X = 1\n' }] };
+  assert.equal(render(CODELLAMA_LIKE, r).text, '<s>▁<PRE>▁<SUF>\n\nprint(add(1, 2))\n▁<MID># Path: src/util.py\nX = 1\n\ndef add(a, b):\n    ');
+  for (const spec of [QWEN_LIKE, STARCODER_LIKE, DEEPSEEK_LIKE]) {
+    const spm = render(spec, req, 'auto', 'spm');
+    assert.equal(spm.order, 'psm');
+    assert.equal(spm.text, render(spec).text);
+    assert.match(spm.reason, /trained in PSM order only; SPM not used/);
+  }
+  const codestral = render(CODESTRAL_LIKE, req, 'auto', 'psm');
+  assert.equal(codestral.order, 'spm');
+  assert.match(codestral.reason, /trained in SPM order only/);
+  assert.equal(withOrder(getTemplate('prefix-only'), 'spm').template.order, 'prefix');
+});
+
+test('FIM order under typing: SPM only appends to the prompt, PSM changes it after the cursor', () => {
+  const tok = fakeTokenizer(CODELLAMA_LIKE);
+  const common = (a: number[], b: number[]) => { let i = 0; while (i < a.length && i < b.length && a[i] === b[i]) i++; return i; };
+  for (const order of ['spm', 'psm'] as const) {
+    const t = chooseTemplate(tok, 'm', 'auto', order).template;
+    const before = buildPrompt(tok, t, req, big).tokens;
+    const after = buildPrompt(tok, t, { ...req, prefix: req.prefix + 'return a' }, big).tokens;
+    const kept = common(before, after);
+    // SPM: everything before the typed text is kept but the last token or two (the tokenizer may merge
+    // them with what was typed); PSM: the suffix and <MID> after the cursor are new.
+    if (order === 'spm') assert.ok(kept >= before.length - 2, `spm kept ${kept} of ${before.length}`);
+    else assert.ok(before.length - kept >= tok.encode(req.suffix, { parseSpecial: false }).length, `psm kept ${kept} of ${before.length}`);
+  }
 });
 
 test('a forced template is used when the model has its tokens, otherwise the automatic choice with the reason', () => {

@@ -102,7 +102,10 @@ test('raw FIM prompts per template, template from the model name, endpoints with
   assert.equal(remoteTemplate('codellama', 'x'), 'codellama');
   const p = buildTextPrompt('qwen2.5-coder', { ...req, contextFiles: [{ path: 'b.ts', text: 'export const b = 1;' }] });
   assert.equal(p.text, '<|repo_name|>workspace\n<|file_sep|>b.ts\nexport const b = 1;\n<|file_sep|>a.ts\n<|fim_prefix|>function add(a, b) {\n  return <|fim_suffix|>\n}\n<|fim_middle|>');
-  assert.equal(buildTextPrompt('codellama', req).text, '<PRE> function add(a, b) {\n  return  <SUF>\n}\n <MID>');
+  // Code Llama: suffix first by default ("<PRE> <SUF>S <MID> P", its reference code's format), PSM on request.
+  assert.equal(buildTextPrompt('codellama', req).text, '<PRE> <SUF>\n}\n <MID> function add(a, b) {\n  return ');
+  assert.equal(buildTextPrompt('codellama', req, undefined, undefined, undefined, 'psm').text, '<PRE> function add(a, b) {\n  return  <SUF>\n}\n <MID>');
+  assert.equal(buildTextPrompt('qwen2.5-coder', req, undefined, undefined, undefined, 'spm').text, buildTextPrompt('qwen2.5-coder', req).text);
   assert.equal(buildTextPrompt('prefix-only', req).text, req.prefix);
   assert.equal(endpoint('http://h:8000/v1/', '/v1/completions').href, 'http://h:8000/v1/completions');
   assert.equal(endpoint('http://h:8000', '/infill').href, 'http://h:8000/infill');
