@@ -139,6 +139,12 @@ export async function editReplayCommand(args: string[]): Promise<void> {
         emit({ name: `n-gram draft acceptance against the text typed next, k=${k}`, value: o.draftedTokens ? o.acceptedTokens / o.draftedTokens : 0, unit: 'fraction', layout: layouts[0], ...o, note: 'drafts from the prompt checked against what the developer typed next (a target writing exactly that), not against the model' });
         emit({ name: `tokens per target pass against the text typed next, k=${k}`, value: o.passes ? o.tokens / o.passes : 0, unit: 'tokens', layout: layouts[0], note: '1 = no gain; the ideal speedup before draft and verify costs' });
       }
+      // Tree drafts (several n-gram continuations verified in one pass): what they would gain, before
+      // building tree attention. Same oracle, k=8.
+      for (const branches of full ? [1, 2, 4, 8] : []) {
+        const o = ngramAgainstTypedText(traces, traces.map((t) => promptsOf(t, prompts(layouts[0]))), encode, 8, 32, branches);
+        emit({ name: `tokens per target pass against the text typed next, k=8, tree of ${branches} n-gram branches`, value: o.passes ? o.tokens / o.passes : 0, unit: 'tokens', layout: layouts[0], branches, verifyPositionsPerPass: round(1 + o.draftedTokens / Math.max(1, o.passes)), ...o });
+      }
       if (v.draft) {
         const source = parseDraftModelSource(v.draft);
         // A pool of its own holding as many blocks as the target's (the split a budget gets, draftBudget.ts).

@@ -6,7 +6,7 @@
 // same drafts against the model's actual output, which for stories260K (prose) or random-weight models
 // says nothing about code.
 
-import { lookup } from '../engine/draftNgram';
+import { lookupBranches, trieSize } from '../engine/draftNgram';
 import type { EditTrace } from './editReplayTrace';
 
 export interface NgramOracleResult {
@@ -14,12 +14,16 @@ export interface NgramOracleResult {
   /** Continuation tokens checked (at most `horizon` per request). */
   tokens: number;
   passes: number;
+  /** Tokens drafted (with branches: trie nodes, the positions a tree verify pass runs besides its root). */
   draftedTokens: number;
   acceptedTokens: number;
 }
 
-/** `prompts[t][i]`: the prompt of request i of trace t. */
-export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][], encode: (s: string) => number[], k: number, horizon = 32): NgramOracleResult {
+/**
+ * `prompts[t][i]`: the prompt of request i of trace t. `branches` > 1: a tree of that many distinct
+ * continuations per pass (lookupBranches), verified in one pass; the longest agreeing branch is kept.
+ */
+export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][], encode: (s: string) => number[], k: number, horizon = 32, branches = 1): NgramOracleResult {
   const r: NgramOracleResult = { requests: 0, tokens: 0, passes: 0, draftedTokens: 0, acceptedTokens: 0 };
   traces.forEach((t, ti) => t.requests.forEach((q, i) => {
     if (!q.next) return;
@@ -29,10 +33,14 @@ export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][]
     r.tokens += truth.length;
     const prompt = prompts[ti][i];
     for (let pos = 0; pos < truth.length;) {
-      const draft = lookup(prompt.concat(truth.slice(0, pos)), Math.min(k, truth.length - pos), 1, 4).tokens;
+      const tree = lookupBranches(prompt.concat(truth.slice(0, pos)), Math.min(k, truth.length - pos), 1, 4, branches);
       let kept = 0;
-      while (kept < draft.length && draft[kept] === truth[pos + kept]) kept++;
-      r.draftedTokens += draft.length;
+      for (const draft of tree) {
+        let n = 0;
+        while (n < draft.length && draft[n] === truth[pos + n]) n++;
+        kept = Math.max(kept, n);
+      }
+      r.draftedTokens += trieSize(tree);
       r.acceptedTokens += kept;
       r.passes++;
       pos += kept + 1;

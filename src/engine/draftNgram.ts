@@ -62,6 +62,37 @@ export function lookup(context: readonly number[], k: number, minNgram: number, 
   return { tokens: [], n: 0 };
 }
 
+/**
+ * Up to `branches` distinct continuations (each up to k tokens) for a tree of drafts (one verify pass
+ * checks them all, Medusa/SpecInfer-style): the continuations of the longest matching suffix's
+ * occurrences, most recent first, then of shorter suffixes, skipping continuations already taken.
+ * The first is lookup's.
+ */
+export function lookupBranches(context: readonly number[], k: number, minNgram: number, maxNgram: number, branches: number): number[][] {
+  const L = context.length;
+  const out: number[][] = [];
+  const seen = new Set<string>();
+  for (let n = Math.min(maxNgram, L - 1); n >= minNgram && out.length < branches; n--) {
+    for (let end = L - 1; end >= n && out.length < branches; end--) {
+      if (!matchesSuffix(context, end, context, n)) continue;
+      const tokens: number[] = [];
+      for (let i = 0; i < k; i++) tokens.push(end + i < L ? context[end + i] : tokens[end + i - L]);
+      const key = tokens.join();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(tokens);
+    }
+  }
+  return out;
+}
+
+/** Nodes of the trie of `branches` (shared prefixes counted once): the positions a tree verify pass runs. */
+export function trieSize(branches: readonly (readonly number[])[]): number {
+  const keys = new Set<string>();
+  for (const b of branches) for (let i = 1; i <= b.length; i++) keys.add(b.slice(0, i).join());
+  return keys.size;
+}
+
 /** True when hay[end-n..end) equals the last n tokens of ctx. */
 function matchesSuffix(hay: readonly number[], end: number, ctx: readonly number[], n: number): boolean {
   const L = ctx.length;

@@ -84,6 +84,12 @@ test('n-gram drafts against the text typed next: a continuation the prompt repea
   assert.equal(unseen.acceptedTokens, 0);
   const none = ngramAgainstTypedText([{ ...trace('q'), requests: [{ text: '', cursor: 0, edit: 'jump', keystrokes: 1 }] }], [[prompt]], encode, 3);
   assert.equal(none.requests, 0, 'a request away from the typed function has no continuation to check');
+  // Two branches: 'abx' is drafted from the second occurrence of 'ab' only; one pass keeps it whole.
+  const twice = encode('abxabyab');
+  assert.equal(ngramAgainstTypedText([trace('x')], [[twice]], encode, 1).acceptedTokens, 0, 'one branch: the most recent match, y');
+  const tree = ngramAgainstTypedText([trace('x')], [[twice]], encode, 1, 32, 2);
+  assert.equal(tree.acceptedTokens, 1);
+  assert.equal(tree.draftedTokens, 2, 'two one-token branches: two trie nodes');
 });
 
 test('replay order: sessions whole, or interleaved a file switch every N requests (each session in its own order)', () => {

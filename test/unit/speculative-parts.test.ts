@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GgufValue } from '../../src/loaders/gguf/types';
 import { checkDraftVocabulary, DraftVocabularyError } from '../../src/engine/draftVocab';
-import { lookup } from '../../src/engine/draftNgram';
+import { lookup, lookupBranches, trieSize } from '../../src/engine/draftNgram';
 import { DraftLengthController } from '../../src/engine/draftLength';
 import { acceptAlways, acceptStandard } from '../../src/engine/speculativeSampling';
 import { Rng } from '../../src/engine/sampler';
@@ -43,6 +43,17 @@ test('prompt lookup: the longest recent match, continued past the end of the con
   assert.deepEqual(lookup([1, 2, 3], 4, 1, 4), { tokens: [], n: 0 });
   assert.deepEqual(lookup([1, 2, 3, 9], 3, 2, 4, [[7, 3, 9, 5, 6]]), { tokens: [5, 6], n: 2 });
   assert.deepEqual(lookup([1, 2, 3, 9], 3, 2, 4, []), { tokens: [], n: 0 }, 'a 1-token match is below minNgram');
+});
+
+test('prompt lookup branches (tree drafts): distinct continuations, longest match first, the first is lookup\'s; the trie counts shared prefixes once', () => {
+  const ctx = [1, 2, 7, 1, 2, 8, 3, 2, 9, 1, 2];
+  // Suffix [1, 2] occurs twice (continued by 8 3, then 7 1), then [2] adds 9 1 (and 8, 7 again: skipped).
+  assert.deepEqual(lookupBranches(ctx, 2, 1, 4, 5), [[8, 3], [7, 1], [9, 1]]);
+  assert.deepEqual(lookupBranches(ctx, 2, 1, 4, 1)[0], lookup(ctx, 2, 1, 4).tokens);
+  assert.deepEqual(lookupBranches(ctx, 2, 1, 4, 2), [[8, 3], [7, 1]]);
+  assert.deepEqual(lookupBranches([1, 2, 3], 2, 1, 4, 4), []);
+  assert.equal(trieSize([[8, 3], [8, 4], [7]]), 4);
+  assert.equal(trieSize([]), 0);
 });
 
 /** Runs the controller against a simulated source of per-token acceptance a and costs, returns its final k. */
