@@ -210,6 +210,8 @@ function engineSection(e: EngineStats | undefined, restarts: number): StatsSecti
       { label: 'draft tokens accepted', value: `${sp.acceptedTokens} / ${sp.draftedTokens} (${pct(sp.acceptanceRate)})` },
       { label: 'tokens per target pass', value: sp.tokensPerPass.toFixed(2) },
     );
+    const dc = sp.draftCache;
+    if (dc) rows.push({ label: 'draft model cache hit rate', value: `${pct(dc.tokenHitRate)} (${dc.reusedTokens} reused / ${dc.prefilledTokens} run)` });
   }
   rows.push({ label: 'memory (RSS)', value: mib(e.rssBytes) }, { label: 'restarts', value: String(restarts) });
   return { title: 'Engine', rows };

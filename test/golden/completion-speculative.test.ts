@@ -165,6 +165,8 @@ test('engine server: loads the draft with the target, stats report acceptance; a
     assert.equal(s.requests, 1);
     assert.ok(s.draftedTokens > 0 && s.acceptanceRate > 0.8 && s.tokensPerPass > 1, JSON.stringify(s));
     assert.deepEqual(s.bySource, { model: 1 });
+    // The draft model's own cache: one request, so its first proposal ran the prompt.
+    assert.ok(s.draftCache && s.draftCache.prefilledTokens > 0 && s.draftCache.tokenHitRate >= 0 && s.draftCache.tokenHitRate < 1, JSON.stringify(s.draftCache));
 
     const foreign = await ensureSynthetic('speculative-foreign-vocab', TINY);
     const refused = await ask(server, events, { type: 'load', id: 4, params: { modelPath, maxContextTokens: 256, draftModelPath: foreign } });

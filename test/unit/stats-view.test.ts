@@ -83,7 +83,7 @@ test('speculative decoding: the draft model and how many of its tokens the targe
   const withDraft: EngineStats = {
     ...engine,
     model: { ...engine.model!, draft: { path: '/m/d.gguf', name: 'qwen2.5-coder-0.5b-draft', weightBytes: 100 * 2 ** 20 } },
-    speculative: { requests: 5, targetPasses: 40, draftedTokens: 120, acceptedTokens: 90, acceptanceRate: 0.75, tokensPerPass: 3.25, bySource: { model: 3, ngram: 2 } },
+    speculative: { requests: 5, targetPasses: 40, draftedTokens: 120, acceptedTokens: 90, acceptanceRate: 0.75, tokensPerPass: 3.25, bySource: { model: 3, ngram: 2 }, draftCache: { reusedTokens: 900, prefilledTokens: 100, tokenHitRate: 0.9 } },
   };
   const history = new StatsHistory(60);
   const e = rows(statsViewModel(snap({ engine: withDraft }), history, 2000), 'Engine');
@@ -91,6 +91,7 @@ test('speculative decoding: the draft model and how many of its tokens the targe
   assert.equal(e['speculative requests'], '5 (model 3, ngram 2)');
   assert.equal(e['draft tokens accepted'], '90 / 120 (75%)');
   assert.equal(e['tokens per target pass'], '3.25');
+  assert.equal(e['draft model cache hit rate'], '90% (900 reused / 100 run)');
 });
 
 test('with a server in use its share is shown and charted (first-token latency)', () => {

@@ -81,6 +81,12 @@ export interface SpeculativeEngineStats {
   tokensPerPass: number;
   /** Requests per draft source that ran ('ngram', 'model', 'model+ngram'). */
   bySource: Record<string, number>;
+  /**
+   * The draft model's own prompt cache (a sequence per document and a prefix index, as the target's):
+   * committed tokens its proposals started from that it found cached, and those it ran. Absent without a
+   * draft model.
+   */
+  draftCache?: { reusedTokens: number; prefilledTokens: number; tokenHitRate: number };
 }
 
 export interface PromptCacheStats {

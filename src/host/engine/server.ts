@@ -234,7 +234,14 @@ export class EngineServer {
       acceptanceRate: s.drafted ? s.accepted / s.drafted : 0,
       tokensPerPass: s.targetPasses ? s.generated / s.targetPasses : 0,
       bySource: { ...s.bySource },
+      draftCache: this.draftCacheStats(),
     };
+  }
+
+  private draftCacheStats(): SpeculativeEngineStats['draftCache'] {
+    const d = this.loaded?.cm.draft?.stats;
+    if (!d) return undefined;
+    return { reusedTokens: d.reusedTokens, prefilledTokens: d.prefilledTokens, tokenHitRate: d.contextTokens ? d.reusedTokens / d.contextTokens : 0 };
   }
 
   disposeAll(): void {
