@@ -143,7 +143,7 @@ export class ModelDraft implements DraftSource {
     });
     this.docs = new LRUCache({
       max: this.perDocument ? (o.maxDocuments ?? 16) : 1,
-      dispose: (d, key) => { if (d.cs && key !== this.busy) this.cache.release(d.cs); },
+      dispose: (d, key) => { if (d.cs && key !== this.busy) { this.cache.release(d.cs); d.cs = undefined; } },
     });
     this.mapping = o.mapping ?? IDENTITY_MAPPING;
     this.minConfidence = o.minConfidence ?? 0;
@@ -152,7 +152,7 @@ export class ModelDraft implements DraftSource {
     // on the pool (a pool shared with the target: its DocumentCache asks releaseBlocks first, see sharedPoolWith).
     if (!shared) {
       const before = this.pool.onPressure;
-      this.pool.onPressure = () => this.releaseIdle() || (before?.() ?? false);
+      this.pool.onPressure = () => this.releaseBlocks() || (before?.() ?? false);
     }
   }
 
@@ -191,7 +191,7 @@ export class ModelDraft implements DraftSource {
     // pressure hook) nor fails a request with OutOfMemoryError; the draft's own idle documents go first;
     // short of room, no proposal (the target takes a plain step).
     const needed = Math.ceil((committed.length + k) / this.pool.blockSize) - cs.seq.blockTable.length + (cs.length % this.pool.blockSize ? 1 : 0);
-    if (needed > this.pool.availableBlocks) this.releaseIdle();
+    if (needed > this.pool.availableBlocks) this.releaseBlocks();
     if (needed > this.pool.availableBlocks) {
       s.roomless++;
       return { tokens: [], passes: 0, prefilled: 0 };
@@ -288,10 +288,6 @@ export class ModelDraft implements DraftSource {
    * others re-feed what the index no longer holds on their next proposal.
    */
   releaseBlocks(): boolean {
-    return this.releaseIdle();
-  }
-
-  private releaseIdle(): boolean {
     let any = false;
     for (const [key, d] of this.docs.entries()) {
       if (key === this.busy || !d.cs || d.cs.seq.blockTable.length === 0) continue;
