@@ -109,3 +109,45 @@ test('draft prefix cache: random edits over four documents in a small pool give 
   assert.equal(cached.pool.stats().usedBlocks, 0);
   cached.pool.checkInvariants();
 });
+
+test('draft prefix cache: a proposal cut short by a cancel (or a failed pass) leaves a consistent cache; the next proposal is a fresh draft\'s', async () => {
+  const rng = new Rng(5);
+  const fake = new FakeModel({ vocab: V, seed: 2, sharpness: 0, base: target, noise: 3 });
+  const realForward = fake.forward.bind(fake);
+  let failAt = -1;
+  let calls = 0;
+  let afterReserve = false;
+  fake.forward = async (req) => {
+    if (calls++ === failAt) {
+      // A pass may fail before it takes blocks (a cancel seen first) or after (a lost device mid-kernel).
+      if (afterReserve) req.seq.reserve(req.seq.length + req.tokens.length);
+      throw new Error('cancelled mid-pass');
+    }
+    return realForward(req);
+  };
+  const cached = new ModelDraft(fake.asModel());
+  const fresh = freshProposer();
+  const text = randomTokens(rng, 70);
+  for (let step = 0; step < 40; step++) {
+    text.push(...randomTokens(rng, 1 + Math.floor(rng.next() * 3)));
+    if (step % 9 === 4) text.splice(Math.floor(rng.next() * text.length), 3);
+    const context = text.slice(Math.max(0, text.length - 100));
+    // Every third proposal fails on one of its passes (the first: the prompt feed; later: a drafted token).
+    if (step % 3 === 0) {
+      calls = 0;
+      // Every combination: the prompt feed or a drafted token's pass, before or after it took blocks.
+      const i = step / 3;
+      failAt = i % 2;
+      afterReserve = Math.floor(i / 2) % 2 === 1;
+      await assert.rejects(cached.propose(context, 6, ctx('doc')), /cancelled mid-pass/);
+      failAt = -1;
+      cached.pool.checkInvariants();
+    }
+    const want = await fresh(context, 6);
+    const p = await cached.propose(context, 6, ctx('doc'));
+    assert.deepEqual(p.tokens, want, `step ${step}`);
+    cached.pool.checkInvariants();
+  }
+  cached.reset();
+  assert.equal(cached.pool.stats().usedBlocks, 0);
+});
