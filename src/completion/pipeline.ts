@@ -22,6 +22,7 @@ import { buildPrompt, DEFAULT_BUDGETS, type PromptBudgets } from './prompt';
 import { createStopRule, wantsMultiline } from './stopRules';
 import { chooseTemplate } from './templates';
 import { PREFIX_WINDOW_GROWTH, PrefixStarts } from './window';
+import { RecentDeletions } from './recentEdits';
 import type { CompletionOptions, CompletionRequest, CompletionResult, DraftMode, GeneratedTokens, SpeculativeTimings } from './types';
 
 export interface CompletionModel {
@@ -48,12 +49,14 @@ export interface CompletionModel {
    * (and when they come back after a jump).
    */
   prefixStarts: PrefixStarts;
+  /** Each document's recently deleted text, searched by n-gram drafts after the prompt (recentEdits.ts). */
+  recentEdits: RecentDeletions;
 }
 
 export function completionModel(model: LlamaModel, tokenizer: Tokenizer, o: DocumentCacheOptions = {}, draft?: ModelDraft): CompletionModel {
   // A draft on the target's KV buffers allocates from the documents' pool (one pool for both, draftLoad.ts).
   const documents = new DocumentCache(model, { ...o, sharedPool: draft?.sharedPoolWith(model) });
-  return { model, tokenizer, name: model.config.name, pool: documents.pool, documents, draft, prefixStarts: new PrefixStarts() };
+  return { model, tokenizer, name: model.config.name, pool: documents.pool, documents, draft, prefixStarts: new PrefixStarts(), recentEdits: new RecentDeletions() };
 }
 
 /** The model's draft-length controller for this source and setting: what it learnt (acceptance, pass costs) carries over. */
@@ -65,12 +68,16 @@ function draftLengthsFor(m: CompletionModel, ran: SpeculativeTimings['draft'], d
   return c;
 }
 
-/** The draft source for one request, or none; 'model' falls back to none and 'model+ngram' to n-grams without a draft model. */
-function draftFor(m: CompletionModel, mode: DraftMode | undefined): { source: DraftSource; ran: SpeculativeTimings['draft'] } | undefined {
+/**
+ * The draft source for one request, or none; 'model' falls back to none and 'model+ngram' to n-grams
+ * without a draft model. `corpus()`: token runs the n-gram drafts search after the prompt (text the user
+ * deleted), made only when n-grams are in use.
+ */
+function draftFor(m: CompletionModel, mode: DraftMode | undefined, corpus: () => number[][]): { source: DraftSource; ran: SpeculativeTimings['draft'] } | undefined {
   switch (mode ?? 'off') {
-    case 'ngram': return { source: new NgramDraft(), ran: 'ngram' };
+    case 'ngram': return { source: new NgramDraft({ corpus: corpus() }), ran: 'ngram' };
     case 'model': return m.draft ? { source: m.draft, ran: 'model' } : undefined;
-    case 'model+ngram': return m.draft ? { source: new MixedDraft(m.draft), ran: 'model+ngram' } : { source: new NgramDraft(), ran: 'ngram' };
+    case 'model+ngram': return m.draft ? { source: new MixedDraft(m.draft, { corpus: corpus() }), ran: 'model+ngram' } : { source: new NgramDraft({ corpus: corpus() }), ran: 'ngram' };
     default: return undefined;
   }
 }
@@ -117,6 +124,8 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
   const keep = m.prefixStarts.keepFor(req.documentId, budgets.prefixTokens);
   const prompt = buildPrompt(m.tokenizer, template, req, budgets, undefined, keep);
   m.prefixStarts.remember(req.documentId, prompt.prefixStartLine);
+  // Every request, drafting or not: the comparison with the previous request finds what was deleted.
+  const deleted = m.recentEdits.observe(req.documentId, req.prefix, req.suffix, req.prefixLineOffset ?? 0);
   const tokenizeMs = now() - t0;
   const multiline = wantsMultiline(req.prefix, req.suffix, o.multiline);
   const rule = createStopRule(prompt.prefix, { multiline });
@@ -159,7 +168,7 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
       return true;
     },
   };
-  const draft = draftFor(m, o.draft);
+  const draft = draftFor(m, o.draft, () => deleted.map((t) => m.tokenizer.encode(t, { parseSpecial: false })));
   // The draft model's KV follows the text from request to request (see CompletionModel.draft).
   const draftLength = o.draftLength ?? 'auto';
   const spec = draft && { draft: draft.source, draftLength, keepDraftState: true, lengths: draftLengthsFor(m, draft.ran, draftLength) };

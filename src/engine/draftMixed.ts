@@ -13,10 +13,11 @@ export class MixedDraft implements DraftSource {
   /** Proposals by source in this request. */
   readonly picks = { ngram: 0, model: 0 };
 
-  constructor(private readonly model: DraftSource, private readonly o: { minNgram?: number; maxNgram?: number; decay?: number } = {}) {}
+  /** `corpus`: token runs searched after the context (text the user deleted; see NgramDraftOptions). */
+  constructor(private readonly model: DraftSource, private readonly o: { minNgram?: number; maxNgram?: number; decay?: number; corpus?: readonly (readonly number[])[] } = {}) {}
 
   async propose(context: readonly number[], k: number, ctx: ProposeContext): Promise<Proposal> {
-    const match = lookup(context, k, this.o.minNgram ?? 2, this.o.maxNgram ?? 4);
+    const match = lookup(context, k, this.o.minNgram ?? 2, this.o.maxNgram ?? 4, this.o.corpus);
     const r = (s: 'ngram' | 'model') => this.rate[s].accepted / this.rate[s].proposed;
     if (match.tokens.length > 0 && r('ngram') >= r('model')) {
       this.last = 'ngram';
