@@ -139,6 +139,11 @@ export async function editReplayCommand(args: string[]): Promise<void> {
         emit({ name: `n-gram draft acceptance against the text typed next, k=${k}`, value: o.draftedTokens ? o.acceptedTokens / o.draftedTokens : 0, unit: 'fraction', layout: layouts[0], ...o, note: 'drafts from the prompt checked against what the developer typed next (a target writing exactly that), not against the model' });
         emit({ name: `tokens per target pass against the text typed next, k=${k}`, value: o.passes ? o.tokens / o.passes : 0, unit: 'tokens', layout: layouts[0], note: '1 = no gain; the ideal speedup before draft and verify costs' });
       }
+      // The same drafts also searching the text deleted so far in the session (the engine's RecentDeletions).
+      if (full) {
+        const o = ngramAgainstTypedText(traces, traces.map((t) => promptsOf(t, prompts(layouts[0]))), encode, 8, 32, 1, true);
+        emit({ name: 'tokens per target pass against the text typed next, k=8, with deleted text', value: o.passes ? o.tokens / o.passes : 0, unit: 'tokens', layout: layouts[0], ...o, note: 'the traces delete typos only (backspace), so this should match the k=8 figure above' });
+      }
       // Tree drafts (several n-gram continuations verified in one pass): what they would gain, before
       // building tree attention. Same oracle, k=8.
       for (const branches of full ? [1, 2, 4, 8] : []) {

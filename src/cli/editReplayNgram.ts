@@ -6,7 +6,8 @@
 // same drafts against the model's actual output, which for stories260K (prose) or random-weight models
 // says nothing about code.
 
-import { lookupBranches, trieSize } from '../engine/draftNgram';
+import { lookup, lookupBranches, trieSize } from '../engine/draftNgram';
+import { RecentDeletions } from '../completion/recentEdits';
 import type { EditTrace } from './editReplayTrace';
 
 export interface NgramOracleResult {
@@ -22,29 +23,48 @@ export interface NgramOracleResult {
 /**
  * `prompts[t][i]`: the prompt of request i of trace t. `branches` > 1: a tree of that many distinct
  * continuations per pass (lookupBranches), verified in one pass; the longest agreeing branch is kept.
+ * `deletions` (one branch only): the drafts also search the text deleted in the session so far, as the
+ * engine's n-gram drafts do (RecentDeletions over the requests' windows).
  */
-export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][], encode: (s: string) => number[], k: number, horizon = 32, branches = 1): NgramOracleResult {
+export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][], encode: (s: string) => number[], k: number, horizon = 32, branches = 1, deletions = false): NgramOracleResult {
   const r: NgramOracleResult = { requests: 0, tokens: 0, passes: 0, draftedTokens: 0, acceptedTokens: 0 };
-  traces.forEach((t, ti) => t.requests.forEach((q, i) => {
-    if (!q.next) return;
-    const truth = encode(q.next).slice(0, horizon);
-    if (!truth.length) return;
-    r.requests++;
-    r.tokens += truth.length;
-    const prompt = prompts[ti][i];
-    for (let pos = 0; pos < truth.length;) {
-      const tree = lookupBranches(prompt.concat(truth.slice(0, pos)), Math.min(k, truth.length - pos), 1, 4, branches);
-      let kept = 0;
-      for (const draft of tree) {
-        let n = 0;
-        while (n < draft.length && draft[n] === truth[pos + n]) n++;
-        kept = Math.max(kept, n);
+  traces.forEach((t, ti) => {
+    const recent = new RecentDeletions();
+    t.requests.forEach((q, i) => {
+      let corpus: number[][] = [];
+      if (deletions) {
+        const w = t.windows[i];
+        corpus = recent.observe(t.file, q.text.slice(w.prefixStart, q.cursor), q.text.slice(q.cursor, Math.max(q.cursor, w.suffixEnd)), countLines(q.text, w.prefixStart)).map(encode);
       }
-      r.draftedTokens += trieSize(tree);
-      r.acceptedTokens += kept;
-      r.passes++;
-      pos += kept + 1;
-    }
-  }));
+      if (!q.next) return;
+      const truth = encode(q.next).slice(0, horizon);
+      if (!truth.length) return;
+      r.requests++;
+      r.tokens += truth.length;
+      const prompt = prompts[ti][i];
+      for (let pos = 0; pos < truth.length;) {
+        const context = prompt.concat(truth.slice(0, pos));
+        const n = Math.min(k, truth.length - pos);
+        const tree = deletions ? [lookup(context, n, 1, 4, corpus).tokens].filter((d) => d.length) : lookupBranches(context, n, 1, 4, branches);
+        let kept = 0;
+        for (const draft of tree) {
+          let agree = 0;
+          while (agree < draft.length && draft[agree] === truth[pos + agree]) agree++;
+          kept = Math.max(kept, agree);
+        }
+        r.draftedTokens += trieSize(tree);
+        r.acceptedTokens += kept;
+        r.passes++;
+        pos += kept + 1;
+      }
+    });
+  });
   return r;
+}
+
+/** Newlines in text[0, end): the document line number of offset `end`. */
+function countLines(text: string, end: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < end; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }
