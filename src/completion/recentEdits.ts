@@ -111,7 +111,9 @@ export class RecentDeletions {
         // Delete: this piece was just after the previous one (the cursor stayed).
         doc.removed[0] = (doc.removed[0] + gone.textAt(last.at)).slice(0, MAX_DELETION_CHARS);
       } else {
-        doc.removed = [gone.text, ...doc.removed.filter((r) => r !== gone.text)].slice(0, DELETIONS_KEPT);
+        // A short piece is kept only at the head, where the next piece may join it: typos fixed by
+        // backspace never push a deleted line out.
+        doc.removed = [gone.text, ...doc.removed.filter((r) => r !== gone.text && r.length >= MIN_DELETION_CHARS)].slice(0, DELETIONS_KEPT);
         doc.last = { line: gone.line, at: gone.at };
       }
     } else if (text !== doc.text) {
@@ -125,5 +127,10 @@ export class RecentDeletions {
 
   forget(documentId: string): void {
     this.docs.delete(documentId);
+  }
+
+  /** Forgets every document ("Clear Cache"). */
+  clear(): void {
+    this.docs.clear();
   }
 }

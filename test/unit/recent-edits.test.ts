@@ -84,6 +84,19 @@ test('snippets: most recent first, at most DELETIONS_KEPT, short or blank ones l
   r2.observe('d', ...windows(FILE.replace('a + b', 'a b'), 0));
   assert.deepEqual(r2.observe('d', ...windows(FILE.replace('a + b', 'a b').replace('\n\n', '\n'), 0)), []);
   assert.equal(removedText('abc', 0, 'abc', 0), undefined);
+  // Typos fixed by backspace (short pieces, elsewhere) never push a deleted line out.
+  const r3 = new RecentDeletions();
+  const line = '  const sum = a + b;\n';
+  r3.observe('t', ...windows(FILE, 0));
+  const edited = FILE.replace(line, '');
+  r3.observe('t', ...windows(edited, 0));
+  for (let i = 0; i < 6; i++) {
+    const at = edited.indexOf('sub') + i;
+    const typo = edited.slice(0, at) + 'qwerty'[i] + edited.slice(at);
+    r3.observe('t', ...windows(typo, at + 1));
+    r3.observe('t', ...windows(edited, at));
+  }
+  assert.deepEqual(r3.observe('t', ...windows(edited, 0)), [line]);
 });
 
 test('the deleted line drafts its own rest when the user types its start again', () => {

@@ -47,7 +47,7 @@ export class EngineServer {
         this.aborts.get(m.target)?.abort();
         break;
       case 'clearCache':
-        this.enqueue({ id: m.id, run: async () => { this.loaded?.cm.documents.clear(); this.loaded?.cm.draft?.clear(); this.send({ type: 'cacheCleared', id: m.id }); } });
+        this.enqueue({ id: m.id, run: async () => { this.loaded?.cm.documents.clear(); this.loaded?.cm.draft?.clear(); this.loaded?.cm.recentEdits.clear(); this.send({ type: 'cacheCleared', id: m.id }); } });
         break;
       case 'stats':
         // Answered at once, even while a completion runs.
