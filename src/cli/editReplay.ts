@@ -65,7 +65,7 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       'typed-chars': { type: 'string' }, requests: { type: 'string' }, 'no-llamacpp': { type: 'boolean' }, 'llamacpp-threads': { type: 'string' },
       json: { type: 'boolean' }, 'block-size': { type: 'string' }, layouts: { type: 'string' }, 'kv-budget-mib': { type: 'string' },
       'switch-every': { type: 'string' }, 'kv-type': { type: 'string' }, 'no-cache-requests': { type: 'string' },
-      draft: { type: 'string' }, 'draft-requests': { type: 'string' }, 'draft-length': { type: 'string' }, 'draft-only': { type: 'boolean' },
+      draft: { type: 'string' }, 'draft-requests': { type: 'string' }, 'suffix-share': { type: 'string' }, 'draft-length': { type: 'string' }, 'draft-only': { type: 'boolean' },
     },
   });
   if (!v.model) throw new UsageError('bench edit-replay needs --model <gguf>');
@@ -79,6 +79,9 @@ export async function editReplayCommand(args: string[]): Promise<void> {
   if (!(switchEvery >= 0) || !Number.isInteger(switchEvery)) throw new UsageError(`--switch-every: expected a count of requests >= 0, got "${v['switch-every']}"`);
   if (!(requestsPerSession >= 1)) throw new UsageError(`--requests: expected a count >= 1, got "${v.requests}"`);
   const noCacheRequests = v['no-cache-requests'] === undefined ? Infinity : Number(v['no-cache-requests']);
+  // The suffix window's size as a share of the prompt target (the prefix's is 0.75).
+  const suffixShare = Number(v['suffix-share'] ?? 0.25);
+  if (!(suffixShare >= 0 && suffixShare <= 0.25)) throw new UsageError(`--suffix-share: expected 0..0.25, got "${v['suffix-share']}"`);
   const draftRequests = v['draft-requests'] === undefined ? Infinity : Number(v['draft-requests']);
   if (!(draftRequests >= 1)) throw new UsageError(`--draft-requests: expected a count >= 1, got "${v['draft-requests']}"`);
   const draftLength = v['draft-length'] === 'auto' ? 'auto' : Number(v['draft-length'] ?? 4);
@@ -110,11 +113,11 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       const traces = files.map((f): EditTrace => {
         const sample = encode(readFileSync(f, 'utf8').slice(0, 20000));
         const charsPerToken = 20000 / Math.max(1, sample.length);
-        const t = buildEditTrace(f, Number(v['typed-chars'] ?? 400), { prefix: 0.75 * promptTokens * charsPerToken, suffix: 0.25 * promptTokens * charsPerToken });
+        const t = buildEditTrace(f, Number(v['typed-chars'] ?? 400), { prefix: 0.75 * promptTokens * charsPerToken, suffix: suffixShare * promptTokens * charsPerToken });
         return { ...t, requests: t.requests.slice(0, requestsPerSession), windows: t.windows.slice(0, requestsPerSession) };
       });
       const common = {
-        model: v.model, promptTokensTarget: promptTokens, maxTokens, blockSize, kvBudgetMiB: round(kvBudgetBytes / 2 ** 20), kvBlocks: model.kv.nBlocks, kvType,
+        model: v.model, promptTokensTarget: promptTokens, suffixShare, maxTokens, blockSize, kvBudgetMiB: round(kvBudgetBytes / 2 ** 20), kvBlocks: model.kv.nBlocks, kvType,
         adapter: gpu.adapter.description, files: files.map((f) => f.replace(/.*node_modules\//, '')),
       };
       emit({ name: 'edit replay config', value: sum(traces.map((t) => t.requests.length)), unit: 'requests', ...common });

@@ -18,7 +18,7 @@ import { Sequence } from '../kvcache/sequence';
 import type { LlamaModel } from '../model/llama';
 import type { Tokenizer } from '../tokenizer';
 import { postprocess } from './postprocess';
-import { buildPrompt, DEFAULT_BUDGETS, type PromptBudgets } from './prompt';
+import { buildPrompt, DEFAULT_BUDGETS, defaultSuffixTokens, type PromptBudgets } from './prompt';
 import { createStopRule, wantsMultiline } from './stopRules';
 import { chooseTemplate } from './templates';
 import { PREFIX_WINDOW_GROWTH, PrefixStarts } from './window';
@@ -116,7 +116,7 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
   const maxTokens = Math.max(1, Math.min(o.maxTokens, m.model.options.maxContextTokens - 16));
   const budgets = fitBudgets({
     prefixTokens: o.prefixTokens ?? DEFAULT_BUDGETS.prefixTokens,
-    suffixTokens: o.suffixTokens ?? DEFAULT_BUDGETS.suffixTokens,
+    suffixTokens: o.suffixTokens ?? defaultSuffixTokens(template.order),
     contextFileTokens: o.contextFileTokens ?? DEFAULT_BUDGETS.contextFileTokens,
   }, m.model.options.maxContextTokens, maxTokens, PREFIX_WINDOW_GROWTH);
   // A document's prefix window keeps its start while it grows (the cached K/V stays valid); a request

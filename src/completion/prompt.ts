@@ -15,6 +15,19 @@ export interface PromptBudgets {
 
 export const DEFAULT_BUDGETS: PromptBudgets = { prefixTokens: 1024, suffixTokens: 256, contextFileTokens: 512 };
 
+/**
+ * The suffix budget of a template order the user did not set: in PSM order every keystroke re-reads the
+ * whole suffix (it follows the prefix), so its window is kept at half the SPM one, halving the tokens a
+ * keystroke costs (bench edit-replay, stories260K: PSM median 28.5 tokens a keystroke with a 25% suffix,
+ * 17 with 12.5%, 10.5 with 6.25%; SPM 1.5 whatever the suffix). Quality against the longer suffix is
+ * unmeasured here (no real model can be downloaded); set tandem.context.suffixTokens to choose.
+ */
+export const PSM_SUFFIX_TOKENS = 128;
+
+export function defaultSuffixTokens(order: 'psm' | 'spm' | 'prefix'): number {
+  return order === 'psm' ? PSM_SUFFIX_TOKENS : DEFAULT_BUDGETS.suffixTokens;
+}
+
 export interface Prompt {
   tokens: number[];
   /** Ids that end generation: the model's end-of-generation ids and every FIM special of the model. */

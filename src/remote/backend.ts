@@ -9,7 +9,8 @@ import type { CompletionBackend } from '../completion/backend';
 import { fitBudgets } from '../completion/pipeline';
 import { PREFIX_WINDOW_GROWTH, PrefixStarts } from '../completion/window';
 import { postprocess } from '../completion/postprocess';
-import { DEFAULT_BUDGETS } from '../completion/prompt';
+import { DEFAULT_BUDGETS, defaultSuffixTokens } from '../completion/prompt';
+import { getTemplate, withOrder } from '../completion/templates';
 import { createStopRule, wantsMultiline } from '../completion/stopRules';
 import type { CompletionOptions, CompletionRequest, CompletionResult } from '../completion/types';
 import { RemoteError } from './errors';
@@ -146,7 +147,7 @@ export class RemoteBackend implements CompletionBackend {
     const maxTokens = Math.max(1, o.maxTokens);
     const budgets = fitBudgets({
       prefixTokens: o.prefixTokens ?? DEFAULT_BUDGETS.prefixTokens,
-      suffixTokens: o.suffixTokens ?? DEFAULT_BUDGETS.suffixTokens,
+      suffixTokens: o.suffixTokens ?? defaultSuffixTokens(withOrder(getTemplate(template), o.fimOrder).template.order),
       contextFileTokens: o.contextFileTokens ?? DEFAULT_BUDGETS.contextFileTokens,
     }, this.o.contextTokens ?? 8192, maxTokens, PREFIX_WINDOW_GROWTH);
     // The document's prefix window keeps its start while it grows, as the local engine's does: the

@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import type { CompletionService } from '../completion/service';
 import { quietOutcome, type RequestTracer, type TraceOutcome, type TraceRecord } from '../completion/trace';
-import { capPrefix, MAX_CHARS_PER_TOKEN } from '../completion/prompt';
+import { capPrefix, DEFAULT_BUDGETS, MAX_CHARS_PER_TOKEN } from '../completion/prompt';
 import { PREFIX_WINDOW_GROWTH } from '../completion/window';
 import type { CompletionRequest, ContextFile } from '../completion/types';
 import { enabledFor, type TandemSettings } from './settings';
@@ -123,7 +123,7 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
     // minified file's long lines stay here.
     const { prefixText, prefixLineOffset } = capPrefix(document.getText(new vscode.Range(startLine, 0, before.line, before.character)) + (selected?.text ?? ''),
       s.prefixTokens * PREFIX_WINDOW_GROWTH * MAX_CHARS_PER_TOKEN, startLine);
-    const suffix = document.getText(new vscode.Range(after, document.lineAt(endLine).range.end)).slice(0, s.suffixTokens * MAX_CHARS_PER_TOKEN);
+    const suffix = document.getText(new vscode.Range(after, document.lineAt(endLine).range.end)).slice(0, (s.suffixTokens ?? DEFAULT_BUDGETS.suffixTokens) * MAX_CHARS_PER_TOKEN);
     return {
       // Without the id the engine prefills the whole prompt on a fresh sequence (tandem.promptCache off).
       documentId: s.promptCache ? document.uri.toString() : undefined,

@@ -33,7 +33,8 @@ export interface TandemSettings {
   debounceMs: number;
   adaptiveDebounce: boolean;
   prefixTokens: number;
-  suffixTokens: number;
+  /** Unset (undefined): the template order's default (prompt.ts defaultSuffixTokens). */
+  suffixTokens: number | undefined;
   otherFilesTokens: number;
   otherFiles: number;
   backend: 'local' | 'remote';
@@ -83,7 +84,7 @@ export function readSettings(): TandemSettings {
     debounceMs: c.get('debounceMs', 150),
     adaptiveDebounce: c.get('adaptiveDebounce', true),
     prefixTokens: c.get('context.prefixTokens', 1024),
-    suffixTokens: c.get('context.suffixTokens', 256),
+    suffixTokens: explicitValue<number>(c, 'context.suffixTokens'),
     otherFilesTokens: c.get('context.otherFilesTokens', 512),
     otherFiles: c.get('context.otherFiles', 3),
     backend: c.get('backend', 'local'),
@@ -97,6 +98,12 @@ export function readSettings(): TandemSettings {
     draftModel: c.get('draftModel', ''),
     draftLength: parseDraftLength(c.get('draftLength', 'auto')),
   };
+}
+
+/** A setting's value where the user set one (any scope), else undefined: the engine picks a default. */
+function explicitValue<T>(c: vscode.WorkspaceConfiguration, key: string): T | undefined {
+  const i = c.inspect<T>(key);
+  return i?.workspaceFolderLanguageValue ?? i?.workspaceLanguageValue ?? i?.globalLanguageValue ?? i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
 }
 
 /** An unknown value (a hand-edited settings.json) is the family's default. */

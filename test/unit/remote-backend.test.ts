@@ -10,7 +10,8 @@ import { CompletionService } from '../../src/completion/service';
 import type { CompletionOptions, CompletionRequest, CompletionResult } from '../../src/completion/types';
 import { RemoteBackend } from '../../src/remote/backend';
 import { RemoteError } from '../../src/remote/errors';
-import { buildTextPrompt, remoteTemplate } from '../../src/remote/prompt';
+import { buildTextPrompt, estimateTokens, remoteTemplate } from '../../src/remote/prompt';
+import { DEFAULT_BUDGETS, defaultSuffixTokens, PSM_SUFFIX_TOKENS } from '../../src/completion/prompt';
 import { decodeStream, endpoint } from '../../src/remote/protocols';
 import { lines, sseEvents } from '../../src/remote/sse';
 
@@ -278,4 +279,30 @@ test('a document\'s prompts keep their prefix window start while the user types,
   assert.ok(restarts(anchored) > restarts(kept), `${restarts(anchored)} restarts without a document, ${restarts(kept)} with`);
   assert.ok(Math.max(...kept.map((p) => p.length)) > 1.5 * 300, 'kept windows grow past the budget (100 tokens ~ 300 characters)');
   b.dispose();
+});
+
+test('suffix budget when unset: half in PSM order (every keystroke re-reads it), the SPM one otherwise; a set one is used as is', async () => {
+  handler = good;
+  const longSuffix = Array.from({ length: 200 }, (_, i) => `const w${i} = g(${i});\n`).join('');
+  const suffixSent = async (model: string, o: CompletionOptions, cut: (prompt: string) => string): Promise<number> => {
+    const b = new RemoteBackend({ url: base, api: 'openai', model });
+    const n = seen.length;
+    await b.complete({ ...req, suffix: longSuffix }, o, {});
+    b.dispose();
+    return estimateTokens(cut(seen[n].body.prompt as string));
+  };
+  const qwenSuffix = (p: string) => p.slice(p.indexOf('<|fim_suffix|>') + '<|fim_suffix|>'.length, p.indexOf('<|fim_middle|>'));
+  const llamaSuffix = (p: string) => p.slice(p.indexOf('<SUF>') + '<SUF>'.length, p.indexOf(' <MID>'));
+  const unset: CompletionOptions = { ...opts, suffixTokens: undefined };
+  assert.equal(defaultSuffixTokens('psm'), PSM_SUFFIX_TOKENS);
+  assert.equal(defaultSuffixTokens('spm'), DEFAULT_BUDGETS.suffixTokens);
+  const psm = await suffixSent('qwen2.5-coder-7b', unset, qwenSuffix);
+  const spm = await suffixSent('codellama-7b', unset, llamaSuffix);
+  // Whole lines (~6 estimated tokens each) within each budget.
+  assert.ok(psm <= PSM_SUFFIX_TOKENS && psm > PSM_SUFFIX_TOKENS / 2, `PSM suffix ${psm} tokens`);
+  assert.ok(spm <= DEFAULT_BUDGETS.suffixTokens && spm > 1.6 * psm, `SPM suffix ${spm} tokens, PSM ${psm}`);
+  // Code Llama in PSM order on request: the PSM default; a set budget wins over both.
+  assert.ok(await suffixSent('codellama-7b', { ...unset, fimOrder: 'psm' }, llamaSuffix) <= PSM_SUFFIX_TOKENS);
+  const set = await suffixSent('qwen2.5-coder-7b', { ...opts, suffixTokens: 256 }, qwenSuffix);
+  assert.ok(set > PSM_SUFFIX_TOKENS + 64, `set suffix ${set} tokens`);
 });
