@@ -10,9 +10,10 @@
 
 import { LRUCache } from 'lru-cache';
 import { BlockPool } from '../kvcache/blockPool';
-import { modelNamespace, PrefixCache, type CachedSequence } from '../kvcache/prefixCache';
+import { PrefixCache, type CachedSequence } from '../kvcache/prefixCache';
 import type { BlockCopier } from '../kvcache/sequence';
-import { WINDOW_SLACK_TOKENS, type ForwardRequest, type ForwardResult, type LlamaModel } from '../model/llama';
+import type { ForwardRequest, ForwardResult, LlamaModel } from '../model/llama';
+import { prefixCacheOptionsOf } from './session';
 import { isGreedy, type Rng, type SamplingOptions } from './sampler';
 import { denseDistribution, drawFrom } from './speculativeSampling';
 import { IDENTITY_MAPPING, type VocabMapping } from './draftVocab';
@@ -132,15 +133,9 @@ export class ModelDraft implements DraftSource {
     const shared = o.pool ?? model.kv.sharedPool;
     this.pool = shared ?? ownPoolOf(model);
     this.perDocument = o.prefixCache ?? true;
-    const c = model.config;
-    const copyBlock = model.kv.copyBlock?.bind(model.kv);
-    this.cache = new PrefixCache(this.pool, {
-      // Its own index, even on the target's pool: the same tokens give the draft other K/V.
-      namespace: `draft|${modelNamespace(model)}`,
-      copyBlock,
-      index: this.perDocument,
-      window: c.slidingWindow > 0 ? { tokens: c.slidingWindow, slackTokens: model.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS } : undefined,
-    });
+    const base = prefixCacheOptionsOf(model);
+    // Its own index, even on the target's pool: the same tokens give the draft other K/V.
+    this.cache = new PrefixCache(this.pool, { ...base, namespace: `draft|${base.namespace}`, index: this.perDocument });
     this.docs = new LRUCache({
       max: this.perDocument ? (o.maxDocuments ?? 16) : 1,
       dispose: (d, key) => { if (d.cs && key !== this.busy) { this.cache.release(d.cs); d.cs = undefined; } },
@@ -184,7 +179,7 @@ export class ModelDraft implements DraftSource {
     // Every token the sequence will hold once the pass in flight is done: a sliding window releasing
     // blocks mid-pass registers them first, so they stay reusable.
     const written: number[] = committed.slice(0, cs.length);
-    cs.seq.beforeRelease = (upTo) => { cs.sync(written); this.cache.commit(cs, upTo); };
+    this.cache.commitBeforeRelease(cs, () => written);
     const s = this.stats;
     // Draft only into blocks that are free or cached now (a partial last block may need a copy): in a pool
     // shared with the target, drafting never takes the blocks of the target's idle documents (the pool's

@@ -11,7 +11,8 @@
 
 import { LRUCache } from 'lru-cache';
 import { BlockPool, type PoolStats } from '../kvcache/blockPool';
-import { modelNamespace, PrefixCache, type CachedSequence } from '../kvcache/prefixCache';
+import { modelNamespace, PrefixCache, type CachedSequence, type PrefixCacheOptions } from '../kvcache/prefixCache';
+import type { ForwardModel } from './draft';
 import type { IndexStats } from '../kvcache/prefixIndex';
 import { WINDOW_SLACK_TOKENS, type LlamaModel } from '../model/llama';
 import { generate, prefill, type GenerateOptions, type GenerateResult } from './generate';
@@ -80,6 +81,21 @@ interface DocumentState {
   busy: boolean;
 }
 
+/**
+ * A model's prefix-cache settings: the namespace of its K/V, its block copier (copy-on-write) and, for a
+ * sliding-window model, the window and the slack its forward passes keep. The documents' cache and a
+ * draft model's (ModelDraft) take them alike.
+ */
+export function prefixCacheOptionsOf(model: Pick<ForwardModel, 'config' | 'options' | 'kv'>): Pick<PrefixCacheOptions, 'namespace' | 'copyBlock' | 'window'> {
+  const c = model.config;
+  const kv = model.kv;
+  return {
+    namespace: modelNamespace(model),
+    copyBlock: kv.copyBlock && ((src, dst) => kv.copyBlock!(src, dst)),
+    window: c.slidingWindow > 0 ? { tokens: c.slidingWindow, slackTokens: model.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS } : undefined,
+  };
+}
+
 export class DocumentCache {
   readonly pool: BlockPool;
   readonly cache: PrefixCache;
@@ -87,14 +103,8 @@ export class DocumentCache {
   private totals = { requests: 0, promptTokens: 0, reusedTokens: 0, prefilledTokens: 0, copiedBlocks: 0, documentsDropped: 0 };
 
   constructor(readonly model: LlamaModel, o: DocumentCacheOptions = {}) {
-    const c = model.config;
     this.pool = o.sharedPool?.pool ?? model.kv.sharedPool ?? new BlockPool(model.kv.nBlocks, model.options.blockSize);
-    this.cache = new PrefixCache(this.pool, {
-      namespace: modelNamespace(model),
-      copyBlock: (src, dst) => model.kv.copyBlock(src, dst),
-      enabled: o.enabled,
-      window: c.slidingWindow > 0 ? { tokens: c.slidingWindow, slackTokens: model.options.windowSlackTokens ?? WINDOW_SLACK_TOKENS } : undefined,
-    });
+    this.cache = new PrefixCache(this.pool, { ...prefixCacheOptionsOf(model), enabled: o.enabled });
     this.docs = new LRUCache<string, DocumentState>({
       max: o.maxDocuments ?? 16,
       dispose: (d) => { if (d.cs && !d.busy) this.cache.release(d.cs); },
@@ -186,10 +196,7 @@ export class DocumentCache {
       // Keep one token to run: its logits are the answer.
       const cs = this.cache.acquire(prompt, prompt.length - 1, doc.cs);
       doc.cs = cs;
-      cs.seq.beforeRelease = (upTo) => {
-        cs.sync(tokens());
-        this.cache.commit(cs, upTo);
-      };
+      this.cache.commitBeforeRelease(cs, tokens);
       const copiesBefore = cs.seq.copies;
       const stats: PromptStats = { promptTokens: prompt.length, reusedTokens: cs.length, prefilledTokens: prompt.length - cs.length, copiedBlocks: 0 };
       const t = this.totals;

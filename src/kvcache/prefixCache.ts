@@ -194,6 +194,17 @@ export class PrefixCache {
     }
   }
 
+  /**
+   * Sliding-window models: before a forward pass releases blocks of `cs` (Sequence.beforeRelease),
+   * registers them, their tokens read from `tokens()` (every position fed so far), so they stay reusable.
+   */
+  commitBeforeRelease(cs: CachedSequence, tokens: () => readonly number[]): void {
+    cs.seq.beforeRelease = (upTo) => {
+      cs.sync(tokens());
+      this.commit(cs, upTo);
+    };
+  }
+
   /** Drops the sequence's references; registered blocks stay cached until the pool needs them. */
   release(cs: CachedSequence): void {
     cs.truncate(0);
