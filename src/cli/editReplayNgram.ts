@@ -6,8 +6,9 @@
 // same drafts against the model's actual output, which for stories260K (prose) or random-weight models
 // says nothing about code.
 
-import { lookup, lookupBranches, trieSize } from '../engine/draftNgram';
+import { lookupBranches, trieSize } from '../engine/draftNgram';
 import { RecentDeletions } from '../completion/recentEdits';
+import { linesBefore } from '../completion/window';
 import type { EditTrace } from './editReplayTrace';
 
 export interface NgramOracleResult {
@@ -23,8 +24,8 @@ export interface NgramOracleResult {
 /**
  * `prompts[t][i]`: the prompt of request i of trace t. `branches` > 1: a tree of that many distinct
  * continuations per pass (lookupBranches), verified in one pass; the longest agreeing branch is kept.
- * `deletions` (one branch only): the drafts also search the text deleted in the session so far, as the
- * engine's n-gram drafts do (RecentDeletions over the requests' windows).
+ * `deletions`: the drafts also search the text deleted in the session so far, as the engine's n-gram
+ * drafts do (RecentDeletions over the requests' windows).
  */
 export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][], encode: (s: string) => number[], k: number, horizon = 32, branches = 1, deletions = false): NgramOracleResult {
   const r: NgramOracleResult = { requests: 0, tokens: 0, passes: 0, draftedTokens: 0, acceptedTokens: 0 };
@@ -34,7 +35,7 @@ export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][]
       let corpus: number[][] = [];
       if (deletions) {
         const w = t.windows[i];
-        corpus = recent.observe(t.file, q.text.slice(w.prefixStart, q.cursor), q.text.slice(q.cursor, Math.max(q.cursor, w.suffixEnd)), countLines(q.text, w.prefixStart)).map(encode);
+        corpus = recent.observe(t.file, q.text.slice(w.prefixStart, q.cursor), q.text.slice(q.cursor, Math.max(q.cursor, w.suffixEnd)), linesBefore(q.text, w.prefixStart)).map(encode);
       }
       if (!q.next) return;
       const truth = encode(q.next).slice(0, horizon);
@@ -45,7 +46,7 @@ export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][]
       for (let pos = 0; pos < truth.length;) {
         const context = prompt.concat(truth.slice(0, pos));
         const n = Math.min(k, truth.length - pos);
-        const tree = deletions ? [lookup(context, n, 1, 4, corpus).tokens].filter((d) => d.length) : lookupBranches(context, n, 1, 4, branches);
+        const tree = lookupBranches(context, n, 1, 4, branches, corpus);
         let kept = 0;
         for (const draft of tree) {
           let agree = 0;
@@ -62,9 +63,3 @@ export function ngramAgainstTypedText(traces: EditTrace[], prompts: number[][][]
   return r;
 }
 
-/** Newlines in text[0, end): the document line number of offset `end`. */
-function countLines(text: string, end: number): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < end; i = text.indexOf('\n', i + 1)) n++;
-  return n;
-}

@@ -5,7 +5,7 @@
 import type { Tokenizer } from '../tokenizer';
 import { resolveSpecial, type FimTemplate, type Piece } from './templates';
 import type { CompletionRequest } from './types';
-import { chooseWindow, filesWithin, suffixWindow, type KeepPrefixWindow } from './window';
+import { chooseWindow, filesWithin, linesBefore, suffixWindow, type KeepPrefixWindow } from './window';
 
 export interface PromptBudgets {
   prefixTokens: number;
@@ -69,9 +69,7 @@ export function buildPrompt(tok: Tokenizer, template: FimTemplate, req: Completi
 export function capPrefix(prefix: string, maxChars: number, lineOffset: number): { prefixText: string; prefixLineOffset: number } {
   if (prefix.length <= maxChars) return { prefixText: prefix, prefixLineOffset: lineOffset };
   const cut = prefix.length - maxChars;
-  let lines = 0;
-  for (let i = prefix.indexOf('\n'); i >= 0 && i < cut; i = prefix.indexOf('\n', i + 1)) lines++;
-  return { prefixText: prefix.slice(cut), prefixLineOffset: lineOffset + lines };
+  return { prefixText: prefix.slice(cut), prefixLineOffset: lineOffset + linesBefore(prefix, cut) };
 }
 
 function pieceIds(tok: Tokenizer, p: Piece): number[] {

@@ -23,6 +23,13 @@ export function splitLinesKeepEnds(s: string): string[] {
   return out;
 }
 
+/** Newlines in text[0, end): the line number of offset `end`, counting from the text's first line. */
+export function linesBefore(text: string, end: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < end; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
 export interface PrefixWindow {
   text: string;
   /** Document line number of the window's first line. */
