@@ -8,6 +8,11 @@
 //
 //   node dist-bench/engine.js [--full] [--layers N] [--context N] [--tokens N] [--types f16,q8_0,q4_0] [--no-baseline]
 //                             [--matvec rows,splitK] (several: one decode run per variant, for comparison)
+//
+// --dispatch-bound: decode only, on a model with the real 24 layers (so the real dispatches per pass) but
+// widths cut to d 128, ffn 256, vocab 4096, so that a software adapter's pass is as short against the host's
+// encoding as a GPU's 0.5B pass is: a stand-in for measuring pipelined greedy decoding (--pipeline-depth
+// 1,2,3) without a GPU. Its tok/s say nothing about a GPU's.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -18,7 +23,7 @@ import type { WeightTypeName } from '../src/loaders/llama2c';
 
 const { values: v } = parseArgs({
   options: {
-    full: { type: 'boolean' }, layers: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' },
+    full: { type: 'boolean' }, 'dispatch-bound': { type: 'boolean' }, layers: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' },
     types: { type: 'string' }, 'no-baseline': { type: 'boolean' }, matvec: { type: 'string' }, runs: { type: 'string' }, 'cache-dir': { type: 'string' },
   },
 });
@@ -44,7 +49,16 @@ function run(args: string[]): void {
   }
 }
 
+async function dispatchBound(): Promise<void> {
+  const spec: SyntheticSpec = { ...qwen05b('q8_0'), nLayers: 24, dModel: 128, nHeads: 2, nKvHeads: 2, ffnDim: 256, vocabSize: 4096 };
+  process.stdout.write(JSON.stringify({ name: 'bench config', layers: 24, dModel: 128, ffnDim: 256, vocabSize: 4096, context: Number(context), decodeTokens: Number(tokens), runs: Number(runs), shape: 'dispatch-bound stand-in: 24 layers, widths cut' }) + '\n');
+  const path = join(cacheDir, 'bench-dispatch-bound-24L-d128-q8_0.gguf');
+  if (!existsSync(path)) await synthesizeModel(path, spec);
+  run(['bench', 'decode', '--model', path, '--context', context, '--tokens', tokens, '--runs', runs, '--pipeline-depth', '1,2,3']);
+}
+
 async function main(): Promise<void> {
+  if (v['dispatch-bound']) return dispatchBound();
   process.stdout.write(JSON.stringify({ name: 'bench config', layers, realLayers: 24, context: Number(context), decodeTokens: Number(tokens), runs: Number(runs), shape: 'Qwen2.5-Coder-0.5B widths' }) + '\n');
   for (const type of types) {
     const path = join(cacheDir, `bench-qwen05b-${layers}L-${type}.gguf`);
@@ -53,9 +67,9 @@ async function main(): Promise<void> {
     const matvecs = v.matvec ? v.matvec.split(',').flatMap((m) => ['--matvec', m]) : [];
     if (matvecs.length > 2) {
       // Several decode variants: one run each (the same file, the same process order).
-      for (let i = 0; i < matvecs.length; i += 2) run(['bench', 'decode', '--model', path, '--context', context, '--tokens', tokens, '--runs', runs, '--profile', ...matvecs.slice(i, i + 2)]);
+      for (let i = 0; i < matvecs.length; i += 2) run(['bench', 'decode', '--model', path, '--context', context, '--tokens', tokens, '--runs', runs, '--profile', '--pipeline-depth', '1,2,3', ...matvecs.slice(i, i + 2)]);
     } else {
-      run(['bench', 'decode', '--model', path, '--context', context, '--tokens', tokens, '--runs', runs, '--profile', ...baseline, ...matvecs]);
+      run(['bench', 'decode', '--model', path, '--context', context, '--tokens', tokens, '--runs', runs, '--profile', '--pipeline-depth', '1,2,3', ...baseline, ...matvecs]);
     }
     run(['bench', 'prefill', '--model', path, '--context', context, '--runs', runs, '--profile', ...baseline]);
   }

@@ -6,11 +6,11 @@ import { UsageError } from '../common/errors';
 import { Gpu } from '../gpu/device';
 import { GpuProfiler, type KernelTiming } from '../gpu/profiler';
 import { loadModel } from '../model/load';
-import type { LlamaModel } from '../model/llama';
+import { MAX_PIPELINE_DEPTH, type LlamaModel } from '../model/llama';
 import type { Linear } from '../model/weights';
 import { BlockPool } from '../kvcache/blockPool';
 import { Sequence } from '../kvcache/sequence';
-import { prefill } from '../engine/generate';
+import { generate, prefill } from '../engine/generate';
 import { Rng } from '../engine/sampler';
 import { measureBandwidth, type BandwidthResult } from '../bench/bandwidth';
 import { benchMatvec, QWEN05B_SHAPES } from '../bench/matvec';
@@ -45,6 +45,15 @@ function matvecKindsOf(flag: string | undefined, fallback: MatvecKind[]): Matvec
   return kinds;
 }
 
+/** --pipeline-depth a,b,...: greedy decode passes in flight (1..MAX_PIPELINE_DEPTH); default the model's. */
+function pipelineDepthsOf(flag: string | undefined, modelDefault: number): number[] {
+  if (flag === undefined) return [modelDefault];
+  const depths = flag.split(',').map(Number);
+  const bad = flag.split(',').find((d, i) => !(Number.isInteger(depths[i]) && depths[i] >= 1 && depths[i] <= MAX_PIPELINE_DEPTH));
+  if (bad !== undefined) throw new UsageError(`--pipeline-depth: passes in flight, 1..${MAX_PIPELINE_DEPTH} (comma-separated), got "${bad}"`);
+  return depths;
+}
+
 /** Deterministic prompt ids (benchmarks measure speed; the content only has to be valid ids). */
 function benchPrompt(vocab: number, n: number, seed = 1): number[] {
   const rng = new Rng(seed);
@@ -58,7 +67,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
       baseline: { type: 'string' }, profile: { type: 'boolean' }, matvec: { type: 'string' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
-      'kv-type': { type: 'string' }, 'split-keys': { type: 'string' },
+      'kv-type': { type: 'string' }, 'split-keys': { type: 'string' }, 'pipeline-depth': { type: 'string' },
     },
   });
   const what = positionals[0];
@@ -118,7 +127,7 @@ export async function benchCommand(args: string[]): Promise<void> {
       const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitKi'), kvType: model.options.kvType };
       let ours: number;
       if (what === 'decode') {
-        ours = await benchDecode(model, prompt, nTokens, runs, bw, common, v.profile ?? false);
+        ours = await benchDecode(model, prompt, nTokens, runs, bw, common, v.profile ?? false, pipelineDepthsOf(v['pipeline-depth'], model.pipelineDepth));
       } else {
         ours = await benchPrefill(model, prompt, runs, common, v.profile ?? false);
       }
@@ -144,30 +153,51 @@ export async function benchCommand(args: string[]): Promise<void> {
   }
 }
 
-async function benchDecode(model: LlamaModel, prompt: number[], n: number, runs: number, bw: BandwidthResult, common: Record<string, unknown>, profile: boolean): Promise<number> {
+/**
+ * Decode through generate() (greedy, the engine's own loop) at each pipeline depth in turn, `runs` times,
+ * alternating depths so that drift on a shared machine hits them alike; the first depth is the baseline of
+ * the ratios. Returns the tok/s of the default depth (the model's) when listed, else of the first.
+ */
+async function benchDecode(model: LlamaModel, prompt: number[], n: number, runs: number, bw: BandwidthResult, common: Record<string, unknown>, profile: boolean, depths: number[]): Promise<number> {
   const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
-  const rates: number[] = [];
+  const rates = depths.map(() => [] as number[]);
   for (let r = 0; r < runs; r++) {
-    const seq = new Sequence(pool);
-    let { id } = await prefill(model, seq, prompt, false);
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) id = (await model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: false })).ids[0];
-    rates.push((n / (performance.now() - t0)) * 1000);
-    seq.clear();
+    for (const [i, pipelineDepth] of depths.entries()) {
+      const seq = new Sequence(pool);
+      // n decode passes: the prefill gives the first token, each pass one more.
+      const g = await generate(model, seq, prompt, { maxTokens: n + 1, pipelineDepth });
+      rates[i].push((g.decodePasses / g.decodeMs) * 1000);
+      seq.clear();
+    }
   }
-  const tokPerS = median(rates);
   const bytes = model.weights.bytesPerToken;
-  const gbs = (bytes * tokPerS) / 1e9;
-  emit({ name: 'decode tok/s', value: tokPerS, unit: 'tok/s', engine: 'tandem', tokens: n, runs, ...common });
-  emit({ name: 'decode weight bandwidth', value: gbs, unit: 'GB/s', vs: 'device copy bandwidth', ratio: (bytes * tokPerS) / bw.copyBytesPerS, weightBytesPerToken: bytes, ...common });
-  emit({ name: 'decode weight bandwidth vs read roofline', value: (bytes * tokPerS) / bw.readBytesPerS, unit: 'ratio', vs: 'device read bandwidth', ...common });
-  // Dispatches of one decode step at this context (the per-dispatch cost dominates decode on Dawn).
+  const speeds = rates.map(median);
+  for (const [i, pipelineDepth] of depths.entries()) {
+    const tokPerS = speeds[i];
+    const at = { pipelineDepth, ...common };
+    emit({ name: 'decode tok/s', value: tokPerS, unit: 'tok/s', engine: 'tandem', tokens: n, runs, ...at });
+    emit({ name: 'decode weight bandwidth', value: (bytes * tokPerS) / 1e9, unit: 'GB/s', vs: 'device copy bandwidth', ratio: (bytes * tokPerS) / bw.copyBytesPerS, weightBytesPerToken: bytes, ...at });
+    emit({ name: 'decode weight bandwidth vs read roofline', value: (bytes * tokPerS) / bw.readBytesPerS, unit: 'ratio', vs: 'device read bandwidth', ...at });
+    if (i > 0) emit({ name: `decode speed, pipeline depth ${pipelineDepth} / depth ${depths[0]}`, value: tokPerS / speeds[0], unit: 'ratio', vs: `pipeline depth ${depths[0]}`, runs, ...common });
+  }
+  // One decode step at this context, one pass at a time: its dispatches, and the host's share of it (the
+  // synchronous part of forward: encoding every dispatch and the submit; the per-dispatch cost dominates
+  // decode on Dawn, and a pipelined loop hides it behind the GPU's work).
   {
     const seq = new Sequence(pool);
-    const { id } = await prefill(model, seq, prompt, false);
+    let { id } = await prefill(model, seq, prompt, false);
     const before = encodedDispatches();
-    await model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: false });
-    emit({ name: 'dispatches per decode token', value: encodedDispatches() - before, unit: 'dispatches', layers: model.config.nLayers, ...common });
+    const hostMs: number[] = [];
+    const passMs: number[] = [];
+    for (let i = 0; i < Math.max(3, Math.min(n, 16)); i++) {
+      const t0 = performance.now();
+      const pending = model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: false });
+      hostMs.push(performance.now() - t0);
+      id = (await pending).ids[0];
+      passMs.push(performance.now() - t0);
+      if (i === 0) emit({ name: 'dispatches per decode token', value: encodedDispatches() - before, unit: 'dispatches', layers: model.config.nLayers, ...common });
+    }
+    emit({ name: 'host encode and submit per decode pass, median', value: median(hostMs), unit: 'ms', vs: 'decode pass, one at a time', ratio: median(hostMs) / median(passMs), passMs: median(passMs), passes: hostMs.length, ...common });
     seq.clear();
   }
   if (profile) {
@@ -182,7 +212,8 @@ async function benchDecode(model: LlamaModel, prompt: number[], n: number, runs:
       seq.clear();
     }
   }
-  return tokPerS;
+  const modelDefault = depths.indexOf(model.pipelineDepth);
+  return speeds[modelDefault >= 0 ? modelDefault : 0];
 }
 
 async function benchPrefill(model: LlamaModel, prompt: number[], runs: number, common: Record<string, unknown>, profile: boolean): Promise<number> {

@@ -24,6 +24,7 @@ const USAGE = `usage:
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg] [--kv-type f16|f32]
+                  [--pipeline-depth 1,2] (decode: greedy passes in flight, each listed depth in the same run)
   tandem bench speculative --model <target.gguf> --draft <draft.gguf> | self:q4_0 | self:q8_0
                   [--agreement natural,0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k] [--kv-budget-mib M]
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]

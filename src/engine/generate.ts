@@ -1,11 +1,13 @@
 // The plain generation loop over one sequence: prefill the prompt in batches, then decode one token per
 // forward pass. Greedy decoding reads back only the GPU's argmax and its probability (8 bytes); sampling
-// reads the logits row.
+// reads the logits row. Greedy decoding on a model with a pipeline depth above 1 keeps passes in flight
+// (GreedyStream): the output is the same, and the passes run past a stop are discarded.
 
 import { CancelledError } from '../common/errors';
 import type { LlamaModel } from '../model/llama';
 import type { Sequence } from '../kvcache/sequence';
 import { GREEDY, isGreedy, Rng, sample, tokenProbability, type SamplingOptions } from './sampler';
+import { GreedyStream } from '../model/greedyStream';
 
 export interface GenerateOptions {
   maxTokens: number;
@@ -18,6 +20,8 @@ export interface GenerateOptions {
    * 1, whatever the sampling); return false to stop.
    */
   onToken?: (id: number, probability: number) => boolean | void;
+  /** Greedy passes in flight (1: one at a time); default: the model's pipelineDepth. */
+  pipelineDepth?: number;
 }
 
 export interface GenerateResult {
@@ -26,8 +30,10 @@ export interface GenerateResult {
   promptTokens: number;
   prefillMs: number;
   decodeMs: number;
-  /** Forward passes of the decode phase. */
+  /** Forward passes of the decode phase whose token was used. */
   decodePasses: number;
+  /** Passes run ahead past the stop and discarded (pipelined greedy decoding). */
+  discardedPasses: number;
 }
 
 /** The last position's argmax, its probability, and (when asked for) its logits row. */
@@ -64,17 +70,37 @@ export async function generate(model: LlamaModel, seq: Sequence, prompt: number[
   const t1 = performance.now();
   let stoppedBy: GenerateResult['stoppedBy'] = 'maxTokens';
   let passes = 0;
-  while (out.length < o.maxTokens) {
-    const id = greedy ? next.id : sample(next.logits!, sampling, rng);
-    if (o.stopTokens?.has(id)) { stoppedBy = 'stopToken'; break; }
-    out.push(id);
-    const p = greedy ? next.p : tokenProbability(next.logits!, id);
-    if (o.onToken?.(id, p) === false) { stoppedBy = 'callback'; break; }
-    if (out.length >= o.maxTokens) break;
-    if (o.signal?.aborted) throw new CancelledError();
-    const r = await model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: !greedy, signal: o.signal });
-    passes++;
-    next = { id: r.ids[0], p: r.probs?.[0] ?? NaN, logits: r.logits };
+  const start = seq.length;
+  const depth = greedy ? (o.pipelineDepth ?? model.pipelineDepth) : 1;
+  let stream: GreedyStream | undefined;
+  try {
+    while (out.length < o.maxTokens) {
+      const id = greedy ? next.id : sample(next.logits!, sampling, rng);
+      if (o.stopTokens?.has(id)) { stoppedBy = 'stopToken'; break; }
+      out.push(id);
+      const p = greedy ? next.p : tokenProbability(next.logits!, id);
+      if (o.onToken?.(id, p) === false) { stoppedBy = 'callback'; break; }
+      if (out.length >= o.maxTokens) break;
+      if (o.signal?.aborted) throw new CancelledError();
+      if (depth > 1) {
+        // The stream feeds each argmax on the GPU: `id` is the token its next pass runs on. It runs no
+        // pass past the token budget.
+        stream ??= new GreedyStream(model, seq, id, { depth, maxPasses: o.maxTokens - 1, signal: o.signal });
+        next = await stream.next();
+      } else {
+        const r = await model.forward({ tokens: [id], seq, logitRows: 1, wantLogits: !greedy, signal: o.signal });
+        next = { id: r.ids[0], p: r.probs?.[0] ?? NaN, logits: r.logits };
+      }
+      passes++;
+    }
+  } finally {
+    if (stream) {
+      stream.close();
+      // The positions of the tokens fed and used; the passes run ahead of the stop are dropped (the GPU
+      // runs them before anything submitted later, so their K/V writes land past the end).
+      seq.truncate(start + passes);
+    }
   }
-  return { tokens: out, stoppedBy, promptTokens: prompt.length, prefillMs: t1 - t0, decodeMs: performance.now() - t1, decodePasses: passes };
+  const discardedPasses = stream ? stream.submitted - stream.consumed : 0;
+  return { tokens: out, stoppedBy, promptTokens: prompt.length, prefillMs: t1 - t0, decodeMs: performance.now() - t1, decodePasses: passes, discardedPasses };
 }

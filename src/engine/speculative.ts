@@ -149,6 +149,7 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
     prefillMs: t1 - t0,
     decodeMs: t2 - t1,
     decodePasses: s.targetPasses,
+    discardedPasses: 0,
     stats: {
       tokens: out.length,
       targetPasses: s.targetPasses,

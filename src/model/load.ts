@@ -72,6 +72,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
     attentionSplitKeys: o.attentionSplitKeys,
     windowSlackTokens: o.windowSlackTokens,
     releaseOutOfWindow: o.releaseOutOfWindow,
+    decodePipelineDepth: o.decodePipelineDepth,
   };
 }
 
