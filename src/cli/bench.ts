@@ -48,10 +48,10 @@ function matvecKindsOf(flag: string | undefined, fallback: MatvecKind[]): Matvec
 /** --pipeline-depth a,b,...: greedy decode passes in flight (1..MAX_PIPELINE_DEPTH); default the model's. */
 function pipelineDepthsOf(flag: string | undefined, modelDefault: number): number[] {
   if (flag === undefined) return [modelDefault];
-  const depths = flag.split(',').map(Number);
-  const bad = flag.split(',').find((d, i) => !(Number.isInteger(depths[i]) && depths[i] >= 1 && depths[i] <= MAX_PIPELINE_DEPTH));
+  const parts = flag.split(',');
+  const bad = parts.find((d) => !(Number.isInteger(Number(d)) && Number(d) >= 1 && Number(d) <= MAX_PIPELINE_DEPTH));
   if (bad !== undefined) throw new UsageError(`--pipeline-depth: passes in flight, 1..${MAX_PIPELINE_DEPTH} (comma-separated), got "${bad}"`);
-  return depths;
+  return parts.map(Number);
 }
 
 /** Deterministic prompt ids (benchmarks measure speed; the content only has to be valid ids). */
