@@ -22,6 +22,10 @@ import { IDENTITY_MAPPING, type VocabMapping } from './draftVocab';
 export type ForwardModel = Pick<LlamaModel, 'forward' | 'maxBatchTokens' | 'maxLogitRows' | 'config' | 'options'> & {
   kv: { nBlocks: number; sharedPool?: BlockPool; copyBlock?: BlockCopier };
   decodeChain?: LlamaModel['decodeChain'];
+  /** Pipelined greedy passes (GreedyStream); a target with them decodes k = 0 stretches that way. */
+  submitFedPass?: LlamaModel['submitFedPass'];
+  gpu?: LlamaModel['gpu'];
+  pipelineDepth?: number;
 };
 
 export interface Proposal {

@@ -7,6 +7,11 @@
 // d_i (row 0: after pending). If d_1..d_j are kept and row j gives the bonus token b, the sequence keeps
 // pending and d_1..d_j (it is truncated: the rejected slots are overwritten by the next pass) and b becomes
 // the new pending token. Every pass thus commits between 1 and k+1 tokens.
+//
+// When the draft-length controller finds that drafting does not pay (k = 0) on a greedy request, the
+// target decodes plain, pipelined (GreedyStream: passes in flight, each fed the previous argmax on the
+// GPU) until the next probe of the draft, instead of one-position verify passes one at a time; the
+// controller prices k = 0 at that measured cost.
 
 import { CancelledError, UsageError } from '../common/errors';
 import type { Sequence } from '../kvcache/sequence';
@@ -15,6 +20,7 @@ import { DraftLengthController } from './draftLength';
 import type { GenerateOptions, GenerateResult } from './generate';
 import { GREEDY, isGreedy, Rng, tokenProbability } from './sampler';
 import { acceptGreedy, acceptStandard, type AcceptanceRule } from './speculativeSampling';
+import { GreedyStream, type FedPassModel } from '../model/greedyStream';
 
 export interface SpeculativeOptions extends GenerateOptions {
   draft: DraftSource;
@@ -48,6 +54,9 @@ export interface SpeculativeStats {
   draftPasses: number;
   /** Committed tokens the draft model ran before drafting, over the request (its cache lacked them). */
   draftPrefilledTokens: number;
+  /** Tokens decoded plain and pipelined (k = 0 stretches), one target pass each, and their milliseconds. */
+  plainTokens: number;
+  plainMs: number;
   draftedTokens: number;
   acceptedTokens: number;
   /** Mean drafted tokens kept per verify pass. */
@@ -84,6 +93,8 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
   const vocab = target.config.vocabSize;
   const lengths = o.lengths ?? new DraftLengthController({ draftLength: o.draftLength, maxDraftLength: o.maxDraftLength });
   const maxK = Math.min(target.maxBatchTokens, target.maxLogitRows) - 1;
+  const depth = target.pipelineDepth ?? 1;
+  const plainRuns = greedy && depth > 1 && target.submitFedPass !== undefined && target.gpu !== undefined;
 
   const t0 = performance.now();
   await feed(target, seq, prompt.slice(seq.length, -1), o.signal);
@@ -91,14 +102,49 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
 
   const context = prompt.slice();
   const out: number[] = [];
-  const s = { targetPasses: 0, draftPasses: 0, draftPrefilled: 0, drafted: 0, accepted: 0, draftMs: 0, verifyMs: 0, lengths: [] as number[] };
+  const s = { targetPasses: 0, draftPasses: 0, draftPrefilled: 0, drafted: 0, accepted: 0, draftMs: 0, verifyMs: 0, plainTokens: 0, plainMs: 0, lengths: [] as number[] };
   let stoppedBy: GenerateResult['stoppedBy'] = 'maxTokens';
+  /** Commits one token; false when generation stops at it (a stop token, the callback, max tokens). */
+  const commit = (id: number, p: number): boolean => {
+    if (o.stopTokens?.has(id)) { stoppedBy = 'stopToken'; return false; }
+    out.push(id);
+    context.push(id);
+    if (o.onToken?.(id, p) === false) { stoppedBy = 'callback'; return false; }
+    return out.length < o.maxTokens;
+  };
   try {
     loop: while (out.length < o.maxTokens) {
       if (o.signal?.aborted) throw new CancelledError();
       const room = target.options.maxContextTokens - seq.length - 1;
       if (room < 0) break;
-      const k = Math.max(0, Math.min(lengths.next(), o.maxTokens - out.length - 1, maxK, room));
+      const k = Math.max(0, Math.min(lengths.next(plainRuns), o.maxTokens - out.length - 1, maxK, room));
+      if (k === 0 && plainRuns) {
+        // Plain, pipelined, until the next probe: each pass feeds the pending token, then each argmax.
+        const tPlain = performance.now();
+        const base = seq.length;
+        const passes = Math.min(lengths.tokensUntilProbe, o.maxTokens - out.length, room + 1);
+        const stream = new GreedyStream(target as FedPassModel, seq, context[context.length - 1], { depth, maxPasses: passes, signal: o.signal });
+        let used = 0;
+        let going = true;
+        try {
+          while (going && used < passes) {
+            const row = await stream.next();
+            used++;
+            going = commit(row.id, row.p);
+          }
+        } finally {
+          stream.close();
+          seq.truncate(base + used);
+          const ms = performance.now() - tPlain;
+          s.targetPasses += used;
+          s.plainTokens += used;
+          s.plainMs += ms;
+          for (let i = 0; i < used; i++) s.lengths.push(0);
+          if (used > 0) lengths.observePlain(used, ms);
+        }
+        if (!going) break loop;
+        continue;
+      }
       const tDraft = performance.now();
       const proposal: Proposal = k > 0 ? await o.draft.propose(context, k, { sampling, rng, vocab, signal: o.signal, document: o.document }) : { tokens: [], passes: 0 };
       const draftMs = performance.now() - tDraft;
@@ -124,13 +170,9 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
 
       const committed = [...drafted.slice(0, verdict.accepted), verdict.next];
       for (const [row, id] of committed.entries()) {
-        if (o.stopTokens?.has(id)) { stoppedBy = 'stopToken'; break loop; }
-        out.push(id);
-        context.push(id);
         // Row `row` is the target's distribution for this token (row i verifies d_{i+1}; the last, the bonus).
         const p = greedy ? (r.probs?.[row] ?? NaN) : tokenProbability(r.logits!.subarray(row * vocab, (row + 1) * vocab), id);
-        if (o.onToken?.(id, p) === false) { stoppedBy = 'callback'; break loop; }
-        if (out.length >= o.maxTokens) break loop;
+        if (!commit(id, p)) break loop;
       }
     }
   } finally {
@@ -141,7 +183,8 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
   }
   const t2 = performance.now();
   const draftStep = s.draftPasses > 0 ? s.draftMs / s.draftPasses : 0;
-  const verifyPass = s.targetPasses > 0 ? s.verifyMs / s.targetPasses : 0;
+  const verifyPasses = s.targetPasses - s.plainTokens;
+  const verifyPass = verifyPasses > 0 ? s.verifyMs / verifyPasses : 0;
   return {
     tokens: out,
     stoppedBy,
@@ -155,6 +198,8 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
       targetPasses: s.targetPasses,
       draftPasses: s.draftPasses,
       draftPrefilledTokens: s.draftPrefilled,
+      plainTokens: s.plainTokens,
+      plainMs: s.plainMs,
       draftedTokens: s.drafted,
       acceptedTokens: s.accepted,
       acceptedPerPass: s.targetPasses ? s.accepted / s.targetPasses : 0,

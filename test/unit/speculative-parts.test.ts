@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { GgufValue } from '../../src/loaders/gguf/types';
 import { checkDraftVocabulary, DraftVocabularyError } from '../../src/engine/draftVocab';
 import { lookup, lookupBranches, trieSize } from '../../src/engine/draftNgram';
-import { DraftLengthController } from '../../src/engine/draftLength';
+import { DraftLengthController, MAX_PROBE_EVERY, PROBE_EVERY } from '../../src/engine/draftLength';
 import { acceptAlways, acceptStandard } from '../../src/engine/speculativeSampling';
 import { Rng } from '../../src/engine/sampler';
 
@@ -81,6 +81,43 @@ test('adaptive draft length: long drafts for a cheap, agreeing draft; none for a
   // n-gram drafts cost nothing to draft: the length follows acceptance alone.
   assert.ok(settle(0.9, 0, flat) >= settle(0.5, 0, flat));
   assert.equal(new DraftLengthController({ draftLength: 5 }).next(), 5);
+});
+
+test('adaptive draft length with plain pipelined runs: k = 0 is tried once, then priced at their measured cost; probes every 8 plain tokens, backing off to 64', () => {
+  // A draft that agrees half the time and costs 0.4 of a 1 ms verify pass; plain runs cost `plainMs` a token.
+  const settleWithPlain = (plainMs: number) => {
+    const c = new DraftLengthController({ draftLength: 'auto', maxDraftLength: 8 });
+    const rng = new Rng(5);
+    const ks: number[] = [];
+    const runs: number[] = [];
+    for (let step = 0; step < 200; step++) {
+      const k = c.next(true);
+      ks.push(k);
+      if (k === 0) {
+        const tokens = c.tokensUntilProbe;
+        runs.push(tokens);
+        c.observePlain(tokens, tokens * plainMs);
+        continue;
+      }
+      let accepted = 0;
+      while (accepted < k && rng.next() < 0.5) accepted++;
+      c.observe({ drafted: k, accepted, draftPasses: k, draftMs: 0.4 * k, verifyPositions: k + 1, verifyMs: 1 });
+    }
+    return { c, ks, runs };
+  };
+  const cheap = settleWithPlain(0.3);
+  assert.ok(cheap.ks.indexOf(0) >= 2 && cheap.ks.indexOf(0) <= 3, `k = 0 tried after the first passes: ${cheap.ks.slice(0, 6)}`);
+  // Late on: plain runs, each followed by a one-token probe.
+  assert.deepEqual(cheap.ks.slice(-4).sort(), [0, 0, 1, 1]);
+  // Each plain run lasts until the probe is due; probes that find drafting still does not pay double the
+  // interval from PROBE_EVERY to MAX_PROBE_EVERY.
+  assert.deepEqual(cheap.runs.slice(0, 5), [PROBE_EVERY, 2 * PROBE_EVERY, 4 * PROBE_EVERY, MAX_PROBE_EVERY, MAX_PROBE_EVERY]);
+  assert.equal(cheap.c.next(true), cheap.ks[cheap.ks.length - 1] === 0 ? 1 : 0);
+  // Plain runs slower than a verify pass of one position: drafting wins again.
+  const dear = settleWithPlain(1.5);
+  assert.ok(dear.ks.slice(-20).every((k) => k >= 1), `${dear.ks.slice(-20)}`);
+  // Without plain runs on offer nothing changes: next() as before.
+  assert.equal(new DraftLengthController({ draftLength: 5 }).next(true), 5);
 });
 
 test('rejection rule: the first emitted token follows p for any q; accept-always follows q instead', () => {
