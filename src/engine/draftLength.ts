@@ -105,7 +105,7 @@ export class DraftLengthController {
 
   /**
    * `plainRuns`: the caller decodes k = 0 as plain pipelined runs; until one is measured, k = 0 is tried
-   * once (after the first two passes), since its cost is then not the one-position verify's.
+   * once (when the first passes are measured), since its cost is then not the one-position verify's.
    */
   next(plainRuns = false): number {
     if (this.o.draftLength !== 'auto') return this.max;
@@ -132,10 +132,11 @@ export class DraftLengthController {
 
   observe(p: PassObservation): void {
     const d = this.decay;
-    if (p.drafted === 0) this.idleTokens++;
     if (p.drafted > 0) {
       this.accepted = d * this.accepted + p.accepted;
       this.rejections = d * this.rejections + (p.accepted < p.drafted ? 1 : 0);
+    } else {
+      this.idleTokens++;
     }
     if (p.draftPasses > 0) {
       this.draftMs = d * this.draftMs + p.draftMs;

@@ -70,7 +70,6 @@ export async function generate(model: LlamaModel, seq: Sequence, prompt: number[
   const t1 = performance.now();
   let stoppedBy: GenerateResult['stoppedBy'] = 'maxTokens';
   let passes = 0;
-  const start = seq.length;
   const depth = greedy ? (o.pipelineDepth ?? model.pipelineDepth) : 1;
   let stream: GreedyStream | undefined;
   try {
@@ -94,13 +93,8 @@ export async function generate(model: LlamaModel, seq: Sequence, prompt: number[
       passes++;
     }
   } finally {
-    if (stream) {
-      stream.close();
-      // The positions of the tokens fed and used; the passes run ahead of the stop are dropped (the GPU
-      // runs them before anything submitted later, so their K/V writes land past the end).
-      seq.truncate(start + passes);
-    }
+    // Keeps the positions of the tokens fed and used; the passes run ahead of the stop are dropped.
+    stream?.close();
   }
-  const discardedPasses = stream ? stream.submitted - stream.consumed : 0;
-  return { tokens: out, stoppedBy, promptTokens: prompt.length, prefillMs: t1 - t0, decodeMs: performance.now() - t1, decodePasses: passes, discardedPasses };
+  return { tokens: out, stoppedBy, promptTokens: prompt.length, prefillMs: t1 - t0, decodeMs: performance.now() - t1, decodePasses: passes, discardedPasses: stream?.discarded ?? 0 };
 }

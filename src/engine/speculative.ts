@@ -121,7 +121,6 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
       if (k === 0 && plainRuns) {
         // Plain, pipelined, until the next probe: each pass feeds the pending token, then each argmax.
         const tPlain = performance.now();
-        const base = seq.length;
         const passes = Math.min(lengths.tokensUntilProbe, o.maxTokens - out.length, room + 1);
         const stream = new GreedyStream(target as FedPassModel, seq, context[context.length - 1], { depth, maxPasses: passes, signal: o.signal });
         let used = 0;
@@ -134,7 +133,6 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
           }
         } finally {
           stream.close();
-          seq.truncate(base + used);
           const ms = performance.now() - tPlain;
           s.targetPasses += used;
           s.plainTokens += used;

@@ -6,8 +6,8 @@
 // runs pass i, and the CPU reads token i while pass i+1 runs.
 //
 // Up to `depth` passes are in flight. When the caller stops (a stop token, a stop rule, a cancel), the
-// passes already submitted past the stop are discarded: the caller truncates the sequence to the positions
-// it consumed, at once. Nobody waits for them: the GPU runs them before anything submitted later, so the
+// passes already submitted past the stop are discarded: close() truncates the sequence to the positions
+// whose results were consumed, at once. Nobody waits for them: the GPU runs them before anything submitted later, so the
 // K/V they write lands in slots past the sequence's end, which the next append overwrites (as a rejected
 // draft's do). Each in-flight pass reads back through a staging buffer of its own (a mapped buffer cannot
 // be written by the next submit); the buffers are freed once the discarded reads settle.
@@ -38,6 +38,8 @@ export class GreedyStream {
   private readonly inFlight: Promise<{ id: number; p: number }>[] = [];
   private submittedPasses = 0;
   private consumedPasses = 0;
+  /** seq.length when the stream started: the position the first pass feeds. */
+  private readonly start: number;
   private closed = false;
   /** The error of a pass that could not be submitted; thrown once the passes before it are consumed. */
   private refusal?: { error: unknown };
@@ -47,6 +49,7 @@ export class GreedyStream {
     if (!(Number.isInteger(o.depth) && o.depth >= 1)) throw new UsageError(`pipeline depth ${o.depth}`);
     this.slots = Array.from({ length: o.depth }, (_, i) => new Readback(model.gpu.device, ARGMAX_ROW_BYTES, `greedy.readback${i}`));
     this.slotReads = this.slots.map(() => Promise.resolve());
+    this.start = seq.length;
   }
 
   /** Passes submitted so far (consumed, in flight, and discarded at close). */
@@ -57,6 +60,11 @@ export class GreedyStream {
   /** Passes whose result next() returned: the positions the sequence keeps (see close). */
   get consumed(): number {
     return this.consumedPasses;
+  }
+
+  /** Passes submitted and not consumed: run ahead past the stop. */
+  get discarded(): number {
+    return this.submittedPasses - this.consumedPasses;
   }
 
   /**
@@ -97,13 +105,13 @@ export class GreedyStream {
   }
 
   /**
-   * Discards the passes still in flight (without waiting for them) and frees the staging buffers once
-   * their reads settle. The sequence holds a position for every submitted pass; the caller keeps the
-   * consumed ones: seq.truncate(start + consumed).
+   * Discards the passes still in flight (without waiting for them) and truncates the sequence to the
+   * positions of the consumed ones; the staging buffers are freed once the discarded reads settle.
    */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.seq.truncate(this.start + this.consumedPasses);
     // allSettled also handles the discarded reads' rejections (a lost device, a disposed model).
     void Promise.allSettled([...this.inFlight.splice(0), ...this.slotReads]).then(() => {
       for (const s of this.slots) s.destroy();
