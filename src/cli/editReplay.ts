@@ -20,7 +20,7 @@
 // tokens reused vs prefilled); --json adds one line per request. --requests N replays the first N requests
 // of each session, to bound a run; --no-cache-requests N runs (b) on the replay's first N requests only.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -110,10 +110,10 @@ export async function editReplayCommand(args: string[]): Promise<void> {
       // token counts and timings do not depend on which ids these are.
       const fim: FimTokenIds = tokenizer.fim ?? { prefix: 0, suffix: 2, middle: 0 };
       const bos = tokenizer.addBosDefault ? tokenizer.bosId : undefined;
+      // The extension's windows in tokens: a prefix budget of 3/4 of the prompt, the suffix's of --suffix-share.
+      const windowing = { budgets: { prefixTokens: Math.floor(0.75 * promptTokens), suffixTokens: Math.floor(suffixShare * promptTokens) }, count: (s: string) => encode(s).length };
       const traces = files.map((f): EditTrace => {
-        const sample = encode(readFileSync(f, 'utf8').slice(0, 20000));
-        const charsPerToken = 20000 / Math.max(1, sample.length);
-        const t = buildEditTrace(f, Number(v['typed-chars'] ?? 400), { prefix: 0.75 * promptTokens * charsPerToken, suffix: suffixShare * promptTokens * charsPerToken });
+        const t = buildEditTrace(f, Number(v['typed-chars'] ?? 400), windowing);
         return { ...t, requests: t.requests.slice(0, requestsPerSession), windows: t.windows.slice(0, requestsPerSession) };
       });
       const common = {
@@ -272,6 +272,14 @@ function reportCache(records: RequestRecord[], layout: string, common: Record<st
   emit({ name: 'prefilled tokens per request after typing, median', value: median(typed.map((r) => r.prefilledTokens)), unit: 'tokens', layout, mode });
   emit({ name: 'prefilled tokens per keystroke, whole session', value: sum(all.map((r) => r.prefilledTokens)) / Math.max(1, keys), unit: 'tokens', layout, mode, keystrokes: keys, note: 'jumps, accepts and backspaces included; the first request (cold) excluded' });
   emit({ name: 'prompt tokens per request, median', value: median(all.map((r) => r.promptTokens)), unit: 'tokens', layout, mode });
+  emit({ name: 'prefilled tokens, sum, by edit', value: sum(all.map((r) => r.prefilledTokens)), unit: 'tokens', layout, mode, byEdit: prefilledByEdit(all), note: 'the first request (cold) excluded' });
+}
+
+/** Prefilled tokens summed per kind of edit (type, backspace, jump, accept): where a mode's prefill goes. */
+function prefilledByEdit(records: RequestRecord[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of records) out[r.edit] = (out[r.edit] ?? 0) + r.prefilledTokens;
+  return out;
 }
 
 /** (a) against (b) on exactly the same requests: every request of every session but the first (cold). */
@@ -303,6 +311,7 @@ function reportLlamaCpp(records: RequestRecord[], layout: string, label: string,
   const mTheirs = median(theirs.map((r) => r.prefilledTokens));
   emit({ name: 'prefilled tokens per request, median, tandem cache', value: mOurs, unit: 'tokens', mode: ours[0]?.mode, requests: ours.length });
   emit({ name: 'prefilled tokens per request, median, llama.cpp adaptStateToTokens', value: mTheirs, unit: 'tokens', mode, llamacpp: label, requests: theirs.length });
+  emit({ name: 'prefilled tokens, sum, by edit', value: sum(theirs.map((r) => r.prefilledTokens)), unit: 'tokens', layout, mode, byEdit: prefilledByEdit(theirs), note: 'the first request (cold) excluded' });
   const sOurs = sum(ours.map((r) => r.prefilledTokens));
   const sTheirs = sum(theirs.map((r) => r.prefilledTokens));
   emit({ name: 'prefilled tokens per request, mean, llama.cpp / tandem', value: sTheirs / Math.max(1, sOurs), unit: 'ratio', vs: mode, layout, switchEvery, tandemTokens: sOurs, llamacppTokens: sTheirs, requests: theirs.length, note: oneSlot ? `one llama.cpp slot for all files (llama-server), a file switch every ${switchEvery} requests; each session's first (cold) request excluded` : 'a llama.cpp sequence per file, sessions one after another; first (cold) request excluded' });

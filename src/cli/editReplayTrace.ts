@@ -1,18 +1,17 @@
 // Editing sessions for the edit-replay benchmark, made from real source files: a developer types one of
 // the file's functions back into it character by character, with typos fixed by backspace, pauses (each
 // one a completion request, as an editor sends after a debounce), a jump to another function and back,
-// and one accepted completion (the next chunk of the real text appears at once). Also the FIM prompt
-// builder in both layouts, over windows anchored so that typing does not move them.
+// and one accepted completion (the next chunk of the real text appears at once). Each request's windows
+// are the ones the extension would send (completion/prompt.ts promptWindows, in tokens, with the
+// document's kept window starts). Also the FIM prompt builder in both layouts.
 
 import { readFileSync } from 'node:fs';
-import { PREFIX_WINDOW_GROWTH } from '../completion/window';
+import { promptWindows, type PromptBudgets } from '../completion/prompt';
+import { PREFIX_WINDOW_GROWTH, PrefixStarts, type CountTokens } from '../completion/window';
 import { Rng } from '../engine/sampler';
 
-/** How far the suffix window may outgrow its budget before it is re-anchored at the cursor. */
-export const SUFFIX_WINDOW_GROWTH = 1.5;
-
-/** The longest prompt of a trace as a multiple of its target length: prefix (3/4) and suffix (1/4) windows grown to their limits. */
-export const MAX_PROMPT_GROWTH = 0.75 * PREFIX_WINDOW_GROWTH + 0.25 * SUFFIX_WINDOW_GROWTH;
+/** The longest prompt of a trace as a multiple of its target length: a prefix window (3/4) grown to its limit and the suffix's (1/4), which does not grow. */
+export const MAX_PROMPT_GROWTH = 0.75 * PREFIX_WINDOW_GROWTH + 0.25;
 
 /** The editor state when a completion is requested. */
 export interface EditRequest {
@@ -30,7 +29,7 @@ export interface EditRequest {
 export interface EditTrace {
   file: string;
   requests: EditRequest[];
-  /** Window anchors as character offsets into each request's text (kept stable across typing). */
+  /** Each request's windows as character offsets into its text: the prefix window from prefixStart to the cursor, the suffix's from the cursor to suffixEnd. */
   windows: { prefixStart: number; suffixEnd: number }[];
 }
 
@@ -48,45 +47,45 @@ function pickRegion(text: string, typedChars: number): { start: number; end: num
   return { start, end: Math.min(text.length, start + typedChars) };
 }
 
-/**
- * Replays typing `typedChars` characters of `file` (the region is removed first, then typed back).
- * `windowChars`: prefix window before the cursor and suffix window after it, in characters.
- */
-export function buildEditTrace(file: string, typedChars: number, windowChars: { prefix: number; suffix: number }, seed = 1): EditTrace {
+/** How a trace chooses its windows: the token budgets and the model's token count. */
+export interface TraceWindowing {
+  budgets: Pick<PromptBudgets, 'prefixTokens' | 'suffixTokens'>;
+  count: CountTokens;
+}
+
+/** Replays typing `typedChars` characters of `file` (the region is removed first, then typed back). */
+export function buildEditTrace(file: string, typedChars: number, windowing: TraceWindowing, seed = 1): EditTrace {
   const source = readFileSync(file, 'utf8');
   const rng = new Rng(seed);
   const region = pickRegion(source, typedChars);
   const goal = source.slice(region.start, region.end);
   let text = source.slice(0, region.start) + source.slice(region.end);
   let cursor = region.start;
-  // Window anchors move with edits before them. The prefix window keeps its start until it has grown to
-  // PREFIX_WINDOW_GROWTH x its budget, as the engine's kept windows do (completion/window.ts); the suffix
-  // window is re-anchored when it outgrows its budget by half (typing before it does not change it).
-  let prefixStart = Math.max(0, text.lastIndexOf('\n', cursor - windowChars.prefix) + 1);
-  let suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
+  // The extension's windows: the prefix window keeps its start while it grows to PREFIX_WINDOW_GROWTH x its
+  // budget and is found again after a jump (PrefixStarts); the suffix window is the head of the text after
+  // the cursor, which typing at the cursor does not change.
+  const starts = new PrefixStarts();
   const requests: EditRequest[] = [];
   const windows: EditTrace['windows'] = [];
   let keys = 0;
   let typed = 0;
   let away = false;
   const request = (edit: EditRequest['edit']): void => {
-    if (cursor - prefixStart > PREFIX_WINDOW_GROWTH * windowChars.prefix) prefixStart = text.lastIndexOf('\n', cursor - windowChars.prefix) + 1;
-    if (suffixEnd - cursor > SUFFIX_WINDOW_GROWTH * windowChars.suffix || suffixEnd < cursor) suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
+    const keep = starts.keepFor(file, windowing.budgets.prefixTokens);
+    const w = promptWindows({ prefix: text.slice(0, cursor), suffix: text.slice(cursor) }, windowing.budgets, windowing.count, keep);
+    starts.remember(file, w.prefixStartLine, w.prefix);
     const next = away ? undefined : goal.slice(typed, typed + 80);
     requests.push({ text, cursor, edit, keystrokes: keys, ...(next ? { next } : {}) });
-    windows.push({ prefixStart, suffixEnd });
+    windows.push({ prefixStart: cursor - w.prefix.length, suffixEnd: cursor + w.suffix.length });
     keys = 0;
   };
   const insert = (s: string): void => {
     text = text.slice(0, cursor) + s + text.slice(cursor);
-    if (prefixStart > cursor) prefixStart += s.length;
-    if (suffixEnd >= cursor) suffixEnd += s.length;
     cursor += s.length;
   };
   const backspace = (): void => {
     text = text.slice(0, cursor - 1) + text.slice(cursor);
     cursor--;
-    if (suffixEnd > cursor) suffixEnd--;
   };
   request('open');
   const jumpAt = Math.floor(goal.length * 0.5);
@@ -110,12 +109,8 @@ export function buildEditTrace(file: string, typedChars: number, windowChars: { 
       jumped = true;
       const back = cursor;
       const target = text.lastIndexOf('\n', Math.floor(region.start / 3)) + 1;
-      const savedPrefix = prefixStart;
-      const savedSuffix = suffixEnd;
       cursor = target;
       away = true;
-      prefixStart = Math.max(0, text.lastIndexOf('\n', cursor - windowChars.prefix) + 1);
-      suffixEnd = Math.min(text.length, cursor + windowChars.suffix);
       keys++;
       request('jump');
       const note = '// TODO: check\n';
@@ -126,8 +121,6 @@ export function buildEditTrace(file: string, typedChars: number, windowChars: { 
       }
       cursor = back + note.length;
       away = false;
-      prefixStart = savedPrefix + (savedPrefix > target ? note.length : 0);
-      suffixEnd = savedSuffix + note.length;
       keys++;
       request('jump');
       continue;

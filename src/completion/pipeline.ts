@@ -123,7 +123,7 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
   // without a document (no cache to keep) takes the budget's window.
   const keep = m.prefixStarts.keepFor(req.documentId, budgets.prefixTokens);
   const prompt = buildPrompt(m.tokenizer, template, req, budgets, undefined, keep);
-  m.prefixStarts.remember(req.documentId, prompt.prefixStartLine);
+  m.prefixStarts.remember(req.documentId, prompt.prefixStartLine, prompt.prefix);
   // Every request, drafting or not: the comparison with the previous request finds what was deleted.
   const deleted = m.recentEdits.observe(req.documentId, req.prefix, req.suffix, req.prefixLineOffset ?? 0);
   const tokenizeMs = now() - t0;

@@ -5,7 +5,7 @@
 import type { Tokenizer } from '../tokenizer';
 import { resolveSpecial, type FimTemplate, type Piece } from './templates';
 import type { CompletionRequest } from './types';
-import { chooseWindow, filesWithin, linesBefore, suffixWindow, type KeepPrefixWindow } from './window';
+import { chooseWindow, filesWithin, linesBefore, suffixWindow, type CountTokens, type KeepPrefixWindow } from './window';
 
 export interface PromptBudgets {
   prefixTokens: number;
@@ -53,16 +53,32 @@ export const MAX_CHARS_PER_TOKEN = 16;
  */
 export function buildPrompt(tok: Tokenizer, template: FimTemplate, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, repo = 'workspace', keep?: KeepPrefixWindow): Prompt {
   const count = (t: string) => tok.encode(t, { parseSpecial: false }).length;
-  const maxPrefixTokens = Math.max(budgets.prefixTokens, keep?.maxTokens ?? 0);
-  const { prefixText, prefixLineOffset } = capPrefix(req.prefix, maxPrefixTokens * MAX_CHARS_PER_TOKEN, req.prefixLineOffset ?? 0);
-  const window = chooseWindow(prefixText, budgets.prefixTokens, count, prefixLineOffset, keep);
-  const prefix = window.text;
-  const suffix = template.usesSuffix ? suffixWindow(req.suffix.slice(0, budgets.suffixTokens * MAX_CHARS_PER_TOKEN), budgets.suffixTokens, count) : '';
+  const { prefix, suffix, prefixStartLine } = promptWindows(req, budgets, count, keep, template.usesSuffix);
   const files = filesWithin((req.contextFiles ?? []).map((f) => ({ ...f, text: f.text.slice(0, budgets.contextFileTokens * MAX_CHARS_PER_TOKEN) })), budgets.contextFileTokens, count);
   const pieces = template.layout({ prefix, suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo });
   const tokens: number[] = tok.addBosDefault && tok.bosId !== undefined ? [tok.bosId] : [];
   for (const p of pieces) tokens.push(...pieceIds(tok, p));
-  return { tokens, stopIds: stopIds(tok), prefix, suffix, prefixStartLine: window.startLine };
+  return { tokens, stopIds: stopIds(tok), prefix, suffix, prefixStartLine };
+}
+
+export interface PromptWindows {
+  prefix: string;
+  suffix: string;
+  /** Document line number where the prefix window starts. */
+  prefixStartLine: number;
+}
+
+/**
+ * The prefix and suffix windows of a request within `budgets` (tokens by `count`): the prefix window kept
+ * (`keep`) or the budget's, anchored (chooseWindow); the head of the suffix ('' when the template does not
+ * use one). Text past MAX_CHARS_PER_TOKEN x the budgets is not looked at.
+ */
+export function promptWindows(req: Pick<CompletionRequest, 'prefix' | 'suffix' | 'prefixLineOffset'>, budgets: Pick<PromptBudgets, 'prefixTokens' | 'suffixTokens'>, count: CountTokens, keep?: KeepPrefixWindow, usesSuffix = true): PromptWindows {
+  const maxPrefixTokens = Math.max(budgets.prefixTokens, keep?.maxTokens ?? 0);
+  const { prefixText, prefixLineOffset } = capPrefix(req.prefix, maxPrefixTokens * MAX_CHARS_PER_TOKEN, req.prefixLineOffset ?? 0);
+  const window = chooseWindow(prefixText, budgets.prefixTokens, count, prefixLineOffset, keep);
+  const suffix = usesSuffix ? suffixWindow(req.suffix.slice(0, budgets.suffixTokens * MAX_CHARS_PER_TOKEN), budgets.suffixTokens, count) : '';
+  return { prefix: window.text, suffix, prefixStartLine: window.startLine };
 }
 
 /** The last `maxChars` characters of the prefix, with the document line number of their first line. */

@@ -2,7 +2,7 @@
 // user types: the prefix window starts on a line number that is a multiple of `anchorLines`, so it moves
 // in jumps rather than a line per keystroke, and the prompt's token prefix (and the KV cache) survives;
 // with a document's recent window starts (PrefixStarts) it keeps its start until it has grown to
-// PREFIX_WINDOW_GROWTH x its budget.
+// PREFIX_WINDOW_GROWTH x its budget, found again by its text where lines were added or removed above it.
 
 import { LRUCache } from 'lru-cache';
 
@@ -84,20 +84,66 @@ export function prefixWindow(prefix: string, budgetTokens: number, count: CountT
 export const PREFIX_WINDOW_GROWTH = 2;
 
 /**
- * The window from document line `startLine` to the end of `prefix` (whose first line is document line
- * `lineOffset`), if that line is in `prefix` and the window holds at most `maxTokens`; else undefined.
- * Lines are counted from the cursor back, so at most `maxTokens` tokens are counted.
+ * A kept window's start: its document line, and the text its first lines began with. Lines inserted or
+ * deleted above the window (an import added at the top, a jump elsewhere to type a line) move its line
+ * number but not its text, so the start is found again by its head, nearest the remembered line first.
  */
-export function keptPrefixWindow(prefix: string, maxTokens: number, count: CountTokens, lineOffset: number, startLine: number): PrefixWindow | undefined {
+export interface KeptStart {
+  line: number;
+  head: string;
+}
+
+/** Lines of a window's start that identify it (one line such as '}' recurs too often), and at most this many characters of them. */
+const HEAD_LINES = 3;
+const HEAD_MAX_CHARS = 160;
+
+/** What `KeptStart.head` holds for a window's text: its first HEAD_LINES lines, at most HEAD_MAX_CHARS characters. */
+export function windowHead(windowText: string): string {
+  let end = 0;
+  for (let n = 0; n < HEAD_LINES && end < windowText.length; n++) {
+    const nl = windowText.indexOf('\n', end);
+    end = nl < 0 ? windowText.length : nl + 1;
+  }
+  return windowText.slice(0, Math.min(end, HEAD_MAX_CHARS));
+}
+
+/** Whether the text from lines[i] on begins with `head`. */
+function headAt(lines: readonly string[], i: number, head: string): boolean {
+  let at = 0;
+  for (let j = i; j < lines.length && at < head.length; j++) {
+    const line = lines[j];
+    if (line.length >= head.length - at) return line.startsWith(head.slice(at));
+    if (!head.startsWith(line, at)) return false;
+    at += line.length;
+  }
+  return at >= head.length;
+}
+
+/** Index into `lines` of the line nearest `expected` whose text begins with `head`; -1 if none does. */
+function findHead(lines: readonly string[], expected: number, head: string): number {
+  if (head === '') return expected >= 0 && expected < lines.length ? expected : -1;
+  for (let d = 0; expected - d >= 0 || expected + d < lines.length; d++) {
+    if (expected - d >= 0 && expected - d < lines.length && headAt(lines, expected - d, head)) return expected - d;
+    if (d > 0 && expected + d >= 0 && expected + d < lines.length && headAt(lines, expected + d, head)) return expected + d;
+  }
+  return -1;
+}
+
+/**
+ * The kept window `start` in `prefix` (whose first line is document line `lineOffset`): from the line
+ * nearest start.line that begins with start.head to the end of `prefix`, if it holds at most `maxTokens`;
+ * else undefined. Lines are counted from the cursor back, so at most `maxTokens` tokens are counted.
+ */
+export function keptPrefixWindow(prefix: string, maxTokens: number, count: CountTokens, lineOffset: number, start: KeptStart): PrefixWindow | undefined {
   const lines = splitLinesKeepEnds(prefix);
-  const first = startLine - lineOffset;
-  if (first < 0 || first >= lines.length) return undefined;
+  const first = findHead(lines, start.line - lineOffset, start.head);
+  if (first < 0) return undefined;
   let used = 0;
   for (let i = lines.length - 1; i >= first; i--) {
     used += count(lines[i]);
     if (used > maxTokens) return undefined;
   }
-  return { text: lines.slice(first).join(''), startLine };
+  return { text: lines.slice(first).join(''), startLine: lineOffset + first };
 }
 
 /** The head of `suffix` within `budgetTokens`, whole lines (the cursor's line is always kept, cut by characters when over). */
@@ -134,9 +180,9 @@ export function filesWithin<T extends { text: string }>(files: readonly T[], bud
   return out;
 }
 
-/** Prefix windows to keep: the first of `startLines` whose window holds at most `maxTokens`. */
+/** Prefix windows to keep: the first of `starts` whose window holds at most `maxTokens`. */
 export interface KeepPrefixWindow {
-  startLines: readonly number[];
+  starts: readonly KeptStart[];
   maxTokens: number;
 }
 
@@ -146,8 +192,8 @@ export interface KeepPrefixWindow {
  * prefix cache may still hold); else the budget's window, anchored on a line multiple.
  */
 export function chooseWindow(prefix: string, budgetTokens: number, count: CountTokens, lineOffset: number, keep?: KeepPrefixWindow): PrefixWindow {
-  for (const line of keep?.startLines ?? []) {
-    const w = keptPrefixWindow(prefix, keep!.maxTokens, count, lineOffset, line);
+  for (const start of keep?.starts ?? []) {
+    const w = keptPrefixWindow(prefix, keep!.maxTokens, count, lineOffset, start);
     if (w) return w;
   }
   return prefixWindow(prefix, budgetTokens, count, lineOffset);
@@ -158,21 +204,23 @@ const DOCUMENTS_REMEMBERED = 1024;
 /** Window starts remembered per document: the current place and a few it jumped from. */
 const STARTS_PER_DOCUMENT = 4;
 
-/** Each document's recent prefix window starts (document lines, the last request's first). */
+/** Each document's recent prefix window starts (the last request's first). */
 export class PrefixStarts {
-  private readonly lru = new LRUCache<string, number[]>({ max: DOCUMENTS_REMEMBERED });
+  private readonly lru = new LRUCache<string, KeptStart[]>({ max: DOCUMENTS_REMEMBERED });
 
   /** What to keep for the document's next request with prefix budget `budgetTokens`; undefined without a document. */
   keepFor(documentId: string | undefined, budgetTokens: number): KeepPrefixWindow | undefined {
     if (documentId === undefined) return undefined;
-    return { startLines: this.lru.get(documentId) ?? [], maxTokens: budgetTokens * PREFIX_WINDOW_GROWTH };
+    return { starts: this.lru.get(documentId) ?? [], maxTokens: budgetTokens * PREFIX_WINDOW_GROWTH };
   }
 
-  /** Records the window the document's request used. */
-  remember(documentId: string | undefined, startLine: number): void {
+  /** Records the window the document's request used: its first document line and its text. */
+  remember(documentId: string | undefined, startLine: number, windowText: string): void {
     if (documentId === undefined) return;
-    const recent = this.lru.get(documentId) ?? [];
-    this.lru.set(documentId, [startLine, ...recent.filter((l) => l !== startLine)].slice(0, STARTS_PER_DOCUMENT));
+    const start = { line: startLine, head: windowHead(windowText) };
+    // A window is its head: the same head at another line is the same window, moved by edits above it.
+    const recent = (this.lru.get(documentId) ?? []).filter((s) => s.head !== start.head);
+    this.lru.set(documentId, [start, ...recent].slice(0, STARTS_PER_DOCUMENT));
   }
 
   /** Forgets a document's starts (tests compare against requests that keep nothing). */

@@ -154,7 +154,7 @@ export class RemoteBackend implements CompletionBackend {
     // server's prefix cache (llama-server's slot, vLLM's and SGLang's prefix caching) keeps matching.
     const keep = this.prefixStarts.keepFor(req.documentId, budgets.prefixTokens);
     const wire = buildWireRequest(this.o.api, { req, model: this.o.model, template, budgets, maxTokens, temperature: o.temperature ?? 0, keep, fimOrder: o.fimOrder });
-    this.prefixStarts.remember(req.documentId, wire.prefixStartLine);
+    this.prefixStarts.remember(req.documentId, wire.prefixStartLine, wire.prefix);
     const url = endpoint(this.o.url, wire.path);
     const rule = createStopRule(wire.prefix, { multiline: wantsMultiline(req.prefix, req.suffix, o.multiline) });
 

@@ -4,10 +4,10 @@
 // side, so the token budgets of the windows are counted at ~3 characters a token (code averages 3-4:
 // the estimate errs towards a shorter prompt).
 
-import { DEFAULT_BUDGETS, type PromptBudgets } from '../completion/prompt';
+import { DEFAULT_BUDGETS, promptWindows, type PromptBudgets } from '../completion/prompt';
 import { getTemplate, isTemplateName, withOrder, type FimOrder, type Piece, type TemplateName } from '../completion/templates';
 import type { CompletionRequest } from '../completion/types';
-import { chooseWindow, filesWithin, suffixWindow, type CountTokens, type KeepPrefixWindow } from '../completion/window';
+import { filesWithin, type CountTokens, type KeepPrefixWindow } from '../completion/window';
 
 type Role = 'prefix' | 'suffix' | 'middle' | 'repo' | 'fileSep';
 
@@ -69,22 +69,14 @@ export function buildTextPrompt(name: TemplateName, req: CompletionRequest, budg
   const { template } = withOrder(getTemplate(name), order);
   const spelling = SPELLINGS[name];
   const roles = template.order === 'spm' ? (spelling.spmRoles ?? spelling.roles) : spelling.roles;
-  const window = chooseWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0, keep);
-  const prefix = window.text;
-  const suffix = template.usesSuffix ? suffixWindow(req.suffix, budgets.suffixTokens, count) : '';
+  const { prefix, suffix, prefixStartLine } = promptWindows(req, budgets, count, keep, template.usesSuffix);
   const files = filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count);
   const pieces = template.layout({ prefix, suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo: 'workspace' });
   const text = pieces.map((p: Piece) => ('text' in p ? p.text : 'role' in p.special ? roles[p.special.role] ?? '' : p.special.text)).join('');
-  return { text, stop: spelling.stop, prefix, suffix, prefixStartLine: window.startLine };
+  return { text, stop: spelling.stop, prefix, suffix, prefixStartLine };
 }
 
 /** The windows alone, for servers that lay out the prompt themselves (llama-server's /infill). */
 export function windows(req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens, keep?: KeepPrefixWindow) {
-  const window = chooseWindow(req.prefix, budgets.prefixTokens, count, req.prefixLineOffset ?? 0, keep);
-  return {
-    prefix: window.text,
-    prefixStartLine: window.startLine,
-    suffix: suffixWindow(req.suffix, budgets.suffixTokens, count),
-    files: filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count),
-  };
+  return { ...promptWindows(req, budgets, count, keep), files: filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count) };
 }

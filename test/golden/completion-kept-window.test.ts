@@ -1,7 +1,7 @@
 // The prefix window of a document's prompt keeps its start from request to request (the pipeline's
 // per-document memory, completion/window.ts): on stories260K, typing line after line re-prefills only the
 // typed tokens until the window has grown to PREFIX_WINDOW_GROWTH x its budget, and coming back from a
-// jump finds the window (and the K/V) from before it. The same typing with the memory cleared before
+// jump finds the window (and the K/V) from before it, by its text where lines were typed above it. The same typing with the memory cleared before
 // every request, as the pipeline was before, restarts the window far more often.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -65,6 +65,20 @@ test('back from a jump, the window from before it is kept and its K/V reused', a
   const back = await runCompletion(cm, at(doc, 47), opts);
   assert.equal(back.timings.promptTokens, before.timings.promptTokens, 'the same window as before the jump');
   // Every full block from the prefix index (the partial last one went with the document's sequence).
+  assert.ok((back.timings.reusedTokens ?? 0) >= back.timings.promptTokens - 16 - 1, `reused ${back.timings.reusedTokens} of ${back.timings.promptTokens}`);
+  assert.equal(back.text, before.text);
+});
+
+test('back from a jump where a line was typed above the window: the window is found by its text, one line down, and its K/V reused', async () => {
+  const doc = 'file:///jump-edit.txt';
+  await typeLines(doc, 6, false);
+  const before = await runCompletion(cm, at(doc, 47), opts);
+  // Away at line 8, a line typed there: every line below it, the kept window's included, moves down by one.
+  const edited = [...LINES.slice(0, 8), 'A note.\n', ...LINES.slice(8)];
+  const atEdited = (lines: number): CompletionRequest => ({ ...at(doc, 0), prefix: edited.slice(0, lines).join('') });
+  await runCompletion(cm, atEdited(9), opts);
+  const back = await runCompletion(cm, atEdited(48), opts);
+  assert.equal(back.timings.promptTokens, before.timings.promptTokens, 'the same window as before the jump');
   assert.ok((back.timings.reusedTokens ?? 0) >= back.timings.promptTokens - 16 - 1, `reused ${back.timings.reusedTokens} of ${back.timings.promptTokens}`);
   assert.equal(back.text, before.text);
 });

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import type { GgufValue } from '../../src/loaders/gguf/types';
 import { createTokenizer } from '../../src/tokenizer';
 import { hfTokenizerToGguf, qwen2TokenizerJsonPath } from '../../src/tools/hfTokenizerToGguf';
-import { buildPrompt } from '../../src/completion/prompt';
+import { buildPrompt, type Prompt } from '../../src/completion/prompt';
 import { chooseTemplate, getTemplate, withOrder, type FimOrder } from '../../src/completion/templates';
-import { keptPrefixWindow, prefixWindow, PREFIX_WINDOW_GROWTH, suffixWindow } from '../../src/completion/window';
+import { keptPrefixWindow, PrefixStarts, prefixWindow, PREFIX_WINDOW_GROWTH, suffixWindow, windowHead, type KeptStart } from '../../src/completion/window';
 import type { CompletionRequest } from '../../src/completion/types';
 import { CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
 
@@ -143,14 +143,48 @@ test('prefix window: a budget of fewer lines than anchorLines keeps at least hal
   assert.equal(prefixWindow(doc, 900, count, 0, 16).startLine % 16, 0);
 });
 
+/** A kept start at document line `line` of `doc` (lines of `lineChars` characters), as PrefixStarts remembers it. */
+/** The kept start of a prompt's prefix window, as PrefixStarts remembers it. */
+const keptOf = (p: Prompt): KeptStart => ({ line: p.prefixStartLine, head: windowHead(p.prefix) });
+const startAt = (doc: string, line: number, lineChars: number): KeptStart => ({ line, head: windowHead(doc.slice(line * lineChars)) });
+
 test('kept prefix window: the same start while the window fits maxTokens, none when it does not or the line is gone', () => {
   const doc = Array.from({ length: 50 }, (_, i) => `line ${String(i).padStart(2, '0')}\n`).join('') + 'cur'; // 8 chars a line
-  const w = keptPrefixWindow(doc.slice(8 * 10), 400, count, 10, 20); // the prefix starts at document line 10
+  const w = keptPrefixWindow(doc.slice(8 * 10), 400, count, 10, startAt(doc, 20, 8)); // the prefix starts at document line 10
   assert.deepEqual(w, { text: doc.slice(8 * 20), startLine: 20 });
-  assert.equal(keptPrefixWindow(doc, 8 * 30 + 3 - 1, count, 0, 20), undefined, 'one token over maxTokens');
-  assert.equal(keptPrefixWindow(doc, 8 * 30 + 3, count, 0, 20)?.startLine, 20);
-  assert.equal(keptPrefixWindow(doc.slice(8 * 10), 10_000, count, 10, 5), undefined, 'the start line is above the text sent');
-  assert.equal(keptPrefixWindow(doc, 10_000, count, 0, 51), undefined, 'the start line is past the cursor');
+  assert.equal(keptPrefixWindow(doc, 8 * 30 + 3 - 1, count, 0, startAt(doc, 20, 8)), undefined, 'one token over maxTokens');
+  assert.equal(keptPrefixWindow(doc, 8 * 30 + 3, count, 0, startAt(doc, 20, 8))?.startLine, 20);
+  assert.equal(keptPrefixWindow(doc.slice(8 * 10), 10_000, count, 10, startAt(doc, 5, 8)), undefined, 'the start line is above the text sent');
+  assert.equal(keptPrefixWindow(doc, 10_000, count, 0, { line: 51, head: 'nowhere' }), undefined, 'the start line is past the cursor');
+});
+
+test('kept prefix window: found again by its text after lines are inserted or deleted above it, nearest the remembered line', () => {
+  const lines = Array.from({ length: 50 }, (_, i) => `line ${String(i).padStart(2, '0')}\n`);
+  const doc = lines.join('') + 'cur';
+  const start = startAt(doc, 20, 8);
+  const inserted = ['// a\n', '// b\n', '// c\n', ...lines].join('') + 'cur'; // three lines added at the top
+  assert.deepEqual(keptPrefixWindow(inserted, 10_000, count, 0, start), { text: doc.slice(8 * 20), startLine: 23 });
+  const deleted = lines.slice(2).join('') + 'cur'; // two lines removed at the top
+  assert.deepEqual(keptPrefixWindow(deleted, 10_000, count, 0, start), { text: doc.slice(8 * 20), startLine: 18 });
+  // The window's own first line edited: its text is gone, so it is not kept.
+  const edited = [...lines.slice(0, 20), 'LINE 20\n', ...lines.slice(21)].join('') + 'cur';
+  assert.equal(keptPrefixWindow(edited, 10_000, count, 0, start), undefined);
+  // A head that recurs (every third line reads the same) resolves to the occurrence nearest the remembered line.
+  const repeated = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? '}\n' : `x${i}\n`)).join('') + 'cur';
+  const head = windowHead('}\n');
+  assert.equal(keptPrefixWindow(repeated, 10_000, count, 0, { line: 31, head })?.startLine, 30);
+  // A head is at most three lines: a window's start is recognised whatever follows it.
+  assert.equal(windowHead('a\nb\nc\nd\n'), 'a\nb\nc\n');
+  assert.equal(windowHead('ab'), 'ab');
+});
+
+test('PrefixStarts: the most recent start first; a window seen again at another line replaces its old entry', () => {
+  const starts = new PrefixStarts();
+  starts.remember('doc', 10, 'a\nb\nc\n');
+  starts.remember('doc', 40, 'x\ny\n');
+  starts.remember('doc', 11, 'a\nb\nc\nd\n'); // the first window, one line down (a line added above it)
+  assert.deepEqual(starts.keepFor('doc', 100), { starts: [{ line: 11, head: 'a\nb\nc\n' }, { line: 40, head: 'x\ny\n' }], maxTokens: 100 * PREFIX_WINDOW_GROWTH });
+  assert.equal(starts.keepFor(undefined, 100), undefined);
 });
 
 /**
@@ -182,10 +216,10 @@ function prefillWhileTyping(windowOf: (doc: string) => { text: string; startLine
 test('kept prefix window: typing re-prefills about one token per token typed with growth 2, where 16-line anchors re-prefilled the window every 16 lines', () => {
   const budget = 1000;
   const anchored = prefillWhileTyping((doc) => prefixWindow(doc, budget, count, 0, 16), 200, 10);
-  let start: number | undefined;
+  let start: KeptStart | undefined;
   const kept = prefillWhileTyping((doc) => {
     const w = (start !== undefined ? keptPrefixWindow(doc, budget * PREFIX_WINDOW_GROWTH, count, 0, start) : undefined) ?? prefixWindow(doc, budget, count, 0, 16);
-    start = w.startLine;
+    start = { line: w.startLine, head: windowHead(w.text) };
     return w;
   }, 200, 10);
   // Beyond the typed characters themselves: a window of up to `budget` re-prefilled once per (growth - 1) x budget typed.
@@ -204,23 +238,21 @@ test('buildPrompt keeps the previous window start while it fits keep.maxTokens, 
   let prefix = Array.from({ length: 200 }, (_, i) => `let v${i} = ${i};\n`).join('');
   const first = buildPrompt(tok, template, { ...req, prefix, suffix: '' }, budgets);
   assert.ok(countOf(first.prefix) <= 200);
-  let startLine = first.prefixStartLine;
   let previous = first;
   let restarts = 0;
   let largest = 0;
   for (let i = 0; i < 60; i++) {
     prefix += `let w${i} = ${i};\n`;
-    const p = buildPrompt(tok, template, { ...req, prefix, suffix: '' }, budgets, undefined, { startLines: [startLine], maxTokens: 400 });
+    const p = buildPrompt(tok, template, { ...req, prefix, suffix: '' }, budgets, undefined, { starts: [keptOf(previous)], maxTokens: 400 });
     assert.ok(countOf(p.prefix) <= 400, `window of ${countOf(p.prefix)} tokens`);
     largest = Math.max(largest, countOf(p.prefix));
-    if (p.prefixStartLine === startLine) {
+    if (p.prefixStartLine === previous.prefixStartLine) {
       // Kept: the new prompt's prefix window is the old one plus the typed line.
       assert.ok(p.prefix.startsWith(previous.prefix), `request ${i}: the kept window changed its start`);
     } else {
       restarts++;
       assert.ok(countOf(p.prefix) <= 200, 'a new window is within the budget');
     }
-    startLine = p.prefixStartLine;
     previous = p;
   }
   // A new window starts within the budget (<= 200) and is kept up to 400: at most one restart per 200 typed tokens.
@@ -236,15 +268,22 @@ test('buildPrompt takes the first of the kept starts that still fits: back from 
   const doc = Array.from({ length: 400 }, (_, i) => `let v${i} = ${i};\n`);
   const at = (line: number) => ({ ...req, prefix: doc.slice(0, line).join(''), suffix: doc.slice(line).join('') });
   const here = buildPrompt(tok, template, at(300), budgets);
-  const away = buildPrompt(tok, template, at(40), budgets, undefined, { startLines: [here.prefixStartLine], maxTokens: 400 });
+  const away = buildPrompt(tok, template, at(40), budgets, undefined, { starts: [keptOf(here)], maxTokens: 400 });
   assert.ok(away.prefixStartLine < 40, 'the window at line 40 starts above it');
   // Back at line 302: the away window's start is 260+ lines up (over maxTokens), the one from before fits.
-  const back = buildPrompt(tok, template, at(302), budgets, undefined, { startLines: [away.prefixStartLine, here.prefixStartLine], maxTokens: 400 });
+  const back = buildPrompt(tok, template, at(302), budgets, undefined, { starts: [keptOf(away), keptOf(here)], maxTokens: 400 });
   assert.equal(back.prefixStartLine, here.prefixStartLine);
   assert.ok(back.prefix.startsWith(here.prefix));
   // Both fit: the most recent wins.
-  const both = buildPrompt(tok, template, at(302), budgets, undefined, { startLines: [here.prefixStartLine + 2, here.prefixStartLine], maxTokens: 400 });
+  const later = buildPrompt(tok, template, at(302), budgets, undefined, { starts: [{ line: here.prefixStartLine + 2, head: windowHead(doc.slice(here.prefixStartLine + 2).join('')) }], maxTokens: 400 });
+  const both = buildPrompt(tok, template, at(302), budgets, undefined, { starts: [keptOf(later), keptOf(here)], maxTokens: 400 });
   assert.equal(both.prefixStartLine, here.prefixStartLine + 2);
+  // A line typed near the top while away (the kept start's line number is now one off): back below, the
+  // same window is found by its text, one line down, and the prompt's prefix is the same as before the jump.
+  doc.splice(40, 0, '// TODO: check\n');
+  const backAfterEdit = buildPrompt(tok, template, at(303), budgets, undefined, { starts: [keptOf(away), keptOf(here)], maxTokens: 400 });
+  assert.equal(backAfterEdit.prefixStartLine, here.prefixStartLine + 1);
+  assert.ok(backAfterEdit.prefix.startsWith(here.prefix));
 });
 
 test('suffix window: whole lines from the cursor, within budget', () => {

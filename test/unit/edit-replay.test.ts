@@ -15,12 +15,14 @@ import { createTokenizer } from '../../src/tokenizer';
 import { buildEditTrace, type EditTrace } from '../../src/cli/editReplayTrace';
 import { replayLlamaCpp, replayOrder, replayTandem, type ReplayPrompts } from '../../src/cli/editReplayRun';
 import { ngramAgainstTypedText } from '../../src/cli/editReplayNgram';
+import { PREFIX_WINDOW_GROWTH } from '../../src/completion/window';
 
 const REQUESTS = 8;
 
-/** The first `n` requests of an editing session typing `typedChars` into `file` (under the repository). */
-function session(file: string, typedChars: number, n: number): EditTrace {
-  const full = buildEditTrace(join(repoRoot(), file), typedChars, { prefix: 300, suffix: 100 });
+/** The first `n` requests of an editing session typing `typedChars` into `file` (under the repository), windows of 90 + 30 tokens. */
+function session(file: string, typedChars: number, n: number, tokenizer: ReturnType<typeof createTokenizer>): EditTrace {
+  const count = (s: string) => tokenizer.encode(s, { parseSpecial: false }).length;
+  const full = buildEditTrace(join(repoRoot(), file), typedChars, { budgets: { prefixTokens: 90, suffixTokens: 30 }, count });
   return { ...full, requests: full.requests.slice(0, n), windows: full.windows.slice(0, n) };
 }
 
@@ -35,7 +37,7 @@ test('edit replay on stories260K: the cache reuses tokens and gives the same gre
   const { model, file } = await loadModel(gpu, path, { maxContextTokens: 512 });
   try {
     const tokenizer = createTokenizer(file.metadata);
-    const trace = session('node_modules/lru-cache/dist/esm/index.js', 120, REQUESTS);
+    const trace = session('node_modules/lru-cache/dist/esm/index.js', 120, REQUESTS, tokenizer);
     assert.equal(trace.requests.length, REQUESTS);
     const p = spmPrompts(tokenizer, 6);
 
@@ -92,6 +94,28 @@ test('n-gram drafts against the text typed next: a continuation the prompt repea
   assert.equal(tree.draftedTokens, 2, 'two one-token branches: two trie nodes');
 });
 
+test('edit trace windows are the ones the extension sends: within the token budgets, kept while typing, found again after the jump and its typed line', () => {
+  const count = (s: string) => s.length; // a token per character
+  const budgets = { prefixTokens: 600, suffixTokens: 200 };
+  const t = buildEditTrace(join(repoRoot(), 'node_modules/lru-cache/dist/esm/index.js'), 200, { budgets, count });
+  const prefixOf = (i: number) => t.requests[i].text.slice(t.windows[i].prefixStart, t.requests[i].cursor);
+  t.requests.forEach((r, i) => {
+    assert.ok(prefixOf(i).length <= PREFIX_WINDOW_GROWTH * budgets.prefixTokens, `request ${i}: prefix window of ${prefixOf(i).length}`);
+    assert.ok(t.windows[i].suffixEnd - r.cursor <= budgets.suffixTokens, `request ${i}: suffix window over budget`);
+  });
+  const jumps = t.requests.flatMap((r, i) => (r.edit === 'jump' ? [i] : []));
+  assert.equal(jumps.length, 2);
+  const [away, back] = jumps;
+  assert.ok(prefixOf(away).length <= budgets.prefixTokens, 'a new window is within the budget');
+  // Back from the jump (a line was typed above the window meanwhile): the window from before it.
+  assert.equal(prefixOf(back).slice(0, prefixOf(away - 1).length), prefixOf(away - 1));
+  assert.ok(t.windows[back].prefixStart > t.windows[away - 1].prefixStart, 'the window moved down with the typed line');
+  // While typing, a window keeps its start: each request's prefix window extends the previous one's.
+  const typing = t.requests.map((r, i) => i).filter((i) => i > 0 && t.requests[i].edit === 'type' && t.requests[i - 1].edit === 'type' && i < away);
+  const kept = typing.filter((i) => prefixOf(i).startsWith(prefixOf(i - 1)));
+  assert.ok(kept.length >= typing.length - 1, `${typing.length - kept.length} of ${typing.length} typing requests moved the window start`);
+});
+
 test('replay order: sessions whole, or interleaved a file switch every N requests (each session in its own order)', () => {
   const t = (n: number): EditTrace => ({ file: `f${n}`, requests: Array.from({ length: n }, () => ({ text: '', cursor: 0, edit: 'type' as const, keystrokes: 1 })), windows: [] });
   const traces = [t(5), t(2), t(4)];
@@ -106,7 +130,7 @@ test('edit replay interleaved over two files: llama.cpp with one slot for both p
   const { model, file } = await loadModel(gpu, path, { maxContextTokens: 512 });
   try {
     const tokenizer = createTokenizer(file.metadata);
-    const traces = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js'].map((f) => session(f, 80, 6));
+    const traces = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js'].map((f) => session(f, 80, 6, tokenizer));
     const p = spmPrompts(tokenizer, 4);
     const order = replayOrder(traces, 3);
     const a = await replayTandem(model, traces, p, true, undefined, order);
