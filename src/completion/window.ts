@@ -122,9 +122,11 @@ function headAt(lines: readonly string[], i: number, head: string): boolean {
 /** Index into `lines` of the line nearest `expected` whose text begins with `head`; -1 if none does. */
 function findHead(lines: readonly string[], expected: number, head: string): number {
   if (head === '') return expected >= 0 && expected < lines.length ? expected : -1;
-  for (let d = 0; expected - d >= 0 || expected + d < lines.length; d++) {
-    if (expected - d >= 0 && expected - d < lines.length && headAt(lines, expected - d, head)) return expected - d;
-    if (d > 0 && expected + d >= 0 && expected + d < lines.length && headAt(lines, expected + d, head)) return expected + d;
+  // Nearest first: from a remembered line outside `lines`, the nearest lines are those of its end.
+  const e = Math.min(Math.max(expected, 0), lines.length - 1);
+  for (let d = 0; e - d >= 0 || e + d < lines.length; d++) {
+    if (e - d >= 0 && headAt(lines, e - d, head)) return e - d;
+    if (d > 0 && e + d < lines.length && headAt(lines, e + d, head)) return e + d;
   }
   return -1;
 }

@@ -166,6 +166,8 @@ test('kept prefix window: found again by its text after lines are inserted or de
   assert.deepEqual(keptPrefixWindow(inserted, 10_000, count, 0, start), { text: doc.slice(8 * 20), startLine: 23 });
   const deleted = lines.slice(2).join('') + 'cur'; // two lines removed at the top
   assert.deepEqual(keptPrefixWindow(deleted, 10_000, count, 0, start), { text: doc.slice(8 * 20), startLine: 18 });
+  // A remembered line past the text (a long stretch deleted above): searched from the text's end.
+  assert.equal(keptPrefixWindow(inserted, 10_000, count, 0, { ...start, line: 1_000_000 })?.startLine, 23);
   // The window's own first line edited: its text is gone, so it is not kept.
   const edited = [...lines.slice(0, 20), 'LINE 20\n', ...lines.slice(21)].join('') + 'cur';
   assert.equal(keptPrefixWindow(edited, 10_000, count, 0, start), undefined);
