@@ -187,7 +187,7 @@ export async function benchSpeculativeCommand(args: string[]): Promise<void> {
       emit({
         name: 'speculative speedup', value: speedup, unit: 'x', vs: 'target-only decode', agreement: a, draftLength: v['draft-length'] ?? 'auto', meanK: k,
         ideal, ofIdeal: speedup / ideal, targetPassesPerToken: s.targetPasses / s.tokens, acceptanceRate: s.acceptanceRate, tokensPerPass: s.tokensPerPass,
-        c, verifyMsPerPass: s.verifyMs / Math.max(1, s.targetPasses - s.plainTokens), draftMsPerPass: s.draftMs / Math.max(1, s.targetPasses - s.plainTokens),
+        c, verifyMsPerPass: s.verifyMs / Math.max(1, s.verifyPasses), draftMsPerPass: s.draftMs / Math.max(1, s.verifyPasses),
         plainTokens: s.plainTokens, plainMsPerToken: s.plainTokens ? s.plainMs / s.plainTokens : null, lossless: true,
         ...(a === 'natural' ? { minConfidence: DRAFT_MIN_CONFIDENCE } : {}), ...common,
       });

@@ -48,8 +48,10 @@ export interface SpeculativeOptions extends GenerateOptions {
 export interface SpeculativeStats {
   /** Tokens generated (the output's length). */
   tokens: number;
-  /** Target forward passes after the prompt (each a verify pass). */
+  /** Target forward passes after the prompt: the verify passes and a pass per plain token. */
   targetPasses: number;
+  /** Verify passes: targetPasses less the plain tokens' passes. */
+  verifyPasses: number;
   /** Draft model forward passes (0 for n-gram drafts). */
   draftPasses: number;
   /** Committed tokens the draft model ran before drafting, over the request (its cache lacked them). */
@@ -194,6 +196,7 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
     stats: {
       tokens: out.length,
       targetPasses: s.targetPasses,
+      verifyPasses,
       draftPasses: s.draftPasses,
       draftPrefilledTokens: s.draftPrefilled,
       plainTokens: s.plainTokens,

@@ -7,10 +7,11 @@
 //
 // Up to `depth` passes are in flight. When the caller stops (a stop token, a stop rule, a cancel), the
 // passes already submitted past the stop are discarded: close() truncates the sequence to the positions
-// whose results were consumed, at once. Nobody waits for them: the GPU runs them before anything submitted later, so the
-// K/V they write lands in slots past the sequence's end, which the next append overwrites (as a rejected
-// draft's do). Each in-flight pass reads back through a staging buffer of its own (a mapped buffer cannot
-// be written by the next submit); the buffers are freed once the discarded reads settle.
+// whose results were consumed, at once. Nobody waits for them: the GPU runs them before anything
+// submitted later, so the K/V they write lands in slots past the sequence's end, which the next append
+// overwrites (as a rejected draft's do). Each in-flight pass reads back through a staging buffer of its
+// own (a mapped buffer cannot be written by the next submit); the buffers are freed once the discarded
+// reads settle.
 
 import { CancelledError, UsageError } from '../common/errors';
 import { Readback } from '../gpu/buffers';
@@ -50,16 +51,6 @@ export class GreedyStream {
     this.slots = Array.from({ length: o.depth }, (_, i) => new Readback(model.gpu.device, ARGMAX_ROW_BYTES, `greedy.readback${i}`));
     this.slotReads = this.slots.map(() => Promise.resolve());
     this.start = seq.length;
-  }
-
-  /** Passes submitted so far (consumed, in flight, and discarded at close). */
-  get submitted(): number {
-    return this.submittedPasses;
-  }
-
-  /** Passes whose result next() returned: the positions the sequence keeps (see close). */
-  get consumed(): number {
-    return this.consumedPasses;
   }
 
   /** Passes submitted and not consumed: run ahead past the stop. */
