@@ -1,7 +1,8 @@
 // `tandem bench edit-replay --model <gguf>`: replays editing sessions made from real source files in
 // node_modules (editReplayTrace.ts) and requests a completion after every pause, in the same run
 // (editReplayRun.ts), on the same requests:
-//   (a) Tandem with the prefix cache, FIM prompts in SPM and in PSM order;
+//   (a) Tandem with the prefix cache, FIM prompts in SPM and in PSM order (--layouts: spm, psm with the
+//       typed middle as the extension sends it, psm-whole without one);
 //   (b) Tandem with the cache disabled (every prompt prefilled whole), first layout;
 //   (c) llama.cpp (node-llama-cpp, CPU, --llamacpp-threads) reusing its longest common prefix, every layout:
 //       a sequence per file; with --switch-every N (the developer switches files every N requests, all
@@ -32,7 +33,7 @@ import { kvTypeOf } from './kvTypeFlag';
 import { resolveModel } from '../models/catalog';
 import { createTokenizer } from '../tokenizer';
 import type { CacheStats } from '../engine/session';
-import { buildEditTrace, MAX_PROMPT_GROWTH, type EditTrace, type FimTokenIds } from './editReplayTrace';
+import { buildEditTrace, MAX_PROMPT_GROWTH, REPLAY_LAYOUTS, type EditTrace, type FimTokenIds, type ReplayLayout } from './editReplayTrace';
 import { ngramAgainstTypedText } from './editReplayNgram';
 import { llamaCppMode, promptsOf, replayLlamaCpp, replayOrder, replayTandem, tandemMode, type ReplayPrompts, type RequestRecord } from './editReplayRun';
 import { median } from '../bench/stats';
@@ -72,8 +73,8 @@ export async function editReplayCommand(args: string[]): Promise<void> {
   const maxTokens = Number(v['max-tokens'] ?? 8);
   const files = (v.files ? v.files.split(',') : DEFAULT_FILES).map((f) => resolve(f)).filter((f) => existsSync(f));
   if (!files.length) throw new UsageError('no source file to replay: pass --files a.js,b.ts (e.g. from node_modules)');
-  const layouts = (v.layouts ?? 'spm,psm').split(',') as ('spm' | 'psm')[];
-  if (layouts.some((l) => l !== 'spm' && l !== 'psm')) throw new UsageError(`--layouts: spm and/or psm, got "${v.layouts}"`);
+  const layouts = (v.layouts ?? 'spm,psm').split(',') as ReplayLayout[];
+  if (!layouts.length || layouts.some((l) => !REPLAY_LAYOUTS.includes(l))) throw new UsageError(`--layouts: some of ${REPLAY_LAYOUTS.join(', ')}, got "${v.layouts}"`);
   const requestsPerSession = v.requests === undefined ? Infinity : Number(v.requests);
   const switchEvery = Number(v['switch-every'] ?? 0);
   if (!(switchEvery >= 0) || !Number.isInteger(switchEvery)) throw new UsageError(`--switch-every: expected a count of requests >= 0, got "${v['switch-every']}"`);
@@ -121,7 +122,7 @@ export async function editReplayCommand(args: string[]): Promise<void> {
         adapter: gpu.adapter.description, files: files.map((f) => f.replace(/.*node_modules\//, '')),
       };
       emit({ name: 'edit replay config', value: sum(traces.map((t) => t.requests.length)), unit: 'requests', ...common });
-      const prompts = (layout: 'spm' | 'psm'): ReplayPrompts => ({ layout, encode, fim, bos, maxTokens });
+      const prompts = (layout: ReplayLayout): ReplayPrompts => ({ layout, encode, fim, bos, maxTokens });
       // --switch-every N: every mode replays the sessions interleaved, and (c) keeps one slot for all files.
       const order = replayOrder(traces, switchEvery);
       const interleaved = switchEvery > 0 ? order : undefined;

@@ -9,7 +9,7 @@ import { DraftLengthController } from '../engine/draftLength';
 import { NgramDraft } from '../engine/draftNgram';
 import { DocumentCache, type CacheStats, type DocumentCompleteOptions } from '../engine/session';
 import { openLlamaCppContext } from '../bench/llamacppBaseline';
-import { fimPrompt, type EditTrace, type FimTokenIds } from './editReplayTrace';
+import { fimPrompt, type EditTrace, type FimTokenIds, type ReplayLayout } from './editReplayTrace';
 
 export interface RequestRecord {
   mode: string;
@@ -31,7 +31,7 @@ export interface RequestRecord {
 
 /** How prompts are made: the FIM layout and token ids, the tokenizer, and how long completions run. */
 export interface ReplayPrompts {
-  layout: 'spm' | 'psm';
+  layout: ReplayLayout;
   encode: (s: string) => number[];
   fim: FimTokenIds;
   bos: number | undefined;

@@ -29,8 +29,15 @@ export interface EditRequest {
 export interface EditTrace {
   file: string;
   requests: EditRequest[];
-  /** Each request's windows as character offsets into its text: the prefix window from prefixStart to the cursor, the suffix's from the cursor to suffixEnd. */
-  windows: { prefixStart: number; suffixEnd: number }[];
+  /** Each request's windows as character offsets into its text. */
+  windows: TraceWindows[];
+}
+
+/** A request's windows: the prefix window from prefixStart to the cursor, whose typed middle (PSM, completion/middle.ts) starts at middleStart; the suffix's from the cursor to suffixEnd. */
+export interface TraceWindows {
+  prefixStart: number;
+  middleStart: number;
+  suffixEnd: number;
 }
 
 /** Picks a function of about `typedChars` characters starting at a line boundary after the first third. */
@@ -72,11 +79,11 @@ export function buildEditTrace(file: string, typedChars: number, windowing: Trac
   let away = false;
   const request = (edit: EditRequest['edit']): void => {
     const keep = starts.keepFor(file, windowing.budgets.prefixTokens);
-    const w = promptWindows({ prefix: text.slice(0, cursor), suffix: text.slice(cursor) }, windowing.budgets, windowing.count, keep);
-    starts.remember(file, w.prefixStartLine, w.prefix);
+    const w = promptWindows({ prefix: text.slice(0, cursor), suffix: text.slice(cursor) }, windowing.budgets, windowing.count, keep, { typedMiddle: true });
+    starts.remember(file, w.prefixStartLine, w.prefix, w.middle.length);
     const next = away ? undefined : goal.slice(typed, typed + 80);
     requests.push({ text, cursor, edit, keystrokes: keys, ...(next ? { next } : {}) });
-    windows.push({ prefixStart: cursor - w.prefix.length, suffixEnd: cursor + w.suffix.length });
+    windows.push({ prefixStart: cursor - w.prefix.length, middleStart: cursor - w.middle.length, suffixEnd: cursor + w.suffix.length });
     keys = 0;
   };
   const insert = (s: string): void => {
@@ -147,16 +154,23 @@ export function buildEditTrace(file: string, typedChars: number, windowing: Trac
 
 export interface FimTokenIds { prefix: number; suffix: number; middle: number }
 
+/** FIM layouts the replay can use: SPM; PSM with the typed middle, as the extension sends it; PSM with all of the prefix before the suffix (tandem.fimTypedMiddle off). */
+export const REPLAY_LAYOUTS = ['spm', 'psm', 'psm-whole'] as const;
+export type ReplayLayout = (typeof REPLAY_LAYOUTS)[number];
+
 /**
- * The prompt of a request: [BOS] then, in PSM order, <PRE> prefix <SUF> suffix <MID>; in SPM order,
- * <SUF> suffix <PRE> prefix <MID> (typing at the cursor then only appends). Prefix and suffix are
- * tokenized separately from their anchors, so their tokens stay stable while the cursor moves on.
+ * The prompt of a request: [BOS] then, in SPM order, <SUF> suffix <PRE> prefix <MID> (typing at the
+ * cursor only appends); in PSM order, <PRE> prefix <SUF> suffix <MID> middle, the middle being the end of
+ * the prefix window from its anchor (psm-whole: no middle). Each part is tokenized on its own, so its
+ * tokens stay stable while the cursor moves on.
  */
-export function fimPrompt(r: EditRequest, w: { prefixStart: number; suffixEnd: number }, layout: 'psm' | 'spm', encode: (s: string) => number[], fim: FimTokenIds, bos: number | undefined): number[] {
-  const prefix = encode(r.text.slice(w.prefixStart, r.cursor));
+export function fimPrompt(r: EditRequest, w: TraceWindows, layout: ReplayLayout, encode: (s: string) => number[], fim: FimTokenIds, bos: number | undefined): number[] {
+  const middleStart = layout === 'psm' ? w.middleStart : r.cursor;
+  const prefix = encode(r.text.slice(w.prefixStart, middleStart));
+  const middle = middleStart < r.cursor ? encode(r.text.slice(middleStart, r.cursor)) : [];
   const suffix = encode(r.text.slice(r.cursor, Math.max(r.cursor, w.suffixEnd)));
   const head = bos === undefined ? [] : [bos];
-  return layout === 'psm'
-    ? [...head, fim.prefix, ...prefix, fim.suffix, ...suffix, fim.middle]
-    : [...head, fim.suffix, ...suffix, fim.prefix, ...prefix, fim.middle];
+  return layout === 'spm'
+    ? [...head, fim.suffix, ...suffix, fim.prefix, ...prefix, fim.middle]
+    : [...head, fim.prefix, ...prefix, fim.suffix, ...suffix, fim.middle, ...middle];
 }

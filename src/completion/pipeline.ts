@@ -116,14 +116,14 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
   const maxTokens = Math.max(1, Math.min(o.maxTokens, m.model.options.maxContextTokens - 16));
   const budgets = fitBudgets({
     prefixTokens: o.prefixTokens ?? DEFAULT_BUDGETS.prefixTokens,
-    suffixTokens: o.suffixTokens ?? defaultSuffixTokens(template.order),
+    suffixTokens: o.suffixTokens ?? defaultSuffixTokens(template, o.typedMiddle),
     contextFileTokens: o.contextFileTokens ?? DEFAULT_BUDGETS.contextFileTokens,
   }, m.model.options.maxContextTokens, maxTokens, PREFIX_WINDOW_GROWTH);
   // A document's prefix window keeps its start while it grows (the cached K/V stays valid); a request
   // without a document (no cache to keep) takes the budget's window.
   const keep = m.prefixStarts.keepFor(req.documentId, budgets.prefixTokens);
-  const prompt = buildPrompt(m.tokenizer, template, req, budgets, undefined, keep);
-  m.prefixStarts.remember(req.documentId, prompt.prefixStartLine, prompt.prefix);
+  const prompt = buildPrompt(m.tokenizer, template, req, budgets, undefined, keep, o.typedMiddle ?? true);
+  m.prefixStarts.remember(req.documentId, prompt.prefixStartLine, prompt.prefix, prompt.middle.length);
   // Every request, drafting or not: the comparison with the previous request finds what was deleted.
   const deleted = m.recentEdits.observe(req.documentId, req.prefix, req.suffix, req.prefixLineOffset ?? 0);
   const tokenizeMs = now() - t0;

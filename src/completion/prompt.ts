@@ -5,6 +5,7 @@
 import type { Tokenizer } from '../tokenizer';
 import { resolveSpecial, type FimTemplate, type Piece } from './templates';
 import type { CompletionRequest } from './types';
+import { middleStart } from './middle';
 import { chooseWindow, filesWithin, linesBefore, suffixWindow, type CountTokens, type KeepPrefixWindow } from './window';
 
 export interface PromptBudgets {
@@ -16,25 +17,30 @@ export interface PromptBudgets {
 export const DEFAULT_BUDGETS: PromptBudgets = { prefixTokens: 1024, suffixTokens: 256, contextFileTokens: 512 };
 
 /**
- * The suffix budget of a template order the user did not set: in PSM order every keystroke re-reads the
- * whole suffix (it follows the prefix), so its window is kept at half the SPM one, halving the tokens a
- * keystroke costs (bench edit-replay, stories260K: PSM median 28.5 tokens a keystroke with a 25% suffix,
- * 17 with 12.5%, 10.5 with 6.25%; SPM 1.5 whatever the suffix). Quality against the longer suffix is
- * unmeasured here (no real model can be downloaded); set tandem.context.suffixTokens to choose.
+ * The suffix budget of a PSM prompt without a typed middle, when the user did not set one: every keystroke
+ * then re-reads the whole suffix (it follows the prefix), so its window is kept at half the SPM one,
+ * halving what a keystroke costs (bench edit-replay, stories260K: PSM median 28.5 tokens a keystroke with a
+ * 25% suffix, 17 with 12.5%, 10.5 with 6.25%). With a typed middle (middle.ts) typing only appends, and
+ * the suffix is re-read only when the middle's anchor moves: 2.19 prefilled tokens a keystroke over the
+ * whole session with a 25% suffix, 1.68 with 12.5%, so such prompts keep the full suffix. Quality against
+ * the longer suffix is unmeasured here (no real model can be downloaded); set tandem.context.suffixTokens.
  */
 export const PSM_SUFFIX_TOKENS = 128;
 
-export function defaultSuffixTokens(order: 'psm' | 'spm' | 'prefix'): number {
-  return order === 'psm' ? PSM_SUFFIX_TOKENS : DEFAULT_BUDGETS.suffixTokens;
+/** The suffix budget of `template` when the user set none (`typedMiddle`: tandem.fimTypedMiddle). */
+export function defaultSuffixTokens(template: Pick<FimTemplate, 'order' | 'typedMiddle'>, typedMiddle = true): number {
+  return template.order === 'psm' && !(typedMiddle && template.typedMiddle) ? PSM_SUFFIX_TOKENS : DEFAULT_BUDGETS.suffixTokens;
 }
 
 export interface Prompt {
   tokens: number[];
   /** Ids that end generation: the model's end-of-generation ids and every FIM special of the model. */
   stopIds: Set<number>;
-  /** The prefix and suffix as they went into the prompt (post-processing compares against these). */
+  /** The prefix (all of the window up to the cursor) and suffix as they went into the prompt (post-processing compares against these). */
   prefix: string;
   suffix: string;
+  /** The end of `prefix` that went after the middle token (middle.ts); '' when all of it precedes the suffix. */
+  middle: string;
   /** Document line number where the prefix window starts (PrefixStarts.remember, for the next request's `keep`). */
   prefixStartLine: number;
 }
@@ -51,34 +57,50 @@ export const MAX_CHARS_PER_TOKEN = 16;
  * while that window holds at most `keep.maxTokens`, so typing only appends to the prompt's prefix; else it
  * is the budget's window, anchored on a line multiple (window.ts).
  */
-export function buildPrompt(tok: Tokenizer, template: FimTemplate, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, repo = 'workspace', keep?: KeepPrefixWindow): Prompt {
+export function buildPrompt(tok: Tokenizer, template: FimTemplate, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, repo = 'workspace', keep?: KeepPrefixWindow, typedMiddle = true): Prompt {
   const count = (t: string) => tok.encode(t, { parseSpecial: false }).length;
-  const { prefix, suffix, prefixStartLine } = promptWindows(req, budgets, count, keep, template.usesSuffix);
+  const w = promptWindows(req, budgets, count, keep, { usesSuffix: template.usesSuffix, typedMiddle: typedMiddle && template.typedMiddle });
   const files = filesWithin((req.contextFiles ?? []).map((f) => ({ ...f, text: f.text.slice(0, budgets.contextFileTokens * MAX_CHARS_PER_TOKEN) })), budgets.contextFileTokens, count);
-  const pieces = template.layout({ prefix, suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo });
+  const pieces = template.layout({ ...splitMiddle(w), suffix: w.suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo });
   const tokens: number[] = tok.addBosDefault && tok.bosId !== undefined ? [tok.bosId] : [];
   for (const p of pieces) tokens.push(...pieceIds(tok, p));
-  return { tokens, stopIds: stopIds(tok), prefix, suffix, prefixStartLine };
+  return { tokens, stopIds: stopIds(tok), ...w };
 }
 
 export interface PromptWindows {
+  /** The prefix window: document text up to the cursor. */
   prefix: string;
+  /** Its end from the middle's anchor on, which goes after the middle token; '' without a typed middle. */
+  middle: string;
   suffix: string;
   /** Document line number where the prefix window starts. */
   prefixStartLine: number;
 }
 
+/** What a template lays out: the prefix before the middle's anchor, and the middle. */
+export function splitMiddle(w: Pick<PromptWindows, 'prefix' | 'middle'>): { prefix: string; middle: string } {
+  return { prefix: w.prefix.slice(0, w.prefix.length - w.middle.length), middle: w.middle };
+}
+
+/** What a layout needs of the windows: a suffix at all, and a typed middle (PSM families, middle.ts). */
+export interface WindowShape {
+  usesSuffix?: boolean;
+  typedMiddle?: boolean;
+}
+
 /**
  * The prefix and suffix windows of a request within `budgets` (tokens by `count`): the prefix window kept
- * (`keep`) or the budget's, anchored (chooseWindow); the head of the suffix ('' when the template does not
- * use one). Text past MAX_CHARS_PER_TOKEN x the budgets is not looked at.
+ * (`keep`) or the budget's, anchored (chooseWindow); with `typedMiddle`, its end from the kept start's
+ * middle anchor (or the cursor's line) on; the head of the suffix ('' when the template does not use one).
+ * Text past MAX_CHARS_PER_TOKEN x the budgets is not looked at.
  */
-export function promptWindows(req: Pick<CompletionRequest, 'prefix' | 'suffix' | 'prefixLineOffset'>, budgets: Pick<PromptBudgets, 'prefixTokens' | 'suffixTokens'>, count: CountTokens, keep?: KeepPrefixWindow, usesSuffix = true): PromptWindows {
+export function promptWindows(req: Pick<CompletionRequest, 'prefix' | 'suffix' | 'prefixLineOffset'>, budgets: Pick<PromptBudgets, 'prefixTokens' | 'suffixTokens'>, count: CountTokens, keep?: KeepPrefixWindow, shape: WindowShape = {}): PromptWindows {
   const maxPrefixTokens = Math.max(budgets.prefixTokens, keep?.maxTokens ?? 0);
   const { prefixText, prefixLineOffset } = capPrefix(req.prefix, maxPrefixTokens * MAX_CHARS_PER_TOKEN, req.prefixLineOffset ?? 0);
   const window = chooseWindow(prefixText, budgets.prefixTokens, count, prefixLineOffset, keep);
-  const suffix = usesSuffix ? suffixWindow(req.suffix.slice(0, budgets.suffixTokens * MAX_CHARS_PER_TOKEN), budgets.suffixTokens, count) : '';
-  return { prefix: window.text, suffix, prefixStartLine: window.startLine };
+  const suffix = shape.usesSuffix !== false ? suffixWindow(req.suffix.slice(0, budgets.suffixTokens * MAX_CHARS_PER_TOKEN), budgets.suffixTokens, count) : '';
+  const middle = shape.typedMiddle ? window.text.slice(middleStart(window.text, window.kept?.middle)) : '';
+  return { prefix: window.text, middle, suffix, prefixStartLine: window.startLine };
 }
 
 /** The last `maxChars` characters of the prefix, with the document line number of their first line. */

@@ -5,10 +5,12 @@
 //
 // Order: PSM (prefix, suffix, middle) or SPM (suffix first). Under typing, SPM only appends to the prompt,
 // so a keystroke costs ~2 prefilled tokens; PSM re-runs the whole suffix after the edit (bench edit-replay,
-// 0.5B widths, ~1,435-token prompts: median 2 against 144 tokens per keystroke). A family gets SPM by
-// default when it was trained on it (Code Llama: both orders; Codestral: suffix first only), PSM when it
-// was trained on PSM only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder2): a format the model never saw
-// costs quality, which no cache saving is worth. `tandem.fimOrder` overrides where the family has both.
+// 0.5B widths, ~1,435-token prompts: median 2 against 144 tokens per keystroke) unless the text typed since
+// the middle's anchor goes after the middle token (middle.ts: the typed middle, on for the PSM families
+// here but Code Llama), which makes typing append there too. A family gets SPM by default when it was
+// trained on it (Code Llama: both orders; Codestral: suffix first only), PSM when it was trained on PSM
+// only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder2): a format the model never saw costs quality, which no
+// cache saving is worth. `tandem.fimOrder` overrides where the family has both.
 
 import type { Tokenizer } from '../tokenizer';
 import { TokenType } from '../tokenizer';
@@ -27,7 +29,9 @@ export type SpecialRef = { role: 'prefix' | 'suffix' | 'middle' | 'repo' | 'file
 export type Piece = { special: SpecialRef } | { text: string };
 
 export interface TemplateInput {
+  /** The prefix up to the middle's anchor, and the typed middle from there to the cursor (middle.ts; '' unless the template takes one). */
   prefix: string;
+  middle: string;
   suffix: string;
   path: string;
   languageId: string;
@@ -44,6 +48,14 @@ export interface FimTemplate {
   order: 'psm' | 'spm' | 'prefix';
   /** Uses the suffix at all (prefix-only does not). */
   usesSuffix: boolean;
+  /**
+   * Puts the text typed since the middle's anchor after the middle token (middle.ts), so typing appends to
+   * a PSM prompt. The PSM families with byte-level BPE vocabularies, which encode a text piece as it is;
+   * Code Llama's SentencePiece vocabulary starts each piece with a space, which would change the middle's
+   * text. The split is at a line start, where those pre-tokenizers mostly cut anyway (FIM training splits
+   * documents at random characters and tokenizes the parts on their own).
+   */
+  typedMiddle: boolean;
   layout: Layout;
   /** The family's layouts in the other order, where it was trained on that one too (Code Llama: PSM). */
   otherOrders?: Partial<Record<'psm' | 'spm', Layout>>;
@@ -70,12 +82,13 @@ function filesAsComments(x: TemplateInput): Piece[] {
 }
 
 const templates: Record<TemplateName, FimTemplate> = {
-  // <|repo_name|>r\n<|file_sep|>a.ts\n...\n<|file_sep|>cur.ts\n<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>
+  // <|repo_name|>r\n<|file_sep|>a.ts\n...\n<|file_sep|>cur.ts\n<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>M (M: the typed middle)
   'qwen2.5-coder': {
     name: 'qwen2.5-coder',
     requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }],
     order: 'psm',
     usesSuffix: true,
+    typedMiddle: true,
     layout: (x) => {
       const out: Piece[] = [];
       if (x.files.length) {
@@ -83,16 +96,17 @@ const templates: Record<TemplateName, FimTemplate> = {
         for (const f of x.files) out.push(role('fileSep'), text(`${f.path}\n${f.text}\n`));
         out.push(role('fileSep'), text(`${x.path}\n`));
       }
-      out.push(role('prefix'), text(x.prefix), role('suffix'), text(x.suffix), role('middle'));
+      out.push(role('prefix'), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle));
       return out;
     },
   },
-  // <repo_name>r<file_sep>a.ts\n...<file_sep>cur.ts\n<fim_prefix>P<fim_suffix>S<fim_middle>
+  // <repo_name>r<file_sep>a.ts\n...<file_sep>cur.ts\n<fim_prefix>P<fim_suffix>S<fim_middle>M
   starcoder2: {
     name: 'starcoder2',
     requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }],
     order: 'psm',
     usesSuffix: true,
+    typedMiddle: true,
     layout: (x) => {
       const out: Piece[] = [];
       if (x.files.length) {
@@ -100,17 +114,18 @@ const templates: Record<TemplateName, FimTemplate> = {
         for (const f of x.files) out.push(role('fileSep'), text(`${f.path}\n${f.text}`));
         out.push(role('fileSep'), text(`${x.path}\n`));
       }
-      out.push(role('prefix'), text(x.prefix), role('suffix'), text(x.suffix), role('middle'));
+      out.push(role('prefix'), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle));
       return out;
     },
   },
-  // <｜fim▁begin｜>(files as comments)P<｜fim▁hole｜>S<｜fim▁end｜>
+  // <｜fim▁begin｜>(files as comments)P<｜fim▁hole｜>S<｜fim▁end｜>M
   'deepseek-coder': {
     name: 'deepseek-coder',
     requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }],
     order: 'psm',
     usesSuffix: true,
-    layout: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle')],
+    typedMiddle: true,
+    layout: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle)],
   },
   // SPM by default (trained on both orders, per the Code Llama paper): ▁<PRE>▁<SUF>S ▁<MID>(files as comments)P,
   // the suffix_first format of its reference code; PSM: ▁<PRE> P ▁<SUF>S ▁<MID>. (SentencePiece: the space after
@@ -120,9 +135,10 @@ const templates: Record<TemplateName, FimTemplate> = {
     requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }],
     order: 'spm',
     usesSuffix: true,
-    layout: (x) => [role('prefix'), role('suffix'), text(x.suffix), role('middle'), ...filesAsComments(x), text(x.prefix)],
+    typedMiddle: false,
+    layout: (x) => [role('prefix'), role('suffix'), text(x.suffix), role('middle'), ...filesAsComments(x), text(x.prefix + x.middle)],
     otherOrders: {
-      psm: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle')],
+      psm: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix + x.middle), role('suffix'), text(x.suffix), role('middle')],
     },
   },
   // [SUFFIX]S[PREFIX](files as comments)P   (suffix first: typing at the cursor only appends)
@@ -131,14 +147,16 @@ const templates: Record<TemplateName, FimTemplate> = {
     requires: [{ text: '[SUFFIX]' }, { text: '[PREFIX]' }],
     order: 'spm',
     usesSuffix: true,
-    layout: (x) => [special('[SUFFIX]'), text(x.suffix), special('[PREFIX]'), ...filesAsComments(x), text(x.prefix)],
+    typedMiddle: false,
+    layout: (x) => [special('[SUFFIX]'), text(x.suffix), special('[PREFIX]'), ...filesAsComments(x), text(x.prefix + x.middle)],
   },
   'prefix-only': {
     name: 'prefix-only',
     requires: [],
     order: 'prefix',
     usesSuffix: false,
-    layout: (x) => [...filesAsComments(x), text(x.prefix)],
+    typedMiddle: false,
+    layout: (x) => [...filesAsComments(x), text(x.prefix + x.middle)],
   },
 };
 

@@ -45,6 +45,12 @@ export interface CompletionOptions {
   template?: string;
   /** FIM order: 'auto' (the family's: SPM where it was trained on it), 'psm' or 'spm' (where the family was trained on it). */
   fimOrder?: FimOrder;
+  /**
+   * In PSM order, the text typed since the middle's anchor goes after the middle token (completion/middle.ts),
+   * so a keystroke prefills a few tokens instead of the whole suffix. Default true; families without it
+   * (SPM, Code Llama's PSM) ignore it.
+   */
+  typedMiddle?: boolean;
   multiline?: MultilineMode;
   /** Token budgets of the prompt's parts. */
   prefixTokens?: number;

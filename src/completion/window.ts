@@ -5,6 +5,7 @@
 // PREFIX_WINDOW_GROWTH x its budget, found again by its text where lines were added or removed above it.
 
 import { LRUCache } from 'lru-cache';
+import { anchorOf, type MiddleAnchor } from './middle';
 
 /** Token count of a text (the model's tokenizer; tests pass a simple counter). */
 export type CountTokens = (text: string) => number;
@@ -34,6 +35,8 @@ export interface PrefixWindow {
   text: string;
   /** Document line number of the window's first line. */
   startLine: number;
+  /** The kept start it was found from (chooseWindow); absent for the budget's window. */
+  kept?: KeptStart;
 }
 
 /**
@@ -91,6 +94,8 @@ export const PREFIX_WINDOW_GROWTH = 2;
 export interface KeptStart {
   line: number;
   head: string;
+  /** Where the window's typed middle began (middle.ts), for PSM prompts. */
+  middle?: MiddleAnchor;
 }
 
 /** Lines of a window's start that identify it (one line such as '}' recurs too often), and at most this many characters of them. */
@@ -196,7 +201,7 @@ export interface KeepPrefixWindow {
 export function chooseWindow(prefix: string, budgetTokens: number, count: CountTokens, lineOffset: number, keep?: KeepPrefixWindow): PrefixWindow {
   for (const start of keep?.starts ?? []) {
     const w = keptPrefixWindow(prefix, keep!.maxTokens, count, lineOffset, start);
-    if (w) return w;
+    if (w) return { ...w, kept: start };
   }
   return prefixWindow(prefix, budgetTokens, count, lineOffset);
 }
@@ -216,10 +221,10 @@ export class PrefixStarts {
     return { starts: this.lru.get(documentId) ?? [], maxTokens: budgetTokens * PREFIX_WINDOW_GROWTH };
   }
 
-  /** Records the window the document's request used: its first document line and its text. */
-  remember(documentId: string | undefined, startLine: number, windowText: string): void {
+  /** Records the window the document's request used: its first document line, its text (to the cursor) and how many of its last characters were the typed middle. */
+  remember(documentId: string | undefined, startLine: number, windowText: string, middleChars = 0): void {
     if (documentId === undefined) return;
-    const start = { line: startLine, head: windowHead(windowText) };
+    const start = { line: startLine, head: windowHead(windowText), middle: anchorOf(windowText, middleChars) };
     // A window is its head: the same head at another line is the same window, moved by edits above it.
     const recent = (this.lru.get(documentId) ?? []).filter((s) => s.head !== start.head);
     this.lru.set(documentId, [start, ...recent].slice(0, STARTS_PER_DOCUMENT));

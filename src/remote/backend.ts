@@ -16,7 +16,7 @@ import type { CompletionOptions, CompletionRequest, CompletionResult } from '../
 import { RemoteError } from './errors';
 import { createAgents, isLoopback, postStreaming } from './http';
 import { remoteTemplate } from './prompt';
-import { buildWireRequest, decodeStream, endpoint, type RemoteApi } from './protocols';
+import { buildWireRequest, decodeStream, endpoint, type RemoteApi, type Usage } from './protocols';
 
 export interface RemoteBackendOptions {
   /** Base URL of the server: http(s)://host:port, with or without a trailing /v1. */
@@ -144,17 +144,19 @@ export class RemoteBackend implements CompletionBackend {
 
   private async once(req: CompletionRequest, o: CompletionOptions, run: { signal?: AbortSignal; onChunk?: (text: string) => void }, t0: number): Promise<CompletionResult> {
     const template = remoteTemplate(o.template, this.o.model);
+    // /infill lays out the prompt on the server, without a typed middle (protocols.ts).
+    const typedMiddle = (o.typedMiddle ?? true) && this.o.api !== 'llama-server-infill';
     const maxTokens = Math.max(1, o.maxTokens);
     const budgets = fitBudgets({
       prefixTokens: o.prefixTokens ?? DEFAULT_BUDGETS.prefixTokens,
-      suffixTokens: o.suffixTokens ?? defaultSuffixTokens(withOrder(getTemplate(template), o.fimOrder).template.order),
+      suffixTokens: o.suffixTokens ?? defaultSuffixTokens(withOrder(getTemplate(template), o.fimOrder).template, typedMiddle),
       contextFileTokens: o.contextFileTokens ?? DEFAULT_BUDGETS.contextFileTokens,
     }, this.o.contextTokens ?? 8192, maxTokens, PREFIX_WINDOW_GROWTH);
     // The document's prefix window keeps its start while it grows, as the local engine's does: the
     // server's prefix cache (llama-server's slot, vLLM's and SGLang's prefix caching) keeps matching.
     const keep = this.prefixStarts.keepFor(req.documentId, budgets.prefixTokens);
-    const wire = buildWireRequest(this.o.api, { req, model: this.o.model, template, budgets, maxTokens, temperature: o.temperature ?? 0, keep, fimOrder: o.fimOrder });
-    this.prefixStarts.remember(req.documentId, wire.prefixStartLine, wire.prefix);
+    const wire = buildWireRequest(this.o.api, { req, model: this.o.model, template, budgets, maxTokens, temperature: o.temperature ?? 0, keep, fimOrder: o.fimOrder, typedMiddle });
+    this.prefixStarts.remember(req.documentId, wire.prefixStartLine, wire.prefix, wire.middle.length);
     const url = endpoint(this.o.url, wire.path);
     const rule = createStopRule(wire.prefix, { multiline: wantsMultiline(req.prefix, req.suffix, o.multiline) });
 
@@ -172,7 +174,7 @@ export class RemoteBackend implements CompletionBackend {
     let cutAt = -1;
     let stoppedBy: CompletionResult['stoppedBy'] = 'maxTokens';
     let firstAt: number | undefined;
-    let usage: { promptTokens?: number; generatedTokens?: number } | undefined;
+    let usage: Usage | undefined;
     let pieces = 0;
     let close: (() => void) | undefined;
     try {
@@ -221,6 +223,8 @@ export class RemoteBackend implements CompletionBackend {
       template: wire.template,
       timings: {
         promptTokens: usage?.promptTokens ?? 0,
+        // The server's prefix cache, where it reports one.
+        ...(usage?.reusedTokens !== undefined ? { reusedTokens: usage.reusedTokens } : {}),
         generatedTokens: usage?.generatedTokens ?? pieces,
         queueMs: 0,
         tokenizeMs: 0,

@@ -4,7 +4,7 @@
 // side, so the token budgets of the windows are counted at ~3 characters a token (code averages 3-4:
 // the estimate errs towards a shorter prompt).
 
-import { DEFAULT_BUDGETS, promptWindows, type PromptBudgets } from '../completion/prompt';
+import { DEFAULT_BUDGETS, promptWindows, splitMiddle, type PromptBudgets } from '../completion/prompt';
 import { getTemplate, isTemplateName, withOrder, type FimOrder, type Piece, type TemplateName } from '../completion/templates';
 import type { CompletionRequest } from '../completion/types';
 import { filesWithin, type CountTokens, type KeepPrefixWindow } from '../completion/window';
@@ -57,23 +57,24 @@ export function remoteTemplate(setting: string | undefined, modelName: string): 
 export interface TextPrompt {
   text: string;
   stop: string[];
-  /** The windows as they went in (post-processing compares against these). */
+  /** The windows as they went in (post-processing compares against these): the prefix up to the cursor, and its end that went after the middle token. */
   prefix: string;
+  middle: string;
   suffix: string;
   /** Document line where the prefix window starts (PrefixStarts.remember). */
   prefixStartLine: number;
 }
 
 /** `keep`: the document's recent window starts (PrefixStarts), so a server's prefix cache keeps matching while the user types. */
-export function buildTextPrompt(name: TemplateName, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens, keep?: KeepPrefixWindow, order: FimOrder = 'auto'): TextPrompt {
+export function buildTextPrompt(name: TemplateName, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, count: CountTokens = estimateTokens, keep?: KeepPrefixWindow, order: FimOrder = 'auto', typedMiddle = true): TextPrompt {
   const { template } = withOrder(getTemplate(name), order);
   const spelling = SPELLINGS[name];
   const roles = template.order === 'spm' ? (spelling.spmRoles ?? spelling.roles) : spelling.roles;
-  const { prefix, suffix, prefixStartLine } = promptWindows(req, budgets, count, keep, template.usesSuffix);
+  const w = promptWindows(req, budgets, count, keep, { usesSuffix: template.usesSuffix, typedMiddle: typedMiddle && template.typedMiddle });
   const files = filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count);
-  const pieces = template.layout({ prefix, suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo: 'workspace' });
+  const pieces = template.layout({ ...splitMiddle(w), suffix: w.suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo: 'workspace' });
   const text = pieces.map((p: Piece) => ('text' in p ? p.text : 'role' in p.special ? roles[p.special.role] ?? '' : p.special.text)).join('');
-  return { text, stop: spelling.stop, prefix, suffix, prefixStartLine };
+  return { text, stop: spelling.stop, ...w };
 }
 
 /** The windows alone, for servers that lay out the prompt themselves (llama-server's /infill). */

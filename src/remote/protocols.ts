@@ -21,14 +21,22 @@ export interface StreamPiece {
   text: string;
   /** Set on the server's last word: why it stopped. */
   finish?: 'stop' | 'length';
-  usage?: { promptTokens?: number; generatedTokens?: number };
+  usage?: Usage;
+}
+
+/** A server's token counts: the prompt's, the prompt tokens its prefix cache held (not prefilled), the generated ones. */
+export interface Usage {
+  promptTokens?: number;
+  reusedTokens?: number;
+  generatedTokens?: number;
 }
 
 export interface WireRequest {
   path: string;
   json: unknown;
-  /** The windows as sent (post-processing and the stop rule use them). */
+  /** The windows as sent (post-processing and the stop rule use them): the prefix up to the cursor, and its end that went after the middle token. */
   prefix: string;
+  middle: string;
   suffix: string;
   /** Document line where the prefix window starts (for the document's next request). */
   prefixStartLine: number;
@@ -46,6 +54,8 @@ export interface BuildArgs {
   keep?: KeepPrefixWindow;
   /** FIM order (tandem.fimOrder); the family's default when absent. */
   fimOrder?: FimOrder;
+  /** The typed middle after the middle token, in PSM order (completion/middle.ts); raw prompts only (not /infill). */
+  typedMiddle?: boolean;
 }
 
 /** `base` joined with an API path, tolerating a base that already ends in /v1 (as OpenAI clients expect). */
@@ -57,10 +67,14 @@ export function endpoint(base: string, path: string): URL {
 
 export function buildWireRequest(api: RemoteApi, a: BuildArgs): WireRequest {
   if (api === 'llama-server-infill') {
+    // The server lays out the model's FIM format. No typed middle: llama-server's /infill documents
+    // `prompt` as "added after FIM_MID", but its format_infill appends it to the prefix, before the suffix
+    // (llama-server b11669: a request typed on in `prompt` reused 9 of 33 tokens), so there is nothing to gain.
     const w = windows(a.req, a.budgets, undefined, a.keep);
     return {
       path: '/infill',
       prefix: w.prefix,
+      middle: w.middle,
       suffix: w.suffix,
       prefixStartLine: w.prefixStartLine,
       template: 'server (/infill)',
@@ -75,11 +89,12 @@ export function buildWireRequest(api: RemoteApi, a: BuildArgs): WireRequest {
       },
     };
   }
-  const p = buildTextPrompt(a.template, a.req, a.budgets, undefined, a.keep, a.fimOrder);
+  const p = buildTextPrompt(a.template, a.req, a.budgets, undefined, a.keep, a.fimOrder, a.typedMiddle ?? true);
   if (api === 'ollama') {
     return {
       path: '/api/generate',
       prefix: p.prefix,
+      middle: p.middle,
       suffix: p.suffix,
       prefixStartLine: p.prefixStartLine,
       template: a.template,
@@ -89,6 +104,7 @@ export function buildWireRequest(api: RemoteApi, a: BuildArgs): WireRequest {
   return {
     path: '/v1/completions',
     prefix: p.prefix,
+    middle: p.middle,
     suffix: p.suffix,
     prefixStartLine: p.prefixStartLine,
     template: a.template,
@@ -159,20 +175,24 @@ async function* dataOf(events: AsyncIterable<{ data: string }>): AsyncGenerator<
 
 function openaiPiece(j: Record<string, unknown>): StreamPiece | undefined {
   const choices = j.choices as { text?: unknown; finish_reason?: unknown }[] | undefined;
-  const usage = j.usage as { prompt_tokens?: number; completion_tokens?: number } | undefined | null;
-  if (!Array.isArray(choices)) return usage ? { text: '', usage: { promptTokens: usage.prompt_tokens, generatedTokens: usage.completion_tokens } } : undefined;
+  const u = j.usage as { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null } | undefined | null;
+  // prompt_tokens_details.cached_tokens: llama-server, vLLM (with --enable-prompt-tokens-details), OpenAI.
+  const usage = u ? { promptTokens: u.prompt_tokens, reusedTokens: u.prompt_tokens_details?.cached_tokens ?? undefined, generatedTokens: u.completion_tokens } : undefined;
+  if (!Array.isArray(choices)) return usage ? { text: '', usage } : undefined;
   const c = choices[0] ?? {};
   if (c.text !== undefined && typeof c.text !== 'string') return undefined;
   const finish = c.finish_reason === 'length' ? 'length' : c.finish_reason ? 'stop' : undefined;
-  return { text: (c.text as string | undefined) ?? '', finish, usage: usage ? { promptTokens: usage.prompt_tokens, generatedTokens: usage.completion_tokens } : undefined };
+  return { text: (c.text as string | undefined) ?? '', finish, usage };
 }
 
 function infillPiece(j: Record<string, unknown>): StreamPiece | undefined {
   if (typeof j.content !== 'string') return undefined;
   if (!j.stop) return { text: j.content };
-  const t = j.timings as { prompt_n?: number; predicted_n?: number } | undefined;
+  // tokens_evaluated: the whole prompt; timings.prompt_n: the tokens prefilled, cache_n: those its slot held.
+  const t = j.timings as { prompt_n?: number; cache_n?: number; predicted_n?: number } | undefined;
   const finish = j.stop_type === 'limit' || j.truncated === true && j.stop_type !== 'eos' ? 'length' : 'stop';
-  return { text: j.content, finish, usage: { promptTokens: t?.prompt_n ?? (j.tokens_evaluated as number | undefined), generatedTokens: t?.predicted_n ?? (j.tokens_predicted as number | undefined) } };
+  const promptTokens = (j.tokens_evaluated as number | undefined) ?? (t?.prompt_n !== undefined ? t.prompt_n + (t.cache_n ?? 0) : undefined);
+  return { text: j.content, finish, usage: { promptTokens, reusedTokens: t?.cache_n, generatedTokens: t?.predicted_n ?? (j.tokens_predicted as number | undefined) } };
 }
 
 function ollamaPiece(j: Record<string, unknown>): StreamPiece | undefined {

@@ -29,6 +29,7 @@ export interface TandemSettings {
   temperature: number;
   fimTemplate: string;
   fimOrder: FimOrder;
+  fimTypedMiddle: boolean;
   multiline: MultilineMode;
   debounceMs: number;
   adaptiveDebounce: boolean;
@@ -80,6 +81,7 @@ export function readSettings(): TandemSettings {
     temperature: c.get('temperature', 0),
     fimTemplate: c.get('fimTemplate', 'auto'),
     fimOrder: parseFimOrder(c.get('fimOrder', 'auto')),
+    fimTypedMiddle: c.get('fimTypedMiddle', true),
     multiline: c.get('multiline', 'auto'),
     debounceMs: c.get('debounceMs', 150),
     adaptiveDebounce: c.get('adaptiveDebounce', true),
@@ -125,6 +127,7 @@ export function serviceSettings(s: TandemSettings): ServiceSettings {
       temperature: s.temperature,
       template: s.fimTemplate,
       fimOrder: s.fimOrder,
+      typedMiddle: s.fimTypedMiddle,
       multiline: s.multiline,
       prefixTokens: s.prefixTokens,
       suffixTokens: s.suffixTokens,

@@ -108,6 +108,29 @@ test('/infill: llama-server lays out the FIM prompt from the model\'s own tokens
   oa.dispose();
 });
 
+test('typed middle through llama-server: typing on a line, its prefix cache reuses all but a few tokens (the whole suffix again without); /infill reports its cache too', { skip, timeout: 180_000 }, async () => {
+  const q = await qwenServer();
+  const suffix = '\n}\n' + Array.from({ length: 12 }, (_, i) => `console.log(total([${i}, ${i + 1}]));\n`).join('');
+  const line = '  let sum = 0; for (const x of items) sum += x;';
+  const typeLine = async (api: 'openai' | 'llama-server-infill', typedMiddle: boolean) => {
+    const b = new RemoteBackend({ url: q.url, api, model: 'qwen2.5-coder' });
+    const prefilled: number[] = [];
+    for (let n = 0; n <= line.length; n += 6) {
+      const r = await b.complete({ documentId: `${api}-${typedMiddle}`, prefix: 'function total(items) {\n' + line.slice(0, n), suffix, path: 'a.js', languageId: 'javascript' }, { maxTokens: 2, temperature: 0, multiline: 'always', typedMiddle }, {});
+      assert.ok(r.timings.reusedTokens !== undefined && r.timings.promptTokens > r.timings.reusedTokens, `${api}: the server reports its cache (${r.timings.reusedTokens} of ${r.timings.promptTokens})`);
+      if (n > 0) prefilled.push(r.timings.promptTokens - r.timings.reusedTokens);
+    }
+    b.dispose();
+    return prefilled;
+  };
+  const on = await typeLine('openai', true);
+  const off = await typeLine('openai', false);
+  const infill = await typeLine('llama-server-infill', true);
+  assert.ok(Math.max(...on) <= 6, `typed middle: the server prefilled ${on.join(',')}`);
+  assert.ok(Math.min(...off) >= 12 * 8, `without: the server prefilled ${off.join(',')}`);
+  assert.ok(Math.min(...infill) >= 12 * 8, `/infill (no typed middle): the server prefilled ${infill.join(',')}`);
+});
+
 test('a cancelled request stops the server\'s generation', { skip, timeout: 180_000 }, async () => {
   const q = await qwenServer();
   const b = new RemoteBackend({ url: q.url, api: 'openai', model: '' });

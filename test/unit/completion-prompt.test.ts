@@ -9,15 +9,16 @@ import { buildPrompt, type Prompt } from '../../src/completion/prompt';
 import { chooseTemplate, getTemplate, withOrder, type FimOrder } from '../../src/completion/templates';
 import { keptPrefixWindow, PrefixStarts, prefixWindow, PREFIX_WINDOW_GROWTH, suffixWindow, windowHead, type KeptStart } from '../../src/completion/window';
 import type { CompletionRequest } from '../../src/completion/types';
+import { anchorOf } from '../../src/completion/middle';
 import { CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
 
 const req: CompletionRequest = { prefix: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', path: 'src/math.py', languageId: 'python' };
 const big = { prefixTokens: 10_000, suffixTokens: 10_000, contextFileTokens: 10_000 };
 
-function render(spec: FakeSpec, r: CompletionRequest = req, template = 'auto', order: FimOrder = 'auto') {
+function render(spec: FakeSpec, r: CompletionRequest = req, template = 'auto', order: FimOrder = 'auto', typedMiddle = true) {
   const tok = fakeTokenizer(spec);
   const choice = chooseTemplate(tok, 'some-model', template, order);
-  const p = buildPrompt(tok, choice.template, r, big, 'repo');
+  const p = buildPrompt(tok, choice.template, r, big, 'repo', undefined, typedMiddle);
   return { name: choice.template.name, order: choice.template.order, reason: choice.reason, text: tok.decode(p.tokens), stop: [...p.stopIds].map((i) => tok.tokenText(i)).sort() };
 }
 
@@ -30,10 +31,12 @@ test('each family gets its template from the spelling of its FIM tokens', () => 
   assert.equal(render(PLAIN).name, 'prefix-only');
 });
 
-test('layouts: PSM for Qwen/StarCoder2/DeepSeek, SPM for Code Llama and Codestral, BOS where the model wants it', () => {
-  assert.equal(render(QWEN_LIKE).text, '<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>');
-  assert.equal(render(STARCODER_LIKE).text, '<fim_prefix>def add(a, b):\n    <fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>');
-  assert.equal(render(DEEPSEEK_LIKE).text, '<｜begin▁of▁sentence｜><｜fim▁begin｜>def add(a, b):\n    <｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>');
+test('layouts: PSM for Qwen/StarCoder2/DeepSeek (the cursor line after the middle token), SPM for Code Llama and Codestral, BOS where the model wants it', () => {
+  assert.equal(render(QWEN_LIKE).text, '<|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    ');
+  assert.equal(render(STARCODER_LIKE).text, '<fim_prefix>def add(a, b):\n<fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>    ');
+  assert.equal(render(DEEPSEEK_LIKE).text, '<｜begin▁of▁sentence｜><｜fim▁begin｜>def add(a, b):\n<｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>    ');
+  // tandem.fimTypedMiddle off: all of the prefix before the suffix.
+  assert.equal(render(QWEN_LIKE, req, 'auto', 'auto', false).text, '<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>');
   // Code Llama's suffix-first format: <PRE><SUF>S<MID>P.
   assert.equal(render(CODELLAMA_LIKE).text, '<s>▁<PRE>▁<SUF>\n\nprint(add(1, 2))\n▁<MID>def add(a, b):\n    ');
   assert.equal(render(CODESTRAL_LIKE).text, '<s>[SUFFIX]\n\nprint(add(1, 2))\n[PREFIX]def add(a, b):\n    ');
@@ -43,11 +46,11 @@ test('layouts: PSM for Qwen/StarCoder2/DeepSeek, SPM for Code Llama and Codestra
 test('other files: Qwen and StarCoder2 in their repository format, the rest as comments, before the current file', () => {
   const r = { ...req, contextFiles: [{ path: 'src/util.py', text: 'X = 1\n' }] };
   assert.equal(render(QWEN_LIKE, r).text,
-    '<|repo_name|>repo\n<|file_sep|>src/util.py\nX = 1\n\n<|file_sep|>src/math.py\n<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>');
+    '<|repo_name|>repo\n<|file_sep|>src/util.py\nX = 1\n\n<|file_sep|>src/math.py\n<|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    ');
   assert.equal(render(STARCODER_LIKE, r).text,
-    '<repo_name>repo<file_sep>src/util.py\nX = 1\n<file_sep>src/math.py\n<fim_prefix>def add(a, b):\n    <fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>');
+    '<repo_name>repo<file_sep>src/util.py\nX = 1\n<file_sep>src/math.py\n<fim_prefix>def add(a, b):\n<fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>    ');
   assert.equal(render(DEEPSEEK_LIKE, r).text,
-    '<｜begin▁of▁sentence｜><｜fim▁begin｜># Path: src/util.py\nX = 1\n\ndef add(a, b):\n    <｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>');
+    '<｜begin▁of▁sentence｜><｜fim▁begin｜># Path: src/util.py\nX = 1\n\ndef add(a, b):\n<｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>    ');
   assert.equal(render(PLAIN, { ...r, languageId: 'typescript' }).text, '<s>// Path: src/util.py\nX = 1\n\ndef add(a, b):\n    ');
 });
 
@@ -72,18 +75,24 @@ test('FIM order: Code Llama (trained on both) takes either; a family trained on 
   assert.equal(withOrder(getTemplate('prefix-only'), 'spm').template.order, 'prefix');
 });
 
-test('FIM order under typing: SPM only appends to the prompt, PSM changes it after the cursor', () => {
-  const tok = fakeTokenizer(CODELLAMA_LIKE);
+test('FIM order under typing: SPM and PSM with a typed middle only append to the prompt, PSM without one changes it after the cursor', () => {
   const common = (a: number[], b: number[]) => { let i = 0; while (i < a.length && i < b.length && a[i] === b[i]) i++; return i; };
-  for (const order of ['spm', 'psm'] as const) {
-    const t = chooseTemplate(tok, 'm', 'auto', order).template;
+  const cases = [
+    { spec: CODELLAMA_LIKE, order: 'spm', appends: true },
+    { spec: CODELLAMA_LIKE, order: 'psm', appends: false }, // Code Llama's PSM takes no typed middle (SentencePiece would add a space to it)
+    { spec: QWEN_LIKE, order: 'psm', appends: true },
+    { spec: DEEPSEEK_LIKE, order: 'psm', appends: true },
+  ] as const;
+  for (const c of cases) {
+    const tok = fakeTokenizer(c.spec);
+    const t = chooseTemplate(tok, 'm', 'auto', c.order).template;
     const before = buildPrompt(tok, t, req, big).tokens;
     const after = buildPrompt(tok, t, { ...req, prefix: req.prefix + 'return a' }, big).tokens;
     const kept = common(before, after);
-    // SPM: everything before the typed text is kept but the last token or two (the tokenizer may merge
-    // them with what was typed); PSM: the suffix and <MID> after the cursor are new.
-    if (order === 'spm') assert.ok(kept >= before.length - 2, `spm kept ${kept} of ${before.length}`);
-    else assert.ok(before.length - kept >= tok.encode(req.suffix, { parseSpecial: false }).length, `psm kept ${kept} of ${before.length}`);
+    // Appending: everything before the typed text is kept but the last token or two (the tokenizer may
+    // merge them with what was typed); else the suffix and <MID> after the cursor are new.
+    if (c.appends) assert.ok(kept >= before.length - 2, `${t.name} ${c.order} kept ${kept} of ${before.length}`);
+    else assert.ok(before.length - kept >= tok.encode(req.suffix, { parseSpecial: false }).length, `${t.name} ${c.order} kept ${kept} of ${before.length}`);
   }
 });
 
@@ -184,8 +193,12 @@ test('PrefixStarts: the most recent start first; a window seen again at another 
   const starts = new PrefixStarts();
   starts.remember('doc', 10, 'a\nb\nc\n');
   starts.remember('doc', 40, 'x\ny\n');
-  starts.remember('doc', 11, 'a\nb\nc\nd\n'); // the first window, one line down (a line added above it)
-  assert.deepEqual(starts.keepFor('doc', 100), { starts: [{ line: 11, head: 'a\nb\nc\n' }, { line: 40, head: 'x\ny\n' }], maxTokens: 100 * PREFIX_WINDOW_GROWTH });
+  starts.remember('doc', 11, 'a\nb\nc\nd\ne', 1); // the first window, one line down (a line added above it); its middle 'e'
+  assert.deepEqual(starts.keepFor('doc', 100), {
+    starts: [{ line: 11, head: 'a\nb\nc\n', middle: anchorOf('a\nb\nc\nd\ne', 1) }, { line: 40, head: 'x\ny\n', middle: anchorOf('x\ny\n', 0) }],
+    maxTokens: 100 * PREFIX_WINDOW_GROWTH,
+  });
+  assert.equal(anchorOf('a\nb\nc\nd\ne', 1).chars, 8);
   assert.equal(starts.keepFor(undefined, 100), undefined);
 });
 
@@ -309,9 +322,14 @@ test('Qwen2.5 tokenizer: FIM ids in PSM order, code between them, <|endoftext|> 
   const p = buildPrompt(tok, choice.template, req);
   const [PRE, MID, SUF] = [151659, 151660, 151661];
   assert.equal(p.tokens[0], PRE);
-  assert.equal(p.tokens.at(-1), MID);
   const s = p.tokens.indexOf(SUF);
-  assert.equal(tok.decode(p.tokens.slice(1, s)), req.prefix);
-  assert.equal(tok.decode(p.tokens.slice(s + 1, -1)), req.suffix);
+  const m = p.tokens.indexOf(MID);
+  assert.ok(s > 0 && m > s);
+  // The cursor's line goes after <|fim_middle|>.
+  assert.equal(tok.decode(p.tokens.slice(1, s)), 'def add(a, b):\n');
+  assert.equal(tok.decode(p.tokens.slice(s + 1, m)), req.suffix);
+  assert.equal(tok.decode(p.tokens.slice(m + 1)), '    ');
+  assert.equal(p.middle, '    ');
+  assert.equal(p.prefix, req.prefix);
   assert.ok(p.stopIds.has(151643));
 });

@@ -12,7 +12,7 @@ import { ensureStories260K, repoRoot } from '../helpers/testModels';
 import { testGpu } from '../helpers/gpuModel';
 import { loadModel } from '../../src/model/load';
 import { createTokenizer } from '../../src/tokenizer';
-import { buildEditTrace, type EditTrace } from '../../src/cli/editReplayTrace';
+import { buildEditTrace, fimPrompt, type EditTrace } from '../../src/cli/editReplayTrace';
 import { replayLlamaCpp, replayOrder, replayTandem, type ReplayPrompts } from '../../src/cli/editReplayRun';
 import { ngramAgainstTypedText } from '../../src/cli/editReplayNgram';
 import { PREFIX_WINDOW_GROWTH } from '../../src/completion/window';
@@ -77,7 +77,7 @@ test('edit replay on stories260K: the cache reuses tokens and gives the same gre
 
 test('n-gram drafts against the text typed next: a continuation the prompt repeats is drafted whole; an unseen one costs a pass a token', () => {
   const encode = (s: string) => [...s].map((c) => c.charCodeAt(0));
-  const trace = (next: string): EditTrace => ({ file: 'x.js', requests: [{ text: '', cursor: 0, edit: 'type', keystrokes: 1, next }], windows: [{ prefixStart: 0, suffixEnd: 0 }] });
+  const trace = (next: string): EditTrace => ({ file: 'x.js', requests: [{ text: '', cursor: 0, edit: 'type', keystrokes: 1, next }], windows: [{ prefixStart: 0, middleStart: 0, suffixEnd: 0 }] });
   const prompt = encode('abcdef|abc');
   const seen = ngramAgainstTypedText([trace('def')], [[prompt]], encode, 3);
   assert.deepEqual(seen, { requests: 1, tokens: 3, passes: 1, draftedTokens: 3, acceptedTokens: 3 });
@@ -114,6 +114,39 @@ test('edit trace windows are the ones the extension sends: within the token budg
   const typing = t.requests.map((r, i) => i).filter((i) => i > 0 && t.requests[i].edit === 'type' && t.requests[i - 1].edit === 'type' && i < away);
   const kept = typing.filter((i) => prefixOf(i).startsWith(prefixOf(i - 1)));
   assert.ok(kept.length >= typing.length - 1, `${typing.length - kept.length} of ${typing.length} typing requests moved the window start`);
+});
+
+test('edit trace PSM prompts: with the typed middle, typing only appends (the prefix part before the anchor stays); psm-whole re-reads the suffix', () => {
+  const count = (s: string) => s.length;
+  const budgets = { prefixTokens: 600, suffixTokens: 200 };
+  const t = buildEditTrace(join(repoRoot(), 'node_modules/lru-cache/dist/esm/index.js'), 200, { budgets, count });
+  const encode = (s: string) => [...s].map((c) => c.charCodeAt(0) + 10);
+  const fim = { prefix: 1, suffix: 2, middle: 3 };
+  t.requests.forEach((r, i) => {
+    const w = t.windows[i];
+    assert.ok(w.prefixStart <= w.middleStart && w.middleStart <= r.cursor, `request ${i}: middle inside the prefix window`);
+    assert.ok(w.middleStart === w.prefixStart || r.text[w.middleStart - 1] === '\n', `request ${i}: the middle starts a line`);
+  });
+  const prefilled = (layout: 'psm' | 'psm-whole') => {
+    let total = 0;
+    for (let i = 1; i < t.requests.length; i++) {
+      if (t.requests[i].edit !== 'type' || t.requests[i - 1].edit !== 'type') continue;
+      const a = fimPrompt(t.requests[i - 1], t.windows[i - 1], layout, encode, fim, undefined);
+      const b = fimPrompt(t.requests[i], t.windows[i], layout, encode, fim, undefined);
+      let same = 0;
+      while (same < a.length && a[same] === b[same]) same++;
+      total += b.length - same;
+    }
+    return total;
+  };
+  const withMiddle = prefilled('psm');
+  const whole = prefilled('psm-whole');
+  assert.ok(withMiddle * 10 < whole, `typed middle ${withMiddle} tokens, whole prefix ${whole}`);
+  // The same text in both PSM prompts and in SPM.
+  const r = t.requests[5];
+  const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y).join();
+  assert.equal(sorted(fimPrompt(r, t.windows[5], 'psm', encode, fim, undefined)), sorted(fimPrompt(r, t.windows[5], 'psm-whole', encode, fim, undefined)));
+  assert.equal(sorted(fimPrompt(r, t.windows[5], 'psm', encode, fim, undefined)), sorted(fimPrompt(r, t.windows[5], 'spm', encode, fim, undefined)));
 });
 
 test('replay order: sessions whole, or interleaved a file switch every N requests (each session in its own order)', () => {

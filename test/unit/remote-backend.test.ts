@@ -12,7 +12,9 @@ import { RemoteBackend } from '../../src/remote/backend';
 import { RemoteError } from '../../src/remote/errors';
 import { buildTextPrompt, estimateTokens, remoteTemplate } from '../../src/remote/prompt';
 import { DEFAULT_BUDGETS, defaultSuffixTokens, PSM_SUFFIX_TOKENS } from '../../src/completion/prompt';
-import { decodeStream, endpoint } from '../../src/remote/protocols';
+import { getTemplate } from '../../src/completion/templates';
+import { buildWireRequest, decodeStream, endpoint } from '../../src/remote/protocols';
+import { PrefixStarts } from '../../src/completion/window';
 import { lines, sseEvents } from '../../src/remote/sse';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: any) => void;
@@ -83,14 +85,20 @@ test('stream decoding: text pieces, [DONE], usage, skipped malformed events, err
   const pieces = await collect(decodeStream('openai', chunksOf(ok, 5), 'x'));
   assert.deepEqual(pieces.map((p) => p.text).join(''), 'xy');
   assert.equal(pieces.find((p) => p.finish)?.finish, 'length');
-  assert.deepEqual(pieces.at(-1)?.usage, { promptTokens: 5, generatedTokens: 2 });
+  assert.deepEqual(pieces.at(-1)?.usage, { promptTokens: 5, reusedTokens: undefined, generatedTokens: 2 });
+  // The server's prefix cache (llama-server, vLLM): prompt_tokens_details.cached_tokens.
+  const cached = `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 19, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 17 } } })}\n\ndata: [DONE]\n\n`;
+  assert.deepEqual((await collect(decodeStream('openai', chunksOf(cached, 7), 'x'))).at(-1)?.usage, { promptTokens: 19, reusedTokens: 17, generatedTokens: 2 });
   await assert.rejects(collect(decodeStream('openai', chunksOf('data: {bad\n\n'.repeat(5), 4), 'x')), (e: RemoteError) => e.code === 'REMOTE_PROTOCOL');
   await assert.rejects(collect(decodeStream('openai', chunksOf('<html>proxy login</html>', 4), 'x')), (e: RemoteError) => e.code === 'REMOTE_PROTOCOL');
   await assert.rejects(collect(decodeStream('openai', chunksOf('data: {"error":{"message":"boom"}}\n\n', 4), 'x')), /boom/);
-  const infill = 'data: {"content":"ab","stop":false}\n\ndata: {"content":"","stop":true,"stop_type":"limit","timings":{"prompt_n":7,"predicted_n":3}}\n\n';
+  // /infill: tokens_evaluated is the whole prompt, timings.prompt_n the tokens prefilled, cache_n those the slot held.
+  const infill = 'data: {"content":"ab","stop":false}\n\ndata: {"content":"","stop":true,"stop_type":"limit","tokens_evaluated":31,"timings":{"cache_n":29,"prompt_n":2,"predicted_n":3}}\n\n';
   const ip = await collect(decodeStream('llama-server-infill', chunksOf(infill, 3), 'x'));
   assert.equal(ip[1].finish, 'length');
-  assert.deepEqual(ip[1].usage, { promptTokens: 7, generatedTokens: 3 });
+  assert.deepEqual(ip[1].usage, { promptTokens: 31, reusedTokens: 29, generatedTokens: 3 });
+  const older = 'data: {"content":"","stop":true,"timings":{"prompt_n":7,"predicted_n":3}}\n\n';
+  assert.deepEqual((await collect(decodeStream('llama-server-infill', chunksOf(older, 3), 'x')))[0].usage, { promptTokens: 7, reusedTokens: undefined, generatedTokens: 3 });
   const ollama = '{"response":"a","done":false}\n{"response":"b","done":false}\n{"response":"","done":true,"done_reason":"stop","prompt_eval_count":4,"eval_count":2}\n';
   assert.equal((await collect(decodeStream('ollama', chunksOf(ollama, 5), 'x'))).map((p) => p.text).join(''), 'ab');
 });
@@ -102,7 +110,10 @@ test('raw FIM prompts per template, template from the model name, endpoints with
   assert.equal(remoteTemplate('auto', 'stories260K'), 'prefix-only');
   assert.equal(remoteTemplate('codellama', 'x'), 'codellama');
   const p = buildTextPrompt('qwen2.5-coder', { ...req, contextFiles: [{ path: 'b.ts', text: 'export const b = 1;' }] });
-  assert.equal(p.text, '<|repo_name|>workspace\n<|file_sep|>b.ts\nexport const b = 1;\n<|file_sep|>a.ts\n<|fim_prefix|>function add(a, b) {\n  return <|fim_suffix|>\n}\n<|fim_middle|>');
+  // The cursor's line after <|fim_middle|> (completion/middle.ts); all of the prefix first with tandem.fimTypedMiddle off.
+  assert.equal(p.text, '<|repo_name|>workspace\n<|file_sep|>b.ts\nexport const b = 1;\n<|file_sep|>a.ts\n<|fim_prefix|>function add(a, b) {\n<|fim_suffix|>\n}\n<|fim_middle|>  return ');
+  assert.deepEqual([p.prefix, p.middle], [req.prefix, '  return ']);
+  assert.equal(buildTextPrompt('qwen2.5-coder', req, undefined, undefined, undefined, 'auto', false).text, '<|fim_prefix|>function add(a, b) {\n  return <|fim_suffix|>\n}\n<|fim_middle|>');
   // Code Llama: suffix first by default ("<PRE> <SUF>S <MID> P", its reference code's format), PSM on request.
   assert.equal(buildTextPrompt('codellama', req).text, '<PRE> <SUF>\n}\n <MID> function add(a, b) {\n  return ');
   assert.equal(buildTextPrompt('codellama', req, undefined, undefined, undefined, 'psm').text, '<PRE> function add(a, b) {\n  return  <SUF>\n}\n <MID>');
@@ -110,6 +121,25 @@ test('raw FIM prompts per template, template from the model name, endpoints with
   assert.equal(buildTextPrompt('prefix-only', req).text, req.prefix);
   assert.equal(endpoint('http://h:8000/v1/', '/v1/completions').href, 'http://h:8000/v1/completions');
   assert.equal(endpoint('http://h:8000', '/infill').href, 'http://h:8000/infill');
+});
+
+test('typed middle over the wire: raw FIM prompts keep the text before the anchor while typing on; /infill sends all of the prefix (the server puts `prompt` before the suffix)', () => {
+  const starts = new PrefixStarts();
+  const sent = (api: 'openai' | 'llama-server-infill', prefix: string, typedMiddle = true) => {
+    const keep = starts.keepFor(api, DEFAULT_BUDGETS.prefixTokens);
+    const w = buildWireRequest(api, { req: { ...req, documentId: api, prefix }, model: '', template: 'qwen2.5-coder', budgets: DEFAULT_BUDGETS, maxTokens: 8, temperature: 0, keep, typedMiddle });
+    starts.remember(api, w.prefixStartLine, w.prefix, w.middle.length);
+    return { ...w, json: w.json as Record<string, unknown> };
+  };
+  const first = sent('openai', req.prefix);
+  assert.equal(first.json.prompt, '<|fim_prefix|>function add(a, b) {\n<|fim_suffix|>\n}\n<|fim_middle|>  return ');
+  assert.equal(first.prefix, req.prefix, 'post-processing sees all of the text before the cursor');
+  // A new line typed: the anchor stays, the middle spans both lines, the prompt only grew at its end.
+  const later = sent('openai', req.prefix + 'a +\n    b');
+  assert.equal(later.json.prompt, first.json.prompt + 'a +\n    b');
+  assert.equal(sent('openai', req.prefix, false).json.prompt, '<|fim_prefix|>function add(a, b) {\n  return <|fim_suffix|>\n}\n<|fim_middle|>');
+  const infill = sent('llama-server-infill', req.prefix);
+  assert.deepEqual([infill.json.input_prefix, infill.middle, 'prompt' in infill.json], [req.prefix, '', false]);
 });
 
 test('a streamed completion: post-processed like the local engine, API key as a bearer token, usage as timings', async () => {
@@ -281,7 +311,7 @@ test('a document\'s prompts keep their prefix window start while the user types,
   b.dispose();
 });
 
-test('suffix budget when unset: half in PSM order (every keystroke re-reads it), the SPM one otherwise; a set one is used as is', async () => {
+test('suffix budget when unset: half in PSM order without a typed middle (every keystroke re-reads it), the SPM one otherwise; a set one is used as is', async () => {
   handler = good;
   const longSuffix = Array.from({ length: 200 }, (_, i) => `const w${i} = g(${i});\n`).join('');
   const suffixSent = async (model: string, o: CompletionOptions, cut: (prompt: string) => string): Promise<number> => {
@@ -294,14 +324,17 @@ test('suffix budget when unset: half in PSM order (every keystroke re-reads it),
   const qwenSuffix = (p: string) => p.slice(p.indexOf('<|fim_suffix|>') + '<|fim_suffix|>'.length, p.indexOf('<|fim_middle|>'));
   const llamaSuffix = (p: string) => p.slice(p.indexOf('<SUF>') + '<SUF>'.length, p.indexOf(' <MID>'));
   const unset: CompletionOptions = { ...opts, suffixTokens: undefined };
-  assert.equal(defaultSuffixTokens('psm'), PSM_SUFFIX_TOKENS);
-  assert.equal(defaultSuffixTokens('spm'), DEFAULT_BUDGETS.suffixTokens);
-  const psm = await suffixSent('qwen2.5-coder-7b', unset, qwenSuffix);
+  assert.equal(defaultSuffixTokens(getTemplate('qwen2.5-coder')), DEFAULT_BUDGETS.suffixTokens);
+  assert.equal(defaultSuffixTokens(getTemplate('qwen2.5-coder'), false), PSM_SUFFIX_TOKENS);
+  assert.equal(defaultSuffixTokens(getTemplate('codellama')), DEFAULT_BUDGETS.suffixTokens);
+  const psm = await suffixSent('qwen2.5-coder-7b', { ...unset, typedMiddle: false }, qwenSuffix);
   const spm = await suffixSent('codellama-7b', unset, llamaSuffix);
+  const typedMiddle = await suffixSent('qwen2.5-coder-7b', unset, qwenSuffix);
   // Whole lines (~6 estimated tokens each) within each budget.
   assert.ok(psm <= PSM_SUFFIX_TOKENS && psm > PSM_SUFFIX_TOKENS / 2, `PSM suffix ${psm} tokens`);
   assert.ok(spm <= DEFAULT_BUDGETS.suffixTokens && spm > 1.6 * psm, `SPM suffix ${spm} tokens, PSM ${psm}`);
-  // Code Llama in PSM order on request: the PSM default; a set budget wins over both.
+  assert.equal(typedMiddle, spm, 'PSM with a typed middle: the full suffix');
+  // Code Llama in PSM order on request (it takes no typed middle): the PSM default; a set budget wins over both.
   assert.ok(await suffixSent('codellama-7b', { ...unset, fimOrder: 'psm' }, llamaSuffix) <= PSM_SUFFIX_TOKENS);
   const set = await suffixSent('qwen2.5-coder-7b', { ...opts, suffixTokens: 256 }, qwenSuffix);
   assert.ok(set > PSM_SUFFIX_TOKENS + 64, `set suffix ${set} tokens`);
