@@ -11,7 +11,8 @@
 // switch every N requests) and makes the llama.cpp baseline one slot for all files, as llama-server's;
 // --no-cache-requests N runs the cache-disabled mode on the first N requests only (on a software adapter a
 // 0.5B-width prompt of ~1,300 tokens takes ~20 s to prefill, and that mode prefills every prompt whole);
-// --layouts spm|psm|spm,psm; --draft self:q4_0 (or a GGUF) adds the draft model's prefix-cache figures,
+// --layouts: some of spm, psm (with the typed middle, as the extension sends it) and psm-whole (all of the
+// prefix before the suffix); --draft self:q4_0 (or a GGUF) adds the draft model's prefix-cache figures,
 // with --draft-requests N, --draft-length K and --draft-only (skip the no-cache, n-gram and llama.cpp modes).
 //
 //   node dist-bench/edit-replay.js [--layers N] [--prompt-tokens N] [--typed-chars N] [--requests N]

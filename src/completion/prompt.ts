@@ -27,9 +27,14 @@ export const DEFAULT_BUDGETS: PromptBudgets = { prefixTokens: 1024, suffixTokens
  */
 export const PSM_SUFFIX_TOKENS = 128;
 
+/** Whether `template`'s prompts take a typed middle (middle.ts), with `typedMiddle` the setting (tandem.fimTypedMiddle). */
+export function takesTypedMiddle(template: Pick<FimTemplate, 'typedMiddle'>, typedMiddle = true): boolean {
+  return typedMiddle && template.typedMiddle;
+}
+
 /** The suffix budget of `template` when the user set none (`typedMiddle`: tandem.fimTypedMiddle). */
 export function defaultSuffixTokens(template: Pick<FimTemplate, 'order' | 'typedMiddle'>, typedMiddle = true): number {
-  return template.order === 'psm' && !(typedMiddle && template.typedMiddle) ? PSM_SUFFIX_TOKENS : DEFAULT_BUDGETS.suffixTokens;
+  return template.order === 'psm' && !takesTypedMiddle(template, typedMiddle) ? PSM_SUFFIX_TOKENS : DEFAULT_BUDGETS.suffixTokens;
 }
 
 export interface Prompt {
@@ -59,7 +64,7 @@ export const MAX_CHARS_PER_TOKEN = 16;
  */
 export function buildPrompt(tok: Tokenizer, template: FimTemplate, req: CompletionRequest, budgets: PromptBudgets = DEFAULT_BUDGETS, repo = 'workspace', keep?: KeepPrefixWindow, typedMiddle = true): Prompt {
   const count = (t: string) => tok.encode(t, { parseSpecial: false }).length;
-  const w = promptWindows(req, budgets, count, keep, { usesSuffix: template.usesSuffix, typedMiddle: typedMiddle && template.typedMiddle });
+  const w = promptWindows(req, budgets, count, keep, { usesSuffix: template.usesSuffix, typedMiddle: takesTypedMiddle(template, typedMiddle) });
   const files = filesWithin((req.contextFiles ?? []).map((f) => ({ ...f, text: f.text.slice(0, budgets.contextFileTokens * MAX_CHARS_PER_TOKEN) })), budgets.contextFileTokens, count);
   const pieces = template.layout({ ...splitMiddle(w), suffix: w.suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo });
   const tokens: number[] = tok.addBosDefault && tok.bosId !== undefined ? [tok.bosId] : [];

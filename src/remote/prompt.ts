@@ -4,7 +4,7 @@
 // side, so the token budgets of the windows are counted at ~3 characters a token (code averages 3-4:
 // the estimate errs towards a shorter prompt).
 
-import { DEFAULT_BUDGETS, promptWindows, splitMiddle, type PromptBudgets } from '../completion/prompt';
+import { DEFAULT_BUDGETS, promptWindows, splitMiddle, takesTypedMiddle, type PromptBudgets } from '../completion/prompt';
 import { getTemplate, isTemplateName, withOrder, type FimOrder, type Piece, type TemplateName } from '../completion/templates';
 import type { CompletionRequest } from '../completion/types';
 import { filesWithin, type CountTokens, type KeepPrefixWindow } from '../completion/window';
@@ -70,7 +70,7 @@ export function buildTextPrompt(name: TemplateName, req: CompletionRequest, budg
   const { template } = withOrder(getTemplate(name), order);
   const spelling = SPELLINGS[name];
   const roles = template.order === 'spm' ? (spelling.spmRoles ?? spelling.roles) : spelling.roles;
-  const w = promptWindows(req, budgets, count, keep, { usesSuffix: template.usesSuffix, typedMiddle: typedMiddle && template.typedMiddle });
+  const w = promptWindows(req, budgets, count, keep, { usesSuffix: template.usesSuffix, typedMiddle: takesTypedMiddle(template, typedMiddle) });
   const files = filesWithin(req.contextFiles ?? [], budgets.contextFileTokens, count);
   const pieces = template.layout({ ...splitMiddle(w), suffix: w.suffix, path: req.path || 'untitled', languageId: req.languageId, files, repo: 'workspace' });
   const text = pieces.map((p: Piece) => ('text' in p ? p.text : 'role' in p.special ? roles[p.special.role] ?? '' : p.special.text)).join('');
