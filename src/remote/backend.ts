@@ -54,6 +54,9 @@ export interface RemoteStats {
   /** First-token latency of finished requests, ms. */
   firstTokenMsP50: number;
   firstTokenMsP95: number;
+  /** Prompt tokens of the answered requests whose server reported its prefix cache, and how many of them it held (not prefilled). */
+  cacheReportedPromptTokens: number;
+  reusedTokens: number;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<boolean>((resolve) => {
@@ -69,7 +72,7 @@ export class RemoteBackend implements CompletionBackend {
   private readonly listeners = new Set<(s: RemoteStatus) => void>();
   private statusValue: RemoteStatus;
   private readonly firstTokenMs: number[] = [];
-  private readonly counts = { requests: 0, ok: 0, cancelled: 0, errors: 0, retries: 0 };
+  private readonly counts = { requests: 0, ok: 0, cancelled: 0, errors: 0, retries: 0, cacheReportedPromptTokens: 0, reusedTokens: 0 };
   private readonly now: () => number;
   private readonly prefixStarts = new PrefixStarts();
 
@@ -119,6 +122,10 @@ export class RemoteBackend implements CompletionBackend {
         const r = await this.once(req, o, { signal: run.signal, onChunk }, t0);
         if (r.stoppedBy === 'cancelled') this.counts.cancelled++;
         else this.counts.ok++;
+        if (r.timings.reusedTokens !== undefined) {
+          this.counts.cacheReportedPromptTokens += r.timings.promptTokens;
+          this.counts.reusedTokens += r.timings.reusedTokens;
+        }
         return r;
       } catch (e) {
         if (!(e instanceof RemoteError)) throw e;

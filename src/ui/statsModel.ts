@@ -226,6 +226,10 @@ function remoteSection(r: RemoteSnapshot): StatsSection {
       { label: 'status', value: r.status },
       { label: 'requests', value: `${st.requests} (${st.ok} answered, ${st.cancelled} cancelled, ${st.errors} failed, ${st.retries} retries)` },
       { label: 'first token p50 / p95', value: `${ms(st.firstTokenMsP50)} / ${ms(st.firstTokenMsP95)}` },
+      {
+        label: 'server prompt cache',
+        value: st.cacheReportedPromptTokens ? `${pct(st.reusedTokens / st.cacheReportedPromptTokens)} of prompt tokens reused (${st.reusedTokens} / ${st.cacheReportedPromptTokens})` : 'not reported by the server',
+      },
       { label: 'open connections', value: String(r.openSockets) },
     ],
   };

@@ -120,6 +120,10 @@ test('typed middle through llama-server: typing on a line, its prefix cache reus
       assert.ok(r.timings.reusedTokens !== undefined && r.timings.promptTokens > r.timings.reusedTokens, `${api}: the server reports its cache (${r.timings.reusedTokens} of ${r.timings.promptTokens})`);
       if (n > 0) prefilled.push(r.timings.promptTokens - r.timings.reusedTokens);
     }
+    // The status view's figure: the server's reused share over the answered requests.
+    const st = b.stats();
+    assert.ok(st.cacheReportedPromptTokens > 0 && st.reusedTokens <= st.cacheReportedPromptTokens, JSON.stringify(st));
+    if (api === 'openai' && typedMiddle) assert.ok(st.reusedTokens > 0.7 * st.cacheReportedPromptTokens, JSON.stringify(st));
     b.dispose();
     return prefilled;
   };

@@ -99,7 +99,7 @@ test('with a server in use its share is shown and charted (first-token latency)'
   const s = snap({
     remote: {
       url: 'http://127.0.0.1:8080', api: 'openai', model: 'qwen', status: 'ok', openSockets: 2,
-      stats: { requests: 9, ok: 7, cancelled: 1, errors: 1, retries: 3, firstTokenMsP50: 90, firstTokenMsP95: 260 },
+      stats: { requests: 9, ok: 7, cancelled: 1, errors: 1, retries: 3, firstTokenMsP50: 90, firstTokenMsP95: 260, cacheReportedPromptTokens: 4000, reusedTokens: 3600 },
     },
   });
   history.push(latencySample(s));
@@ -110,6 +110,7 @@ test('with a server in use its share is shown and charted (first-token latency)'
     status: 'ok',
     requests: '9 (7 answered, 1 cancelled, 1 failed, 3 retries)',
     'first token p50 / p95': '90 ms / 260 ms',
+    'server prompt cache': '90% of prompt tokens reused (3600 / 4000)',
     'open connections': '2',
   });
   assert.equal(view.chart.title, 'Server first-token latency, sampled every 2 s');
