@@ -1,4 +1,7 @@
 // Buffer creation and readback. The creator of a buffer owns it and destroys it (see BufferOwner).
+// Every buffer made here is counted while it lives (gpuBufferCensus): the engine reports the count, and
+// the soak test checks that thousands of requests leave it where it was (a leaked staging buffer per
+// request would grow GPU memory all day without a trace on the JS heap).
 
 // GPUBufferUsage is a global only after the webgpu package is loaded; the numbers are fixed by the spec.
 export const Usage = {
@@ -9,6 +12,30 @@ export const Usage = {
   UNIFORM: 0x0040,
   STORAGE: 0x0080,
 } as const;
+
+/** Live buffers made through this module (BufferOwner and Readback), and their bytes. */
+const census = { buffers: 0, bytes: 0 };
+
+export interface GpuBufferCensus {
+  buffers: number;
+  bytes: number;
+}
+
+/** The GPU buffers alive now in this process, made by BufferOwner or Readback. */
+export function gpuBufferCensus(): GpuBufferCensus {
+  return { ...census };
+}
+
+function counted(buf: GPUBuffer): GPUBuffer {
+  census.buffers++;
+  census.bytes += buf.size;
+  return buf;
+}
+
+function uncounted(buf: GPUBuffer): void {
+  census.buffers--;
+  census.bytes -= buf.size;
+}
 
 /** Creates buffers and destroys all of them at once: one owner per group of GPU resources. */
 export class BufferOwner {
@@ -35,7 +62,7 @@ export class BufferOwner {
 
   create(byteSize: number, usage: number, label: string): GPUBuffer {
     const size = Math.max(16, alignTo(byteSize, 16));
-    const buf = this.device.createBuffer({ size, usage, label: `${this.label}/${label}` });
+    const buf = counted(this.device.createBuffer({ size, usage, label: `${this.label}/${label}` }));
     this.owned.add(buf);
     this.bytes += size;
     return buf;
@@ -48,12 +75,16 @@ export class BufferOwner {
   destroy(buf: GPUBuffer): void {
     if (this.owned.delete(buf)) {
       this.bytes -= buf.size;
+      uncounted(buf);
       buf.destroy();
     }
   }
 
   dispose(): void {
-    for (const b of this.owned) b.destroy();
+    for (const b of this.owned) {
+      uncounted(b);
+      b.destroy();
+    }
     this.owned.clear();
     this.bytes = 0;
   }
@@ -80,9 +111,10 @@ export function writeBytes(device: GPUDevice, buf: GPUBuffer, offset: number, da
  */
 export class Readback {
   private readonly staging: GPUBuffer;
+  private destroyed = false;
 
   constructor(device: GPUDevice, readonly byteSize: number, label: string) {
-    this.staging = device.createBuffer({ size: alignTo(byteSize, 16), usage: Usage.MAP_READ | Usage.COPY_DST, label });
+    this.staging = counted(device.createBuffer({ size: alignTo(byteSize, 16), usage: Usage.MAP_READ | Usage.COPY_DST, label }));
   }
 
   encodeCopy(encoder: GPUCommandEncoder, src: GPUBuffer, srcOffset = 0, byteSize = this.byteSize): void {
@@ -98,6 +130,9 @@ export class Readback {
   }
 
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    uncounted(this.staging);
     this.staging.destroy();
   }
 }

@@ -213,7 +213,11 @@ function engineSection(e: EngineStats | undefined, restarts: number): StatsSecti
     const dc = sp.draftCache;
     if (dc) rows.push({ label: 'draft model cache hit rate', value: `${pct(dc.tokenHitRate)} (${dc.reusedTokens} reused / ${dc.prefilledTokens} run)` });
   }
-  rows.push({ label: 'memory (RSS)', value: mib(e.rssBytes) }, { label: 'restarts', value: String(restarts) });
+  rows.push(
+    { label: 'memory (RSS)', value: mib(e.rssBytes) },
+    { label: 'GPU buffers', value: `${mib(e.gpuBuffers.bytes)} in ${e.gpuBuffers.buffers} buffers` },
+    { label: 'restarts', value: String(restarts) },
+  );
   return { title: 'Engine', rows };
 }
 

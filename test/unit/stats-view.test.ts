@@ -26,6 +26,8 @@ const engine: EngineStats = {
     blocksUsed: 3, blocksCached: 5, blocksFree: 8, blocksTotal: 16, evictions: 2, documentsDropped: 1,
   },
   rssBytes: 512 * 2 ** 20,
+  heapUsedBytes: 40 * 2 ** 20,
+  gpuBuffers: { buffers: 214, bytes: 620 * 2 ** 20 },
 };
 
 function rows(view: StatsViewModel, section: string): Record<string, string> {
@@ -53,6 +55,7 @@ test('the engine section shows speed, latency, prompt cache reuse, KV blocks and
   assert.equal(e['tokens reused / prefilled'], '3000 / 1000');
   assert.equal(e['KV blocks used / cached / free'], '3 / 5 / 8 of 16 (2 evicted)');
   assert.equal(e['memory (RSS)'], '512 MiB');
+  assert.equal(e['GPU buffers'], '620 MiB in 214 buffers');
   assert.equal(e.restarts, '1');
   const ed = rows(view, 'Editor');
   assert.equal(ed['from the cache / typed along'], '6 / 4 (hit rate 33%)');

@@ -67,6 +67,13 @@ export interface EngineStats {
   /** Requests that decoded speculatively (since the engine started); absent before the first. */
   speculative?: SpeculativeEngineStats;
   rssBytes: number;
+  /** The engine's JS heap in use (after a full GC when the stats request asked for one and the process
+   *  allows it: gcRan). */
+  heapUsedBytes: number;
+  gcRan?: boolean;
+  /** GPU buffers the engine holds now (weights, KV pools, scratch, staging), counted as they are made and
+   *  destroyed. Between requests it stays where it was after the first ones: anything else is a leak. */
+  gpuBuffers: { buffers: number; bytes: number };
 }
 
 export interface SpeculativeEngineStats {
@@ -115,7 +122,9 @@ export type EngineRequest =
   /** Forgets every document's cached prompt ("Tandem: Clear Cache"); runs between two completions. */
   | { type: 'clearCache'; id: number }
   | { type: 'cancel'; id: number; target: number }
-  | { type: 'stats'; id: number }
+  /** gc: run a full garbage collection first where the engine can (node --expose-gc; the soak test's
+   *  heap figures), so heapUsedBytes is what is still referenced. */
+  | { type: 'stats'; id: number; gc?: boolean }
   | { type: 'dispose'; id: number };
 
 export interface WireError {

@@ -6,6 +6,7 @@ import { CancelledError, TandemError } from '../../common/errors';
 import { completionModel, runCompletion, type CompletionModel } from '../../completion/pipeline';
 import { chooseTemplate } from '../../completion/templates';
 import type { CompletionResult } from '../../completion/types';
+import { gpuBufferCensus } from '../../gpu/buffers';
 import { Gpu } from '../../gpu/device';
 import { loadModel } from '../../model/load';
 import { createTokenizer } from '../../tokenizer';
@@ -15,7 +16,7 @@ import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, Sp
 
 /** Open documents whose prompt K/V the engine keeps (least recently used dropped first; memory pressure
  *  drops idle ones earlier). */
-const DOCUMENTS_CACHED = 16;
+export const DOCUMENTS_CACHED = 16;
 
 type Job = { run: () => Promise<void>; id: number; cancel?: () => void };
 
@@ -51,7 +52,7 @@ export class EngineServer {
         break;
       case 'stats':
         // Answered at once, even while a completion runs.
-        this.send({ type: 'stats', id: m.id, stats: this.stats() });
+        this.send({ type: 'stats', id: m.id, stats: this.stats(m.gc) });
         break;
       case 'dispose':
         for (const ac of this.aborts.values()) ac.abort();
@@ -187,7 +188,10 @@ export class EngineServer {
     }
   }
 
-  stats(): EngineStats {
+  stats(gc = false): EngineStats {
+    const collect = (globalThis as { gc?: () => void }).gc;
+    const gcRan = gc && typeof collect === 'function';
+    if (gcRan) collect();
     const t = this.totals;
     const sorted = [...this.latenciesMs].sort((a, b) => a - b);
     const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0);
@@ -220,6 +224,9 @@ export class EngineServer {
       },
       speculative: this.speculativeStats(),
       rssBytes: process.memoryUsage().rss,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      ...(gc ? { gcRan } : {}),
+      gpuBuffers: gpuBufferCensus(),
     };
   }
 
