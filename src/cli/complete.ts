@@ -6,6 +6,7 @@
 import { UsageError } from '../common/errors';
 import { Gpu } from '../gpu/device';
 import { loadModel } from '../model/load';
+import { logitRowsForDraft } from '../model/workspace';
 import { resolveModel } from '../models/catalog';
 import { createTokenizer, type Tokenizer } from '../tokenizer';
 import type { LlamaModel } from '../model/llama';
@@ -55,7 +56,7 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   // With a draft model, --kv-budget-mib covers both models' KV pools (planDraftKv).
   const draftSource = a.draft ? draftModelOf(a.draft) : undefined;
   const kvPlan = draftSource ? await planDraftKv(gpu, modelPath, draftSource, { kvBudgetBytes: a.kvBudgetBytes, kvType: a.kvType }) : undefined;
-  const { model, file } = await loadModel(gpu, modelPath, { kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : a.kvBudgetBytes, kvType: a.kvType });
+  const { model, file } = await loadModel(gpu, modelPath, { kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : a.kvBudgetBytes, kvType: a.kvType, maxLogitRows: logitRowsForDraft(a.draft ? a.draftLength : undefined) });
   let draft: LoadedDraft | undefined;
   const loadMs = performance.now() - t0;
   try {

@@ -4,6 +4,8 @@ import { GgmlType } from '../loaders/gguf/types';
 import { readModelConfig, resolveRuntimeOptions } from '../model/load';
 import { defaultKvType, kvBytesPerToken } from '../kvcache/kvBuffers';
 import { createTokenizer } from '../tokenizer';
+import { planWorkspace } from '../model/workspace';
+import { defaultSplitKeys } from '../ops/attention';
 
 export async function inspectCommand(path: string, json: boolean): Promise<void> {
   const { file, config } = await readModelConfig(path);
@@ -20,6 +22,8 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
   const runtime = resolveRuntimeOptions(config, {}, kvType);
   const kvPerToken = kvBytesPerToken({ ...config, blockSize: runtime.blockSize, kvType });
   const kvPerTokenF32 = kvBytesPerToken({ ...config, blockSize: runtime.blockSize, kvType: 'f32' });
+  // A GPU adapter's split-key decode and a 128 MiB binding (WebGPU's default limit).
+  const workspace = planWorkspace(config, { ...runtime, splitKeys: runtime.attentionSplitKeys ?? defaultSplitKeys(false), maxBindingBytes: 128 * 2 ** 20 });
   let tokenizer: Record<string, unknown> = { error: 'none' };
   try {
     const tok = createTokenizer(file.metadata);
@@ -40,7 +44,8 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
       kvBytesPerToken: kvPerToken,
       kvBytesPerTokenF32: kvPerTokenF32,
       kvBytesDefaultBudget: runtime.kvBudgetBytes,
-      totalDefaultBytes: weightBytes + runtime.kvBudgetBytes,
+      workspaceBytes: workspace.totalBytes,
+      totalDefaultBytes: weightBytes + runtime.kvBudgetBytes + workspace.totalBytes,
     },
     tokenizer,
   };
@@ -56,7 +61,7 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
     `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}, vocab ${c.vocabSize}`,
     `position      context ${c.contextLength}, rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
     `tensor types  ${Object.entries(types).map(([k, v]) => `${k} x${v.tensors} (${mib(v.bytes)})`).join(', ')}`,
-    `memory        weights ${mib(weightBytes)}, KV ${(kvPerToken / 1024).toFixed(1)} KiB/token (${kvType}; ${(kvPerTokenF32 / 1024).toFixed(1)} f32 without shader-f16), default KV budget ${mib(runtime.kvBudgetBytes)}`,
+    `memory        weights ${mib(weightBytes)}, KV ${(kvPerToken / 1024).toFixed(1)} KiB/token (${kvType}; ${(kvPerTokenF32 / 1024).toFixed(1)} f32 without shader-f16), default KV budget ${mib(runtime.kvBudgetBytes)}, workspace ${mib(workspace.totalBytes)}`,
     `tokenizer     ${JSON.stringify(tokenizer)}`,
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../common/errors';
 import { Gpu } from '../gpu/device';
 import { loadModel } from '../model/load';
+import { logitRowsForDraft } from '../model/workspace';
 import type { LlamaModel } from '../model/llama';
 import type { GgufFile } from '../loaders/gguf/types';
 import { BlockPool } from '../kvcache/blockPool';
@@ -124,7 +125,7 @@ export async function benchSpeculativeCommand(args: string[]): Promise<void> {
   const runs = Number(v.runs ?? 2);
   const gpu = await Gpu.acquire();
   const source = parseDraftModelSource(v.draft);
-  const options = { maxContextTokens: promptLen + nTokens + 64, maxBatchTokens: 32 };
+  const options = { maxContextTokens: promptLen + nTokens + 64, maxBatchTokens: 32, maxLogitRows: logitRowsForDraft(draftLength) };
   // One KV budget for both models when --kv-budget-mib is given (planDraftKv).
   const kvPlan = await planDraftKv(gpu, v.model, source, { ...options, kvBudgetBytes: kvBudgetBytesOf(v['kv-budget-mib']) });
   const { model: target, file: targetFile } = await loadModel(gpu, v.model, { ...options, kvBudgetBytes: kvPlan.targetKvBytes });

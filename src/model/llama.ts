@@ -23,10 +23,10 @@ import { windowStart, type Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
 import type { Linear, ModelWeights } from './weights';
 import { ropeTable } from './rope';
+import { MAX_CHAIN_STEPS, planWorkspace } from './workspace';
 import type { GpuProfiler } from '../gpu/profiler';
 
-/** Most passes one decodeChain runs (a draft's longest proposal is 16 tokens; 64 leaves room). */
-export const MAX_CHAIN_STEPS = 64;
+export { MAX_CHAIN_STEPS } from './workspace';
 
 /** Most greedy passes a GreedyStream keeps in flight. */
 export const MAX_PIPELINE_DEPTH = 8;
@@ -73,6 +73,12 @@ export interface ModelRuntimeOptions {
    * pass when generation stops. Default DEFAULT_PIPELINE_DEPTH.
    */
   decodePipelineDepth?: number;
+  /**
+   * Most rows of logits one pass computes and reads back (the head's output is this many vocabulary rows;
+   * see workspace.ts). Default DEFAULT_MAX_LOGIT_ROWS (17); tests that compare every position's logits
+   * ask for more.
+   */
+  maxLogitRows?: number;
 }
 
 export interface ForwardRequest {
@@ -110,7 +116,9 @@ export class LlamaModel {
   private readonly idsReadback: Readback;
   private readonly chainOut: GPUBuffer;
   private readonly chainReadback: Readback;
-  private readonly logitsReadback: Readback;
+  /** Made on the first request that reads logits back (sampling; greedy reads only the argmax rows). */
+  private logitsReadback: Readback | undefined;
+  private readonly logitsReadbackBytes: number;
   readonly maxLogitRows: number;
   private readonly splitKeys: number;
   /** Resolved ModelRuntimeOptions.decodePipelineDepth. */
@@ -125,32 +133,28 @@ export class LlamaModel {
     // Owns every buffer of the model: weights (loaded through ctx.owner), workspace and KV pool.
     this.ctx = ctx;
     const own = this.ctx.owner;
-    const T = o.maxBatchTokens;
-    const qkvDim = (c.nHeads + 2 * c.nKvHeads) * c.headDim;
-    const maxBinding = gpu.limits.maxStorageBufferBindingSize;
-    this.maxLogitRows = Math.max(1, Math.min(T, Math.floor(maxBinding / (c.vocabSize * 4))));
-    const maxBlocks = Math.ceil(o.maxContextTokens / o.blockSize);
     this.splitKeys = o.attentionSplitKeys ?? defaultSplitKeys(gpu.adapter.isSoftware);
+    const plan = planWorkspace(c, { ...o, splitKeys: this.splitKeys, maxBindingBytes: gpu.limits.maxStorageBufferBindingSize });
+    this.maxLogitRows = plan.maxLogitRows;
     this.pipelineDepth = o.decodePipelineDepth ?? DEFAULT_PIPELINE_DEPTH;
     if (!(Number.isInteger(this.pipelineDepth) && this.pipelineDepth >= 1 && this.pipelineDepth <= MAX_PIPELINE_DEPTH)) {
       throw new UsageError(`decode pipeline depth ${this.pipelineDepth} (1..${MAX_PIPELINE_DEPTH})`);
     }
-    const maxSplits = this.splitKeys > 0 ? Math.ceil(o.maxContextTokens / this.splitKeys) : 1;
+    const size = plan.storage;
     this.buffers = {
-      tokens: own.storage(T * 4, 'tokens'),
-      x: own.storage(T * c.dModel * 4, 'x'),
-      h: own.storage(T * c.dModel * 4, 'h'),
-      qkv: own.storage(T * qkvDim * 4, 'qkv'),
-      attn: own.storage(T * c.nHeads * c.headDim * 4, 'attn'),
-      gateUp: own.storage(T * 2 * c.ffnDim * 4, 'gateUp'),
-      ffn: own.storage(T * c.ffnDim * 4, 'ffn'),
-      final: own.storage(this.maxLogitRows * c.dModel * 4, 'final'),
-      logits: own.storage(this.maxLogitRows * c.vocabSize * 4, 'logits'),
-      // [rows][id, p]: the argmax op's output (ARGMAX_ROW_BYTES a row).
-      ids: own.storage(this.maxLogitRows * ARGMAX_ROW_BYTES, 'ids'),
-      blockTable: own.storage(maxBlocks * 4, 'blockTable'),
+      tokens: own.storage(size.tokens, 'tokens'),
+      x: own.storage(size.x, 'x'),
+      h: own.storage(size.h, 'h'),
+      qkv: own.storage(size.qkv, 'qkv'),
+      attn: own.storage(size.attn, 'attn'),
+      gateUp: own.storage(size.gateUp, 'gateUp'),
+      ffn: own.storage(size.ffn, 'ffn'),
+      final: own.storage(size.final, 'final'),
+      logits: own.storage(size.logits, 'logits'),
+      ids: own.storage(size.ids, 'ids'),
+      blockTable: own.storage(size.blockTable, 'blockTable'),
       rope: own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta), 'rope'),
-      partials: own.storage(c.nHeads * maxSplits * (c.headDim + 2) * 4, 'attention.partials'),
+      partials: own.storage(size.partials, 'attention.partials'),
     };
     const b = this.buffers;
     this.kv = sharedKv ?? new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize, kvType: o.kvType }, o.kvBudgetBytes);
@@ -182,11 +186,10 @@ export class LlamaModel {
     this.headDecode = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output.decode',
       fusedInput: { mode: 'rmsnorm', x: b.x, weight: weights.outputNorm, eps: c.normEps } }, o.matvec);
     this.argmax = new ArgmaxOp(this.ctx, c.vocabSize, b.logits, b.ids);
-    this.idsReadback = new Readback(gpu.device, this.maxLogitRows * ARGMAX_ROW_BYTES, 'ids.readback');
-    // [MAX_CHAIN_STEPS][id, p]: decodeChain's argmax rows, read back once per chain.
-    this.chainOut = own.storage(MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES, 'chain.ids');
-    this.chainReadback = new Readback(gpu.device, MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES, 'chain.readback');
-    this.logitsReadback = new Readback(gpu.device, this.maxLogitRows * c.vocabSize * 4, 'logits.readback');
+    this.idsReadback = new Readback(gpu.device, plan.readback.ids, 'ids.readback');
+    this.chainOut = own.storage(size.chainIds, 'chain.ids');
+    this.chainReadback = new Readback(gpu.device, plan.readback.chain, 'chain.readback');
+    this.logitsReadbackBytes = plan.readback.logits;
   }
 
   get maxBatchTokens(): number {
@@ -229,7 +232,7 @@ export class LlamaModel {
     const rows = req.logitRows;
     if (rows > 0) {
       this.idsReadback.encodeCopy(encoder, this.buffers.ids, 0, rows * ARGMAX_ROW_BYTES);
-      if (req.wantLogits) this.logitsReadback.encodeCopy(encoder, this.buffers.logits, 0, rows * this.config.vocabSize * 4);
+      if (req.wantLogits) this.logitsReadbackBuffer().encodeCopy(encoder, this.buffers.logits, 0, rows * this.config.vocabSize * 4);
     }
     device.queue.submit([encoder.finish()]);
     seq.length = pos0 + T;
@@ -237,7 +240,7 @@ export class LlamaModel {
       return { ids: new Uint32Array(0) };
     }
     const { ids, probs } = splitArgmaxRows(await this.readOrLost(this.idsReadback, rows * ARGMAX_ROW_BYTES), rows);
-    const logits = req.wantLogits ? new Float32Array(await this.readOrLost(this.logitsReadback, rows * this.config.vocabSize * 4)) : undefined;
+    const logits = req.wantLogits ? new Float32Array(await this.readOrLost(this.logitsReadbackBuffer(), rows * this.config.vocabSize * 4)) : undefined;
     return { ids, probs, logits };
   }
 
@@ -397,6 +400,10 @@ export class LlamaModel {
     if (shared && seq.pool !== shared) throw new Error('this model\'s KV buffers are shared with another model: its sequences must allocate from the shared pool (kv.sharedPool)');
   }
 
+  private logitsReadbackBuffer(): Readback {
+    return (this.logitsReadback ??= new Readback(this.gpu.device, this.logitsReadbackBytes, 'logits.readback'));
+  }
+
   /** Uploads the block table when it changed since the last pass (usually only a new block at the end). */
   private syncBlockTable(table: number[]): void {
     const prev = this.uploadedBlockTable;
@@ -413,7 +420,7 @@ export class LlamaModel {
     this.disposed = true;
     this.idsReadback.destroy();
     this.chainReadback.destroy();
-    this.logitsReadback.destroy();
+    this.logitsReadback?.destroy();
     this.ctx.dispose();
   }
 }

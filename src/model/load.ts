@@ -11,6 +11,8 @@ import { kvBytesPerToken, kvShapesEqual, resolveKvType, type KvBuffers, type KvT
 import { configFromMetadata, type ModelConfig } from './config';
 import { LlamaModel, WINDOW_SLACK_TOKENS, type ModelRuntimeOptions } from './llama';
 import { loadWeights, type LoadProgress } from './weights';
+import { planWorkspace } from './workspace';
+import { defaultSplitKeys } from '../ops/attention';
 import { requantizedWeightBytes, type RequantDtype } from '../loaders/quant/requantize';
 
 export interface LoadOptions extends Partial<ModelRuntimeOptions> {
@@ -73,6 +75,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
     windowSlackTokens: o.windowSlackTokens,
     releaseOutOfWindow: o.releaseOutOfWindow,
     decodePipelineDepth: o.decodePipelineDepth,
+    maxLogitRows: o.maxLogitRows,
   };
 }
 
@@ -89,10 +92,11 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
   if (runtime.kvBudgetBytes / (2 * config.nLayers) > maxBuffer) {
     throw new OutOfMemoryError(`a KV budget of ${runtime.kvBudgetBytes} bytes needs per-layer buffers over the device's ${maxBuffer}-byte limit`);
   }
-  const neededBytes = weightBytes + runtime.kvBudgetBytes;
+  const workspace = planWorkspace(config, { ...runtime, splitKeys: runtime.attentionSplitKeys ?? defaultSplitKeys(gpu.adapter.isSoftware), maxBindingBytes: gpu.limits.maxStorageBufferBindingSize });
+  const neededBytes = weightBytes + runtime.kvBudgetBytes + workspace.totalBytes;
   if (options.memoryBudgetBytes !== undefined && neededBytes > options.memoryBudgetBytes) {
     const mib = (b: number) => `${Math.ceil(b / 2 ** 20)} MiB`;
-    throw new OutOfMemoryError(`${path} needs ${mib(weightBytes)} of weights + ${mib(runtime.kvBudgetBytes)} of KV cache; the memory budget is ${mib(options.memoryBudgetBytes)}`,
+    throw new OutOfMemoryError(`${path} needs ${mib(weightBytes)} of weights + ${mib(runtime.kvBudgetBytes)} of KV cache + ${mib(workspace.totalBytes)} of workspace; the memory budget is ${mib(options.memoryBudgetBytes)}`,
       neededBytes, options.memoryBudgetBytes);
   }
   gpu.assertAlive();

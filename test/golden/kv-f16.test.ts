@@ -58,7 +58,7 @@ for (const { name, matvec, attentionSplitKeys } of CONFIGS) {
     const path = await ensureStories260K('f32');
     const golden = stories260KGolden();
     const window = [...golden.prompt, ...golden.greedy_tokens].slice(0, LOGIT_ROWS);
-    const run = (kvType: KvType) => withModel(path, { matvec, attentionSplitKeys, kvType, maxBatchTokens: LOGIT_ROWS }, async (model) => {
+    const run = (kvType: KvType) => withModel(path, { matvec, attentionSplitKeys, kvType, maxBatchTokens: LOGIT_ROWS, maxLogitRows: LOGIT_ROWS }, async (model) => {
       assert.equal(model.options.kvType, kvType);
       return { logits: await logitsOf(model, window), tokens: await greedyTokens(model, golden.prompt, golden.greedy_tokens.length), vocab: model.config.vocabSize };
     });

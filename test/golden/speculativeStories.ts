@@ -12,7 +12,7 @@ import { generate } from '../../src/engine/generate';
 import { Rng } from '../../src/engine/sampler';
 import type { GgufFile } from '../../src/loaders/gguf/types';
 
-const OPTIONS = { maxContextTokens: 256, maxBatchTokens: 32 };
+const OPTIONS = { maxContextTokens: 256, maxBatchTokens: 32, maxLogitRows: 32 };
 
 export interface Loaded { model: LlamaModel; file: GgufFile; pool: BlockPool }
 let models: Promise<Record<'f32' | 'q8_0' | 'q4_0', Loaded>> | undefined;

@@ -83,7 +83,7 @@ function compare(theirs: Float32Array[], ours: Float32Array[]): Agreement {
 
 /** Ours against llama.cpp on `path`, and (for quantized files) against llama.cpp on `exactTwin`. */
 async function agreement(path: string, nTokens: number, seed: number, exactTwin?: string): Promise<Agreement & { exact?: Agreement }> {
-  return withModel(path, { maxBatchTokens: 128, maxContextTokens: 512, kvType: LLAMACPP_KV }, async (model) => {
+  return withModel(path, { maxBatchTokens: 128, maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128 }, async (model) => {
     const tokens = randomTokens(nTokens, model.config.vocabSize, seed);
     const ours = await allLogits(model, tokens);
     const versus = async (gguf: string) => {
@@ -157,7 +157,7 @@ for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
     const cpp = await openLlamaCpp(twin, { contextSize: 512 });
     const expected = await cpp.greedy(prompt, 48).finally(() => cpp.dispose());
     for (const matvec of ['rows', 'splitK', 'splitKi'] as const) {
-      const got = await withModel(path, { matvec, maxContextTokens: 512, kvType: LLAMACPP_KV }, async (model) => {
+      const got = await withModel(path, { matvec, maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128 }, async (model) => {
         const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
         return (await generate(model, seq, prompt, { maxTokens: 48 })).tokens;
       });
@@ -190,7 +190,7 @@ test('synthetic qwen2 q4_k_m: greedy decode (every matvec variant) equals llama.
   const cpp = await openLlamaCpp(twin, { contextSize: 512 });
   const expected = await cpp.greedy(prompt, 48).finally(() => cpp.dispose());
   for (const matvec of ['rows', 'splitK', 'splitKi'] as const) {
-    const got = await withModel(path, { matvec, maxContextTokens: 512, kvType: LLAMACPP_KV }, async (model) => {
+    const got = await withModel(path, { matvec, maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128 }, async (model) => {
       const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
       return (await generate(model, seq, prompt, { maxTokens: 48 })).tokens;
     });
@@ -224,7 +224,7 @@ test('synthetic qwen2 d=384 q4_k_m_ggml (Q5_0, Q8_0, Q4_K, Q6_K): greedy decode 
   const cpp = await openLlamaCpp(twin, { contextSize: 512 });
   const expected = await cpp.greedy(prompt, 48).finally(() => cpp.dispose());
   for (const matvec of ['rows', 'splitK', 'splitKi'] as const) {
-    const got = await withModel(path, { matvec, maxContextTokens: 512, kvType: LLAMACPP_KV }, async (model) => {
+    const got = await withModel(path, { matvec, maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128 }, async (model) => {
       const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
       return (await generate(model, seq, prompt, { maxTokens: 48 })).tokens;
     });

@@ -1,0 +1,79 @@
+// A model's GPU memory beside its weights and KV pool: one batch's activations, the head's logits and
+// their argmax rows, the rope table, decode attention's split partials, and the staging buffers they are
+// read back through. Sized here once: the model allocates these sizes, and the memory check and
+// `tandem inspect` count them before anything is uploaded.
+//
+// The logits dominate with a large vocabulary: Qwen2.5's 151,936 entries take 594 KiB a row, so the head
+// computes at most maxLogitRows rows (default 17, the verify pass of the longest draft and its bonus row:
+// 10 MiB) instead of a whole batch's (128 rows, 74 MiB, and as much again to read them back).
+
+import type { ModelConfig } from './config';
+import { ARGMAX_ROW_BYTES } from '../ops/argmax';
+
+/** Default ModelRuntimeOptions.maxLogitRows: a draft of 16 tokens and the bonus row (speculative.ts). */
+export const DEFAULT_MAX_LOGIT_ROWS = 17;
+
+/** maxLogitRows for a fixed draft length: its verify pass reads k + 1 rows (the CLI allows k up to 64). */
+export function logitRowsForDraft(draftLength: number | 'auto' | undefined): number {
+  return typeof draftLength === 'number' ? Math.max(DEFAULT_MAX_LOGIT_ROWS, draftLength + 1) : DEFAULT_MAX_LOGIT_ROWS;
+}
+
+/** Most passes one decodeChain runs (a draft's longest proposal is 16 tokens; 64 leaves room). */
+export const MAX_CHAIN_STEPS = 64;
+
+export type WorkspaceBuffer = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials' | 'chainIds';
+export type WorkspaceReadback = 'ids' | 'chain' | 'logits';
+
+export interface WorkspacePlan {
+  /** Rows of logits one pass can compute: the option, at most one batch and one storage binding. */
+  maxLogitRows: number;
+  /** Attention splits of a full context (1 without split-key decode). */
+  maxSplits: number;
+  /** Bytes of each storage buffer. */
+  storage: Record<WorkspaceBuffer, number>;
+  /** Bytes of each staging buffer (the logits' is made on the first request that reads logits back). */
+  readback: Record<WorkspaceReadback, number>;
+  /** All of the above. */
+  totalBytes: number;
+}
+
+export interface WorkspaceShape {
+  maxBatchTokens: number;
+  maxContextTokens: number;
+  blockSize: number;
+  /** Unset: DEFAULT_MAX_LOGIT_ROWS. */
+  maxLogitRows?: number;
+  /** Keys per split of decode attention (0: no split). */
+  splitKeys: number;
+  /** The device's maxStorageBufferBindingSize: the logits of all rows are one binding. */
+  maxBindingBytes: number;
+}
+
+export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan {
+  const T = s.maxBatchTokens;
+  const f32 = 4;
+  const maxLogitRows = Math.max(1, Math.min(T, s.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS, Math.floor(s.maxBindingBytes / (c.vocabSize * f32))));
+  const maxSplits = s.splitKeys > 0 ? Math.ceil(s.maxContextTokens / s.splitKeys) : 1;
+  const storage: Record<WorkspaceBuffer, number> = {
+    tokens: T * 4,
+    x: T * c.dModel * f32,
+    h: T * c.dModel * f32,
+    qkv: T * (c.nHeads + 2 * c.nKvHeads) * c.headDim * f32,
+    attn: T * c.nHeads * c.headDim * f32,
+    gateUp: T * 2 * c.ffnDim * f32,
+    ffn: T * c.ffnDim * f32,
+    final: maxLogitRows * c.dModel * f32,
+    logits: maxLogitRows * c.vocabSize * f32,
+    // [rows][id, p]: the argmax op's output.
+    ids: maxLogitRows * ARGMAX_ROW_BYTES,
+    blockTable: Math.ceil(s.maxContextTokens / s.blockSize) * 4,
+    // [position][nRot/2] of (cos, sin).
+    rope: s.maxContextTokens * c.nRot * f32,
+    partials: c.nHeads * maxSplits * (c.headDim + 2) * f32,
+    // [MAX_CHAIN_STEPS][id, p]: decodeChain's argmax rows, read back once per chain.
+    chainIds: MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES,
+  };
+  const readback: Record<WorkspaceReadback, number> = { ids: storage.ids, chain: storage.chainIds, logits: storage.logits };
+  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  return { maxLogitRows, maxSplits, storage, readback, totalBytes: sum(storage) + sum(readback) };
+}

@@ -1,0 +1,59 @@
+// The model's workspace (model/workspace.ts): sized in one place, for the model to allocate and for the
+// memory check to count. A vocabulary as large as Qwen2.5's costs 594 KiB a row of logits, so the head
+// computes at most 17 rows unless asked for more, and the logits' staging buffer exists only once a request
+// reads logits back. Loading and disposing a model gives back every GPU buffer it made.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { gpuBufferCensus } from '../../src/gpu/buffers';
+import { BlockPool } from '../../src/kvcache/blockPool';
+import { Sequence } from '../../src/kvcache/sequence';
+import type { ModelConfig } from '../../src/model/config';
+import { loadModel } from '../../src/model/load';
+import { DEFAULT_MAX_LOGIT_ROWS, logitRowsForDraft, planWorkspace } from '../../src/model/workspace';
+import { testGpu } from '../helpers/gpuModel';
+import { ensureStories260K } from '../helpers/testModels';
+
+const QWEN25_05B: ModelConfig = {
+  architecture: 'qwen2', name: 'qwen2.5-coder-0.5b', nLayers: 24, dModel: 896, nHeads: 14, nKvHeads: 2, headDim: 64, nRot: 64, ffnDim: 4864,
+  vocabSize: 151936, contextLength: 32768, ropeTheta: 1e6, ropeStyle: 'neox', normEps: 1e-6, slidingWindow: 0, qkvBias: true,
+};
+const GPU_SHAPE = { maxBatchTokens: 128, maxContextTokens: 4096, blockSize: 16, splitKeys: 256, maxBindingBytes: 128 * 2 ** 20 };
+
+test('Qwen2.5-0.5B shapes: 17 rows of logits (10 MiB) by default, where a whole batch of 128 rows took 74 MiB twice', () => {
+  const plan = planWorkspace(QWEN25_05B, GPU_SHAPE);
+  assert.equal(plan.maxLogitRows, DEFAULT_MAX_LOGIT_ROWS);
+  assert.equal(plan.storage.logits, 17 * 151936 * 4);
+  assert.equal(plan.readback.logits, plan.storage.logits);
+  const batchRows = planWorkspace(QWEN25_05B, { ...GPU_SHAPE, maxLogitRows: 128 });
+  assert.equal(batchRows.storage.logits, 128 * 151936 * 4);
+  assert.ok(plan.totalBytes < 32 * 2 ** 20 && batchRows.totalBytes > 150 * 2 ** 20, `${plan.totalBytes} vs ${batchRows.totalBytes} bytes`);
+  // Rows never exceed one batch nor one storage binding.
+  assert.equal(planWorkspace(QWEN25_05B, { ...GPU_SHAPE, maxBatchTokens: 8 }).maxLogitRows, 8);
+  assert.equal(planWorkspace(QWEN25_05B, { ...GPU_SHAPE, maxLogitRows: 1000, maxBatchTokens: 1000, maxBindingBytes: 100 * 151936 * 4 }).maxLogitRows, 100);
+  // A fixed draft length past 16 (the CLI's --draft-length allows 64) gets its k + 1 rows.
+  assert.deepEqual(['auto' as const, undefined, 4, 16, 32].map(logitRowsForDraft), [17, 17, 17, 17, 33]);
+});
+
+test('a loaded model holds its weights, KV pool and the planned workspace; logits are staged only when read; dispose frees all', async () => {
+  const gpu = await testGpu();
+  const before = gpuBufferCensus();
+  const { model } = await loadModel(gpu, await ensureStories260K('f32'), { maxContextTokens: 256, maxBatchTokens: 64 });
+  try {
+    assert.equal(model.maxLogitRows, 17);
+    const loaded = gpuBufferCensus();
+    const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+    await model.forward({ tokens: [1, 2, 3], seq, logitRows: 3, wantLogits: false });
+    assert.deepEqual(gpuBufferCensus(), loaded, 'greedy passes make no buffer');
+    await assert.rejects(model.forward({ tokens: Array(18).fill(5), seq, logitRows: 18, wantLogits: false }), /logitRows 18/);
+    const r = await model.forward({ tokens: [4, 5], seq, logitRows: 2, wantLogits: true });
+    assert.equal(r.logits!.length, 2 * model.config.vocabSize);
+    const staged = gpuBufferCensus();
+    assert.equal(staged.buffers, loaded.buffers + 1, 'the logits staging buffer, made on the first read');
+    assert.equal(staged.bytes - loaded.bytes, 17 * model.config.vocabSize * 4);
+    await model.forward({ tokens: [6], seq, logitRows: 1, wantLogits: true });
+    assert.deepEqual(gpuBufferCensus(), staged, 'and made once');
+  } finally {
+    model.dispose();
+  }
+  assert.deepEqual(gpuBufferCensus(), before, 'every buffer of the model is destroyed');
+});
