@@ -9,6 +9,7 @@
 // per request (backspace or delete held down) comes in pieces; a piece that ends where the previous one
 // started (backspace) or starts where it did (delete) is joined to it.
 
+import { detached } from '../common/strings';
 import { LRUCache } from 'lru-cache';
 
 /** Snippets kept per document (most recent first), and their length bounds in characters. */
@@ -60,7 +61,7 @@ export function removedText(before: string, beforeLine: number, after: string, a
   const ends = (p: number) => before.charCodeAt(p + len) === 10;
   for (let p = minAt; p <= maxAt; p++) if (starts(p)) { at = p; break; }
   if (!starts(at)) for (let p = minAt; p <= maxAt; p++) if (ends(p)) { at = p; break; }
-  const textAt = (p: number) => before.slice(p, p + len);
+  const textAt = (p: number) => detached(before.slice(p, p + len));
   return { text: textAt(at), line: Math.max(beforeLine, afterLine), at, minAt, maxAt, textAt };
 }
 

@@ -4,6 +4,7 @@
 // with a document's recent window starts (PrefixStarts) it keeps its start until it has grown to
 // PREFIX_WINDOW_GROWTH x its budget, found again by its text where lines were added or removed above it.
 
+import { detached } from '../common/strings';
 import { LRUCache } from 'lru-cache';
 import { anchorOf, type MiddleAnchor } from './middle';
 
@@ -109,7 +110,7 @@ export function windowHead(windowText: string): string {
     const nl = windowText.indexOf('\n', end);
     end = nl < 0 ? windowText.length : nl + 1;
   }
-  return windowText.slice(0, Math.min(end, HEAD_MAX_CHARS));
+  return detached(windowText.slice(0, Math.min(end, HEAD_MAX_CHARS)));
 }
 
 /** Whether the text from lines[i] on begins with `head`. */
