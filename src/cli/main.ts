@@ -11,6 +11,7 @@ import { convertCommand } from './convert';
 import { benchCommand } from './bench';
 import { editReplayCommand, kvBudgetBytesOf } from './editReplay';
 import { benchSpeculativeCommand, parseDraftLength } from './speculative';
+import { benchSoakCommand } from './soak';
 import { kvTypeOf } from './kvTypeFlag';
 
 const USAGE = `usage:
@@ -29,6 +30,8 @@ const USAGE = `usage:
                   [--agreement natural,0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k] [--kv-budget-mib M]
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]
                   [--requests N] [--kv-budget-mib M] [--no-llamacpp] [--llamacpp-threads N] [--kv-type f16|f32]
+  tandem bench soak --model <model.gguf> [--draft self:q4_0|<draft.gguf>] [--requests N] [--documents N]
+                  [--files a.js,b.js] [--context N] [--kv-budget-mib M] [--max-tokens N] [--seed N]
 `;
 
 function num(v: string | undefined, name: string, dflt: number): number {
@@ -95,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
       case 'bench':
         if (rest[0] === 'edit-replay') await editReplayCommand(rest.slice(1));
         else if (rest[0] === 'speculative') await benchSpeculativeCommand(rest.slice(1));
+        else if (rest[0] === 'soak') return await benchSoakCommand(rest.slice(1));
         else await benchCommand(rest);
         return EXIT.ok;
       default:

@@ -7,17 +7,10 @@
 import * as vscode from 'vscode';
 import type { CompletionService } from '../completion/service';
 import { quietOutcome, type RequestTracer, type TraceOutcome, type TraceRecord } from '../completion/trace';
-import { capPrefix, DEFAULT_BUDGETS, MAX_CHARS_PER_TOKEN } from '../completion/prompt';
-import { PREFIX_WINDOW_GROWTH } from '../completion/window';
+import { capRequestText, OTHER_FILE_CHARS, requestLines } from '../completion/editorText';
 import type { CompletionRequest, ContextFile } from '../completion/types';
 import { enabledFor, type TandemSettings } from './settings';
 
-/** Lines of the document around the cursor sent to the engine (the engine fits them to token budgets). */
-const PREFIX_LINES = 400;
-const SUFFIX_LINES = 100;
-/** The prefix starts on a multiple of this line number, so its start moves in steps (KV reuse). */
-const ANCHOR_LINES = 16;
-const OTHER_FILE_CHARS = 8000;
 
 export interface ProviderHooks {
   settings(): TandemSettings;
@@ -115,19 +108,16 @@ export class TandemInlineProvider implements vscode.InlineCompletionItemProvider
 
   /** With `selected` (the suggest widget's item), the text is taken as if the item replaced its range. */
   request(document: vscode.TextDocument, position: vscode.Position, s: TandemSettings, selected?: vscode.SelectedCompletionInfo): CompletionRequest {
-    const startLine = Math.floor(Math.max(0, position.line - PREFIX_LINES) / ANCHOR_LINES) * ANCHOR_LINES;
-    const endLine = Math.min(document.lineCount - 1, position.line + SUFFIX_LINES);
+    const { startLine, endLine } = requestLines(position.line, document.lineCount);
     const before = selected ? selected.range.start : position;
     const after = selected && selected.range.end.isAfter(position) ? selected.range.end : position;
-    // At most what the engine can use (buildPrompt's cap, a kept window grown to its limit included): a
-    // minified file's long lines stay here.
-    const { prefixText, prefixLineOffset } = capPrefix(document.getText(new vscode.Range(startLine, 0, before.line, before.character)) + (selected?.text ?? ''),
-      s.prefixTokens * PREFIX_WINDOW_GROWTH * MAX_CHARS_PER_TOKEN, startLine);
-    const suffix = document.getText(new vscode.Range(after, document.lineAt(endLine).range.end)).slice(0, (s.suffixTokens ?? DEFAULT_BUDGETS.suffixTokens) * MAX_CHARS_PER_TOKEN);
+    const { prefix, prefixLineOffset, suffix } = capRequestText(
+      document.getText(new vscode.Range(startLine, 0, before.line, before.character)) + (selected?.text ?? ''),
+      document.getText(new vscode.Range(after, document.lineAt(endLine).range.end)), startLine, s);
     return {
       // Without the id the engine prefills the whole prompt on a fresh sequence (tandem.promptCache off).
       documentId: s.promptCache ? document.uri.toString() : undefined,
-      prefix: prefixText,
+      prefix,
       prefixLineOffset,
       suffix,
       path: vscode.workspace.asRelativePath(document.uri, false),

@@ -1,0 +1,334 @@
+// A day at the editor, compressed: thousands of completion requests from a simulated developer (typing,
+// backspaces, new lines, jumps, file switches, accepted completions, requests cancelled mid-stream or
+// superseded before they start, pastes and cuts of whole blocks, a cleared cache, binary and one-line
+// files), sent through the engine process's own request handler (EngineServer, in this process) with the
+// requests the extension's provider would build (completion/editorText.ts). Every `sampleEvery` requests,
+// once the engine is idle, it samples what must not grow: the JS heap after a full GC, the GPU buffers
+// alive (count and bytes), the KV pool's accounting, the documents cached. Anything that does not add up,
+// a request that is never answered, or an internal error is a problem, named in the result.
+
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { capRequestText, OTHER_FILE_CHARS, requestLines } from '../completion/editorText';
+import type { CompletionOptions, CompletionRequest, DraftMode } from '../completion/types';
+import { Rng } from '../engine/sampler';
+import { exposeGc } from './gc';
+import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo } from '../host/engine/protocol';
+import { DOCUMENTS_CACHED, EngineServer } from '../host/engine/server';
+
+export interface SoakOptions {
+  load: LoadParams;
+  /** Source files the documents start from (real code: from node_modules). */
+  files: string[];
+  /** Documents the developer works in (more than the engine caches makes it drop some). */
+  documents: number;
+  requests: number;
+  /** Requests before the baseline sample: caches fill, pipelines compile. */
+  warmupRequests: number;
+  sampleEvery: number;
+  /** Tokens per completion. */
+  maxTokens: number;
+  /** The prompt budgets the provider cuts text to (the extension's defaults: 1024 / unset). */
+  prefixTokens: number;
+  suffixTokens?: number;
+  /** A request not answered within this is a hang. */
+  requestTimeoutMs: number;
+  /**
+   * Most the heap after GC may grow from the baseline to the last sample. Some caches fill for a while
+   * (the tokenizer's word cache holds up to 10,000 words, the deleted-text memory 64 documents); a leak
+   * of a few kilobytes a request outgrows them.
+   */
+  heapGrowthLimitBytes: number;
+  seed: number;
+  onSample?: (s: SoakSample) => void;
+}
+
+export interface SoakSample {
+  requests: number;
+  /** Milliseconds since the soak started. */
+  atMs: number;
+  heapUsedBytes: number;
+  rssBytes: number;
+  gpuBuffers: number;
+  gpuBufferBytes: number;
+  documents: number;
+  blocksUsed: number;
+  blocksCached: number;
+  blocksFree: number;
+  blocksTotal: number;
+  evictions: number;
+  documentsDropped: number;
+}
+
+export interface SoakResult {
+  model: ModelInfo;
+  samples: SoakSample[];
+  /** Index in `samples` of the baseline (the first after the warm-up). */
+  baseline: number;
+  /** Per outcome: a completion's stoppedBy, or an error's code. */
+  outcomes: Record<string, number>;
+  /** Per simulated action. */
+  actions: Record<string, number>;
+  /** The slowest answer, ms. */
+  maxAnswerMs: number;
+  /** Linear fit of the heap after GC over the samples from the baseline on, bytes per request. */
+  heapSlopeBytesPerRequest: number;
+  /** What did not add up (empty: none). */
+  problems: string[];
+  totalMs: number;
+}
+
+/** The engine's request handler in this process, with the requests' answers matched by id. */
+class InProcessEngine {
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (e: EngineEvent) => void; onChunk?: (text: string) => void }>();
+  readonly server = new EngineServer((e) => this.receive(e));
+
+  private receive(e: EngineEvent): void {
+    if (!('id' in e)) return;
+    const w = this.waiting.get(e.id);
+    if (!w) return;
+    if (e.type === 'chunk') { w.onChunk?.(e.text); return; }
+    if (e.type === 'progress') return;
+    this.waiting.delete(e.id);
+    w.resolve(e);
+  }
+
+  /** Sends the request made by `make` with a fresh id; resolves with its final event. */
+  send(make: (id: number) => EngineRequest, onChunk?: (text: string) => void): { id: number; answer: Promise<EngineEvent> } {
+    const id = this.nextId++;
+    const answer = new Promise<EngineEvent>((resolve) => this.waiting.set(id, { resolve, onChunk }));
+    this.server.handle(make(id));
+    return { id, answer };
+  }
+
+  async stats(gc: boolean): Promise<EngineStats> {
+    const e = await this.send((id) => ({ type: 'stats', id, gc })).answer;
+    if (e.type !== 'stats') throw new Error(`stats answered ${e.type}`);
+    return e.stats;
+  }
+}
+
+/** A document in the simulated editor. */
+interface Doc {
+  id: string;
+  path: string;
+  languageId: string;
+  text: string;
+  cursor: number;
+}
+
+const LANGUAGE_OF: Record<string, string> = { js: 'javascript', mjs: 'javascript', cjs: 'javascript', ts: 'typescript', py: 'python', txt: 'plaintext' };
+
+/** The request the provider builds for a cursor at `doc.cursor` (completion/editorText.ts). */
+export function requestAt(doc: Doc, others: Doc[], budgets: { prefixTokens: number; suffixTokens?: number }): CompletionRequest {
+  const { text, cursor } = doc;
+  const cursorLine = lineOf(text, cursor);
+  const { startLine, endLine } = requestLines(cursorLine, lineOf(text, text.length) + 1);
+  const startAt = offsetOfLine(text, startLine);
+  const endNl = text.indexOf('\n', offsetOfLine(text, endLine));
+  const endAt = Math.max(cursor, endNl < 0 ? text.length : endNl);
+  const { prefix, prefixLineOffset, suffix } = capRequestText(text.slice(startAt, cursor), text.slice(cursor, endAt), startLine, budgets);
+  return {
+    documentId: doc.id, prefix, prefixLineOffset, suffix, path: doc.path, languageId: doc.languageId,
+    contextFiles: others.filter((o) => o.languageId === doc.languageId && o.text.trim() !== '').map((o) => ({ path: o.path, text: o.text.slice(0, OTHER_FILE_CHARS) })),
+  };
+}
+
+function lineOf(text: string, offset: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+function offsetOfLine(text: string, line: number): number {
+  let at = 0;
+  for (let l = 0; l < line; l++) {
+    const nl = text.indexOf('\n', at);
+    if (nl < 0) return text.length;
+    at = nl + 1;
+  }
+  return at;
+}
+
+/** The simulated developer's next action, with its weight (out of 1000). */
+const ACTIONS = [
+  ['type', 430], ['backspace', 100], ['newline', 60], ['jump', 50], ['switch', 90], ['accept', 80],
+  ['cancel', 90], ['supersede', 40], ['paste', 15], ['cut', 15], ['again', 20], ['clear', 8], ['hostile', 6],
+] as const;
+type Action = (typeof ACTIONS)[number][0];
+
+function pick(rng: Rng): Action {
+  let r = rng.next() * ACTIONS.reduce((s, [, w]) => s + w, 0);
+  for (const [a, w] of ACTIONS) if ((r -= w) < 0) return a;
+  return 'type';
+}
+
+/** Text no editor should choke on: control bytes, NULs, lone surrogates, and one very long line. */
+function hostileText(rng: Rng): string {
+  if (rng.next() < 0.5) return 'const x = ' + 'a+'.repeat(20_000) + '1;\n';
+  return Array.from({ length: 3000 }, () => String.fromCharCode(Math.floor(rng.next() * 0xe000))).join('');
+}
+
+export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+  const gc = exposeGc();
+  const rng = new Rng(o.seed);
+  const t0 = performance.now();
+  const engine = new InProcessEngine();
+  const problems: string[] = [];
+  const outcomes: Record<string, number> = {};
+  const actions: Record<string, number> = {};
+  const samples: SoakSample[] = [];
+  let maxAnswerMs = 0;
+
+  const loaded = await engine.send((id) => ({ type: 'load', id, params: o.load })).answer;
+  if (loaded.type !== 'loaded') throw new Error(`load failed: ${loaded.type === 'error' ? loaded.error.message : loaded.type}`);
+  const drafts: DraftMode[] = loaded.info.draft ? ['off', 'ngram', 'model', 'model+ngram'] : ['off', 'ngram'];
+
+  const sources = o.files.map((f) => readFileSync(f, 'utf8'));
+  const docs: Doc[] = Array.from({ length: o.documents }, (_, i) => {
+    const file = o.files[i % o.files.length];
+    const text = sources[i % sources.length];
+    const ext = file.split('.').pop() ?? '';
+    return { id: `file:///soak/${i}/${basename(file)}`, path: `soak/${i}/${basename(file)}`, languageId: LANGUAGE_OF[ext] ?? 'plaintext', text, cursor: Math.floor(rng.next() * text.length) };
+  });
+  let current = docs[0];
+  const recent: Doc[] = [];
+  /** Code-like text to type: a piece of another place in the document. */
+  const typed = (d: Doc, n: number) => { const at = Math.floor(rng.next() * Math.max(1, d.text.length - n)); return d.text.slice(at, at + n) || 'x'; };
+  const insert = (d: Doc, s: string) => { d.text = d.text.slice(0, d.cursor) + s + d.text.slice(d.cursor); d.cursor += s.length; };
+  const remove = (d: Doc, n: number) => { const from = Math.max(0, d.cursor - n); d.text = d.text.slice(0, from) + d.text.slice(d.cursor); d.cursor = from; };
+
+  const options = (): CompletionOptions => ({
+    maxTokens: o.maxTokens,
+    multiline: rng.next() < 0.5 ? 'auto' : 'always',
+    temperature: rng.next() < 0.15 ? 0.7 : 0,
+    draft: drafts[Math.floor(rng.next() * drafts.length)],
+    prefixTokens: o.prefixTokens,
+    suffixTokens: o.suffixTokens,
+  });
+  const withTimeout = async (p: Promise<EngineEvent>, what: string): Promise<EngineEvent | undefined> => {
+    let timer: NodeJS.Timeout | undefined;
+    const sent = performance.now();
+    const e = await Promise.race([p, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), o.requestTimeoutMs); })]);
+    clearTimeout(timer);
+    maxAnswerMs = Math.max(maxAnswerMs, performance.now() - sent);
+    if (!e) problems.push(`${what}: no answer within ${o.requestTimeoutMs} ms`);
+    return e;
+  };
+  const record = (e: EngineEvent | undefined): string | undefined => {
+    if (!e) return undefined;
+    const key = e.type === 'completed' ? e.result.stoppedBy : e.type === 'error' ? e.error.code : e.type;
+    outcomes[key] = (outcomes[key] ?? 0) + 1;
+    if (e.type === 'error' && e.error.code === 'INTERNAL') problems.push(`internal error: ${e.error.message.split('\n')[0]}`);
+    return e.type === 'completed' ? e.result.text : undefined;
+  };
+  const complete = (req: CompletionRequest, onChunk?: (id: number) => void) => {
+    let id = 0;
+    const sent = engine.send((i) => ({ type: 'complete', id: (id = i), request: req, options: options() }), onChunk && (() => onChunk(id)));
+    return sent;
+  };
+  const sample = async (requests: number) => {
+    // Discarded pipelined passes settle (their staging buffers are freed after): let the queue drain.
+    await new Promise((r) => setTimeout(r, 20));
+    const s = await engine.stats(true);
+    const pc = s.promptCache;
+    const x: SoakSample = {
+      requests, atMs: performance.now() - t0, heapUsedBytes: s.heapUsedBytes, rssBytes: s.rssBytes,
+      gpuBuffers: s.gpuBuffers.buffers, gpuBufferBytes: s.gpuBuffers.bytes,
+      documents: pc?.documents ?? 0, blocksUsed: pc?.blocksUsed ?? 0, blocksCached: pc?.blocksCached ?? 0, blocksFree: pc?.blocksFree ?? 0,
+      blocksTotal: pc?.blocksTotal ?? 0, evictions: pc?.evictions ?? 0, documentsDropped: pc?.documentsDropped ?? 0,
+    };
+    if (!s.gcRan) problems.push('the stats were taken without a full GC');
+    if (x.blocksUsed + x.blocksCached + x.blocksFree !== x.blocksTotal) problems.push(`at ${requests} requests the KV pool does not add up: ${x.blocksUsed} used + ${x.blocksCached} cached + ${x.blocksFree} free != ${x.blocksTotal}`);
+    samples.push(x);
+    o.onSample?.(x);
+  };
+
+  try {
+    let done = 0;
+    while (done < o.requests) {
+      const action = pick(rng);
+      actions[action] = (actions[action] ?? 0) + 1;
+      const d = current;
+      switch (action) {
+        case 'type': insert(d, typed(d, 1 + Math.floor(rng.next() * 3))); break;
+        case 'backspace': remove(d, 1 + Math.floor(rng.next() * 2)); break;
+        case 'newline': insert(d, '\n' + ' '.repeat(2 * Math.floor(rng.next() * 4))); break;
+        case 'jump': d.cursor = offsetOfLine(d.text, Math.floor(rng.next() * (lineOf(d.text, d.text.length) + 1))); break;
+        case 'switch':
+          recent.unshift(d);
+          recent.splice(2);
+          current = docs[Math.floor(rng.next() * docs.length)];
+          break;
+        case 'paste': insert(d, typed(docs[Math.floor(rng.next() * docs.length)], 2000 + Math.floor(rng.next() * 3000))); break;
+        case 'cut': remove(d, 1000 + Math.floor(rng.next() * 5000)); break;
+        case 'hostile': {
+          // A binary or one-line file opened for one request; its text is dropped after (the engine's
+          // cache of it is not: one more document for its LRU).
+          const n = actions.hostile;
+          const text = hostileText(rng);
+          const h: Doc = { id: `file:///soak/hostile/${n}`, path: `soak/hostile/${n}.txt`, languageId: 'plaintext', text, cursor: Math.floor(rng.next() * text.length) };
+          record(await withTimeout(complete(requestAt(h, [], o)).answer, `request ${done} (hostile)`));
+          done++;
+          continue;
+        }
+        case 'clear': record(await withTimeout(engine.send((id) => ({ type: 'clearCache', id })).answer, 'clearCache')); continue;
+        case 'again': break;
+      }
+      const others = recent.filter((r) => r !== current);
+      const req = requestAt(current, others, o);
+      if (action === 'cancel') {
+        // The user types on while the completion streams: cancelled after its first chunk.
+        const c = complete(req, (id) => engine.server.handle({ type: 'cancel', id: 0, target: id }));
+        record(await withTimeout(c.answer, `request ${done}`));
+      } else if (action === 'supersede') {
+        // Keystrokes while a request runs and another waits: the running one is cancelled mid-way, the
+        // queued one before it starts, and the newest runs.
+        const running = complete(req);
+        insert(current, typed(current, 1));
+        const queued = complete(requestAt(current, others, o));
+        engine.server.handle({ type: 'cancel', id: 0, target: running.id });
+        engine.server.handle({ type: 'cancel', id: 0, target: queued.id });
+        insert(current, typed(current, 1));
+        const newest = complete(requestAt(current, others, o));
+        for (const [i, c] of [running, queued, newest].entries()) record(await withTimeout(c.answer, `request ${done + i}`));
+        done += 2;
+      } else {
+        const text = record(await withTimeout(complete(req).answer, `request ${done}`));
+        if (action === 'accept' && text) insert(current, text);
+      }
+      done++;
+      if (problems.length > 20) break;
+      if (done >= o.warmupRequests && (samples.length === 0 || done - samples[samples.length - 1].requests >= o.sampleEvery)) await sample(done);
+    }
+    if (samples[samples.length - 1]?.requests !== done) await sample(done);
+  } finally {
+    await engine.send((id) => ({ type: 'dispose', id })).answer;
+    gc();
+  }
+  const base = samples[0];
+  for (const s of samples.slice(1)) {
+    if (s.gpuBuffers !== base.gpuBuffers || s.gpuBufferBytes !== base.gpuBufferBytes) {
+      problems.push(`GPU buffers at ${s.requests} requests: ${s.gpuBuffers} (${s.gpuBufferBytes} bytes), after the warm-up ${base.gpuBuffers} (${base.gpuBufferBytes} bytes)`);
+      break;
+    }
+  }
+  const last = samples[samples.length - 1];
+  if (last.heapUsedBytes - base.heapUsedBytes > o.heapGrowthLimitBytes) {
+    problems.push(`the heap after GC grew by ${last.heapUsedBytes - base.heapUsedBytes} bytes from ${base.requests} to ${last.requests} requests (limit ${o.heapGrowthLimitBytes})`);
+  }
+  const most = Math.max(...samples.map((s) => s.documents));
+  if (most > DOCUMENTS_CACHED) problems.push(`${most} documents cached, more than the engine's ${DOCUMENTS_CACHED}`);
+  return { model: loaded.info, samples, baseline: 0, outcomes, actions, maxAnswerMs, heapSlopeBytesPerRequest: slope(samples.map((s) => [s.requests, s.heapUsedBytes])), problems, totalMs: performance.now() - t0 };
+}
+
+/** Least-squares slope of y over x. */
+export function slope(points: [number, number][]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
+}
