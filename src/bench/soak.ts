@@ -1,7 +1,7 @@
 // A day at the editor, compressed: thousands of completion requests from a simulated developer (typing,
 // backspaces, new lines, jumps, file switches, accepted completions, requests cancelled mid-stream or
 // superseded before they start, pastes and cuts of whole blocks, a cleared cache, binary and one-line
-// files), sent through the engine process's own request handler (EngineServer, in this process) with the
+// files, the model loaded again as after a change of settings), sent through the engine process's own request handler (EngineServer, in this process) with the
 // requests the extension's provider would build (completion/editorText.ts). Every `sampleEvery` requests,
 // once the engine is idle, it samples what must not grow: the JS heap after a full GC, the GPU buffers
 // alive (count and bytes), the KV pool's accounting, the documents cached. Anything that does not add up,
@@ -154,7 +154,7 @@ function offsetOfLine(text: string, line: number): number {
 /** The simulated developer's next action, with its weight (out of 1000). */
 const ACTIONS = [
   ['type', 430], ['backspace', 100], ['newline', 60], ['jump', 50], ['switch', 90], ['accept', 80],
-  ['cancel', 90], ['supersede', 40], ['paste', 15], ['cut', 15], ['again', 20], ['clear', 8], ['hostile', 6],
+  ['cancel', 90], ['supersede', 40], ['paste', 15], ['cut', 15], ['again', 20], ['clear', 8], ['hostile', 6], ['reload', 4],
 ] as const;
 type Action = (typeof ACTIONS)[number][0];
 
@@ -274,6 +274,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           continue;
         }
         case 'clear': record(await withTimeout(engine.send((id) => ({ type: 'clearCache', id })).answer, 'clearCache')); continue;
+        case 'reload':
+          // A setting changed (model, memory, KV type): the engine loads the model again and disposes the old
+          // one, which must give back every buffer it held.
+        {
+          const e = await withTimeout(engine.send((id) => ({ type: 'load', id, params: o.load })).answer, 'load');
+          record(e);
+          if (e && e.type !== 'loaded') problems.push(`loading the model again failed: ${e.type === 'error' ? e.error.message : e.type}`);
+          continue;
+        }
         case 'again': break;
       }
       const others = recent.filter((r) => r !== current);
