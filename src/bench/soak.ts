@@ -9,10 +9,10 @@
 
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { capRequestText, OTHER_FILE_CHARS, requestLines } from '../completion/editorText';
 import type { CompletionOptions, CompletionRequest, DraftMode } from '../completion/types';
 import { Rng } from '../engine/sampler';
 import { exposeGc } from './gc';
+import { hostileText, LANGUAGE_OF, lineOf, offsetOfLine, pick, requestAt, type Doc } from './soakEditor';
 import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo } from '../host/engine/protocol';
 import { DOCUMENTS_CACHED, EngineServer } from '../host/engine/server';
 
@@ -62,9 +62,8 @@ export interface SoakSample {
 
 export interface SoakResult {
   model: ModelInfo;
+  /** The first is the baseline, taken after the warm-up. */
   samples: SoakSample[];
-  /** Index in `samples` of the baseline (the first after the warm-up). */
-  baseline: number;
   /** Per outcome: a completion's stoppedBy, or an error's code. */
   outcomes: Record<string, number>;
   /** Per simulated action. */
@@ -107,67 +106,6 @@ class InProcessEngine {
     if (e.type !== 'stats') throw new Error(`stats answered ${e.type}`);
     return e.stats;
   }
-}
-
-/** A document in the simulated editor. */
-interface Doc {
-  id: string;
-  path: string;
-  languageId: string;
-  text: string;
-  cursor: number;
-}
-
-const LANGUAGE_OF: Record<string, string> = { js: 'javascript', mjs: 'javascript', cjs: 'javascript', ts: 'typescript', py: 'python', txt: 'plaintext' };
-
-/** The request the provider builds for a cursor at `doc.cursor` (completion/editorText.ts). */
-export function requestAt(doc: Doc, others: Doc[], budgets: { prefixTokens: number; suffixTokens?: number }): CompletionRequest {
-  const { text, cursor } = doc;
-  const cursorLine = lineOf(text, cursor);
-  const { startLine, endLine } = requestLines(cursorLine, lineOf(text, text.length) + 1);
-  const startAt = offsetOfLine(text, startLine);
-  const endNl = text.indexOf('\n', offsetOfLine(text, endLine));
-  const endAt = Math.max(cursor, endNl < 0 ? text.length : endNl);
-  const { prefix, prefixLineOffset, suffix } = capRequestText(text.slice(startAt, cursor), text.slice(cursor, endAt), startLine, budgets);
-  return {
-    documentId: doc.id, prefix, prefixLineOffset, suffix, path: doc.path, languageId: doc.languageId,
-    contextFiles: others.filter((o) => o.languageId === doc.languageId && o.text.trim() !== '').map((o) => ({ path: o.path, text: o.text.slice(0, OTHER_FILE_CHARS) })),
-  };
-}
-
-function lineOf(text: string, offset: number): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) n++;
-  return n;
-}
-
-function offsetOfLine(text: string, line: number): number {
-  let at = 0;
-  for (let l = 0; l < line; l++) {
-    const nl = text.indexOf('\n', at);
-    if (nl < 0) return text.length;
-    at = nl + 1;
-  }
-  return at;
-}
-
-/** The simulated developer's next action, with its weight (out of 1000). */
-const ACTIONS = [
-  ['type', 430], ['backspace', 100], ['newline', 60], ['jump', 50], ['switch', 90], ['accept', 80],
-  ['cancel', 90], ['supersede', 40], ['paste', 15], ['cut', 15], ['again', 20], ['clear', 8], ['hostile', 6], ['reload', 4],
-] as const;
-type Action = (typeof ACTIONS)[number][0];
-
-function pick(rng: Rng): Action {
-  let r = rng.next() * ACTIONS.reduce((s, [, w]) => s + w, 0);
-  for (const [a, w] of ACTIONS) if ((r -= w) < 0) return a;
-  return 'type';
-}
-
-/** Text no editor should choke on: control bytes, NULs, lone surrogates, and one very long line. */
-function hostileText(rng: Rng): string {
-  if (rng.next() < 0.5) return 'const x = ' + 'a+'.repeat(20_000) + '1;\n';
-  return Array.from({ length: 3000 }, () => String.fromCharCode(Math.floor(rng.next() * 0xe000))).join('');
 }
 
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
@@ -329,7 +267,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   }
   const most = Math.max(...samples.map((s) => s.documents));
   if (most > DOCUMENTS_CACHED) problems.push(`${most} documents cached, more than the engine's ${DOCUMENTS_CACHED}`);
-  return { model: loaded.info, samples, baseline: 0, outcomes, actions, maxAnswerMs, heapSlopeBytesPerRequest: slope(samples.map((s) => [s.requests, s.heapUsedBytes])), problems, totalMs: performance.now() - t0 };
+  return { model: loaded.info, samples, outcomes, actions, maxAnswerMs, heapSlopeBytesPerRequest: slope(samples.map((s) => [s.requests, s.heapUsedBytes])), problems, totalMs: performance.now() - t0 };
 }
 
 /** Least-squares slope of y over x. */

@@ -51,7 +51,7 @@ export async function benchSoakCommand(args: string[]): Promise<number> {
     seed: count(v.seed, 'seed', 1, 0),
     onSample: (s: SoakSample) => process.stdout.write(JSON.stringify({ name: 'soak sample', ...s, atMs: Math.round(s.atMs) }) + '\n'),
   });
-  const base = r.samples[r.baseline];
+  const base = r.samples[0];
   const last = r.samples[r.samples.length - 1];
   const emit = (f: Record<string, unknown>) => process.stdout.write(JSON.stringify(f) + '\n');
   const common = { model: r.model.name, adapter: r.model.adapter, draft: r.model.draft?.name ?? null, baselineAt: base.requests, lastAt: last.requests };
