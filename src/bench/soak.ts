@@ -13,7 +13,7 @@ import type { CompletionOptions, CompletionRequest, DraftMode } from '../complet
 import { Rng } from '../engine/sampler';
 import { exposeGc } from './gc';
 import { hostileText, LANGUAGE_OF, lineOf, offsetOfLine, pick, requestAt, type Doc } from './soakEditor';
-import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo } from '../host/engine/protocol';
+import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, PromptCacheStats } from '../host/engine/protocol';
 import { DOCUMENTS_CACHED, EngineServer } from '../host/engine/server';
 
 export interface SoakOptions {
@@ -43,7 +43,11 @@ export interface SoakOptions {
   onSample?: (s: SoakSample) => void;
 }
 
-export interface SoakSample {
+/** The prompt cache's figures a sample keeps (PromptCacheStats). */
+const POOL_FIGURES = ['documents', 'blocksUsed', 'blocksCached', 'blocksFree', 'blocksTotal', 'evictions', 'documentsDropped'] as const;
+type PoolFigures = Pick<PromptCacheStats, (typeof POOL_FIGURES)[number]>;
+
+export interface SoakSample extends PoolFigures {
   requests: number;
   /** Milliseconds since the soak started. */
   atMs: number;
@@ -51,13 +55,6 @@ export interface SoakSample {
   rssBytes: number;
   gpuBuffers: number;
   gpuBufferBytes: number;
-  documents: number;
-  blocksUsed: number;
-  blocksCached: number;
-  blocksFree: number;
-  blocksTotal: number;
-  evictions: number;
-  documentsDropped: number;
 }
 
 export interface SoakResult {
@@ -170,12 +167,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     // Discarded pipelined passes settle (their staging buffers are freed after): let the queue drain.
     await new Promise((r) => setTimeout(r, 20));
     const s = await engine.stats(true);
-    const pc = s.promptCache;
+    const pool = Object.fromEntries(POOL_FIGURES.map((k) => [k, s.promptCache?.[k] ?? 0])) as PoolFigures;
     const x: SoakSample = {
       requests, atMs: performance.now() - t0, heapUsedBytes: s.heapUsedBytes, rssBytes: s.rssBytes,
-      gpuBuffers: s.gpuBuffers.buffers, gpuBufferBytes: s.gpuBuffers.bytes,
-      documents: pc?.documents ?? 0, blocksUsed: pc?.blocksUsed ?? 0, blocksCached: pc?.blocksCached ?? 0, blocksFree: pc?.blocksFree ?? 0,
-      blocksTotal: pc?.blocksTotal ?? 0, evictions: pc?.evictions ?? 0, documentsDropped: pc?.documentsDropped ?? 0,
+      gpuBuffers: s.gpuBuffers.buffers, gpuBufferBytes: s.gpuBuffers.bytes, ...pool,
     };
     if (!s.gcRan) problems.push('the stats were taken without a full GC');
     if (x.blocksUsed + x.blocksCached + x.blocksFree !== x.blocksTotal) problems.push(`at ${requests} requests the KV pool does not add up: ${x.blocksUsed} used + ${x.blocksCached} cached + ${x.blocksFree} free != ${x.blocksTotal}`);

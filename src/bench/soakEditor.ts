@@ -6,6 +6,9 @@ import { capRequestText, OTHER_FILE_CHARS, requestLines } from '../completion/ed
 import type { CompletionRequest } from '../completion/types';
 import type { Rng } from '../engine/sampler';
 
+/** Real source files the documents start from by default (not ours: from installed packages), from the repository root. */
+export const SOAK_FILES = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js', 'node_modules/@vscode/vsce/out/package.js'];
+
 /** A document in the simulated editor. */
 export interface Doc {
   id: string;

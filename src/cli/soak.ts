@@ -6,13 +6,12 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSoak, slope, type SoakSample } from '../bench/soak';
+import { SOAK_FILES } from '../bench/soakEditor';
 import { UsageError } from '../common/errors';
 import { resolveModel } from '../models/catalog';
 import { kvBudgetBytesOf } from './editReplay';
 import { EXIT } from './exitCodes';
 
-/** Real source files the documents start from (not ours: from installed packages). */
-const DEFAULT_FILES = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js', 'node_modules/@vscode/vsce/out/package.js'];
 
 function count(v: string | undefined, name: string, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
@@ -33,7 +32,7 @@ export async function benchSoakCommand(args: string[]): Promise<number> {
     },
   });
   if (!v.model) throw new UsageError('bench soak needs --model <gguf>');
-  const files = (v.files ? v.files.split(',') : DEFAULT_FILES).map((f) => resolve(f)).filter((f) => existsSync(f));
+  const files = (v.files ? v.files.split(',') : SOAK_FILES).map((f) => resolve(f)).filter((f) => existsSync(f));
   if (!files.length) throw new UsageError('no source file to edit: pass --files a.js,b.ts (e.g. from node_modules)');
   const modelPath = await resolveModel(v.model, (s) => process.stderr.write(`tandem: ${s}\n`));
   const requests = count(v.requests, 'requests', 2000);

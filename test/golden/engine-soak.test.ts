@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runSoak, type SoakOptions } from '../../src/bench/soak';
+import { SOAK_FILES } from '../../src/bench/soakEditor';
 import { Readback } from '../../src/gpu/buffers';
 import type { Gpu } from '../../src/gpu/device';
 import { EngineServer } from '../../src/host/engine/server';
@@ -20,7 +21,7 @@ const qwenFim: SyntheticSpec = {
   ropeTheta: 1e6, tiedEmbedding: true, weightType: 'q8_0', seed: 5, tokenizer: 'qwen2',
 };
 
-const files = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js', 'node_modules/@vscode/vsce/out/package.js'].map((f) => join(repoRoot(), f));
+const files = SOAK_FILES.map((f) => join(repoRoot(), f));
 
 async function soakOptions(requests: number): Promise<SoakOptions> {
   return {
