@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs on a GPU machine prepared by scripts/device-pack.sh (no Node.js needed there): checks the WebGPU
 # adapter, the golden tokens and the kernel tests on the real GPU, then the full-size benchmarks as JSON
-# lines: copy bandwidth, every decode matvec variant on the 0.5B shapes, 0.5B decode/prefill with 24
-# layers (each matvec variant), the cost of a verify pass of 1..17 positions (matrix vs split-K batch
-# kernel), the 1.5B/0.5B speculative pair at full size, the edit replay at 24 layers.
-# Each step has a time limit, so one call fits a ten-minute slot; --quick runs the small sizes (to try
-# the script on a software adapter). Output also goes to $OUT/device-run.jsonl when $OUT is set.
+# lines: a dispatch's fixed cost, copy bandwidth, every decode matvec variant on the 0.5B shapes, 0.5B
+# decode/prefill with 24 layers (each matvec variant), the cost of a verify pass of 1..17 positions (matrix
+# vs split-K batch kernel), the dispatch floor of the 24-layer pass, the 1.5B/0.5B speculative pair at full
+# size, the edit replay at 24 layers.
+# Each step has a time limit; together the limits pass a ten-minute call, so the steps come in order of
+# what matters most, and a call cut short keeps what it wrote to $OUT/device-run.jsonl (when $OUT is set).
+# --quick runs the small sizes (to try the script on a software adapter).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 quick=0; [ "${1:-}" = --quick ] && quick=1
@@ -22,7 +24,9 @@ fi
 [ -d node_modules/webgpu/dist ] || tar xJf .devrun/nm.tar.xz
 export MESA_SHADER_CACHE_DIR=/tmp/mesa
 node scripts/probe-adapter.mjs 2>&1 | tee -a "$log" || { say "no WebGPU adapter"; exit 3; }
-run() { local limit=$1; shift; say "$*"; timeout "$limit" "$@" 2>&1 | grep -v '^Warning' | tee -a "$log"; }
+# A step that fails or runs out of time says so (124: its limit), so a cut-short run is not read as complete.
+status() { [ "$1" = 0 ] || say "exit $1$([ "$1" = 124 ] && echo ": timed out after $2 s")"; }
+run() { local limit=$1; shift; say "$*"; timeout "$limit" "$@" 2>&1 | grep -v '^Warning' | tee -a "$log"; status "${PIPESTATUS[0]}" "$limit"; }
 models=/tmp/tandem-models; mkdir -p "$models"
 say "golden: stories260K, 200 greedy tokens"
 timeout 60 node dist/cli.js complete --model .devrun/stories260K-f32.gguf --prompt-tokens 1 --max-tokens 200 --no-stop --json > /tmp/golden.out 2>/dev/null
@@ -32,16 +36,20 @@ node -e 'const fs = require("fs"); const o = JSON.parse(fs.readFileSync("/tmp/go
   console.log(JSON.stringify({ name: "golden greedy tokens equal", value: g ? same : null, of: g ? g.length : null, unit: "tokens", adapter: o.adapter }));' 2>&1 | tee -a "$log"
 say "kernel tests"
 timeout 150 node --test --test-concurrency=1 --test-reporter=tap dist-test/kernels/ 2>&1 | grep -E '^# (tests|pass|fail|skipped)|^not ok' | tee -a "$log"
-run 60 node dist/cli.js bench bandwidth
+status "${PIPESTATUS[0]}" 150
+# The fixed cost of a dispatch, host and GPU: what bounds a small model's decode when weights stream fast.
+run 60 node dist/cli.js bench dispatch
 if [ $quick = 1 ]; then
   run 300 node dist/cli.js bench matvec --matvec splitK,splitKi,splitKsg
   run 300 node dist-bench/engine.js --layers 2 --no-baseline --tokens 8 --runs 1 --cache-dir "$models" --types q8_0 --matvec splitKi,splitKsg
   run 120 node dist/cli.js bench verify --model "$models/bench-qwen05b-2L-q8_0.gguf" --matvec rows,splitKi --runs 3
+  run 60 node dist/cli.js bench dispatch --model "$models/bench-qwen05b-2L-q8_0.gguf"
 else
   run 120 node dist/cli.js bench matvec --matvec rows,splitK,splitKi,splitKsg
   run 200 node dist-bench/engine.js --full --no-baseline --tokens 32 --runs 3 --cache-dir "$models" --types q8_0,q4_0,f16 --matvec splitKi,splitKsg
   # A verify pass of k+1 positions against one position: the matrix kernel (rows) and the split-K batch kernel.
   run 90 node dist/cli.js bench verify --model "$models/bench-qwen05b-24L-q8_0.gguf" --matvec rows,splitKi --runs 5
+  run 60 node dist/cli.js bench dispatch --model "$models/bench-qwen05b-24L-q8_0.gguf"
   run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"
   run 150 node dist-bench/edit-replay.js --only qwen --layers 24 --no-llamacpp --requests 40 --no-cache-requests 10 --layouts spm --cache-dir "$models"
 fi

@@ -1,4 +1,4 @@
-// `tandem bench decode|prefill|bandwidth|matvec|verify`: JSON lines, one per figure, every timing next to a baseline
+// `tandem bench decode|prefill|bandwidth|matvec|verify|dispatch`: JSON lines, one per figure, every timing next to a baseline
 // measured in the same run (the device's copy bandwidth; llama.cpp on the same GGUF with --baseline).
 
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import { MATVEC_KINDS, type MatvecKind } from '../ops/matmul';
 import { kvTypeOf } from './kvTypeFlag';
 import { measureVerifyCost } from '../bench/verify';
 import { encodedDispatches } from '../ops/context';
+import { benchDispatch } from './benchDispatch';
 import { median } from '../bench/stats';
 
 interface Figure {
@@ -71,20 +72,25 @@ export async function benchCommand(args: string[]): Promise<void> {
     },
   });
   const what = positionals[0];
-  if (!['decode', 'prefill', 'bandwidth', 'matvec', 'verify'].includes(what)) throw new UsageError('bench decode|prefill|bandwidth|matvec|verify --model <gguf>');
+  if (!['decode', 'prefill', 'bandwidth', 'matvec', 'verify', 'dispatch'].includes(what)) throw new UsageError('bench decode|prefill|bandwidth|matvec|verify|dispatch --model <gguf>');
   if (v.baseline !== undefined && v.baseline !== 'llamacpp' && v.baseline !== 'llamacpp-vulkan') throw new UsageError('--baseline llamacpp|llamacpp-vulkan');
   const context = Number(v.context ?? 512);
   const nTokens = Number(v.tokens ?? 16);
   const runs = Number(v.runs ?? 3);
   const kvType = kvTypeOf(v['kv-type']);
-  // Dawn rounds GPU timestamps to 100 µs unless told not to: profiles need the real values.
-  const gpu = await Gpu.acquire({ dawnFlags: v.profile ? ['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization'] : [] });
+  // Dawn rounds GPU timestamps to 100 µs unless told not to: profiles (and dispatch costs) need the real values.
+  const gpu = await Gpu.acquire({ dawnFlags: v.profile || what === 'dispatch' ? ['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization'] : [] });
   try {
     const bw = await measureBandwidth(gpu);
     const adapter = gpu.adapter.description;
     emit({ name: 'device copy bandwidth', value: bw.copyBytesPerS / 1e9, unit: 'GB/s', adapter, note: `bytes read + written per second, best copy kernel of kernels/stream.wgsl (${bw.copyConfig})` });
     emit({ name: 'device read bandwidth', value: bw.readBytesPerS / 1e9, unit: 'GB/s', adapter, note: `bytes read per second, best read-and-sum kernel of kernels/stream.wgsl (${bw.readConfig})` });
     if (what === 'bandwidth') return;
+    if (what === 'dispatch') {
+      const [matvec] = matvecKindsOf(v.matvec, []);
+      await benchDispatch(gpu, bw, emit, { model: v.model, matvec, context, prompt: benchPrompt });
+      return;
+    }
     if (what === 'matvec') {
       const kinds = matvecKindsOf(v.matvec, ['rows', 'splitK']);
       for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0'] as WeightDtype[]) {

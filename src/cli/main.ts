@@ -26,6 +26,9 @@ const USAGE = `usage:
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg] [--kv-type f16|f32]
                   [--pipeline-depth 1,2] (decode: greedy passes in flight, each listed depth in the same run)
+  tandem bench matvec|verify [--model <model.gguf>] [--matvec rows,splitKi] (verify: a pass of 1..17 positions vs one)
+  tandem bench dispatch [--model <model.gguf>] [--matvec k] (a dispatch's fixed cost on the host and the GPU;
+                  with a model, the floor it puts under a decode pass vs the weights at copy bandwidth)
   tandem bench speculative --model <target.gguf> --draft <draft.gguf> | self:q4_0 | self:q8_0
                   [--agreement natural,0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k] [--kv-budget-mib M]
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]

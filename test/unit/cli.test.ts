@@ -72,3 +72,23 @@ test('bench decode: dispatches per decode token, software and GPU kernel sets; b
   assert.ok(passes.every((f) => f.value > 0));
   assert.equal(tandem('bench', 'decode', '--model', model, '--split-keys', '-1').status, 2);
 });
+
+// bench dispatch: the fixed costs are positive, the host figure adds up from its parts, and with a model the
+// floor counts the dispatches a real decode pass encodes (the software set: 8 a layer + 4, as above).
+test('bench dispatch: per-dispatch GPU and host costs, and the floor they put under a decode pass', async () => {
+  const model = await ensureStories260K('f32');
+  const r = tandem('bench', 'dispatch', '--model', model, '--context', '64', '--matvec', 'rows');
+  assert.equal(r.status, 0, r.stderr);
+  const figures = new Map(r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string | null>).map((f) => [f.name as string, f]));
+  const gpu = figures.get('GPU time per dependent dispatch')!;
+  const host = figures.get('host time per dispatch')!;
+  const floor = figures.get('dispatch floor of a decode pass')!;
+  assert.ok((gpu.value as number) > 0 && (gpu.independentWallUs as number) > 0, JSON.stringify(gpu));
+  assert.ok(Math.abs((host.value as number) - (host.encodeUs as number) - (host.submitUs as number)) < 0.01, JSON.stringify(host));
+  assert.ok((figures.get('host time of the three Dawn calls, each alone')!.setBindGroupUs as number) > 0);
+  assert.equal(floor.dispatchesPerPass, 5 * 8 + 4);
+  const perDispatchUs = Math.max(host.value as number, gpu.value as number);
+  assert.ok(Math.abs((floor.value as number) - (44 * perDispatchUs) / 1000) < 0.01, JSON.stringify(floor));
+  assert.ok(Math.abs((floor.ratio as number) - (floor.value as number) / (floor.rooflineMs as number)) < 0.05 * (floor.ratio as number));
+  assert.equal(tandem('bench', 'dispatch', '--matvec', 'bogus').status, 2);
+});
