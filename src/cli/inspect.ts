@@ -5,7 +5,6 @@ import { readModelConfig, resolveRuntimeOptions } from '../model/load';
 import { defaultKvType, kvBytesPerToken } from '../kvcache/kvBuffers';
 import { createTokenizer } from '../tokenizer';
 import { planWorkspace } from '../model/workspace';
-import { defaultSplitKeys } from '../ops/attention';
 
 export async function inspectCommand(path: string, json: boolean): Promise<void> {
   const { file, config } = await readModelConfig(path);
@@ -19,11 +18,12 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
   const weightBytes = file.tensors.reduce((s, t) => s + t.byteSize, 0);
   // No device here: figures for the default on an adapter with shader-f16 (most), and f32 beside it.
   const kvType = defaultKvType(true);
-  const runtime = resolveRuntimeOptions(config, {}, kvType);
+  // A GPU adapter's defaults: split-key decode attention.
+  const runtime = resolveRuntimeOptions(config, {}, { kvType, software: false });
   const kvPerToken = kvBytesPerToken({ ...config, blockSize: runtime.blockSize, kvType });
   const kvPerTokenF32 = kvBytesPerToken({ ...config, blockSize: runtime.blockSize, kvType: 'f32' });
-  // A GPU adapter's split-key decode and a 128 MiB binding (WebGPU's default limit).
-  const workspace = planWorkspace(config, { ...runtime, splitKeys: runtime.attentionSplitKeys ?? defaultSplitKeys(false), maxBindingBytes: 128 * 2 ** 20 });
+  // A 128 MiB binding: WebGPU's default limit.
+  const workspace = planWorkspace(config, { ...runtime, splitKeys: runtime.attentionSplitKeys, maxBindingBytes: 128 * 2 ** 20 });
   let tokenizer: Record<string, unknown> = { error: 'none' };
   try {
     const tok = createTokenizer(file.metadata);

@@ -13,9 +13,9 @@ import type { Gpu } from '../gpu/device';
 import type { GgufFile } from '../loaders/gguf/types';
 import { requantizedWeightBytes, type RequantDtype } from '../loaders/quant/requantize';
 import { BlockPool } from '../kvcache/blockPool';
-import { kvBytesPerToken, kvShapesEqual, resolveKvType } from '../kvcache/kvBuffers';
+import { kvBytesPerToken, kvShapesEqual } from '../kvcache/kvBuffers';
 import type { LlamaModel } from '../model/llama';
-import { heldTokensPerSequence, loadModel, readModelConfig, resolveRuntimeOptions, type LoadOptions } from '../model/load';
+import { adapterDefaults, heldTokensPerSequence, loadModel, readModelConfig, resolveRuntimeOptions, type LoadOptions } from '../model/load';
 import { ModelDraft } from './draft';
 import { draftDefaultKvBytes, kvShapeOf, splitKvBudget, type KvBudgetSplit } from './draftBudget';
 import { checkSelfDraft, loadRequantizedCopy, parseSelfDraft } from './draftSelf';
@@ -112,7 +112,7 @@ export async function planDraftKv(gpu: Gpu, targetPath: string, source: DraftMod
   let draftConfig = config;
   if (source.kind === 'self') checkSelfDraft(file, source.dtype);
   else draftConfig = (await readModelConfig(source.path)).config;
-  const runtime = resolveRuntimeOptions(config, target, resolveKvType(gpu.device, target.kvType));
+  const runtime = resolveRuntimeOptions(config, target, adapterDefaults(gpu, target.kvType));
   const draftShape = kvShapeOf(draftConfig, runtime.blockSize, runtime.kvType);
   const targetShape = kvShapeOf(config, runtime.blockSize, runtime.kvType);
   // Without a budget: the target's default, and as many blocks again for the draft (at least its one

@@ -17,13 +17,13 @@ import { EmbedOp } from '../ops/embed';
 import { RmsNormOp } from '../ops/rmsnorm';
 import { SiluMulOp } from '../ops/siluMul';
 import { ARGMAX_ROW_BYTES, ArgmaxOp, splitArgmaxRows } from '../ops/argmax';
-import { AttentionOp, attentionSplits, defaultSplitKeys } from '../ops/attention';
+import { AttentionOp, attentionSplits } from '../ops/attention';
 import { KvBuffers, type KvType } from '../kvcache/kvBuffers';
 import { windowStart, type Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
 import type { Linear, ModelWeights } from './weights';
 import { ropeTable } from './rope';
-import { MAX_CHAIN_STEPS, planWorkspace } from './workspace';
+import { MAX_CHAIN_STEPS, type WorkspacePlan } from './workspace';
 import type { GpuProfiler } from '../gpu/profiler';
 
 export { MAX_CHAIN_STEPS } from './workspace';
@@ -126,15 +126,18 @@ export class LlamaModel {
   private uploadedBlockTable: number[] = [];
   private disposed = false;
 
-  /** `sharedKv`: another model's KV buffers of the same shape (a draft beside its target; load.ts checks the shape), else a pool of its own from options.kvBudgetBytes. */
-  constructor(readonly gpu: Gpu, readonly config: ModelConfig, readonly weights: ModelWeights, readonly options: ModelRuntimeOptions, ctx: OpContext, sharedKv?: KvBuffers) {
+  /**
+   * Made by loadModel: `plan`, the workspace its memory check counted (planWorkspace of these options);
+   * `sharedKv`, another model's KV buffers of the same shape (a draft beside its target; load.ts checks the
+   * shape), else a pool of its own from options.kvBudgetBytes.
+   */
+  constructor(readonly gpu: Gpu, readonly config: ModelConfig, readonly weights: ModelWeights, readonly options: ModelRuntimeOptions, ctx: OpContext, plan: WorkspacePlan, sharedKv?: KvBuffers) {
     const c = config;
     const o = options;
     // Owns every buffer of the model: weights (loaded through ctx.owner), workspace and KV pool.
     this.ctx = ctx;
     const own = this.ctx.owner;
-    this.splitKeys = o.attentionSplitKeys ?? defaultSplitKeys(gpu.adapter.isSoftware);
-    const plan = planWorkspace(c, { ...o, splitKeys: this.splitKeys, maxBindingBytes: gpu.limits.maxStorageBufferBindingSize });
+    this.splitKeys = plan.splitKeys;
     this.maxLogitRows = plan.maxLogitRows;
     this.pipelineDepth = o.decodePipelineDepth ?? DEFAULT_PIPELINE_DEPTH;
     if (!(Number.isInteger(this.pipelineDepth) && this.pipelineDepth >= 1 && this.pipelineDepth <= MAX_PIPELINE_DEPTH)) {

@@ -57,11 +57,18 @@ export function heldTokensPerSequence(config: ModelConfig, o: Partial<ModelRunti
   return Math.min(full, (Math.ceil(held / blockSize) + 1) * blockSize);
 }
 
-/** `defaultKvType`: the device's default (resolveKvType) when o.kvType is unset. */
-export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRuntimeOptions>, defaultKvType: KvType): ModelRuntimeOptions {
+/** The adapter's defaults: the KV type (resolveKvType) when o.kvType is unset, and whether it is a software
+ *  adapter (the split-key decode attention's default, defaultSplitKeys). */
+export interface AdapterDefaults {
+  kvType: KvType;
+  software: boolean;
+}
+
+/** Every option with its default; attentionSplitKeys included, so the memory check and the model plan the same workspace. */
+export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRuntimeOptions>, adapter: AdapterDefaults): ModelRuntimeOptions & { attentionSplitKeys: number } {
   const maxContextTokens = Math.min(o.maxContextTokens ?? DEFAULT_MAX_CONTEXT, config.contextLength);
   const blockSize = o.blockSize ?? DEFAULT_BLOCK_SIZE;
-  const kvType = o.kvType ?? defaultKvType;
+  const kvType = o.kvType ?? adapter.kvType;
   const perToken = kvBytesPerToken({ nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, blockSize, kvType });
   return {
     maxBatchTokens: o.maxBatchTokens ?? DEFAULT_MAX_BATCH,
@@ -71,7 +78,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
     // By default: room for two full-length sequences (e.g. the document and a completion branch).
     kvBudgetBytes: o.kvBudgetBytes ?? 2 * perToken * heldTokensPerSequence(config, o, maxContextTokens, blockSize),
     matvec: o.matvec,
-    attentionSplitKeys: o.attentionSplitKeys,
+    attentionSplitKeys: o.attentionSplitKeys ?? defaultSplitKeys(adapter.software),
     windowSlackTokens: o.windowSlackTokens,
     releaseOutOfWindow: o.releaseOutOfWindow,
     decodePipelineDepth: o.decodePipelineDepth,
@@ -79,10 +86,15 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
   };
 }
 
+/** This device's AdapterDefaults; `kvType`, the option asked for (checked against the device's features). */
+export function adapterDefaults(gpu: Gpu, kvType?: KvType): AdapterDefaults {
+  return { kvType: resolveKvType(gpu.device, kvType), software: gpu.adapter.isSoftware };
+}
+
 export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {}): Promise<{ model: LlamaModel; file: GgufFile }> {
   const { file, config } = await readModelConfig(path);
   const shared = options.sharedKv;
-  const runtime = resolveRuntimeOptions(config, shared ? { ...options, kvBudgetBytes: 0, kvType: shared.shape.kvType, blockSize: shared.shape.blockSize } : options, resolveKvType(gpu.device, options.kvType));
+  const runtime = resolveRuntimeOptions(config, shared ? { ...options, kvBudgetBytes: 0, kvType: shared.shape.kvType, blockSize: shared.shape.blockSize } : options, adapterDefaults(gpu, options.kvType));
   if (shared) {
     const mine = { nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, blockSize: runtime.blockSize, kvType: runtime.kvType };
     if (!kvShapesEqual(mine, shared.shape)) throw new RangeError(`${path}: its K/V shape ${JSON.stringify(mine)} differs from the shared KV pool's ${JSON.stringify(shared.shape)}`);
@@ -92,7 +104,7 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
   if (runtime.kvBudgetBytes / (2 * config.nLayers) > maxBuffer) {
     throw new OutOfMemoryError(`a KV budget of ${runtime.kvBudgetBytes} bytes needs per-layer buffers over the device's ${maxBuffer}-byte limit`);
   }
-  const workspace = planWorkspace(config, { ...runtime, splitKeys: runtime.attentionSplitKeys ?? defaultSplitKeys(gpu.adapter.isSoftware), maxBindingBytes: gpu.limits.maxStorageBufferBindingSize });
+  const workspace = planWorkspace(config, { ...runtime, splitKeys: runtime.attentionSplitKeys, maxBindingBytes: gpu.limits.maxStorageBufferBindingSize });
   const neededBytes = weightBytes + runtime.kvBudgetBytes + workspace.totalBytes;
   if (options.memoryBudgetBytes !== undefined && neededBytes > options.memoryBudgetBytes) {
     const mib = (b: number) => `${Math.ceil(b / 2 ** 20)} MiB`;
@@ -113,7 +125,7 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
   })());
   try {
     const weights = await loadWeights(ctx.owner, file, config, options.onProgress, options.requantize);
-    const model = new LlamaModel(gpu, config, weights, runtime, ctx, shared);
+    const model = new LlamaModel(gpu, config, weights, runtime, ctx, workspace, shared);
     const [oom, invalid] = await popScopes();
     if (oom) throw new OutOfMemoryError(`the GPU ran out of memory loading ${path} (${ctx.owner.allocatedBytes} bytes allocated): ${oom.message}`, neededBytes);
     if (invalid) throw new Error(`loading ${path} failed on the GPU: ${invalid.message}`);

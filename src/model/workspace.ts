@@ -25,6 +25,8 @@ export type WorkspaceBuffer = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' |
 export type WorkspaceReadback = 'ids' | 'chain' | 'logits';
 
 export interface WorkspacePlan {
+  /** Keys per split of decode attention the plan is for (WorkspaceShape.splitKeys). */
+  splitKeys: number;
   /** Rows of logits one pass can compute: the option, at most one batch and one storage binding. */
   maxLogitRows: number;
   /** Attention splits of a full context (1 without split-key decode). */
@@ -75,5 +77,5 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
   };
   const readback: Record<WorkspaceReadback, number> = { ids: storage.ids, chain: storage.chainIds, logits: storage.logits };
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-  return { maxLogitRows, maxSplits, storage, readback, totalBytes: sum(storage) + sum(readback) };
+  return { splitKeys: s.splitKeys, maxLogitRows, maxSplits, storage, readback, totalBytes: sum(storage) + sum(readback) };
 }
