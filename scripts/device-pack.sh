@@ -4,7 +4,7 @@
 # and @huggingface/tokenizers; stories260K as GGUF and its golden tokens) and .gl/ (the Vulkan/EGL loader
 # debs, from Debian, when the GPU machine has no libvulkan). Builds dist/, dist-test/ and dist-bench/.
 # Then carry these paths (all git-ignored): .devrun .gl dist dist-test dist-bench, and run
-#   bash scripts/device-run.sh [--quick]
+#   bash scripts/device-run.sh [--quick] [--part=1|--part=2]
 # there. Idempotent: what exists is kept (delete .devrun to rebuild it).
 set -euo pipefail
 cd "$(dirname "$0")/.."

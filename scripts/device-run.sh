@@ -7,11 +7,20 @@
 # size, the edit replay at 24 layers.
 # Each step has a time limit; together the limits pass a ten-minute call, so the steps come in order of
 # what matters most, and a call cut short keeps what it wrote to $OUT/device-run.jsonl (when $OUT is set).
+# --part=1 runs the checks and the engine core's figures, --part=2 the rest (a call each, on one warm
+# machine: the models part 1 synthesizes stay in .cache/device-models for part 2, which makes them if not).
 # --quick runs the small sizes (to try the script on a software adapter).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-quick=0; [ "${1:-}" = --quick ] && quick=1
-log=${OUT:-/tmp}/device-run.jsonl; : > "$log"
+quick=0; part=all
+for a in "$@"; do
+  case $a in
+    --quick) quick=1 ;;
+    --part=1|--part=2) part=${a#--part=} ;;
+    *) echo "usage: device-run.sh [--quick] [--part=1|--part=2]" >&2; exit 2 ;;
+  esac
+done
+log=${OUT:-/tmp}/device-run${part/all/}.jsonl; : > "$log"
 say() { echo "== $*" | tee -a "$log" >&2; }
 if ! ldconfig -p 2>/dev/null | grep -q libvulkan && ls .gl/*.deb >/dev/null 2>&1; then
   for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done; ldconfig
@@ -27,30 +36,39 @@ node scripts/probe-adapter.mjs 2>&1 | tee -a "$log" || { say "no WebGPU adapter"
 # A step that fails or runs out of time says so (124: its limit), so a cut-short run is not read as complete.
 status() { [ "$1" = 0 ] || say "exit $1$([ "$1" = 124 ] && echo ": timed out after $2 s")"; }
 run() { local limit=$1; shift; say "$*"; timeout "$limit" "$@" 2>&1 | grep -v '^Warning' | tee -a "$log"; status "${PIPESTATUS[0]}" "$limit"; }
-models=/tmp/tandem-models; mkdir -p "$models"
-say "golden: stories260K, 200 greedy tokens"
-timeout 60 node dist/cli.js complete --model .devrun/stories260K-f32.gguf --prompt-tokens 1 --max-tokens 200 --no-stop --json > /tmp/golden.out 2>/dev/null
-node -e 'const fs = require("fs"); const o = JSON.parse(fs.readFileSync("/tmp/golden.out", "utf8"));
-  const g = fs.existsSync(".devrun/golden-greedy.json") ? JSON.parse(fs.readFileSync(".devrun/golden-greedy.json", "utf8")).greedy_tokens : undefined;
-  let same = 0; while (g && same < g.length && o.tokens[same] === g[same]) same++;
-  console.log(JSON.stringify({ name: "golden greedy tokens equal", value: g ? same : null, of: g ? g.length : null, unit: "tokens", adapter: o.adapter }));' 2>&1 | tee -a "$log"
-say "kernel tests"
-timeout 150 node --test --test-concurrency=1 --test-reporter=tap dist-test/kernels/ 2>&1 | grep -E '^# (tests|pass|fail|skipped)|^not ok' | tee -a "$log"
-status "${PIPESTATUS[0]}" 150
-# The fixed cost of a dispatch, host and GPU: what bounds a small model's decode when weights stream fast.
-run 60 node dist/cli.js bench dispatch
-if [ $quick = 1 ]; then
-  run 300 node dist/cli.js bench matvec --matvec splitK,splitKi,splitKsg
-  run 300 node dist-bench/engine.js --layers 2 --no-baseline --tokens 8 --runs 1 --cache-dir "$models" --types q8_0 --matvec splitKi,splitKsg
-  run 120 node dist/cli.js bench verify --model "$models/bench-qwen05b-2L-q8_0.gguf" --matvec rows,splitKi --runs 3
-  run 60 node dist/cli.js bench dispatch --model "$models/bench-qwen05b-2L-q8_0.gguf"
-else
-  run 120 node dist/cli.js bench matvec --matvec rows,splitK,splitKi,splitKsg
-  run 200 node dist-bench/engine.js --full --no-baseline --tokens 32 --runs 3 --cache-dir "$models" --types q8_0,q4_0,f16 --matvec splitKi,splitKsg
+models=.cache/device-models; mkdir -p "$models"
+if [ $quick = 1 ]; then layers=(--layers 2); L=2; limit=300; else layers=(--full); L=24; limit=200; fi
+qwen05b=$models/bench-qwen05b-${L}L-q8_0.gguf
+if [ "$part" != 2 ]; then
+  say "golden: stories260K, 200 greedy tokens"
+  timeout 60 node dist/cli.js complete --model .devrun/stories260K-f32.gguf --prompt-tokens 1 --max-tokens 200 --no-stop --json > /tmp/golden.out 2>/dev/null
+  node -e 'const fs = require("fs"); const o = JSON.parse(fs.readFileSync("/tmp/golden.out", "utf8"));
+    const g = fs.existsSync(".devrun/golden-greedy.json") ? JSON.parse(fs.readFileSync(".devrun/golden-greedy.json", "utf8")).greedy_tokens : undefined;
+    let same = 0; while (g && same < g.length && o.tokens[same] === g[same]) same++;
+    console.log(JSON.stringify({ name: "golden greedy tokens equal", value: g ? same : null, of: g ? g.length : null, unit: "tokens", adapter: o.adapter }));' 2>&1 | tee -a "$log"
+  say "kernel tests"
+  timeout 150 node --test --test-concurrency=1 --test-reporter=tap dist-test/kernels/ 2>&1 | grep -E '^# (tests|pass|fail|skipped)|^not ok' | tee -a "$log"
+  status "${PIPESTATUS[0]}" 150
+  # The fixed cost of a dispatch, host and GPU: what bounds a small model's decode when weights stream fast.
+  run 60 node dist/cli.js bench dispatch
+  if [ $quick = 1 ]; then
+    run 300 node dist/cli.js bench matvec --matvec splitK,splitKi,splitKsg
+    run 300 node dist-bench/engine.js --layers 2 --no-baseline --tokens 8 --runs 1 --cache-dir "$models" --types q8_0 --matvec splitKi,splitKsg
+  else
+    run 120 node dist/cli.js bench matvec --matvec rows,splitK,splitKi,splitKsg
+    run 200 node dist-bench/engine.js --full --no-baseline --tokens 32 --runs 3 --cache-dir "$models" --types q8_0,q4_0,f16 --matvec splitKi,splitKsg
+  fi
+fi
+if [ "$part" != 1 ]; then
+  # Part 2 on a fresh machine: the Q8_0 model first (engine.js makes it, and times its decode once).
+  [ -f "$qwen05b" ] || run "$limit" node dist-bench/engine.js "${layers[@]}" --no-baseline --tokens 8 --runs 1 --cache-dir "$models" --types q8_0
   # A verify pass of k+1 positions against one position: the matrix kernel (rows) and the split-K batch kernel.
-  run 90 node dist/cli.js bench verify --model "$models/bench-qwen05b-24L-q8_0.gguf" --matvec rows,splitKi --runs 5
-  run 60 node dist/cli.js bench dispatch --model "$models/bench-qwen05b-24L-q8_0.gguf"
-  run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"
-  run 150 node dist-bench/edit-replay.js --only qwen --layers 24 --no-llamacpp --requests 40 --no-cache-requests 10 --layouts spm --cache-dir "$models"
+  if [ $quick = 1 ]; then run 120 node dist/cli.js bench verify --model "$qwen05b" --matvec rows,splitKi --runs 3
+  else run 90 node dist/cli.js bench verify --model "$qwen05b" --matvec rows,splitKi --runs 5; fi
+  run 60 node dist/cli.js bench dispatch --model "$qwen05b"
+  if [ $quick = 0 ]; then
+    run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"
+    run 150 node dist-bench/edit-replay.js --only qwen --layers 24 --no-llamacpp --requests 40 --no-cache-requests 10 --layouts spm --cache-dir "$models"
+  fi
 fi
 say "done: $log"
