@@ -13,6 +13,13 @@ export interface GpuOptions {
    * apply to the first instance this process creates (later calls reuse it).
    */
   dawnFlags?: string[];
+  /**
+   * A device with the least any adapter offers: the specification's default limits and none of the
+   * optional features (no shader-f16, subgroups or timestamps). Tests prove that Tandem runs there: kernels
+   * that no longer fit fall back to their unfused dispatches, the KV cache to f32. Default false: the
+   * adapter's own limits (larger bindings and workgroup memory let kernels fuse) and features.
+   */
+  minimal?: boolean;
 }
 
 export interface AdapterSummary {
@@ -79,11 +86,11 @@ export class Gpu {
       (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
       info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader|warp/i.test(description);
     const wanted: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
-    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+    const requiredFeatures = options.minimal ? [] : wanted.filter((f) => adapter.features.has(f));
     const l = adapter.limits;
     const device = await adapter.requestDevice({
       requiredFeatures,
-      requiredLimits: {
+      requiredLimits: options.minimal ? {} : {
         maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
         maxBufferSize: l.maxBufferSize,
         maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,

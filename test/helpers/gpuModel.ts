@@ -14,7 +14,11 @@ export function testGpu(): Promise<Gpu> {
 }
 
 export async function withModel<T>(path: string, options: LoadOptions, body: (model: LlamaModel, gpu: Gpu) => Promise<T>): Promise<T> {
-  const gpu = await testGpu();
+  return withModelOn(await testGpu(), path, options, body);
+}
+
+/** withModel on a given device; GPU validation errors raised meanwhile fail it. */
+export async function withModelOn<T>(gpu: Gpu, path: string, options: LoadOptions, body: (model: LlamaModel, gpu: Gpu) => Promise<T>): Promise<T> {
   const { model } = await loadModel(gpu, path, options);
   try {
     return await body(model, gpu);
