@@ -6,10 +6,16 @@
 // once the engine is idle, it samples what must not grow: the JS heap after a full GC, the GPU buffers
 // alive (count and bytes), the KV pool's accounting, the documents cached. Anything that does not add up,
 // a request that is never answered, or an internal error is a problem, named in the result.
+//
+// With a reference engine (SoakOptions.reference: the same model loaded again, say without a draft and
+// without a prompt cache), every request is answered again there with drafting off, and the greedy
+// tokens must be the same: the prefix cache, its evictions and dropped documents, the drafts and their
+// caches must never change what the model writes. Requests are then greedy and not cancelled (when a
+// cancel lands decides what the engine remembers of a document, so the two would see different histories).
 
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { CompletionOptions, CompletionRequest, DraftMode } from '../completion/types';
+import type { CompletionOptions, CompletionRequest, DraftMode, GeneratedTokens } from '../completion/types';
 import { Rng } from '../engine/sampler';
 import { exposeGc } from './gc';
 import { hostileText, LANGUAGE_OF, lineOf, offsetOfLine, pick, requestAt, type Doc } from './soakEditor';
@@ -40,6 +46,8 @@ export interface SoakOptions {
    */
   heapGrowthLimitBytes: number;
   seed: number;
+  /** A second engine's load: it answers every request again, drafting off, and must give the same tokens. */
+  reference?: LoadParams;
   onSample?: (s: SoakSample) => void;
 }
 
@@ -72,6 +80,27 @@ export interface SoakResult {
   /** What did not add up (empty: none). */
   problems: string[];
   totalMs: number;
+  /** With a reference engine: completions compared, and those whose tokens part at a near-tie (tolerated, see NEAR_TIE_P). */
+  reference?: { compared: number; nearTies: number; tokens: number };
+}
+
+/**
+ * Two engines prefill a prompt in different batches (one reuses cached blocks), so their logits differ in
+ * the last bits, and where the top two tokens nearly tie the greedy choice may differ. A divergence where
+ * the token the reference chose had probability at most this is such a tie; above it, its logit leads the
+ * next by ln(0.6 / 0.4) = 0.41 or more, which rounding cannot bridge: a real difference.
+ */
+export const NEAR_TIE_P = 0.6;
+
+/** Where two completions' tokens part (undefined: the same), and the probability that decides whether it is a near-tie. */
+export function divergence(got: GeneratedTokens, want: GeneratedTokens): { at: number; p: number } | undefined {
+  const n = Math.max(got.ids.length, want.ids.length);
+  for (let i = 0; i < n; i++) {
+    if (got.ids[i] === want.ids[i]) continue;
+    // One stopped (a stop token) where the other went on: the token that went on is the evidence.
+    return { at: i, p: i < want.ids.length ? want.probabilities[i] : got.probabilities[i] };
+  }
+  return undefined;
 }
 
 /** The engine's request handler in this process, with the requests' answers matched by id. */
@@ -118,6 +147,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
   const loaded = await engine.send((id) => ({ type: 'load', id, params: o.load })).answer;
   if (loaded.type !== 'loaded') throw new Error(`load failed: ${loaded.type === 'error' ? loaded.error.message : loaded.type}`);
+  const reference = o.reference && new InProcessEngine();
+  const compared = { compared: 0, nearTies: 0, tokens: 0 };
+  const loadReference = async () => {
+    const e = reference && await reference.send((id) => ({ type: 'load', id, params: o.reference! })).answer;
+    if (e && e.type !== 'loaded') throw new Error(`the reference engine's load failed: ${e.type === 'error' ? e.error.message : e.type}`);
+  };
+  await loadReference();
   const drafts: DraftMode[] = loaded.info.draft ? ['off', 'ngram', 'model', 'model+ngram'] : ['off', 'ngram'];
 
   const sources = o.files.map((f) => readFileSync(f, 'utf8'));
@@ -137,7 +173,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const options = (): CompletionOptions => ({
     maxTokens: o.maxTokens,
     multiline: rng.next() < 0.5 ? 'auto' : 'always',
-    temperature: rng.next() < 0.15 ? 0.7 : 0,
+    temperature: !reference && rng.next() < 0.15 ? 0.7 : 0,
     draft: drafts[Math.floor(rng.next() * drafts.length)],
     prefixTokens: o.prefixTokens,
     suffixTokens: o.suffixTokens,
@@ -160,8 +196,26 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   };
   const complete = (req: CompletionRequest, onChunk?: (id: number) => void) => {
     let id = 0;
-    const sent = engine.send((i) => ({ type: 'complete', id: (id = i), request: req, options: options() }), onChunk && (() => onChunk(id)));
-    return sent;
+    const opts = options();
+    const sent = engine.send((i) => ({ type: 'complete', id: (id = i), request: req, options: opts }), onChunk && (() => onChunk(id)));
+    return reference ? { ...sent, answer: sent.answer.then((e) => againOnReference(req, opts, e)) } : sent;
+  };
+  /** The same request on the reference engine, drafting off; a difference in the greedy tokens is a problem. Resolves with `e`. */
+  const againOnReference = async (req: CompletionRequest, opts: CompletionOptions, e: EngineEvent): Promise<EngineEvent> => {
+    const r = await reference!.send((id) => ({ type: 'complete', id, request: req, options: { ...opts, draft: 'off' } })).answer;
+    if (e.type !== 'completed' || r.type !== 'completed') {
+      if (e.type !== r.type) problems.push(`${req.path}: answered ${e.type}, the reference ${r.type}`);
+      return e;
+    }
+    const got = e.result.tokens ?? { ids: [], probabilities: [], offsets: [] };
+    const want = r.result.tokens ?? { ids: [], probabilities: [], offsets: [] };
+    compared.compared++;
+    compared.tokens += want.ids.length;
+    const d = divergence(got, want);
+    if (d && d.p > NEAR_TIE_P) {
+      problems.push(`${req.path} (draft ${opts.draft}): token ${d.at} is ${got.ids[d.at] ?? 'the end'}, the reference's ${want.ids[d.at] ?? 'the end'} (p ${d.p.toFixed(3)})`);
+    } else if (d) compared.nearTies++;
+    return e;
   };
   const sample = async (requests: number) => {
     // Discarded pipelined passes settle (their staging buffers are freed after): let the queue drain.
@@ -206,7 +260,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           done++;
           continue;
         }
-        case 'clear': record(await withTimeout(engine.send((id) => ({ type: 'clearCache', id })).answer, 'clearCache')); continue;
+        case 'clear':
+          record(await withTimeout(engine.send((id) => ({ type: 'clearCache', id })).answer, 'clearCache'));
+          await reference?.send((id) => ({ type: 'clearCache', id })).answer;
+          continue;
         case 'reload':
           // A setting changed (model, memory, KV type): the engine loads the model again and disposes the old
           // one, which must give back every buffer it held.
@@ -214,13 +271,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           const e = await withTimeout(engine.send((id) => ({ type: 'load', id, params: o.load })).answer, 'load');
           record(e);
           if (e && e.type !== 'loaded') problems.push(`loading the model again failed: ${e.type === 'error' ? e.error.message : e.type}`);
+          // A new model starts with no memory of the documents' windows: the reference's must match.
+          await loadReference();
           continue;
         }
         case 'again': break;
       }
       const others = recent.filter((r) => r !== current);
       const req = requestAt(current, others, o);
-      if (action === 'cancel') {
+      if (reference && (action === 'cancel' || action === 'supersede')) {
+        record(await withTimeout(complete(req).answer, `request ${done}`));
+      } else if (action === 'cancel') {
         // The user types on while the completion streams: cancelled after its first chunk.
         const c = complete(req, (id) => engine.server.handle({ type: 'cancel', id: 0, target: id }));
         record(await withTimeout(c.answer, `request ${done}`));
@@ -247,6 +308,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     if (samples[samples.length - 1]?.requests !== done) await sample(done);
   } finally {
     await engine.send((id) => ({ type: 'dispose', id })).answer;
+    await reference?.send((id) => ({ type: 'dispose', id })).answer;
     gc();
   }
   const base = samples[0];
@@ -262,7 +324,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   }
   const most = Math.max(...samples.map((s) => s.documents));
   if (most > DOCUMENTS_CACHED) problems.push(`${most} documents cached, more than the engine's ${DOCUMENTS_CACHED}`);
-  return { model: loaded.info, samples, outcomes, actions, maxAnswerMs, heapSlopeBytesPerRequest: slope(samples.map((s) => [s.requests, s.heapUsedBytes])), problems, totalMs: performance.now() - t0 };
+  return {
+    model: loaded.info, samples, outcomes, actions, maxAnswerMs, heapSlopeBytesPerRequest: slope(samples.map((s) => [s.requests, s.heapUsedBytes])), problems,
+    totalMs: performance.now() - t0, ...(reference ? { reference: compared } : {}),
+  };
 }
 
 /** Least-squares slope of y over x. */

@@ -34,7 +34,8 @@ const USAGE = `usage:
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]
                   [--requests N] [--kv-budget-mib M] [--no-llamacpp] [--llamacpp-threads N] [--kv-type f16|f32]
   tandem bench soak --model <model.gguf> [--draft self:q4_0|<draft.gguf>] [--requests N] [--documents N]
-                  [--files a.js,b.js] [--context N] [--kv-budget-mib M] [--max-tokens N] [--seed N]
+                  [--files a.js,b.js] [--context N] [--kv-budget-mib M] [--max-tokens N] [--seed N] [--kv-type f16|f32]
+                  [--reference] (every request answered again by the model loaded alone, drafting off: same tokens)
 `;
 
 function num(v: string | undefined, name: string, dflt: number): number {

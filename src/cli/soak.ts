@@ -1,16 +1,20 @@
 // `tandem bench soak --model <gguf>`: thousands of completion requests from a simulated developer through
 // the engine's own request handler (bench/soak.ts), sampling what must not grow. JSON lines: each sample,
-// then the growth figures and the problems found. Exit 1 when a problem was found.
+// then the growth figures and the problems found. Exit 1 when a problem was found. --reference: the model
+// is loaded a second time (no draft, no prompt cache: every prompt prefilled whole) and answers every
+// request again with drafting off; the greedy tokens must be the same (requests are then greedy and never
+// cancelled).
 
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runSoak, slope, type SoakSample } from '../bench/soak';
+import { NEAR_TIE_P, runSoak, slope, type SoakSample } from '../bench/soak';
 import { SOAK_FILES } from '../bench/soakEditor';
 import { UsageError } from '../common/errors';
 import { resolveModel } from '../models/catalog';
 import { kvBudgetBytesOf } from './editReplay';
 import { EXIT } from './exitCodes';
+import { kvTypeOf } from './kvTypeFlag';
 
 
 function count(v: string | undefined, name: string, dflt: number, min = 1): number {
@@ -29,6 +33,7 @@ export async function benchSoakCommand(args: string[]): Promise<number> {
       model: { type: 'string' }, draft: { type: 'string' }, files: { type: 'string' }, requests: { type: 'string' }, documents: { type: 'string' },
       'warmup-requests': { type: 'string' }, 'sample-every': { type: 'string' }, 'max-tokens': { type: 'string' }, 'prefix-tokens': { type: 'string' },
       context: { type: 'string' }, 'kv-budget-mib': { type: 'string' }, seed: { type: 'string' }, 'timeout-ms': { type: 'string' }, 'heap-growth-limit-mib': { type: 'string' },
+      'kv-type': { type: 'string' }, reference: { type: 'boolean' },
     },
   });
   if (!v.model) throw new UsageError('bench soak needs --model <gguf>');
@@ -36,8 +41,11 @@ export async function benchSoakCommand(args: string[]): Promise<number> {
   if (!files.length) throw new UsageError('no source file to edit: pass --files a.js,b.ts (e.g. from node_modules)');
   const modelPath = await resolveModel(v.model, (s) => process.stderr.write(`tandem: ${s}\n`));
   const requests = count(v.requests, 'requests', 2000);
+  const maxContextTokens = v.context === undefined ? undefined : count(v.context, 'context', 0, 64);
+  const kvType = kvTypeOf(v['kv-type']);
   const r = await runSoak({
-    load: { modelPath, draftModelPath: v.draft, maxContextTokens: v.context === undefined ? undefined : count(v.context, 'context', 0, 64), kvBudgetBytes: kvBudgetBytesOf(v['kv-budget-mib']) },
+    load: { modelPath, draftModelPath: v.draft, maxContextTokens, kvBudgetBytes: kvBudgetBytesOf(v['kv-budget-mib']), kvType },
+    reference: v.reference ? { modelPath, maxContextTokens, kvType, promptCache: false } : undefined,
     files,
     documents: count(v.documents, 'documents', 24),
     requests,
@@ -62,6 +70,10 @@ export async function benchSoakCommand(args: string[]): Promise<number> {
   emit({ name: 'RSS, last sample / baseline', value: Math.round((last.rssBytes / base.rssBytes) * 1000) / 1000, unit: 'ratio', baselineMiB: mib(base.rssBytes), lastMiB: mib(last.rssBytes), ...common });
   emit({ name: 'KV pool at the end', value: last.blocksUsed, unit: 'blocks used', cached: last.blocksCached, free: last.blocksFree, total: last.blocksTotal, evictions: last.evictions, documentsDropped: last.documentsDropped, documents: last.documents });
   emit({ name: 'requests answered', value: Object.values(r.outcomes).reduce((s, x) => s + x, 0), unit: 'requests', outcomes: r.outcomes, actions: r.actions, slowestAnswerMs: Math.round(r.maxAnswerMs), totalS: Math.round(r.totalMs / 100) / 10 });
+  if (r.reference) {
+    emit({ name: 'completions compared with the reference engine', value: r.reference.compared, unit: 'completions', tokens: r.reference.tokens, nearTies: r.reference.nearTies,
+      note: `a difference in the greedy tokens is a problem below, unless the reference's token had p <= ${NEAR_TIE_P} (a near-tie rounding may flip: nearTies)` });
+  }
   emit({ name: 'problems', value: r.problems.length, unit: 'count', problems: r.problems });
   return r.problems.length ? EXIT.failure : EXIT.ok;
 }

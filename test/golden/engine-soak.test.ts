@@ -14,7 +14,7 @@ import { Readback } from '../../src/gpu/buffers';
 import type { Gpu } from '../../src/gpu/device';
 import { EngineServer } from '../../src/host/engine/server';
 import type { SyntheticSpec } from '../../src/tools/synthesize';
-import { ensureSynthetic, repoRoot } from '../helpers/testModels';
+import { ensureStories260K, ensureSynthetic, repoRoot } from '../helpers/testModels';
 
 const qwenFim: SyntheticSpec = {
   arch: 'qwen2', nLayers: 1, dModel: 64, nHeads: 4, nKvHeads: 2, ffnDim: 128, vocabSize: 151936, contextLength: 2048,
@@ -65,4 +65,29 @@ test('a leak planted in the engine (a GPU buffer and 256 KiB of heap per request
   } finally {
     proto.complete = complete;
   }
+});
+
+// The same session against a reference engine (bench/soak.ts, SoakOptions.reference): every request is
+// answered again by the same model loaded on its own, without a prompt cache (every prompt prefilled whole)
+// or a draft, and the greedy tokens must match. stories260K (trained, so its choices are rarely near-ties) with its Q8_0 copy
+// as draft, an f32 cache on both sides, and a pool of 96 blocks for the target and draft together.
+async function referenceOptions(requests: number): Promise<SoakOptions> {
+  const modelPath = await ensureStories260K('f32');
+  return {
+    load: { modelPath, draftModelPath: await ensureStories260K('q8_0'), maxContextTokens: 512, kvBudgetBytes: 96 * 16 * 2560 * 2, kvType: 'f32' },
+    reference: { modelPath, maxContextTokens: 512, kvType: 'f32', promptCache: false },
+    files, documents: 20, requests, warmupRequests: 50, sampleEvery: 50, maxTokens: 8, prefixTokens: 160, requestTimeoutMs: 60_000,
+    heapGrowthLimitBytes: 16 << 20, seed: 5,
+  };
+}
+
+test('against a reference engine: the prefix cache under pressure and every draft mode give the greedy tokens of a fresh engine without drafts', async () => {
+  const r = await runSoak(await referenceOptions(300));
+  console.log(JSON.stringify({ reference: r.reference, outcomes: r.outcomes, totalMs: Math.round(r.totalMs) }));
+  assert.deepEqual(r.problems, []);
+  assert.ok(r.reference && r.reference.compared >= 290, JSON.stringify(r.reference));
+  // Near-ties are tolerated, so they must stay rare for the comparison to mean something.
+  assert.ok(r.reference.nearTies <= 0.05 * r.reference.compared, JSON.stringify(r.reference));
+  const most = (k: 'evictions' | 'documentsDropped') => Math.max(...r.samples.map((s) => s[k]));
+  assert.ok(most('evictions') > 0, 'no eviction: the pool was not under pressure');
 });

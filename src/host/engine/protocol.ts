@@ -18,6 +18,11 @@ export interface LoadParams {
    *  self:q4_0): the target's own weights requantized. Requests choose whether to use it. kvBudgetBytes
    *  then covers both models' KV pools. */
   draftModelPath?: string;
+  /**
+   * false: no prompt cache, every request prefills its whole prompt (the windows are chosen as usual: a
+   * reference for exactness checks, bench/soak.ts). Default true.
+   */
+  promptCache?: boolean;
 }
 
 export interface ModelInfo {

@@ -101,7 +101,7 @@ export class EngineServer {
     try {
       if (draftSource) draft = await loadDraftFrom(this.gpu, model, file, p.modelPath, draftSource, { kvBudgetBytes: kvPlan?.draftKvBytes, shareKv: kvPlan?.shareKv });
       const tokenizer = createTokenizer(file.metadata);
-      const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED }, draft?.draft);
+      const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED, enabled: p.promptCache }, draft?.draft);
       // Warm-up: the first forward passes compile the pipelines (seconds on a software adapter); do it
       // while the status says "loading", not on the user's first keystroke. With a draft model, a
       // speculative request also compiles the verify-pass (batched head) and the draft's pipelines.
