@@ -53,10 +53,10 @@ if [ "$part" != 2 ]; then
   run 60 node dist/cli.js bench dispatch
   if [ $quick = 1 ]; then
     run 300 node dist/cli.js bench matvec --matvec splitK,splitKi,splitKsg
-    run 300 node dist-bench/engine.js --layers 2 --no-baseline --tokens 8 --runs 1 --cache-dir "$models" --types q8_0 --matvec splitKi,splitKsg
+    run 300 node dist-bench/engine.js "${layers[@]}" --no-baseline --tokens 8 --runs 1 --cache-dir "$models" --types q8_0 --matvec splitKi,splitKsg
   else
     run 120 node dist/cli.js bench matvec --matvec rows,splitK,splitKi,splitKsg
-    run 200 node dist-bench/engine.js --full --no-baseline --tokens 32 --runs 3 --cache-dir "$models" --types q8_0,q4_0,f16 --matvec splitKi,splitKsg
+    run 200 node dist-bench/engine.js "${layers[@]}" --no-baseline --tokens 32 --runs 3 --cache-dir "$models" --types q8_0,q4_0,f16 --matvec splitKi,splitKsg
   fi
 fi
 if [ "$part" != 1 ]; then
