@@ -21,22 +21,8 @@ import { kvTypeOf } from './kvTypeFlag';
 import { measureVerifyCost } from '../bench/verify';
 import { encodedDispatches } from '../ops/context';
 import { benchDispatch } from './benchDispatch';
+import { emit, type Figure } from './figure';
 import { median } from '../bench/stats';
-
-interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-  vs?: string;
-  ratio?: number;
-  [k: string]: unknown;
-}
-
-function emit(f: Figure): void {
-  const r = (x: number) => (Math.abs(x) >= 100 ? Math.round(x * 10) / 10 : Math.round(x * 1000) / 1000);
-  process.stdout.write(JSON.stringify({ ...f, value: r(f.value), ...(f.ratio !== undefined ? { ratio: r(f.ratio) } : {}) }) + '\n');
-}
-
 
 /** `--matvec a,b,...`: the decode variants to run, each checked; `fallback` when the flag is absent. */
 function matvecKindsOf(flag: string | undefined, fallback: MatvecKind[]): MatvecKind[] {
@@ -88,7 +74,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     if (what === 'bandwidth') return;
     if (what === 'dispatch') {
       const [matvec] = matvecKindsOf(v.matvec, []);
-      await benchDispatch(gpu, bw, emit, { model: v.model, matvec, context, prompt: benchPrompt });
+      await benchDispatch(gpu, bw, { model: v.model, matvec, context, prompt: benchPrompt });
       return;
     }
     if (what === 'matvec') {

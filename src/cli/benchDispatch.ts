@@ -11,19 +11,10 @@ import { Sequence } from '../kvcache/sequence';
 import { prefill } from '../engine/generate';
 import { encodedDispatches } from '../ops/context';
 import type { MatvecKind } from '../ops/matmul';
-
-export interface DispatchFigure {
-  name: string;
-  value: number;
-  unit: string;
-  vs?: string;
-  ratio?: number;
-  [k: string]: unknown;
-}
+import { emit, type Figure } from './figure';
 
 /** Emits each figure as it is measured (a model that fails to load leaves the dispatch figures printed). */
-export async function benchDispatch(gpu: Gpu, bw: BandwidthResult, emit: (f: DispatchFigure) => void,
-  o: { model?: string; matvec?: MatvecKind; context: number; prompt: (vocab: number, n: number) => number[] }): Promise<void> {
+export async function benchDispatch(gpu: Gpu, bw: BandwidthResult, o: { model?: string; matvec?: MatvecKind; context: number; prompt: (vocab: number, n: number) => number[] }): Promise<void> {
   const adapter = gpu.adapter.description;
   const c = await measureDispatchCost(gpu);
   // Timestamps time the GPU alone; the wall clock adds the submit and the wait, fixed per pass, which the
@@ -33,7 +24,7 @@ export async function benchDispatch(gpu: Gpu, bw: BandwidthResult, emit: (f: Dis
   const r = (x: number | undefined) => (x === undefined ? null : Math.round(x * 1000) / 1000);
   const calls = c.hostCallUs;
   const hostUs = c.hostEncodeUs + c.hostSubmitUs;
-  [
+  const figures: Figure[] = [
     { name: 'GPU time per dependent dispatch', value: gpuUs, unit: 'us', vs: 'GPU time per independent dispatch', ratio: gpuUs / (c.independentTimestampUs ?? c.independentUs),
       wallUs: r(c.dependentUs), timestampUs: r(c.dependentTimestampUs), independentWallUs: r(c.independentUs), independentTimestampUs: r(c.independentTimestampUs),
       note: 'each dispatch writes the buffer the one before wrote, as a decode pass\'s kernels do; one workgroup of trivial work', ...at },
@@ -42,7 +33,8 @@ export async function benchDispatch(gpu: Gpu, bw: BandwidthResult, emit: (f: Dis
     { name: 'host time of the three Dawn calls, each alone', value: calls.setPipeline + calls.setBindGroup + calls.dispatchX, unit: 'us', vs: 'their encoding together',
       ratio: (calls.setPipeline + calls.setBindGroup + calls.dispatchX) / c.hostEncodeUs,
       setPipelineUs: r(calls.setPipeline), setBindGroupUs: r(calls.setBindGroup), dispatchXUs: r(calls.dispatchX), dispatchXYZUs: r(calls.dispatchXYZ), ...at },
-  ].forEach(emit);
+  ];
+  figures.forEach(emit);
   if (o.model === undefined) return;
 
   const { model } = await loadModel(gpu, o.model, { maxContextTokens: o.context + 8, maxBatchTokens: 64, matvec: o.matvec });
