@@ -1,5 +1,6 @@
 // One JSON line per benchmark figure (`tandem bench decode|prefill|bandwidth|matvec|verify|dispatch`): its
 // name, value and unit, and, for a timing, what it is measured against in the same run and the ratio.
+// The extension reads the same lines back (host/benchmark.ts, "Run a Benchmark of This Machine").
 
 export interface Figure {
   name: string;

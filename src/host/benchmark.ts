@@ -9,15 +9,10 @@
 import { spawn } from 'node:child_process';
 import { CancelledError } from '../common/errors';
 import { runtimeSpawnEnv } from './runtime';
+import type { Figure } from '../cli/figure';
 
-export interface BenchFigure {
-  name: string;
-  value: number;
-  unit: string;
-  vs?: string;
-  ratio?: number;
-  [k: string]: unknown;
-}
+/** One JSON line of the CLI's bench output, as cli/figure.ts writes it. */
+export type BenchFigure = Figure;
 
 export interface DecodeBenchOptions {
   /** The Node.js binary (the engine's runtime: SelectedNodeRuntime.execPath). */
