@@ -40,6 +40,15 @@ export const MAX_PIPELINE_DEPTH = 8;
  */
 export const DEFAULT_PIPELINE_DEPTH = 2;
 
+/**
+ * Default ModelRuntimeOptions.prefillPassesInFlight. A pass that reads nothing back (a prefill batch but
+ * the last) returns once submitted, so without a bound a whole prompt's batches reach the GPU queue at
+ * once, and a cancel waits for all of them (measured on lavapipe, 500 tokens through one layer at 0.5B
+ * widths: a cancel 100 ms in still ran the whole 4.4 s prefill). 2 keeps one batch queued behind the
+ * running one, so the GPU does not idle between batches, and a cancel waits for at most two.
+ */
+export const DEFAULT_PREFILL_PASSES_IN_FLIGHT = 2;
+
 /** Default ModelRuntimeOptions.windowSlackTokens: a draft of 16 tokens plus the bonus token, rounded up. */
 export const WINDOW_SLACK_TOKENS = 32;
 
@@ -73,6 +82,12 @@ export interface ModelRuntimeOptions {
    * pass when generation stops. Default DEFAULT_PIPELINE_DEPTH.
    */
   decodePipelineDepth?: number;
+  /**
+   * Passes that read nothing back (prefill batches) queued on the GPU at once; a forward waits for the
+   * oldest to finish before it submits another, and a cancel is seen then. Default
+   * DEFAULT_PREFILL_PASSES_IN_FLIGHT.
+   */
+  prefillPassesInFlight?: number;
   /**
    * Most rows of logits one pass computes and reads back (the head's output is this many vocabulary rows;
    * see workspace.ts). Default DEFAULT_MAX_LOGIT_ROWS (17); tests that compare every position's logits
@@ -123,6 +138,10 @@ export class LlamaModel {
   private readonly splitKeys: number;
   /** Resolved ModelRuntimeOptions.decodePipelineDepth. */
   readonly pipelineDepth: number;
+  /** Resolved ModelRuntimeOptions.prefillPassesInFlight. */
+  private readonly prefillPassesInFlight: number;
+  /** Completion of each pass submitted without a readback and not yet seen done, oldest first. */
+  private readonly unreadPasses: Promise<unknown>[] = [];
   private uploadedBlockTable: number[] = [];
   private disposed = false;
 
@@ -142,6 +161,10 @@ export class LlamaModel {
     this.pipelineDepth = o.decodePipelineDepth ?? DEFAULT_PIPELINE_DEPTH;
     if (!(Number.isInteger(this.pipelineDepth) && this.pipelineDepth >= 1 && this.pipelineDepth <= MAX_PIPELINE_DEPTH)) {
       throw new UsageError(`decode pipeline depth ${this.pipelineDepth} (1..${MAX_PIPELINE_DEPTH})`);
+    }
+    this.prefillPassesInFlight = o.prefillPassesInFlight ?? DEFAULT_PREFILL_PASSES_IN_FLIGHT;
+    if (!(Number.isInteger(this.prefillPassesInFlight) && this.prefillPassesInFlight >= 1)) {
+      throw new UsageError(`prefill passes in flight ${this.prefillPassesInFlight} (an integer >= 1)`);
     }
     const size = plan.storage;
     this.buffers = {
@@ -202,6 +225,7 @@ export class LlamaModel {
   /** One forward pass over a batch; appends the batch's K/V to `seq`. */
   async forward(req: ForwardRequest): Promise<ForwardResult> {
     this.checkUsable(req.seq, req.signal);
+    await this.awaitUnreadPasses(req.seq, req.signal);
     const T = req.tokens.length;
     const seq = req.seq;
     const pos0 = seq.length;
@@ -240,6 +264,7 @@ export class LlamaModel {
     device.queue.submit([encoder.finish()]);
     seq.length = pos0 + T;
     if (rows === 0) {
+      this.unreadPasses.push(Promise.race([device.queue.onSubmittedWorkDone(), device.lost]).catch(() => undefined));
       return { ids: new Uint32Array(0) };
     }
     const { ids, probs } = splitArgmaxRows(await this.readOrLost(this.idsReadback, rows * ARGMAX_ROW_BYTES), rows);
@@ -316,6 +341,17 @@ export class LlamaModel {
     pass.end();
     if (feedsNext) encoder.copyBufferToBuffer(this.buffers.ids, 0, this.buffers.tokens, 0, 4);
     return encoder;
+  }
+
+  /**
+   * Waits until fewer than prefillPassesInFlight passes without a readback are queued (oldest first), and
+   * checks the request again after each wait: a cancel or a lost device stops a prefill between batches.
+   */
+  private async awaitUnreadPasses(seq: Sequence, signal?: AbortSignal): Promise<void> {
+    while (this.unreadPasses.length >= this.prefillPassesInFlight) {
+      await this.unreadPasses.shift();
+      this.checkUsable(seq, signal);
+    }
   }
 
   /** A readback that reports a lost device as DeviceLostError. */

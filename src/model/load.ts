@@ -82,6 +82,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
     windowSlackTokens: o.windowSlackTokens,
     releaseOutOfWindow: o.releaseOutOfWindow,
     decodePipelineDepth: o.decodePipelineDepth,
+    prefillPassesInFlight: o.prefillPassesInFlight,
     maxLogitRows: o.maxLogitRows,
   };
 }
