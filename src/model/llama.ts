@@ -140,7 +140,7 @@ export class LlamaModel {
   readonly pipelineDepth: number;
   /** Resolved ModelRuntimeOptions.prefillPassesInFlight. */
   private readonly prefillPassesInFlight: number;
-  /** Completion of each pass submitted without a readback and not yet seen done, oldest first. */
+  /** Completion of each pass submitted without a readback and perhaps not finished yet, oldest first. */
   private readonly unreadPasses: Promise<unknown>[] = [];
   private uploadedBlockTable: number[] = [];
   private disposed = false;
@@ -268,6 +268,8 @@ export class LlamaModel {
       return { ids: new Uint32Array(0) };
     }
     const { ids, probs } = splitArgmaxRows(await this.readOrLost(this.idsReadback, rows * ARGMAX_ROW_BYTES), rows);
+    // The readback came after every pass submitted before it: none is unfinished.
+    this.unreadPasses.length = 0;
     const logits = req.wantLogits ? new Float32Array(await this.readOrLost(this.logitsReadbackBuffer(), rows * this.config.vocabSize * 4)) : undefined;
     return { ids, probs, logits };
   }
