@@ -54,7 +54,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
       baseline: { type: 'string' }, profile: { type: 'boolean' }, matvec: { type: 'string' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
-      'kv-type': { type: 'string' }, 'split-keys': { type: 'string' }, 'pipeline-depth': { type: 'string' },
+      'kv-type': { type: 'string' }, 'split-keys': { type: 'string' }, 'pipeline-depth': { type: 'string' }, 'pass-budget-ms': { type: 'string' },
     },
   });
   const what = positionals[0];
@@ -113,7 +113,10 @@ export async function benchCommand(args: string[]): Promise<void> {
     // --split-keys N: keys per split of decode attention (0: none); default: the adapter's (64 on GPUs).
     const attentionSplitKeys = v['split-keys'] === undefined ? undefined : Number(v['split-keys']);
     if (attentionSplitKeys !== undefined && !(Number.isInteger(attentionSplitKeys) && attentionSplitKeys >= 0)) throw new UsageError(`--split-keys: a count of keys >= 0, got "${v['split-keys']}"`);
-    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined, kvType, attentionSplitKeys });
+    // --pass-budget-ms N: GPU time a prefill pass may take before batches run as smaller passes (0: none).
+    const prefillPassBudgetMs = v['pass-budget-ms'] === undefined ? undefined : Number(v['pass-budget-ms']);
+    if (prefillPassBudgetMs !== undefined && !(prefillPassBudgetMs >= 0)) throw new UsageError(`--pass-budget-ms: milliseconds >= 0, got "${v['pass-budget-ms']}"`);
+    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined, kvType, attentionSplitKeys, prefillPassBudgetMs });
     try {
       const prompt = benchPrompt(model.config.vocabSize, context);
       const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitKi'), kvType: model.options.kvType };
@@ -219,7 +222,7 @@ async function benchPrefill(model: LlamaModel, prompt: number[], runs: number, c
     seq.clear();
   }
   const tokPerS = median(rates);
-  emit({ name: 'prefill tok/s', value: tokPerS, unit: 'tok/s', engine: 'tandem', runs, batch: model.maxBatchTokens, ...common });
+  emit({ name: 'prefill tok/s', value: tokPerS, unit: 'tok/s', engine: 'tandem', runs, batch: model.maxBatchTokens, passTokens: model.prefillPassTokens, ...common });
   emit({ name: 'prefill matmul throughput', value: (tokPerS * 2 * weightCount(model)) / 1e9, unit: 'GFLOP/s', note: '2 FLOP per weight per token, attention not counted', ...common });
   if (profile) {
     const seq = new Sequence(pool);

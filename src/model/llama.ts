@@ -25,6 +25,7 @@ import type { Linear, ModelWeights } from './weights';
 import { ropeTable } from './rope';
 import { MAX_CHAIN_STEPS, type WorkspacePlan } from './workspace';
 import type { GpuProfiler } from '../gpu/profiler';
+import { PassPacer } from './passPacer';
 
 export { MAX_CHAIN_STEPS } from './workspace';
 
@@ -48,6 +49,12 @@ export const DEFAULT_PIPELINE_DEPTH = 2;
  * running one, so the GPU does not idle between batches, and a cancel waits for at most two.
  */
 export const DEFAULT_PREFILL_PASSES_IN_FLIGHT = 2;
+
+/**
+ * Default ModelRuntimeOptions.prefillPassBudgetMs: a quarter of Windows' GPU watchdog (2 s), and a cancel
+ * waits for at most about twice this (the passes in flight).
+ */
+export const DEFAULT_PREFILL_PASS_BUDGET_MS = 500;
 
 /** Default ModelRuntimeOptions.windowSlackTokens: a draft of 16 tokens plus the bonus token, rounded up. */
 export const WINDOW_SLACK_TOKENS = 32;
@@ -88,6 +95,12 @@ export interface ModelRuntimeOptions {
    * DEFAULT_PREFILL_PASSES_IN_FLIGHT.
    */
   prefillPassesInFlight?: number;
+  /**
+   * GPU time a prefill pass should take at most: a batch that the last measured pass says would take
+   * longer runs as several smaller passes (PassPacer; 16 tokens at least). 0: no bound. Default
+   * DEFAULT_PREFILL_PASS_BUDGET_MS.
+   */
+  prefillPassBudgetMs?: number;
   /**
    * Most rows of logits one pass computes and reads back (the head's output is this many vocabulary rows;
    * see workspace.ts). Default DEFAULT_MAX_LOGIT_ROWS (17); tests that compare every position's logits
@@ -142,6 +155,7 @@ export class LlamaModel {
   private readonly prefillPassesInFlight: number;
   /** Completion of each pass submitted without a readback and perhaps not finished yet, oldest first. */
   private readonly unreadPasses: Promise<unknown>[] = [];
+  private readonly pacer: PassPacer;
   private uploadedBlockTable: number[] = [];
   private disposed = false;
 
@@ -166,6 +180,9 @@ export class LlamaModel {
     if (!(Number.isInteger(this.prefillPassesInFlight) && this.prefillPassesInFlight >= 1)) {
       throw new UsageError(`prefill passes in flight ${this.prefillPassesInFlight} (an integer >= 1)`);
     }
+    const budgetMs = o.prefillPassBudgetMs ?? DEFAULT_PREFILL_PASS_BUDGET_MS;
+    if (!(budgetMs >= 0 && Number.isFinite(budgetMs))) throw new UsageError(`prefill pass budget ${budgetMs} ms (>= 0)`);
+    this.pacer = new PassPacer(budgetMs, o.maxBatchTokens);
     const size = plan.storage;
     this.buffers = {
       tokens: own.storage(size.tokens, 'tokens'),
@@ -222,18 +239,40 @@ export class LlamaModel {
     return this.options.maxBatchTokens;
   }
 
-  /** One forward pass over a batch; appends the batch's K/V to `seq`. */
+  /** Most tokens the next prefill pass takes (PassPacer): a longer batch runs as several passes. */
+  get prefillPassTokens(): number {
+    return this.pacer.passTokens;
+  }
+
+  /**
+   * A forward over a batch; appends the batch's K/V to `seq`. A batch longer than prefillPassTokens that
+   * reads at most one logit row runs as several passes, the last reading the row; a cancel between them
+   * keeps the passes that ran.
+   */
   async forward(req: ForwardRequest): Promise<ForwardResult> {
     this.checkUsable(req.seq, req.signal);
-    await this.awaitUnreadPasses(req.seq, req.signal);
     const T = req.tokens.length;
-    const seq = req.seq;
-    const pos0 = seq.length;
     if (T < 1 || T > this.options.maxBatchTokens) throw new UsageError(`batch of ${T} tokens (1..${this.options.maxBatchTokens})`);
     if (req.logitRows < 0 || req.logitRows > Math.min(T, this.maxLogitRows)) throw new UsageError(`logitRows ${req.logitRows} for a batch of ${T}`);
-    this.checkContext(pos0, T);
+    this.checkContext(req.seq.length, T);
     const tokens = new Uint32Array(T);
     for (let i = 0; i < T; i++) tokens[i] = this.checkToken(req.tokens[i]);
+    if (T <= this.pacer.passTokens || req.logitRows > 1 || req.profiler) return this.forwardPass(req, tokens);
+    for (let at = 0; ;) {
+      const n = Math.min(this.pacer.passTokens, T - at);
+      const last = at + n === T;
+      const r = await this.forwardPass({ ...req, logitRows: last ? req.logitRows : 0, wantLogits: last && req.wantLogits }, tokens.slice(at, at + n));
+      at += n;
+      if (last) return r;
+    }
+  }
+
+  /** One pass (one submit) over `tokens`, checked by forward; req.tokens is not read. */
+  private async forwardPass(req: ForwardRequest, tokens: Uint32Array): Promise<ForwardResult> {
+    await this.awaitUnreadPasses(req.seq, req.signal);
+    const T = tokens.length;
+    const seq = req.seq;
+    const pos0 = seq.length;
     this.reserve(seq, pos0, T);
 
     const device = this.gpu.device;
@@ -262,12 +301,15 @@ export class LlamaModel {
       if (req.wantLogits) this.logitsReadbackBuffer().encodeCopy(encoder, this.buffers.logits, 0, rows * this.config.vocabSize * 4);
     }
     device.queue.submit([encoder.finish()]);
+    const submittedMs = performance.now();
     seq.length = pos0 + T;
     if (rows === 0) {
-      this.unreadPasses.push(Promise.race([device.queue.onSubmittedWorkDone(), device.lost]).catch(() => undefined));
+      const done = Promise.race([device.queue.onSubmittedWorkDone(), device.lost]).catch(() => undefined);
+      this.unreadPasses.push(done.then(() => this.pacer.record(T, submittedMs, performance.now())));
       return { ids: new Uint32Array(0) };
     }
     const { ids, probs } = splitArgmaxRows(await this.readOrLost(this.idsReadback, rows * ARGMAX_ROW_BYTES), rows);
+    this.pacer.record(T, submittedMs, performance.now());
     // The readback came after every pass submitted before it: none is unfinished.
     this.unreadPasses.length = 0;
     const logits = req.wantLogits ? new Float32Array(await this.readOrLost(this.logitsReadbackBuffer(), rows * this.config.vocabSize * 4)) : undefined;
@@ -346,14 +388,12 @@ export class LlamaModel {
   }
 
   /**
-   * Waits until fewer than prefillPassesInFlight passes without a readback are queued (oldest first), and
-   * checks the request again after each wait: a cancel or a lost device stops a prefill between batches.
+   * Waits until fewer than prefillPassesInFlight passes without a readback are queued (oldest first), then
+   * checks the request again: a cancel or a lost device stops a prefill between passes.
    */
   private async awaitUnreadPasses(seq: Sequence, signal?: AbortSignal): Promise<void> {
-    while (this.unreadPasses.length >= this.prefillPassesInFlight) {
-      await this.unreadPasses.shift();
-      this.checkUsable(seq, signal);
-    }
+    while (this.unreadPasses.length >= this.prefillPassesInFlight) await this.unreadPasses.shift();
+    this.checkUsable(seq, signal);
   }
 
   /** A readback that reports a lost device as DeviceLostError. */

@@ -83,6 +83,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
     releaseOutOfWindow: o.releaseOutOfWindow,
     decodePipelineDepth: o.decodePipelineDepth,
     prefillPassesInFlight: o.prefillPassesInFlight,
+    prefillPassBudgetMs: o.prefillPassBudgetMs,
     maxLogitRows: o.maxLogitRows,
   };
 }

@@ -1,0 +1,34 @@
+// How many tokens a prefill pass may take so that it runs for at most a time budget on the GPU. One pass
+// is one submission: a submission of seconds keeps a cancel waiting that long, and can trip the OS's GPU
+// watchdog (Windows TDR: 2 s), which loses the device. Slow adapters with large models get there at the
+// default batch (a 7B model is ~1.8 TFLOP a 128-token pass); a GPU that runs a batch well within the budget
+// never sees a smaller pass.
+//
+// The GPU time of a pass is estimated from when it is seen finished: done - max(submitted, the previous
+// pass's done), over its tokens. Only passes of MIN_PASS_TOKENS or more count (a decode pass's fixed cost,
+// spread over one token, would overstate the per-token time); the latest such pass sets the size.
+
+/** The smallest pass the pacer makes (a block of the KV cache), and the smallest it measures. */
+export const MIN_PASS_TOKENS = 16;
+
+export class PassPacer {
+  private msPerToken: number | undefined;
+  private gpuFreeAtMs = 0;
+
+  /** `budgetMs` 0: no bound (every pass takes up to maxTokens). */
+  constructor(private readonly budgetMs: number, private readonly maxTokens: number) {}
+
+  /** Most tokens the next pass may take: a multiple of MIN_PASS_TOKENS in [MIN_PASS_TOKENS, maxTokens], or maxTokens. */
+  get passTokens(): number {
+    if (this.budgetMs === 0 || this.msPerToken === undefined) return this.maxTokens;
+    const fit = Math.floor(this.budgetMs / this.msPerToken / MIN_PASS_TOKENS) * MIN_PASS_TOKENS;
+    return Math.min(this.maxTokens, Math.max(MIN_PASS_TOKENS, fit));
+  }
+
+  /** A pass of `tokens` submitted at `submittedMs` and seen finished at `doneMs` (performance.now()). */
+  record(tokens: number, submittedMs: number, doneMs: number): void {
+    const busyMs = doneMs - Math.max(submittedMs, this.gpuFreeAtMs);
+    this.gpuFreeAtMs = Math.max(this.gpuFreeAtMs, doneMs);
+    if (tokens >= MIN_PASS_TOKENS && busyMs > 0) this.msPerToken = busyMs / tokens;
+  }
+}

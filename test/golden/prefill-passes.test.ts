@@ -1,0 +1,121 @@
+// Prefill passes stay short and cancellable. A cancel during a long prefill stops it between batches
+// (LlamaModel's prefillPassesInFlight bound): prefill batches read nothing back, so without the bound every
+// batch of the prompt is queued on the GPU before a cancel can be seen, and the cancel waits for all of
+// them. What ran before the cancel is kept: the sequence's K/V is complete up to its length, so going on
+// from there gives the logits of a prefill never cancelled, bit for bit, and the document's next request
+// reuses it. A batch that would run longer than prefillPassBudgetMs runs as several passes (PassPacer),
+// with the logits of one.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CancelledError } from '../../src/common/errors';
+import { DocumentCache } from '../../src/engine/session';
+import { prefill } from '../../src/engine/generate';
+import { BlockPool } from '../../src/kvcache/blockPool';
+import { Sequence } from '../../src/kvcache/sequence';
+import type { LlamaModel } from '../../src/model/llama';
+import { MIN_PASS_TOKENS } from '../../src/model/passPacer';
+import { withModel } from '../helpers/gpuModel';
+import { ensureStories260K } from '../helpers/testModels';
+
+const BATCH = 16;
+/** 30 batches: far more than the passes in flight, so the cancel lands while most are not yet submitted. */
+const PROMPT = Array.from({ length: 30 * BATCH - 5 }, (_, i) => 3 + ((i * 37) % 500));
+const OPTIONS = { maxContextTokens: 512, maxBatchTokens: BATCH };
+
+/** Aborts once the current turn of the event loop (and its microtasks) is over. */
+function abortSoon(): AbortSignal {
+  const ac = new AbortController();
+  setImmediate(() => ac.abort());
+  return ac.signal;
+}
+
+test('a cancel mid-prefill stops it within the passes in flight, and what ran gives the logits of an uncancelled prefill', async () => {
+  await withModel(await ensureStories260K('f32'), OPTIONS, async (model) => {
+    const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    const reference = new Sequence(pool);
+    const want = await prefill(model, reference, PROMPT, true);
+    reference.clear();
+
+    const seq = new Sequence(pool);
+    await assert.rejects(prefill(model, seq, PROMPT, true, abortSoon()), CancelledError);
+    // Batches 1 and 2 are queued in the first turn; each later one waits for an earlier one to finish, which
+    // takes far longer than one turn of the event loop. Unbounded, all 30 were queued in the first turn.
+    assert.ok(seq.length >= BATCH && seq.length <= 4 * BATCH, `${seq.length} positions prefilled before the cancel was seen`);
+    assert.equal(seq.length % BATCH, 0, 'whole batches');
+
+    const rest = await prefill(model, seq, PROMPT.slice(seq.length), true);
+    assert.equal(rest.id, want.id);
+    assert.deepEqual(rest.logits, want.logits, 'the cancelled batches wrote all their K/V');
+    seq.clear();
+    assert.equal(pool.usedBlocks, 0);
+  });
+});
+
+test('the document\'s next request reuses what a cancelled prefill ran, and completes as a fresh one does', async () => {
+  await withModel(await ensureStories260K('f32'), OPTIONS, async (model) => {
+    const request = { maxTokens: 12 };
+    const fresh = new DocumentCache(model, { enabled: false });
+    const want = await fresh.complete('doc', PROMPT, request);
+    fresh.dispose();
+
+    const docs = new DocumentCache(model);
+    await assert.rejects(docs.complete('doc', PROMPT, { ...request, signal: abortSoon() }), CancelledError);
+    const again = await docs.complete('doc', PROMPT, request);
+    assert.ok(again.reusedTokens >= BATCH && again.reusedTokens < PROMPT.length - BATCH, `reused ${again.reusedTokens} of ${PROMPT.length}`);
+    assert.deepEqual(again.tokens, want.tokens);
+    docs.dispose();
+  });
+});
+
+/** Submits to the device's queue while `body` runs. */
+async function countSubmits<T>(model: LlamaModel, body: () => Promise<T>): Promise<{ submits: number; result: T }> {
+  const queue = model.gpu.device.queue;
+  const submit = queue.submit;
+  let submits = 0;
+  queue.submit = (buffers) => { submits++; submit.call(queue, buffers); };
+  try {
+    return { result: await body(), submits };
+  } finally {
+    delete (queue as { submit?: unknown }).submit;
+  }
+}
+
+test('a batch the pass budget does not allow runs as passes of a block each, with the logits of one pass, and a cancel stops it between them', async () => {
+  const path = await ensureStories260K('f32');
+  const prompt = PROMPT.slice(0, 2 * 128);
+  const options = { maxContextTokens: 512, maxBatchTokens: 128 };
+  const want = await withModel(path, { ...options, prefillPassBudgetMs: 0 }, async (model) => {
+    const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+    const { result, submits } = await countSubmits(model, () => prefill(model, seq, prompt, true));
+    assert.equal(submits, 2, 'no budget: a pass a batch');
+    assert.equal(model.prefillPassTokens, 128);
+    seq.clear();
+    return result;
+  });
+  // No GPU runs a 128-token pass within a nanosecond: after the first pass, every pass is one block.
+  await withModel(path, { ...options, prefillPassBudgetMs: 1e-6 }, async (model) => {
+    const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    const seq = new Sequence(pool);
+    assert.equal(model.prefillPassTokens, 128, 'nothing measured yet');
+    // One pass, read back: measured (a pass without a readback is measured when the GPU is done with it).
+    const first = new Sequence(pool);
+    await prefill(model, first, prompt.slice(0, 128), false);
+    first.clear();
+    assert.equal(model.prefillPassTokens, MIN_PASS_TOKENS);
+    const { result, submits } = await countSubmits(model, () => prefill(model, seq, prompt, true));
+    assert.equal(submits, prompt.length / MIN_PASS_TOKENS, 'a pass a block');
+
+    assert.equal(result.id, want.id);
+    // Bit for bit on a software adapter; a GPU runs passes of <= 32 tokens with another kernel (ops/matmul.ts).
+    let maxDiff = 0;
+    for (let i = 0; i < want.logits!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(result.logits![i] - want.logits![i]));
+    assert.ok(maxDiff < 1e-3, `logits differ by ${maxDiff}`);
+    seq.clear();
+
+    // One forward of a whole batch, cancelled: it stops between its passes.
+    await assert.rejects(model.forward({ tokens: prompt.slice(0, 128), seq, logitRows: 1, wantLogits: false, signal: abortSoon() }), CancelledError);
+    assert.ok(seq.length >= MIN_PASS_TOKENS && seq.length <= 4 * MIN_PASS_TOKENS, `${seq.length} positions before the cancel was seen`);
+    seq.clear();
+    assert.equal(pool.usedBlocks, 0);
+  });
+});
