@@ -4,7 +4,7 @@
 # lines: a dispatch's fixed cost, copy bandwidth, every decode matvec variant on the 0.5B shapes, 0.5B
 # decode/prefill with 24 layers (each matvec variant), the cost of a verify pass of 1..17 positions (matrix
 # vs split-K batch kernel), the dispatch floor of the 24-layer pass, the 1.5B/0.5B speculative pair at full
-# size, the edit replay at 24 layers.
+# size, the edit replay at 24 layers, a cancel during a long prefill.
 # Each step has a time limit; together the limits pass a ten-minute call, so the steps come in order of
 # what matters most, and a call cut short keeps what it wrote to $OUT/device-run.jsonl (when $OUT is set).
 # --part=1 runs the checks and the engine core's figures, --part=2 the rest (a call each, on one warm
@@ -69,6 +69,9 @@ if [ "$part" != 1 ]; then
   if [ $quick = 0 ]; then
     run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"
     run 150 node dist-bench/edit-replay.js --only qwen --layers 24 --no-llamacpp --requests 40 --no-cache-requests 10 --layouts spm --cache-dir "$models"
+    # Whether the 500 ms pass budget ever cuts a prefill pass on this GPU (passTokens < 128), what that costs,
+    # and how soon a cancel during a 1,500-token prefill is answered.
+    run 90 node dist-bench/prefill-cancel.js --layers 24 --prompt-tokens 1500 --abort-at 20,50,100 --rounds 3 --cache-dir "$models"
   fi
 fi
 say "done: $log"
