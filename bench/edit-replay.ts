@@ -20,10 +20,10 @@
 //     [--switch-every N] [--no-cache-requests N] [--layouts L] [--draft D [--draft-requests N] [--draft-length K] [--draft-only]]
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { synthesizeModel } from '../src/tools/synthesize';
+import { ensureQwen05bModel } from '../src/bench/qwen05bModel';
 
 const { values: v } = parseArgs({
   options: {
@@ -51,13 +51,7 @@ async function main(): Promise<void> {
   const common = ['--typed-chars', v['typed-chars'] ?? '400', ...passed, ...(v['no-llamacpp'] ? ['--no-llamacpp'] : []), ...(v['draft-only'] ? ['--draft-only'] : [])];
   if (v.only !== 'qwen') run(['bench', 'edit-replay', '--model', 'stories260K', ...common]);
   if (v.only !== 'stories') {
-    const path = join(cacheDir, `bench-qwen05b-${layers}L-q8_0.gguf`);
-    if (!existsSync(path)) {
-      await synthesizeModel(path, {
-        arch: 'qwen2', nLayers: layers, dModel: 896, nHeads: 14, nKvHeads: 2, ffnDim: 4864, vocabSize: 151936,
-        contextLength: 32768, ropeTheta: 1000000, tiedEmbedding: true, weightType: 'q8_0', seed: 11, tokenizer: 'spm-bytes',
-      });
-    }
+    const path = await ensureQwen05bModel(cacheDir, layers);
     run(['bench', 'edit-replay', '--model', path, '--prompt-tokens', v['prompt-tokens'] ?? '1500', ...common]);
   }
 }

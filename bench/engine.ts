@@ -19,6 +19,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { synthesizeModel, type SyntheticSpec } from '../src/tools/synthesize';
+import { ensureQwen05bModel, qwen05bSpec } from '../src/bench/qwen05bModel';
 import type { WeightTypeName } from '../src/loaders/llama2c';
 
 const { values: v } = parseArgs({
@@ -36,10 +37,6 @@ const types = (v.types ?? 'f16,q8_0,q4_0').split(',') as WeightTypeName[];
 const cacheDir = v['cache-dir'] ?? join(root, '.cache', 'models');
 mkdirSync(cacheDir, { recursive: true });
 
-const qwen05b = (weightType: WeightTypeName): SyntheticSpec => ({
-  arch: 'qwen2', nLayers: layers, dModel: 896, nHeads: 14, nKvHeads: 2, ffnDim: 4864, vocabSize: 151936,
-  contextLength: 32768, ropeTheta: 1000000, tiedEmbedding: true, weightType, seed: 11, tokenizer: 'spm-bytes',
-});
 
 function run(args: string[]): void {
   const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
@@ -50,7 +47,7 @@ function run(args: string[]): void {
 }
 
 async function dispatchBound(): Promise<void> {
-  const spec: SyntheticSpec = { ...qwen05b('q8_0'), nLayers: 24, dModel: 128, nHeads: 2, nKvHeads: 2, ffnDim: 256, vocabSize: 4096 };
+  const spec: SyntheticSpec = { ...qwen05bSpec(layers, 'q8_0'), nLayers: 24, dModel: 128, nHeads: 2, nKvHeads: 2, ffnDim: 256, vocabSize: 4096 };
   process.stdout.write(JSON.stringify({ name: 'bench config', layers: 24, dModel: 128, ffnDim: 256, vocabSize: 4096, context: Number(context), decodeTokens: Number(tokens), runs: Number(runs), shape: 'dispatch-bound stand-in: 24 layers, widths cut' }) + '\n');
   const path = join(cacheDir, 'bench-dispatch-bound-24L-d128-q8_0.gguf');
   if (!existsSync(path)) await synthesizeModel(path, spec);
@@ -61,8 +58,7 @@ async function main(): Promise<void> {
   if (v['dispatch-bound']) return dispatchBound();
   process.stdout.write(JSON.stringify({ name: 'bench config', layers, realLayers: 24, context: Number(context), decodeTokens: Number(tokens), runs: Number(runs), shape: 'Qwen2.5-Coder-0.5B widths' }) + '\n');
   for (const type of types) {
-    const path = join(cacheDir, `bench-qwen05b-${layers}L-${type}.gguf`);
-    if (!existsSync(path)) await synthesizeModel(path, qwen05b(type));
+    const path = await ensureQwen05bModel(cacheDir, layers, type);
     const baseline = v['no-baseline'] ? [] : ['--baseline', 'llamacpp'];
     const matvecs = v.matvec ? v.matvec.split(',').flatMap((m) => ['--matvec', m]) : [];
     if (matvecs.length > 2) {

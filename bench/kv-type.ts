@@ -16,10 +16,10 @@
 //   node dist-bench/kv-type.js [--layers N] [--context 512,2048] [--tokens N] [--runs N] [--rounds N] [--kernels-only]
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { synthesizeModel } from '../src/tools/synthesize';
+import { ensureQwen05bModel } from '../src/bench/qwen05bModel';
 import { Gpu } from '../src/gpu/device';
 import { benchAttentionKv } from '../src/bench/attentionKv';
 import { median } from '../src/bench/stats';
@@ -54,13 +54,7 @@ function benchDecode(path: string, context: number, kvType: string): Line[] {
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 async function main(): Promise<void> {
-  const path = join(cacheDir, `bench-qwen05b-${layers}L-q8_0.gguf`);
-  if (!existsSync(path)) {
-    await synthesizeModel(path, {
-      arch: 'qwen2', nLayers: layers, dModel: 896, nHeads: 14, nKvHeads: 2, ffnDim: 4864, vocabSize: 151936,
-      contextLength: 32768, ropeTheta: 1000000, tiedEmbedding: true, weightType: 'q8_0', seed: 11, tokenizer: 'spm-bytes',
-    });
-  }
+  const path = await ensureQwen05bModel(cacheDir, layers);
   process.stdout.write(JSON.stringify({ name: 'bench config', layers, realLayers: 24, contexts, decodeTokens: Number(tokens), runsPerProcess: Number(runs), rounds, weights: 'q8_0', shape: 'Qwen2.5-Coder-0.5B widths' }) + '\n');
   const gpu = await Gpu.acquire();
   try {

@@ -15,10 +15,10 @@
 //
 //   node dist-bench/prefill-cancel.js [--layers N] [--prompt-tokens N] [--rounds N] [--abort-at ms,ms,...]
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { synthesizeModel } from '../src/tools/synthesize';
+import { ensureQwen05bModel } from '../src/bench/qwen05bModel';
 import { Gpu } from '../src/gpu/device';
 import { loadModel, type LoadOptions } from '../src/model/load';
 import type { LlamaModel } from '../src/model/llama';
@@ -81,13 +81,7 @@ async function cancelLatencyMs(model: LlamaModel, afterMs: number): Promise<numb
 }
 
 async function main(): Promise<void> {
-  const path = join(cacheDir, `bench-qwen05b-${layers}L-q8_0.gguf`);
-  if (!existsSync(path)) {
-    await synthesizeModel(path, {
-      arch: 'qwen2', nLayers: layers, dModel: 896, nHeads: 14, nKvHeads: 2, ffnDim: 4864, vocabSize: 151936,
-      contextLength: 32768, ropeTheta: 1000000, tiedEmbedding: true, weightType: 'q8_0', seed: 11, tokenizer: 'spm-bytes',
-    });
-  }
+  const path = await ensureQwen05bModel(cacheDir, layers);
   const gpu = await Gpu.acquire();
   const adapter = gpu.adapter.description;
   emit({ name: 'bench config', layers, realLayers: 24, promptTokens, rounds, abortAtMs: abortAt, weights: 'q8_0', shape: 'Qwen2.5-Coder-0.5B widths', adapter });
