@@ -20,6 +20,7 @@ export function variantKey(v: KernelVariant, adapterClass: string): string {
 export class PipelineCache {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
+  private createdCount = 0;
 
   constructor(private readonly device: GPUDevice, readonly adapterClass: string) {}
 
@@ -39,7 +40,16 @@ export class PipelineCache {
       compute: { module, entryPoint: 'main', constants: variant.constants },
     });
     this.pipelines.set(key, p);
+    this.createdCount++;
     return p;
+  }
+
+  /**
+   * Pipelines created so far, never decreasing (clear() keeps it). A pass that runs a pipeline for the first
+   * time may include its compilation in its GPU time (lavapipe JIT-compiles at the first dispatch).
+   */
+  get created(): number {
+    return this.createdCount;
   }
 
   get size(): number {

@@ -156,6 +156,8 @@ export class LlamaModel {
   /** Completion of each pass submitted without a readback and perhaps not finished yet, oldest first. */
   private readonly unreadPasses: Promise<unknown>[] = [];
   private readonly pacer: PassPacer;
+  /** gpu.pipelines.created at the last submit: a pass after which it grew compiled pipelines (PassPacer). */
+  private pipelinesCreatedAtSubmit = 0;
   private uploadedBlockTable: number[] = [];
   private disposed = false;
 
@@ -302,14 +304,16 @@ export class LlamaModel {
     }
     device.queue.submit([encoder.finish()]);
     const submittedMs = performance.now();
+    const compiled = this.gpu.pipelines.created !== this.pipelinesCreatedAtSubmit;
+    this.pipelinesCreatedAtSubmit = this.gpu.pipelines.created;
     seq.length = pos0 + T;
     if (rows === 0) {
       const done = Promise.race([device.queue.onSubmittedWorkDone(), device.lost]).catch(() => undefined);
-      this.unreadPasses.push(done.then(() => this.pacer.record(T, submittedMs, performance.now())));
+      this.unreadPasses.push(done.then(() => this.pacer.record(T, submittedMs, performance.now(), compiled)));
       return { ids: new Uint32Array(0) };
     }
     const { ids, probs } = splitArgmaxRows(await this.readOrLost(this.idsReadback, rows * ARGMAX_ROW_BYTES), rows);
-    this.pacer.record(T, submittedMs, performance.now());
+    this.pacer.record(T, submittedMs, performance.now(), compiled);
     // The readback came after every pass submitted before it: none is unfinished.
     this.unreadPasses.length = 0;
     const logits = req.wantLogits ? new Float32Array(await this.readOrLost(this.logitsReadbackBuffer(), rows * this.config.vocabSize * 4)) : undefined;

@@ -6,7 +6,10 @@
 //
 // The GPU time of a pass is estimated from when it is seen finished: done - max(submitted, the previous
 // pass's done), over its tokens. Only passes of MIN_PASS_TOKENS or more count (a decode pass's fixed cost,
-// spread over one token, would overstate the per-token time); the latest such pass sets the size.
+// spread over one token, would overstate the per-token time), and only passes that compiled no pipeline:
+// a first pass can spend most of its time compiling (lavapipe JIT-compiles at the first dispatch, seconds
+// for a model), which is not what the next pass costs, and taking it for slowness cut every later pass to
+// one block. The latest pass that counts sets the size.
 
 /** The smallest pass the pacer makes (a block of the KV cache), and the smallest it measures. */
 export const MIN_PASS_TOKENS = 16;
@@ -25,10 +28,14 @@ export class PassPacer {
     return Math.min(this.maxTokens, Math.max(MIN_PASS_TOKENS, fit));
   }
 
-  /** A pass of `tokens` submitted at `submittedMs` and seen finished at `doneMs` (performance.now()). */
-  record(tokens: number, submittedMs: number, doneMs: number): void {
+  /**
+   * A pass of `tokens` submitted at `submittedMs` and seen finished at `doneMs` (performance.now());
+   * `compiled`: pipelines were created since the model's previous submit (this pass, or work queued
+   * before it, may have compiled them), so its time is not counted.
+   */
+  record(tokens: number, submittedMs: number, doneMs: number, compiled = false): void {
     const busyMs = doneMs - Math.max(submittedMs, this.gpuFreeAtMs);
     this.gpuFreeAtMs = Math.max(this.gpuFreeAtMs, doneMs);
-    if (tokens >= MIN_PASS_TOKENS && busyMs > 0) this.msPerToken = busyMs / tokens;
+    if (tokens >= MIN_PASS_TOKENS && busyMs > 0 && !compiled) this.msPerToken = busyMs / tokens;
   }
 }

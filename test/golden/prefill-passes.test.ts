@@ -97,8 +97,12 @@ test('a batch the pass budget does not allow runs as passes of a block each, wit
     const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
     const seq = new Sequence(pool);
     assert.equal(model.prefillPassTokens, 128, 'nothing measured yet');
-    // One pass, read back: measured (a pass without a readback is measured when the GPU is done with it).
+    // The first pass compiles the model's pipelines: its time is not what a pass costs, and is not counted.
     const first = new Sequence(pool);
+    await prefill(model, first, prompt.slice(0, 128), false);
+    first.clear();
+    assert.equal(model.prefillPassTokens, 128, 'a pass that compiled pipelines is not measured');
+    // One more pass, read back: measured (a pass without a readback is measured when the GPU is done with it).
     await prefill(model, first, prompt.slice(0, 128), false);
     first.clear();
     assert.equal(model.prefillPassTokens, MIN_PASS_TOKENS);

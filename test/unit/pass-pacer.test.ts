@@ -40,3 +40,16 @@ test('decode-sized passes do not count: their fixed cost over one token would ov
   p.record(MIN_PASS_TOKENS - 1, 50, 100);
   assert.equal(p.passTokens, 128);
 });
+
+test('a pass that compiled pipelines does not count: its compile time is not what the next pass costs', () => {
+  const p = new PassPacer(500, 128);
+  p.record(64, 0, 30_000, true); // the first pass: seconds of JIT
+  assert.equal(p.passTokens, 128);
+  p.record(64, 30_000, 30_100); // 1.6 ms a token
+  assert.equal(p.passTokens, 128);
+  p.record(128, 30_100, 90_000, true);
+  assert.equal(p.passTokens, 128, 'a later compile does not shrink a measured size either');
+  // And it still sets where the GPU was free: the next pass is timed from its end.
+  p.record(128, 30_200, 92_000);
+  assert.equal(p.passTokens, 32); // 2,000 ms over 128 tokens: 15.6 ms a token
+});
