@@ -61,12 +61,23 @@ fn qkv_at(i: u32) -> f32 {
   return qkv[i / 4u][i % 4u];
 }
 
+// The bound of the loops over the workgroup's lanes (n = WG). On a GPU it is WG, a constant. On a software
+// adapter it also reads the step uniform (WG unless n_tokens is 2^32 - 1, which it never is), so the
+// compiler cannot fold it and keeps the loops rolled: lavapipe JIT-compiles a kernel at its first
+// dispatch, and unrolled lane loops were 1.5-5 s of this kernel's 6.7-13.6 s at 8 lanes (13 s of
+// 18.5-25 s at 32). The loops over HD4 stay constant everywhere: rolled, q and acc leave registers, and the
+// key loop ran up to 2x slower on lavapipe.
+fn loop_bound(n: u32) -> u32 {
+  return {{LOOP_BOUND}};
+}
+
 fn new4(a: ptr<workgroup, array<f32, HD>>, d: u32) -> vec4<f32> {
   return vec4<f32>((*a)[4u * d], (*a)[4u * d + 1u], (*a)[4u * d + 2u], (*a)[4u * d + 3u]);
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let lanes = loop_bound(WG);
   let h = wid.x;
   let t = wid.y;
   let split = wid.z;
@@ -152,9 +163,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   lane_l[lane] = l;
   workgroupBarrier();
   var m_all = -3.0e38;
-  for (var i = 0u; i < WG; i++) { m_all = max(m_all, lane_m[i]); }
+  for (var i = 0u; i < lanes; i++) { m_all = max(m_all, lane_m[i]); }
   var l_all = 0.0;
-  for (var i = 0u; i < WG; i++) {
+  for (var i = 0u; i < lanes; i++) {
     if (lane_l[i] > 0.0) { l_all += lane_l[i] * exp(lane_m[i] - m_all); }
   }
   let f = select(0.0, exp(m - m_all), l > 0.0);
@@ -164,7 +175,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let base = (h * step.n_splits + split) * (HD + 2u);
     for (var d = lane; d < HD4; d += WG) {
       var s = vec4<f32>(0.0);
-      for (var i = 0u; i < WG; i++) { s += lane_acc[i * HD4 + d]; }
+      for (var i = 0u; i < lanes; i++) { s += lane_acc[i * HD4 + d]; }
       partials[base + 4u * d] = s.x;
       partials[base + 4u * d + 1u] = s.y;
       partials[base + 4u * d + 2u] = s.z;
@@ -179,7 +190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let orow = t * N_HEADS * HD4 + h * HD4;
   for (var d = lane; d < HD4; d += WG) {
     var s = vec4<f32>(0.0);
-    for (var i = 0u; i < WG; i++) { s += lane_acc[i * HD4 + d]; }
+    for (var i = 0u; i < lanes; i++) { s += lane_acc[i * HD4 + d]; }
     out[orow + d] = s / l_all;
   }
 }

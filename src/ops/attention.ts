@@ -76,9 +76,10 @@ const ATTENTION_KV_LOAD: Record<KvType, string> = {
 };
 
 /** attention.wgsl's holes for the batch variant (rope_store_kv ran first) and the fused decode variant. */
-function attentionSource(headDim: number, WG: number, kvType: KvType, fusedRope: boolean): string {
+function attentionSource(headDim: number, WG: number, kvType: KvType, fusedRope: boolean, software: boolean): string {
   return specialise(attentionWgsl, {
     HD: headDim, WG, KV_LOAD: ATTENTION_KV_LOAD[kvType], FUSED_ROPE: fusedRope ? 'true' : 'false',
+    LOOP_BOUND: software ? 'select(n, 0u, step.n_tokens == 0xffffffffu)' : 'n',
     KV_ACCESS: fusedRope ? 'read_write' : 'read',
     STORE_NEW: fusedRope
       ? 'fn store_new(i: u32, k: kv_vec, v: kv_vec) { k_cache[i] = k; v_cache[i] = v; }'
@@ -113,7 +114,7 @@ export class AttentionOp {
     };
     const partials = b.partials ?? ctx.dummy;
     const make = (fused: boolean): Dispatch => {
-      const pipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}.kv${kvType}${fused ? '.rope' : ''}`, attentionSource(s.headDim, WG, kvType, fused), constants);
+      const pipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}.kv${kvType}${fused ? '.rope' : ''}`, attentionSource(s.headDim, WG, kvType, fused, ctx.gpu.adapter.isSoftware), constants);
       return {
         pipeline,
         bindGroup: ctx.bindGroup(pipeline, { 0: ctx.step, 1: b.qkv, 2: b.kCache, 3: b.vCache, 4: b.blockTable, 5: b.out, 6: partials, 7: b.ropeTable }, `${label}.attention${fused ? '.rope' : ''}`),
