@@ -156,7 +156,8 @@ export class LlamaModel {
   /** Completion of each pass submitted without a readback and perhaps not finished yet, oldest first. */
   private readonly unreadPasses: Promise<unknown>[] = [];
   private readonly pacer: PassPacer;
-  /** gpu.pipelines.created at the last submit: a pass after which it grew compiled pipelines (PassPacer). */
+  /** gpu.pipelines.created at this model's last submit (0 before the first): if it grew by the next submit,
+   *  that pass, or work queued before it, may include compiling them, and PassPacer does not time it. */
   private pipelinesCreatedAtSubmit = 0;
   private uploadedBlockTable: number[] = [];
   private disposed = false;

@@ -30,8 +30,8 @@ export class PassPacer {
 
   /**
    * A pass of `tokens` submitted at `submittedMs` and seen finished at `doneMs` (performance.now());
-   * `compiled`: pipelines were created since the model's previous submit (this pass, or work queued
-   * before it, may have compiled them), so its time is not counted.
+   * `compiled`: pipelines were created since the model's previous submit, or this is its first (this pass,
+   * or work queued before it, may have compiled them), so its time is not counted.
    */
   record(tokens: number, submittedMs: number, doneMs: number, compiled = false): void {
     const busyMs = doneMs - Math.max(submittedMs, this.gpuFreeAtMs);

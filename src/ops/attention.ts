@@ -113,8 +113,11 @@ export class AttentionOp {
       SPLIT_KEYS: s.splitKeys || 64, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0,
     };
     const partials = b.partials ?? ctx.dummy;
+    const software = ctx.gpu.adapter.isSoftware;
     const make = (fused: boolean): Dispatch => {
-      const pipeline = ctx.pipeline('attention', `hd${s.headDim}.wg${WG}.kv${kvType}${fused ? '.rope' : ''}`, attentionSource(s.headDim, WG, kvType, fused, ctx.gpu.adapter.isSoftware), constants);
+      // The flavour names every choice the source makes (the pipeline cache keys on it, not on the text).
+      const flavour = `hd${s.headDim}.wg${WG}.kv${kvType}${fused ? '.rope' : ''}${software ? '.rolled' : ''}`;
+      const pipeline = ctx.pipeline('attention', flavour, attentionSource(s.headDim, WG, kvType, fused, software), constants);
       return {
         pipeline,
         bindGroup: ctx.bindGroup(pipeline, { 0: ctx.step, 1: b.qkv, 2: b.kCache, 3: b.vCache, 4: b.blockTable, 5: b.out, 6: partials, 7: b.ropeTable }, `${label}.attention${fused ? '.rope' : ''}`),

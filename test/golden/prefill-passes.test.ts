@@ -97,7 +97,7 @@ test('a batch the pass budget does not allow runs as passes of a block each, wit
     const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
     const seq = new Sequence(pool);
     assert.equal(model.prefillPassTokens, 128, 'nothing measured yet');
-    // The first pass compiles the model's pipelines: its time is not what a pass costs, and is not counted.
+    // A model's first pass is not timed: it may compile pipelines, whose time is not what a pass costs.
     const first = new Sequence(pool);
     await prefill(model, first, prompt.slice(0, 128), false);
     first.clear();
