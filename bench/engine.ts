@@ -37,7 +37,6 @@ const types = (v.types ?? 'f16,q8_0,q4_0').split(',') as WeightTypeName[];
 const cacheDir = v['cache-dir'] ?? join(root, '.cache', 'models');
 mkdirSync(cacheDir, { recursive: true });
 
-
 function run(args: string[]): void {
   const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {
