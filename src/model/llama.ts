@@ -26,6 +26,7 @@ import { ropeTable } from './rope';
 import { MAX_CHAIN_STEPS, type WorkspacePlan } from './workspace';
 import type { GpuProfiler } from '../gpu/profiler';
 import { PassPacer } from './passPacer';
+import { checkPrefillLimits, DEFAULT_PREFILL_PASS_BUDGET_MS, DEFAULT_PREFILL_PASSES_IN_FLIGHT, type PrefillLimits } from './prefillLimits';
 
 export { MAX_CHAIN_STEPS } from './workspace';
 
@@ -40,21 +41,6 @@ export const MAX_PIPELINE_DEPTH = 8;
  * pass at a stop; not yet measured on a GPU.
  */
 export const DEFAULT_PIPELINE_DEPTH = 2;
-
-/**
- * Default ModelRuntimeOptions.prefillPassesInFlight. A pass that reads nothing back (a prefill batch but
- * the last) returns once submitted, so without a bound a whole prompt's batches reach the GPU queue at
- * once, and a cancel waits for all of them (measured on lavapipe, 500 tokens through one layer at 0.5B
- * widths: a cancel 100 ms in still ran the whole 4.4 s prefill). 2 keeps one batch queued behind the
- * running one, so the GPU does not idle between batches, and a cancel waits for at most two.
- */
-export const DEFAULT_PREFILL_PASSES_IN_FLIGHT = 2;
-
-/**
- * Default ModelRuntimeOptions.prefillPassBudgetMs: a quarter of Windows' GPU watchdog (2 s), and a cancel
- * waits for at most about twice this (the passes in flight).
- */
-export const DEFAULT_PREFILL_PASS_BUDGET_MS = 500;
 
 /** Default ModelRuntimeOptions.windowSlackTokens: a draft of 16 tokens plus the bonus token, rounded up. */
 export const WINDOW_SLACK_TOKENS = 32;
@@ -151,8 +137,8 @@ export class LlamaModel {
   private readonly splitKeys: number;
   /** Resolved ModelRuntimeOptions.decodePipelineDepth. */
   readonly pipelineDepth: number;
-  /** Resolved ModelRuntimeOptions.prefillPassesInFlight. */
-  private readonly prefillPassesInFlight: number;
+  /** Resolved ModelRuntimeOptions.prefillPassesInFlight (setPrefillLimits changes it). */
+  private prefillPassesInFlight: number;
   /** Completion of each pass submitted without a readback and perhaps not finished yet, oldest first. */
   private readonly unreadPasses: Promise<unknown>[] = [];
   private readonly pacer: PassPacer;
@@ -179,13 +165,9 @@ export class LlamaModel {
     if (!(Number.isInteger(this.pipelineDepth) && this.pipelineDepth >= 1 && this.pipelineDepth <= MAX_PIPELINE_DEPTH)) {
       throw new UsageError(`decode pipeline depth ${this.pipelineDepth} (1..${MAX_PIPELINE_DEPTH})`);
     }
-    this.prefillPassesInFlight = o.prefillPassesInFlight ?? DEFAULT_PREFILL_PASSES_IN_FLIGHT;
-    if (!(Number.isInteger(this.prefillPassesInFlight) && this.prefillPassesInFlight >= 1)) {
-      throw new UsageError(`prefill passes in flight ${this.prefillPassesInFlight} (an integer >= 1)`);
-    }
-    const budgetMs = o.prefillPassBudgetMs ?? DEFAULT_PREFILL_PASS_BUDGET_MS;
-    if (!(budgetMs >= 0 && Number.isFinite(budgetMs))) throw new UsageError(`prefill pass budget ${budgetMs} ms (>= 0)`);
-    this.pacer = new PassPacer(budgetMs, o.maxBatchTokens);
+    const limits = checkPrefillLimits({ passesInFlight: o.prefillPassesInFlight ?? DEFAULT_PREFILL_PASSES_IN_FLIGHT, passBudgetMs: o.prefillPassBudgetMs ?? DEFAULT_PREFILL_PASS_BUDGET_MS });
+    this.prefillPassesInFlight = limits.passesInFlight!;
+    this.pacer = new PassPacer(limits.passBudgetMs!, o.maxBatchTokens);
     const size = plan.storage;
     this.buffers = {
       tokens: own.storage(size.tokens, 'tokens'),
@@ -245,6 +227,21 @@ export class LlamaModel {
   /** Most tokens the next prefill pass takes (PassPacer): a longer batch runs as several passes. */
   get prefillPassTokens(): number {
     return this.pacer.passTokens;
+  }
+
+  /** The prefill limits in force (ModelRuntimeOptions' prefillPassesInFlight and prefillPassBudgetMs, or their last change). */
+  get prefillLimits(): Required<PrefillLimits> {
+    return { passesInFlight: this.prefillPassesInFlight, passBudgetMs: this.pacer.budget };
+  }
+
+  /**
+   * Changes the prefill limits (a user's setting) without a reload; a field left out stays. They apply from
+   * the next pass submitted (passes already queued stay queued). A bad value is a UsageError and changes nothing.
+   */
+  setPrefillLimits(limits: PrefillLimits): void {
+    const checked = checkPrefillLimits(limits);
+    if (checked.passesInFlight !== undefined) this.prefillPassesInFlight = checked.passesInFlight;
+    if (checked.passBudgetMs !== undefined) this.pacer.budget = checked.passBudgetMs;
   }
 
   /**

@@ -192,6 +192,11 @@ function engineSection(e: EngineStats | undefined, restarts: number): StatsSecti
     { label: 'prefill', value: `${e.prefillTokensPerS.toFixed(1)} tok/s` },
     { label: 'latency p50 / p95', value: `${ms(e.latencyMsP50)} / ${ms(e.latencyMsP95)}` },
   );
+  const pl = e.prefill;
+  if (pl) {
+    const budget = pl.passBudgetMs > 0 ? `${pl.passBudgetMs} ms budget` : 'no time budget';
+    rows.push({ label: 'prefill passes', value: `up to ${pl.passTokens} tokens (${budget}), ${pl.passesInFlight} in flight` });
+  }
   if (p) {
     rows.push(
       { label: 'prompt cache hit rate', value: `${pct(p.tokenHitRate)} of prompt tokens` },

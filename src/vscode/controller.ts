@@ -10,7 +10,7 @@ import { NoNodeRuntimeError } from '../host/runtime';
 import { RemoteError } from '../remote/errors';
 import { TandemInlineProvider } from './provider';
 import { BackendChoice } from './remote';
-import { draftModelToLoad, enabledFor, loadKey, readSettings, runtimeKey, serviceSettings, wantsLocalModel, type TandemSettings } from './settings';
+import { draftModelToLoad, enabledFor, loadKey, prefillLimits, readSettings, runtimeKey, serviceSettings, wantsLocalModel, type TandemSettings } from './settings';
 import { StatusBar } from './statusBar';
 import type { ModelInfo } from '../host/engine/protocol';
 import { slowModelWarning } from '../ui/speed';
@@ -173,7 +173,19 @@ export class TandemController implements vscode.Disposable {
       await this.restartEngine();
       return;
     }
-    if (loadKey(this.settings) !== this.loadedKey) await this.ensureModel();
+    if (loadKey(this.settings) !== this.loadedKey) {
+      await this.ensureModel();
+      return;
+    }
+    const prefill = prefillLimits(this.settings);
+    if (JSON.stringify(prefill) !== JSON.stringify(prefillLimits(before))) {
+      try {
+        await this.engine.tune(prefill);
+        this.log.info(`prefill limits: ${prefill.passBudgetMs} ms a pass, ${prefill.passesInFlight} in flight`);
+      } catch (e) {
+        this.reportError(e);
+      }
+    }
   }
 
   /** Loads the configured model if it is not the one loaded. */
@@ -199,6 +211,7 @@ export class TandemController implements vscode.Disposable {
         kvBudgetBytes: s.memoryBudgetMB > 0 ? s.memoryBudgetMB * 2 ** 20 : undefined,
         kvType: s.kvCacheType === 'auto' ? undefined : s.kvCacheType,
         draftModelPath: draftModelToLoad(s),
+        prefill: prefillLimits(s),
       });
       this.service.clearCache();
       this.warnIfSlow(info, s.maxTokens);

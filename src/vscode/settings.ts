@@ -7,6 +7,7 @@ import type { ServiceSettings } from '../completion/service';
 import type { DraftMode, MultilineMode } from '../completion/types';
 import type { RemoteApi } from '../remote/protocols';
 import { FIM_ORDERS, type FimOrder } from '../completion/templates';
+import { DEFAULT_PREFILL_PASS_BUDGET_MS, DEFAULT_PREFILL_PASSES_IN_FLIGHT, type PrefillLimits } from '../model/prefillLimits';
 
 export interface TandemSettings {
   enable: boolean;
@@ -53,6 +54,9 @@ export interface TandemSettings {
   draftModel: string;
   /** Tokens drafted per target pass, or 'auto'. */
   draftLength: number | 'auto';
+  /** Bounds on prefill passes, applied to the loaded models without a reload (see prefillLimits). */
+  prefillPassBudgetMs: number;
+  prefillPassesInFlight: number;
 }
 
 /** 'auto' or an integer 1..16 (the setting is a string enum: a drop-down in the Settings UI); else 'auto'. */
@@ -99,7 +103,14 @@ export function readSettings(): TandemSettings {
     draft: c.get('draft', 'off'),
     draftModel: c.get('draftModel', ''),
     draftLength: parseDraftLength(c.get('draftLength', 'auto')),
+    prefillPassBudgetMs: integerIn(c.get('prefill.passBudgetMs'), 0, 10_000, DEFAULT_PREFILL_PASS_BUDGET_MS),
+    prefillPassesInFlight: integerIn(c.get('prefill.passesInFlight'), 1, 8, DEFAULT_PREFILL_PASSES_IN_FLIGHT),
   };
+}
+
+/** A whole number in [min, max] (a hand-edited settings.json may hold anything); else `fallback`. */
+export function integerIn(v: unknown, min: number, max: number, fallback: number): number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fallback;
 }
 
 /** A setting's value where the user set one (any scope), else undefined: the engine picks a default. */
@@ -152,6 +163,11 @@ export function wantsLocalModel(s: TandemSettings): boolean {
 /** Settings whose change needs the engine started again on a newly chosen runtime. */
 export function runtimeKey(s: TandemSettings): string {
   return JSON.stringify([s.nodePath, s.nodeDownload, s.nodeDownloadUrl]);
+}
+
+/** The engine's prefill limits from the settings (sent with a load, and on their own when they change). */
+export function prefillLimits(s: TandemSettings): Required<PrefillLimits> {
+  return { passBudgetMs: s.prefillPassBudgetMs, passesInFlight: s.prefillPassesInFlight };
 }
 
 /** Settings whose change needs the model loaded again (engine-side state). */

@@ -1,7 +1,7 @@
 // Tandem through the extension API, inside the real extension host (code-server's), with stories260K
 // set as tandem.model by the driver (test/extension/extension-host.test.ts): activation, the commands of
-// package.json registered, an inline completion from the engine accepted into a real document, and a
-// settings change taking effect without a reload.
+// package.json registered, an inline completion from the engine accepted into a real document, and
+// settings changes taking effect without a reload (a request's, and the engine's prefill limits).
 import assert from 'node:assert/strict';
 import { describe, it, before } from 'mocha';
 import * as vscode from 'vscode';
@@ -87,6 +87,28 @@ describe('Tandem in the extension host', () => {
     } finally {
       await config.update('maxTokens', undefined, vscode.ConfigurationTarget.Global);
     }
+  });
+
+  it('the prefill settings reach the loaded engine without a reload', async () => {
+    const config = vscode.workspace.getConfiguration('tandem');
+    const loaded = controller.engine.modelInfo;
+    await config.update('prefill.passBudgetMs', 300, vscode.ConfigurationTarget.Global);
+    await config.update('prefill.passesInFlight', 3, vscode.ConfigurationTarget.Global);
+    try {
+      await until('the engine to run with 300 ms a pass, 3 in flight', 10_000, async () => {
+        const p = (await controller.engine.stats()).prefill;
+        return p?.passBudgetMs === 300 && p.passesInFlight === 3 ? true : undefined;
+      });
+      assert.equal(controller.engine.modelInfo, loaded, 'the model was not loaded again');
+      assert.equal(controller.engine.state.kind, 'ready');
+    } finally {
+      await config.update('prefill.passBudgetMs', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('prefill.passesInFlight', undefined, vscode.ConfigurationTarget.Global);
+    }
+    await until('the defaults back', 10_000, async () => {
+      const p = (await controller.engine.stats()).prefill;
+      return p?.passBudgetMs === 500 && p.passesInFlight === 2 ? true : undefined;
+    });
   });
 
   it('a suggestion asked for while the model loads comes once it is ready, without another keystroke', async () => {

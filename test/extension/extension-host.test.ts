@@ -11,7 +11,7 @@ import { extEnv, openBrowser, readText, startCodeServer, until } from './codeSer
 
 interface Outcome { passed: number; failed: number; tests: { title: string; state: string; durationMs?: number; error?: string }[] }
 
-test('the extension-host mocha suite passes inside code-server (activation, commands, inline completion, settings, a request made while loading)', { timeout: 300_000 }, async () => {
+test('the extension-host mocha suite passes inside code-server (activation, commands, inline completion, settings (a request option, the engine prefill limits), a request made while loading)', { timeout: 300_000 }, async () => {
   const env = extEnv();
   const root = repoRoot();
   const suite = join(root, 'dist-test', 'extension-host');
@@ -29,7 +29,7 @@ test('the extension-host mocha suite passes inside code-server (activation, comm
     const outcome = await until('the extension-host suite to write its results', 240_000, () => existsSync(results) && (JSON.parse(readFileSync(results, 'utf8')) as Outcome));
     for (const t of outcome.tests) console.log(`${t.state === 'passed' ? 'ok' : 'FAILED'} - ${t.title} (${t.durationMs} ms)${t.error ? `\n${t.error}` : ''}`);
     assert.equal(outcome.failed, 0, `extension-host tests failed; Tandem's log:\n${readText(run.tandemLog())}`);
-    assert.equal(outcome.passed, 5);
+    assert.equal(outcome.passed, 6);
     ok = true;
   } finally {
     await browser.close();

@@ -1,7 +1,7 @@
 // The engine process with the real engine on stories260K: spawn on the selected Node.js runtime, load,
 // complete (same text as in-process), cancel mid-stream (stops within one token), the per-document prompt
-// cache (a keystroke prefills a few tokens, same text, cleared on request), typed errors, and a killed
-// engine restarting with its model.
+// cache (a keystroke prefills a few tokens, same text, cleared on request), prefill limits changed
+// without a reload, typed errors, and a killed engine restarting with its model (and its limits).
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,6 +135,32 @@ test('prompt cache: a request extending the last one on its document prefills a 
   assert.equal(r3.rawText, plain.rawText);
 });
 
+test('prefill limits (the tandem.prefill.* settings) reach the loaded model without a reload; a bad value is refused and changes nothing', async () => {
+  // Long enough for a prefill pass of more than one block (stories260K's vocabulary is 512 pieces).
+  const long: CompletionRequest = { ...story, prefix: 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends and her dog.' };
+  const want = await client.complete(long, opts);
+  const before = (await client.stats()).prefill!;
+  assert.deepEqual({ ...before, passTokens: undefined }, { passesInFlight: 2, passBudgetMs: 500, passTokens: undefined }, 'the defaults');
+  const maxPass = before.passTokens;
+  assert.ok(maxPass > 16, `the engine's batch is ${maxPass} tokens`);
+
+  assert.deepEqual(await client.tune({ passBudgetMs: 0.001, passesInFlight: 1 }), { passBudgetMs: 0.001, passesInFlight: 1 });
+  // Two requests: the first may compile a pipeline (a pass that compiled is not timed); the second's
+  // prefill passes are, and the budget then cuts them to one block.
+  for (let i = 0; i < 2; i++) assert.equal((await client.complete(long, opts)).rawText, want.rawText);
+  const tuned = (await client.stats()).prefill!;
+  assert.deepEqual(tuned, { passesInFlight: 1, passBudgetMs: 0.001, passTokens: 16 }, `pass size was ${maxPass} before`);
+
+  await assert.rejects(client.tune({ passesInFlight: 0 }), (e: EngineError) => e.code === 'USAGE' && /passes in flight 0/.test(e.message));
+  await assert.rejects(client.tune({ passBudgetMs: 200, passesInFlight: 1.5 }), (e: EngineError) => e.code === 'USAGE');
+  assert.deepEqual((await client.stats()).prefill, tuned, 'a refused change changes nothing, not even its valid field');
+
+  assert.deepEqual(await client.tune({ passBudgetMs: 0 }), { passBudgetMs: 0, passesInFlight: 1 }, 'a field left out stays');
+  assert.equal((await client.stats()).prefill!.passTokens, maxPass, 'no bound: whole batches again');
+  await client.tune({ passBudgetMs: 250, passesInFlight: 3 });
+  assert.equal((await client.complete(long, opts)).rawText, want.rawText);
+});
+
 test('a corrupt model file is a typed error with an action', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bad-'));
   const bad = join(dir, 'bad.gguf');
@@ -165,5 +191,6 @@ test('a killed engine is noticed, restarted with backoff, given its model back, 
   const stats = await client.stats();
   assert.equal(stats.model?.name, 'stories260K');
   assert.equal(stats.requests, 1);
+  assert.deepEqual({ ...stats.prefill, passTokens: undefined }, { passBudgetMs: 250, passesInFlight: 3, passTokens: undefined }, 'the limits last tuned are loaded again');
   assert.ok(logs.some((l) => /restarting in 20 ms/.test(l)), logs.join('\n'));
 });

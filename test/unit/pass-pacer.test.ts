@@ -1,4 +1,4 @@
-// PassPacer: the prefill pass size that keeps a pass within its GPU-time budget, from the last measured pass.
+// PassPacer: the prefill pass size that keeps a pass within its GPU-time budget, from the last measured passes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MIN_PASS_TOKENS, PassPacer } from '../../src/model/passPacer';
@@ -10,14 +10,47 @@ test('before any measurement, and with no budget, a pass takes the whole batch',
   assert.equal(off.passTokens, 128);
 });
 
-test('a slow pass shrinks the next to fit the budget, in whole blocks, and a fast one grows it back', () => {
+test('a slow pass shrinks the next to fit the budget, in whole blocks, and passes that stay fast grow it back', () => {
   const p = new PassPacer(500, 128);
   p.record(128, 0, 2_000); // 15.6 ms a token: 32 tokens fit in 500 ms
   assert.equal(p.passTokens, 32);
-  p.record(32, 2_000, 2_300); // 9.4 ms a token: 53 fit, 48 in whole blocks
+  p.record(32, 2_000, 2_300); // 9.4 ms a token; of two passes the slower counts
+  assert.equal(p.passTokens, 32);
+  p.record(32, 2_300, 2_600); // median 9.4 ms: 53 fit, 48 in whole blocks
   assert.equal(p.passTokens, 48);
-  p.record(48, 2_300, 2_310);
+  p.record(48, 2_600, 2_610);
+  assert.equal(p.passTokens, 48);
+  p.record(48, 2_610, 2_620); // median 0.2 ms a token
   assert.equal(p.passTokens, 128);
+});
+
+test('one noisy pass does not move the size; a lasting change does within two passes', () => {
+  const p = new PassPacer(500, 128);
+  let at = 0;
+  const pass = (msPerToken: number): number => {
+    p.record(32, at, at + 32 * msPerToken);
+    at += 32 * msPerToken;
+    return p.passTokens;
+  };
+  // ~13 ms a token (32 fit), with single passes over 15.6 ms (where 32 no longer fits).
+  const sizes = [12.5, 13, 16.5, 12.8, 13.4, 17, 12.2, 13.1].map(pass);
+  assert.deepEqual(sizes, [32, 32, 32, 32, 32, 32, 32, 32], 'sized from the latest pass alone, it went 32, 32, 16, 32, 32, 16, ...');
+  assert.equal(pass(40), 32);
+  assert.equal(pass(40), MIN_PASS_TOKENS, 'two slow passes of three');
+  assert.equal(p.msPerToken, 40);
+});
+
+test('the budget can change between passes, and applies from the next one', () => {
+  const p = new PassPacer(500, 128);
+  p.record(64, 0, 640); // 10 ms a token
+  assert.equal(p.passTokens, 48);
+  p.budget = 1_000;
+  assert.equal(p.passTokens, 96);
+  p.budget = 0;
+  assert.equal(p.passTokens, 128);
+  assert.throws(() => { p.budget = -1; }, RangeError);
+  assert.throws(() => { p.budget = Number.NaN; }, RangeError);
+  assert.equal(p.budget, 0);
 });
 
 test('never below one block, whatever a pass took', () => {

@@ -21,6 +21,7 @@ const engine: EngineStats = {
   } as EngineStats['model'],
   requests: 22, cancelled: 2, generatedTokens: 900, promptTokens: 5000, decodeTokensPerS: 12.46, prefillTokensPerS: 301.2,
   latencyMsP50: 180, latencyMsP95: 420, kvBlocksUsed: 3, kvBlocksTotal: 16,
+  prefill: { passBudgetMs: 500, passesInFlight: 2, passTokens: 32 },
   promptCache: {
     documents: 2, requests: 20, reusedTokens: 3000, prefilledTokens: 1000, tokenHitRate: 0.75,
     blocksUsed: 3, blocksCached: 5, blocksFree: 8, blocksTotal: 16, evictions: 2, documentsDropped: 1,
@@ -51,6 +52,7 @@ test('the engine section shows speed, latency, prompt cache reuse, KV blocks and
   assert.equal(e.adapter, 'llvmpipe (software: slow)');
   assert.equal(e.decode, '12.5 tok/s');
   assert.equal(e['latency p50 / p95'], '180 ms / 420 ms');
+  assert.equal(e['prefill passes'], 'up to 32 tokens (500 ms budget), 2 in flight');
   assert.equal(e['prompt cache hit rate'], '75% of prompt tokens');
   assert.equal(e['tokens reused / prefilled'], '3000 / 1000');
   assert.equal(e['KV blocks used / cached / free'], '3 / 5 / 8 of 16 (2 evicted)');

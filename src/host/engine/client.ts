@@ -12,6 +12,7 @@ import {
   type SelectNodeRuntimeOptions,
 } from '../runtime';
 import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, WireError } from './protocol';
+import type { PrefillLimits } from '../../model/prefillLimits';
 
 export type EngineState =
   | { kind: 'stopped' }
@@ -328,6 +329,21 @@ export class EngineClient {
   async stats(): Promise<EngineStats> {
     const r = await this.request<Extract<EngineEvent, { type: 'stats' }>>({ type: 'stats', id: this.nextId++ });
     return r.stats;
+  }
+
+  /**
+   * New prefill limits for the loaded models, applied from their next pass (no reload), and kept for the
+   * next load and restart. Resolves to the limits in force (undefined: no model loaded yet, or the engine
+   * is not running); a bad value rejects with a USAGE error and changes nothing.
+   */
+  async tune(prefill: PrefillLimits): Promise<Required<PrefillLimits> | undefined> {
+    if (!this.child?.connected) {
+      if (this.modelParams) this.modelParams = { ...this.modelParams, prefill };
+      return undefined;
+    }
+    const r = await this.request<Extract<EngineEvent, { type: 'tuned' }>>({ type: 'tune', id: this.nextId++, prefill });
+    if (this.modelParams) this.modelParams = { ...this.modelParams, prefill };
+    return r.prefill;
   }
 
   /** Forgets every document's cached prompt in the engine; a no-op when the engine is not running. */

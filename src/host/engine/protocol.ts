@@ -6,6 +6,7 @@
 import type { CompletionOptions, CompletionRequest, CompletionResult } from '../../completion/types';
 import type { TandemErrorCode } from '../../common/errors';
 import type { KvType } from '../../kvcache/kvBuffers';
+import type { PrefillLimits } from '../../model/prefillLimits';
 
 export interface LoadParams {
   modelPath: string;
@@ -23,6 +24,8 @@ export interface LoadParams {
    * reference for exactness checks, bench/soak.ts). Default true.
    */
   promptCache?: boolean;
+  /** Bounds on prefill passes (tandem.prefill.* settings) for the target and the draft; unset fields: the engine's defaults. */
+  prefill?: PrefillLimits;
 }
 
 export interface ModelInfo {
@@ -67,6 +70,8 @@ export interface EngineStats {
   latencyMsP95: number;
   kvBlocksUsed: number;
   kvBlocksTotal: number;
+  /** The loaded target's prefill limits in force, and the tokens its next prefill pass may take (PassPacer). */
+  prefill?: Required<PrefillLimits> & { passTokens: number };
   /** The per-document prompt cache of the loaded model (prefix reuse across edits). */
   promptCache: PromptCacheStats | undefined;
   /** Requests that decoded speculatively (since the engine started); absent before the first. */
@@ -126,6 +131,9 @@ export type EngineRequest =
   | { type: 'complete'; id: number; request: CompletionRequest; options: CompletionOptions }
   /** Forgets every document's cached prompt ("Tandem: Clear Cache"); runs between two completions. */
   | { type: 'clearCache'; id: number }
+  /** New prefill limits (a settings change) for the loaded models, from their next pass; answered at once,
+   *  even while a completion runs. A bad value is a USAGE error and changes nothing. */
+  | { type: 'tune'; id: number; prefill: PrefillLimits }
   | { type: 'cancel'; id: number; target: number }
   /** gc: run a full garbage collection first where the engine can (node --expose-gc; the soak test's
    *  heap figures), so heapUsedBytes is what is still referenced. */
@@ -148,6 +156,7 @@ export type EngineEvent =
   | { type: 'completed'; id: number; result: CompletionResult }
   | { type: 'stats'; id: number; stats: EngineStats }
   | { type: 'cacheCleared'; id: number }
+  | { type: 'tuned'; id: number; prefill: Required<PrefillLimits> | undefined }
   | { type: 'disposed'; id: number }
   | { type: 'error'; id: number; error: WireError }
   | { type: 'log'; level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; message: string };

@@ -8,6 +8,8 @@ import { chooseTemplate } from '../../completion/templates';
 import type { CompletionResult } from '../../completion/types';
 import { gpuBufferCensus } from '../../gpu/buffers';
 import { Gpu } from '../../gpu/device';
+import type { LlamaModel } from '../../model/llama';
+import { checkPrefillLimits, type PrefillLimits } from '../../model/prefillLimits';
 import { loadModel } from '../../model/load';
 import { createTokenizer } from '../../tokenizer';
 import { loadDraftFrom, parseDraftModelSource, planDraftKv, type LoadedDraftModel } from '../../engine/draftLoad';
@@ -22,7 +24,7 @@ type Job = { run: () => Promise<void>; id: number; cancel?: () => void };
 
 export class EngineServer {
   private gpu: Gpu | undefined;
-  private loaded: { cm: CompletionModel; info: ModelInfo; dispose: () => void } | undefined;
+  private loaded: { cm: CompletionModel; info: ModelInfo; models: LlamaModel[]; dispose: () => void } | undefined;
   private readonly queue: Job[] = [];
   private running: Job | undefined;
   private readonly aborts = new Map<number, AbortController>();
@@ -49,6 +51,9 @@ export class EngineServer {
         break;
       case 'clearCache':
         this.enqueue({ id: m.id, run: async () => { this.loaded?.cm.documents.clear(); this.loaded?.cm.draft?.clear(); this.loaded?.cm.recentEdits.clear(); this.send({ type: 'cacheCleared', id: m.id }); } });
+        break;
+      case 'tune':
+        this.tune(m.id, m.prefill);
         break;
       case 'stats':
         // Answered at once, even while a completion runs.
@@ -86,10 +91,12 @@ export class EngineServer {
     // With a draft model, the one KV budget (tandem.memoryBudgetMB) covers both models' pools.
     const draftSource = p.draftModelPath ? parseDraftModelSource(p.draftModelPath) : undefined;
     const kvPlan = draftSource && await planDraftKv(this.gpu, p.modelPath, draftSource, { maxContextTokens: p.maxContextTokens, kvBudgetBytes: p.kvBudgetBytes, kvType: p.kvType });
+    const prefill = { prefillPassesInFlight: p.prefill?.passesInFlight, prefillPassBudgetMs: p.prefill?.passBudgetMs };
     const { model, file } = await loadModel(this.gpu, p.modelPath, {
       maxContextTokens: p.maxContextTokens,
       kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : p.kvBudgetBytes,
       kvType: p.kvType,
+      ...prefill,
       onProgress: (loadedBytes, totalBytes) => {
         const now = performance.now();
         if (now - lastSentMs < 100 && loadedBytes < totalBytes) return;
@@ -100,6 +107,7 @@ export class EngineServer {
     let draft: LoadedDraftModel | undefined;
     try {
       if (draftSource) draft = await loadDraftFrom(this.gpu, model, file, p.modelPath, draftSource, { kvBudgetBytes: kvPlan?.draftKvBytes, shareKv: kvPlan?.shareKv });
+      if (p.prefill) draft?.model.setPrefillLimits(p.prefill);
       const tokenizer = createTokenizer(file.metadata);
       const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED, enabled: p.promptCache }, draft?.draft);
       // Warm-up: the first forward passes compile the pipelines (seconds on a software adapter); do it
@@ -133,12 +141,23 @@ export class EngineServer {
         draft: draft && { path: p.draftModelPath!, name: draftSource?.kind === 'self' ? `${cm.name} itself at ${draftSource.dtype.toUpperCase()}` : draft.model.config.name, weightBytes: draft.weightBytes, ...(kvPlan?.shareKv ? { kvShared: true } : { kv: kvPoolOf(draft.model) }) },
         kv: kvPoolOf(model),
       };
-      this.loaded = { cm, info, dispose: () => { cm.documents.dispose(); draft?.draft.reset(); draft?.model.dispose(); model.dispose(); } };
+      this.loaded = { cm, info, models: draft ? [model, draft.model] : [model], dispose: () => { cm.documents.dispose(); draft?.draft.reset(); draft?.model.dispose(); model.dispose(); } };
       this.send({ type: 'loaded', id, info });
     } catch (e) {
       draft?.model.dispose();
       model.dispose();
       throw e;
+    }
+  }
+
+  /** Applies new prefill limits to the loaded models (both or neither: checked first) and answers with those in force. */
+  private tune(id: number, limits: PrefillLimits): void {
+    try {
+      checkPrefillLimits(limits);
+      for (const model of this.loaded?.models ?? []) model.setPrefillLimits(limits);
+      this.send({ type: 'tuned', id, prefill: this.loaded?.models[0].prefillLimits });
+    } catch (e) {
+      this.send({ type: 'error', id, error: toWire(e) });
     }
   }
 
@@ -196,6 +215,7 @@ export class EngineServer {
     const sorted = [...this.latenciesMs].sort((a, b) => a - b);
     const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0);
     const pool = this.loaded?.cm.pool;
+    const target = this.loaded?.models[0];
     const dc = this.loaded?.cm.documents.stats();
     return {
       model: this.loaded?.info,
@@ -209,6 +229,7 @@ export class EngineServer {
       latencyMsP95: pct(0.95),
       kvBlocksUsed: pool?.usedBlocks ?? 0,
       kvBlocksTotal: pool?.nBlocks ?? 0,
+      prefill: target && { ...target.prefillLimits, passTokens: target.prefillPassTokens },
       promptCache: dc && {
         documents: dc.documents,
         requests: dc.requests,
