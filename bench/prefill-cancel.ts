@@ -4,7 +4,8 @@
 //     before passes were bounded;
 //   - "2 in flight": at most two passes queued (the default), no pass budget;
 //   - "default": two in flight and the 500 ms pass budget (PassPacer).
-// Per variant: prefill tok/s of a --prompt-tokens prompt (median over rounds, ratio to unbounded), and the
+// Per variant: prefill tok/s of a --prompt-tokens prompt (median over rounds, ratio to unbounded), its
+// passes (one submit each) and how often the pass size changed within a prefill (PassPacer's steadiness), and the
 // cancel latency: a prefill aborted --abort-at ms in (one value a round, cycling), timed from the abort to
 // prefill's return (the engine answers the cancel then; the GPU may still run one queued pass, which the
 // next request's first pass waits behind).
@@ -52,14 +53,26 @@ const emit = (line: Record<string, unknown>) => process.stdout.write(JSON.string
 /** Deterministic prompt ids (the content only has to be valid ids). */
 const prompt = Array.from({ length: promptTokens }, (_, i) => 3 + ((i * 7919) % 150_000));
 
-async function prefillTokPerS(model: LlamaModel): Promise<number> {
+/** One timed prefill: tok/s, and the pass size in force at each of its submits (one submit a pass). */
+async function timedPrefill(model: LlamaModel): Promise<{ tokPerS: number; passSizes: number[] }> {
   const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
-  const t0 = performance.now();
-  await prefill(model, seq, prompt, false);
-  const ms = performance.now() - t0;
-  seq.clear();
-  return (promptTokens / ms) * 1000;
+  const queue = model.gpu.device.queue;
+  const submit = queue.submit;
+  const passSizes: number[] = [];
+  queue.submit = (buffers) => { passSizes.push(model.prefillPassTokens); submit.call(queue, buffers); };
+  try {
+    const t0 = performance.now();
+    await prefill(model, seq, prompt, false);
+    const ms = performance.now() - t0;
+    return { tokPerS: (promptTokens / ms) * 1000, passSizes };
+  } finally {
+    delete (queue as { submit?: unknown }).submit;
+    seq.clear();
+  }
 }
+
+/** Times the pass size changed from one pass to the next. */
+const sizeChanges = (sizes: number[]) => sizes.filter((x, i) => i > 0 && x !== sizes[i - 1]).length;
 
 /** ms from the abort to prefill's return; NaN if the prefill ended before the abort. */
 async function cancelLatencyMs(model: LlamaModel, afterMs: number): Promise<number> {
@@ -91,11 +104,18 @@ async function main(): Promise<void> {
       models.push((await loadModel(gpu, path, { maxContextTokens: promptTokens + 16, ...variant.options })).model);
     }
     // Compiles the pipelines and lets the pacer measure a pass.
-    for (const m of models) await prefillTokPerS(m);
+    for (const m of models) await timedPrefill(m);
     const tokPerS: number[][] = models.map(() => []);
+    const passes: number[][] = models.map(() => []);
+    const changes: number[][] = models.map(() => []);
     const latencyMs: number[][] = models.map(() => []);
     for (let r = 0; r < rounds; r++) {
-      for (const [i, m] of models.entries()) tokPerS[i].push(await prefillTokPerS(m));
+      for (const [i, m] of models.entries()) {
+        const t = await timedPrefill(m);
+        tokPerS[i].push(t.tokPerS);
+        passes[i].push(t.passSizes.length);
+        changes[i].push(sizeChanges(t.passSizes));
+      }
       for (const [i, m] of models.entries()) latencyMs[i].push(await cancelLatencyMs(m, abortAt[r % abortAt.length]));
     }
     const base = { tokPerS: median(tokPerS[0]), latencyMs: median(latencyMs[0].filter((x) => !Number.isNaN(x))) };
@@ -104,6 +124,7 @@ async function main(): Promise<void> {
       const latencies = latencyMs[i].filter((x) => !Number.isNaN(x));
       const latency = median(latencies);
       emit({ name: 'prefill tok/s', variant: variant.name, value: round3(speed), unit: 'tok/s', vs: 'unbounded', ratio: round3(speed / base.tokPerS), passTokens: models[i].prefillPassTokens, promptTokens, rounds, adapter });
+      emit({ name: 'passes per prefill, median', variant: variant.name, value: median(passes[i]), unit: 'passes', sizeChangesMedian: median(changes[i]), sizeChangesMax: Math.max(...changes[i]), promptTokens, rounds, adapter });
       emit({ name: 'cancel latency of a prefill', variant: variant.name, value: round3(latency), unit: 'ms', vs: 'unbounded', ratio: round3(latency / base.latencyMs), maxMs: round3(Math.max(...latencies)), cancels: latencies.length, promptTokens, rounds, adapter });
     }
   } finally {
