@@ -157,7 +157,16 @@ test('prefill limits (the tandem.prefill.* settings) reach the loaded model with
 
   assert.deepEqual(await client.tune({ passBudgetMs: 0 }), { passBudgetMs: 0, passesInFlight: 1 }, 'a field left out stays');
   assert.equal((await client.stats()).prefill!.passTokens, maxPass, 'no bound: whole batches again');
-  await client.tune({ passBudgetMs: 250, passesInFlight: 3 });
+
+  // A tune while a load is under way is not lost, whether it reaches the engine before the load's message
+  // or while the load runs (the engine is running, so load() sends its message after one microtask).
+  for (const [passesInFlight, tuneWhileLoading] of [[4, false], [3, true]] as const) {
+    const loading = client.load({ modelPath, prefill: { passBudgetMs: 250, passesInFlight: 2 } });
+    if (tuneWhileLoading) await new Promise((r) => setImmediate(r));
+    await client.tune({ passesInFlight });
+    await loading;
+    assert.deepEqual({ ...(await client.stats()).prefill, passTokens: undefined }, { passBudgetMs: 250, passesInFlight, passTokens: undefined }, `tuned ${tuneWhileLoading ? 'while the load ran' : 'before the load was sent'}`);
+  }
   assert.equal((await client.complete(long, opts)).rawText, want.rawText);
 });
 

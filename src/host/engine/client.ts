@@ -12,7 +12,7 @@ import {
   type SelectNodeRuntimeOptions,
 } from '../runtime';
 import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, WireError } from './protocol';
-import type { PrefillLimits } from '../../model/prefillLimits';
+import { checkPrefillLimits, type PrefillLimits } from '../../model/prefillLimits';
 
 export type EngineState =
   | { kind: 'stopped' }
@@ -82,6 +82,8 @@ export class EngineClient {
   private readonly listeners = new Set<(s: EngineState) => void>();
   private stateValue: EngineState = { kind: 'stopped' };
   private modelParams: LoadParams | undefined;
+  /** The prefill limits asked for last (by load or tune, in call order): what every load sends. */
+  private prefill: PrefillLimits = {};
   private model: ModelInfo | undefined;
   private crashesInRow = 0;
   private startedAtMs = 0;
@@ -279,8 +281,13 @@ export class EngineClient {
 
   /** Loads a model (replacing the one loaded); it is loaded again after a restart. */
   async load(params: LoadParams): Promise<ModelInfo> {
+    checkPrefillLimits(params.prefill ?? {});
+    this.prefill = { ...this.prefill, ...params.prefill };
     await this.start();
-    this.modelParams = params;
+    // Kept without limits: a reload after a restart sends those in force then, as this load sends the
+    // latest (a tune called while the engine started is newer than params.prefill).
+    this.modelParams = { ...params, prefill: undefined };
+    params = { ...params, prefill: this.prefill };
     this.setState({ kind: 'loading', loadedBytes: 0, totalBytes: 0 });
     try {
       const r = await this.request<Extract<EngineEvent, { type: 'loaded' }>>({ type: 'load', id: this.nextId++, params }, (e) => {
@@ -337,12 +344,10 @@ export class EngineClient {
    * is not running); a bad value rejects with a USAGE error and changes nothing.
    */
   async tune(prefill: PrefillLimits): Promise<Required<PrefillLimits> | undefined> {
-    if (!this.child?.connected) {
-      if (this.modelParams) this.modelParams = { ...this.modelParams, prefill };
-      return undefined;
-    }
+    checkPrefillLimits(prefill);
+    this.prefill = { ...this.prefill, ...prefill };
+    if (!this.child?.connected) return undefined;
     const r = await this.request<Extract<EngineEvent, { type: 'tuned' }>>({ type: 'tune', id: this.nextId++, prefill });
-    if (this.modelParams) this.modelParams = { ...this.modelParams, prefill };
     return r.prefill;
   }
 

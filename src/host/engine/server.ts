@@ -28,6 +28,11 @@ export class EngineServer {
   private readonly queue: Job[] = [];
   private running: Job | undefined;
   private readonly aborts = new Map<number, AbortController>();
+  /**
+   * The prefill limits asked for last, in arrival order (a load's params, then each tune): a load applies
+   * them once its models exist, so a tune that arrives while a load is queued or running is not lost.
+   */
+  private prefillLimits: PrefillLimits = {};
   private readonly latenciesMs: number[] = [];
   private readonly totals = { requests: 0, cancelled: 0, generated: 0, prompt: 0, prefillMs: 0, decodeMs: 0, decodePasses: 0 };
   private readonly spec = { requests: 0, targetPasses: 0, drafted: 0, accepted: 0, generated: 0, bySource: {} as Record<string, number> };
@@ -37,6 +42,7 @@ export class EngineServer {
   handle(m: EngineRequest): void {
     switch (m.type) {
       case 'load':
+        if (m.params.prefill && isValidPrefill(m.params.prefill)) this.prefillLimits = { ...this.prefillLimits, ...m.params.prefill };
         this.enqueue({ id: m.id, run: () => this.load(m.id, m.params) });
         break;
       case 'complete': {
@@ -84,6 +90,7 @@ export class EngineServer {
 
   private async load(id: number, p: LoadParams): Promise<void> {
     const t0 = performance.now();
+    if (p.prefill) checkPrefillLimits(p.prefill);
     this.gpu ??= await Gpu.acquire();
     this.loaded?.dispose();
     this.loaded = undefined;
@@ -91,12 +98,10 @@ export class EngineServer {
     // With a draft model, the one KV budget (tandem.memoryBudgetMB) covers both models' pools.
     const draftSource = p.draftModelPath ? parseDraftModelSource(p.draftModelPath) : undefined;
     const kvPlan = draftSource && await planDraftKv(this.gpu, p.modelPath, draftSource, { maxContextTokens: p.maxContextTokens, kvBudgetBytes: p.kvBudgetBytes, kvType: p.kvType });
-    const prefill = { prefillPassesInFlight: p.prefill?.passesInFlight, prefillPassBudgetMs: p.prefill?.passBudgetMs };
     const { model, file } = await loadModel(this.gpu, p.modelPath, {
       maxContextTokens: p.maxContextTokens,
       kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : p.kvBudgetBytes,
       kvType: p.kvType,
-      ...prefill,
       onProgress: (loadedBytes, totalBytes) => {
         const now = performance.now();
         if (now - lastSentMs < 100 && loadedBytes < totalBytes) return;
@@ -107,7 +112,6 @@ export class EngineServer {
     let draft: LoadedDraftModel | undefined;
     try {
       if (draftSource) draft = await loadDraftFrom(this.gpu, model, file, p.modelPath, draftSource, { kvBudgetBytes: kvPlan?.draftKvBytes, shareKv: kvPlan?.shareKv });
-      if (p.prefill) draft?.model.setPrefillLimits(p.prefill);
       const tokenizer = createTokenizer(file.metadata);
       const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED, enabled: p.promptCache }, draft?.draft);
       // Warm-up: the first forward passes compile the pipelines (seconds on a software adapter); do it
@@ -141,7 +145,11 @@ export class EngineServer {
         draft: draft && { path: p.draftModelPath!, name: draftSource?.kind === 'self' ? `${cm.name} itself at ${draftSource.dtype.toUpperCase()}` : draft.model.config.name, weightBytes: draft.weightBytes, ...(kvPlan?.shareKv ? { kvShared: true } : { kv: kvPoolOf(draft.model) }) },
         kv: kvPoolOf(model),
       };
-      this.loaded = { cm, info, models: draft ? [model, draft.model] : [model], dispose: () => { cm.documents.dispose(); draft?.draft.reset(); draft?.model.dispose(); model.dispose(); } };
+      const models = draft ? [model, draft.model] : [model];
+      // The latest limits asked for, not p.prefill: a tune may have come while this load was queued or ran
+      // (with no model loaded, it changed nothing else). No await from here to this.loaded: none can slip between.
+      for (const m of models) m.setPrefillLimits(this.prefillLimits);
+      this.loaded = { cm, info, models, dispose: () => { cm.documents.dispose(); draft?.draft.reset(); draft?.model.dispose(); model.dispose(); } };
       this.send({ type: 'loaded', id, info });
     } catch (e) {
       draft?.model.dispose();
@@ -154,6 +162,7 @@ export class EngineServer {
   private tune(id: number, limits: PrefillLimits): void {
     try {
       checkPrefillLimits(limits);
+      this.prefillLimits = { ...this.prefillLimits, ...limits };
       for (const model of this.loaded?.models ?? []) model.setPrefillLimits(limits);
       this.send({ type: 'tuned', id, prefill: this.loaded?.models[0].prefillLimits });
     } catch (e) {
@@ -284,6 +293,15 @@ export class NoModelError extends TandemError {
   readonly code = 'USAGE';
   constructor() {
     super('no model is loaded', 'Choose a model: "Tandem: Select Model".');
+  }
+}
+
+function isValidPrefill(limits: PrefillLimits): boolean {
+  try {
+    checkPrefillLimits(limits);
+    return true;
+  } catch {
+    return false;
   }
 }
 
