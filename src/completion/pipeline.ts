@@ -5,7 +5,7 @@
 // and the CLI.
 
 import { CancelledError } from '../common/errors';
-import { generate, type GenerateOptions, type GenerateResult } from '../engine/generate';
+import { generate, type GenerateOptions, type GenerateResult, type PrefillProgress } from '../engine/generate';
 import type { DraftSource, ModelDraft } from '../engine/draft';
 import { NgramDraft } from '../engine/draftNgram';
 import { DraftLengthController } from '../engine/draftLength';
@@ -106,6 +106,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Raw text as it streams (before post-processing), batched per token. */
   onText?: (text: string) => void;
+  /** The prompt's prefill, after each pass: tokens submitted of those the cache lacked. */
+  onPrefill?: PrefillProgress;
   now?: () => number;
 }
 
@@ -148,6 +150,7 @@ export async function runCompletion(m: CompletionModel, req: CompletionRequest, 
     sampling,
     stopTokens: prompt.stopIds,
     signal: run.signal,
+    onPrefill: run.onPrefill,
     onToken: (id, p) => {
       generated++;
       tokens.ids.push(id);

@@ -22,7 +22,12 @@ export interface GenerateOptions {
   onToken?: (id: number, probability: number) => boolean | void;
   /** Greedy passes in flight (1: one at a time); default: the model's pipelineDepth. */
   pipelineDepth?: number;
+  /** The prompt's prefill (the tokens the cache lacks): called after each pass, see PrefillProgress. */
+  onPrefill?: PrefillProgress;
 }
+
+/** `done` of `total` prompt tokens submitted to the GPU (total: those this request prefills, not those reused). */
+export type PrefillProgress = (done: number, total: number) => void;
 
 export interface GenerateResult {
   tokens: number[];
@@ -47,14 +52,15 @@ export interface NextToken {
  * Runs `tokens` through the model into `seq` (which may already hold a prefix) and returns the
  * argmax / logits of the last position. Splits into batches of the model's maximum.
  */
-export async function prefill(model: LlamaModel, seq: Sequence, tokens: number[], wantLogits: boolean, signal?: AbortSignal): Promise<NextToken> {
+export async function prefill(model: LlamaModel, seq: Sequence, tokens: number[], wantLogits: boolean, signal?: AbortSignal, onProgress?: PrefillProgress): Promise<NextToken> {
   if (tokens.length === 0) throw new RangeError('prefill of no tokens');
   const B = model.maxBatchTokens;
   let last: NextToken = { id: -1, p: NaN };
   for (let at = 0; at < tokens.length; at += B) {
     const batch = tokens.slice(at, at + B);
     const isLast = at + B >= tokens.length;
-    const r = await model.forward({ tokens: batch, seq, logitRows: isLast ? 1 : 0, wantLogits: isLast && wantLogits, signal });
+    const onPass = onProgress && ((n: number) => onProgress(at + n, tokens.length));
+    const r = await model.forward({ tokens: batch, seq, logitRows: isLast ? 1 : 0, wantLogits: isLast && wantLogits, signal, onPass });
     if (isLast) last = { id: r.ids[0], p: r.probs?.[0] ?? NaN, logits: r.logits };
   }
   return last;
@@ -66,7 +72,7 @@ export async function generate(model: LlamaModel, seq: Sequence, prompt: number[
   const rng = new Rng(sampling.seed);
   const out: number[] = [];
   const t0 = performance.now();
-  let next = await prefill(model, seq, prompt, !greedy, o.signal);
+  let next = await prefill(model, seq, prompt, !greedy, o.signal, o.onPrefill);
   const t1 = performance.now();
   let stoppedBy: GenerateResult['stoppedBy'] = 'maxTokens';
   let passes = 0;

@@ -17,7 +17,7 @@ import { CancelledError, UsageError } from '../common/errors';
 import type { Sequence } from '../kvcache/sequence';
 import type { DraftSource, ForwardModel, Proposal } from './draft';
 import { DraftLengthController } from './draftLength';
-import type { GenerateOptions, GenerateResult } from './generate';
+import type { GenerateOptions, GenerateResult, PrefillProgress } from './generate';
 import { GREEDY, isGreedy, Rng, tokenProbability } from './sampler';
 import { acceptGreedy, acceptStandard, type AcceptanceRule } from './speculativeSampling';
 import { GreedyStream, type FedPassModel } from '../model/greedyStream';
@@ -99,7 +99,7 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
   const plainRuns = greedy && depth > 1 && target.submitFedPass !== undefined && target.gpu !== undefined;
 
   const t0 = performance.now();
-  await feed(target, seq, prompt.slice(seq.length, -1), o.signal);
+  await feed(target, seq, prompt.slice(seq.length, -1), o.signal, o.onPrefill);
   const t1 = performance.now();
 
   const context = prompt.slice();
@@ -217,8 +217,9 @@ export async function speculativeGenerate(target: ForwardModel, seq: Sequence, p
 }
 
 /** Feeds tokens into the sequence in batches of the model's maximum, reading nothing back. */
-async function feed(model: ForwardModel, seq: Sequence, tokens: number[], signal?: AbortSignal): Promise<void> {
+async function feed(model: ForwardModel, seq: Sequence, tokens: number[], signal?: AbortSignal, onProgress?: PrefillProgress): Promise<void> {
   for (let at = 0; at < tokens.length; at += model.maxBatchTokens) {
-    await model.forward({ tokens: tokens.slice(at, at + model.maxBatchTokens), seq, logitRows: 0, wantLogits: false, signal });
+    const onPass = onProgress && ((n: number) => onProgress(at + n, tokens.length));
+    await model.forward({ tokens: tokens.slice(at, at + model.maxBatchTokens), seq, logitRows: 0, wantLogits: false, signal, onPass });
   }
 }

@@ -104,6 +104,12 @@ export interface ForwardRequest {
   /** Read back the full logits (else only the argmax ids). */
   wantLogits: boolean;
   signal?: AbortSignal;
+  /**
+   * Called after each pass of this batch is submitted (a batch longer than prefillPassTokens runs as
+   * several), with the batch's tokens submitted so far: a prefill's progress (the GPU runs at most
+   * prefillPassesInFlight passes behind).
+   */
+  onPass?: (tokensSubmitted: number) => void;
   /** Time every kernel group with GPU timestamps (benchmarks only). */
   profiler?: GpuProfiler;
 }
@@ -257,12 +263,17 @@ export class LlamaModel {
     this.checkContext(req.seq.length, T);
     const tokens = new Uint32Array(T);
     for (let i = 0; i < T; i++) tokens[i] = this.checkToken(req.tokens[i]);
-    if (T <= this.pacer.passTokens || req.logitRows > 1 || req.profiler) return this.forwardPass(req, tokens);
+    if (T <= this.pacer.passTokens || req.logitRows > 1 || req.profiler) {
+      const r = await this.forwardPass(req, tokens);
+      req.onPass?.(T);
+      return r;
+    }
     for (let at = 0; ;) {
       const n = Math.min(this.pacer.passTokens, T - at);
       const last = at + n === T;
       const r = await this.forwardPass({ ...req, logitRows: last ? req.logitRows : 0, wantLogits: last && req.wantLogits }, tokens.slice(at, at + n));
       at += n;
+      req.onPass?.(at);
       if (last) return r;
     }
   }

@@ -1,5 +1,6 @@
 // What the decode speed measured at load means for the user: a line for the status bar's tooltip, and the
-// one-time warning when a full suggestion would take longer than the user will wait.
+// one-time warning when a full suggestion would take longer than the user will wait; and a long prompt's
+// prefill in progress, for the status bar.
 
 export interface MeasuredModel {
   name: string;
@@ -30,4 +31,16 @@ export function slowModelWarning(m: MeasuredModel, maxTokens: number): string | 
   if (!tps || maxTokens / tps <= SLOW_SUGGESTION_S) return undefined;
   const where = m.isSoftwareAdapter ? `a software (CPU-emulated) GPU adapter, ${m.adapter}` : m.adapter;
   return `Tandem: ${m.name} decodes about ${rate(tps)} tokens/s on ${where}: a ${maxTokens}-token suggestion takes about ${Math.round(maxTokens / tps)} s.`;
+}
+
+/**
+ * The status bar while a long prompt is read (a first request on a large file, on a slow adapter): the
+ * percentage for the item's text, and a tooltip saying what it waits for and that the work is kept.
+ */
+export function prefillStatus(p: { done: number; total: number }): { percent: string; tip: string } {
+  const pct = Math.min(99, Math.floor((100 * p.done) / Math.max(1, p.total)));
+  return {
+    percent: `${pct}%`,
+    tip: `Tandem: reading the prompt, ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')} tokens. Typing on does not lose this: the next suggestion starts where it stopped.`,
+  };
 }

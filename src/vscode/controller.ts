@@ -75,6 +75,7 @@ export class TandemController implements vscode.Disposable {
       log: (level, m) => this.log[level](m),
     });
     engine.onState((s) => this.onEngineState(s));
+    engine.onPrefill((p) => this.status?.setActivity({ prefill: p }));
     return engine;
   }
 

@@ -2,11 +2,12 @@
 // with the fix in the tooltip; a click opens the menu of Tandem commands.
 
 import * as vscode from 'vscode';
-import type { EngineState } from '../host/engine/client';
+import type { EngineState, PrefillState } from '../host/engine/client';
 import type { RemoteStatus } from '../remote/backend';
-import { speedNote } from '../ui/speed';
+import { prefillStatus, speedNote } from '../ui/speed';
 
-export type Activity = { paused: boolean; thinking: boolean; noModel: boolean };
+/** prefill: a long prompt prefill of the running request (shown while thinking). */
+export type Activity = { paused: boolean; thinking: boolean; noModel: boolean; prefill?: PrefillState };
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
@@ -89,7 +90,13 @@ export class StatusBar implements vscode.Disposable {
     } else if (s.kind === 'ready' && s.model) {
       tip = `Tandem: ready. ${s.model.name} (${s.model.template}) on ${s.model.adapter}` + speedNote(s.model);
     }
-    if (s.kind !== 'loading' && s.kind !== 'no-runtime' && s.kind !== 'downloading-runtime') this.item.text = `${icon} Tandem`;
+    let suffix = '';
+    if (a.thinking && a.prefill && s.kind === 'ready' && !a.paused && !a.noModel) {
+      const p = prefillStatus(a.prefill);
+      suffix = ` ${p.percent}`;
+      tip = p.tip;
+    }
+    if (s.kind !== 'loading' && s.kind !== 'no-runtime' && s.kind !== 'downloading-runtime') this.item.text = `${icon} Tandem${suffix}`;
     this.item.tooltip = tip;
     this.item.backgroundColor = bg;
     this.item.accessibilityInformation = { label: tip };

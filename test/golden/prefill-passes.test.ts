@@ -4,12 +4,14 @@
 // them. What ran before the cancel is kept: the sequence's K/V is complete up to its length, so going on
 // from there gives the logits of a prefill never cancelled, bit for bit, and the document's next request
 // reuses it. A batch that would run longer than prefillPassBudgetMs runs as several passes (PassPacer),
-// with the logits of one.
+// with the logits of one, and its progress is reported after each.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CancelledError } from '../../src/common/errors';
 import { DocumentCache } from '../../src/engine/session';
-import { prefill } from '../../src/engine/generate';
+import { generate, prefill } from '../../src/engine/generate';
+import { NgramDraft } from '../../src/engine/draftNgram';
+import { speculativeGenerate } from '../../src/engine/speculative';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import type { LlamaModel } from '../../src/model/llama';
@@ -86,8 +88,10 @@ test('a batch the pass budget does not allow runs as passes of a block each, wit
   const options = { maxContextTokens: 512, maxBatchTokens: 128 };
   const want = await withModel(path, { ...options, prefillPassBudgetMs: 0 }, async (model) => {
     const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
-    const { result, submits } = await countSubmits(model, () => prefill(model, seq, prompt, true));
+    const progress: number[] = [];
+    const { result, submits } = await countSubmits(model, () => prefill(model, seq, prompt, true, undefined, (done) => progress.push(done)));
     assert.equal(submits, 2, 'no budget: a pass a batch');
+    assert.deepEqual(progress, [128, 256]);
     assert.equal(model.prefillPassTokens, 128);
     seq.clear();
     return result;
@@ -106,8 +110,11 @@ test('a batch the pass budget does not allow runs as passes of a block each, wit
     await prefill(model, first, prompt.slice(0, 128), false);
     first.clear();
     assert.equal(model.prefillPassTokens, MIN_PASS_TOKENS);
-    const { result, submits } = await countSubmits(model, () => prefill(model, seq, prompt, true));
+    const progress: [number, number][] = [];
+    const { result, submits } = await countSubmits(model, () => prefill(model, seq, prompt, true, undefined, (done, total) => progress.push([done, total])));
     assert.equal(submits, prompt.length / MIN_PASS_TOKENS, 'a pass a block');
+    // Its progress: once a pass, across the two batches of the request.
+    assert.deepEqual(progress, Array.from({ length: submits }, (_, i) => [(i + 1) * MIN_PASS_TOKENS, prompt.length]));
 
     assert.equal(result.id, want.id);
     // Bit for bit on a software adapter; a GPU runs passes of <= 32 tokens with another kernel (ops/matmul.ts).
@@ -120,6 +127,27 @@ test('a batch the pass budget does not allow runs as passes of a block each, wit
     await assert.rejects(model.forward({ tokens: prompt.slice(0, 128), seq, logitRows: 1, wantLogits: false, signal: abortSoon() }), CancelledError);
     assert.ok(seq.length >= MIN_PASS_TOKENS && seq.length <= 4 * MIN_PASS_TOKENS, `${seq.length} positions before the cancel was seen`);
     seq.clear();
+    assert.equal(pool.usedBlocks, 0);
+  });
+});
+
+test('speculative decoding reports the prefill of its prompt as plain decoding does, and gives its tokens', async () => {
+  await withModel(await ensureStories260K('f32'), OPTIONS, async (model) => {
+    const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    const prompt = PROMPT.slice(0, 5 * BATCH + 3);
+    const plain: number[] = [];
+    const plainSeq = new Sequence(pool);
+    const want = await generate(model, plainSeq, prompt, { maxTokens: 8, onPrefill: (done, total) => { assert.equal(total, prompt.length); plain.push(done); } });
+    const spec: number[] = [];
+    const seq = new Sequence(pool);
+    const got = await speculativeGenerate(model, seq, prompt, { maxTokens: 8, draft: new NgramDraft(), draftLength: 4, onPrefill: (done, total) => { assert.equal(total, prompt.length - 1); spec.push(done); } });
+    assert.deepEqual(got.tokens, want.tokens);
+    // Plain decoding prefills the whole prompt (its last batch reads the first token); speculative decoding
+    // all but the last token (the first verify pass runs it): a pass a batch of 16 either way.
+    assert.deepEqual(plain, [16, 32, 48, 64, 80, 83]);
+    assert.deepEqual(spec, [16, 32, 48, 64, 80, 82]);
+    seq.clear();
+    plainSeq.clear();
     assert.equal(pool.usedBlocks, 0);
   });
 });

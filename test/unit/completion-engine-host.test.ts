@@ -170,6 +170,29 @@ test('prefill limits (the tandem.prefill.* settings) reach the loaded model with
   assert.equal((await client.complete(long, opts)).rawText, want.rawText);
 });
 
+test('a long prefill reports its progress: to the request, and to the status bar\'s listener until the request ends', async () => {
+  // Every pass reported (the engine's default waits 300 ms into a request: stories260K is done by then).
+  const c = new EngineClient({ enginePath: join(repoRoot(), 'dist', 'engine.js'), runtime, env: { ...process.env, TANDEM_PREFILL_REPORT_MS: '0,0' } });
+  try {
+    await c.load({ modelPath, prefill: { passBudgetMs: 0.001 } });
+    const long: CompletionRequest = { ...story, prefix: 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends and her dog. '.repeat(4) };
+    await c.complete(long, opts); // times a pass: the budget then cuts every pass to one block
+    const seen: { done: number; total: number }[] = [];
+    const heard: ({ done: number; total: number } | undefined)[] = [];
+    const sub = c.onPrefill((p) => heard.push(p));
+    const r = await c.complete({ ...long, prefix: `${long.prefix}The end.` }, opts, { onPrefill: (p) => seen.push(p) });
+    sub.dispose();
+    const total = r.timings.promptTokens;
+    assert.ok(seen.length >= 3, `${seen.length} reports for ${total} tokens: ${JSON.stringify(seen)}`);
+    assert.ok(seen.every((p, i) => p.total === total && p.done > (seen[i - 1]?.done ?? 0)), JSON.stringify(seen));
+    assert.equal(seen.at(-1)!.done, total, 'the end is reported');
+    assert.ok(seen.slice(0, -1).every((p) => p.done % 16 === 0), `passes of a block: ${JSON.stringify(seen)}`);
+    assert.deepEqual(heard, [...seen.slice(0, -1), undefined], 'the listener hears the progress, then that it ended');
+  } finally {
+    await c.dispose();
+  }
+});
+
 test('a corrupt model file is a typed error with an action', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bad-'));
   const bad = join(dir, 'bad.gguf');

@@ -80,6 +80,7 @@ export class EngineClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<(s: EngineState) => void>();
+  private readonly prefillListeners = new Set<(p: PrefillState | undefined) => void>();
   private stateValue: EngineState = { kind: 'stopped' };
   private modelParams: LoadParams | undefined;
   /** The prefill limits asked for last (by load or tune, in call order): what every load sends. */
@@ -131,6 +132,19 @@ export class EngineClient {
   onState(listener: (s: EngineState) => void): { dispose(): void } {
     this.listeners.add(listener);
     return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  /**
+   * A long prompt prefill of the running completion: `done` of `total` tokens, then undefined when that
+   * request ends (the status bar's progress). Quick prefills report nothing (see the 'prefill' event).
+   */
+  onPrefill(listener: (p: PrefillState | undefined) => void): { dispose(): void } {
+    this.prefillListeners.add(listener);
+    return { dispose: () => this.prefillListeners.delete(listener) };
+  }
+
+  private setPrefill(p: PrefillState | undefined): void {
+    for (const l of this.prefillListeners) l(p);
   }
 
   private setState(s: EngineState): void {
@@ -232,7 +246,7 @@ export class EngineClient {
     if (m.type === 'started') return;
     const p = this.pending.get(m.id);
     if (!p) return;
-    if (m.type === 'chunk' || m.type === 'progress') {
+    if (m.type === 'chunk' || m.type === 'progress' || m.type === 'prefill') {
       p.onEvent?.(m);
       return;
     }
@@ -307,7 +321,7 @@ export class EngineClient {
    * One completion. Aborting `signal` sends a cancel: the engine stops before its next token and answers
    * with stoppedBy 'cancelled'. An engine that does not answer within cancelGraceMs is killed (hung).
    */
-  async complete(request: CompletionRequest, options: CompletionOptions, run: { signal?: AbortSignal; onChunk?: (text: string) => void } = {}): Promise<CompletionResult> {
+  async complete(request: CompletionRequest, options: CompletionOptions, run: { signal?: AbortSignal; onChunk?: (text: string) => void; onPrefill?: (p: PrefillState) => void } = {}): Promise<CompletionResult> {
     await this.start();
     const id = this.nextId++;
     const child = this.child;
@@ -322,12 +336,21 @@ export class EngineClient {
     };
     if (run.signal?.aborted) onAbort();
     else run.signal?.addEventListener('abort', onAbort, { once: true });
+    /** The listeners were told of this request's prefill and not yet that it ended. */
+    let showingPrefill = false;
     try {
       const r = await this.request<Extract<EngineEvent, { type: 'completed' }>>({ type: 'complete', id, request, options }, (e) => {
         if (e.type === 'chunk') run.onChunk?.(e.text);
+        if (e.type === 'prefill') {
+          const p = { done: e.done, total: e.total };
+          run.onPrefill?.(p);
+          if (p.done < p.total || showingPrefill) this.setPrefill(p.done < p.total ? p : undefined);
+          showingPrefill = p.done < p.total;
+        }
       });
       return r.result;
     } finally {
+      if (showingPrefill) this.setPrefill(undefined);
       clearTimeout(watchdog);
       run.signal?.removeEventListener('abort', onAbort);
     }
@@ -399,5 +422,12 @@ export class EngineClient {
     this.selecting?.abort();
     await this.stop();
     this.listeners.clear();
+    this.prefillListeners.clear();
   }
+}
+
+/** A prompt prefill in progress: `done` of `total` tokens submitted to the GPU. */
+export interface PrefillState {
+  done: number;
+  total: number;
 }

@@ -14,7 +14,13 @@ if (!process.send) {
   process.exit(2);
 }
 
-const server = new EngineServer(send);
+// TANDEM_PREFILL_REPORT_MS="after,every" (ms): when a prefill's progress is reported (tests set 0,0 to
+// see every pass of stories260K's quick prefills); default protocol.ts's PREFILL_REPORT_* constants.
+const [afterMs, everyMs] = (process.env.TANDEM_PREFILL_REPORT_MS ?? '').split(',').map((x) => {
+  const ms = Number(x);
+  return x.trim() !== '' && ms >= 0 ? ms : undefined;
+});
+const server = new EngineServer(send, { afterMs, everyMs });
 process.on('message', (m) => server.handle(m as EngineRequest));
 process.on('disconnect', () => {
   server.disposeAll();

@@ -124,6 +124,9 @@ export interface PromptCacheStats {
   documentsDropped: number;
 }
 
+export const PREFILL_REPORT_AFTER_MS = 300;
+export const PREFILL_REPORT_EVERY_MS = 250;
+
 /** Extension host → engine. A complete request's `request.documentId` (the document's URI) keys the
  *  engine's prompt cache: consecutive requests on one document prefill only what changed. */
 export type EngineRequest =
@@ -153,6 +156,11 @@ export type EngineEvent =
   | { type: 'progress'; id: number; loadedBytes: number; totalBytes: number }
   | { type: 'loaded'; id: number; info: ModelInfo }
   | { type: 'chunk'; id: number; text: string }
+  /** A completion's prompt prefill: `done` of `total` tokens (those the prompt cache lacked) submitted to the
+   *  GPU. Sent only for a prefill still running PREFILL_REPORT_AFTER_MS after its request started, then at
+   *  most every PREFILL_REPORT_EVERY_MS, and its end (done = total) once reported: a quick one, as on a
+   *  GPU or after a keystroke, sends none. */
+  | { type: 'prefill'; id: number; done: number; total: number }
   | { type: 'completed'; id: number; result: CompletionResult }
   | { type: 'stats'; id: number; stats: EngineStats }
   | { type: 'cacheCleared'; id: number }

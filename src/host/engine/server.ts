@@ -14,11 +14,17 @@ import { loadModel } from '../../model/load';
 import { createTokenizer } from '../../tokenizer';
 import { loadDraftFrom, parseDraftModelSource, planDraftKv, type LoadedDraftModel } from '../../engine/draftLoad';
 import { kvPoolOf } from '../../engine/draftBudget';
-import type { EngineEvent, EngineRequest, EngineStats, LoadParams, ModelInfo, SpeculativeEngineStats, WireError } from './protocol';
+import { PREFILL_REPORT_AFTER_MS, PREFILL_REPORT_EVERY_MS, type EngineEvent, type EngineRequest, type EngineStats, type LoadParams, type ModelInfo, type SpeculativeEngineStats, type WireError } from './protocol';
 
 /** Open documents whose prompt K/V the engine keeps (least recently used dropped first; memory pressure
  *  drops idle ones earlier). */
 export const DOCUMENTS_CACHED = 16;
+
+/** When a long prefill's progress is reported: from afterMs into its request, then every everyMs. */
+export interface PrefillReporting {
+  afterMs?: number;
+  everyMs?: number;
+}
 
 type Job = { run: () => Promise<void>; id: number; cancel?: () => void };
 
@@ -37,7 +43,8 @@ export class EngineServer {
   private readonly totals = { requests: 0, cancelled: 0, generated: 0, prompt: 0, prefillMs: 0, decodeMs: 0, decodePasses: 0 };
   private readonly spec = { requests: 0, targetPasses: 0, drafted: 0, accepted: 0, generated: 0, bySource: {} as Record<string, number> };
 
-  constructor(private readonly send: (e: EngineEvent) => void) {}
+  /** `reports`: when a prefill's progress is sent (default PREFILL_REPORT_AFTER_MS / _EVERY_MS). */
+  constructor(private readonly send: (e: EngineEvent) => void, private readonly reports: PrefillReporting = {}) {}
 
   handle(m: EngineRequest): void {
     switch (m.type) {
@@ -178,9 +185,20 @@ export class EngineServer {
         result = cancelledResult(startMs - arrivedMs);
       } else {
         if (!this.loaded) throw new NoModelError();
+        let reportAtMs = startMs + (this.reports.afterMs ?? PREFILL_REPORT_AFTER_MS);
+        let reported = false;
         result = await runCompletion(this.loaded.cm, m.request, m.options, {
           signal: ac.signal,
           onText: (text) => this.send({ type: 'chunk', id, text }),
+          onPrefill: (done, total) => {
+            const now = performance.now();
+            // The end of a prefill that was reported is reported too (the status shows it no longer).
+            const end = done >= total;
+            if (end ? !reported : now < reportAtMs) return;
+            reportAtMs = now + (this.reports.everyMs ?? PREFILL_REPORT_EVERY_MS);
+            reported = true;
+            this.send({ type: 'prefill', id, done, total });
+          },
         });
         result.timings.queueMs = startMs - arrivedMs;
       }
