@@ -1,7 +1,8 @@
 // Tandem through the extension API, inside the real extension host (code-server's), with stories260K
 // set as tandem.model by the driver (test/extension/extension-host.test.ts): activation, the commands of
 // package.json registered, an inline completion from the engine accepted into a real document, and
-// settings changes taking effect without a reload (a request's, and the engine's prefill limits).
+// settings changes taking effect without a reload (a request's, and the engine's prefill limits), and a
+// long prefill's progress in the status bar.
 import assert from 'node:assert/strict';
 import { describe, it, before } from 'mocha';
 import * as vscode from 'vscode';
@@ -109,6 +110,24 @@ describe('Tandem in the extension host', () => {
       const p = (await controller.engine.stats()).prefill;
       return p?.passBudgetMs === 500 && p.passesInFlight === 2 ? true : undefined;
     });
+  });
+
+  it('a prompt read in several passes shows its progress in the status bar, and the bar clears after', async () => {
+    // The driver sets TANDEM_PREFILL_REPORT_MS=0,0: every pass is reported (stories260K reads a prompt in
+    // milliseconds, under the 300 ms a user would see). A prompt over one 128-token batch: several passes.
+    const shown: string[] = [];
+    const status = controller.status;
+    const setActivity = status.setActivity.bind(status);
+    status.setActivity = (a) => { setActivity(a); shown.push(status.text); };
+    try {
+      const story = ' Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends.';
+      await completeAtEnd(editor, `\n${story.repeat(6)}\nThe`);
+    } finally {
+      status.setActivity = setActivity;
+    }
+    const progress = shown.filter((t) => /Tandem \d+%$/.test(t));
+    assert.ok(progress.length > 0, `no progress shown: ${JSON.stringify(shown)}`);
+    assert.ok(!/%/.test(status.text), `the bar still shows ${status.text}`);
   });
 
   it('a suggestion asked for while the model loads comes once it is ready, without another keystroke', async () => {
