@@ -171,9 +171,10 @@ export class LlamaModel {
     if (!(Number.isInteger(this.pipelineDepth) && this.pipelineDepth >= 1 && this.pipelineDepth <= MAX_PIPELINE_DEPTH)) {
       throw new UsageError(`decode pipeline depth ${this.pipelineDepth} (1..${MAX_PIPELINE_DEPTH})`);
     }
-    const limits = checkPrefillLimits({ passesInFlight: o.prefillPassesInFlight ?? DEFAULT_PREFILL_PASSES_IN_FLIGHT, passBudgetMs: o.prefillPassBudgetMs ?? DEFAULT_PREFILL_PASS_BUDGET_MS });
-    this.prefillPassesInFlight = limits.passesInFlight!;
-    this.pacer = new PassPacer(limits.passBudgetMs!, o.maxBatchTokens);
+    const limits = { passesInFlight: o.prefillPassesInFlight ?? DEFAULT_PREFILL_PASSES_IN_FLIGHT, passBudgetMs: o.prefillPassBudgetMs ?? DEFAULT_PREFILL_PASS_BUDGET_MS };
+    checkPrefillLimits(limits);
+    this.prefillPassesInFlight = limits.passesInFlight;
+    this.pacer = new PassPacer(limits.passBudgetMs, o.maxBatchTokens);
     const size = plan.storage;
     this.buffers = {
       tokens: own.storage(size.tokens, 'tokens'),

@@ -24,9 +24,10 @@ export class PassPacer {
   /** ms per token of the last MEASURED_PASSES passes that count, oldest first. */
   private readonly measured: number[] = [];
   private gpuFreeAtMs = 0;
+  private budgetMs = 0;
 
   /** `budgetMs` 0: no bound (every pass takes up to maxTokens). */
-  constructor(private budgetMs: number, private readonly maxTokens: number) {
+  constructor(budgetMs: number, private readonly maxTokens: number) {
     this.budget = budgetMs;
   }
 

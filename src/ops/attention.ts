@@ -107,13 +107,13 @@ export class AttentionOp {
       pipeline: ropePipeline,
       bindGroup: ctx.bindGroup(ropePipeline, { 0: ctx.step, 1: b.qkv, 2: b.ropeTable, 3: b.blockTable, 4: b.kCache, 5: b.vCache }, `${label}.rope`),
     };
-    const WG = attentionLanes(s.headDim, ctx.gpu.adapter.isSoftware);
+    const software = ctx.gpu.adapter.isSoftware;
+    const WG = attentionLanes(s.headDim, software);
     const constants = {
       N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
       SPLIT_KEYS: s.splitKeys || 64, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0,
     };
     const partials = b.partials ?? ctx.dummy;
-    const software = ctx.gpu.adapter.isSoftware;
     const make = (fused: boolean): Dispatch => {
       // The flavour names every choice the source makes (the pipeline cache keys on it, not on the text).
       const flavour = `hd${s.headDim}.wg${WG}.kv${kvType}${fused ? '.rope' : ''}${software ? '.rolled' : ''}`;
