@@ -1,10 +1,11 @@
 // Causal attention of the batch's queries over the paged cache (GQA: query head h reads kv head
 // h / (N_HEADS / N_KV)). One workgroup per (query head, token, split of the keys). The WG lanes split
 // the keys of their range and each keeps an online softmax (running max m, sum l, and the weighted sum
-// of V); the lanes' states are merged through workgroup memory. With one split (prefill, or a software
-// adapter) the result goes straight to `out`; with several (decode on a GPU: flash-decoding, so a long
-// context fills the device) each split writes its (acc, m, l) to `partials` and attention_combine.wgsl
-// merges them. K, V and q are read as vec4 (HD % 4 == 0). The cache holds f32 or f16; kv_vec is one
+// of V); the lanes' states are merged through workgroup memory. With one split (a long prefill batch, or
+// a software adapter) the result goes straight to `out`; with several (on a GPU, decode and batches of up
+// to 32 tokens: flash-decoding, so a long context fills the device) each split writes its (acc, m, l) to
+// `partials` and attention_combine.wgsl merges them. A query's splits start at its own first key, so a
+// token's numbers in such a batch are those of decoding it (a query past its keys leaves a split empty). K, V and q are read as vec4 (HD % 4 == 0). The cache holds f32 or f16; kv_vec is one
 // vec4 of it (vec4<f32>, or four f16 as vec2<u32>) and load4 widens it to vec4<f32>, so scores, the
 // softmax and the weighted sum of V are all accumulated in f32. (f16 is read as u32 pairs through
 // unpack2x16float, not as vec4<f16>: on lavapipe vec4<f16> loads took 1.33x / 0.99x f32's time at 512 /
@@ -41,7 +42,7 @@ const WG: u32 = {{WG}}u;
 @group(0) @binding(3) var<storage, {{KV_ACCESS}}> v_cache: array<kv_vec>;
 @group(0) @binding(4) var<storage, read> block_table: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;  // [T][N_HEADS HD / 4]
-@group(0) @binding(6) var<storage, read_write> partials: array<f32>;   // [N_HEADS][splits][HD + 2]
+@group(0) @binding(6) var<storage, read_write> partials: array<f32>;   // [T][N_HEADS][splits][HD + 2]
 @group(0) @binding(7) var<storage, read> rope: array<vec2<f32>>;        // FUSED_ROPE: [positions][N_ROT/2] (cos, sin)
 {{STORE_NEW}}
 
@@ -172,7 +173,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var d = 0u; d < HD4; d++) { lane_acc[lane * HD4 + d] = acc[d] * f; }
   workgroupBarrier();
   if (step.n_splits > 1u) {
-    let base = (h * step.n_splits + split) * (HD + 2u);
+    let base = ((t * N_HEADS + h) * step.n_splits + split) * (HD + 2u);
     for (var d = lane; d < HD4; d += WG) {
       var s = vec4<f32>(0.0);
       for (var i = 0u; i < lanes; i++) { s += lane_acc[i * HD4 + d]; }

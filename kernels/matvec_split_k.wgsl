@@ -24,6 +24,8 @@ override HAS_BIAS: u32 = 0u;
 const LPR: u32 = {{LPR}}u;
 const WG: u32 = {{WG}}u;
 const RPW: u32 = WG / LPR;
+// MODE 1: lanes of the sum of squares (rmsnorm.wgsl's workgroup).
+const RMS_LANES: u32 = 64u;
 const STAGE_X: bool = {{STAGE_X}};
 // vec4s of x held in workgroup memory (1 when not staged).
 const XS4: u32 = {{XS4}}u;
@@ -99,7 +101,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       workgroupBarrier();
     }
-    var ss = 0.0;
     for (var i = lane; i < K / 4u; i += WG) {
       var v = x[i];
       if (MODE == 2u) {
@@ -108,12 +109,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       if (MODE == 3u && n_splits > 1u) { v = combined4(i, n_splits); }
       xsh[xsh_index(i)] = v;
-      ss += dot(v, v);
     }
     if (MODE == 1u) {
+      // The sum of squares in rmsnorm.wgsl's order (64 lanes over vec4s, then a tree; WG >= 64), so the
+      // normalised row has the bits a batch's rmsnorm gives it.
+      workgroupBarrier();
+      var ss = 0.0;
+      if (lane < RMS_LANES) {
+        for (var i = lane; i < K / 4u; i += RMS_LANES) {
+          let v = xsh[xsh_index(i)];
+          ss += dot(v, v);
+        }
+      }
       partial[lane] = ss;
       workgroupBarrier();
-      for (var s = WG / 2u; s > 0u; s >>= 1u) {
+      for (var s = RMS_LANES / 2u; s > 0u; s >>= 1u) {
         if (lane < s) { partial[lane] += partial[lane + s]; }
         workgroupBarrier();
       }

@@ -1,11 +1,16 @@
 // y[r][i] = x[r][i] / sqrt(mean(x[r]²) + EPS) * weight[i]. One workgroup per row.
 // SELECT_LAST = 1 normalises only the last step.n_logit_rows rows of the batch (before the output head),
 // writing them compactly to y[0..n_logit_rows).
+// The sum of squares has one order, shared with the matvec that normalises its own input in decode
+// (matvec_split_k.wgsl MODE 1): lane l < 64 adds dot(v, v) over vec4s v = 4i..4i+3 of the row, i = l, l + 64,
+// ... (zeros past K), then a tree over the 64 lanes. So a row normalised here, in a batch, has the bits it
+// has in a decode step, and a verify pass's rows are a decode step's, bit for bit.
 
 override K: u32;
 override EPS: f32;
 override SELECT_LAST: u32 = 0u;
-override WG: u32 = 64u;
+
+const WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<f32>;       // [T][K]
@@ -14,16 +19,23 @@ override WG: u32 = 64u;
 
 var<workgroup> partial: array<f32, WG>;
 
+/** Element j of the row starting at `base`, 0 past K. */
+fn at(base: u32, j: u32) -> f32 {
+  if (j < K) { return x[base + j]; }
+  return 0.0;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let rows = select(step.n_tokens, step.n_logit_rows, SELECT_LAST == 1u);
   let r = wid.x;
   if (r >= rows) { return; }
   let src = select(r, step.n_tokens - step.n_logit_rows + r, SELECT_LAST == 1u);
+  let base = src * K;
   var ss = 0.0;
-  for (var i = lane; i < K; i += WG) {
-    let v = x[src * K + i];
-    ss += v * v;
+  for (var i = lane; i < (K + 3u) / 4u; i += WG) {
+    let v = vec4<f32>(at(base, 4u * i), at(base, 4u * i + 1u), at(base, 4u * i + 2u), at(base, 4u * i + 3u));
+    ss += dot(v, v);
   }
   partial[lane] = ss;
   workgroupBarrier();
@@ -33,6 +45,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let scale = 1.0 / sqrt(partial[0] / f32(K) + EPS);
   for (var i = lane; i < K; i += WG) {
-    y[r * K + i] = x[src * K + i] * scale * weight[i];
+    y[r * K + i] = x[base + i] * scale * weight[i];
   }
 }

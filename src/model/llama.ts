@@ -141,6 +141,8 @@ export class LlamaModel {
   private readonly logitsReadbackBytes: number;
   readonly maxLogitRows: number;
   private readonly splitKeys: number;
+  /** Passes of up to this many tokens split attention as decode does (WorkspacePlan.splitTokens). */
+  private readonly splitTokens: number;
   /** Resolved ModelRuntimeOptions.decodePipelineDepth. */
   readonly pipelineDepth: number;
   /** Resolved ModelRuntimeOptions.prefillPassesInFlight (setPrefillLimits changes it). */
@@ -166,6 +168,7 @@ export class LlamaModel {
     this.ctx = ctx;
     const own = this.ctx.owner;
     this.splitKeys = plan.splitKeys;
+    this.splitTokens = plan.splitTokens;
     this.maxLogitRows = plan.maxLogitRows;
     this.pipelineDepth = o.decodePipelineDepth ?? DEFAULT_PIPELINE_DEPTH;
     if (!(Number.isInteger(this.pipelineDepth) && this.pipelineDepth >= 1 && this.pipelineDepth <= MAX_PIPELINE_DEPTH)) {
@@ -203,7 +206,7 @@ export class LlamaModel {
         attnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.attnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `attn_norm${l}` }),
         qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`, { mode: 'rmsnorm', x: b.x, weight: L.attnNorm, eps: c.normEps }),
         attention: new AttentionOp(this.ctx, {
-          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys, kvType: o.kvType,
+          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys, splitTokens: this.splitTokens, kvType: o.kvType,
         }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn, partials: b.partials }, `attn${l}`),
         // Decode with split attention: the output projection merges the splits while staging its input.
         attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`,
@@ -272,15 +275,20 @@ export class LlamaModel {
     for (let at = 0; ;) {
       const n = Math.min(this.pacer.passTokens, T - at);
       const last = at + n === T;
-      const r = await this.forwardPass({ ...req, logitRows: last ? req.logitRows : 0, wantLogits: last && req.wantLogits }, tokens.slice(at, at + n));
+      // Each pass runs the kernels of the whole batch, so its numbers do not depend on how the pacer cut it.
+      const r = await this.forwardPass({ ...req, logitRows: last ? req.logitRows : 0, wantLogits: last && req.wantLogits }, tokens.slice(at, at + n), T);
       at += n;
       req.onPass?.(at);
       if (last) return r;
     }
   }
 
-  /** One pass (one submit) over `tokens`, checked by forward; req.tokens is not read. */
-  private async forwardPass(req: ForwardRequest, tokens: Uint32Array): Promise<ForwardResult> {
+  /**
+   * One pass (one submit) over `tokens`, checked by forward; req.tokens is not read. `kernelTokens`: the
+   * batch whose kernels it runs (a pass of a batch that forward cut runs the whole batch's: the matrix
+   * kernel and unsplit attention past 32 tokens, where a short batch of its own would run decode's).
+   */
+  private async forwardPass(req: ForwardRequest, tokens: Uint32Array, kernelTokens = tokens.length): Promise<ForwardResult> {
     await this.awaitUnreadPasses(req.seq, req.signal);
     const T = tokens.length;
     const seq = req.seq;
@@ -288,7 +296,7 @@ export class LlamaModel {
     this.reserve(seq, pos0, T);
 
     const device = this.gpu.device;
-    const splits = this.splitsAt(T, pos0);
+    const splits = this.splitsAt(T, pos0, kernelTokens);
     this.ctx.writeStep(T, pos0, req.logitRows, splits);
     device.queue.writeBuffer(this.buffers.tokens, 0, tokens);
     this.syncBlockTable(seq.blockTable);
@@ -300,11 +308,11 @@ export class LlamaModel {
         const p = profiler.beginPass(encoder, label);
         body(p);
         p.end();
-      }, T, req.logitRows, splits);
+      }, T, req.logitRows, splits, kernelTokens);
       profiler.encodeResolve(encoder);
     } else {
       const pass = encoder.beginComputePass({ label: 'forward' });
-      this.encodeLayers((_, body) => body(pass), T, req.logitRows, splits);
+      this.encodeLayers((_, body) => body(pass), T, req.logitRows, splits, kernelTokens);
       pass.end();
     }
     const rows = req.logitRows;
@@ -425,18 +433,18 @@ export class LlamaModel {
    * In a one-token pass the GPU matvec computes rmsnorm and silu·up itself while staging its input
    * (MatmulOp.fusesInput), and those dispatches are skipped.
    */
-  private encodeLayers(group: GroupEncoder, T: number, logitRows: number, splits: number): void {
-    const fused = (ops: MatmulOp[]) => T === 1 && ops.every((op) => op.fusesInput);
+  private encodeLayers(group: GroupEncoder, T: number, logitRows: number, splits: number, kernelTokens = T): void {
+    const fused = (ops: MatmulOp[]) => kernelTokens === 1 && ops.every((op) => op.fusesInput);
     group('embed', (p) => this.embed.encode(p, T));
     for (const L of this.layers) {
       if (!fused(L.qkv)) group('rmsnorm', (p) => L.attnNorm.encode(p, T));
-      group('matmul.qkv', (p) => L.qkv.forEach((op) => op.encode(p, T)));
+      group('matmul.qkv', (p) => L.qkv.forEach((op) => op.encode(p, T, kernelTokens)));
       group('attention', (p) => L.attention.encode(p, T, splits, fused(L.attnOut)));
-      group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T)));
+      group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T, kernelTokens)));
       if (!fused(L.gateUp)) group('rmsnorm', (p) => L.ffnNorm.encode(p, T));
-      group('matmul.gate_up', (p) => L.gateUp.forEach((op) => op.encode(p, T)));
+      group('matmul.gate_up', (p) => L.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
       if (!fused(L.down)) group('silu_mul', (p) => L.silu.encode(p, T));
-      group('matmul.down', (p) => L.down.forEach((op) => op.encode(p, T)));
+      group('matmul.down', (p) => L.down.forEach((op) => op.encode(p, T, kernelTokens)));
     }
     if (logitRows > 0) {
       if (fused([this.headDecode])) {
@@ -476,11 +484,14 @@ export class LlamaModel {
     seq.reserve(pos0 + n);
   }
 
-  /** Attention splits of a pass of T tokens from pos0: over the keys the first query reads (a window's, at most). */
-  private splitsAt(T: number, pos0: number): number {
+  /**
+   * Attention splits of a pass of T tokens from pos0 that runs the kernels of a batch of `kernelTokens`:
+   * over the keys its last query reads (a window's, at most).
+   */
+  private splitsAt(T: number, pos0: number, kernelTokens = T): number {
     const window = this.config.slidingWindow;
-    const span = window > 0 ? Math.min(window, pos0 + 1) : pos0 + 1;
-    return attentionSplits(T, span, this.splitKeys);
+    const span = window > 0 ? Math.min(window, pos0 + T) : pos0 + T;
+    return attentionSplits(Math.max(T, kernelTokens), span, this.splitKeys, this.splitTokens);
   }
 
   /**

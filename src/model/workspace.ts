@@ -1,5 +1,5 @@
 // A model's GPU memory beside its weights and KV pool: one batch's activations, the head's logits and
-// their argmax rows, the rope table, decode attention's split partials, and the staging buffers they are
+// their argmax rows, the rope table, split attention's partials, and the staging buffers they are
 // read back through. Sized here once: the model allocates these sizes, and the memory check and
 // `tandem inspect` count them before anything is uploaded.
 //
@@ -9,6 +9,7 @@
 
 import type { ModelConfig } from './config';
 import { ARGMAX_ROW_BYTES } from '../ops/argmax';
+import { SPLIT_ATTENTION_MAX_TOKENS } from '../ops/attention';
 
 /** Default ModelRuntimeOptions.maxLogitRows: a draft of 16 tokens and the bonus row (speculative.ts). */
 export const DEFAULT_MAX_LOGIT_ROWS = 17;
@@ -31,6 +32,11 @@ export interface WorkspacePlan {
   maxLogitRows: number;
   /** Attention splits of a full context (1 without split-key decode). */
   maxSplits: number;
+  /**
+   * Passes of up to this many tokens split their attention keys as decode does (SPLIT_ATTENTION_MAX_TOKENS,
+   * at most a batch, and at most what one binding of partials holds: 1 keeps only decode split).
+   */
+  splitTokens: number;
   /** Bytes of each storage buffer. */
   storage: Record<WorkspaceBuffer, number>;
   /** Bytes of each staging buffer (the logits' is made on the first request that reads logits back). */
@@ -45,7 +51,7 @@ export interface WorkspaceShape {
   blockSize: number;
   /** Unset: DEFAULT_MAX_LOGIT_ROWS. */
   maxLogitRows?: number;
-  /** Keys per split of decode attention (0: no split). */
+  /** Keys per split of attention in decode and short batches (0: no split). */
   splitKeys: number;
   /** The device's maxStorageBufferBindingSize: the logits of all rows are one binding. */
   maxBindingBytes: number;
@@ -56,6 +62,8 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
   const f32 = 4;
   const maxLogitRows = Math.max(1, Math.min(T, s.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS, Math.floor(s.maxBindingBytes / (c.vocabSize * f32))));
   const maxSplits = s.splitKeys > 0 ? Math.ceil(s.maxContextTokens / s.splitKeys) : 1;
+  const partialsPerToken = c.nHeads * maxSplits * (c.headDim + 2) * f32;
+  const splitTokens = Math.max(1, Math.min(T, SPLIT_ATTENTION_MAX_TOKENS, Math.floor(s.maxBindingBytes / partialsPerToken)));
   const storage: Record<WorkspaceBuffer, number> = {
     tokens: T * 4,
     x: T * c.dModel * f32,
@@ -71,11 +79,12 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
     blockTable: Math.ceil(s.maxContextTokens / s.blockSize) * 4,
     // [position][nRot/2] of (cos, sin).
     rope: s.maxContextTokens * c.nRot * f32,
-    partials: c.nHeads * maxSplits * (c.headDim + 2) * f32,
+    // [splitTokens][nHeads][splits][headDim + 2].
+    partials: splitTokens * partialsPerToken,
     // [MAX_CHAIN_STEPS][id, p]: decodeChain's argmax rows, read back once per chain.
     chainIds: MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES,
   };
   const readback: Record<WorkspaceReadback, number> = { ids: storage.ids, chain: storage.chainIds, logits: storage.logits };
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-  return { splitKeys: s.splitKeys, maxLogitRows, maxSplits, storage, readback, totalBytes: sum(storage) + sum(readback) };
+  return { splitKeys: s.splitKeys, maxLogitRows, maxSplits, splitTokens, storage, readback, totalBytes: sum(storage) + sum(readback) };
 }

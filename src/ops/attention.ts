@@ -11,6 +11,7 @@ import ropeWgsl from '../../kernels/rope_store_kv.wgsl';
 import ropePairWgsl from '../../kernels/rope_pair.wgsl';
 import attentionWgsl from '../../kernels/attention.wgsl';
 import combineWgsl from '../../kernels/attention_combine.wgsl';
+import { SPLIT_K_BATCH_MAX_ROWS } from './matmul';
 
 export interface AttentionShape {
   nHeads: number;
@@ -20,8 +21,10 @@ export interface AttentionShape {
   neox: boolean;
   blockSize: number;
   slidingWindow: number;
-  /** Keys per split for decode (flash-decoding); 0 = never split. */
+  /** Keys per split for decode and short batches (flash-decoding); 0 = never split. */
   splitKeys?: number;
+  /** Passes of up to this many tokens may split (the partials' rows; default SPLIT_ATTENTION_MAX_TOKENS). */
+  splitTokens?: number;
   /** Element type of kCache / vCache (default f32). */
   kvType?: KvType;
 }
@@ -38,7 +41,7 @@ export interface AttentionBuffers {
   vCache: GPUBuffer;
   /** [T][nHeads headDim]. */
   out: GPUBuffer;
-  /** [nHeads][max splits][headDim + 2] f32 scratch for split attention (needed when splitKeys > 0). */
+  /** [splitTokens][nHeads][max splits][headDim + 2] f32 scratch for split attention (needed when splitKeys > 0). */
   partials?: GPUBuffer;
 }
 
@@ -55,9 +58,21 @@ export function defaultSplitKeys(software: boolean): number {
   return software ? 0 : 64;
 }
 
-/** How many splits a decode step over `span` visible keys uses (1 = no split, no combine pass). */
-export function attentionSplits(nTokens: number, span: number, splitKeys: number): number {
-  if (nTokens !== 1 || splitKeys <= 0) return 1;
+/**
+ * Batches of up to this many tokens split their keys as decode does (a verify pass of k + 1 draft
+ * positions, a short prefill batch): each query's splits, and their merge, are those of a decode step at
+ * its position, so its numbers are too, bit for bit (with the split-K batch matvec, which has the same
+ * limit). Speculative decoding on a GPU's kernels is thus exactly plain decoding, and these passes get
+ * flash-decoding's parallelism over a long context as well.
+ */
+export const SPLIT_ATTENTION_MAX_TOKENS = SPLIT_K_BATCH_MAX_ROWS;
+
+/**
+ * How many splits a pass of `nTokens` uses when its last query sees `span` keys (1 = no split, no combine
+ * pass). A query that sees fewer keys leaves its later splits empty; the merge skips them.
+ */
+export function attentionSplits(nTokens: number, span: number, splitKeys: number, splitTokens = SPLIT_ATTENTION_MAX_TOKENS): number {
+  if (nTokens > splitTokens || splitKeys <= 0) return 1;
   return Math.max(1, Math.ceil(span / splitKeys));
 }
 
@@ -139,6 +154,9 @@ export class AttentionOp {
    */
   encode(pass: GPUComputePassEncoder, nTokens: number, splits = 1, combinedByConsumer = false): void {
     const s = this.shape;
+    const splitTokens = s.splitTokens ?? SPLIT_ATTENTION_MAX_TOKENS;
+    if (splits > 1 && nTokens > splitTokens) throw new RangeError(`split attention over ${nTokens} tokens (partials hold ${splitTokens})`);
+    if (combinedByConsumer && nTokens !== 1) throw new RangeError('only a one-token pass merges its splits in the output projection');
     if (nTokens === 1) {
       encodeDispatch(pass, this.attendDecode, s.nHeads, 1, splits);
     } else {
@@ -147,7 +165,7 @@ export class AttentionOp {
     }
     if (splits > 1 && !combinedByConsumer) {
       if (!this.combine) throw new RangeError('split attention without a combine pass');
-      encodeDispatch(pass, this.combine, s.nHeads);
+      encodeDispatch(pass, this.combine, s.nHeads, nTokens);
     }
   }
 }

@@ -91,7 +91,8 @@ export const SPLIT_K_BATCH_MAX_ROWS = 32;
 export type MatvecKind = 'rows' | 'splitK' | 'splitKi' | 'splitKsg';
 
 /** 'splitKsg': splitKi whose row sums use subgroup shuffles instead of a barrier tree in workgroup
- *  memory. Tested on every adapter with subgroups; not measured on a real GPU yet, so not the default. */
+ *  memory. Tested on every adapter with subgroups; not measured on a real GPU yet, so not the default.
+ *  The batch kernel still adds by the tree, so with splitKsg a verify row is not bit for bit a decode step. */
 export const MATVEC_KINDS: readonly MatvecKind[] = ['rows', 'splitK', 'splitKi', 'splitKsg'];
 
 /**
@@ -164,7 +165,8 @@ export class MatmulOp {
     const xBytes = w.cols * 4;
     const headBytes = 8 * (args.fusedInput?.mode === 'combine' ? args.fusedInput.nHeads : 1);
     this.stagedX4 = xBytes + this.splitKLanes * 4 + headBytes <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? w.cols / 4 : 0;
-    this.fusesInput = !!args.fusedInput && v.kind === 'splitK' && this.stagedX4 > 0;
+    // A fused rmsnorm sums squares over 64 lanes, as kernels/rmsnorm.wgsl does (the same bits in decode and batches).
+    this.fusesInput = !!args.fusedInput && v.kind === 'splitK' && this.stagedX4 > 0 && (args.fusedInput.mode !== 'rmsnorm' || this.splitKLanes >= 64);
     const fused = this.fusesInput ? args.fusedInput : undefined;
     if (fused?.mode === 'combine' && (fused.nHeads * fused.headDim !== w.cols || fused.headDim % 4 !== 0)) {
       throw new RangeError(`combine input: ${fused.nHeads} heads of ${fused.headDim} for K = ${w.cols}`);
@@ -233,16 +235,20 @@ export class MatmulOp {
     return batch && nRows <= batch.maxRows ? batch : this.tiles.matrix;
   }
 
-  /** Encodes Y for `nRows` rows of X (the kernel reads the exact count from the step uniform). */
-  encode(pass: GPUComputePassEncoder, nRows: number): void {
-    const tile = this.tileFor(nRows);
+  /**
+   * Encodes Y for `nRows` rows of X (the kernel reads the exact count from the step uniform), with the
+   * variant of a batch of `variantRows` (>= nRows): a pass cut from a longer batch keeps that batch's kernel.
+   */
+  encode(pass: GPUComputePassEncoder, nRows: number, variantRows = nRows): void {
+    if (variantRows < nRows) throw new RangeError(`variant of ${variantRows} rows for ${nRows}`);
+    const tile = this.tileFor(variantRows);
     for (const c of this.chunks) {
       if (tile === this.tiles.batch) {
         const [x, y] = this.splitKGrid(c.rowCount);
         encodeDispatch(pass, c.batch!, x, y, Math.ceil(nRows / tile.TT));
         continue;
       }
-      const d = nRows === 1 ? c.vector : c.matrix;
+      const d = tile === this.tiles.vector ? c.vector : c.matrix;
       if (tile.kind === 'splitK') {
         const [x, y] = this.splitKGrid(c.rowCount);
         encodeDispatch(pass, d, x, y);

@@ -3,13 +3,11 @@
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import rmsnormWgsl from '../../kernels/rmsnorm.wgsl';
 
-const WG = 64;
-
 export class RmsNormOp {
   private readonly dispatch: Dispatch;
 
   constructor(ctx: OpContext, args: { x: GPUBuffer; weight: GPUBuffer; y: GPUBuffer; width: number; eps: number; selectLast?: boolean; label: string }) {
-    const pipeline = ctx.pipeline('rmsnorm', 'f32', rmsnormWgsl, { K: args.width, EPS: args.eps, SELECT_LAST: args.selectLast ? 1 : 0, WG });
+    const pipeline = ctx.pipeline('rmsnorm', 'f32', rmsnormWgsl, { K: args.width, EPS: args.eps, SELECT_LAST: args.selectLast ? 1 : 0 });
     this.dispatch = { pipeline, bindGroup: ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: args.weight, 5: args.y }, args.label) };
   }
 

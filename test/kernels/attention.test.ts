@@ -125,7 +125,8 @@ async function runConfig(c: Config, kvType: KvType): Promise<void> {
     kCache: nanCache(own, kvType, cacheElems, 'k'),
     vCache: nanCache(own, kvType, cacheElems, 'v'),
     out: own.storage(maxT * nHeads * hd * 4, 'out'),
-    partials: own.storage(nHeads * Math.ceil(positions / Math.max(1, c.splitKeys ?? 1)) * (hd + 2) * 4, 'partials'),
+    // [T][nHeads][splits][hd + 2]: batches of up to 32 tokens split as decode does.
+    partials: own.storage(maxT * nHeads * Math.ceil(positions / Math.max(1, c.splitKeys ?? 1)) * (hd + 2) * 4, 'partials'),
   };
   const op = await checked(gpu, () => new AttentionOp(context, { ...c, kvType }, buffers, 'attn'));
   const lanes = attentionLanes(hd, !c.hardwareLanes && gpu.adapter.isSoftware);
@@ -146,7 +147,8 @@ async function runConfig(c: Config, kvType: KvType): Promise<void> {
     for (let t = 0; t < T; t++) for (let i = 0; i < nHeads * hd; i++) qkvIn[t * rowWidth + i] *= c.qScale;
     gpu.device.queue.writeBuffer(buffers.qkv, 0, qkvIn);
     gpu.device.queue.writeBuffer(buffers.out, 0, new Float32Array(maxT * nHeads * hd).fill(-9));
-    const span = c.slidingWindow > 0 ? Math.min(c.slidingWindow, pos0 + 1) : pos0 + 1;
+    // The keys the last query sees (LlamaModel.splitsAt): earlier queries leave later splits empty.
+    const span = c.slidingWindow > 0 ? Math.min(c.slidingWindow, pos0 + T) : pos0 + T;
     const splits = attentionSplits(T, span, c.splitKeys ?? 0);
     context.writeStep(T, pos0, T, splits);
     await runPass(gpu, (pass) => op.encode(pass, T, splits));
@@ -254,9 +256,10 @@ kvTest('hardware lane counts (32 lanes for hd 64, 16 for hd 128) on the same dev
   }, kvType);
 });
 
-// Flash-decoding: one-token steps split over 8-key ranges (up to 8 splits as the context grows, and
-// a window that moves the split boundaries), merged by attention_combine; GQA 7 and a sliding window of 37.
-kvTest('split decode attention (8-key splits + combine): GQA 7 hd 64, and a sliding window of 37', async (kvType) => {
+// Flash-decoding: one-token steps and batches of 5 and 17 tokens split over 8-key ranges (up to 11 splits
+// as the context grows; a batch's first queries leave its last splits empty; a window moves the split
+// boundaries), merged by attention_combine for every token; GQA 7 and a sliding window of 37.
+kvTest('split attention (8-key splits + combine) in decode and batches: GQA 7 hd 64, and a sliding window of 37', async (kvType) => {
   await runConfig({
     nHeads: 14, nKvHeads: 2, headDim: 64, nRot: 64, neox: true, blockSize: 16, slidingWindow: 0, splitKeys: 8,
     steps: [17, 1, 1, 1, 17, 1, 1, 5, 1, 1], theta: 1e6, qScale: 3, hardwareLanes: true, seed: 7,

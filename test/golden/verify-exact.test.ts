@@ -1,0 +1,96 @@
+// A verify pass's rows are decode steps, bit for bit, on the GPU kernels too (run here on the software
+// adapter with them forced: the split-K matvec, attention split every 16 keys). A batch of up to 32
+// tokens runs each row as decode does: the split-K batch matvec (the one-token matvec's sums), attention
+// split over its keys as decode splits them (empty splits past a query's keys), rmsnorm in the fused
+// matvec's order. So speculative decoding gives plain decoding's tokens on a GPU exactly, not just up to
+// rounding. Before this was so, rows differed by up to 8e-6 (ops/rmsnorm and attention splits).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { NgramDraft } from '../../src/engine/draftNgram';
+import { generate } from '../../src/engine/generate';
+import { speculativeGenerate } from '../../src/engine/speculative';
+import { BlockPool } from '../../src/kvcache/blockPool';
+import { Sequence } from '../../src/kvcache/sequence';
+import type { LlamaModel, ModelRuntimeOptions } from '../../src/model/llama';
+import type { SyntheticSpec } from '../../src/tools/synthesize';
+import { withModel } from '../helpers/gpuModel';
+import { ensureStories260K, ensureSynthetic } from '../helpers/testModels';
+
+const GPU_KERNELS: Partial<ModelRuntimeOptions> = { matvec: 'splitKi', attentionSplitKeys: 16 };
+
+/** The sliding-window model of decode-chain.test.ts (the same cache file). */
+const WINDOW_SPEC: SyntheticSpec = {
+  arch: 'llama', nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 2, ffnDim: 128, vocabSize: 320, contextLength: 512,
+  ropeTheta: 10000, tiedEmbedding: false, weightType: 'f32', seed: 24, tokenizer: 'spm-bytes', slidingWindow: 24, outputScale: 8,
+};
+
+/** Elements of a and b whose bits differ, and the largest difference. */
+function differences(a: Float32Array, b: Float32Array): { count: number; max: number } {
+  let count = 0;
+  let max = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) count++;
+    max = Math.max(max, Math.abs(a[i] - b[i]));
+  }
+  return { count, max };
+}
+
+/**
+ * After `prompt`, feeds `extra` as one verify pass (a logit row each) and as single decode passes; each
+ * row's logits must be equal bit for bit, and so must the next step's from either sequence (their K/V).
+ */
+async function compareVerify(model: LlamaModel, prompt: number[], extra: number[]): Promise<void> {
+  const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+  const stepwise = new Sequence(pool);
+  const batched = new Sequence(pool);
+  for (const seq of [stepwise, batched]) await model.forward({ tokens: prompt, seq, logitRows: 1, wantLogits: false });
+  const V = model.config.vocabSize;
+  const verify = (await model.forward({ tokens: extra, seq: batched, logitRows: extra.length, wantLogits: true })).logits!;
+  for (const [i, t] of extra.entries()) {
+    const step = (await model.forward({ tokens: [t], seq: stepwise, logitRows: 1, wantLogits: true })).logits!;
+    const d = differences(verify.subarray(i * V, (i + 1) * V), step);
+    assert.equal(d.count, 0, `prompt ${prompt.length}, row ${i} (position ${prompt.length + i}): ${d.count} of ${V} logits differ, by up to ${d.max}`);
+  }
+  const next = 7;
+  const a = await model.forward({ tokens: [next], seq: stepwise, logitRows: 1, wantLogits: true });
+  const b = await model.forward({ tokens: [next], seq: batched, logitRows: 1, wantLogits: true });
+  assert.equal(differences(a.logits!, b.logits!).count, 0, 'the next step reads equal K/V');
+  stepwise.clear();
+  batched.clear();
+  assert.equal(pool.usedBlocks, 0);
+}
+
+const PROMPT = Array.from({ length: 60 }, (_, i) => 3 + ((i * 37) % 300));
+// A verify pass whose rows see 1 and 2 splits (positions 14..18, 16 keys a split), one whose rows see 3 and
+// 4 (45..61), and the longest draft's (16 + 1 rows).
+const CASES = [{ prompt: 14, extra: 5 }, { prompt: 45, extra: 17 }];
+
+const MODELS: { name: string; path: () => Promise<string>; options: Partial<ModelRuntimeOptions> }[] = [
+  { name: 'stories260K F32', path: () => ensureStories260K('f32'), options: {} },
+  { name: 'stories260K Q8_0, f16 cache', path: () => ensureStories260K('q8_0'), options: { kvType: 'f16' } },
+  { name: 'sliding window 24', path: () => ensureSynthetic('sliding-window-llama-512', WINDOW_SPEC), options: {} },
+];
+
+for (const m of MODELS) {
+  test(`${m.name} (GPU kernels): the rows of a verify pass equal decode steps, bit for bit, and leave the same K/V`, async () => {
+    await withModel(await m.path(), { maxContextTokens: 256, maxBatchTokens: 64, ...GPU_KERNELS, ...m.options }, async (model) => {
+      for (const c of CASES) await compareVerify(model, PROMPT.slice(0, c.prompt), PROMPT.slice(c.prompt, c.prompt + c.extra).map((t) => (t * 7) % 300));
+    });
+  });
+}
+
+test('stories260K (GPU kernels): speculative decoding with n-gram drafts of 1 to 16 tokens gives plain decoding\'s tokens', async () => {
+  await withModel(await ensureStories260K('f32'), { maxContextTokens: 256, maxBatchTokens: 64, ...GPU_KERNELS }, async (model) => {
+    const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
+    const prompt = [1, 403, 407, 261, 378, 10, 281];
+    const seq = new Sequence(pool);
+    const plain = await generate(model, seq, prompt, { maxTokens: 80 });
+    seq.clear();
+    for (const k of [1, 4, 16]) {
+      const r = await speculativeGenerate(model, seq, prompt, { maxTokens: 80, draft: new NgramDraft(), draftLength: k });
+      seq.clear();
+      assert.deepEqual(r.tokens, plain.tokens, `draft length ${k}`);
+    }
+    assert.equal(pool.usedBlocks, 0);
+  });
+});
