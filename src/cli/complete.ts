@@ -20,6 +20,7 @@ import { planDraftKv } from '../engine/draftLoad';
 import { kvPoolOf } from '../engine/draftBudget';
 import { DocumentCache } from '../engine/session';
 import type { KvType } from '../kvcache/kvBuffers';
+import type { PrefillLimits } from '../model/prefillLimits';
 
 export interface CompleteArgs {
   model: string;
@@ -41,6 +42,8 @@ export interface CompleteArgs {
   kvType?: KvType;
   /** Further prompts after `prompt`, only with `documentCache`. */
   morePrompts?: string[];
+  /** Bounds on prefill passes (default: prefillLimits.ts's). */
+  prefill?: PrefillLimits;
 }
 
 export function parseTokenList(s: string): number[] {
@@ -56,7 +59,10 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   // With a draft model, --kv-budget-mib covers both models' KV pools (planDraftKv).
   const draftSource = a.draft ? draftModelOf(a.draft) : undefined;
   const kvPlan = draftSource ? await planDraftKv(gpu, modelPath, draftSource, { kvBudgetBytes: a.kvBudgetBytes, kvType: a.kvType }) : undefined;
-  const { model, file } = await loadModel(gpu, modelPath, { kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : a.kvBudgetBytes, kvType: a.kvType, maxLogitRows: logitRowsForDraft(a.draft ? a.draftLength : undefined) });
+  const { model, file } = await loadModel(gpu, modelPath, {
+    kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : a.kvBudgetBytes, kvType: a.kvType, maxLogitRows: logitRowsForDraft(a.draft ? a.draftLength : undefined),
+    prefillPassBudgetMs: a.prefill?.passBudgetMs, prefillPassesInFlight: a.prefill?.passesInFlight,
+  });
   let draft: LoadedDraft | undefined;
   const loadMs = performance.now() - t0;
   try {
@@ -82,6 +88,7 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
     const onSigint = () => ac.abort();
     process.once('SIGINT', onSigint);
     const probabilities: number[] = [];
+    let prefillPasses = 0;
     const options = {
       maxTokens: a.maxTokens,
       sampling: a.sampling,
@@ -91,6 +98,8 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
         probabilities.push(p);
         if (stream) process.stdout.write(decoder.push(id));
       },
+      // Called once a prefill pass.
+      onPrefill: () => { prefillPasses++; },
     };
     let speculative: SpeculativeStats | undefined;
     const r = draft
@@ -115,6 +124,8 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
           decodeTokensPerS: r.tokens.length > 1 ? round(((speculative ? r.tokens.length : r.decodePasses) / r.decodeMs) * 1000) : null,
         },
         ...(speculative ? { speculative: { ...speculative, draftLengths: undefined, draft: a.draft } } : {}),
+        // The prompt's prefill passes, the limits in force, and the pass size the pacer ended with.
+        prefill: { passes: prefillPasses, ...model.prefillLimits, passTokens: model.prefillPassTokens },
         kvPools: kvPools(model, draft),
         adapter: gpu.adapter,
       }) + '\n');

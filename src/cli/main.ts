@@ -13,6 +13,7 @@ import { editReplayCommand, kvBudgetBytesOf } from './editReplay';
 import { benchSpeculativeCommand, parseDraftLength } from './speculative';
 import { benchSoakCommand } from './soak';
 import { kvTypeOf } from './kvTypeFlag';
+import { checkPrefillLimits, type PrefillLimits } from '../model/prefillLimits';
 
 const USAGE = `usage:
   tandem inspect <model.gguf> [--json]
@@ -22,6 +23,7 @@ const USAGE = `usage:
                   [--kv-budget-mib M] (with a draft model: both models' KV, one pool when shapes match)
                   [--document-cache] (--prompt may repeat: the prompts run in order through the prefix cache)
                   [--kv-type f16|f32] (KV cache element type; default f16 where the adapter has shader-f16)
+                  [--pass-budget-ms MS] [--passes-in-flight N] (prefill passes: GPU time each, 0 = no bound; queued at once)
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg] [--kv-type f16|f32]
@@ -43,6 +45,15 @@ function num(v: string | undefined, name: string, dflt: number): number {
   const x = Number(v);
   if (!Number.isFinite(x)) throw new UsageError(`--${name}: expected a number, got "${v}"`);
   return x;
+}
+
+/** --pass-budget-ms and --passes-in-flight, checked as the engine checks them; an error names the flag. */
+function prefillLimitsOf(budget: string | undefined, inFlight: string | undefined): PrefillLimits {
+  const passBudgetMs = budget === undefined ? undefined : Number(budget);
+  const passesInFlight = inFlight === undefined ? undefined : Number(inFlight);
+  if (passBudgetMs !== undefined && !(Number.isFinite(passBudgetMs) && passBudgetMs >= 0)) throw new UsageError(`--pass-budget-ms: milliseconds >= 0 (0: no bound), got "${budget}"`);
+  if (passesInFlight !== undefined && !(Number.isInteger(passesInFlight) && passesInFlight >= 1)) throw new UsageError(`--passes-in-flight: an integer >= 1, got "${inFlight}"`);
+  return checkPrefillLimits({ passBudgetMs, passesInFlight });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -69,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
             'top-p': { type: 'string' }, seed: { type: 'string' }, 'no-stop': { type: 'boolean' }, json: { type: 'boolean' },
             draft: { type: 'string' }, 'draft-length': { type: 'string' }, 'kv-budget-mib': { type: 'string' },
             'document-cache': { type: 'boolean' }, 'kv-type': { type: 'string' },
+            'pass-budget-ms': { type: 'string' }, 'passes-in-flight': { type: 'string' },
           },
         });
         if (!v.model) throw new UsageError('complete needs --model <gguf>');
@@ -93,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
           kvBudgetBytes: kvBudgetBytesOf(v['kv-budget-mib']),
           documentCache: v['document-cache'],
           kvType: kvTypeOf(v['kv-type']),
+          prefill: prefillLimitsOf(v['pass-budget-ms'], v['passes-in-flight']),
         });
         return EXIT.ok;
       }

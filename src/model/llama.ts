@@ -267,16 +267,20 @@ export class LlamaModel {
     this.checkContext(req.seq.length, T);
     const tokens = new Uint32Array(T);
     for (let i = 0; i < T; i++) tokens[i] = this.checkToken(req.tokens[i]);
-    if (T <= this.pacer.passTokens || req.logitRows > 1 || req.profiler) {
+    if (req.logitRows > 1 || req.profiler) {
       const r = await this.forwardPass(req, tokens);
       req.onPass?.(T);
       return r;
     }
     for (let at = 0; ;) {
+      // A pass is sized after the wait for a free place among the passes in flight, which may bring the
+      // measurement of the pass before it (sized before, a batch went whole on a pacer not yet told).
+      await this.awaitUnreadPasses(req.seq, req.signal);
       const n = Math.min(this.pacer.passTokens, T - at);
       const last = at + n === T;
       // Each pass runs the kernels of the whole batch, so its numbers do not depend on how the pacer cut it.
-      const r = await this.forwardPass({ ...req, logitRows: last ? req.logitRows : 0, wantLogits: last && req.wantLogits }, tokens.slice(at, at + n), T);
+      const pass = at === 0 && last ? req : { ...req, logitRows: last ? req.logitRows : 0, wantLogits: last && req.wantLogits };
+      const r = await this.forwardPass(pass, at === 0 && last ? tokens : tokens.slice(at, at + n), T);
       at += n;
       req.onPass?.(at);
       if (last) return r;
