@@ -5,9 +5,10 @@
 // a software adapter) the result goes straight to `out`; with several (on a GPU, decode and batches of up
 // to 32 tokens: flash-decoding, so a long context fills the device) each split writes its (acc, m, l) to
 // `partials` and attention_combine.wgsl merges them. A query's splits start at its own first key, so a
-// token's numbers in such a batch are those of decoding it (a query past its keys leaves a split empty). K, V and q are read as vec4 (HD % 4 == 0). The cache holds f32 or f16; kv_vec is one
-// vec4 of it (vec4<f32>, or four f16 as vec2<u32>) and load4 widens it to vec4<f32>, so scores, the
-// softmax and the weighted sum of V are all accumulated in f32. (f16 is read as u32 pairs through
+// token's numbers in such a batch are those of decoding it (a query past its keys leaves a split empty).
+// K, V and q are read as vec4 (HD % 4 == 0). The cache holds f32 or f16; kv_vec is one vec4 of it
+// (vec4<f32>, or four f16 as vec2<u32>) and load4 widens it to vec4<f32>, so scores, the softmax and the
+// weighted sum of V are all accumulated in f32. (f16 is read as u32 pairs through
 // unpack2x16float, not as vec4<f16>: on lavapipe vec4<f16> loads took 1.33x / 0.99x f32's time at 512 /
 // 2048 keys, the unpack 0.64-0.74x; bench/kv-type.ts --kernels-only.)
 // Decode (one token) fuses rope_store_kv in ({{FUSED_ROPE}}, a pipeline of its own): the workgroup ropes

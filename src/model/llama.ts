@@ -279,8 +279,7 @@ export class LlamaModel {
       const n = Math.min(this.pacer.passTokens, T - at);
       const last = at + n === T;
       // Each pass runs the kernels of the whole batch, so its numbers do not depend on how the pacer cut it.
-      const pass = at === 0 && last ? req : { ...req, logitRows: last ? req.logitRows : 0, wantLogits: last && req.wantLogits };
-      const r = await this.forwardPass(pass, at === 0 && last ? tokens : tokens.slice(at, at + n), T);
+      const r = await this.forwardPass({ ...req, logitRows: last ? req.logitRows : 0, wantLogits: last && req.wantLogits }, tokens.subarray(at, at + n), T);
       at += n;
       req.onPass?.(at);
       if (last) return r;
