@@ -3,7 +3,7 @@
 # adapter, the golden tokens and the kernel tests on the real GPU, then the full-size benchmarks as JSON
 # lines: a dispatch's fixed cost, copy bandwidth, every decode matvec variant on the 0.5B shapes, 0.5B
 # decode/prefill with 24 layers (each matvec variant), the cost of a verify pass of 1..17 positions (matrix
-# vs split-K batch kernel), the dispatch floor of the 24-layer pass, the 1.5B/0.5B speculative pair at full
+# vs split-K batch kernel; attention split as decode splits it, or not), the dispatch floor of the 24-layer pass, the 1.5B/0.5B speculative pair at full
 # size, the edit replay at 24 layers, a cancel during a long prefill.
 # Each step has a time limit; together the limits pass a ten-minute call, so the steps come in order of
 # what matters most, and a call cut short keeps what it wrote to $OUT/device-run.jsonl (when $OUT is set).
@@ -62,9 +62,10 @@ fi
 if [ "$part" != 1 ]; then
   # Part 2 on a fresh machine: the Q8_0 model first (engine.js makes it, and times its decode once).
   [ -f "$qwen05b" ] || run "$limit" node dist-bench/engine.js "${layers[@]}" --no-baseline --tokens 8 --runs 1 --cache-dir "$models" --types q8_0
-  # A verify pass of k+1 positions against one position: the matrix kernel (rows) and the split-K batch kernel.
-  if [ $quick = 1 ]; then run 120 node dist/cli.js bench verify --model "$qwen05b" --matvec rows,splitKi --runs 3
-  else run 90 node dist/cli.js bench verify --model "$qwen05b" --matvec rows,splitKi --runs 5; fi
+  # A verify pass of k+1 positions against one position: the matrix kernel (rows) and the split-K batch kernel,
+  # each with attention split in passes of up to 32 tokens (verify rows exactly decode's) and in decode only (1).
+  if [ $quick = 1 ]; then run 120 node dist/cli.js bench verify --model "$qwen05b" --matvec rows,splitKi --split-tokens 1,32 --runs 3
+  else run 120 node dist/cli.js bench verify --model "$qwen05b" --matvec rows,splitKi --split-tokens 1,32 --runs 5; fi
   run 60 node dist/cli.js bench dispatch --model "$qwen05b"
   if [ $quick = 0 ]; then
     run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"

@@ -19,6 +19,7 @@ import { openLlamaCppTimer } from '../bench/llamacppBaseline';
 import { MATVEC_KINDS, type MatvecKind } from '../ops/matmul';
 import { kvTypeOf } from './kvTypeFlag';
 import { measureVerifyCost } from '../bench/verify';
+import { SPLIT_ATTENTION_MAX_TOKENS } from '../ops/attention';
 import { encodedDispatches } from '../ops/context';
 import { benchDispatch } from './benchDispatch';
 import { emit, type Figure } from './figure';
@@ -41,6 +42,15 @@ function pipelineDepthsOf(flag: string | undefined, modelDefault: number): numbe
   return parts.map(Number);
 }
 
+/** --split-tokens a,b: each a count of 1..SPLIT_ATTENTION_MAX_TOKENS; unset: [undefined] (the default). */
+function splitTokensOf(list: string | undefined): (number | undefined)[] {
+  if (list === undefined) return [undefined];
+  const parts = list.split(',');
+  const bad = parts.find((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > SPLIT_ATTENTION_MAX_TOKENS);
+  if (bad !== undefined) throw new UsageError(`--split-tokens: token counts 1..${SPLIT_ATTENTION_MAX_TOKENS} (comma-separated), got "${bad}"`);
+  return parts.map(Number);
+}
+
 /** Deterministic prompt ids (benchmarks measure speed; the content only has to be valid ids). */
 function benchPrompt(vocab: number, n: number, seed = 1): number[] {
   const rng = new Rng(seed);
@@ -55,6 +65,7 @@ export async function benchCommand(args: string[]): Promise<void> {
       model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
       baseline: { type: 'string' }, profile: { type: 'boolean' }, matvec: { type: 'string' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
       'kv-type': { type: 'string' }, 'split-keys': { type: 'string' }, 'pipeline-depth': { type: 'string' }, 'pass-budget-ms': { type: 'string' },
+      'split-tokens': { type: 'string' },
     },
   });
   const what = positionals[0];
@@ -92,27 +103,32 @@ export async function benchCommand(args: string[]): Promise<void> {
       return;
     }
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
+    // --split-keys N: keys per split of decode attention (0: none); default: the adapter's (64 on GPUs).
+    const attentionSplitKeys = v['split-keys'] === undefined ? undefined : Number(v['split-keys']);
+    if (attentionSplitKeys !== undefined && !(Number.isInteger(attentionSplitKeys) && attentionSplitKeys >= 0)) throw new UsageError(`--split-keys: a count of keys >= 0, got "${v['split-keys']}"`);
     if (what === 'verify') {
       // --matvec a,b: each variant loaded in turn, in the same run (its batch kernel follows: ops/matmul.ts).
+      // --split-tokens 1,32: passes of up to that many tokens split attention as decode does (32, the
+      // default, makes verify rows decode's bit for bit; 1 splits only decode: what that exactness costs).
       for (const matvec of matvecKindsOf(v.matvec, [gpu.adapter.isSoftware ? 'rows' : 'splitKi'])) {
-        const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + 32, maxBatchTokens: 32, matvec, kvType: kvTypeOf(v['kv-type']) });
-        try {
-          const costs = await measureVerifyCost(model, benchPrompt(model.config.vocabSize, context), runs);
-          const one = costs[0].ms;
-          for (const c of costs) {
-            emit({ name: `verify pass of ${c.positions} positions`, value: c.ms, unit: 'ms', vs: 'one-position pass', ratio: c.ms / one,
-              matvec, batchKernel: c.positions > 1 && matvec !== 'rows' ? 'matvec_split_k_batch' : c.positions > 1 ? 'matmul' : 'matvec', model: v.model, context, adapter });
+        for (const attentionSplitTokens of splitTokensOf(v['split-tokens'])) {
+          const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + 32, maxBatchTokens: 32, matvec, kvType: kvTypeOf(v['kv-type']), attentionSplitKeys, attentionSplitTokens });
+          try {
+            const costs = await measureVerifyCost(model, benchPrompt(model.config.vocabSize, context), runs);
+            const one = costs[0].ms;
+            for (const c of costs) {
+              emit({ name: `verify pass of ${c.positions} positions`, value: c.ms, unit: 'ms', vs: 'one-position pass', ratio: c.ms / one,
+                matvec, batchKernel: c.positions > 1 && matvec !== 'rows' ? 'matvec_split_k_batch' : c.positions > 1 ? 'matmul' : 'matvec',
+                splitKeys: model.options.attentionSplitKeys, splitTokens: attentionSplitTokens ?? SPLIT_ATTENTION_MAX_TOKENS, model: v.model, context, adapter });
+            }
+          } finally {
+            model.dispose();
           }
-        } finally {
-          model.dispose();
         }
       }
       return;
     }
     if (v.matvec !== undefined && !MATVEC_KINDS.includes(v.matvec as MatvecKind)) throw new UsageError(`--matvec ${MATVEC_KINDS.join('|')}`);
-    // --split-keys N: keys per split of decode attention (0: none); default: the adapter's (64 on GPUs).
-    const attentionSplitKeys = v['split-keys'] === undefined ? undefined : Number(v['split-keys']);
-    if (attentionSplitKeys !== undefined && !(Number.isInteger(attentionSplitKeys) && attentionSplitKeys >= 0)) throw new UsageError(`--split-keys: a count of keys >= 0, got "${v['split-keys']}"`);
     // --pass-budget-ms N: GPU time a prefill pass may take before batches run as smaller passes (0: none).
     const prefillPassBudgetMs = v['pass-budget-ms'] === undefined ? undefined : Number(v['pass-budget-ms']);
     if (prefillPassBudgetMs !== undefined && !(prefillPassBudgetMs >= 0)) throw new UsageError(`--pass-budget-ms: milliseconds >= 0, got "${v['pass-budget-ms']}"`);

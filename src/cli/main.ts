@@ -29,6 +29,7 @@ const USAGE = `usage:
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg] [--kv-type f16|f32]
                   [--pipeline-depth 1,2] (decode: greedy passes in flight, each listed depth in the same run)
   tandem bench matvec|verify [--model <model.gguf>] [--matvec rows,splitKi] (verify: a pass of 1..17 positions vs one)
+                  [--split-tokens 1,32] (verify: passes of up to that many tokens split attention as decode does)
   tandem bench dispatch [--model <model.gguf>] [--matvec k] (a dispatch's fixed cost on the host and the GPU;
                   with a model, the floor it puts under a decode pass vs the weights at copy bandwidth)
   tandem bench speculative --model <target.gguf> --draft <draft.gguf> | self:q4_0 | self:q8_0

@@ -63,6 +63,12 @@ export interface ModelRuntimeOptions {
   /** Keys per split of decode attention (0 = no split); default: chosen for the adapter. */
   attentionSplitKeys?: number;
   /**
+   * Passes of up to this many tokens split their attention keys as decode does (1..32; default 32,
+   * SPLIT_ATTENTION_MAX_TOKENS). Only benchmarks set less, to price it: below the longest verify pass,
+   * speculative decoding on GPU kernels is exact only up to rounding.
+   */
+  attentionSplitTokens?: number;
+  /**
    * Sliding-window models: positions kept behind the window so that a rollback of that many (rejected
    * draft tokens, at most the longest draft + 1) still finds its keys. Default WINDOW_SLACK_TOKENS.
    */

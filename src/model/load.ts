@@ -79,6 +79,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
     kvBudgetBytes: o.kvBudgetBytes ?? 2 * perToken * heldTokensPerSequence(config, o, maxContextTokens, blockSize),
     matvec: o.matvec,
     attentionSplitKeys: o.attentionSplitKeys ?? defaultSplitKeys(adapter.software),
+    attentionSplitTokens: o.attentionSplitTokens,
     windowSlackTokens: o.windowSlackTokens,
     releaseOutOfWindow: o.releaseOutOfWindow,
     decodePipelineDepth: o.decodePipelineDepth,
@@ -106,7 +107,7 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
   if (runtime.kvBudgetBytes / (2 * config.nLayers) > maxBuffer) {
     throw new OutOfMemoryError(`a KV budget of ${runtime.kvBudgetBytes} bytes needs per-layer buffers over the device's ${maxBuffer}-byte limit`);
   }
-  const workspace = planWorkspace(config, { ...runtime, splitKeys: runtime.attentionSplitKeys, maxBindingBytes: gpu.limits.maxStorageBufferBindingSize });
+  const workspace = planWorkspace(config, { ...runtime, splitKeys: runtime.attentionSplitKeys, splitTokens: runtime.attentionSplitTokens, maxBindingBytes: gpu.limits.maxStorageBufferBindingSize });
   const neededBytes = weightBytes + runtime.kvBudgetBytes + workspace.totalBytes;
   if (options.memoryBudgetBytes !== undefined && neededBytes > options.memoryBudgetBytes) {
     const mib = (b: number) => `${Math.ceil(b / 2 ** 20)} MiB`;

@@ -10,6 +10,7 @@
 import type { ModelConfig } from './config';
 import { ARGMAX_ROW_BYTES } from '../ops/argmax';
 import { SPLIT_ATTENTION_MAX_TOKENS } from '../ops/attention';
+import { UsageError } from '../common/errors';
 
 /** Default ModelRuntimeOptions.maxLogitRows: a draft of 16 tokens and the bonus row (speculative.ts). */
 export const DEFAULT_MAX_LOGIT_ROWS = 17;
@@ -53,6 +54,8 @@ export interface WorkspaceShape {
   maxLogitRows?: number;
   /** Keys per split of attention in decode and short batches (0: no split). */
   splitKeys: number;
+  /** The most tokens a pass may have and split its keys (1..SPLIT_ATTENTION_MAX_TOKENS, the default). */
+  splitTokens?: number;
   /** The device's maxStorageBufferBindingSize: the logits of all rows are one binding. */
   maxBindingBytes: number;
 }
@@ -63,7 +66,9 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
   const maxLogitRows = Math.max(1, Math.min(T, s.maxLogitRows ?? DEFAULT_MAX_LOGIT_ROWS, Math.floor(s.maxBindingBytes / (c.vocabSize * f32))));
   const maxSplits = s.splitKeys > 0 ? Math.ceil(s.maxContextTokens / s.splitKeys) : 1;
   const partialsPerToken = c.nHeads * maxSplits * (c.headDim + 2) * f32;
-  const splitTokens = Math.max(1, Math.min(T, SPLIT_ATTENTION_MAX_TOKENS, Math.floor(s.maxBindingBytes / partialsPerToken)));
+  const want = s.splitTokens ?? SPLIT_ATTENTION_MAX_TOKENS;
+  if (!(Number.isInteger(want) && want >= 1 && want <= SPLIT_ATTENTION_MAX_TOKENS)) throw new UsageError(`attention split tokens ${want} (1..${SPLIT_ATTENTION_MAX_TOKENS})`);
+  const splitTokens = Math.max(1, Math.min(T, want, Math.floor(s.maxBindingBytes / partialsPerToken)));
   const storage: Record<WorkspaceBuffer, number> = {
     tokens: T * 4,
     x: T * c.dModel * f32,

@@ -79,6 +79,13 @@ for (const m of MODELS) {
   });
 }
 
+test('stories260K (GPU kernels), attention split in decode only (attentionSplitTokens 1, what benchmarks compare): a verify row past one split is not a decode step bit for bit', async () => {
+  await withModel(await ensureStories260K('f32'), { maxContextTokens: 256, maxBatchTokens: 64, ...GPU_KERNELS, attentionSplitTokens: 1 }, async (model) => {
+    // Positions 14..18: rows 0 and 1 see one split of 16 keys (equal either way), rows 2..4 two.
+    await assert.rejects(compareVerify(model, PROMPT.slice(0, 14), PROMPT.slice(14, 19)), /row 2 \(position 16\): \d+ of 512 logits differ/);
+  });
+});
+
 test('stories260K (GPU kernels): speculative decoding with n-gram drafts of 1 to 16 tokens gives plain decoding\'s tokens', async () => {
   await withModel(await ensureStories260K('f32'), { maxContextTokens: 256, maxBatchTokens: 64, ...GPU_KERNELS }, async (model) => {
     const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);

@@ -4,11 +4,13 @@
 // reads logits back. Loading and disposing a model gives back every GPU buffer it made.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { UsageError } from '../../src/common/errors';
 import { gpuBufferCensus } from '../../src/gpu/buffers';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import type { ModelConfig } from '../../src/model/config';
 import { loadModel } from '../../src/model/load';
+import { SPLIT_ATTENTION_MAX_TOKENS } from '../../src/ops/attention';
 import { DEFAULT_MAX_LOGIT_ROWS, logitRowsForDraft, planWorkspace } from '../../src/model/workspace';
 import { testGpu } from '../helpers/gpuModel';
 import { ensureStories260K } from '../helpers/testModels';
@@ -32,6 +34,18 @@ test('Qwen2.5-0.5B shapes: 17 rows of logits (10 MiB) by default, where a whole 
   assert.equal(planWorkspace(QWEN25_05B, { ...GPU_SHAPE, maxLogitRows: 1000, maxBatchTokens: 1000, maxBindingBytes: 100 * 151936 * 4 }).maxLogitRows, 100);
   // A fixed draft length past 16 (the CLI's --draft-length allows 64) gets its k + 1 rows.
   assert.deepEqual(['auto' as const, undefined, 4, 16, 32].map(logitRowsForDraft), [17, 17, 17, 17, 33]);
+});
+
+test('split attention partials: a row per token of a pass that splits (32), fewer where one binding holds fewer; the option is checked', () => {
+  // Qwen2.5-0.5B at 4,096 tokens, 256 keys a split: 14 heads x 16 splits x (64 + 2) floats a token.
+  const perToken = 14 * 16 * 66 * 4;
+  const plan = planWorkspace(QWEN25_05B, GPU_SHAPE);
+  assert.equal(plan.splitTokens, SPLIT_ATTENTION_MAX_TOKENS);
+  assert.equal(plan.storage.partials, SPLIT_ATTENTION_MAX_TOKENS * perToken);
+  assert.equal(planWorkspace(QWEN25_05B, { ...GPU_SHAPE, maxBatchTokens: 8 }).splitTokens, 8);
+  assert.equal(planWorkspace(QWEN25_05B, { ...GPU_SHAPE, splitTokens: 1 }).storage.partials, perToken);
+  assert.equal(planWorkspace(QWEN25_05B, { ...GPU_SHAPE, maxBindingBytes: 5 * perToken + 1 }).splitTokens, 5);
+  for (const bad of [0, 33, 2.5]) assert.throws(() => planWorkspace(QWEN25_05B, { ...GPU_SHAPE, splitTokens: bad }), UsageError);
 });
 
 test('a loaded model holds its weights, KV pool and the planned workspace; logits are staged only when read; dispose frees all', async () => {
