@@ -35,7 +35,9 @@ export interface WorkspacePlan {
   maxSplits: number;
   /**
    * Passes of up to this many tokens split their attention keys as decode does (SPLIT_ATTENTION_MAX_TOKENS,
-   * at most a batch, and at most what one binding of partials holds: 1 keeps only decode split).
+   * at most a batch, and at most what one binding of partials holds: 1 keeps only decode split). Below
+   * maxLogitRows (a very long context on a small binding limit), the longest verify passes are decode's
+   * only up to rounding.
    */
   splitTokens: number;
   /** Bytes of each storage buffer. */

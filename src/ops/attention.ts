@@ -62,8 +62,10 @@ export function defaultSplitKeys(software: boolean): number {
  * Batches of up to this many tokens split their keys as decode does (a verify pass of k + 1 draft
  * positions, a short prefill batch): each query's splits, and their merge, are those of a decode step at
  * its position, so its numbers are too, bit for bit (with the split-K batch matvec, which has the same
- * limit). Speculative decoding on a GPU's kernels is thus exactly plain decoding, and these passes get
- * flash-decoding's parallelism over a long context as well.
+ * limit), and speculative decoding on the GPU kernels gives plain decoding's tokens exactly. Tested on the
+ * software adapter with the GPU kernels forced (test/golden/verify-exact); test/kernels/batch-rows checks
+ * the kernels on whatever adapter runs it. These passes also get flash-decoding's parallelism over a long
+ * context; what that and the extra merge dispatch cost on a GPU: `bench verify --split-tokens 1,32`.
  */
 export const SPLIT_ATTENTION_MAX_TOKENS = SPLIT_K_BATCH_MAX_ROWS;
 
