@@ -24,8 +24,8 @@ override HAS_BIAS: u32 = 0u;
 const LPR: u32 = {{LPR}}u;
 const WG: u32 = {{WG}}u;
 const RPW: u32 = WG / LPR;
-// MODE 1: lanes of the sum of squares (rmsnorm.wgsl's workgroup).
-const RMS_LANES: u32 = 64u;
+// MODE 1: lanes of the sum of squares (RMSNORM_LANES, rmsnorm.wgsl's workgroup; at most WG).
+const RMS_LANES: u32 = {{RMS_LANES}}u;
 const STAGE_X: bool = {{STAGE_X}};
 // vec4s of x held in workgroup memory (1 when not staged).
 const XS4: u32 = {{XS4}}u;
@@ -111,7 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       xsh[xsh_index(i)] = v;
     }
     if (MODE == 1u) {
-      // The sum of squares in rmsnorm.wgsl's order (64 lanes over vec4s, then a tree; WG >= 64), so the
+      // The sum of squares in rmsnorm.wgsl's order (RMS_LANES lanes over vec4s, then a tree), so the
       // normalised row has the bits a batch's rmsnorm gives it.
       workgroupBarrier();
       var ss = 0.0;

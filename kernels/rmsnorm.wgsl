@@ -2,15 +2,15 @@
 // SELECT_LAST = 1 normalises only the last step.n_logit_rows rows of the batch (before the output head),
 // writing them compactly to y[0..n_logit_rows).
 // The sum of squares has one order, shared with the matvec that normalises its own input in decode
-// (matvec_split_k.wgsl MODE 1): lane l < 64 adds dot(v, v) over vec4s v = 4i..4i+3 of the row, i = l, l + 64,
-// ... (zeros past K), then a tree over the 64 lanes. So a row normalised here, in a batch, has the bits it
+// (matvec_split_k.wgsl MODE 1): lane l < WG (64) adds dot(v, v) over vec4s v = 4i..4i+3 of the row,
+// i = l, l + WG, ... (zeros past K), then a tree over the WG lanes. So a row normalised here, in a batch, has the bits it
 // has in a decode step, and a verify pass's rows are a decode step's, bit for bit.
 
 override K: u32;
 override EPS: f32;
 override SELECT_LAST: u32 = 0u;
-
-const WG: u32 = 64u;
+// RMSNORM_LANES (ops/rmsnorm.ts), which the fused matvec uses too.
+override WG: u32;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<f32>;       // [T][K]

@@ -274,6 +274,7 @@ export class LlamaModel {
     const tokens = new Uint32Array(T);
     for (let i = 0; i < T; i++) tokens[i] = this.checkToken(req.tokens[i]);
     if (req.logitRows > 1 || req.profiler) {
+      await this.awaitUnreadPasses(req.seq, req.signal);
       const r = await this.forwardPass(req, tokens);
       req.onPass?.(T);
       return r;
@@ -293,12 +294,12 @@ export class LlamaModel {
   }
 
   /**
-   * One pass (one submit) over `tokens`, checked by forward; req.tokens is not read. `kernelTokens`: the
+   * One pass (one submit) over `tokens`, checked by forward, which has waited for a place among the passes
+   * in flight (awaitUnreadPasses); req.tokens is not read. `kernelTokens`: the
    * batch whose kernels it runs (a pass of a batch that forward cut runs the whole batch's: the matrix
    * kernel and unsplit attention past 32 tokens, where a short batch of its own would run decode's).
    */
   private async forwardPass(req: ForwardRequest, tokens: Uint32Array, kernelTokens = tokens.length): Promise<ForwardResult> {
-    await this.awaitUnreadPasses(req.seq, req.signal);
     const T = tokens.length;
     const seq = req.seq;
     const pos0 = seq.length;
@@ -500,7 +501,7 @@ export class LlamaModel {
   private splitsAt(T: number, pos0: number, kernelTokens = T): number {
     const window = this.config.slidingWindow;
     const span = window > 0 ? Math.min(window, pos0 + T) : pos0 + T;
-    return attentionSplits(Math.max(T, kernelTokens), span, this.splitKeys, this.splitTokens);
+    return attentionSplits(kernelTokens, span, this.splitKeys, this.splitTokens);
   }
 
   /**

@@ -6,6 +6,7 @@ import type { GpuMatrix } from '../gpu/matrix';
 import type { WeightDtype } from '../loaders/repack';
 import { specialise } from '../gpu/wgsl';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
+import { RMSNORM_LANES } from './rmsnorm';
 import matmulWgsl from '../../kernels/matmul.wgsl';
 import matvecSplitKWgsl from '../../kernels/matvec_split_k.wgsl';
 import matvecSplitKBatchWgsl from '../../kernels/matvec_split_k_batch.wgsl';
@@ -165,8 +166,8 @@ export class MatmulOp {
     const xBytes = w.cols * 4;
     const headBytes = 8 * (args.fusedInput?.mode === 'combine' ? args.fusedInput.nHeads : 1);
     this.stagedX4 = xBytes + this.splitKLanes * 4 + headBytes <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? w.cols / 4 : 0;
-    // A fused rmsnorm sums squares over 64 lanes, as kernels/rmsnorm.wgsl does (the same bits in decode and batches).
-    this.fusesInput = !!args.fusedInput && v.kind === 'splitK' && this.stagedX4 > 0 && (args.fusedInput.mode !== 'rmsnorm' || this.splitKLanes >= 64);
+    // A fused rmsnorm sums squares over RMSNORM_LANES lanes, as kernels/rmsnorm.wgsl does (the same bits in decode and batches).
+    this.fusesInput = !!args.fusedInput && v.kind === 'splitK' && this.stagedX4 > 0 && (args.fusedInput.mode !== 'rmsnorm' || this.splitKLanes >= RMSNORM_LANES);
     const fused = this.fusesInput ? args.fusedInput : undefined;
     if (fused?.mode === 'combine' && (fused.nHeads * fused.headDim !== w.cols || fused.headDim % 4 !== 0)) {
       throw new RangeError(`combine input: ${fused.nHeads} heads of ${fused.headDim} for K = ${w.cols}`);
@@ -195,7 +196,7 @@ export class MatmulOp {
           ? ctx.pipeline('matvec_split_k', `${w.dtype}.LPR${this.lpr}.WG${this.splitKLanes}.X${this.stagedX4}.M${mode}.H${combineHeads}.I${tile.xInterleaved ? 1 : 0}.SG${sg}`, (sg ? 'enable subgroups;\n' : '')
             + DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + (sg ? specialise(reduceSubgroupWgsl, { SG: sg }) : reduceSharedWgsl) + specialise(matvecSplitKWgsl, {
             LPR: this.lpr, WG: this.splitKLanes, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
-            X_INTERLEAVED: tile.xInterleaved ? 'true' : 'false', N_HEADS_C: combineHeads,
+            X_INTERLEAVED: tile.xInterleaved ? 'true' : 'false', N_HEADS_C: combineHeads, RMS_LANES: RMSNORM_LANES,
           }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}), ...(fused?.mode === 'combine' ? { HD_C: fused.headDim } : {}) })
           : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
             ...common, ...rowsOfY, WG: tile.WG,
