@@ -33,22 +33,22 @@ function matvecKindsOf(flag: string | undefined, fallback: MatvecKind[]): Matvec
   return kinds;
 }
 
-/** --pipeline-depth a,b,...: greedy decode passes in flight (1..MAX_PIPELINE_DEPTH); default the model's. */
-function pipelineDepthsOf(flag: string | undefined, modelDefault: number): number[] {
-  if (flag === undefined) return [modelDefault];
+/** `--<name> a,b,...`: decimal integers in 1..max, each checked; `what` says what they count in the error. */
+function integersOf(flag: string, name: string, what: string, max: number): number[] {
   const parts = flag.split(',');
-  const bad = parts.find((d) => !(Number.isInteger(Number(d)) && Number(d) >= 1 && Number(d) <= MAX_PIPELINE_DEPTH));
-  if (bad !== undefined) throw new UsageError(`--pipeline-depth: passes in flight, 1..${MAX_PIPELINE_DEPTH} (comma-separated), got "${bad}"`);
+  const bad = parts.find((d) => !(/^\d+$/.test(d) && Number(d) >= 1 && Number(d) <= max));
+  if (bad !== undefined) throw new UsageError(`--${name}: ${what}, 1..${max} (comma-separated), got "${bad}"`);
   return parts.map(Number);
 }
 
+/** --pipeline-depth a,b,...: greedy decode passes in flight (1..MAX_PIPELINE_DEPTH); default the model's. */
+function pipelineDepthsOf(flag: string | undefined, modelDefault: number): number[] {
+  return flag === undefined ? [modelDefault] : integersOf(flag, 'pipeline-depth', 'passes in flight', MAX_PIPELINE_DEPTH);
+}
+
 /** --split-tokens a,b: each a count of 1..SPLIT_ATTENTION_MAX_TOKENS; unset: [undefined] (the default). */
-function splitTokensOf(list: string | undefined): (number | undefined)[] {
-  if (list === undefined) return [undefined];
-  const parts = list.split(',');
-  const bad = parts.find((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > SPLIT_ATTENTION_MAX_TOKENS);
-  if (bad !== undefined) throw new UsageError(`--split-tokens: token counts 1..${SPLIT_ATTENTION_MAX_TOKENS} (comma-separated), got "${bad}"`);
-  return parts.map(Number);
+function splitTokensOf(flag: string | undefined): (number | undefined)[] {
+  return flag === undefined ? [undefined] : integersOf(flag, 'split-tokens', 'token counts', SPLIT_ATTENTION_MAX_TOKENS);
 }
 
 /** Deterministic prompt ids (benchmarks measure speed; the content only has to be valid ids). */

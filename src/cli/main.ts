@@ -48,13 +48,17 @@ function num(v: string | undefined, name: string, dflt: number): number {
   return x;
 }
 
-/** --pass-budget-ms and --passes-in-flight, checked as the engine checks them; an error names the flag. */
+/** --pass-budget-ms and --passes-in-flight, checked by the engine's own rule (checkPrefillLimits); an error names the flag. */
 function prefillLimitsOf(budget: string | undefined, inFlight: string | undefined): PrefillLimits {
-  const passBudgetMs = budget === undefined ? undefined : Number(budget);
-  const passesInFlight = inFlight === undefined ? undefined : Number(inFlight);
-  if (passBudgetMs !== undefined && !(Number.isFinite(passBudgetMs) && passBudgetMs >= 0)) throw new UsageError(`--pass-budget-ms: milliseconds >= 0 (0: no bound), got "${budget}"`);
-  if (passesInFlight !== undefined && !(Number.isInteger(passesInFlight) && passesInFlight >= 1)) throw new UsageError(`--passes-in-flight: an integer >= 1, got "${inFlight}"`);
-  return checkPrefillLimits({ passBudgetMs, passesInFlight });
+  const flag = (name: string, field: keyof PrefillLimits, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    try {
+      return checkPrefillLimits({ [field]: Number(text) })[field];
+    } catch (e) {
+      throw new UsageError(`--${name}: ${(e as Error).message}, got "${text}"`);
+    }
+  };
+  return { passBudgetMs: flag('pass-budget-ms', 'passBudgetMs', budget), passesInFlight: flag('passes-in-flight', 'passesInFlight', inFlight) };
 }
 
 async function main(argv: string[]): Promise<number> {
