@@ -14,9 +14,8 @@ import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import type { LlamaModel, ModelRuntimeOptions } from '../../src/model/llama';
 import { loadModel } from '../../src/model/load';
-import type { SyntheticSpec } from '../../src/tools/synthesize';
-import { testGpu } from '../helpers/gpuModel';
-import { ensureStories260K, ensureSynthetic } from '../helpers/testModels';
+import { GPU_KERNELS, testGpu } from '../helpers/gpuModel';
+import { ensureSlidingWindow24, ensureStories260K } from '../helpers/testModels';
 
 /** Prefills `prompt`, then decodes `steps` tokens by single passes and by one chain; compares them. */
 async function compareChain(model: LlamaModel, prompt: number[], steps: number): Promise<{ firstHeldPosition: number }> {
@@ -59,7 +58,7 @@ async function compareChain(model: LlamaModel, prompt: number[], steps: number):
 
 const VARIANTS: { name: string; options: Partial<ModelRuntimeOptions> }[] = [
   { name: 'adapter defaults', options: {} },
-  { name: 'GPU kernels: split-K matvec, attention split every 16 keys', options: { matvec: 'splitKi', attentionSplitKeys: 16 } },
+  { name: 'GPU kernels: split-K matvec, attention split every 16 keys', options: GPU_KERNELS },
 ];
 
 for (const v of VARIANTS) {
@@ -75,14 +74,9 @@ for (const v of VARIANTS) {
   });
 }
 
-const WINDOW_SPEC: SyntheticSpec = {
-  arch: 'llama', nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 2, ffnDim: 128, vocabSize: 320, contextLength: 512,
-  ropeTheta: 10000, tiedEmbedding: false, weightType: 'f32', seed: 24, tokenizer: 'spm-bytes', slidingWindow: 24, outputScale: 8,
-};
-
 test('sliding window 24: chains that cross the window (released blocks behind it) equal forward calls', async () => {
   const gpu = await testGpu();
-  const { model } = await loadModel(gpu, await ensureSynthetic('sliding-window-llama-512', WINDOW_SPEC), { maxContextTokens: 512, maxBatchTokens: 16 });
+  const { model } = await loadModel(gpu, await ensureSlidingWindow24(), { maxContextTokens: 512, maxBatchTokens: 16 });
   try {
     // 60 prompt positions: past the window (24) and its rollback slack (32), so blocks behind it are released.
     const prompt = Array.from({ length: 60 }, (_, i) => 3 + ((i * 37) % 300));

@@ -11,7 +11,7 @@ import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import type { LlamaModel } from '../../src/model/llama';
 import type { SyntheticSpec } from '../../src/tools/synthesize';
-import { testGpu, withModel } from '../helpers/gpuModel';
+import { GPU_KERNELS, testGpu, withModel } from '../helpers/gpuModel';
 import { ensureStories260K, ensureSynthetic, stories260KGolden } from '../helpers/testModels';
 
 interface Outcome {
@@ -89,7 +89,7 @@ test('stories260K: pipelined greedy decoding at depth 2, 3 and 8 gives the 200 g
 
 test('stories260K (GPU kernels): a stop by the callback or a stop token keeps only the positions used; the passes ahead are discarded', async () => {
   const golden = stories260KGolden();
-  await withModel(await ensureStories260K('f32'), { maxContextTokens: 256, matvec: 'splitKi', attentionSplitKeys: 16 }, async (model, gpu) => {
+  await withModel(await ensureStories260K('f32'), { maxContextTokens: 256, ...GPU_KERNELS }, async (model, gpu) => {
     for (const stopAfter of [1, 2, 3, 9, 16, 17]) {
       const one = await run(model, golden.prompt, 1, { stopAfter });
       assert.equal(one.tokens.length, stopAfter);

@@ -14,7 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureStories260K, stories260KGolden } from '../helpers/testModels';
-import { testGpu, withModel } from '../helpers/gpuModel';
+import { GPU_KERNELS, testGpu, withModel } from '../helpers/gpuModel';
 import { generate } from '../../src/engine/generate';
 import { Sequence } from '../../src/kvcache/sequence';
 import { BlockPool } from '../../src/kvcache/blockPool';
@@ -30,7 +30,7 @@ const MATCHING_PREFIX_TOKENS = 64;
 // query (software adapters), split-K matvec + flash-decoding over 16-key splits (GPUs).
 const CONFIGS = [
   { name: 'software kernels', matvec: 'rows', attentionSplitKeys: 0 },
-  { name: 'GPU kernels', matvec: 'splitKi', attentionSplitKeys: 16 },
+  { name: 'GPU kernels', ...GPU_KERNELS },
 ] as const;
 
 async function greedyTokens(model: LlamaModel, prompt: number[], n: number): Promise<number[]> {

@@ -17,7 +17,7 @@ import { encodedDispatches } from '../../src/ops/context';
 import type { LlamaModel } from '../../src/model/llama';
 import type { SyntheticSpec } from '../../src/tools/synthesize';
 import { ensureStories260K, ensureSynthetic, stories260KGolden } from '../helpers/testModels';
-import { testGpu, withModelOn } from '../helpers/gpuModel';
+import { GPU_KERNELS, testGpu, withModelOn } from '../helpers/gpuModel';
 
 let minimal: Promise<Gpu> | undefined;
 const minimalGpu = () => (minimal ??= Gpu.acquire({ minimal: true }));
@@ -37,7 +37,7 @@ test('a minimal device has WebGPU\'s default limits and no optional feature, wha
 
 for (const { name, matvec, attentionSplitKeys } of [
   { name: 'software kernels', matvec: 'rows', attentionSplitKeys: 0 },
-  { name: 'GPU kernels', matvec: 'splitKi', attentionSplitKeys: 16 },
+  { name: 'GPU kernels', ...GPU_KERNELS },
 ] as const) {
   test(`minimal device, stories260K F32 (${name}): the 200 golden greedy tokens`, async () => {
     const golden = stories260KGolden();
@@ -53,7 +53,7 @@ test('minimal device, stories260K F16 and Q4_0 weights (GPU kernels): the tokens
   const golden = stories260KGolden();
   for (const type of ['f16', 'q4_0'] as const) {
     const path = await ensureStories260K(type);
-    const options = { matvec: 'splitKi', attentionSplitKeys: 16, kvType: 'f32' } as const;
+    const options = { ...GPU_KERNELS, kvType: 'f32' } as const;
     const tokensOn = (gpu: Gpu) => withModelOn(gpu, path, options, async (model) => {
       const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
       return (await generate(model, seq, golden.prompt, { maxTokens: 120 })).tokens;
@@ -86,7 +86,7 @@ async function run(model: LlamaModel): Promise<{ tokens: number[]; p: number; di
 
 test('minimal device, Qwen2.5-0.5B widths (GPU kernels): the down projection runs unfused, and the tokens are those of the adapter\'s device', async () => {
   const path = await ensureSynthetic('minimal-device-qwen2-d896-q8_0', QWEN_WIDTHS);
-  const options = { matvec: 'splitKi', attentionSplitKeys: 16, maxContextTokens: 256, kvType: 'f32' } as const;
+  const options = { ...GPU_KERNELS, maxContextTokens: 256, kvType: 'f32' } as const;
   const full = await withModelOn(await testGpu(), path, options, run);
   const least = await withModelOn(await minimalGpu(), path, options, run);
   if ((await testGpu()).limits.maxComputeWorkgroupStorageSize >= 4864 * 4 + 256 * 4 + 8) {

@@ -16,7 +16,7 @@ import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import type { LlamaModel, ModelRuntimeOptions } from '../../src/model/llama';
 import { MIN_PASS_TOKENS } from '../../src/model/passPacer';
-import { withModel } from '../helpers/gpuModel';
+import { GPU_KERNELS, withModel } from '../helpers/gpuModel';
 import { ensureStories260K } from '../helpers/testModels';
 
 const BATCH = 16;
@@ -26,7 +26,7 @@ const OPTIONS = { maxContextTokens: 512, maxBatchTokens: BATCH };
 /** The adapter's kernels, and the GPU kernels forced (split-K matvec, attention split every 16 keys). */
 const KERNEL_VARIANTS: { name: string; options: Partial<ModelRuntimeOptions> }[] = [
   { name: 'adapter kernels', options: {} },
-  { name: 'GPU kernels', options: { matvec: 'splitKi', attentionSplitKeys: 16 } },
+  { name: 'GPU kernels', options: GPU_KERNELS },
 ];
 
 /** Aborts once the current turn of the event loop (and its microtasks) is over. */

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureStories260K, stories260KGolden } from '../helpers/testModels';
-import { testGpu, withModel } from '../helpers/gpuModel';
+import { GPU_KERNELS, testGpu, withModel } from '../helpers/gpuModel';
 import { generate } from '../../src/engine/generate';
 import { Sequence } from '../../src/kvcache/sequence';
 import { BlockPool } from '../../src/kvcache/blockPool';
@@ -18,7 +18,7 @@ import { ModelDraft } from '../../src/engine/draft';
 // The subgroup matvec (splitKsg) runs where the adapter has subgroups.
 const CONFIGS = [
   { name: 'software kernels', matvec: 'rows', attentionSplitKeys: 0 },
-  { name: 'GPU kernels', matvec: 'splitKi', attentionSplitKeys: 16 },
+  { name: 'GPU kernels', ...GPU_KERNELS },
   { name: 'GPU kernels, subgroup matvec', matvec: 'splitKsg', attentionSplitKeys: 16 },
 ] as const;
 for (const { name, matvec, attentionSplitKeys } of CONFIGS) test(`stories260K F32 (${name}): 200 greedy tokens equal the golden tokens`, async (t) => {
@@ -37,7 +37,7 @@ for (const { name, matvec, attentionSplitKeys } of CONFIGS) test(`stories260K F3
 // of 8 and speculative verify passes of k + 1 positions run through them; the tokens stay the golden ones.
 test('stories260K F32 (GPU kernels): prefill in 8-token batches and speculative verify passes (k = 3, 7) through the split-K batch kernel give the golden tokens', async () => {
   const golden = stories260KGolden();
-  const options = { matvec: 'splitKi', attentionSplitKeys: 16, maxBatchTokens: 8 } as const;
+  const options = { ...GPU_KERNELS, maxBatchTokens: 8 } as const;
   await withModel(await ensureStories260K('f32'), options, async (model) => {
     await withModel(await ensureStories260K('q8_0'), options, async (draftModel) => {
       assert.ok(model.options.matvec === 'splitKi');

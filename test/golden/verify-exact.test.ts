@@ -12,17 +12,8 @@ import { speculativeGenerate } from '../../src/engine/speculative';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import type { LlamaModel, ModelRuntimeOptions } from '../../src/model/llama';
-import type { SyntheticSpec } from '../../src/tools/synthesize';
-import { withModel } from '../helpers/gpuModel';
-import { ensureStories260K, ensureSynthetic } from '../helpers/testModels';
-
-const GPU_KERNELS: Partial<ModelRuntimeOptions> = { matvec: 'splitKi', attentionSplitKeys: 16 };
-
-/** The sliding-window model of decode-chain.test.ts (the same cache file). */
-const WINDOW_SPEC: SyntheticSpec = {
-  arch: 'llama', nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 2, ffnDim: 128, vocabSize: 320, contextLength: 512,
-  ropeTheta: 10000, tiedEmbedding: false, weightType: 'f32', seed: 24, tokenizer: 'spm-bytes', slidingWindow: 24, outputScale: 8,
-};
+import { GPU_KERNELS, withModel } from '../helpers/gpuModel';
+import { ensureSlidingWindow24, ensureStories260K } from '../helpers/testModels';
 
 /** Elements of a and b whose bits differ, and the largest difference. */
 function differences(a: Float32Array, b: Float32Array): { count: number; max: number } {
@@ -68,7 +59,7 @@ const CASES = [{ prompt: 14, extra: 5 }, { prompt: 45, extra: 17 }];
 const MODELS: { name: string; path: () => Promise<string>; options: Partial<ModelRuntimeOptions> }[] = [
   { name: 'stories260K F32', path: () => ensureStories260K('f32'), options: {} },
   { name: 'stories260K Q8_0, f16 cache', path: () => ensureStories260K('q8_0'), options: { kvType: 'f16' } },
-  { name: 'sliding window 24', path: () => ensureSynthetic('sliding-window-llama-512', WINDOW_SPEC), options: {} },
+  { name: 'sliding window 24', path: ensureSlidingWindow24, options: {} },
 ];
 
 for (const m of MODELS) {

@@ -8,6 +8,12 @@ import { createTokenizer } from '../../src/tokenizer';
 
 let shared: Promise<Gpu> | undefined;
 
+/**
+ * The kernels a real GPU runs (split-K matvec, split attention), forced on any adapter; keys split every
+ * 16 rather than 64, so the short contexts of tests split too.
+ */
+export const GPU_KERNELS = { matvec: 'splitKi', attentionSplitKeys: 16 } as const;
+
 export function testGpu(): Promise<Gpu> {
   shared ??= Gpu.acquire();
   return shared;

@@ -81,6 +81,17 @@ export async function ensureSynthetic(name: string, spec: SyntheticSpec): Promis
   return buildOnce(out, [], { synthesizer: SYNTHESIZER_VERSION, spec }, (tmp) => synthesizeModel(tmp, spec));
 }
 
+/** A small llama with a sliding window of 24 positions (GQA 2, F32), for tests that cross its window. */
+export const SLIDING_WINDOW_24_SPEC: SyntheticSpec = {
+  arch: 'llama', nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 2, ffnDim: 128, vocabSize: 320, contextLength: 512,
+  ropeTheta: 10000, tiedEmbedding: false, weightType: 'f32', seed: 24, tokenizer: 'spm-bytes', slidingWindow: 24, outputScale: 8,
+};
+
+/** Path of the SLIDING_WINDOW_24_SPEC model. */
+export function ensureSlidingWindow24(): Promise<string> {
+  return ensureSynthetic('sliding-window-llama-512', SLIDING_WINDOW_24_SPEC);
+}
+
 // llama.cpp (node-llama-cpp, prebuilt CPU binary) as an oracle. node-llama-cpp is an ES module with
 // top-level await, so it is imported dynamically from this CommonJS bundle.
 type NodeLlamaCpp = typeof import('node-llama-cpp');
