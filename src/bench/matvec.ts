@@ -76,3 +76,19 @@ export const QWEN05B_SHAPES: MatvecShape[] = [
   { name: 'down 896x4864', rows: 896, cols: 4864 },
   { name: 'output 151936x896', rows: 151936, cols: 896 },
 ];
+
+/**
+ * Qwen2.5-Coder-1.5B's (d 1536, 12 / 2 heads of 128, ffn 8960): the shapes for the K-quants, whose rows
+ * must be whole 256-weight superblocks (0.5B's 896 is not; llama-quantize stores those rows otherwise).
+ */
+export const QWEN15B_SHAPES: MatvecShape[] = [
+  { name: 'qkv 2048x1536', rows: 2048, cols: 1536 },
+  { name: 'gate_up 17920x1536', rows: 17920, cols: 1536 },
+  { name: 'down 1536x8960', rows: 1536, cols: 8960 },
+  { name: 'output 151936x1536', rows: 151936, cols: 1536 },
+];
+
+/** The shapes `dtype` is measured on: 0.5B's where its rows fit the dtype's blocks, else 1.5B's. */
+export function matvecShapesOf(dtype: WeightDtype): MatvecShape[] {
+  return QWEN05B_SHAPES.every((s) => s.cols % GPU_LAYOUT[dtype].colMultiple === 0) ? QWEN05B_SHAPES : QWEN15B_SHAPES;
+}

@@ -13,8 +13,8 @@ import { Sequence } from '../kvcache/sequence';
 import { generate, prefill } from '../engine/generate';
 import { Rng } from '../engine/sampler';
 import { measureBandwidth, type BandwidthResult } from '../bench/bandwidth';
-import { benchMatvec, QWEN05B_SHAPES } from '../bench/matvec';
-import type { WeightDtype } from '../loaders/repack';
+import { benchMatvec, matvecShapesOf } from '../bench/matvec';
+import { GPU_LAYOUT, type WeightDtype } from '../loaders/repack';
 import { openLlamaCppTimer } from '../bench/llamacppBaseline';
 import { MATVEC_KINDS, type MatvecKind } from '../ops/matmul';
 import { kvTypeOf } from './kvTypeFlag';
@@ -31,6 +31,15 @@ function matvecKindsOf(flag: string | undefined, fallback: MatvecKind[]): Matvec
   const bad = kinds.find((k) => !MATVEC_KINDS.includes(k));
   if (bad) throw new UsageError(`--matvec: ${MATVEC_KINDS.join('|')} (comma-separated), got "${bad}"`);
   return kinds;
+}
+
+/** `--dtypes a,b,...`: weight dtypes the kernels run, each checked ('all': every one). */
+function dtypesOf(flag: string | undefined, fallback: WeightDtype[]): WeightDtype[] {
+  const all = Object.keys(GPU_LAYOUT) as WeightDtype[];
+  const dtypes = flag === 'all' ? all : ((flag ? flag.split(',') : fallback) as WeightDtype[]);
+  const bad = dtypes.find((d) => !all.includes(d));
+  if (bad !== undefined) throw new UsageError(`--dtypes: ${all.join('|')} or all (comma-separated), got "${bad}"`);
+  return dtypes;
 }
 
 /** `--<name> a,b,...`: decimal integers in 1..max, each checked; `what` says what they count in the error. */
@@ -65,7 +74,7 @@ export async function benchCommand(args: string[]): Promise<void> {
       model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
       baseline: { type: 'string' }, profile: { type: 'boolean' }, matvec: { type: 'string' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
       'kv-type': { type: 'string' }, 'split-keys': { type: 'string' }, 'pipeline-depth': { type: 'string' }, 'pass-budget-ms': { type: 'string' },
-      'split-tokens': { type: 'string' },
+      'split-tokens': { type: 'string' }, dtypes: { type: 'string' },
     },
   });
   const what = positionals[0];
@@ -75,6 +84,8 @@ export async function benchCommand(args: string[]): Promise<void> {
   const nTokens = Number(v.tokens ?? 16);
   const runs = Number(v.runs ?? 3);
   const kvType = kvTypeOf(v['kv-type']);
+  // bench matvec --dtypes: the K-quants run on 1.5B's shapes (rows of whole superblocks; matvecShapesOf).
+  const matvecDtypes = dtypesOf(v.dtypes, ['f32', 'f16', 'q8_0', 'q4_0']);
   // Dawn rounds GPU timestamps to 100 µs unless told not to: profiles (and dispatch costs) need the real values.
   const gpu = await Gpu.acquire({ dawnFlags: v.profile || what === 'dispatch' ? ['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization'] : [] });
   try {
@@ -90,8 +101,8 @@ export async function benchCommand(args: string[]): Promise<void> {
     }
     if (what === 'matvec') {
       const kinds = matvecKindsOf(v.matvec, ['rows', 'splitK']);
-      for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0'] as WeightDtype[]) {
-        for (const shape of QWEN05B_SHAPES) {
+      for (const dtype of matvecDtypes) {
+        for (const shape of matvecShapesOf(dtype)) {
           if (dtype === 'f32' && shape.rows > 100000 && gpu.adapter.isSoftware) continue;
           for (const kind of kinds) {
             const r = await benchMatvec(gpu, dtype, shape, kind);

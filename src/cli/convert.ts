@@ -1,4 +1,4 @@
-// `tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]`
+// `tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type <type>]`
 
 import { parseArgs } from 'node:util';
 import { UsageError } from '../common/errors';
@@ -7,7 +7,7 @@ import { convertLlama2c, WEIGHT_TYPES, type WeightTypeName } from '../loaders/ll
 export async function convertCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, options: { out: { type: 'string', short: 'o' }, type: { type: 'string' } }, allowPositionals: true });
   const [format, model, tokenizer] = positionals;
-  if (format !== 'llama2c' || !model || !tokenizer || !values.out) throw new UsageError('usage: tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0]');
+  if (format !== 'llama2c' || !model || !tokenizer || !values.out) throw new UsageError('usage: tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type <type>]');
   const type = (values.type ?? 'f32') as WeightTypeName;
   if (!(type in WEIGHT_TYPES)) throw new UsageError(`--type must be one of ${Object.keys(WEIGHT_TYPES).join(', ')}`);
   await convertLlama2c(model, tokenizer, values.out, { type });

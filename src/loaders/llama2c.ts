@@ -14,7 +14,7 @@ import { writeGguf, type GgufTensorToWrite } from './gguf/writer';
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from './gguf/types';
 import { quantizeTensor } from './quant/tensor';
 
-export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_k_m' | 'q4_k_m_ggml';
+export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_k_m' | 'q4_k_m_ggml';
 
 export interface Llama2cConfig {
   dim: number;
@@ -65,6 +65,9 @@ export const WEIGHT_TYPES: Record<WeightTypeName, WeightType> = {
   q8_0: { ggml: GgmlType.Q8_0, fileType: 7 },
   q5_0: { ggml: GgmlType.Q5_0, fileType: 8 },
   q5_1: { ggml: GgmlType.Q5_1, fileType: 9 },
+  q2_k: { ggml: GgmlType.Q2_K, fileType: 10 },
+  // All Q3_K (LLAMA_FTYPE_MOSTLY_Q3_K_S, whose file is mostly Q3_K).
+  q3_k: { ggml: GgmlType.Q3_K, fileType: 11 },
   q4_k: { ggml: GgmlType.Q4_K, fileType: 14 },
   q5_k: { ggml: GgmlType.Q5_K, fileType: 16 },
   q6_k: { ggml: GgmlType.Q6_K, fileType: 18 },
@@ -80,7 +83,7 @@ export const WEIGHT_TYPES: Record<WeightTypeName, WeightType> = {
 /** Elements per block of the block-quantized types these tools write. */
 function blockElems(type: GgmlType): number {
   if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0 || type === GgmlType.Q5_0 || type === GgmlType.Q5_1) return 32;
-  if (type === GgmlType.Q4_K || type === GgmlType.Q5_K || type === GgmlType.Q6_K) return 256;
+  if (type === GgmlType.Q2_K || type === GgmlType.Q3_K || type === GgmlType.Q4_K || type === GgmlType.Q5_K || type === GgmlType.Q6_K) return 256;
   return 1;
 }
 
@@ -93,7 +96,9 @@ const K_FALLBACK: Partial<Record<GgmlType, GgmlType>> = {
 
 /**
  * The type a [rows][rowLength] matrix is stored as: block types need whole blocks per row. As
- * llama-quantize: a K-quant falls back to Q5_0/Q5_1/Q8_0, and anything without whole blocks to F16.
+ * llama-quantize: a K-quant falls back to Q5_0/Q5_1/Q8_0, and anything without whole blocks to F16
+ * (llama-quantize stores Q2_K/Q3_K rows that are not whole superblocks as IQ4_NL, which Tandem does not
+ * run; these tools write F16 there).
  */
 export function matrixType(type: GgmlType, rowLength: number): GgmlType {
   if (rowLength % blockElems(type) === 0) return type;

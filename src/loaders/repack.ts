@@ -12,11 +12,16 @@
 //   q5_k (176-byte block_q5_K): data = qh[32] then qs[128] (10 vec4<u32>); scales as q4_k.
 //   q6_k (210-byte block_q6_K): data = ql[128] then qh[64] (12 vec4<u32>); scales = the 16 int8
 //        sub-block scales then d widened to f32 (exact), 20 bytes (5 u32).
+//   q3_k (110-byte block_q3_K): data = hmask[32] then qs[64] (6 vec4<u32>); scales as q6_k: the 16
+//        sub-block scales unpacked from their 6-bit packing to int8 (s - 32), then d as f32.
+//   q2_k (84-byte block_q2_K): data = qs[64] (4 vec4<u32>); scales = the 16 bytes of 4-bit scale |
+//        4-bit min, then d and dmin widened to f32, 24 bytes (6 u32).
 
 import { GgmlType } from './gguf/types';
 import { f16BitsToF32 } from './quant/f16';
+import { unpackQ3_KScales } from './quant/q3_k';
 
-export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q4_k' | 'q5_k' | 'q6_k';
+export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
 
 export const DTYPE_OF_GGML: Partial<Record<GgmlType, WeightDtype>> = {
   [GgmlType.F32]: 'f32',
@@ -25,6 +30,8 @@ export const DTYPE_OF_GGML: Partial<Record<GgmlType, WeightDtype>> = {
   [GgmlType.Q4_0]: 'q4_0',
   [GgmlType.Q5_0]: 'q5_0',
   [GgmlType.Q5_1]: 'q5_1',
+  [GgmlType.Q2_K]: 'q2_k',
+  [GgmlType.Q3_K]: 'q3_k',
   [GgmlType.Q4_K]: 'q4_k',
   [GgmlType.Q5_K]: 'q5_k',
   [GgmlType.Q6_K]: 'q6_k',
@@ -48,6 +55,8 @@ export const GPU_LAYOUT: Record<WeightDtype, GpuLayout> = {
   q4_0: { blockElems: 32, ggufBlockBytes: 18, dataBlockBytes: 16, scaleBlockBytes: 2, colMultiple: 32 },
   q5_0: { blockElems: 32, ggufBlockBytes: 22, dataBlockBytes: 16, scaleBlockBytes: 8, colMultiple: 32 },
   q5_1: { blockElems: 32, ggufBlockBytes: 24, dataBlockBytes: 16, scaleBlockBytes: 8, colMultiple: 32 },
+  q2_k: { blockElems: 256, ggufBlockBytes: 84, dataBlockBytes: 64, scaleBlockBytes: 24, colMultiple: 256 },
+  q3_k: { blockElems: 256, ggufBlockBytes: 110, dataBlockBytes: 96, scaleBlockBytes: 20, colMultiple: 256 },
   q4_k: { blockElems: 256, ggufBlockBytes: 144, dataBlockBytes: 128, scaleBlockBytes: 16, colMultiple: 256 },
   q5_k: { blockElems: 256, ggufBlockBytes: 176, dataBlockBytes: 160, scaleBlockBytes: 16, colMultiple: 256 },
   q6_k: { blockElems: 256, ggufBlockBytes: 210, dataBlockBytes: 192, scaleBlockBytes: 20, colMultiple: 256 },
@@ -85,7 +94,16 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
     if (dtype === 'q6_k') {
       data.set(src.subarray(s, s + 192), dd);
       scales.set(src.subarray(s + 192, s + 208), sd);
-      new DataView(scales.buffer, scales.byteOffset + sd + 16, 4).setFloat32(0, f16BitsToF32(src[s + 208] | (src[s + 209] << 8)), true);
+      view(scales, sd + 16).setFloat32(0, f16BitsToF32(src[s + 208] | (src[s + 209] << 8)), true);
+    } else if (dtype === 'q3_k') {
+      data.set(src.subarray(s, s + 96), dd);
+      scales.set(new Uint8Array(unpackQ3_KScales(src, s + 96).buffer), sd);
+      view(scales, sd + 16).setFloat32(0, f16BitsToF32(src[s + 108] | (src[s + 109] << 8)), true);
+    } else if (dtype === 'q2_k') {
+      data.set(src.subarray(s + 16, s + 80), dd);
+      scales.set(src.subarray(s, s + 16), sd);
+      view(scales, sd + 16).setFloat32(0, f16BitsToF32(src[s + 80] | (src[s + 81] << 8)), true);
+      view(scales, sd + 20).setFloat32(0, f16BitsToF32(src[s + 82] | (src[s + 83] << 8)), true);
     } else if (dtype === 'q5_0') {
       scales.set(src.subarray(s, s + 2), sd);
       scales[sd + 2] = 0;
@@ -98,4 +116,9 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
       data.set(src.subarray(s + l.scaleBlockBytes, s + l.ggufBlockBytes), dd);
     }
   }
+}
+
+/** A 4-byte view of `bytes` at `at` (a widened f32 scale). */
+function view(bytes: Uint8Array, at: number): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset + at, 4);
 }

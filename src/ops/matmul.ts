@@ -18,6 +18,8 @@ import q8Wgsl from '../../kernels/dtype/q8_0.wgsl';
 import q4Wgsl from '../../kernels/dtype/q4_0.wgsl';
 import q50Wgsl from '../../kernels/dtype/q5_0.wgsl';
 import q51Wgsl from '../../kernels/dtype/q5_1.wgsl';
+import q2kWgsl from '../../kernels/dtype/q2_k.wgsl';
+import q3kWgsl from '../../kernels/dtype/q3_k.wgsl';
 import q4kWgsl from '../../kernels/dtype/q4_k.wgsl';
 import q5kWgsl from '../../kernels/dtype/q5_k.wgsl';
 import kScaleMinWgsl from '../../kernels/dtype/k_scale_min.wgsl';
@@ -28,16 +30,18 @@ import q8DotWgsl from '../../kernels/dtype/q8_0.dot.wgsl';
 import q4DotWgsl from '../../kernels/dtype/q4_0.dot.wgsl';
 import q50DotWgsl from '../../kernels/dtype/q5_0.dot.wgsl';
 import q51DotWgsl from '../../kernels/dtype/q5_1.dot.wgsl';
+import q2kDotWgsl from '../../kernels/dtype/q2_k.dot.wgsl';
+import q3kDotWgsl from '../../kernels/dtype/q3_k.dot.wgsl';
 import q4kDotWgsl from '../../kernels/dtype/q4_k.dot.wgsl';
 import q5kDotWgsl from '../../kernels/dtype/q5_k.dot.wgsl';
 import q6kDotWgsl from '../../kernels/dtype/q6_k.dot.wgsl';
 
 export const DTYPE_WGSL: Record<WeightDtype, string> = {
-  f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q5_0: q50Wgsl, q5_1: q51Wgsl, q4_k: kScaleMinWgsl + q4kWgsl, q5_k: kScaleMinWgsl + q5kWgsl, q6_k: q6kWgsl,
+  f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q5_0: q50Wgsl, q5_1: q51Wgsl, q2_k: q2kWgsl, q3_k: q3kWgsl, q4_k: kScaleMinWgsl + q4kWgsl, q5_k: kScaleMinWgsl + q5kWgsl, q6_k: q6kWgsl,
 };
 /** dot_chunk_x(n, c) per dtype, for kernels that define x4(i) (the split-K matvec). */
 const DTYPE_DOT_WGSL: Record<WeightDtype, string> = {
-  f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q5_0: q50DotWgsl, q5_1: q51DotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl,
+  f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q5_0: q50DotWgsl, q5_1: q51DotWgsl, q2_k: q2kDotWgsl, q3_k: q3kDotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl,
 };
 
 /**

@@ -42,24 +42,24 @@ function entries(meta: Map<string, GgufValue>) {
   });
 }
 
-test('a K-quant tensor Tandem does not run (Q3_K): UnsupportedQuantError naming the tensor and its type', async () => {
+test('a quantization Tandem does not run (IQ4_XS): UnsupportedQuantError naming the tensor and its type', async () => {
   const src = await ensureSynthetic('load-errors-llama', {
     arch: 'llama', nLayers: 1, dModel: 256, nHeads: 4, nKvHeads: 2, ffnDim: 512, vocabSize: 300,
     contextLength: 256, ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 3, tokenizer: 'spm-bytes',
   });
   const file = await openGguf(src);
-  const out = join(cacheDir(), 'load-errors-q3k.gguf');
-  const target = 'blk.0.ffn_down.weight'; // [256][512]: rows of 512, whole Q3_K blocks of 256
-  const q3k = GGML_BLOCK_LAYOUT[GgmlType.Q3_K]!;
+  const out = join(cacheDir(), 'load-errors-iq4xs.gguf');
+  const target = 'blk.0.ffn_down.weight'; // [256][512]: rows of 512, whole IQ4_XS blocks of 256
+  const iq4xs = GGML_BLOCK_LAYOUT[GgmlType.IQ4_XS]!;
   await writeGguf(out, {
     metadata: entries(file.metadata),
     tensors: await Promise.all(file.tensors.map(async (t) => t.name === target
-      ? { name: t.name, dims: t.dims, type: GgmlType.Q3_K, data: new Uint8Array((t.elementCount / q3k.blockElems) * q3k.blockBytes) }
+      ? { name: t.name, dims: t.dims, type: GgmlType.IQ4_XS, data: new Uint8Array((t.elementCount / iq4xs.blockElems) * iq4xs.blockBytes) }
       : { name: t.name, dims: t.dims, type: t.type, data: await readTensorBytes(file, t) })),
   });
   await assert.rejects(loadModel(await testGpu(), out), (e: unknown) => {
     assert.ok(e instanceof UnsupportedQuantError, String(e));
-    assert.match(e.message, /blk\.0\.ffn_down\.weight has type Q3_K/);
+    assert.match(e.message, /blk\.0\.ffn_down\.weight has type IQ4_XS/);
     return true;
   });
 });

@@ -88,12 +88,12 @@ export async function checked<T>(gpu: Gpu, make: () => T): Promise<T> {
 
 export const GGML_OF_DTYPE: Record<WeightDtype, GgmlType> = {
   f32: GgmlType.F32, f16: GgmlType.F16, q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0, q5_0: GgmlType.Q5_0, q5_1: GgmlType.Q5_1,
-  q4_k: GgmlType.Q4_K, q5_k: GgmlType.Q5_K, q6_k: GgmlType.Q6_K,
+  q2_k: GgmlType.Q2_K, q3_k: GgmlType.Q3_K, q4_k: GgmlType.Q4_K, q5_k: GgmlType.Q5_K, q6_k: GgmlType.Q6_K,
 };
 
 export const DTYPES: readonly WeightDtype[] = ['f32', 'f16', 'q8_0', 'q4_0'];
 /** The K-quants (rows of whole 256-weight superblocks): their own shapes in matmul-k.test.ts. */
-export const K_DTYPES: readonly WeightDtype[] = ['q4_k', 'q5_k', 'q6_k'];
+export const K_DTYPES: readonly WeightDtype[] = ['q4_k', 'q5_k', 'q6_k', 'q2_k', 'q3_k'];
 /** Q5_0/Q5_1 (llama.cpp's fallback for rows that are not whole superblocks): matmul-q5.test.ts. */
 export const Q5_DTYPES: readonly WeightDtype[] = ['q5_0', 'q5_1'];
 

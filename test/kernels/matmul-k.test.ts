@@ -1,9 +1,9 @@
-// The K-quant weight snippets (kernels/dtype/q4_k|q5_k|q6_k[.dot].wgsl) in every kernel that reads
+// The K-quant weight snippets (kernels/dtype/q2_k|q3_k|q4_k|q5_k|q6_k[.dot].wgsl) in every kernel that reads
 // weights, against the CPU dequantiser (src/loaders/quant/q*_k.ts, bit-exact with ggml) and the f64
 // reference: matmul.wgsl (T in 1, 5, 17: the vector and matrix variants), matvec_split_k.wgsl (splitK
 // and splitKi, T = 1), matvec_split_k_batch.wgsl (splitKi, T in 2, 9) and embed.wgsl (deq4). Blocks are
 // random bytes with sane f16 d/dmin, so every
-// bit of the packed 6-bit scales, the high quant bits and negative Q6_K scales are exercised.
+// bit of the packed 6-bit scales, the high quant bits and negative Q3_K/Q6_K scales are exercised.
 // Shapes: K a multiple of 256 (one to three superblocks), N ragged (not a multiple of R x WG, split
 // into two row chunks so N_OFFSET is used), colOffset, bias and accumulate.
 // Bound as test/kernels/matmul.test.ts: |got - want| <= 1e-5 Σ|x w| per element.
@@ -48,6 +48,11 @@ function randomKBlocks(r: () => number, dtype: WeightDtype, rows: number, cols: 
   for (let at = 0; at < bytes.length; at += blockBytes) {
     if (dtype === 'q6_k') {
       setF16(at + 208);
+    } else if (dtype === 'q3_k') {
+      setF16(at + 108);
+    } else if (dtype === 'q2_k') {
+      setF16(at + 80);
+      setF16(at + 82);
     } else {
       setF16(at);
       setF16(at + 2);
@@ -59,9 +64,9 @@ function randomKBlocks(r: () => number, dtype: WeightDtype, rows: number, cols: 
 const checkMatmul = (c: BlockMatmulCase) => checkBlockMatmul(gpu, ctx, worst, randomKBlocks, c);
 
 for (const [i, dtype] of K_DTYPES.entries()) {
-  const K = 256 * (1 + i); // 256, 512, 768: one to three superblocks per row
-  const bias = i !== 1;
-  const accumulate = i !== 2;
+  const K = 256 * (1 + (i % 3)); // 256, 512, 768: one to three superblocks per row
+  const bias = i % 3 !== 1;
+  const accumulate = i % 3 !== 2;
   test(`${dtype}: matmul K=${K}, N=258 in chunks of 257 + 1, colOffset 3${bias ? ', bias' : ''}${accumulate ? ', accumulate' : ''}, T in 1, 5, 17`, async () => {
     await checkMatmul({ dtype, K, N: 258, ts: [1, 5, 17], rowsPerChunk: 257, bias, accumulate, seed: 200 + i });
   });

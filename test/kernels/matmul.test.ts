@@ -108,6 +108,8 @@ const FLAGS: Record<WeightDtype, { bias: boolean; accumulate: boolean }> = {
   q5_0: { bias: true, accumulate: true },
   q5_1: { bias: false, accumulate: false },
   // K-quants (K a multiple of 256, so never ragged vs 64): test/kernels/matmul-k.test.ts.
+  q2_k: { bias: true, accumulate: true },
+  q3_k: { bias: false, accumulate: true },
   q4_k: { bias: true, accumulate: true },
   q5_k: { bias: false, accumulate: true },
   q6_k: { bias: true, accumulate: false },

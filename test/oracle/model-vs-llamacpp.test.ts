@@ -168,10 +168,10 @@ for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
 
 // K-quants, as users download them: 'q4_k_m' is a Q4_K_M-style mix (Q4_K matrices and embedding, Q6_K
 // output head, attn_v and ffn_down, F32 norms and biases; q|k|v not fusable, so qkv runs as parts),
-// 'q5_k' all Q5_K. Same bounds as the other quantized types: llama.cpp on the quantized file (its own
-// dequantisation; activations rounded to 8 bits) by distribution, and the exact twin (our dequantiser's
-// F32 values in llama.cpp) to 1e-3 in log-probability.
-for (const [arch, type] of [['llama', 'q4_k_m'], ['qwen2', 'q4_k_m'], ['qwen2', 'q5_k']] as const) {
+// 'q5_k' all Q5_K, 'q3_k' all Q3_K (a Q3_K_S file), 'q2_k' all Q2_K. Same bounds as the other quantized
+// types: llama.cpp on the quantized file (its own dequantisation; activations rounded to 8 bits) by
+// distribution, and the exact twin (our dequantiser's F32 values in llama.cpp) to 1e-3 in log-probability.
+for (const [arch, type] of [['llama', 'q4_k_m'], ['qwen2', 'q4_k_m'], ['qwen2', 'q5_k'], ['qwen2', 'q3_k'], ['qwen2', 'q2_k']] as const) {
   test(`synthetic ${arch} ${type}: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin`, async () => {
     const path = await ensureSynthetic(`oracle-${arch}-${type}`, tiny(arch, type));
     const a = await agreement(path, 256, 3, await exactTwinOf(path));
@@ -183,20 +183,22 @@ for (const [arch, type] of [['llama', 'q4_k_m'], ['qwen2', 'q4_k_m'], ['qwen2', 
   });
 }
 
-test('synthetic qwen2 q4_k_m: greedy decode (every matvec variant) equals llama.cpp on the exact twin', async () => {
-  const path = await ensureSynthetic('oracle-qwen2-q4_k_m', tiny('qwen2', 'q4_k_m'));
-  const twin = await exactTwinOf(path);
-  const prompt = randomTokens(12, 1024, 5);
-  const cpp = await openLlamaCpp(twin, { contextSize: 512 });
-  const expected = await cpp.greedy(prompt, 48).finally(() => cpp.dispose());
-  for (const matvec of ['rows', 'splitK', 'splitKi'] as const) {
-    const got = await withModel(path, { matvec, maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128 }, async (model) => {
-      const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
-      return (await generate(model, seq, prompt, { maxTokens: 48 })).tokens;
-    });
-    assert.deepEqual(got, expected, `${matvec} matvec`);
-  }
-});
+for (const type of ['q4_k_m', 'q2_k'] as const) {
+  test(`synthetic qwen2 ${type}: greedy decode (every matvec variant) equals llama.cpp on the exact twin`, async () => {
+    const path = await ensureSynthetic(`oracle-qwen2-${type}`, tiny('qwen2', type));
+    const twin = await exactTwinOf(path);
+    const prompt = randomTokens(12, 1024, 5);
+    const cpp = await openLlamaCpp(twin, { contextSize: 512 });
+    const expected = await cpp.greedy(prompt, 48).finally(() => cpp.dispose());
+    for (const matvec of ['rows', 'splitK', 'splitKi'] as const) {
+      const got = await withModel(path, { matvec, maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128 }, async (model) => {
+        const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+        return (await generate(model, seq, prompt, { maxTokens: 48 })).tokens;
+      });
+      assert.deepEqual(got, expected, `${matvec} matvec`);
+    }
+  });
+}
 
 // Rows that are not whole 256-weight superblocks, as Qwen2.5 0.5B's d = 896: llama-quantize stores them
 // in Q5_0 (for Q4_K) or Q5_1 (for Q5_K), and Q6_K ones in Q8_0. d = 384 (6 heads of 64, 2 KV heads),

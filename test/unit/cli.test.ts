@@ -91,4 +91,7 @@ test('bench dispatch: per-dispatch GPU and host costs, and the floor they put un
   assert.ok(Math.abs((floor.value as number) - (44 * perDispatchUs) / 1000) < 0.01, JSON.stringify(floor));
   assert.ok(Math.abs((floor.ratio as number) - (floor.value as number) / (floor.rooflineMs as number)) < 0.05 * (floor.ratio as number));
   assert.equal(tandem('bench', 'dispatch', '--matvec', 'bogus').status, 2);
+  const badDtype = tandem('bench', 'matvec', '--dtypes', 'q4_k,q9_k');
+  assert.equal(badDtype.status, 2);
+  assert.match(badDtype.stderr, /--dtypes: .*got "q9_k"/);
 });

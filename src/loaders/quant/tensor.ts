@@ -1,8 +1,10 @@
 // Whole-tensor conversions between f32 and the storage types Tandem runs (F32, F16, BF16, Q8_0, Q4_0,
-// Q5_0, Q5_1, and the K-quants Q4_K, Q5_K, Q6_K).
+// Q5_0, Q5_1, and the K-quants Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).
 import { UnsupportedQuantError } from '../../common/errors';
 import { GgmlType } from '../gguf/types';
 import { bf16BitsToF32, f16BitsToF32, f32ArrayToBf16, f32ArrayToF16 } from './f16';
+import { dequantizeQ2_K, quantizeQ2_K } from './q2_k';
+import { dequantizeQ3_K, quantizeQ3_K } from './q3_k';
 import { dequantizeQ4_0, quantizeQ4_0 } from './q4_0';
 import { dequantizeQ4_K, quantizeQ4_K } from './q4_k';
 import { dequantizeQ5_0, quantizeQ5_0 } from './q5_0';
@@ -12,7 +14,7 @@ import { dequantizeQ6_K, quantizeQ6_K } from './q6_k';
 import { dequantizeQ8_0, quantizeQ8_0 } from './q8_0';
 
 export const RUNNABLE_TYPES: readonly GgmlType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
-  GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+  GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 
 function typeName(type: GgmlType): string {
   return GgmlType[type] ?? `type ${type}`;
@@ -45,6 +47,8 @@ export function dequantizeTensor(type: GgmlType, bytes: Uint8Array, elementCount
     case GgmlType.Q4_0: return dequantizeQ4_0(bytes, elementCount);
     case GgmlType.Q5_0: return dequantizeQ5_0(bytes, elementCount);
     case GgmlType.Q5_1: return dequantizeQ5_1(bytes, elementCount);
+    case GgmlType.Q2_K: return dequantizeQ2_K(bytes, elementCount);
+    case GgmlType.Q3_K: return dequantizeQ3_K(bytes, elementCount);
     case GgmlType.Q4_K: return dequantizeQ4_K(bytes, elementCount);
     case GgmlType.Q5_K: return dequantizeQ5_K(bytes, elementCount);
     case GgmlType.Q6_K: return dequantizeQ6_K(bytes, elementCount);
@@ -65,6 +69,8 @@ export function quantizeTensor(type: GgmlType, values: Float32Array, tensorName 
     case GgmlType.Q4_0: return quantizeQ4_0(values);
     case GgmlType.Q5_0: return quantizeQ5_0(values);
     case GgmlType.Q5_1: return quantizeQ5_1(values);
+    case GgmlType.Q2_K: return quantizeQ2_K(values);
+    case GgmlType.Q3_K: return quantizeQ3_K(values);
     case GgmlType.Q4_K: return quantizeQ4_K(values);
     case GgmlType.Q5_K: return quantizeQ5_K(values);
     case GgmlType.Q6_K: return quantizeQ6_K(values);
