@@ -14,5 +14,5 @@ fn dot_chunk_x(n: u32, c: u32) -> f32 {
          + dot(q3k_q4(q0.z, h0.z, sh, hb), x4(i + 2u)) + dot(q3k_q4(q0.w, h0.w, sh, hb), x4(i + 3u));
   let s1 = dot(q3k_q4(q1.x, h1.x, sh, hb), x4(i + 4u)) + dot(q3k_q4(q1.y, h1.y, sh, hb), x4(i + 5u))
          + dot(q3k_q4(q1.z, h1.z, sh, hb), x4(i + 6u)) + dot(q3k_q4(q1.w, h1.w, sh, hb), x4(i + 7u));
-  return q3k_scale(s.x, first) * s0 + q3k_scale(s.x, first + 1u) * s1;
+  return k_int8_scale(s.x, first) * s0 + k_int8_scale(s.x, first + 1u) * s1;
 }

@@ -13,12 +13,7 @@ const XV: u32 = 8u;
 
 fn touch_scales() {}
 
-// d * sc[idx] of superblock sb (sc is int8: sign-extended by shifts).
-fn q3k_scale(sb: u32, idx: u32) -> f32 {
-  let word = w_scales[sb * 5u + idx / 4u];
-  let sc = bitcast<i32>(word << (24u - 8u * (idx % 4u))) >> 24u;
-  return bitcast<f32>(w_scales[sb * 5u + 4u]) * f32(sc);
-}
+// k_int8_scale: kernels/dtype/k_int8_scale.wgsl (prepended).
 
 // q (-4..3) of four weights from a qs word (2 bits from bit `sh` of each byte) and an hmask word (bit `hb`).
 fn q3k_q4(qs: u32, hm: u32, sh: u32, hb: u32) -> vec4<f32> {
@@ -37,8 +32,8 @@ fn q3k_sub(row: u32, c: u32) -> vec4<u32> {
 fn load_chunk(row: u32, c: u32) -> array<vec4<f32>, XV> {
   let s = q3k_sub(row, c);
   let first = 8u * (s.w / 4u) + 2u * (s.w % 4u);
-  let d0 = q3k_scale(s.x, first);
-  let d1 = q3k_scale(s.x, first + 1u);
+  let d0 = k_int8_scale(s.x, first);
+  let d1 = k_int8_scale(s.x, first + 1u);
   let sh = 2u * (s.w % 4u);
   let hb = s.w;
   let q0 = w[s.y];
@@ -56,6 +51,6 @@ fn deq4(row: u32, e4: u32) -> vec4<f32> {
   let c = e4 / 8u;
   let i = e4 % 8u;
   let s = q3k_sub(row, c);
-  let d = q3k_scale(s.x, 8u * (s.w / 4u) + 2u * (s.w % 4u) + i / 4u);
+  let d = k_int8_scale(s.x, 8u * (s.w / 4u) + 2u * (s.w % 4u) + i / 4u);
   return d * q3k_q4(w[s.y + i / 4u][i % 4u], w[s.z + i / 4u][i % 4u], 2u * (s.w % 4u), s.w);
 }

@@ -14,5 +14,5 @@ fn dot_chunk_x(n: u32, c: u32) -> f32 {
          + dot(q6k_q4(l0.z, h0.z, lsh, hsh), x4(i + 2u)) + dot(q6k_q4(l0.w, h0.w, lsh, hsh), x4(i + 3u));
   let s1 = dot(q6k_q4(l1.x, h1.x, lsh, hsh), x4(i + 4u)) + dot(q6k_q4(l1.y, h1.y, lsh, hsh), x4(i + 5u))
          + dot(q6k_q4(l1.z, h1.z, lsh, hsh), x4(i + 6u)) + dot(q6k_q4(l1.w, h1.w, lsh, hsh), x4(i + 7u));
-  return q6k_scale(s.x, base) * s0 + q6k_scale(s.x, base + 1u) * s1;
+  return k_int8_scale(s.x, base) * s0 + k_int8_scale(s.x, base + 1u) * s1;
 }

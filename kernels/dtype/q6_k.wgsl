@@ -13,12 +13,7 @@ const XV: u32 = 8u;
 
 fn touch_scales() {}
 
-// d * sc[idx] of superblock sb (sc is int8: sign-extended by shifts).
-fn q6k_scale(sb: u32, idx: u32) -> f32 {
-  let word = w_scales[sb * 5u + idx / 4u];
-  let sc = bitcast<i32>(word << (24u - 8u * (idx % 4u))) >> 24u;
-  return bitcast<f32>(w_scales[sb * 5u + 4u]) * f32(sc);
-}
+// k_int8_scale: kernels/dtype/k_int8_scale.wgsl (prepended).
 
 // q - 32 of four weights from a ql word (nibbles from bit `lsh`) and a qh word (2 bits from bit `hsh`).
 fn q6k_q4(ql: u32, qh: u32, lsh: u32, hsh: u32) -> vec4<f32> {
@@ -38,8 +33,8 @@ fn q6k_sub(row: u32, c: u32) -> vec4<u32> {
 fn load_chunk(row: u32, c: u32) -> array<vec4<f32>, XV> {
   let s = q6k_sub(row, c);
   let base = 8u * ((c % 8u) / 4u) + 2u * s.w;
-  let d0 = q6k_scale(s.x, base);
-  let d1 = q6k_scale(s.x, base + 1u);
+  let d0 = k_int8_scale(s.x, base);
+  let d1 = k_int8_scale(s.x, base + 1u);
   let lsh = 4u * (s.w / 2u);
   let hsh = 2u * s.w;
   let l0 = w[s.y];
@@ -57,6 +52,6 @@ fn deq4(row: u32, e4: u32) -> vec4<f32> {
   let c = e4 / 8u;
   let i = e4 % 8u;
   let s = q6k_sub(row, c);
-  let d = q6k_scale(s.x, 8u * ((c % 8u) / 4u) + 2u * s.w + i / 4u);
+  let d = k_int8_scale(s.x, 8u * ((c % 8u) / 4u) + 2u * s.w + i / 4u);
   return d * q6k_q4(w[s.y + i / 4u][i % 4u], w[s.z + i / 4u][i % 4u], 4u * (s.w / 2u), 2u * s.w);
 }

@@ -23,6 +23,7 @@ import q3kWgsl from '../../kernels/dtype/q3_k.wgsl';
 import q4kWgsl from '../../kernels/dtype/q4_k.wgsl';
 import q5kWgsl from '../../kernels/dtype/q5_k.wgsl';
 import kScaleMinWgsl from '../../kernels/dtype/k_scale_min.wgsl';
+import kInt8ScaleWgsl from '../../kernels/dtype/k_int8_scale.wgsl';
 import q6kWgsl from '../../kernels/dtype/q6_k.wgsl';
 import f32DotWgsl from '../../kernels/dtype/f32.dot.wgsl';
 import f16DotWgsl from '../../kernels/dtype/f16.dot.wgsl';
@@ -37,7 +38,7 @@ import q5kDotWgsl from '../../kernels/dtype/q5_k.dot.wgsl';
 import q6kDotWgsl from '../../kernels/dtype/q6_k.dot.wgsl';
 
 export const DTYPE_WGSL: Record<WeightDtype, string> = {
-  f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q5_0: q50Wgsl, q5_1: q51Wgsl, q2_k: q2kWgsl, q3_k: q3kWgsl, q4_k: kScaleMinWgsl + q4kWgsl, q5_k: kScaleMinWgsl + q5kWgsl, q6_k: q6kWgsl,
+  f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q5_0: q50Wgsl, q5_1: q51Wgsl, q2_k: q2kWgsl, q3_k: kInt8ScaleWgsl + q3kWgsl, q4_k: kScaleMinWgsl + q4kWgsl, q5_k: kScaleMinWgsl + q5kWgsl, q6_k: kInt8ScaleWgsl + q6kWgsl,
 };
 /** dot_chunk_x(n, c) per dtype, for kernels that define x4(i) (the split-K matvec). */
 const DTYPE_DOT_WGSL: Record<WeightDtype, string> = {
