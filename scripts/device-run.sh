@@ -4,8 +4,8 @@
 # lines: a dispatch's fixed cost, copy bandwidth, every decode matvec variant on the 0.5B shapes, 0.5B
 # decode/prefill with 24 layers (each matvec variant), the cost of a verify pass of 1..17 positions (matrix
 # vs split-K batch kernel; attention split as decode splits it, or not), the dispatch floor of the 24-layer pass, the 1.5B/0.5B speculative pair at full
-# size, the edit replay at 24 layers, a cancel during a long prefill. Part 1 ends with the K-quant matvecs
-# on 1.5B's shapes, which a call cut at ten minutes may lose.
+# size, the edit replay at 24 layers, a cancel during a long prefill. Part 1 ends with the K-quant and IQ4
+# matvecs, which a call cut at ten minutes may lose.
 # Each step has a time limit; together the limits pass a ten-minute call, so the steps come in order of
 # what matters most, and a call cut short keeps what it wrote to $OUT/device-run.jsonl (when $OUT is set).
 # --part=1 runs the checks and the engine core's figures, --part=2 the rest (a call each, on one warm
@@ -58,9 +58,9 @@ if [ "$part" != 2 ]; then
   else
     run 120 node dist/cli.js bench matvec --matvec rows,splitK,splitKi,splitKsg
     run 200 node dist-bench/engine.js "${layers[@]}" --no-baseline --tokens 32 --runs 3 --cache-dir "$models" --types q8_0,q4_0,f16 --matvec splitKi,splitKsg
-    # Last (the limits above fill the call): the K-quants (the types of Q4_K_M, Q3_K and Q2_K files) on
-    # Qwen2.5-1.5B's shapes.
-    run 120 node dist/cli.js bench matvec --matvec splitKi --dtypes q4_k,q5_k,q6_k,q3_k,q2_k
+    # Last (the limits above fill the call): the types of K-quant and IQ4 files (the 256-weight ones on
+    # Qwen2.5-1.5B's shapes).
+    run 120 node dist/cli.js bench matvec --matvec splitKi --dtypes q4_k,q5_k,q6_k,q3_k,q2_k,iq4_xs,iq4_nl,q5_0
   fi
 fi
 if [ "$part" != 1 ]; then

@@ -14,7 +14,7 @@ import { writeGguf, type GgufTensorToWrite } from './gguf/writer';
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from './gguf/types';
 import { quantizeTensor } from './quant/tensor';
 
-export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_k_m' | 'q4_k_m_ggml';
+export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs' | 'q4_k_m' | 'q4_k_m_ggml';
 
 export interface Llama2cConfig {
   dim: number;
@@ -71,6 +71,8 @@ export const WEIGHT_TYPES: Record<WeightTypeName, WeightType> = {
   q4_k: { ggml: GgmlType.Q4_K, fileType: 14 },
   q5_k: { ggml: GgmlType.Q5_K, fileType: 16 },
   q6_k: { ggml: GgmlType.Q6_K, fileType: 18 },
+  iq4_nl: { ggml: GgmlType.IQ4_NL, fileType: 25 },
+  iq4_xs: { ggml: GgmlType.IQ4_XS, fileType: 30 },
   // Q4_K_M-style: Q4_K, with the output head, attn_v and ffn_down in Q6_K (llama.cpp promotes the
   // latter two in some layers only; every layer here).
   q4_k_m: { ggml: GgmlType.Q4_K, fileType: 15, promoted: { ggml: GgmlType.Q6_K, names: Q4_K_M_PROMOTED } },
@@ -82,13 +84,16 @@ export const WEIGHT_TYPES: Record<WeightTypeName, WeightType> = {
 
 /** Elements per block of the block-quantized types these tools write. */
 function blockElems(type: GgmlType): number {
-  if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0 || type === GgmlType.Q5_0 || type === GgmlType.Q5_1) return 32;
-  if (type === GgmlType.Q2_K || type === GgmlType.Q3_K || type === GgmlType.Q4_K || type === GgmlType.Q5_K || type === GgmlType.Q6_K) return 256;
+  if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0 || type === GgmlType.Q5_0 || type === GgmlType.Q5_1 || type === GgmlType.IQ4_NL) return 32;
+  if (type === GgmlType.Q2_K || type === GgmlType.Q3_K || type === GgmlType.Q4_K || type === GgmlType.Q5_K || type === GgmlType.Q6_K || type === GgmlType.IQ4_XS) return 256;
   return 1;
 }
 
 /** llama-quantize's type for a K-quant tensor whose rows are not whole superblocks (convert_incompatible_tensor). */
 const K_FALLBACK: Partial<Record<GgmlType, GgmlType>> = {
+  [GgmlType.Q2_K]: GgmlType.IQ4_NL,
+  [GgmlType.Q3_K]: GgmlType.IQ4_NL,
+  [GgmlType.IQ4_XS]: GgmlType.IQ4_NL,
   [GgmlType.Q4_K]: GgmlType.Q5_0,
   [GgmlType.Q5_K]: GgmlType.Q5_1,
   [GgmlType.Q6_K]: GgmlType.Q8_0,
@@ -96,9 +101,8 @@ const K_FALLBACK: Partial<Record<GgmlType, GgmlType>> = {
 
 /**
  * The type a [rows][rowLength] matrix is stored as: block types need whole blocks per row. As
- * llama-quantize: a K-quant falls back to Q5_0/Q5_1/Q8_0, and anything without whole blocks to F16
- * (llama-quantize stores Q2_K/Q3_K rows that are not whole superblocks as IQ4_NL, which Tandem does not
- * run; these tools write F16 there).
+ * llama-quantize: a K-quant or IQ4_XS falls back to IQ4_NL (Q2_K, Q3_K, IQ4_XS) or Q5_0/Q5_1/Q8_0, and
+ * anything without whole blocks to F16.
  */
 export function matrixType(type: GgmlType, rowLength: number): GgmlType {
   if (rowLength % blockElems(type) === 0) return type;

@@ -16,12 +16,16 @@
 //        sub-block scales unpacked from their 6-bit packing to int8 (s - 32), then d as f32.
 //   q2_k (84-byte block_q2_K): data = qs[64] (4 vec4<u32>); scales = the 16 bytes of 4-bit scale |
 //        4-bit min, then d and dmin widened to f32, 24 bytes (6 u32).
+// IQ4_NL (18-byte blocks of 32) as Q4_0: data = qs[16], scales = d (f16). IQ4_XS (136-byte block_iq4_xs):
+// data = qs[128] (8 vec4<u32>, one per 32-weight sub-block); scales = the 8 sub-block scales unpacked
+// from scales_l/scales_h to int8 (ls - 32), then d widened to f32, 12 bytes (3 u32).
 
 import { GgmlType } from './gguf/types';
 import { f16BitsToF32 } from './quant/f16';
+import { iq4xsScales } from './quant/iq4';
 import { unpackQ3_KScales } from './quant/q3_k';
 
-export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
+export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs';
 
 export const DTYPE_OF_GGML: Partial<Record<GgmlType, WeightDtype>> = {
   [GgmlType.F32]: 'f32',
@@ -35,6 +39,8 @@ export const DTYPE_OF_GGML: Partial<Record<GgmlType, WeightDtype>> = {
   [GgmlType.Q4_K]: 'q4_k',
   [GgmlType.Q5_K]: 'q5_k',
   [GgmlType.Q6_K]: 'q6_k',
+  [GgmlType.IQ4_NL]: 'iq4_nl',
+  [GgmlType.IQ4_XS]: 'iq4_xs',
 };
 
 interface GpuLayout {
@@ -60,6 +66,8 @@ export const GPU_LAYOUT: Record<WeightDtype, GpuLayout> = {
   q4_k: { blockElems: 256, ggufBlockBytes: 144, dataBlockBytes: 128, scaleBlockBytes: 16, colMultiple: 256 },
   q5_k: { blockElems: 256, ggufBlockBytes: 176, dataBlockBytes: 160, scaleBlockBytes: 16, colMultiple: 256 },
   q6_k: { blockElems: 256, ggufBlockBytes: 210, dataBlockBytes: 192, scaleBlockBytes: 20, colMultiple: 256 },
+  iq4_nl: { blockElems: 32, ggufBlockBytes: 18, dataBlockBytes: 16, scaleBlockBytes: 2, colMultiple: 32 },
+  iq4_xs: { blockElems: 256, ggufBlockBytes: 136, dataBlockBytes: 128, scaleBlockBytes: 12, colMultiple: 256 },
 };
 
 /** True for the block-quantized dtypes (their GPU layout has a scales array). */
@@ -104,6 +112,10 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
       scales.set(src.subarray(s, s + 16), sd);
       view(scales, sd + 16).setFloat32(0, f16BitsToF32(src[s + 80] | (src[s + 81] << 8)), true);
       view(scales, sd + 20).setFloat32(0, f16BitsToF32(src[s + 82] | (src[s + 83] << 8)), true);
+    } else if (dtype === 'iq4_xs') {
+      data.set(src.subarray(s + 8, s + 136), dd);
+      scales.set(new Uint8Array(iq4xsScales(src, s).buffer), sd);
+      view(scales, sd + 8).setFloat32(0, f16BitsToF32(src[s] | (src[s + 1] << 8)), true);
     } else if (dtype === 'q5_0') {
       scales.set(src.subarray(s, s + 2), sd);
       scales[sd + 2] = 0;
@@ -111,7 +123,7 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
       scales.set(src.subarray(s + 2, s + 6), sd + 4);
       data.set(src.subarray(s + 6, s + 22), dd);
     } else {
-      // q8_0/q4_0: the f16 d first; q5_1: d, m and qh first (8 bytes); q4_k/q5_k: d, dmin and the packed scales first (16 bytes).
+      // q8_0/q4_0/iq4_nl: the f16 d first; q5_1: d, m and qh first (8 bytes); q4_k/q5_k: d, dmin and the packed scales first (16 bytes).
       scales.set(src.subarray(s, s + l.scaleBlockBytes), sd);
       data.set(src.subarray(s + l.scaleBlockBytes, s + l.ggufBlockBytes), dd);
     }

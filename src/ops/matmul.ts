@@ -25,6 +25,9 @@ import q5kWgsl from '../../kernels/dtype/q5_k.wgsl';
 import kScaleMinWgsl from '../../kernels/dtype/k_scale_min.wgsl';
 import kInt8ScaleWgsl from '../../kernels/dtype/k_int8_scale.wgsl';
 import q6kWgsl from '../../kernels/dtype/q6_k.wgsl';
+import iq4Wgsl from '../../kernels/dtype/iq4.wgsl';
+import iq4nlWgsl from '../../kernels/dtype/iq4_nl.wgsl';
+import iq4xsWgsl from '../../kernels/dtype/iq4_xs.wgsl';
 import f32DotWgsl from '../../kernels/dtype/f32.dot.wgsl';
 import f16DotWgsl from '../../kernels/dtype/f16.dot.wgsl';
 import q8DotWgsl from '../../kernels/dtype/q8_0.dot.wgsl';
@@ -36,13 +39,15 @@ import q3kDotWgsl from '../../kernels/dtype/q3_k.dot.wgsl';
 import q4kDotWgsl from '../../kernels/dtype/q4_k.dot.wgsl';
 import q5kDotWgsl from '../../kernels/dtype/q5_k.dot.wgsl';
 import q6kDotWgsl from '../../kernels/dtype/q6_k.dot.wgsl';
+import iq4DotWgsl from '../../kernels/dtype/iq4.dot.wgsl';
 
 export const DTYPE_WGSL: Record<WeightDtype, string> = {
   f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q5_0: q50Wgsl, q5_1: q51Wgsl, q2_k: q2kWgsl, q3_k: kInt8ScaleWgsl + q3kWgsl, q4_k: kScaleMinWgsl + q4kWgsl, q5_k: kScaleMinWgsl + q5kWgsl, q6_k: kInt8ScaleWgsl + q6kWgsl,
+  iq4_nl: iq4Wgsl + iq4nlWgsl, iq4_xs: iq4Wgsl + iq4xsWgsl,
 };
 /** dot_chunk_x(n, c) per dtype, for kernels that define x4(i) (the split-K matvec). */
 const DTYPE_DOT_WGSL: Record<WeightDtype, string> = {
-  f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q5_0: q50DotWgsl, q5_1: q51DotWgsl, q2_k: q2kDotWgsl, q3_k: q3kDotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl,
+  f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q5_0: q50DotWgsl, q5_1: q51DotWgsl, q2_k: q2kDotWgsl, q3_k: q3kDotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl, iq4_nl: iq4DotWgsl, iq4_xs: iq4DotWgsl,
 };
 
 /**

@@ -42,24 +42,24 @@ function entries(meta: Map<string, GgufValue>) {
   });
 }
 
-test('a quantization Tandem does not run (IQ4_XS): UnsupportedQuantError naming the tensor and its type', async () => {
+test('a quantization Tandem does not run (IQ2_XXS): UnsupportedQuantError naming the tensor and its type', async () => {
   const src = await ensureSynthetic('load-errors-llama', {
     arch: 'llama', nLayers: 1, dModel: 256, nHeads: 4, nKvHeads: 2, ffnDim: 512, vocabSize: 300,
     contextLength: 256, ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 3, tokenizer: 'spm-bytes',
   });
   const file = await openGguf(src);
-  const out = join(cacheDir(), 'load-errors-iq4xs.gguf');
-  const target = 'blk.0.ffn_down.weight'; // [256][512]: rows of 512, whole IQ4_XS blocks of 256
-  const iq4xs = GGML_BLOCK_LAYOUT[GgmlType.IQ4_XS]!;
+  const out = join(cacheDir(), 'load-errors-iq2xxs.gguf');
+  const target = 'blk.0.ffn_down.weight'; // [256][512]: rows of 512, whole IQ2_XXS blocks of 256
+  const iq2xxs = GGML_BLOCK_LAYOUT[GgmlType.IQ2_XXS]!;
   await writeGguf(out, {
     metadata: entries(file.metadata),
     tensors: await Promise.all(file.tensors.map(async (t) => t.name === target
-      ? { name: t.name, dims: t.dims, type: GgmlType.IQ4_XS, data: new Uint8Array((t.elementCount / iq4xs.blockElems) * iq4xs.blockBytes) }
+      ? { name: t.name, dims: t.dims, type: GgmlType.IQ2_XXS, data: new Uint8Array((t.elementCount / iq2xxs.blockElems) * iq2xxs.blockBytes) }
       : { name: t.name, dims: t.dims, type: t.type, data: await readTensorBytes(file, t) })),
   });
   await assert.rejects(loadModel(await testGpu(), out), (e: unknown) => {
     assert.ok(e instanceof UnsupportedQuantError, String(e));
-    assert.match(e.message, /blk\.0\.ffn_down\.weight has type IQ4_XS/);
+    assert.match(e.message, /blk\.0\.ffn_down\.weight has type IQ2_XXS/);
     return true;
   });
 });

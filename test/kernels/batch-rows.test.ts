@@ -3,7 +3,7 @@
 // runs the whole model; these run the kernels alone, with no model file, so device-run.sh checks them on
 // a real GPU, whose shader compiler may contract a * b + c differently in two kernels). Compared bit for
 // bit, per row, against one-token passes:
-//   - the split-K batch matvec against the one-token split-K matvec, every dtype of Q4_K_M files, Q2_K, Q3_K and the basic ones;
+//   - the split-K batch matvec against the one-token split-K matvec, every dtype of Q4_K_M files, Q2_K, Q3_K, IQ4_NL, IQ4_XS and the basic ones;
 //   - rmsnorm then the batch matvec, against the matvec that normalises its own input (MODE 1);
 //   - silu(gate) · up then the batch matvec, against the matvec that computes it while staging (MODE 2);
 //   - attention of a batch split over its keys and merged per token, then the batch output projection,
@@ -19,7 +19,7 @@ import { RmsNormOp } from '../../src/ops/rmsnorm';
 import { SiluMulOp } from '../../src/ops/siluMul';
 import { AttentionOp, attentionSplits } from '../../src/ops/attention';
 import { ropeTable } from '../../src/model/rope';
-import type { WeightDtype } from '../../src/loaders/repack';
+import { GPU_LAYOUT, type WeightDtype } from '../../src/loaders/repack';
 import { testGpu } from '../helpers/gpuModel';
 import { checked, randomF32, randomMatrix, readF32, rng, runPass } from './harness';
 
@@ -70,10 +70,10 @@ async function batchAndSingles(args: {
 
 const T = 17;
 
-for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0', 'q5_0', 'q2_k', 'q3_k', 'q4_k', 'q6_k'] as WeightDtype[]) {
+for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0', 'q5_0', 'q2_k', 'q3_k', 'q4_k', 'q6_k', 'iq4_nl', 'iq4_xs'] as WeightDtype[]) {
   test(`${dtype}: the split-K batch matvec over ${T} rows equals ${T} one-token matvecs, bit for bit`, async () => {
     const r = rng(11);
-    const K = dtype.endsWith('_k') ? 512 : 896;
+    const K = GPU_LAYOUT[dtype].colMultiple === 256 ? 512 : 896;
     const N = 37;
     const { matrix } = await randomMatrix(ctx.owner, r, dtype, N, K);
     const x = ctx.owner.storage(T * K * 4, 'x');

@@ -1,4 +1,4 @@
-// The K-quant weight snippets (kernels/dtype/q2_k|q3_k|q4_k|q5_k|q6_k[.dot].wgsl) in every kernel that reads
+// The K-quant and IQ4_XS weight snippets (kernels/dtype/q2_k|q3_k|q4_k|q5_k|q6_k|iq4+iq4_xs[.dot].wgsl) in every kernel that reads
 // weights, against the CPU dequantiser (src/loaders/quant/q*_k.ts, bit-exact with ggml) and the f64
 // reference: matmul.wgsl (T in 1, 5, 17: the vector and matrix variants), matvec_split_k.wgsl (splitK
 // and splitKi, T = 1), matvec_split_k_batch.wgsl (splitKi, T in 2, 9) and embed.wgsl (deq4). Blocks are
@@ -50,6 +50,8 @@ function randomKBlocks(r: () => number, dtype: WeightDtype, rows: number, cols: 
       setF16(at + 208);
     } else if (dtype === 'q3_k') {
       setF16(at + 108);
+    } else if (dtype === 'iq4_xs') {
+      setF16(at);
     } else if (dtype === 'q2_k') {
       setF16(at + 80);
       setF16(at + 82);

@@ -1,8 +1,8 @@
-// The Q5_0/Q5_1 weight snippets (kernels/dtype/q5_0|q5_1[.dot].wgsl) in every kernel that reads
-// weights, against the CPU dequantiser (src/loaders/quant/q5_0|q5_1.ts, bit-exact with ggml) and the f64
+// The Q5_0/Q5_1/IQ4_NL weight snippets (kernels/dtype/q5_0|q5_1|iq4+iq4_nl[.dot].wgsl) in every kernel that reads
+// weights, against the CPU dequantiser (src/loaders/quant/q5_0|q5_1|iq4.ts, bit-exact with ggml) and the f64
 // reference: matmul.wgsl (T in 1, 5, 17: the vector and matrix variants), matvec_split_k.wgsl (splitK
 // and splitKi, T = 1), matvec_split_k_batch.wgsl (splitKi, T in 2, 9) and embed.wgsl (deq4). Blocks are random bytes with sane f16 d (and Q5_1 m), so
-// every nibble and every bit of qh (the fifth bits of both halves of a block) is exercised.
+// every nibble (every IQ4_NL table entry) and every bit of qh (the fifth bits of both halves of a block) is exercised.
 // Shapes: K a multiple of 32 but not of 256 (llama.cpp writes these types for such rows: Qwen2.5 0.5B's
 // d = 896), N ragged and split into two row chunks, colOffset, bias and accumulate.
 // Bound as test/kernels/matmul.test.ts: |got - want| <= 1e-5 Σ|x w| per element.
@@ -18,7 +18,7 @@ import { f32ToF16Bits } from '../../src/loaders/quant/f16';
 import { testGpu } from '../helpers/gpuModel';
 import { embedRef } from './reference';
 import { checkBlockMatmul, uploadBlocks, type BlockMatmulCase } from './blockQuantMatmul';
-import { Q5_DTYPES, WorstErrors, checked, firstMismatch, randomInt, readF32, rng, runPass } from './harness';
+import { FALLBACK32_DTYPES, WorstErrors, checked, firstMismatch, randomInt, readF32, rng, runPass } from './harness';
 
 let gpu: Gpu;
 let ctx: OpContext;
@@ -54,7 +54,7 @@ function randomQ5Blocks(r: () => number, dtype: WeightDtype, rows: number, cols:
 
 const checkMatmul = (c: BlockMatmulCase) => checkBlockMatmul(gpu, ctx, worst, randomQ5Blocks, c);
 
-for (const [i, dtype] of Q5_DTYPES.entries()) {
+for (const [i, dtype] of FALLBACK32_DTYPES.entries()) {
   const bias = i === 0;
   const accumulate = i === 1;
   // 224 = 7 blocks (as 896 = 28); splitK on 160 = 5 blocks over 4 lanes per row: one lane takes two.
@@ -70,7 +70,7 @@ for (const [i, dtype] of Q5_DTYPES.entries()) {
 
 // deq4 in embed.wgsl: the same f32 operations as the CPU dequantiser ((q - 16) * d; q * d + m), so
 // equal bit for bit; a table in chunks of 20 + 17 rows, T in 1, 5, 17.
-for (const [i, dtype] of Q5_DTYPES.entries()) {
+for (const [i, dtype] of FALLBACK32_DTYPES.entries()) {
   test(`${dtype}: embed (deq4) K=96, vocabulary 37 in chunks of 20 + 17, T in 1, 5, 17: equal to the CPU dequantiser`, async () => {
     const r = rng(500 + i);
     const K = 96;

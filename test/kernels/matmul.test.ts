@@ -113,6 +113,8 @@ const FLAGS: Record<WeightDtype, { bias: boolean; accumulate: boolean }> = {
   q4_k: { bias: true, accumulate: true },
   q5_k: { bias: false, accumulate: true },
   q6_k: { bias: true, accumulate: false },
+  iq4_nl: { bias: false, accumulate: false },
+  iq4_xs: { bias: true, accumulate: false },
 };
 
 for (const [i, dtype] of DTYPES.entries()) {

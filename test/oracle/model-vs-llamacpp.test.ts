@@ -168,10 +168,10 @@ for (const type of ['f16', 'q8_0', 'q4_0', 'q4_k_m', 'q2_k'] as const) {
 
 // K-quants, as users download them: 'q4_k_m' is a Q4_K_M-style mix (Q4_K matrices and embedding, Q6_K
 // output head, attn_v and ffn_down, F32 norms and biases; q|k|v not fusable, so qkv runs as parts),
-// 'q5_k' all Q5_K, 'q3_k' all Q3_K (a Q3_K_S file), 'q2_k' all Q2_K. Same bounds as the other quantized
+// 'q5_k' all Q5_K, 'q3_k' all Q3_K (a Q3_K_S file), 'q2_k' all Q2_K, 'iq4_xs' all IQ4_XS. Same bounds as the other quantized
 // types: llama.cpp on the quantized file (its own dequantisation; activations rounded to 8 bits) by
 // distribution, and the exact twin (our dequantiser's F32 values in llama.cpp) to 1e-3 in log-probability.
-for (const [arch, type] of [['llama', 'q4_k_m'], ['qwen2', 'q4_k_m'], ['qwen2', 'q5_k'], ['qwen2', 'q3_k'], ['qwen2', 'q2_k']] as const) {
+for (const [arch, type] of [['llama', 'q4_k_m'], ['qwen2', 'q4_k_m'], ['qwen2', 'q5_k'], ['qwen2', 'q3_k'], ['qwen2', 'q2_k'], ['llama', 'iq4_xs']] as const) {
   test(`synthetic ${arch} ${type}: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin`, async () => {
     const path = await ensureSynthetic(`oracle-${arch}-${type}`, tiny(arch, type));
     const a = await agreement(path, 256, 3, await exactTwinOf(path));
@@ -187,11 +187,12 @@ for (const [arch, type] of [['llama', 'q4_k_m'], ['qwen2', 'q4_k_m'], ['qwen2', 
 // in Q5_0 (for Q4_K) or Q5_1 (for Q5_K), and Q6_K ones in Q8_0. d = 384 (6 heads of 64, 2 KV heads),
 // ffn 1024. 'q4_k_m_ggml' is the real file's mix: token_embd and q|k|o|gate|up Q5_0; layer 0 attn_v Q5_0
 // and ffn_down Q4_K; layer 1 (use_more_bits) attn_v Q8_0 and ffn_down Q6_K; output Q8_0. 'q5_k': Q5_1
-// with ffn_down Q5_K. Same bounds as above.
+// with ffn_down Q5_K. 'q3_k': IQ4_NL (llama-quantize's fallback for Q2_K, Q3_K and IQ4_XS) with ffn_down
+// Q3_K. Same bounds as above.
 const tinyFallback = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('qwen2', weightType), dModel: 384, nHeads: 6, nKvHeads: 2, ffnDim: 1024 });
 
-for (const type of ['q4_k_m_ggml', 'q5_k'] as const) {
-  test(`synthetic qwen2 d=384 ${type} (Q5_0/Q5_1 fallbacks): KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin`, async () => {
+for (const type of ['q4_k_m_ggml', 'q5_k', 'q3_k'] as const) {
+  test(`synthetic qwen2 d=384 ${type} (Q5_0/Q5_1/IQ4_NL fallbacks): KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin`, async () => {
     const path = await ensureSynthetic(`oracle-qwen2-d384-${type}`, tinyFallback(type));
     const a = await agreement(path, 256, 3, await exactTwinOf(path));
     console.log(JSON.stringify({ model: `qwen2-d384-${type}`, ...a }));

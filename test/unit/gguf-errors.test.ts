@@ -121,9 +121,9 @@ test('tensors: n_dims, dims, element count, types, block multiples, bounds, dupl
   const badName = file({ tensors: [{ name: 'w\u00e9' }] });
   badName[badName.indexOf(Buffer.from('w\u00e9')) + 1] = 0xff; // break the UTF-8 of the name
   await expectField(badName, 'tensor[0].name', /UTF-8/);
-  // A known type Tandem cannot run (IQ4_XS) still parses: the model layer raises UnsupportedQuantError.
-  const ok = await parse(file({ tensors: [{ type: GgmlType.IQ4_XS, dims: [256, 2] }], dataBytes: 272 }));
-  assert.equal(ok.tensors[0].byteSize, 272);
+  // A known type Tandem cannot run (IQ2_XXS) still parses: the model layer raises UnsupportedQuantError.
+  const ok = await parse(file({ tensors: [{ type: GgmlType.IQ2_XXS, dims: [256, 2] }], dataBytes: 132 }));
+  assert.equal(ok.tensors[0].byteSize, 132);
 });
 
 test('metadata accessors name the key: missing, wrong type, optional, default', () => {

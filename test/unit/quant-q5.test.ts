@@ -103,6 +103,10 @@ test("matrixType: llama-quantize's fallbacks for rows that are not whole superbl
   assert.equal(matrixType(GgmlType.Q4_K, 896), GgmlType.Q5_0);
   assert.equal(matrixType(GgmlType.Q5_K, 896), GgmlType.Q5_1);
   assert.equal(matrixType(GgmlType.Q6_K, 896), GgmlType.Q8_0);
+  assert.equal(matrixType(GgmlType.Q3_K, 896), GgmlType.IQ4_NL);
+  assert.equal(matrixType(GgmlType.Q2_K, 896), GgmlType.IQ4_NL);
+  assert.equal(matrixType(GgmlType.IQ4_XS, 896), GgmlType.IQ4_NL);
+  assert.equal(matrixType(GgmlType.Q3_K, 100), GgmlType.F16);
   assert.equal(matrixType(GgmlType.Q4_K, 4864), GgmlType.Q4_K);
   assert.equal(matrixType(GgmlType.Q4_K, 100), GgmlType.F16);
   assert.equal(matrixType(GgmlType.Q5_0, 96), GgmlType.Q5_0);

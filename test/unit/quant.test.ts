@@ -117,7 +117,7 @@ test('dequantizeTensor: F32/F16/BF16 from unaligned bytes; unrunnable types rais
   assert.deepEqual(dequantizeTensor(GgmlType.F32, shifted, 4), x);
   assert.deepEqual([...dequantizeTensor(GgmlType.F16, quantizeTensor(GgmlType.F16, x), 4)], [...x].map((v) => f16BitsToF32(f32ToF16Bits(v))));
   assert.deepEqual([...dequantizeTensor(GgmlType.BF16, quantizeTensor(GgmlType.BF16, x), 4)], [...x].map((v) => bf16BitsToF32(f32ToBf16Bits(v))));
-  assert.throws(() => dequantizeTensor(GgmlType.IQ4_XS, new Uint8Array(136), 256, 'blk.0.ffn_up.weight'),
-    (e: unknown) => e instanceof UnsupportedQuantError && e.tensor === 'blk.0.ffn_up.weight' && e.typeName === 'IQ4_XS');
+  assert.throws(() => dequantizeTensor(GgmlType.IQ2_XXS, new Uint8Array(66), 256, 'blk.0.ffn_up.weight'),
+    (e: unknown) => e instanceof UnsupportedQuantError && e.tensor === 'blk.0.ffn_up.weight' && e.typeName === 'IQ2_XXS');
   assert.throws(() => quantizeQ8_0(new Float32Array(33)), RangeError);
 });

@@ -1,8 +1,9 @@
 // Whole-tensor conversions between f32 and the storage types Tandem runs (F32, F16, BF16, Q8_0, Q4_0,
-// Q5_0, Q5_1, and the K-quants Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).
+// Q5_0, Q5_1, the K-quants Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, and IQ4_NL, IQ4_XS).
 import { UnsupportedQuantError } from '../../common/errors';
 import { GgmlType } from '../gguf/types';
 import { bf16BitsToF32, f16BitsToF32, f32ArrayToBf16, f32ArrayToF16 } from './f16';
+import { dequantizeIQ4_NL, dequantizeIQ4_XS, quantizeIQ4_NL, quantizeIQ4_XS } from './iq4';
 import { dequantizeQ2_K, quantizeQ2_K } from './q2_k';
 import { dequantizeQ3_K, quantizeQ3_K } from './q3_k';
 import { dequantizeQ4_0, quantizeQ4_0 } from './q4_0';
@@ -14,7 +15,7 @@ import { dequantizeQ6_K, quantizeQ6_K } from './q6_k';
 import { dequantizeQ8_0, quantizeQ8_0 } from './q8_0';
 
 export const RUNNABLE_TYPES: readonly GgmlType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
-  GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+  GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS];
 
 function typeName(type: GgmlType): string {
   return GgmlType[type] ?? `type ${type}`;
@@ -52,6 +53,8 @@ export function dequantizeTensor(type: GgmlType, bytes: Uint8Array, elementCount
     case GgmlType.Q4_K: return dequantizeQ4_K(bytes, elementCount);
     case GgmlType.Q5_K: return dequantizeQ5_K(bytes, elementCount);
     case GgmlType.Q6_K: return dequantizeQ6_K(bytes, elementCount);
+    case GgmlType.IQ4_NL: return dequantizeIQ4_NL(bytes, elementCount);
+    case GgmlType.IQ4_XS: return dequantizeIQ4_XS(bytes, elementCount);
     default: throw new UnsupportedQuantError(tensorName, typeName(type));
   }
 }
@@ -74,6 +77,8 @@ export function quantizeTensor(type: GgmlType, values: Float32Array, tensorName 
     case GgmlType.Q4_K: return quantizeQ4_K(values);
     case GgmlType.Q5_K: return quantizeQ5_K(values);
     case GgmlType.Q6_K: return quantizeQ6_K(values);
+    case GgmlType.IQ4_NL: return quantizeIQ4_NL(values);
+    case GgmlType.IQ4_XS: return quantizeIQ4_XS(values);
     default: throw new UnsupportedQuantError(tensorName, typeName(type));
   }
 }
