@@ -95,6 +95,10 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
     return;
   }
   const nBlocks = src.byteLength / l.ggufBlockBytes;
+  // Views made once, not per block (a 7B model has ~27M blocks).
+  const scalesF32 = new DataView(scales.buffer, scales.byteOffset, scales.byteLength);
+  const scalesI8 = new Int8Array(scales.buffer, scales.byteOffset, scales.byteLength);
+  const f16At = (at: number) => f16BitsToF32(src[at] | (src[at + 1] << 8));
   for (let b = 0; b < nBlocks; b++) {
     const s = b * l.ggufBlockBytes;
     const sd = b * l.scaleBlockBytes;
@@ -102,20 +106,20 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
     if (dtype === 'q6_k') {
       data.set(src.subarray(s, s + 192), dd);
       scales.set(src.subarray(s + 192, s + 208), sd);
-      view(scales, sd + 16).setFloat32(0, f16BitsToF32(src[s + 208] | (src[s + 209] << 8)), true);
+      scalesF32.setFloat32(sd + 16, f16At(s + 208), true);
     } else if (dtype === 'q3_k') {
       data.set(src.subarray(s, s + 96), dd);
-      scales.set(new Uint8Array(unpackQ3_KScales(src, s + 96).buffer), sd);
-      view(scales, sd + 16).setFloat32(0, f16BitsToF32(src[s + 108] | (src[s + 109] << 8)), true);
+      unpackQ3_KScales(src, s + 96, scalesI8, sd);
+      scalesF32.setFloat32(sd + 16, f16At(s + 108), true);
     } else if (dtype === 'q2_k') {
       data.set(src.subarray(s + 16, s + 80), dd);
       scales.set(src.subarray(s, s + 16), sd);
-      view(scales, sd + 16).setFloat32(0, f16BitsToF32(src[s + 80] | (src[s + 81] << 8)), true);
-      view(scales, sd + 20).setFloat32(0, f16BitsToF32(src[s + 82] | (src[s + 83] << 8)), true);
+      scalesF32.setFloat32(sd + 16, f16At(s + 80), true);
+      scalesF32.setFloat32(sd + 20, f16At(s + 82), true);
     } else if (dtype === 'iq4_xs') {
       data.set(src.subarray(s + 8, s + 136), dd);
-      scales.set(new Uint8Array(iq4xsScales(src, s).buffer), sd);
-      view(scales, sd + 8).setFloat32(0, f16BitsToF32(src[s] | (src[s + 1] << 8)), true);
+      iq4xsScales(src, s, scalesI8, sd);
+      scalesF32.setFloat32(sd + 8, f16At(s), true);
     } else if (dtype === 'q5_0') {
       scales.set(src.subarray(s, s + 2), sd);
       scales[sd + 2] = 0;
@@ -128,9 +132,4 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
       data.set(src.subarray(s + l.scaleBlockBytes, s + l.ggufBlockBytes), dd);
     }
   }
-}
-
-/** A 4-byte view of `bytes` at `at` (a widened f32 scale). */
-function view(bytes: Uint8Array, at: number): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset + at, 4);
 }

@@ -43,12 +43,11 @@ export function dequantizeIQ4_XS(bytes: Uint8Array, elementCount: number): Float
   return out;
 }
 
-/** The 8 signed sub-block scales (ls - 32, -32..31) of the IQ4_XS block at `at`. */
-export function iq4xsScales(bytes: Uint8Array, at: number): Int8Array {
+/** The 8 signed sub-block scales (ls - 32, -32..31) of the IQ4_XS block at `at`, into out[outAt ..]. */
+export function iq4xsScales(bytes: Uint8Array, at: number, out: Int8Array = new Int8Array(8), outAt = 0): Int8Array {
   const h = bytes[at + 2] | (bytes[at + 3] << 8);
-  const s = new Int8Array(8);
-  for (let ib = 0; ib < 8; ib++) s[ib] = (((bytes[at + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0x0f) | (((h >> (2 * ib)) & 3) << 4)) - 32;
-  return s;
+  for (let ib = 0; ib < 8; ib++) out[outAt + ib] = (((bytes[at + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0x0f) | (((h >> (2 * ib)) & 3) << 4)) - 32;
+  return out;
 }
 
 /** 32 weights of a 16-byte qs run at `qs`: out[o + j] = dl * kvalues[low nibble of byte j], out[o + j + 16] the high. */

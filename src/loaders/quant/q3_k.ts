@@ -13,18 +13,18 @@ export const Q3_K_BLOCK_BYTES = 110;
 const fr = Math.fround;
 
 /**
- * The 16 signed sub-block scales (s - 32, -32..31) from the 12 packed bytes at `at`: scale i keeps its
+ * The 16 signed sub-block scales (s - 32, -32..31) from the 12 packed bytes at `at`, into out[outAt ..]
+ * (default a new array; the GPU repack writes them in place): scale i keeps its
  * low 4 bits in byte i (i < 8, low nibble) or byte i - 8 (high nibble), its top 2 bits at bit 2(i/4) of
  * byte 8 + i%4 (the aux[] shuffle of dequantize_row_q3_K).
  */
-export function unpackQ3_KScales(bytes: Uint8Array, at: number): Int8Array {
-  const s = new Int8Array(16);
+export function unpackQ3_KScales(bytes: Uint8Array, at: number, out: Int8Array = new Int8Array(16), outAt = 0): Int8Array {
   for (let i = 0; i < 16; i++) {
     const low = i < 8 ? bytes[at + i] & 0x0f : bytes[at + i - 8] >> 4;
     const high = (bytes[at + 8 + (i % 4)] >> (2 * (i >> 2))) & 3;
-    s[i] = (low | (high << 4)) - 32;
+    out[outAt + i] = (low | (high << 4)) - 32;
   }
-  return s;
+  return out;
 }
 
 /** Packs 16 6-bit values (0..63, i.e. scale + 32) into 12 bytes at `at` (quantize_row_q3_K_ref). */
