@@ -8,9 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GgmlType } from '../../src/loaders/gguf/types';
 import { dequantizeIQ4_NL, dequantizeIQ4_XS, iq4xsScales, IQ4NL_VALUES, quantizeIQ4_NL } from '../../src/loaders/quant/iq4';
-import { dequantizeTensor, quantizeTensor, RUNNABLE_TYPES } from '../../src/loaders/quant/tensor';
-import { DTYPE_OF_GGML, gpuRowBytes, repackBlocks } from '../../src/loaders/repack';
+import { dequantizeTensor, RUNNABLE_TYPES } from '../../src/loaders/quant/tensor';
+import { DTYPE_OF_GGML } from '../../src/loaders/repack';
 import { Xoshiro128 } from '../../src/tools/prng';
+import { repackedRow, roundTripNmse } from '../helpers/quant';
 
 test('IQ4_NL hand block: d * kvalues[nibble], byte j = weights j (low) and j + 16 (high)', () => {
   const b = new Uint8Array(36);
@@ -55,15 +56,9 @@ test('IQ4_NL/IQ4_XS quantizers: valid blocks within the expected error on random
   // Uniform data: 16 non-linear levels (dense near zero, so worse than 4-bit uniform levels on uniform data).
   for (const [type, maxNmse] of [[GgmlType.IQ4_NL, 0.007], [GgmlType.IQ4_XS, 0.007]] as const) {
     assert.ok(RUNNABLE_TYPES.includes(type));
-    const y = dequantizeTensor(type, quantizeTensor(type, x), x.length);
-    let se = 0;
-    let ss = 0;
-    for (let i = 0; i < x.length; i++) {
-      se += (y[i] - x[i]) ** 2;
-      ss += x[i] ** 2;
-    }
-    console.log(`${GgmlType[type]} NMSE ${(se / ss).toExponential(3)}`);
-    assert.ok(se / ss < maxNmse, `${GgmlType[type]} NMSE ${se / ss}`);
+    const nmse = roundTripNmse(type, x);
+    console.log(`${GgmlType[type]} NMSE ${nmse.toExponential(3)}`);
+    assert.ok(nmse < maxNmse, `${GgmlType[type]} NMSE ${nmse}`);
   }
   // The table's ends are reachable: a block's largest-magnitude value maps to -127 (d = max / -127).
   const one = new Float32Array(32).fill(0.01);
@@ -80,11 +75,7 @@ test('GPU repack: IQ4_NL d then qs as Q4_0; IQ4_XS qs contiguous, its scales unp
   const x = rng.fill(new Float32Array(512), 1);
   for (const type of [GgmlType.IQ4_NL, GgmlType.IQ4_XS]) {
     const dtype = DTYPE_OF_GGML[type]!;
-    const src = quantizeTensor(type, x);
-    const sizes = gpuRowBytes(dtype, 512);
-    const data = new Uint8Array(sizes.data);
-    const scales = new Uint8Array(sizes.scales);
-    repackBlocks(dtype, src, data, scales);
+    const { src, data, scales } = repackedRow(type, x);
     if (dtype === 'iq4_nl') {
       for (let b = 0; b < 16; b++) {
         assert.deepEqual(scales.subarray(2 * b, 2 * b + 2), src.subarray(18 * b, 18 * b + 2));

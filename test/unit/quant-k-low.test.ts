@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { GgmlType } from '../../src/loaders/gguf/types';
 import { dequantizeQ2_K, quantizeQ2_K } from '../../src/loaders/quant/q2_k';
 import { dequantizeQ3_K, packQ3_KScales, unpackQ3_KScales } from '../../src/loaders/quant/q3_k';
-import { dequantizeTensor, quantizeTensor, RUNNABLE_TYPES } from '../../src/loaders/quant/tensor';
-import { DTYPE_OF_GGML, gpuRowBytes, repackBlocks } from '../../src/loaders/repack';
+import { dequantizeTensor, RUNNABLE_TYPES } from '../../src/loaders/quant/tensor';
+import { DTYPE_OF_GGML } from '../../src/loaders/repack';
 import { Xoshiro128 } from '../../src/tools/prng';
+import { repackedRow, roundTripNmse } from '../helpers/quant';
 
 test('Q2_K hand block: (d * sc) * q - dmin * m per 16 weights, 2-bit quants at bit 2j of qs[32n + l]', () => {
   const b = new Uint8Array(84);
@@ -78,15 +79,9 @@ test('Q2_K/Q3_K quantizers: valid blocks within the expected error on random dat
   const bounds: Array<[GgmlType, number]> = [[GgmlType.Q2_K, 0.09], [GgmlType.Q3_K, 0.03]];
   for (const [type, maxNmse] of bounds) {
     assert.ok(RUNNABLE_TYPES.includes(type));
-    const y = dequantizeTensor(type, quantizeTensor(type, x), x.length);
-    let se = 0;
-    let ss = 0;
-    for (let i = 0; i < x.length; i++) {
-      se += (y[i] - x[i]) ** 2;
-      ss += x[i] ** 2;
-    }
-    console.log(`${GgmlType[type]} NMSE ${(se / ss).toExponential(3)}`);
-    assert.ok(se / ss < maxNmse, `${GgmlType[type]} NMSE ${se / ss}`);
+    const nmse = roundTripNmse(type, x);
+    console.log(`${GgmlType[type]} NMSE ${nmse.toExponential(3)}`);
+    assert.ok(nmse < maxNmse, `${GgmlType[type]} NMSE ${nmse}`);
   }
   assert.throws(() => quantizeQ2_K(new Float32Array(255)), RangeError);
   assert.throws(() => dequantizeQ3_K(new Uint8Array(109), 256), RangeError);
@@ -99,11 +94,7 @@ test('GPU repack: Q2_K qs contiguous, its scale bytes then d and dmin as f32 apa
   const f16Of = (bytes: Uint8Array) => dequantizeTensor(GgmlType.F16, bytes, 1)[0];
   for (const type of [GgmlType.Q2_K, GgmlType.Q3_K]) {
     const dtype = DTYPE_OF_GGML[type]!;
-    const src = quantizeTensor(type, x);
-    const sizes = gpuRowBytes(dtype, 512);
-    const data = new Uint8Array(sizes.data);
-    const scales = new Uint8Array(sizes.scales);
-    repackBlocks(dtype, src, data, scales);
+    const { src, data, scales } = repackedRow(type, x);
     const blockBytes = src.length / 2;
     for (let b = 0; b < 2; b++) {
       const s = src.subarray(b * blockBytes, (b + 1) * blockBytes);

@@ -10,9 +10,10 @@ import { packScaleMinK4, scaleMinK4 } from '../../src/loaders/quant/kquants';
 import { dequantizeQ4_K, quantizeQ4_K } from '../../src/loaders/quant/q4_k';
 import { dequantizeQ5_K } from '../../src/loaders/quant/q5_k';
 import { dequantizeQ6_K } from '../../src/loaders/quant/q6_k';
-import { dequantizeTensor, quantizeTensor, RUNNABLE_TYPES } from '../../src/loaders/quant/tensor';
-import { DTYPE_OF_GGML, gpuRowBytes, repackBlocks } from '../../src/loaders/repack';
+import { dequantizeTensor, RUNNABLE_TYPES } from '../../src/loaders/quant/tensor';
+import { DTYPE_OF_GGML } from '../../src/loaders/repack';
 import { Xoshiro128 } from '../../src/tools/prng';
+import { repackedRow, roundTripNmse } from '../helpers/quant';
 
 /** A Q4_K/Q5_K header: d = 1, dmin = 0.5; sub-block 0 (sc 2, m 3), 1 (sc 4, m 6), 5 (sc 33, m 17). */
 function kHeader(block: Uint8Array): void {
@@ -93,14 +94,8 @@ test('K-quant quantizers: valid blocks within the expected error on random data;
   const bounds: Array<[GgmlType, number]> = [[GgmlType.Q4_K, 6e-3], [GgmlType.Q5_K, 1.5e-3], [GgmlType.Q6_K, 4e-4]];
   for (const [type, maxNmse] of bounds) {
     assert.ok(RUNNABLE_TYPES.includes(type));
-    const y = dequantizeTensor(type, quantizeTensor(type, x), x.length);
-    let se = 0;
-    let ss = 0;
-    for (let i = 0; i < x.length; i++) {
-      se += (y[i] - x[i]) ** 2;
-      ss += x[i] ** 2;
-    }
-    assert.ok(se / ss < maxNmse, `${GgmlType[type]} NMSE ${se / ss}`);
+    const nmse = roundTripNmse(type, x);
+    assert.ok(nmse < maxNmse, `${GgmlType[type]} NMSE ${nmse}`);
   }
   assert.throws(() => quantizeQ4_K(new Float32Array(255)), RangeError);
   assert.throws(() => dequantizeQ6_K(new Uint8Array(209), 256), RangeError);
@@ -111,11 +106,7 @@ test('GPU repack: Q4_K/Q5_K headers and Q6_K scales + d (as f32) apart, quants c
   const x = rng.fill(new Float32Array(512), 1);
   for (const type of [GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K]) {
     const dtype = DTYPE_OF_GGML[type]!;
-    const src = quantizeTensor(type, x);
-    const sizes = gpuRowBytes(dtype, 512);
-    const data = new Uint8Array(sizes.data);
-    const scales = new Uint8Array(sizes.scales);
-    repackBlocks(dtype, src, data, scales);
+    const { src, data, scales } = repackedRow(type, x);
     const blockBytes = src.length / 2;
     for (let b = 0; b < 2; b++) {
       const s = src.subarray(b * blockBytes, (b + 1) * blockBytes);

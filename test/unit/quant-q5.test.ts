@@ -11,9 +11,9 @@ import { GgmlType } from '../../src/loaders/gguf/types';
 import { matrixType, tensorType, useMoreBits, WEIGHT_TYPES } from '../../src/loaders/llama2c';
 import { dequantizeQ5_0, quantizeQ5_0 } from '../../src/loaders/quant/q5_0';
 import { dequantizeQ5_1, quantizeQ5_1 } from '../../src/loaders/quant/q5_1';
-import { dequantizeTensor, quantizeTensor, RUNNABLE_TYPES } from '../../src/loaders/quant/tensor';
-import { DTYPE_OF_GGML, gpuRowBytes, repackBlocks } from '../../src/loaders/repack';
+import { RUNNABLE_TYPES } from '../../src/loaders/quant/tensor';
 import { Xoshiro128 } from '../../src/tools/prng';
+import { repackedRow, roundTripNmse } from '../helpers/quant';
 
 /**
  * Quants and fifth bits shared by both hand blocks (qh at `qh`, qs at `qs`): element 0 = 10 | 16,
@@ -65,14 +65,8 @@ test('Q5_0/Q5_1 quantizers: within the expected error on random data; dequantize
   // Uniform data, 5 bits per weight with one f16 scale (and min) per 32: NMSE about 1e-3 (measured 9.7e-4, 8.9e-4).
   for (const [type, maxNmse] of [[GgmlType.Q5_0, 1.5e-3], [GgmlType.Q5_1, 1.2e-3]] as const) {
     assert.ok(RUNNABLE_TYPES.includes(type));
-    const y = dequantizeTensor(type, quantizeTensor(type, x), x.length);
-    let se = 0;
-    let ss = 0;
-    for (let i = 0; i < x.length; i++) {
-      se += (y[i] - x[i]) ** 2;
-      ss += x[i] ** 2;
-    }
-    assert.ok(se / ss < maxNmse, `${GgmlType[type]} NMSE ${se / ss}`);
+    const nmse = roundTripNmse(type, x);
+    assert.ok(nmse < maxNmse, `${GgmlType[type]} NMSE ${nmse}`);
   }
   assert.throws(() => quantizeQ5_0(new Float32Array(33)), RangeError);
   assert.throws(() => dequantizeQ5_1(new Uint8Array(23), 32), RangeError);
@@ -82,13 +76,8 @@ test('GPU repack: qs contiguous; Q5_0 d, 0, qh and Q5_1 d, m, qh as 8 bytes of s
   const rng = new Xoshiro128(22);
   const x = rng.fill(new Float32Array(64), 1);
   for (const type of [GgmlType.Q5_0, GgmlType.Q5_1]) {
-    const dtype = DTYPE_OF_GGML[type]!;
-    const src = quantizeTensor(type, x);
-    const sizes = gpuRowBytes(dtype, 64);
-    assert.deepEqual(sizes, { data: 32, scales: 16 });
-    const data = new Uint8Array(sizes.data);
-    const scales = new Uint8Array(sizes.scales);
-    repackBlocks(dtype, src, data, scales);
+    const { src, data, scales } = repackedRow(type, x);
+    assert.deepEqual({ data: data.length, scales: scales.length }, { data: 32, scales: 16 });
     const blockBytes = src.length / 2;
     for (let b = 0; b < 2; b++) {
       const s = src.subarray(b * blockBytes, (b + 1) * blockBytes);
