@@ -11,7 +11,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { ModelFormatError } from '../common/errors';
 import { writeGguf, type GgufTensorToWrite } from './gguf/writer';
-import { GgmlType, GgufValueType, type GgufMetadataEntry } from './gguf/types';
+import { GGML_BLOCK_LAYOUT, GgmlType, GgufValueType, type GgufMetadataEntry } from './gguf/types';
 import { quantizeTensor } from './quant/tensor';
 
 export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs' | 'q4_k_m' | 'q4_k_m_ggml';
@@ -82,11 +82,9 @@ export const WEIGHT_TYPES: Record<WeightTypeName, WeightType> = {
   q4_k_m_ggml: { ggml: GgmlType.Q4_K, fileType: 15, promoted: { ggml: GgmlType.Q6_K, names: Q4_K_M_PROMOTED, layers: 'more-bits', tiedEmbedding: true } },
 };
 
-/** Elements per block of the block-quantized types these tools write. */
+/** Elements per block of a GGML type (1 for F32, F16, BF16). */
 function blockElems(type: GgmlType): number {
-  if (type === GgmlType.Q8_0 || type === GgmlType.Q4_0 || type === GgmlType.Q5_0 || type === GgmlType.Q5_1 || type === GgmlType.IQ4_NL) return 32;
-  if (type === GgmlType.Q2_K || type === GgmlType.Q3_K || type === GgmlType.Q4_K || type === GgmlType.Q5_K || type === GgmlType.Q6_K || type === GgmlType.IQ4_XS) return 256;
-  return 1;
+  return GGML_BLOCK_LAYOUT[type]?.blockElems ?? 1;
 }
 
 /** llama-quantize's type for a K-quant tensor whose rows are not whole superblocks (convert_incompatible_tensor). */
