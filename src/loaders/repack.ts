@@ -21,9 +21,7 @@
 // from scales_l/scales_h to int8 (ls - 32), then d widened to f32, 12 bytes (3 u32).
 
 import { GgmlType } from './gguf/types';
-import { f16BitsToF32 } from './quant/f16';
-import { iq4xsScales } from './quant/iq4';
-import { unpackQ3_KScales } from './quant/q3_k';
+import { repackQuantBlocks } from './repackBlocks';
 
 export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs';
 
@@ -87,49 +85,12 @@ export function ggufRowBytes(dtype: WeightDtype, cols: number): number {
   return (cols / l.blockElems) * l.ggufBlockBytes;
 }
 
-/** Splits whole GGUF blocks into the quants and the scales (both written into the given arrays). */
+/** Splits whole GGUF blocks into the quants and the scales (both written into the given arrays, 4-byte aligned). */
 export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Array, scales: Uint8Array): void {
   const l = GPU_LAYOUT[dtype];
   if (l.scaleBlockBytes === 0) {
     data.set(src);
     return;
   }
-  const nBlocks = src.byteLength / l.ggufBlockBytes;
-  // Views made once, not per block (a 7B model has ~27M blocks).
-  const scalesF32 = new DataView(scales.buffer, scales.byteOffset, scales.byteLength);
-  const scalesI8 = new Int8Array(scales.buffer, scales.byteOffset, scales.byteLength);
-  const f16At = (at: number) => f16BitsToF32(src[at] | (src[at + 1] << 8));
-  for (let b = 0; b < nBlocks; b++) {
-    const s = b * l.ggufBlockBytes;
-    const sd = b * l.scaleBlockBytes;
-    const dd = b * l.dataBlockBytes;
-    if (dtype === 'q6_k') {
-      data.set(src.subarray(s, s + 192), dd);
-      scales.set(src.subarray(s + 192, s + 208), sd);
-      scalesF32.setFloat32(sd + 16, f16At(s + 208), true);
-    } else if (dtype === 'q3_k') {
-      data.set(src.subarray(s, s + 96), dd);
-      unpackQ3_KScales(src, s + 96, scalesI8, sd);
-      scalesF32.setFloat32(sd + 16, f16At(s + 108), true);
-    } else if (dtype === 'q2_k') {
-      data.set(src.subarray(s + 16, s + 80), dd);
-      scales.set(src.subarray(s, s + 16), sd);
-      scalesF32.setFloat32(sd + 16, f16At(s + 80), true);
-      scalesF32.setFloat32(sd + 20, f16At(s + 82), true);
-    } else if (dtype === 'iq4_xs') {
-      data.set(src.subarray(s + 8, s + 136), dd);
-      iq4xsScales(src, s, scalesI8, sd);
-      scalesF32.setFloat32(sd + 8, f16At(s), true);
-    } else if (dtype === 'q5_0') {
-      scales.set(src.subarray(s, s + 2), sd);
-      scales[sd + 2] = 0;
-      scales[sd + 3] = 0;
-      scales.set(src.subarray(s + 2, s + 6), sd + 4);
-      data.set(src.subarray(s + 6, s + 22), dd);
-    } else {
-      // q8_0/q4_0/iq4_nl: the f16 d first; q5_1: d, m and qh first (8 bytes); q4_k/q5_k: d, dmin and the packed scales first (16 bytes).
-      scales.set(src.subarray(s, s + l.scaleBlockBytes), sd);
-      data.set(src.subarray(s + l.scaleBlockBytes, s + l.ggufBlockBytes), dd);
-    }
-  }
+  repackQuantBlocks(dtype, src, src.byteLength / l.ggufBlockBytes, l.ggufBlockBytes, l.dataBlockBytes / 4, l.scaleBlockBytes, data, scales);
 }
