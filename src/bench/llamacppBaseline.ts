@@ -79,3 +79,33 @@ export async function openLlamaCppTimer(modelPath: string, contextSize: number, 
     dispose: () => lc.dispose(),
   };
 }
+
+/**
+ * llama.cpp's load time of the same file, `runs` times (ms each): loadModel and a 64-token context, i.e.
+ * until it could evaluate. The library itself is set up once, untimed. On the CPU it maps the file
+ * (mmap), so pages are read when first used, not here: a floor for "ready to run" more than a like-for-like.
+ */
+export async function llamaCppLoadMs(modelPath: string, runs: number, gpu: false | 'vulkan' = false): Promise<{ label: string; ms: number[] }> {
+  let mod: NodeLlamaCpp;
+  try {
+    mod = await import('node-llama-cpp');
+  } catch {
+    throw new UsageError('the llama.cpp baseline needs the node-llama-cpp package (npm install, dev dependencies included)');
+  }
+  if (gpu === 'vulkan') process.env.GGML_VK_VISIBLE_DEVICES ??= '0';
+  const llama = await mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error });
+  try {
+    const ms: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const t0 = performance.now();
+      const model = await llama.loadModel({ modelPath });
+      const context = await model.createContext({ contextSize: 64, batchSize: 16 });
+      ms.push(performance.now() - t0);
+      await context.dispose();
+      await model.dispose();
+    }
+    return { label: `llama.cpp ${gpu === 'vulkan' ? 'Vulkan' : 'CPU'} (node-llama-cpp ${llama.buildType ?? ''})`.replace(/ \)/, ')'), ms };
+  } finally {
+    await llama.dispose();
+  }
+}

@@ -1,4 +1,4 @@
-// `tandem bench decode|prefill|bandwidth|matvec|verify|dispatch`: JSON lines, one per figure, every timing next to a baseline
+// `tandem bench decode|prefill|bandwidth|matvec|verify|dispatch|load`: JSON lines, one per figure, every timing next to a baseline
 // measured in the same run (the device's copy bandwidth; llama.cpp on the same GGUF with --baseline).
 
 import { parseArgs } from 'node:util';
@@ -22,6 +22,7 @@ import { measureVerifyCost } from '../bench/verify';
 import { SPLIT_ATTENTION_MAX_TOKENS } from '../ops/attention';
 import { encodedDispatches } from '../ops/context';
 import { benchDispatch } from './benchDispatch';
+import { benchLoad } from './benchLoad';
 import { emit, type Figure } from './figure';
 import { median } from '../bench/stats';
 
@@ -78,7 +79,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     },
   });
   const what = positionals[0];
-  if (!['decode', 'prefill', 'bandwidth', 'matvec', 'verify', 'dispatch'].includes(what)) throw new UsageError('bench decode|prefill|bandwidth|matvec|verify|dispatch --model <gguf>');
+  if (!['decode', 'prefill', 'bandwidth', 'matvec', 'verify', 'dispatch', 'load'].includes(what)) throw new UsageError('bench decode|prefill|bandwidth|matvec|verify|dispatch|load --model <gguf>');
   if (v.baseline !== undefined && v.baseline !== 'llamacpp' && v.baseline !== 'llamacpp-vulkan') throw new UsageError('--baseline llamacpp|llamacpp-vulkan');
   const context = Number(v.context ?? 512);
   const nTokens = Number(v.tokens ?? 16);
@@ -114,6 +115,10 @@ export async function benchCommand(args: string[]): Promise<void> {
       return;
     }
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
+    if (what === 'load') {
+      await benchLoad(gpu, v.model, runs, v.baseline as 'llamacpp' | 'llamacpp-vulkan' | undefined, adapter);
+      return;
+    }
     // --split-keys N: keys per split of decode attention (0: none); default: the adapter's (64 on GPUs).
     const attentionSplitKeys = v['split-keys'] === undefined ? undefined : Number(v['split-keys']);
     if (attentionSplitKeys !== undefined && !(Number.isInteger(attentionSplitKeys) && attentionSplitKeys >= 0)) throw new UsageError(`--split-keys: a count of keys >= 0, got "${v['split-keys']}"`);

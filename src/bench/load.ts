@@ -1,0 +1,103 @@
+// Model load time against its floor, measured in the same process: loadModel (read the GGUF, repack the
+// quantized blocks into the kernels' layouts, upload) and a raw upload of the same tensor bytes in the
+// same chunk size with no repack, so the ratio is what our loader adds to reading and copying. Runs
+// alternate so that drift (and the page cache, warm after the first run) hits both alike. The repack is
+// also timed alone per weight type, against a memcpy (TypedArray.set) of the same bytes.
+
+import type { Gpu } from '../gpu/device';
+import { BufferOwner, writeBytes } from '../gpu/buffers';
+import { readTensorBytes } from '../loaders/gguf/reader';
+import type { GgufFile } from '../loaders/gguf/types';
+import { DTYPE_OF_GGML, GPU_LAYOUT, gpuRowBytes, repackBlocks, type WeightDtype } from '../loaders/repack';
+import { loadModel, readModelConfig } from '../model/load';
+import { median } from './stats';
+
+/** The loader's own read size (gpu/matrix.ts UPLOAD_BYTES), so the floor reads in the same steps. */
+const CHUNK_BYTES = 16 << 20;
+
+export interface LoadTimes {
+  /** Tensor bytes in the file. */
+  fileBytes: number;
+  loadMs: number[];
+  rawUploadMs: number[];
+}
+
+/** Every tensor's bytes, read in CHUNK_BYTES pieces and written to GPU buffers as they are. */
+async function rawUpload(gpu: Gpu, file: GgufFile): Promise<void> {
+  const owner = new BufferOwner(gpu.device, 'bench-load-raw');
+  try {
+    const maxBytes = Math.min(gpu.limits.maxBufferSize, gpu.limits.maxStorageBufferBindingSize);
+    for (const t of file.tensors) {
+      for (let bufStart = 0; bufStart < t.byteSize; bufStart += maxBytes) {
+        const size = Math.min(maxBytes, t.byteSize - bufStart);
+        const buf = owner.storage(size, t.name);
+        for (let at = 0; at < size; at += CHUNK_BYTES) {
+          writeBytes(gpu.device, buf, at, await readTensorBytes(file, t, bufStart + at, Math.min(CHUNK_BYTES, size - at)));
+        }
+      }
+    }
+    await gpu.device.queue.onSubmittedWorkDone();
+  } finally {
+    owner.dispose();
+  }
+}
+
+export async function measureLoad(gpu: Gpu, path: string, runs: number): Promise<LoadTimes> {
+  const { file } = await readModelConfig(path);
+  const times: LoadTimes = { fileBytes: file.tensors.reduce((s, t) => s + t.byteSize, 0), loadMs: [], rawUploadMs: [] };
+  for (let r = 0; r < runs; r++) {
+    let t0 = performance.now();
+    const { model } = await loadModel(gpu, path, { maxContextTokens: 64, maxBatchTokens: 16 });
+    await gpu.device.queue.onSubmittedWorkDone();
+    times.loadMs.push(performance.now() - t0);
+    model.dispose();
+    t0 = performance.now();
+    await rawUpload(gpu, file);
+    times.rawUploadMs.push(performance.now() - t0);
+  }
+  return times;
+}
+
+export interface RepackSpeed {
+  dtype: WeightDtype;
+  bytes: number;
+  repackBytesPerS: number;
+  memcpyBytesPerS: number;
+}
+
+/** Per quantized weight type in the file: up to CHUNK_BYTES of its largest tensor, repacked and copied `runs` times. */
+export async function measureRepack(path: string, runs: number): Promise<RepackSpeed[]> {
+  const { file } = await readModelConfig(path);
+  const largest = new Map<WeightDtype, GgufFile['tensors'][number]>();
+  for (const t of file.tensors) {
+    const dtype = DTYPE_OF_GGML[t.type];
+    if (!dtype || GPU_LAYOUT[dtype].scaleBlockBytes === 0 || t.dims.length < 2) continue;
+    if ((largest.get(dtype)?.byteSize ?? 0) < t.byteSize) largest.set(dtype, t);
+  }
+  const out: RepackSpeed[] = [];
+  for (const [dtype, t] of largest) {
+    const cols = t.dims[0];
+    const rowBytes = (cols / GPU_LAYOUT[dtype].blockElems) * GPU_LAYOUT[dtype].ggufBlockBytes;
+    const rows = Math.max(1, Math.min(t.dims[1], Math.floor(CHUNK_BYTES / rowBytes)));
+    const src = await readTensorBytes(file, t, 0, rows * rowBytes);
+    const gpuBytes = gpuRowBytes(dtype, cols);
+    const data = new Uint8Array(rows * gpuBytes.data);
+    const scales = new Uint8Array(Math.ceil((rows * gpuBytes.scales) / 4) * 4);
+    const copy = new Uint8Array(src.byteLength);
+    const repackMs: number[] = [];
+    const memcpyMs: number[] = [];
+    for (let r = 0; r <= runs; r++) {
+      let t0 = performance.now();
+      repackBlocks(dtype, src, data, scales);
+      const repack = performance.now() - t0;
+      t0 = performance.now();
+      copy.set(src);
+      const memcpy = performance.now() - t0;
+      if (r === 0) continue; // the first run compiles the loops
+      repackMs.push(repack);
+      memcpyMs.push(memcpy);
+    }
+    out.push({ dtype, bytes: src.byteLength, repackBytesPerS: src.byteLength / (median(repackMs) / 1000), memcpyBytesPerS: src.byteLength / (median(memcpyMs) / 1000) });
+  }
+  return out;
+}

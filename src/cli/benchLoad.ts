@@ -1,0 +1,28 @@
+// `tandem bench load --model m.gguf [--runs N] [--baseline llamacpp]`: model load time against a raw upload
+// of the same bytes in the same run (bench/load.ts), the repack alone per weight type against a memcpy,
+// and with --baseline, llama.cpp's load of the same file.
+
+import type { Gpu } from '../gpu/device';
+import { measureLoad, measureRepack } from '../bench/load';
+import { llamaCppLoadMs } from '../bench/llamacppBaseline';
+import { median } from '../bench/stats';
+import { emit } from './figure';
+
+export async function benchLoad(gpu: Gpu, model: string, runs: number, baseline: 'llamacpp' | 'llamacpp-vulkan' | undefined, adapter: string): Promise<void> {
+  for (const r of await measureRepack(model, runs)) {
+    emit({ name: `repack ${r.dtype}`, value: r.repackBytesPerS / 1e9, unit: 'GB/s', vs: 'memcpy of the same bytes', ratio: r.repackBytesPerS / r.memcpyBytesPerS,
+      memcpyGBps: Math.round(r.memcpyBytesPerS / 1e7) / 100, bytes: r.bytes, note: 'GGUF bytes split into the kernels\' layouts per second, one thread' });
+  }
+  const t = await measureLoad(gpu, model, runs);
+  const load = median(t.loadMs);
+  const raw = median(t.rawUploadMs);
+  const common = { model, fileBytes: t.fileBytes, runs, adapter };
+  emit({ name: 'model load time', value: load, unit: 'ms', vs: 'raw upload of the same bytes', ratio: load / raw, rawUploadMs: Math.round(raw), GBps: Math.round((t.fileBytes / load) * 1e-6 * 100) / 100,
+    note: 'loadModel: read, repack, upload (median; the file is in the page cache after the first run)', ...common });
+  if (baseline) {
+    const theirs = await llamaCppLoadMs(model, runs, baseline === 'llamacpp-vulkan' ? 'vulkan' : false);
+    const ms = median(theirs.ms);
+    emit({ name: 'model load time', value: ms, unit: 'ms', engine: theirs.label, note: 'loadModel + a 64-token context; on the CPU the file is mapped, not read', ...common });
+    emit({ name: 'model load time, tandem / llama.cpp', value: load / ms, unit: 'ratio', vs: theirs.label, ...common });
+  }
+}
