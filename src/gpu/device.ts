@@ -28,6 +28,10 @@ export interface AdapterSummary {
   description: string;
   /** A CPU-emulated adapter (lavapipe, SwiftShader, WARP): kernels are chosen differently and it is slow. */
   isSoftware: boolean;
+  /** Shaders are compiled by a CPU JIT at their first dispatch (lavapipe's LLVM; true exactly when
+   *  isSoftware, but kept apart so a test can pick a GPU's kernels on lavapipe and still compile them
+   *  cheaply): kernels keep loops rolled there that a GPU's compiler may unroll. */
+  cpuJit: boolean;
   /** The smallest subgroup the adapter runs (0 when unknown or without subgroups): kernels that reduce
    *  within aligned groups of this many lanes are correct whatever size a dispatch actually gets. */
   subgroupMinSize: number;
@@ -103,7 +107,7 @@ export class Gpu {
     });
     return new Gpu(
       device,
-      { vendor: info.vendor, architecture: info.architecture, description, isSoftware, subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0 },
+      { vendor: info.vendor, architecture: info.architecture, description, isSoftware, cpuJit: isSoftware, subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0 },
       requiredFeatures.includes('timestamp-query'),
       requiredFeatures.includes('subgroups'),
     );

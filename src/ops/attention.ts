@@ -93,10 +93,10 @@ const ATTENTION_KV_LOAD: Record<KvType, string> = {
 };
 
 /** attention.wgsl's holes for the batch variant (rope_store_kv ran first) and the fused decode variant. */
-function attentionSource(headDim: number, WG: number, kvType: KvType, fusedRope: boolean, software: boolean): string {
+function attentionSource(headDim: number, WG: number, kvType: KvType, fusedRope: boolean, rolled: boolean): string {
   return specialise(attentionWgsl, {
     HD: headDim, WG, KV_LOAD: ATTENTION_KV_LOAD[kvType], FUSED_ROPE: fusedRope ? 'true' : 'false',
-    LOOP_BOUND: software ? 'select(n, 0u, step.n_tokens == 0xffffffffu)' : 'n',
+    LOOP_BOUND: rolled ? 'select(n, 0u, step.n_tokens == 0xffffffffu)' : 'n',
     KV_ACCESS: fusedRope ? 'read_write' : 'read',
     STORE_NEW: fusedRope
       ? 'fn store_new(i: u32, k: kv_vec, v: kv_vec) { k_cache[i] = k; v_cache[i] = v; }'
@@ -124,8 +124,9 @@ export class AttentionOp {
       pipeline: ropePipeline,
       bindGroup: ctx.bindGroup(ropePipeline, { 0: ctx.step, 1: b.qkv, 2: b.ropeTable, 3: b.blockTable, 4: b.kCache, 5: b.vCache }, `${label}.rope`),
     };
-    const software = ctx.gpu.adapter.isSoftware;
-    const WG = attentionLanes(s.headDim, software);
+    const WG = attentionLanes(s.headDim, ctx.gpu.adapter.isSoftware);
+    // Lane loops rolled where a CPU JIT compiles the kernel (attention.wgsl loop_bound); the same arithmetic.
+    const rolled = ctx.gpu.adapter.cpuJit;
     const constants = {
       N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
       SPLIT_KEYS: s.splitKeys || 64, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0,
@@ -133,8 +134,8 @@ export class AttentionOp {
     const partials = b.partials ?? ctx.dummy;
     const make = (fused: boolean): Dispatch => {
       // The flavour names every choice the source makes (the pipeline cache keys on it, not on the text).
-      const flavour = `hd${s.headDim}.wg${WG}.kv${kvType}${fused ? '.rope' : ''}${software ? '.rolled' : ''}`;
-      const pipeline = ctx.pipeline('attention', flavour, attentionSource(s.headDim, WG, kvType, fused, software), constants);
+      const flavour = `hd${s.headDim}.wg${WG}.kv${kvType}${fused ? '.rope' : ''}${rolled ? '.rolled' : ''}`;
+      const pipeline = ctx.pipeline('attention', flavour, attentionSource(s.headDim, WG, kvType, fused, rolled), constants);
       return {
         pipeline,
         bindGroup: ctx.bindGroup(pipeline, { 0: ctx.step, 1: b.qkv, 2: b.kCache, 3: b.vCache, 4: b.blockTable, 5: b.out, 6: partials, 7: b.ropeTable }, `${label}.attention${fused ? '.rope' : ''}`),
