@@ -148,8 +148,10 @@ for (const arch of ['llama', 'qwen2'] as const) {
 }
 
 // The decode path (one token per pass: the matrix-vector kernels, both variants) against llama.cpp's
-// greedy decoding of the exact twin: the same 48 tokens.
-for (const type of ['f16', 'q8_0', 'q4_0', 'q4_k_m'] as const) {
+// greedy decoding of the exact twin: the same 48 tokens. The K-quants' decode runs in the d=384
+// q4_k_m_ggml test below (Q4_K and Q6_K among Q5_0 and Q8_0, qkv fused and in parts), not here too: a
+// model's matvec pipelines are minutes of a cold shader cache on lavapipe (CI starts cold).
+for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
   test(`synthetic qwen2 ${type}: greedy decode (every matvec variant) equals llama.cpp on the exact twin`, async () => {
     const path = await ensureSynthetic(`oracle-qwen2-${type}`, tiny('qwen2', type));
     const twin = await exactTwinOf(path);
