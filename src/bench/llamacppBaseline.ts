@@ -26,12 +26,8 @@ export interface LlamaCppContext {
   dispose(): Promise<void>;
 }
 
-/**
- * `threads`: llama.cpp's CPU threads spin while they wait, so the count is set explicitly (default: every
- * core) both as the context's threads and as the instance's maximum (node-llama-cpp treats the context's
- * count as a hint otherwise); on a machine busy with other work, fewer threads give steadier figures.
- */
-export async function openLlamaCppContext(modelPath: string, contextSize: number, gpu: false | 'vulkan' = false, threads = cpus().length): Promise<LlamaCppContext> {
+/** The prebuilt llama.cpp (never a local build); `threads`: its maximum, default node-llama-cpp's. */
+async function getLlamaCpp(gpu: false | 'vulkan', threads?: number): Promise<import('node-llama-cpp').Llama> {
   let mod: NodeLlamaCpp;
   try {
     mod = await import('node-llama-cpp');
@@ -39,7 +35,16 @@ export async function openLlamaCppContext(modelPath: string, contextSize: number
     throw new UsageError('the llama.cpp baseline needs the node-llama-cpp package (npm install, dev dependencies included)');
   }
   if (gpu === 'vulkan') process.env.GGML_VK_VISIBLE_DEVICES ??= '0';
-  const llama = await mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error, maxThreads: threads });
+  return mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error, ...(threads === undefined ? {} : { maxThreads: threads }) });
+}
+
+/**
+ * `threads`: llama.cpp's CPU threads spin while they wait, so the count is set explicitly (default: every
+ * core) both as the context's threads and as the instance's maximum (node-llama-cpp treats the context's
+ * count as a hint otherwise); on a machine busy with other work, fewer threads give steadier figures.
+ */
+export async function openLlamaCppContext(modelPath: string, contextSize: number, gpu: false | 'vulkan' = false, threads = cpus().length): Promise<LlamaCppContext> {
+  const llama = await getLlamaCpp(gpu, threads);
   const model = await llama.loadModel({ modelPath });
   const context = await model.createContext({ contextSize, batchSize: Math.min(512, contextSize), flashAttention: false, threads: { ideal: threads, min: threads } });
   return {
@@ -86,14 +91,7 @@ export async function openLlamaCppTimer(modelPath: string, contextSize: number, 
  * (mmap), so pages are read when first used, not here: a floor for "ready to run" more than a like-for-like.
  */
 export async function llamaCppLoadMs(modelPath: string, runs: number, gpu: false | 'vulkan' = false): Promise<{ label: string; ms: number[] }> {
-  let mod: NodeLlamaCpp;
-  try {
-    mod = await import('node-llama-cpp');
-  } catch {
-    throw new UsageError('the llama.cpp baseline needs the node-llama-cpp package (npm install, dev dependencies included)');
-  }
-  if (gpu === 'vulkan') process.env.GGML_VK_VISIBLE_DEVICES ??= '0';
-  const llama = await mod.getLlama({ gpu, build: 'never', logLevel: mod.LlamaLogLevel.error });
+  const llama = await getLlamaCpp(gpu);
   try {
     const ms: number[] = [];
     for (let r = 0; r < runs; r++) {
