@@ -18,7 +18,7 @@ export async function benchLoad(gpu: Gpu, model: string, runs: number, baseline:
   const raw = median(t.rawUploadMs);
   const common = { model, fileBytes: t.fileBytes, runs, adapter };
   emit({ name: 'model load time', value: load, unit: 'ms', vs: 'raw upload of the same bytes', ratio: load / raw, rawUploadMs: Math.round(raw), GBps: Math.round((t.fileBytes / load) * 1e-6 * 100) / 100,
-    note: 'loadModel: read, repack, upload (median; the file is in the page cache after the first run)', ...common });
+    note: 'loadModel: read, repack, upload; median after an untimed first load (kernels compiled, file in the page cache)', ...common });
   if (baseline) {
     const theirs = await llamaCppLoadMs(model, runs, baseline === 'llamacpp-vulkan' ? 'vulkan' : false);
     const ms = median(theirs.ms);
