@@ -10,7 +10,7 @@ import { alignTo, BufferOwner, writeBytes } from '../gpu/buffers';
 import { readTensorBytes } from '../loaders/gguf/reader';
 import type { GgufFile } from '../loaders/gguf/types';
 import { DTYPE_OF_GGML, GPU_LAYOUT, ggufRowBytes, gpuRowBytes, repackBlocks, type WeightDtype } from '../loaders/repack';
-import { loadModel, readModelConfig } from '../model/load';
+import { loadModel } from '../model/load';
 import { median } from './stats';
 
 /** The loader's own read size (gpu/matrix.ts UPLOAD_BYTES), so the floor reads in the same steps. */
@@ -43,12 +43,11 @@ async function rawUpload(gpu: Gpu, file: GgufFile): Promise<void> {
   }
 }
 
-export async function measureLoad(gpu: Gpu, path: string, runs: number): Promise<LoadTimes> {
-  const { file } = await readModelConfig(path);
+export async function measureLoad(gpu: Gpu, file: GgufFile, runs: number): Promise<LoadTimes> {
   const times: LoadTimes = { fileBytes: file.tensors.reduce((s, t) => s + t.byteSize, 0), loadMs: [], rawUploadMs: [] };
   for (let r = 0; r <= runs; r++) {
     let t0 = performance.now();
-    const { model } = await loadModel(gpu, path, { maxContextTokens: 64, maxBatchTokens: 16 });
+    const { model } = await loadModel(gpu, file.path, { maxContextTokens: 64, maxBatchTokens: 16 });
     await gpu.device.queue.onSubmittedWorkDone();
     const ms = performance.now() - t0;
     model.dispose();
@@ -69,8 +68,7 @@ export interface RepackSpeed {
 }
 
 /** Per quantized weight type in the file: up to CHUNK_BYTES of its largest tensor, repacked and copied `runs` times. */
-export async function measureRepack(path: string, runs: number): Promise<RepackSpeed[]> {
-  const { file } = await readModelConfig(path);
+export async function measureRepack(file: GgufFile, runs: number): Promise<RepackSpeed[]> {
   const largest = new Map<WeightDtype, GgufFile['tensors'][number]>();
   for (const t of file.tensors) {
     const dtype = DTYPE_OF_GGML[t.type];

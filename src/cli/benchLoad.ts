@@ -6,14 +6,16 @@ import type { Gpu } from '../gpu/device';
 import { measureLoad, measureRepack } from '../bench/load';
 import { llamaCppLoadMs } from '../bench/llamacppBaseline';
 import { median } from '../bench/stats';
+import { readModelConfig } from '../model/load';
 import { emit } from './figure';
 
 export async function benchLoad(gpu: Gpu, model: string, runs: number, baseline: 'llamacpp' | 'llamacpp-vulkan' | undefined, adapter: string): Promise<void> {
-  for (const r of await measureRepack(model, runs)) {
+  const { file } = await readModelConfig(model);
+  for (const r of await measureRepack(file, runs)) {
     emit({ name: `repack ${r.dtype}`, value: r.repackBytesPerS / 1e9, unit: 'GB/s', vs: 'memcpy of the same bytes', ratio: r.repackBytesPerS / r.memcpyBytesPerS,
       memcpyGBps: Math.round(r.memcpyBytesPerS / 1e7) / 100, bytes: r.bytes, note: 'GGUF bytes split into the kernels\' layouts per second, one thread' });
   }
-  const t = await measureLoad(gpu, model, runs);
+  const t = await measureLoad(gpu, file, runs);
   const load = median(t.loadMs);
   const raw = median(t.rawUploadMs);
   const common = { model, fileBytes: t.fileBytes, runs, adapter };

@@ -41,7 +41,7 @@ export const DTYPE_OF_GGML: Partial<Record<GgmlType, WeightDtype>> = {
   [GgmlType.IQ4_XS]: 'iq4_xs',
 };
 
-interface GpuLayout {
+export interface GpuLayout {
   /** Elements per GGUF block, bytes per GGUF block. */
   blockElems: number;
   ggufBlockBytes: number;
@@ -92,5 +92,5 @@ export function repackBlocks(dtype: WeightDtype, src: Uint8Array, data: Uint8Arr
     data.set(src);
     return;
   }
-  repackQuantBlocks(dtype, src, src.byteLength / l.ggufBlockBytes, l.ggufBlockBytes, l.dataBlockBytes / 4, l.scaleBlockBytes, data, scales);
+  repackQuantBlocks(dtype, l, src, data, scales);
 }

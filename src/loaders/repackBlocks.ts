@@ -6,7 +6,7 @@
 // platform we ship, as the GPU reads it). f16 scales widen to f32 through a 64K-entry table.
 
 import { f16BitsToF32 } from './quant/f16';
-import type { WeightDtype } from './repack';
+import type { GpuLayout, WeightDtype } from './repack';
 
 let f16Table: Float32Array | null = null;
 
@@ -81,14 +81,12 @@ function iq4xsScaleWords(src: DataView, at: number, out: Uint32Array, to: number
   }
 }
 
-/**
- * Splits `nBlocks` GGUF blocks of `src` into `data` and `scales` (both 4-byte aligned; the layouts of
- * GPU_LAYOUT, with block sizes passed in so this file does not depend on the table).
- */
-export function repackQuantBlocks(
-  dtype: WeightDtype, src: Uint8Array, nBlocks: number, blockBytes: number, dataWords: number, scaleBytes: number,
-  data: Uint8Array, scales: Uint8Array,
-): void {
+/** Splits the whole GGUF blocks of `src` into `data` and `scales` (both 4-byte aligned) as `layout` (GPU_LAYOUT[dtype]) says. */
+export function repackQuantBlocks(dtype: WeightDtype, layout: GpuLayout, src: Uint8Array, data: Uint8Array, scales: Uint8Array): void {
+  const blockBytes = layout.ggufBlockBytes;
+  const nBlocks = src.byteLength / blockBytes;
+  const dataWords = layout.dataBlockBytes >> 2;
+  const scaleBytes = layout.scaleBlockBytes;
   const sv = new DataView(src.buffer, src.byteOffset, src.byteLength);
   const d = viewsOf(data).words;
   const s = viewsOf(scales);

@@ -9,6 +9,7 @@ import { iq4xsScales } from '../../src/loaders/quant/iq4';
 import { unpackQ3_KScales } from '../../src/loaders/quant/q3_k';
 import { GPU_LAYOUT, isQuantized, repackBlocks, type WeightDtype } from '../../src/loaders/repack';
 import { Xoshiro128 } from '../../src/tools/prng';
+import { alignTo } from '../../src/gpu/buffers';
 
 /** One block: copies of byte runs, and the fields that change form (f16 -> f32, 6-bit scales -> int8). */
 function referenceBlock(dtype: WeightDtype, src: Uint8Array, data: Uint8Array, scales: Uint8Array): void {
@@ -53,9 +54,10 @@ for (const dtype of QUANTIZED) {
       const src = backing.subarray(misalign);
       // Destinations 8 bytes into larger arrays, with guard bytes after them that must stay untouched.
       const dataBacking = new Uint8Array(8 + nBlocks * l.dataBlockBytes + 8).fill(0xa5);
-      const scaleBacking = new Uint8Array(8 + Math.ceil((nBlocks * l.scaleBlockBytes) / 4) * 4 + 8).fill(0xa5);
+      const scaleBytes = alignTo(nBlocks * l.scaleBlockBytes, 4);
+      const scaleBacking = new Uint8Array(8 + scaleBytes + 8).fill(0xa5);
       const data = dataBacking.subarray(8, 8 + nBlocks * l.dataBlockBytes);
-      const scales = scaleBacking.subarray(8, 8 + Math.ceil((nBlocks * l.scaleBlockBytes) / 4) * 4);
+      const scales = scaleBacking.subarray(8, 8 + scaleBytes);
       repackBlocks(dtype, src, data, scales);
       for (let b = 0; b < nBlocks; b++) {
         const wantData = new Uint8Array(l.dataBlockBytes);
