@@ -38,6 +38,11 @@ await build({
   banner: { js: '' },
 });
 
+// The repack worker thread (src/loaders/repackWorker.ts), beside every set of bundles that loads models:
+// RepackPool looks for it next to its own bundle or one folder up (dist-test/<suite>/).
+const repackWorker = (outdir) => build({ ...common, entryPoints: { repackWorker: 'src/loaders/repackWorker.ts' }, outdir });
+await repackWorker('dist');
+
 // Benchmark drivers (bench/*.ts) → dist-bench/, built with the tests so a broken driver fails the build.
 function findBench() {
   return readdirSync('bench').filter((n) => n.endsWith('.ts')).map((n) => join('bench', n));
@@ -45,7 +50,9 @@ function findBench() {
 
 if (withTests) {
   await build({ ...common, entryPoints: findBench(), outdir: 'dist-bench' });
+  await repackWorker('dist-bench');
   if (!testFilter) rmSync('dist-test', { recursive: true, force: true });
+  await repackWorker('dist-test');
   const tests = findTests('test').filter((t) => t.includes(testFilter));
   const entryPoints = Object.fromEntries(tests.map((t) => [relative('test', t).replace(/\.ts$/, ''), t]));
   await build({ ...common, entryPoints, outdir: 'dist-test' });

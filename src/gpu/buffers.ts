@@ -81,13 +81,35 @@ export class BufferOwner {
   }
 
   dispose(): void {
+    const any = this.owned.size > 0;
     for (const b of this.owned) {
       uncounted(b);
       b.destroy();
     }
     this.owned.clear();
     this.bytes = 0;
+    if (any) releaseDestroyed(this.device);
   }
+}
+
+/**
+ * Dawn frees a destroyed buffer's memory only once a submit made after the destroy has completed. With
+ * no submit (a model disposed and another loaded in its place: a load only writes), every disposed
+ * model's memory stayed allocated: on lavapipe, RSS grew by a model's size per load/dispose. An empty
+ * submit starts that release; `settleReleases` waits for it.
+ */
+function releaseDestroyed(device: GPUDevice): void {
+  try {
+    device.queue.submit([]);
+  } catch {
+    // A lost or destroyed device has released everything already.
+  }
+}
+
+/** Waits until the memory of buffers destroyed so far is free again (before a large allocation). */
+export async function settleReleases(device: GPUDevice): Promise<void> {
+  releaseDestroyed(device);
+  await device.queue.onSubmittedWorkDone();
 }
 
 export function alignTo(n: number, a: number): number {

@@ -85,6 +85,11 @@ function iq4xsScaleWords(src: DataView, at: number, out: Uint32Array, to: number
 export function repackQuantBlocks(dtype: WeightDtype, layout: GpuLayout, src: Uint8Array, data: Uint8Array, scales: Uint8Array): void {
   const blockBytes = layout.ggufBlockBytes;
   const nBlocks = src.byteLength / blockBytes;
+  // Typed-array writes past a view's end are dropped silently: check the sizes once, up front.
+  if (!Number.isInteger(nBlocks)) throw new RangeError(`repack ${dtype}: ${src.byteLength} bytes is not whole ${blockBytes}-byte blocks`);
+  if (data.byteLength < nBlocks * layout.dataBlockBytes || scales.byteLength < nBlocks * layout.scaleBlockBytes) {
+    throw new RangeError(`repack ${dtype}: ${nBlocks} blocks need ${nBlocks * layout.dataBlockBytes} + ${nBlocks * layout.scaleBlockBytes} bytes; got ${data.byteLength} + ${scales.byteLength}`);
+  }
   const dataWords = layout.dataBlockBytes >> 2;
   const scaleBytes = layout.scaleBlockBytes;
   const sv = new DataView(src.buffer, src.byteOffset, src.byteLength);

@@ -2,6 +2,7 @@
 // it needs against the device, upload the weights (streamed) and build the forward pass.
 
 import { DeviceLostError, OutOfMemoryError } from '../common/errors';
+import { settleReleases } from '../gpu/buffers';
 import type { Gpu } from '../gpu/device';
 import { openGguf } from '../loaders/gguf/reader';
 import type { GgufFile } from '../loaders/gguf/types';
@@ -14,6 +15,7 @@ import { loadWeights, type LoadProgress } from './weights';
 import { planWorkspace } from './workspace';
 import { defaultSplitKeys } from '../ops/attention';
 import { requantizedWeightBytes, type RequantDtype } from '../loaders/quant/requantize';
+import { sharedRepackPool, type RepackPool } from '../loaders/repackPool';
 
 export interface LoadOptions extends Partial<ModelRuntimeOptions> {
   onProgress?: LoadProgress;
@@ -31,6 +33,8 @@ export interface LoadOptions extends Partial<ModelRuntimeOptions> {
    * BlockPool over these buffers (draftLoad.ts). The owner of the buffers disposes them; kvBudgetBytes is ignored.
    */
   sharedKv?: KvBuffers;
+  /** The threads that repack quantized weights (default: the process's pool; null: the loading thread). */
+  repackPool?: RepackPool | null;
 }
 
 export const DEFAULT_BLOCK_SIZE = 16;
@@ -116,6 +120,8 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
   }
   gpu.assertAlive();
   const device = gpu.device;
+  // A model disposed just before (a model switch) gives its memory back before this one takes its own.
+  await settleReleases(device);
   const ctx = new OpContext(gpu, config.name);
   device.pushErrorScope('validation');
   device.pushErrorScope('out-of-memory');
@@ -127,7 +133,7 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
     return [oom, invalid] as [GPUError | null, GPUError | null];
   })());
   try {
-    const weights = await loadWeights(ctx.owner, file, config, options.onProgress, options.requantize);
+    const weights = await loadWeights(ctx.owner, file, config, options.onProgress, options.requantize, options.repackPool === undefined ? sharedRepackPool() : options.repackPool);
     const model = new LlamaModel(gpu, config, weights, runtime, ctx, workspace, shared);
     const [oom, invalid] = await popScopes();
     if (oom) throw new OutOfMemoryError(`the GPU ran out of memory loading ${path} (${ctx.owner.allocatedBytes} bytes allocated): ${oom.message}`, neededBytes);

@@ -6,10 +6,12 @@
 import { ModelFormatError, UnsupportedQuantError } from '../common/errors';
 import type { BufferOwner } from '../gpu/buffers';
 import { uploadMatrix, type GpuMatrix, type RowSource } from '../gpu/matrix';
+import { allSettledOrThrow, UploadQueue } from '../gpu/uploadQueue';
 import { readTensorBytes } from '../loaders/gguf/reader';
 import { GgmlType, type GgufFile, type GgufTensorInfo } from '../loaders/gguf/types';
 import { dequantizeTensor } from '../loaders/quant/tensor';
 import { DTYPE_OF_GGML, ggufRowBytes, type WeightDtype } from '../loaders/repack';
+import { sharedRepackPool, type RepackPool } from '../loaders/repackPool';
 import { requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
 import type { ModelConfig } from './config';
 
@@ -75,7 +77,7 @@ function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number, requantize?:
   const dtype = DTYPE_OF_GGML[t.type];
   if (dtype) {
     const rowBytes = ggufRowBytes(dtype, cols);
-    return { dtype, read: (r, n) => readTensorBytes(file, t, r * rowBytes, n * rowBytes) };
+    return { dtype, read: (r, n, into) => readTensorBytes(file, t, r * rowBytes, n * rowBytes, into) };
   }
   if (t.type === GgmlType.BF16) {
     return {
@@ -90,17 +92,31 @@ function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number, requantize?:
   throw new UnsupportedQuantError(t.name, GgmlType[t.type] ?? `type ${t.type}`);
 }
 
-/** `requantize`: every matrix (the embedding too; norms and biases stay f32) stored as that type, see requantize.ts. */
+/**
+ * `requantize`: every matrix (the embedding too; norms and biases stay f32) stored as that type, see
+ * requantize.ts. `repackPool`: the threads that repack quantized blocks (default: the process's pool;
+ * null: on this thread). The layers load concurrently through one UploadQueue, which bounds the pieces
+ * in flight, so the pool's threads stay busy across tensor boundaries.
+ */
 export async function loadWeights(
   owner: BufferOwner, file: GgufFile, cfg: ModelConfig, onProgress?: LoadProgress, requantize?: RequantDtype,
+  repackPool: RepackPool | null = sharedRepackPool(),
 ): Promise<ModelWeights> {
   const tensors = new TensorReader(file);
   const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
+  const queue = new UploadQueue(repackPool);
   let loaded = 0;
   const progress = (bytes: number) => {
     loaded += bytes;
     onProgress?.(loaded, total);
   };
+  // A failure anywhere (a missing tensor, a short read) stops the pieces not yet started everywhere.
+  const stopOnFailure = <T>(p: Promise<T>): Promise<T> => p.catch((e: unknown) => {
+    queue.fail(e);
+    throw e;
+  });
+  const upload = (dtype: WeightDtype, rows: number, cols: number, read: RowSource, label: string) =>
+    uploadMatrix(owner, dtype, rows, cols, read, label, undefined, { queue });
 
   const vector = async (name: string, len: number): Promise<GPUBuffer> => {
     const t = tensors.get(name, [len]);
@@ -118,24 +134,24 @@ export async function loadWeights(
     if (sources.every((s) => s.dtype === sources[0].dtype)) {
       // One matrix: rows of the parts one after another.
       const starts = outDims.map((_, i) => outDims.slice(0, i).reduce((a, b) => a + b, 0));
-      const read: RowSource = async (r, n) => {
-        const pieces: Uint8Array[] = [];
-        for (let i = 0; i < infos.length && n > 0; i++) {
+      const rowBytes = ggufRowBytes(sources[0].dtype, inDim);
+      const read: RowSource = async (r, n, into) => {
+        const out = into ?? new Uint8Array(n * rowBytes);
+        for (let i = 0; i < infos.length; i++) {
           const lo = Math.max(r, starts[i]);
           const hi = Math.min(r + n, starts[i] + outDims[i]);
-          if (lo < hi) pieces.push(await sources[i].read(lo - starts[i], hi - lo));
+          if (lo >= hi) continue;
+          const at = out.subarray((lo - r) * rowBytes, (hi - r) * rowBytes);
+          const got = await sources[i].read(lo - starts[i], hi - lo, at);
+          if (got !== at) at.set(got);
         }
-        if (pieces.length === 1) return pieces[0];
-        const out = new Uint8Array(pieces.reduce((s, p) => s + p.byteLength, 0));
-        let at = 0;
-        for (const p of pieces) { out.set(p, at); at += p.byteLength; }
         return out;
       };
-      parts.push({ matrix: await uploadMatrix(owner, sources[0].dtype, outDim, inDim, read, label), colOffset: 0 });
+      parts.push({ matrix: await upload(sources[0].dtype, outDim, inDim, read, label), colOffset: 0 });
     } else {
       let col = 0;
       for (let i = 0; i < infos.length; i++) {
-        parts.push({ matrix: await uploadMatrix(owner, sources[i].dtype, outDims[i], inDim, sources[i].read, names[i]), colOffset: col });
+        parts.push({ matrix: await upload(sources[i].dtype, outDims[i], inDim, sources[i].read, names[i]), colOffset: col });
         col += outDims[i];
       }
     }
@@ -146,13 +162,7 @@ export async function loadWeights(
   const c = cfg;
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
-  const embInfo = tensors.get('token_embd.weight', [c.dModel, c.vocabSize]);
-  const emb = rowSource(file, embInfo, c.dModel, requantize);
-  const tokenEmbedding = await uploadMatrix(owner, emb.dtype, c.vocabSize, c.dModel, emb.read, 'token_embd');
-  progress(embInfo.byteSize);
-
-  const layers: LayerWeights[] = [];
-  for (let l = 0; l < c.nLayers; l++) {
+  const loadLayer = async (l: number): Promise<LayerWeights> => {
     const p = `blk.${l}.`;
     const qkv = await matrix([`${p}attn_q.weight`, `${p}attn_k.weight`, `${p}attn_v.weight`], c.dModel, [qDim, kvDim, kvDim], `${p}qkv`);
     if (c.qkvBias) {
@@ -167,24 +177,35 @@ export async function loadWeights(
       bias.set(parts[2], qDim + kvDim);
       qkv.bias = owner.storageFrom(bias, `${p}qkv.bias`);
     }
-    layers.push({
+    return {
       attnNorm: await vector(`${p}attn_norm.weight`, c.dModel),
       qkv,
       attnOut: await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`),
       ffnNorm: await vector(`${p}ffn_norm.weight`, c.dModel),
       gateUp: await matrix([`${p}ffn_gate.weight`, `${p}ffn_up.weight`], c.dModel, [c.ffnDim, c.ffnDim], `${p}gate_up`),
       down: await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`),
-    });
-  }
-  const outputNorm = await vector('output_norm.weight', c.dModel);
-  let output = tokenEmbedding;
-  if (tensors.has('output.weight')) {
-    output = (await matrix(['output.weight'], c.dModel, [c.vocabSize], 'output')).parts[0].matrix;
-  }
+    };
+  };
+
+  const embedding = stopOnFailure((async () => {
+    const info = tensors.get('token_embd.weight', [c.dModel, c.vocabSize]);
+    const src = rowSource(file, info, c.dModel, requantize);
+    const m = await upload(src.dtype, c.vocabSize, c.dModel, src.read, 'token_embd');
+    progress(info.byteSize);
+    return m;
+  })());
+  const layers = Array.from({ length: c.nLayers }, (_, l) => stopOnFailure(loadLayer(l)));
+  const outputNorm = stopOnFailure(vector('output_norm.weight', c.dModel));
+  const outputHead = tensors.has('output.weight') ? stopOnFailure(matrix(['output.weight'], c.dModel, [c.vocabSize], 'output')) : null;
+  // Everything settles before this returns or throws (the caller disposes the owner's buffers on failure).
+  await allSettledOrThrow<unknown>([embedding, outputNorm, ...(outputHead ? [outputHead] : []), ...layers]);
+  const tokenEmbedding = await embedding;
+  const loadedLayers = await Promise.all(layers);
+  const output = outputHead ? (await outputHead).parts[0].matrix : tokenEmbedding;
 
   const linearBytes = (lin: Linear) => lin.parts.reduce((s, p) => s + p.matrix.bytes, 0);
-  const bytesPerToken = layers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down), 0) + output.bytes;
-  return { tokenEmbedding, layers, outputNorm, output, bytesPerToken };
+  const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down), 0) + output.bytes;
+  return { tokenEmbedding, layers: loadedLayers, outputNorm: await outputNorm, output, bytesPerToken };
 }
 
 async function readVectorF32(file: GgufFile, t: GgufTensorInfo): Promise<Float32Array> {

@@ -34,7 +34,7 @@ test('the linux-x64 .vsix holds only run-time files and one Dawn binary; install
     // exactly one platform's Dawn binary, and it is linux-x64's
     assert.deepEqual(entries.filter((e) => /dawn\.node$|\.dll$|\.dylib$/.test(e)), ['extension/node_modules/webgpu/dist/linux-x64/dawn.node']);
     // what the extension loads at run time is there ...
-    for (const f of ['dist/extension.js', 'dist/engine.js', 'package.json', 'node_modules/webgpu/index.js', 'node_modules/webgpu/package.json',
+    for (const f of ['dist/extension.js', 'dist/engine.js', 'dist/repackWorker.js', 'package.json', 'node_modules/webgpu/index.js', 'node_modules/webgpu/package.json',
       'node_modules/@huggingface/tokenizers/dist/tokenizers.cjs', 'node_modules/@huggingface/tokenizers/package.json']) {
       assert.ok(entries.includes(`extension/${f}`), `${f} is missing from the .vsix`);
     }

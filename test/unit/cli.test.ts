@@ -96,19 +96,23 @@ test('bench dispatch: per-dispatch GPU and host costs, and the floor they put un
   assert.match(badDtype.stderr, /--dtypes: .*got "q9_k"/);
 });
 
-// bench load: the repack of each quantized type in the file against a memcpy, and loadModel against a raw
-// upload of the same bytes (the file's tensor bytes, as inspect counts them).
+// bench load: the repack of each quantized type in the file against a memcpy, and on the repack threads
+// against one thread; loadModel against a raw upload of the same bytes (the file's tensor bytes, as
+// inspect counts them), and with the repack threads against the repack on the loading thread.
 test('bench load: load time against a raw upload of the same bytes, and the repack per weight type', async () => {
   const model = await ensureStories260K('q8_0');
   const r = tandem('bench', 'load', '--model', model, '--runs', '2');
   assert.equal(r.status, 0, r.stderr);
   const figures = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
   const repack = figures.filter((f) => (f.name as string).startsWith('repack '));
-  assert.deepEqual(repack.map((f) => f.name), ['repack q8_0']);
+  assert.deepEqual(repack.map((f) => (f.name as string).replace(/\d+ threads?$/, 'N threads')), ['repack q8_0', 'repack q8_0, N threads']);
   assert.ok((repack[0].value as number) > 0 && (repack[0].memcpyGBps as number) > 0, JSON.stringify(repack[0]));
+  assert.ok((repack[1].value as number) > 0 && (repack[1].ratio as number) > 0, JSON.stringify(repack[1]));
   const load = figures.find((f) => f.name === 'model load time')!;
-  assert.ok((load.value as number) > 0 && (load.rawUploadMs as number) > 0, JSON.stringify(load));
+  assert.ok((load.value as number) > 0 && (load.rawUploadMs as number) > 0 && (load.repackThreads as number) >= 1, JSON.stringify(load));
   const info = JSON.parse(tandem('inspect', model, '--json').stdout) as { tensorTypes: Record<string, { bytes: number }> };
   assert.equal(load.fileBytes, Object.values(info.tensorTypes).reduce((s, t) => s + t.bytes, 0));
+  const threads = figures.find((f) => f.name === 'model load time, repack threads against the loading thread')!;
+  assert.ok((threads.value as number) > 0 && (threads.oneThreadMs as number) > 0, JSON.stringify(threads));
   assert.equal(tandem('bench', 'load').status, 2);
 });

@@ -330,14 +330,15 @@ async function readFully(handle: FileHandle, into: Uint8Array, position: number,
   }
 }
 
-/** Reads bytes [start, start + length) of a tensor's data (default: all of it). */
+/** Reads bytes [start, start + length) of a tensor's data (default: all of it), into `into` when given (length bytes). */
 export async function readTensorBytes(
-  file: GgufFile, tensor: GgufTensorInfo, start = 0, length = tensor.byteSize - start,
+  file: GgufFile, tensor: GgufTensorInfo, start = 0, length = tensor.byteSize - start, into?: Uint8Array,
 ): Promise<Uint8Array> {
   if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > tensor.byteSize) {
     throw new RangeError(`range [${start}, ${start + length}) is outside tensor ${tensor.name} (${tensor.byteSize} bytes)`);
   }
-  const out = new Uint8Array(length);
+  if (into && into.byteLength !== length) throw new RangeError(`readTensorBytes: an array of ${into.byteLength} bytes for ${length}`);
+  const out = into ?? new Uint8Array(length);
   const handle = await open(file.path, 'r');
   try {
     await readFully(handle, out, file.dataOffset + tensor.offset + start, `tensor.${tensor.name}`, file.path);
