@@ -88,6 +88,11 @@ export class UploadQueue {
     }
     try {
       await this.pool.repack(dtype, { src: visible, data, scales });
+    } catch (e) {
+      // A pool whose thread died (it says so in `broken`) loses no piece: the blocks are still in shared
+      // memory, so this thread repacks them. An error of the repack itself is the piece's own.
+      if (!this.pool.broken) throw e;
+      repackBlocks(dtype, visible, data, scales);
     } finally {
       if (visible !== src) this.give(visible);
     }

@@ -169,12 +169,14 @@ export function repackThreadsFor(cores = availableParallelism()): number {
 }
 
 let shared: RepackPool | null | undefined;
+let brokenPools = 0;
 
 /**
- * The process's pool, or null where there is no worker script (a bundle built without it) or
- * TANDEM_REPACK_THREADS=0; loaders then repack on their own thread.
+ * The process's pool, or null where there is no worker script (a bundle built without it),
+ * TANDEM_REPACK_THREADS=0, or after two pools lost a thread (loaders then repack on their own thread).
  */
 export function sharedRepackPool(): RepackPool | null {
+  if (shared?.broken && ++brokenPools >= 2) shared = null;
   if (shared === undefined || shared?.broken) {
     const path = findRepackWorker();
     const env = process.env.TANDEM_REPACK_THREADS;

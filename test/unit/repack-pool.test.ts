@@ -138,14 +138,20 @@ test('a repack that throws on a thread rejects that job only; the pool goes on',
   assert.equal(ok.data.byteLength, 96);
 });
 
-test('a thread that dies fails its job and every waiting one with a clear error, and the pool takes no more', async () => {
+test('a thread that dies fails its jobs with a clear error; the queue repacks them on its own thread instead', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-repack-'));
   const dying = join(dir, 'dying.js');
   writeFileSync(dying, 'process.exit(3);\n');
   const pool = newPool(1, dying);
   const queue = new UploadQueue(pool);
-  const jobs = [0, 1, 2].map(() => queue.repack('q8_0', queue.take(34, true), 32, 4));
-  for (const j of jobs) await assert.rejects(j, /repack worker pool: a worker thread exited \(code 3\)/);
+  const direct = [0, 1].map(() => pool.repack('q8_0', { src: queue.take(34, true), data: queue.take(32, true), scales: queue.take(4, true) }));
+  for (const j of direct) await assert.rejects(j, /repack worker pool: a worker thread exited \(code 3\)/);
   assert.match(pool.broken ?? '', /exited/);
-  await assert.rejects(queue.repack('q8_0', queue.take(34, true), 32, 4), /repack worker pool/);
+  // Through the queue nothing is lost: the blocks are still in shared memory.
+  const rng = new Xoshiro128(9);
+  const src = randomBlocks(rng, 'q4_k', 3);
+  const want = { data: new Uint8Array(3 * 128), scales: new Uint8Array(3 * 16) };
+  repackBlocks('q4_k', src, want.data, want.scales);
+  const got = await queue.repack('q4_k', src, want.data.byteLength, want.scales.byteLength);
+  assert.deepEqual([got.data, got.scales], [want.data, want.scales]);
 });
