@@ -24,11 +24,6 @@ export class SpareBuffers<B extends ArrayBuffer | SharedArrayBuffer> {
     return new Uint8Array(buffer, 0, bytes);
   }
 
-  /** True when `a` is a view of a buffer from take(). */
-  owns(a: Uint8Array): boolean {
-    return this.mine.has(a.buffer as B);
-  }
-
   /** Hands back arrays from take() once used; others are ignored. Over the limit, the smallest goes to the GC. */
   give(...arrays: Uint8Array[]): void {
     for (const a of arrays) {

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { WeightDtype } from './repack';
 import { SpareBuffers } from '../common/spareBuffers';
-import type { RepackReply, RepackRequest, Span } from './repackProtocol';
+import type { PoolReply, PoolRequest, RequantizeRequest, Span } from './repackProtocol';
+import { ModelFormatError } from '../common/errors';
 
 /** The arrays of one repack, each a view of a SharedArrayBuffer: the GGUF blocks, and where their quants and scales go. */
 export interface RepackArrays {
@@ -27,7 +28,7 @@ const IDLE_EXIT_MS = 30_000;
 const WORKER_FILE = 'repackWorker.js';
 
 interface Job {
-  request: RepackRequest;
+  request: PoolRequest;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -61,18 +62,21 @@ export class RepackPool {
     return this.brokenBy;
   }
 
-  get threadCount(): number {
-    return this.threads.length;
-  }
-
   /** Repacks whole GGUF blocks of `dtype` from `src` into `data` and `scales` on a worker thread. */
   repack(dtype: WeightDtype, arrays: RepackArrays): Promise<void> {
+    return this.submit({ kind: 'repack', id: this.nextId++, dtype, src: spanOf(arrays.src), data: spanOf(arrays.data), scales: spanOf(arrays.scales) });
+  }
+
+  /**
+   * Rows of a tensor requantized on a worker thread, which reads them from the file itself (see
+   * RequantizeRequest), into `out` (a view of a SharedArrayBuffer, exactly the rows' bytes as `to`).
+   */
+  requantize(rows: Omit<RequantizeRequest, 'kind' | 'id' | 'out'>, out: Uint8Array): Promise<void> {
+    return this.submit({ ...rows, kind: 'requantize', id: this.nextId++, out: spanOf(out) });
+  }
+
+  private submit(request: PoolRequest): Promise<void> {
     if (this.brokenBy) return Promise.reject(new Error(`repack worker pool: ${this.brokenBy}`));
-    const span = (a: Uint8Array): Span => {
-      if (!(a.buffer instanceof SharedArrayBuffer)) throw new TypeError('RepackPool.repack: arrays must be views of SharedArrayBuffers');
-      return { buffer: a.buffer, offset: a.byteOffset, length: a.byteLength };
-    };
-    const request: RepackRequest = { id: this.nextId++, dtype, src: span(arrays.src), data: span(arrays.data), scales: span(arrays.scales) };
     return new Promise((resolve, reject) => {
       this.waiting.push({ request, resolve, reject });
       this.dispatch();
@@ -108,13 +112,13 @@ export class RepackPool {
   private startThread(): Thread {
     const worker = new Worker(this.workerPath);
     const thread: Thread = { worker, job: null };
-    worker.on('message', (reply: RepackReply) => {
+    worker.on('message', (reply: PoolReply) => {
       const job = thread.job;
       if (!job || job.request.id !== reply.id) return;
       thread.job = null;
       worker.unref();
-      if (reply.error !== undefined) job.reject(new Error(`repack of ${job.request.dtype} blocks failed: ${reply.error}`));
-      else job.resolve();
+      if (reply.error === undefined) job.resolve();
+      else job.reject(jobError(job.request, reply));
       this.dispatch();
       this.armIdleTimer();
     });
@@ -152,6 +156,17 @@ export class RepackPool {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
   }
+}
+
+function spanOf(a: Uint8Array): Span {
+  if (!(a.buffer instanceof SharedArrayBuffer)) throw new TypeError('RepackPool: arrays must be views of SharedArrayBuffers');
+  return { buffer: a.buffer, offset: a.byteOffset, length: a.byteLength };
+}
+
+function jobError(request: PoolRequest, reply: PoolReply): Error {
+  if (reply.formatField && request.kind === 'requantize') return new ModelFormatError(reply.formatField, reply.error!, request.path);
+  const what = request.kind === 'repack' ? `repack of ${request.dtype} blocks` : `requantize of ${request.tensor}`;
+  return new Error(`${what} failed: ${reply.error}`);
 }
 
 /** repackWorker.js beside this bundle (dist/, dist-bench/) or one folder up (dist-test/<suite>/). */

@@ -12,7 +12,7 @@ import { GgmlType, type GgufFile, type GgufTensorInfo } from '../loaders/gguf/ty
 import { dequantizeTensor } from '../loaders/quant/tensor';
 import { DTYPE_OF_GGML, ggufRowBytes, type WeightDtype } from '../loaders/repack';
 import { sharedRepackPool, type RepackPool } from '../loaders/repackPool';
-import { requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
+import { ggmlRowBytes, requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
 import type { ModelConfig } from './config';
 
 /** Several matrices writing side by side into one output row (one part when they could be fused). */
@@ -69,10 +69,10 @@ class TensorReader {
  * The dtype a tensor runs as, and a source of its rows in that dtype's GGUF layout (BF16 runs as f32).
  * With `requantize`, a matrix whose rows get smaller as that type is converted while it streams.
  */
-function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number, requantize?: RequantDtype): { dtype: WeightDtype; read: RowSource } {
+function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number, requantize?: RequantDtype, pool?: RepackPool | null): { dtype: WeightDtype; read: RowSource } {
   if (requantize) {
     const to = requantizedType(t.type, cols, requantize);
-    if (to !== t.type) return { dtype: DTYPE_OF_GGML[to]!, read: requantizedRows(file, t, cols, to) };
+    if (to !== t.type) return { dtype: DTYPE_OF_GGML[to]!, read: requantizedSource(file, t, cols, to, pool ?? null) };
   }
   const dtype = DTYPE_OF_GGML[t.type];
   if (dtype) {
@@ -90,6 +90,26 @@ function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number, requantize?:
     };
   }
   throw new UnsupportedQuantError(t.name, GgmlType[t.type] ?? `type ${t.type}`);
+}
+
+/**
+ * Requantized rows: on a pool thread, which reads them itself, when the upload gives shared memory to
+ * fill (a quantized target type); else, or when the pool has lost a thread, on this one. Requantizing
+ * is the slowest part of a self-draft's load (~60 MB/s a thread for Q8_0 -> Q4_0).
+ */
+function requantizedSource(file: GgufFile, t: GgufTensorInfo, cols: number, to: GgmlType, pool: RepackPool | null): RowSource {
+  const here = requantizedRows(file, t, cols, to);
+  const srcRowBytes = ggmlRowBytes(t.type, cols, t.name);
+  return async (r, n, into) => {
+    if (!pool || !(into?.buffer instanceof SharedArrayBuffer)) return here(r, n);
+    try {
+      await pool.requantize({ path: file.path, tensor: t.name, fileOffset: file.dataOffset + t.offset + r * srcRowBytes, from: t.type, to, cols, rows: n }, into);
+      return into;
+    } catch (e) {
+      if (!pool.broken) throw e;
+      return here(r, n);
+    }
+  };
 }
 
 /**
@@ -128,7 +148,7 @@ export async function loadWeights(
 
   const matrix = async (names: string[], inDim: number, outDims: number[], label: string): Promise<Linear> => {
     const infos = names.map((n, i) => tensors.get(n, [inDim, outDims[i]]));
-    const sources = infos.map((t) => rowSource(file, t, inDim, requantize));
+    const sources = infos.map((t) => rowSource(file, t, inDim, requantize, repackPool));
     const outDim = outDims.reduce((a, b) => a + b, 0);
     const parts: Linear['parts'] = [];
     if (sources.every((s) => s.dtype === sources[0].dtype)) {
@@ -189,7 +209,7 @@ export async function loadWeights(
 
   const embedding = stopOnFailure((async () => {
     const info = tensors.get('token_embd.weight', [c.dModel, c.vocabSize]);
-    const src = rowSource(file, info, c.dModel, requantize);
+    const src = rowSource(file, info, c.dModel, requantize, repackPool);
     const m = await upload(src.dtype, c.vocabSize, c.dModel, src.read, 'token_embd');
     progress(info.byteSize);
     return m;

@@ -1,9 +1,10 @@
 // Self-speculation's requantization, without a GPU: the rows the loader streams for an F32 stories260K
 // requantized to Q4_0 / Q8_0 are byte for byte the tensors our converter writes into stories260K-q4_0/q8_0
 // (quantizeQ4_0 / quantizeQ8_0 of the same values), in any row range and step size; the memory check
-// counts the requantized bytes; a self draft of a model already that small is refused with a typed error.
+// counts the requantized bytes; the repack threads requantize the same bytes, and a file cut short under
+// them is a ModelFormatError; a self draft of a model already that small is refused with a typed error.
 
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureStories260K } from '../helpers/testModels';
 import { openGguf, readTensorBytes } from '../../src/loaders/gguf/reader';
@@ -14,9 +15,12 @@ import { quantizeQ4_0 } from '../../src/loaders/quant/q4_0';
 import { quantizeQ8_0 } from '../../src/loaders/quant/q8_0';
 import { checkSelfDraft, parseSelfDraft, SelfDraftUnhelpfulError } from '../../src/engine/draftSelf';
 import { parseDraftModelSource } from '../../src/engine/draftLoad';
-import { UsageError } from '../../src/common/errors';
+import { ModelFormatError, UsageError } from '../../src/common/errors';
+import { findRepackWorker, RepackPool } from '../../src/loaders/repackPool';
 
 const files = new Map<string, Promise<GgufFile>>();
+const pool = new RepackPool(findRepackWorker()!, 2);
+after(() => pool.close());
 const stories = (type: 'f32' | 'f16' | 'q8_0' | 'q4_0') => {
   if (!files.has(type)) files.set(type, ensureStories260K(type).then(openGguf));
   return files.get(type)!;
@@ -54,6 +58,12 @@ for (const dtype of ['q4_0', 'q8_0'] as RequantDtype[]) {
       for (const [r, n] of [[0, 1], [3, 5], [rows - 7, 7]]) {
         assert.deepEqual(await stepped(r, n), wantBytes.subarray(r * rowBytes, (r + n) * rowBytes), `${t.name}: rows ${r}..${r + n}`);
       }
+      // On a repack thread, which reads the rows from the file itself, into shared memory.
+      for (const [r, n, stepElements] of [[0, rows, undefined], [3, 5, undefined], [0, rows, 3 * cols]] as [number, number, number | undefined][]) {
+        const out = pool.shared.take(n * rowBytes);
+        await pool.requantize({ path: f32.path, tensor: t.name, fileOffset: f32.dataOffset + t.offset + r * (t.byteSize / rows), from: t.type, to, cols, rows: n, stepElements }, out);
+        assert.deepEqual(out, wantBytes.subarray(r * rowBytes, (r + n) * rowBytes), `${t.name}: rows ${r}..${r + n} on a thread`);
+      }
       matrices++;
     }
     assert.ok(matrices >= 5 * 7 + 1, `${matrices} matrices`);
@@ -87,4 +97,16 @@ test('a self draft no smaller than the model is refused with SelfDraftUnhelpfulE
   checkSelfDraft(await stories('q8_0'), 'q4_0');
   checkSelfDraft(await stories('f16'), 'q8_0');
   checkSelfDraft(await stories('f32'), 'q4_0');
+});
+
+test('rows a repack thread cannot read (the file was cut short after it was opened) are a ModelFormatError naming the tensor', async () => {
+  const f32 = await stories('f32');
+  const t = f32.tensors.filter(isMatrix)[0];
+  const cols = t.dims[0];
+  const rows = t.elementCount / cols;
+  const out = pool.shared.take(rows * (cols / 32) * 18);
+  // The same request with the rows placed past the end of the file, as a truncation would leave them.
+  await assert.rejects(pool.requantize({ path: f32.path, tensor: t.name, fileOffset: f32.fileSize - 10, from: t.type, to: GgmlType.Q4_0, cols, rows }, out),
+    (e: unknown) => e instanceof ModelFormatError && e.field === `tensor.${t.name}` && /file ended at byte/.test(e.message));
+  assert.equal(pool.broken, null);
 });

@@ -53,20 +53,29 @@ export function requantizedWeightBytes(file: GgufFile, to: RequantDtype): number
 
 /**
  * Rows [rowStart, rowStart + rowCount) of `t` ([rows][cols], stored as t.type) as GGUF bytes of type `to`:
- * read, dequantized and quantized about `stepElements` values (whole rows) at a time.
+ * read, dequantized and quantized about `stepElements` values (whole rows) at a time. This is the loading
+ * thread's version; RepackPool.requantize runs the same steps (requantizeSteps) on a worker thread.
  */
 export function requantizedRows(file: GgufFile, t: GgufTensorInfo, cols: number, to: GgmlType, stepElements = STEP_ELEMENTS): (rowStart: number, rowCount: number) => Promise<Uint8Array> {
   const srcRowBytes = ggmlRowBytes(t.type, cols, t.name);
   const outRowBytes = ggmlRowBytes(to, cols, t.name);
-  const rowsPerStep = Math.max(1, Math.floor(stepElements / cols));
   return async (rowStart, rowCount) => {
     const out = new Uint8Array(rowCount * outRowBytes);
-    for (let r = 0; r < rowCount; r += rowsPerStep) {
-      const n = Math.min(rowsPerStep, rowCount - r);
-      const raw = await readTensorBytes(file, t, (rowStart + r) * srcRowBytes, n * srcRowBytes);
-      const values = dequantizeTensor(t.type, raw, n * cols, t.name);
-      out.set(quantizeTensor(to, values, t.name), r * outRowBytes);
+    for (const step of requantizeSteps(cols, rowCount, stepElements)) {
+      const raw = await readTensorBytes(file, t, (rowStart + step.row) * srcRowBytes, step.rows * srcRowBytes);
+      requantizeStep(t.type, to, raw, step.rows * cols, out.subarray(step.row * outRowBytes, (step.row + step.rows) * outRowBytes), t.name);
     }
     return out;
   };
+}
+
+/** The steps of whole rows, about `stepElements` values each, that bound the f32 values held at once. */
+export function* requantizeSteps(cols: number, rowCount: number, stepElements = STEP_ELEMENTS): Generator<{ row: number; rows: number }> {
+  const rowsPerStep = Math.max(1, Math.floor(stepElements / cols));
+  for (let row = 0; row < rowCount; row += rowsPerStep) yield { row, rows: Math.min(rowsPerStep, rowCount - row) };
+}
+
+/** `elements` values stored as `from` in `raw`, into `out` as `to`. */
+export function requantizeStep(from: GgmlType, to: GgmlType, raw: Uint8Array, elements: number, out: Uint8Array, tensorName: string): void {
+  out.set(quantizeTensor(to, dequantizeTensor(from, raw, elements, tensorName), tensorName));
 }
