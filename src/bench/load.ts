@@ -16,6 +16,7 @@ import { loadModel } from '../model/load';
 import { UPLOAD_BYTES } from '../gpu/matrix';
 import { UploadQueue } from '../gpu/uploadQueue';
 import type { RepackPool } from '../loaders/repackPool';
+import type { RequantDtype } from '../loaders/quant/requantize';
 import { median } from './stats';
 
 /** The loader's own read size, so the floor reads in the same steps. */
@@ -50,22 +51,25 @@ async function rawUpload(gpu: Gpu, file: GgufFile): Promise<void> {
   }
 }
 
-async function timedLoad(gpu: Gpu, file: GgufFile, repackPool: RepackPool | null): Promise<number> {
+async function timedLoad(gpu: Gpu, file: GgufFile, repackPool: RepackPool | null, requantize?: RequantDtype): Promise<number> {
   const t0 = performance.now();
-  const { model } = await loadModel(gpu, file.path, { maxContextTokens: 64, maxBatchTokens: 16, repackPool });
+  const { model } = await loadModel(gpu, file.path, { maxContextTokens: 64, maxBatchTokens: 16, repackPool, requantize });
   await gpu.device.queue.onSubmittedWorkDone();
   const ms = performance.now() - t0;
   model.dispose();
   return ms;
 }
 
-/** `pool`: the repack threads the timed loads use (null: the loading thread, as the second load of each run). */
-export async function measureLoad(gpu: Gpu, file: GgufFile, runs: number, pool: RepackPool | null): Promise<LoadTimes> {
+/**
+ * `pool`: the repack threads the timed loads use (null: the loading thread, as the second load of each
+ * run). `requantize`: the loads are the self-draft's (the raw upload stays the file's bytes as they are).
+ */
+export async function measureLoad(gpu: Gpu, file: GgufFile, runs: number, pool: RepackPool | null, requantize?: RequantDtype): Promise<LoadTimes> {
   const times: LoadTimes = { fileBytes: file.tensors.reduce((s, t) => s + t.byteSize, 0), loadMs: [], loadOneThreadMs: [], rawUploadMs: [] };
-  await timedLoad(gpu, file, pool); // the warm-up
+  await timedLoad(gpu, file, pool, requantize); // the warm-up
   for (let r = 0; r < runs; r++) {
-    times.loadMs.push(await timedLoad(gpu, file, pool));
-    times.loadOneThreadMs.push(await timedLoad(gpu, file, null));
+    times.loadMs.push(await timedLoad(gpu, file, pool, requantize));
+    times.loadOneThreadMs.push(await timedLoad(gpu, file, null, requantize));
     const t0 = performance.now();
     await rawUpload(gpu, file);
     times.rawUploadMs.push(performance.now() - t0);

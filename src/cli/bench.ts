@@ -75,7 +75,7 @@ export async function benchCommand(args: string[]): Promise<void> {
       model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
       baseline: { type: 'string' }, profile: { type: 'boolean' }, matvec: { type: 'string' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
       'kv-type': { type: 'string' }, 'split-keys': { type: 'string' }, 'pipeline-depth': { type: 'string' }, 'pass-budget-ms': { type: 'string' },
-      'split-tokens': { type: 'string' }, dtypes: { type: 'string' },
+      'split-tokens': { type: 'string' }, dtypes: { type: 'string' }, requantize: { type: 'string' },
     },
   });
   const what = positionals[0];
@@ -116,7 +116,8 @@ export async function benchCommand(args: string[]): Promise<void> {
     }
     if (!v.model) throw new UsageError('bench needs --model <gguf>');
     if (what === 'load') {
-      await benchLoad(gpu, v.model, runs, v.baseline as 'llamacpp' | 'llamacpp-vulkan' | undefined, adapter);
+      if (v.requantize !== undefined && v.requantize !== 'q4_0' && v.requantize !== 'q8_0') throw new UsageError('--requantize q4_0|q8_0 (the self-draft\'s load)');
+      await benchLoad(gpu, v.model, runs, v.baseline as 'llamacpp' | 'llamacpp-vulkan' | undefined, adapter, v.requantize);
       return;
     }
     // --split-keys N: keys per split of decode attention (0: none); default: the adapter's (64 on GPUs).

@@ -8,10 +8,12 @@ import { llamaCppLoadMs } from '../bench/llamacppBaseline';
 import { median } from '../bench/stats';
 import { readModelConfig } from '../model/load';
 import { emit } from './figure';
+import type { RequantDtype } from '../loaders/quant/requantize';
 import { sharedRepackPool } from '../loaders/repackPool';
 import { availableParallelism } from 'node:os';
 
-export async function benchLoad(gpu: Gpu, model: string, runs: number, baseline: 'llamacpp' | 'llamacpp-vulkan' | undefined, adapter: string): Promise<void> {
+/** `requantize`: time the self-draft's load (every matrix requantized to that type while it streams) instead. */
+export async function benchLoad(gpu: Gpu, model: string, runs: number, baseline: 'llamacpp' | 'llamacpp-vulkan' | undefined, adapter: string, requantize?: RequantDtype): Promise<void> {
   const { file } = await readModelConfig(model);
   const pool = sharedRepackPool();
   const threads = pool?.maxThreads ?? 0;
@@ -23,11 +25,11 @@ export async function benchLoad(gpu: Gpu, model: string, runs: number, baseline:
         cores: availableParallelism(), note: 'the repack worker threads, two pieces each at once' });
     }
   }
-  const t = await measureLoad(gpu, file, runs, pool);
+  const t = await measureLoad(gpu, file, runs, pool, requantize);
   const load = median(t.loadMs);
   const oneThread = median(t.loadOneThreadMs);
   const raw = median(t.rawUploadMs);
-  const common = { model, fileBytes: t.fileBytes, runs, adapter };
+  const common = { model, fileBytes: t.fileBytes, runs, adapter, ...(requantize ? { requantize } : {}) };
   emit({ name: 'model load time', value: load, unit: 'ms', vs: 'raw upload of the same bytes', ratio: load / raw, rawUploadMs: Math.round(raw), GBps: Math.round((t.fileBytes / load) * 1e-6 * 100) / 100,
     repackThreads: threads, note: 'loadModel: read, repack, upload; median after an untimed first load (kernels compiled, file in the page cache)', ...common });
   if (pool) {

@@ -33,8 +33,9 @@ const USAGE = `usage:
                   [--split-tokens 1,32] (verify: passes of up to that many tokens split attention as decode does)
   tandem bench dispatch [--model <model.gguf>] [--matvec k] (a dispatch's fixed cost on the host and the GPU;
                   with a model, the floor it puts under a decode pass vs the weights at copy bandwidth)
-  tandem bench load --model <model.gguf> [--runs N] [--baseline llamacpp] (load time vs a raw upload of the
-                  same bytes; the repack per weight type vs a memcpy)
+  tandem bench load --model <model.gguf> [--runs N] [--baseline llamacpp] [--requantize q4_0|q8_0] (load
+                  time vs a raw upload of the same bytes and vs the repack on the loading thread; the repack
+                  per weight type vs a memcpy, and on the repack threads vs one; --requantize: the self-draft's load)
   tandem bench speculative --model <target.gguf> --draft <draft.gguf> | self:q4_0 | self:q8_0
                   [--agreement natural,0.5,0.7,0.8,0.9] [--tokens N] [--draft-length auto|k] [--kv-budget-mib M]
   tandem bench edit-replay --model <model.gguf> [--files a.js,b.js] [--prompt-tokens N] [--layouts spm,psm] [--json]

@@ -114,5 +114,15 @@ test('bench load: load time against a raw upload of the same bytes, and the repa
   assert.equal(load.fileBytes, Object.values(info.tensorTypes).reduce((s, t) => s + t.bytes, 0));
   const threads = figures.find((f) => f.name === 'model load time, repack threads against the loading thread')!;
   assert.ok((threads.value as number) > 0 && (threads.oneThreadMs as number) > 0, JSON.stringify(threads));
+  // The self-draft's load: an F32 file requantized to Q4_0 while it streams.
+  const f32 = await ensureStories260K('f32');
+  const rq = tandem('bench', 'load', '--model', f32, '--runs', '1', '--requantize', 'q4_0');
+  assert.equal(rq.status, 0, rq.stderr);
+  const rqLoad = rq.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>).find((f) => f.name === 'model load time')!;
+  assert.equal(rqLoad.requantize, 'q4_0');
+  assert.ok((rqLoad.value as number) > 0, JSON.stringify(rqLoad));
+  const badRq = tandem('bench', 'load', '--model', f32, '--requantize', 'q5_k');
+  assert.equal(badRq.status, 2);
+  assert.match(badRq.stderr, /--requantize q4_0\|q8_0/);
   assert.equal(tandem('bench', 'load').status, 2);
 });
