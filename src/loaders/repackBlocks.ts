@@ -5,19 +5,8 @@
 // layout keeps its data and scale runs 4-byte aligned (in the host's byte order: little-endian on every
 // platform we ship, as the GPU reads it). f16 scales widen to f32 through a 64K-entry table.
 
-import { f16BitsToF32 } from './quant/f16';
+import { f16ToF32Table } from './quant/f16';
 import type { GpuLayout, WeightDtype } from './repack';
-
-let f16Table: Float32Array | null = null;
-
-/** [65536] the f32 value of every f16 bit pattern (256 KiB, built on first use). */
-function f16ToF32Table(): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToF32(h);
-  }
-  return f16Table;
-}
 
 /** Views of a 4-byte aligned byte array at its own offset. */
 interface Views {
