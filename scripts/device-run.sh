@@ -71,8 +71,10 @@ if [ "$part" != 1 ]; then
   if [ $quick = 1 ]; then run 120 node dist/cli.js bench verify --model "$qwen05b" --matvec rows,splitKi --split-tokens 1,32 --runs 3
   else run 120 node dist/cli.js bench verify --model "$qwen05b" --matvec rows,splitKi --split-tokens 1,32 --runs 5; fi
   run 60 node dist/cli.js bench dispatch --model "$qwen05b"
-  # Load time against a raw upload of the same bytes (what the repack adds) on a real GPU's writeBuffer.
+  # Load time against a raw upload of the same bytes (what the repack adds) on a real GPU's writeBuffer, and
+  # with the repack threads (8: MAX_THREADS, on 16 cores) against the repack on the loading thread; then a self-draft's load.
   run 60 node dist/cli.js bench load --model "$qwen05b" --runs 3
+  run 90 node dist/cli.js bench load --model "$qwen05b" --runs 2 --requantize q4_0
   if [ $quick = 0 ]; then
     run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"
     run 150 node dist-bench/edit-replay.js --only qwen --layers 24 --no-llamacpp --requests 40 --no-cache-requests 10 --layouts spm --cache-dir "$models"
