@@ -46,8 +46,8 @@ let f16Table: Float32Array | null = null;
 
 /**
  * [65536] the f32 value of every f16 bit pattern (256 KiB, built on first use). Every f16 is exact
- * in f32; a lookup costs a few ns where the computation's 2 ** x cost ~100 (a fifth of a Q8_0 ->
- * Q4_0 requantize).
+ * in f32; a lookup costs 3-10 ns where the computation's 2 ** x cost ~70 (once per 32 values, ~2 of
+ * the ~15 ns a value that a Q8_0 -> Q4_0 requantize costs).
  */
 export function f16ToF32Table(): Float32Array {
   if (!f16Table) {
