@@ -99,7 +99,14 @@ export class RepackPool {
       let thread = this.threads.find((t) => t.job === null);
       if (!thread) {
         if (this.threads.length >= this.maxThreads) return;
-        thread = this.startThread();
+        try {
+          thread = this.startThread();
+        } catch (e) {
+          // No thread to be had (out of memory, too many threads): the queued jobs fail as if one had died.
+          this.brokenBy ??= `no worker thread could start: ${e instanceof Error ? e.message : String(e)}`;
+          void this.close();
+          return;
+        }
       }
       const job = this.waiting.shift()!;
       thread.job = job;

@@ -155,3 +155,15 @@ test('a thread that dies fails its jobs with a clear error; the queue repacks th
   const got = await queue.repack('q4_k', src, want.data.byteLength, want.scales.byteLength);
   assert.deepEqual([got.data, got.scales], [want.data, want.scales]);
 });
+
+test('a thread that cannot start at all (here: a path Worker refuses) fails the jobs; the queue repacks them itself', async () => {
+  const pool = newPool(1, 'not/an/absolute/path.js');
+  await assert.rejects(pool.repack('q8_0', { src: pool.shared.take(34), data: pool.shared.take(32), scales: pool.shared.take(4) }), /no worker thread could start/);
+  assert.match(pool.broken ?? '', /no worker thread could start/);
+  const queue = new UploadQueue(pool);
+  const src = randomBlocks(new Xoshiro128(4), 'q8_0', 2);
+  const want = { data: new Uint8Array(64), scales: new Uint8Array(4) };
+  repackBlocks('q8_0', src, want.data, want.scales);
+  const got = await queue.repack('q8_0', src, 64, 4);
+  assert.deepEqual([got.data, got.scales], [want.data, want.scales]);
+});
