@@ -1,6 +1,7 @@
-// Worker threads that repack GGUF blocks into the kernels' layouts (repackWorker.ts), so loading a model
-// repacks on every core while the loading thread reads the file and writes to the GPU. The repack is
-// the loader's largest CPU cost (~2 GB/s a thread; a 7B Q4_K_M file is 4.4 GB).
+// Worker threads that repack GGUF blocks into the kernels' layouts, and requantize a self-draft's rows
+// (repackWorker.ts), so loading a model uses every core while the loading thread reads the file and
+// writes to the GPU. These are the loader's CPU costs: the repack runs at ~1-2 GB/s a thread (a 7B
+// Q4_K_M file is 4.4 GB), the requantize at ~60 MB/s.
 //
 // One pool per process, started on first use: a thread costs ~30 ms to start, and a model loads in
 // hundreds of pieces. Idle threads are unref'd, so they never keep a process alive, and they exit after
@@ -22,7 +23,10 @@ export interface RepackArrays {
   scales: Uint8Array;
 }
 
-/** More threads than this would outrun a PCIe upload anyway, and each holds two 16 MB pieces. */
+/**
+ * More repack threads than this would outrun a PCIe upload, and each adds a piece in flight (16 MB of
+ * GGUF bytes and as much repacked, uploadQueue.ts) to the host memory a load holds.
+ */
 const MAX_THREADS = 8;
 const IDLE_EXIT_MS = 30_000;
 const WORKER_FILE = 'repackWorker.js';
