@@ -15,7 +15,7 @@ import { loadWeights, type LoadProgress } from './weights';
 import { planWorkspace } from './workspace';
 import { defaultSplitKeys } from '../ops/attention';
 import { requantizedWeightBytes, type RequantDtype } from '../loaders/quant/requantize';
-import { sharedRepackPool, type RepackPool } from '../loaders/repackPool';
+import type { RepackPool } from '../loaders/repackPool';
 
 export interface LoadOptions extends Partial<ModelRuntimeOptions> {
   onProgress?: LoadProgress;
@@ -133,7 +133,7 @@ export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {
     return [oom, invalid] as [GPUError | null, GPUError | null];
   })());
   try {
-    const weights = await loadWeights(ctx.owner, file, config, options.onProgress, options.requantize, options.repackPool === undefined ? sharedRepackPool() : options.repackPool);
+    const weights = await loadWeights(ctx.owner, file, config, options.onProgress, options.requantize, options.repackPool);
     const model = new LlamaModel(gpu, config, weights, runtime, ctx, workspace, shared);
     const [oom, invalid] = await popScopes();
     if (oom) throw new OutOfMemoryError(`the GPU ran out of memory loading ${path} (${ctx.owner.allocatedBytes} bytes allocated): ${oom.message}`, neededBytes);
