@@ -24,7 +24,7 @@ const USAGE = `usage:
                   [--document-cache] (--prompt may repeat: the prompts run in order through the prefix cache)
                   [--kv-type f16|f32] (KV cache element type; default f16 where the adapter has shader-f16)
                   [--pass-budget-ms MS] [--passes-in-flight N] (prefill passes: GPU time each, 0 = no bound; queued at once)
-  tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0|q5_0|q5_1|q2_k..q6_k|iq4_nl|iq4_xs|q4_k_m]
+  tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k..q6_k|iq4_nl|iq4_xs|q4_k_m]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg] [--kv-type f16|f32]
                   [--pipeline-depth 1,2] (decode: greedy passes in flight, each listed depth in the same run)

@@ -42,7 +42,7 @@ export class UnsupportedQuantError extends TandemError {
   readonly code = 'UNSUPPORTED_QUANT';
   constructor(readonly tensor: string, readonly typeName: string) {
     super(`tensor ${tensor} has type ${typeName}, which Tandem cannot run yet`,
-      'Use a GGUF quantized as F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS (e.g. a Q4_K_M or Q8_0 file).');
+      'Use a GGUF quantized as F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS (e.g. a Q4_K_M or Q8_0 file).');
   }
 }
 

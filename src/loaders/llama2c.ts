@@ -14,7 +14,7 @@ import { writeGguf, type GgufTensorToWrite } from './gguf/writer';
 import { GGML_BLOCK_LAYOUT, GgmlType, GgufValueType, type GgufMetadataEntry } from './gguf/types';
 import { quantizeTensor } from './quant/tensor';
 
-export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs' | 'q4_k_m' | 'q4_k_m_ggml';
+export type WeightTypeName = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs' | 'q4_k_m' | 'q4_k_m_ggml';
 
 export interface Llama2cConfig {
   dim: number;
@@ -62,6 +62,7 @@ export const WEIGHT_TYPES: Record<WeightTypeName, WeightType> = {
   f32: { ggml: GgmlType.F32, fileType: 0 },
   f16: { ggml: GgmlType.F16, fileType: 1 },
   q4_0: { ggml: GgmlType.Q4_0, fileType: 2 },
+  q4_1: { ggml: GgmlType.Q4_1, fileType: 3 },
   q8_0: { ggml: GgmlType.Q8_0, fileType: 7 },
   q5_0: { ggml: GgmlType.Q5_0, fileType: 8 },
   q5_1: { ggml: GgmlType.Q5_1, fileType: 9 },

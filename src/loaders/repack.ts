@@ -1,7 +1,8 @@
 // GGUF block layouts → the GPU layouts the kernels read (kernels/dtype/*.wgsl).
 // F32 and F16 are uploaded as they are. Q8_0 (34-byte blocks: f16 d, 32 x i8) and Q4_0 (18-byte blocks:
 // f16 d, 16 bytes of nibbles) are split into the quants, contiguous and 4-byte aligned so a block is
-// whole vec4<u32> loads, and the f16 scales in an array of their own.
+// whole vec4<u32> loads, and the f16 scales in an array of their own. Q4_1 (20-byte blocks: f16 d, f16 m,
+// 16 bytes of nibbles) keeps its quants the same way and d | m as one u32 of scales (its first 4 bytes).
 // Q5_0/Q5_1 (22/24-byte blocks of 32) keep their 16 qs bytes as one vec4<u32> in data and put the rest
 // in 8 bytes of scales (one vec2<u32>): q5_0 = d (f16), 0 (f16), qh (u32); q5_1 = d, m (f16), qh, i.e.
 // the block's first 8 bytes unchanged.
@@ -23,13 +24,14 @@
 import { GgmlType } from './gguf/types';
 import { repackQuantBlocks } from './repackBlocks';
 
-export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs';
+export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs';
 
 export const DTYPE_OF_GGML: Partial<Record<GgmlType, WeightDtype>> = {
   [GgmlType.F32]: 'f32',
   [GgmlType.F16]: 'f16',
   [GgmlType.Q8_0]: 'q8_0',
   [GgmlType.Q4_0]: 'q4_0',
+  [GgmlType.Q4_1]: 'q4_1',
   [GgmlType.Q5_0]: 'q5_0',
   [GgmlType.Q5_1]: 'q5_1',
   [GgmlType.Q2_K]: 'q2_k',
@@ -57,6 +59,7 @@ export const GPU_LAYOUT: Record<WeightDtype, GpuLayout> = {
   f16: { blockElems: 1, ggufBlockBytes: 2, dataBlockBytes: 2, scaleBlockBytes: 0, colMultiple: 4 },
   q8_0: { blockElems: 32, ggufBlockBytes: 34, dataBlockBytes: 32, scaleBlockBytes: 2, colMultiple: 32 },
   q4_0: { blockElems: 32, ggufBlockBytes: 18, dataBlockBytes: 16, scaleBlockBytes: 2, colMultiple: 32 },
+  q4_1: { blockElems: 32, ggufBlockBytes: 20, dataBlockBytes: 16, scaleBlockBytes: 4, colMultiple: 32 },
   q5_0: { blockElems: 32, ggufBlockBytes: 22, dataBlockBytes: 16, scaleBlockBytes: 8, colMultiple: 32 },
   q5_1: { blockElems: 32, ggufBlockBytes: 24, dataBlockBytes: 16, scaleBlockBytes: 8, colMultiple: 32 },
   q2_k: { blockElems: 256, ggufBlockBytes: 84, dataBlockBytes: 64, scaleBlockBytes: 24, colMultiple: 256 },

@@ -102,8 +102,8 @@ export function repackQuantBlocks(dtype: WeightDtype, layout: GpuLayout, src: Ui
         copyWords(sv, at + 6, d, b * dataWords, dataWords);
       }
       return;
-    case 'q5_1': case 'q4_k': case 'q5_k':
-      // The block's first scaleBytes bytes (d, m/dmin and qh or packed scales) unchanged, then the quants.
+    case 'q4_1': case 'q5_1': case 'q4_k': case 'q5_k':
+      // The block's first scaleBytes bytes (d, m/dmin, and qh or packed scales) unchanged, then the quants.
       for (let b = 0, at = 0; b < nBlocks; b++, at += blockBytes) {
         copyWords(sv, at, s.words, b * scaleWords, scaleWords);
         copyWords(sv, at + scaleBytes, d, b * dataWords, dataWords);

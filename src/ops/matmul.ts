@@ -17,6 +17,7 @@ import f16Wgsl from '../../kernels/dtype/f16.wgsl';
 import q8Wgsl from '../../kernels/dtype/q8_0.wgsl';
 import q4Wgsl from '../../kernels/dtype/q4_0.wgsl';
 import q50Wgsl from '../../kernels/dtype/q5_0.wgsl';
+import q41Wgsl from '../../kernels/dtype/q4_1.wgsl';
 import q51Wgsl from '../../kernels/dtype/q5_1.wgsl';
 import q2kWgsl from '../../kernels/dtype/q2_k.wgsl';
 import q3kWgsl from '../../kernels/dtype/q3_k.wgsl';
@@ -33,6 +34,7 @@ import f16DotWgsl from '../../kernels/dtype/f16.dot.wgsl';
 import q8DotWgsl from '../../kernels/dtype/q8_0.dot.wgsl';
 import q4DotWgsl from '../../kernels/dtype/q4_0.dot.wgsl';
 import q50DotWgsl from '../../kernels/dtype/q5_0.dot.wgsl';
+import q41DotWgsl from '../../kernels/dtype/q4_1.dot.wgsl';
 import q51DotWgsl from '../../kernels/dtype/q5_1.dot.wgsl';
 import q2kDotWgsl from '../../kernels/dtype/q2_k.dot.wgsl';
 import q3kDotWgsl from '../../kernels/dtype/q3_k.dot.wgsl';
@@ -42,12 +44,12 @@ import q6kDotWgsl from '../../kernels/dtype/q6_k.dot.wgsl';
 import iq4DotWgsl from '../../kernels/dtype/iq4.dot.wgsl';
 
 export const DTYPE_WGSL: Record<WeightDtype, string> = {
-  f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q5_0: q50Wgsl, q5_1: q51Wgsl, q2_k: q2kWgsl, q3_k: kInt8ScaleWgsl + q3kWgsl, q4_k: kScaleMinWgsl + q4kWgsl, q5_k: kScaleMinWgsl + q5kWgsl, q6_k: kInt8ScaleWgsl + q6kWgsl,
+  f32: f32Wgsl, f16: f16Wgsl, q8_0: q8Wgsl, q4_0: q4Wgsl, q4_1: q41Wgsl, q5_0: q50Wgsl, q5_1: q51Wgsl, q2_k: q2kWgsl, q3_k: kInt8ScaleWgsl + q3kWgsl, q4_k: kScaleMinWgsl + q4kWgsl, q5_k: kScaleMinWgsl + q5kWgsl, q6_k: kInt8ScaleWgsl + q6kWgsl,
   iq4_nl: iq4Wgsl + iq4nlWgsl, iq4_xs: iq4Wgsl + iq4xsWgsl,
 };
 /** dot_chunk_x(n, c) per dtype, for kernels that define x4(i) (the split-K matvec). */
 const DTYPE_DOT_WGSL: Record<WeightDtype, string> = {
-  f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q5_0: q50DotWgsl, q5_1: q51DotWgsl, q2_k: q2kDotWgsl, q3_k: q3kDotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl, iq4_nl: iq4DotWgsl, iq4_xs: iq4DotWgsl,
+  f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q4_1: q41DotWgsl, q5_0: q50DotWgsl, q5_1: q51DotWgsl, q2_k: q2kDotWgsl, q3_k: q3kDotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl, iq4_nl: iq4DotWgsl, iq4_xs: iq4DotWgsl,
 };
 
 /**
@@ -69,7 +71,7 @@ export interface MatmulTile {
 }
 
 /** Lanes per row for the splitK matvec: about four chunks per lane, between 4 and 64 lanes. */
-/** Types whose chunk is a 32-weight (sub-)block: Q8_0, Q4_0, Q5_0, Q5_1 and the K-quants. */
+/** Types whose chunk is a 32-weight (sub-)block: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, the K-quants and IQ4. */
 function isBlockQuant(dtype: WeightDtype): boolean {
   return dtype !== 'f32' && dtype !== 'f16';
 }

@@ -3,7 +3,7 @@
 // runs the whole model; these run the kernels alone, with no model file, so device-run.sh checks them on
 // a real GPU, whose shader compiler may contract a * b + c differently in two kernels). Compared bit for
 // bit, per row, against one-token passes:
-//   - the split-K batch matvec against the one-token split-K matvec, every dtype of Q4_K_M files, Q2_K, Q3_K, IQ4_NL, IQ4_XS and the basic ones;
+//   - the split-K batch matvec against the one-token split-K matvec, every dtype of Q4_K_M files, Q2_K, Q3_K, IQ4_NL, IQ4_XS, Q4_1 and the basic ones;
 //   - rmsnorm then the batch matvec, against the matvec that normalises its own input (MODE 1);
 //   - silu(gate) · up then the batch matvec, against the matvec that computes it while staging (MODE 2);
 //   - attention of a batch split over its keys and merged per token, then the batch output projection,
@@ -70,7 +70,7 @@ async function batchAndSingles(args: {
 
 const T = 17;
 
-for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0', 'q5_0', 'q2_k', 'q3_k', 'q4_k', 'q6_k', 'iq4_nl', 'iq4_xs'] as WeightDtype[]) {
+for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q2_k', 'q3_k', 'q4_k', 'q6_k', 'iq4_nl', 'iq4_xs'] as WeightDtype[]) {
   test(`${dtype}: the split-K batch matvec over ${T} rows equals ${T} one-token matvecs, bit for bit`, async () => {
     const r = rng(11);
     const K = GPU_LAYOUT[dtype].colMultiple === 256 ? 512 : 896;

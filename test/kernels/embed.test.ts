@@ -29,8 +29,8 @@ after(() => {
 
 const VOCAB = 37;
 const ROWS_PER_CHUNK = 20;
-// K-quants and Q5_0/Q5_1: test/kernels/matmul-k.test.ts, matmul-q5.test.ts.
-const WIDTH: Record<WeightDtype, number> = { f32: 260, f16: 4, q8_0: 288, q4_0: 32, q5_0: 64, q5_1: 64, q2_k: 256, q3_k: 256, q4_k: 256, q5_k: 256, q6_k: 256, iq4_nl: 32, iq4_xs: 256 };
+// K-quants and Q4_1/Q5_0/Q5_1: test/kernels/matmul-k.test.ts, matmul-q5.test.ts.
+const WIDTH: Record<WeightDtype, number> = { f32: 260, f16: 4, q8_0: 288, q4_0: 32, q4_1: 32, q5_0: 64, q5_1: 64, q2_k: 256, q3_k: 256, q4_k: 256, q5_k: 256, q6_k: 256, iq4_nl: 32, iq4_xs: 256 };
 
 for (const [i, dtype] of DTYPES.entries()) {
   const K = WIDTH[dtype];

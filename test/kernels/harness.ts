@@ -87,7 +87,7 @@ export async function checked<T>(gpu: Gpu, make: () => T): Promise<T> {
 }
 
 export const GGML_OF_DTYPE: Record<WeightDtype, GgmlType> = {
-  f32: GgmlType.F32, f16: GgmlType.F16, q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0, q5_0: GgmlType.Q5_0, q5_1: GgmlType.Q5_1,
+  f32: GgmlType.F32, f16: GgmlType.F16, q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0, q4_1: GgmlType.Q4_1, q5_0: GgmlType.Q5_0, q5_1: GgmlType.Q5_1,
   q2_k: GgmlType.Q2_K, q3_k: GgmlType.Q3_K, q4_k: GgmlType.Q4_K, q5_k: GgmlType.Q5_K, q6_k: GgmlType.Q6_K,
   iq4_nl: GgmlType.IQ4_NL, iq4_xs: GgmlType.IQ4_XS,
 };
@@ -96,10 +96,10 @@ export const DTYPES: readonly WeightDtype[] = ['f32', 'f16', 'q8_0', 'q4_0'];
 /** The K-quants (rows of whole 256-weight superblocks): their own shapes in matmul-k.test.ts. */
 export const K_DTYPES: readonly WeightDtype[] = ['q4_k', 'q5_k', 'q6_k', 'q2_k', 'q3_k', 'iq4_xs'];
 /**
- * Q5_0/Q5_1/IQ4_NL (llama.cpp's fallbacks for K-quant and IQ4_XS rows that are not whole superblocks):
- * blocks of 32, matmul-q5.test.ts.
+ * Q5_0/Q5_1/IQ4_NL (llama.cpp's fallbacks for K-quant and IQ4_XS rows that are not whole superblocks) and
+ * Q4_1 (a legacy type of whole files): blocks of 32 with more than a scale, matmul-q5.test.ts.
  */
-export const FALLBACK32_DTYPES: readonly WeightDtype[] = ['q5_0', 'q5_1', 'iq4_nl'];
+export const FALLBACK32_DTYPES: readonly WeightDtype[] = ['q5_0', 'q5_1', 'iq4_nl', 'q4_1'];
 
 /**
  * A random [rows][cols] weight stored as `dtype` (ggml's quantizers), uploaded in chunks of at most

@@ -1,7 +1,7 @@
-// The Q5_0/Q5_1/IQ4_NL weight snippets (kernels/dtype/q5_0|q5_1|iq4+iq4_nl[.dot].wgsl) in every kernel that reads
-// weights, against the CPU dequantiser (src/loaders/quant/q5_0|q5_1|iq4.ts, bit-exact with ggml) and the f64
+// The Q5_0/Q5_1/IQ4_NL/Q4_1 weight snippets (kernels/dtype/q5_0|q5_1|iq4+iq4_nl|q4_1[.dot].wgsl) in every kernel that
+// reads weights, against the CPU dequantiser (src/loaders/quant/q5_0|q5_1|iq4|q4_1.ts, bit-exact with ggml) and the f64
 // reference: matmul.wgsl (T in 1, 5, 17: the vector and matrix variants), matvec_split_k.wgsl (splitK
-// and splitKi, T = 1), matvec_split_k_batch.wgsl (splitKi, T in 2, 9) and embed.wgsl (deq4). Blocks are random bytes with sane f16 d (and Q5_1 m), so
+// and splitKi, T = 1), matvec_split_k_batch.wgsl (splitKi, T in 2, 9) and embed.wgsl (deq4). Blocks are random bytes with sane f16 d (and Q5_1/Q4_1 m), so
 // every nibble (every IQ4_NL table entry) and every bit of qh (the fifth bits of both halves of a block) is exercised.
 // Shapes: K a multiple of 32 but not of 256 (llama.cpp writes these types for such rows: Qwen2.5 0.5B's
 // d = 896), N ragged and split into two row chunks, colOffset, bias and accumulate.
@@ -34,7 +34,7 @@ after(() => {
   console.log(`matmul-q5:\n${worst.summary()}`);
 });
 
-/** Random GGUF blocks of `dtype` for [rows][cols]: random bytes, then d in [0.002, 0.03) (Q5_1: m in (-0.5, 0]) as f16. */
+/** Random GGUF blocks of `dtype` for [rows][cols]: random bytes, then d in [0.002, 0.03) (Q5_1: m in (-0.5, 0]; Q4_1: in (-0.25, 0]) as f16. */
 function randomQ5Blocks(r: () => number, dtype: WeightDtype, rows: number, cols: number): Uint8Array {
   const bytes = new Uint8Array(rows * ggufRowBytes(dtype, cols));
   for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
@@ -48,6 +48,7 @@ function randomQ5Blocks(r: () => number, dtype: WeightDtype, rows: number, cols:
     const d = 0.002 + r() * 0.028;
     setF16(at, d);
     if (dtype === 'q5_1') setF16(at + 2, -16 * d * r());
+    if (dtype === 'q4_1') setF16(at + 2, -8 * d * r());
   }
   return bytes;
 }

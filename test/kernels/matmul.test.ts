@@ -104,7 +104,8 @@ const FLAGS: Record<WeightDtype, { bias: boolean; accumulate: boolean }> = {
   f16: { bias: false, accumulate: false },
   q8_0: { bias: false, accumulate: true },
   q4_0: { bias: true, accumulate: false },
-  // Q5_0/Q5_1: test/kernels/matmul-q5.test.ts.
+  // Q4_1/Q5_0/Q5_1: test/kernels/matmul-q5.test.ts.
+  q4_1: { bias: false, accumulate: true },
   q5_0: { bias: true, accumulate: true },
   q5_1: { bias: false, accumulate: false },
   // K-quants (K a multiple of 256, so never ragged vs 64): test/kernels/matmul-k.test.ts.

@@ -170,10 +170,11 @@ for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
 
 // K-quants, as users download them: 'q4_k_m' is a Q4_K_M-style mix (Q4_K matrices and embedding, Q6_K
 // output head, attn_v and ffn_down, F32 norms and biases; q|k|v not fusable, so qkv runs as parts),
-// 'q5_k' all Q5_K, 'q3_k' all Q3_K (a Q3_K_S file), 'q2_k' all Q2_K, 'iq4_xs' all IQ4_XS. Same bounds as the other quantized
+// 'q5_k' all Q5_K, 'q3_k' all Q3_K (a Q3_K_S file), 'q2_k' all Q2_K, 'iq4_xs' all IQ4_XS; and the legacy
+// 'q4_1', all Q4_1 (a scale and a minimum per 32 weights). Same bounds as the other quantized
 // types: llama.cpp on the quantized file (its own dequantisation; activations rounded to 8 bits) by
 // distribution, and the exact twin (our dequantiser's F32 values in llama.cpp) to 1e-3 in log-probability.
-for (const [arch, type] of [['llama', 'q4_k_m'], ['qwen2', 'q4_k_m'], ['qwen2', 'q5_k'], ['qwen2', 'q3_k'], ['qwen2', 'q2_k'], ['llama', 'iq4_xs']] as const) {
+for (const [arch, type] of [['llama', 'q4_k_m'], ['qwen2', 'q4_k_m'], ['qwen2', 'q5_k'], ['qwen2', 'q3_k'], ['qwen2', 'q2_k'], ['llama', 'iq4_xs'], ['qwen2', 'q4_1']] as const) {
   test(`synthetic ${arch} ${type}: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin`, async () => {
     const path = await ensureSynthetic(`oracle-${arch}-${type}`, tiny(arch, type));
     const a = await agreement(path, 256, 3, await exactTwinOf(path));

@@ -20,6 +20,7 @@ function referenceBlock(dtype: WeightDtype, src: Uint8Array, data: Uint8Array, s
   switch (dtype) {
     case 'q8_0': case 'q4_0': case 'iq4_nl': run(0, 2, scales, 0); run(2, data.length, data, 0); break;
     case 'q5_0': run(0, 2, scales, 0); run(2, 4, scales, 4); run(6, 16, data, 0); break;
+    case 'q4_1': run(0, 4, scales, 0); run(4, 16, data, 0); break;
     case 'q5_1': run(0, 8, scales, 0); run(8, 16, data, 0); break;
     case 'q4_k': case 'q5_k': run(0, 16, scales, 0); run(16, data.length, data, 0); break;
     case 'q6_k': run(0, 192, data, 0); run(192, 16, scales, 0); sv.setFloat32(16, f16(208), true); break;
