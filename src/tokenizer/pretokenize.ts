@@ -41,3 +41,62 @@ export function preTokenizerPatterns(pre: string): string[] {
   }
   return PATTERNS[name];
 }
+
+/**
+ * Where byte-level BPE text may be cut after a '\n' so that encoding the parts gives exactly the tokens
+ * of the whole (BPE works inside pre-tokens, so a cut where every pattern list above splits anyway
+ * changes nothing), by pattern list:
+ *  - 'any': a list whose first regex isolates every '\r' and '\n' (deepseek-coder): after every '\n'.
+ *  - 'unless-blank': llama3 and qwen2, whose only patterns that match a '\n' end at the last newline
+ *    of a run of whitespace (`\s*[\r\n]+`, ` ?[^\s\p{L}\p{N}]+[\r\n]*`) and whose other patterns never
+ *    start with one: after a '\n' unless the whitespace that follows reaches another '\r' or '\n' (a blank
+ *    or whitespace-only line, which `\s*[\r\n]+` takes in with the newline before it).
+ *  - 'lone-newline': the GPT-2 patterns, whose `\s+(?!\S)` takes a run of whitespace but its last
+ *    character when something follows, and the whole run at the end of the text: only after a '\n' that
+ *    stands alone between non-whitespace (the end of one line's text and the next line's first character).
+ * test/unit/tokenizer-cuts.test.ts checks each against encoding the whole text, on real source files.
+ */
+export type LineCutRule = 'any' | 'unless-blank' | 'lone-newline';
+
+export function lineCutRule(pre: string): LineCutRule {
+  const patterns = preTokenizerPatterns(pre);
+  if (patterns === PATTERNS['deepseek-coder']) return 'any';
+  if (patterns === PATTERNS.llama3 || patterns === PATTERNS.qwen2) return 'unless-blank';
+  return 'lone-newline';
+}
+
+/** \p{White_Space}, the set the patterns' \s stands for. */
+const WHITE_SPACE = /\p{White_Space}/u;
+
+function isWhiteSpace(c: string): boolean {
+  const code = c.charCodeAt(0);
+  if (code < 0x80) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
+  return WHITE_SPACE.test(c);
+}
+
+/**
+ * Calls `piece` with consecutive pieces of `text` that together are `text`, cut after a '\n' wherever
+ * `rule` allows (one piece per line, except where a line may not start a piece).
+ */
+export function forEachLinePiece(text: string, rule: LineCutRule, piece: (s: string) => void): void {
+  let start = 0;
+  for (let nl = text.indexOf('\n'); nl >= 0 && nl + 1 < text.length; nl = text.indexOf('\n', nl + 1)) {
+    const i = nl + 1;
+    if (!cutAllowed(text, i, rule)) continue;
+    piece(text.slice(start, i));
+    start = i;
+  }
+  piece(start === 0 ? text : text.slice(start));
+}
+
+/** Whether `text` may be cut at `i` (just after a '\n'). */
+function cutAllowed(text: string, i: number, rule: LineCutRule): boolean {
+  if (rule === 'any') return true;
+  if (rule === 'lone-newline') return !isWhiteSpace(text[i]) && (i < 2 || !isWhiteSpace(text[i - 2]));
+  let j = i;
+  while (j < text.length && isWhiteSpace(text[j])) {
+    if (text[j] === '\n' || text[j] === '\r') return false;
+    j++;
+  }
+  return true;
+}

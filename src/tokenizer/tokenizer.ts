@@ -7,10 +7,12 @@
 //  - no Unicode normalization (llama.cpp has none; Hugging Face's Qwen tokenizer.json applies NFC).
 
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { LRUCache } from 'lru-cache';
 import { TokenizerError } from '../common/errors';
 import type { GgufValue } from '../loaders/gguf/types';
 import { tokenPieceBytes } from './bytes';
 import { buildTokenizerJson } from './hfJson';
+import { forEachLinePiece, lineCutRule, type LineCutRule } from './pretokenize';
 import { readVocab, TokenType, type FimTokens, type GgufVocab, type TokenizerModelName } from './vocab';
 
 export interface EncodeOptions {
@@ -62,9 +64,25 @@ export interface Tokenizer {
   isEog(id: number): boolean;
 }
 
+export interface TokenizerOptions {
+  /**
+   * Keep the tokens of recently encoded lines (byte-level BPE only): a completion request encodes its
+   * whole prompt window, and counts its tokens line by line to choose it, on every keystroke, though
+   * only a line or two changed. Default true; false encodes every text whole (tests compare the two).
+   */
+  lineCache?: boolean;
+}
+
+/** Lines whose tokens are kept (LRU): a few prompt windows' worth (~300 lines each). */
+const LINE_CACHE_ENTRIES = 16384;
+/** And at most this many characters plus 8 per token kept (~2 MB of keys and ids; typical lines cost ~100). */
+const LINE_CACHE_SIZE = 1 << 21;
+/** Longer lines (minified code) are encoded each time, not kept. */
+const LINE_CACHE_MAX_CHARS = 1024;
+
 /** Builds the tokenizer described by a GGUF file's tokenizer.ggml.* metadata. */
-export function createTokenizer(meta: Map<string, GgufValue>): Tokenizer {
-  return new GgufTokenizer(readVocab(meta));
+export function createTokenizer(meta: Map<string, GgufValue>, options: TokenizerOptions = {}): Tokenizer {
+  return new GgufTokenizer(readVocab(meta), options);
 }
 
 type Fragment = string | number;
@@ -85,8 +103,11 @@ class GgufTokenizer implements Tokenizer {
   /** Ids whose text is cut out of input before BPE, longest text first (llama.cpp's cache_special_tokens). */
   private readonly specialIds: number[];
   private readonly pieceCache: (Uint8Array | undefined)[];
+  /** Where text may be cut into lines encoded apart (pretokenize.ts), and their tokens; absent for SentencePiece. */
+  private readonly lineCut: LineCutRule | undefined;
+  private readonly lineTokens: LRUCache<string, readonly number[]> | undefined;
 
-  constructor(private readonly vocab: GgufVocab) {
+  constructor(private readonly vocab: GgufVocab, options: TokenizerOptions) {
     this.model = vocab.model;
     this.vocabSize = vocab.tokens.length;
     this.bosId = vocab.bosId;
@@ -113,6 +134,11 @@ class GgufTokenizer implements Tokenizer {
     special.sort((a, b) => byteLength.get(b)! - byteLength.get(a)! || a - b);
     this.specialIds = special;
     this.pieceCache = new Array(this.vocabSize);
+    // SentencePiece BPE has no pre-tokenizer: its merges may join anything, so its text is encoded whole.
+    if (vocab.model === 'gpt2' && options.lineCache !== false) {
+      this.lineCut = lineCutRule(vocab.pre);
+      this.lineTokens = new LRUCache({ max: LINE_CACHE_ENTRIES, maxSize: LINE_CACHE_SIZE, sizeCalculation: (ids, line) => line.length + 8 * ids.length });
+    }
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
@@ -137,9 +163,21 @@ class GgufTokenizer implements Tokenizer {
         piece = piece.replaceAll(' ', '▁');
       }
       prevSpecial = false;
-      for (const id of this.hf.encode(piece, { add_special_tokens: false }).ids) out.push(id);
+      if (this.lineCut) forEachLinePiece(piece, this.lineCut, (line) => this.encodeLine(line, out));
+      else for (const id of this.hf.encode(piece, { add_special_tokens: false }).ids) out.push(id);
     }
     return out;
+  }
+
+  /** Appends the tokens of `line` (a piece of text that may be encoded on its own) to `out`, from the cache when it holds them. */
+  private encodeLine(line: string, out: number[]): void {
+    const cache = this.lineTokens!;
+    let ids = cache.get(line);
+    if (!ids) {
+      ids = this.hf.encode(line, { add_special_tokens: false }).ids;
+      if (line.length <= LINE_CACHE_MAX_CHARS) cache.set(line, ids);
+    }
+    for (const id of ids) out.push(id);
   }
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
