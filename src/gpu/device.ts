@@ -4,6 +4,7 @@
 
 import { AdapterUnavailableError, DeviceLostError } from '../common/errors';
 import { PipelineCache } from './pipelines';
+import { installTickPolicy } from './dawnTicks';
 
 export interface GpuOptions {
   /** Ask for a high-performance adapter (default) or a low-power one. */
@@ -53,6 +54,8 @@ async function loadNavigatorGpu(flags: string[]): Promise<GPU> {
   const existing = roots.values().next().value;
   if (existing) return existing;
   Object.assign(globalThis, mod.globals);
+  const { GPUBuffer: bufferClass, GPUQueue: queueClass } = mod.globals as { GPUBuffer: { prototype: object }; GPUQueue: { prototype: object } };
+  installTickPolicy([[bufferClass.prototype, 'mapAsync'], [queueClass.prototype, 'onSubmittedWorkDone']]);
   const root = mod.create(flags);
   roots.add(root);
   return root;

@@ -9,6 +9,7 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { LRUCache } from 'lru-cache';
 import { TokenizerError } from '../common/errors';
+import { detached } from '../common/strings';
 import type { GgufValue } from '../loaders/gguf/types';
 import { tokenPieceBytes } from './bytes';
 import { buildTokenizerJson } from './hfJson';
@@ -73,10 +74,13 @@ export interface TokenizerOptions {
   lineCache?: boolean;
 }
 
-/** Lines whose tokens are kept (LRU): a few prompt windows' worth (~300 lines each). */
-const LINE_CACHE_ENTRIES = 16384;
-/** And at most this many characters plus 8 per token kept (~2 MB of keys and ids; typical lines cost ~100). */
-const LINE_CACHE_SIZE = 1 << 21;
+/**
+ * Lines whose tokens are kept (LRU), and their size in characters plus 8 per token: a prompt window
+ * (~1,300 tokens, ~300 lines) is ~40,000, so this keeps a dozen windows' lines, about 1 MB of heap
+ * (measured: 1.7 bytes per unit).
+ */
+const LINE_CACHE_ENTRIES = 4096;
+const LINE_CACHE_SIZE = 1 << 19;
 /** Longer lines (minified code) are encoded each time, not kept. */
 const LINE_CACHE_MAX_CHARS = 1024;
 
@@ -175,7 +179,8 @@ class GgufTokenizer implements Tokenizer {
     let ids = cache.get(line);
     if (!ids) {
       ids = this.hf.encode(line, { add_special_tokens: false }).ids;
-      if (line.length <= LINE_CACHE_MAX_CHARS) cache.set(line, ids);
+      // detached: the line is a slice of the request's text, which it would otherwise keep alive.
+      if (line.length <= LINE_CACHE_MAX_CHARS) cache.set(detached(line), ids);
     }
     for (const id of ids) out.push(id);
   }
