@@ -76,7 +76,7 @@ if [ "$part" != 1 ]; then
   run 60 node dist/cli.js bench load --model "$qwen05b" --runs 3
   run 90 node dist/cli.js bench load --model "$qwen05b" --runs 2 --requantize q4_0
   # How GPU waits poll (src/gpu/dawnTicks.ts): dawn's busy loop against 1 ms timers after 0/1/2/5 ms of
-  # polling; the default (2) holds only if decode and prefill keep their speed here.
+  # polling; the default (5) holds only if decode and prefill keep their speed here.
   run 90 node dist-bench/gpu-wait.js --model "$qwen05b" --tokens 64 --prompt 256 --runs 3 --spin-ms 0,1,2,5
   if [ $quick = 0 ]; then
     run 150 node dist-bench/speculative.js --scale 1 --cache-dir "$models"

@@ -13,8 +13,13 @@
 // GPU meanwhile. Nothing else is touched: other setImmediate callers (JavaScript functions) get the real
 // one, and where no dawn.node is in use (a browser's navigator.gpu) nothing is installed.
 
-/** Default for how long a wait may poll every turn: past it, a tick waits for a 1 ms timer. */
-export const DEFAULT_SPIN_MS = 2;
+/**
+ * Default for how long a wait may poll every turn: past it, a tick waits for a 1 ms timer. 5 ms keeps
+ * dawn's loop for a small model's decode and verify passes on a GPU (a timer would notice their end up
+ * to ~1 ms late, 10-20% of such a pass) and slows only the waits where that costs a few percent at most.
+ * On lavapipe 0, 1, 2 and 5 ms gave the same speeds (bench gpu-wait); device-run.sh measures them on a GPU.
+ */
+export const DEFAULT_SPIN_MS = 5;
 
 interface TickState {
   spinMs: number;
