@@ -3,8 +3,9 @@
 // the block's minimum is stored instead, so an asymmetric block wastes no levels).
 // dequantizeQ4_1 matches dequantize_row_q4_1 (the product rounded to f32, then the add, as C without FMA
 // contraction) and quantizeQ4_1 quantize_row_q4_1_ref (d = (max - min) / 15, m = min), bit for bit.
-import { f16BitsToF32, f32ToF16Bits } from './f16';
+import { f16BitsToF32 } from './f16';
 import { checkQ5Blocks } from './q5_0';
+import { writeMinScaleHeader } from './q5_1';
 
 export const Q4_1_BLOCK_BYTES = 20;
 const fr = Math.fround;
@@ -32,21 +33,8 @@ export function quantizeQ4_1(x: Float32Array): Uint8Array {
   const out = new Uint8Array(nBlocks * Q4_1_BLOCK_BYTES);
   for (let b = 0; b < nBlocks; b++) {
     const base = b * 32;
-    let min = Infinity;
-    let max = -Infinity;
-    for (let j = 0; j < 32; j++) {
-      min = Math.min(min, x[base + j]);
-      max = Math.max(max, x[base + j]);
-    }
-    const d = fr(fr(max - min) / 15);
-    const id = d !== 0 ? fr(1 / d) : 0;
     const at = b * Q4_1_BLOCK_BYTES;
-    const dh = f32ToF16Bits(d);
-    const mh = f32ToF16Bits(min);
-    out[at] = dh & 0xff;
-    out[at + 1] = dh >> 8;
-    out[at + 2] = mh & 0xff;
-    out[at + 3] = mh >> 8;
+    const { min, id } = writeMinScaleHeader(x, base, 15, out, at);
     // (x - min) * id is in [0, 15] up to rounding; ggml clamps at 15 (MIN(15, (int8_t)(v + 0.5f))).
     const quant = (v: number): number => Math.min(15, Math.trunc(fr(fr(fr(v - min) * id) + 0.5)));
     for (let j = 0; j < 16; j++) out[at + 4 + j] = quant(x[base + j]) | (quant(x[base + 16 + j]) << 4);

@@ -29,23 +29,32 @@ export function quantizeQ5_1(x: Float32Array): Uint8Array {
   const q = new Array<number>(32);
   for (let b = 0; b < nBlocks; b++) {
     const base = b * 32;
-    let min = Infinity;
-    let max = -Infinity;
-    for (let j = 0; j < 32; j++) {
-      min = Math.min(min, x[base + j]);
-      max = Math.max(max, x[base + j]);
-    }
-    const d = fr(fr(max - min) / 31);
-    const id = d !== 0 ? fr(1 / d) : 0;
-    for (let j = 0; j < 32; j++) q[j] = Math.trunc(fr(fr(fr(x[base + j] - min) * id) + 0.5)) & 0xff;
     const at = b * Q5_1_BLOCK_BYTES;
-    const dh = f32ToF16Bits(d);
-    const mh = f32ToF16Bits(min);
-    out[at] = dh & 0xff;
-    out[at + 1] = dh >> 8;
-    out[at + 2] = mh & 0xff;
-    out[at + 3] = mh >> 8;
+    const { min, id } = writeMinScaleHeader(x, base, 31, out, at);
+    for (let j = 0; j < 32; j++) q[j] = Math.trunc(fr(fr(fr(x[base + j] - min) * id) + 0.5)) & 0xff;
     packQ5(out, at + 4, at + 8, q);
   }
   return out;
+}
+
+/**
+ * The header of a block with a minimum (Q5_1, Q4_1), as ggml's reference quantizers make it: min and max
+ * of x[base, base + 32), d = (max - min) / levels, then d and m = min as f16 at out[at..at + 4). Returns
+ * min and 1 / d (0 for a constant block), in f32 arithmetic, for the quants.
+ */
+export function writeMinScaleHeader(x: Float32Array, base: number, levels: number, out: Uint8Array, at: number): { min: number; id: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let j = 0; j < 32; j++) {
+    min = Math.min(min, x[base + j]);
+    max = Math.max(max, x[base + j]);
+  }
+  const d = fr(fr(max - min) / levels);
+  const dh = f32ToF16Bits(d);
+  const mh = f32ToF16Bits(min);
+  out[at] = dh & 0xff;
+  out[at + 1] = dh >> 8;
+  out[at + 2] = mh & 0xff;
+  out[at + 3] = mh >> 8;
+  return { min, id: d !== 0 ? fr(1 / d) : 0 };
 }
