@@ -37,7 +37,8 @@ function state(): TickState | undefined {
   return (globalThis as Record<symbol, TickState | undefined>)[STATE_KEY];
 }
 
-const isNative = (fn: unknown): boolean => typeof fn === 'function' && Function.prototype.toString.call(fn).endsWith('{ [native code] }');
+/** dawn's ticks are anonymous native functions (N-API's); named ones and JavaScript functions are not ticks. */
+const isNative = (fn: unknown): boolean => typeof fn === 'function' && fn.name === '' && Function.prototype.toString.call(fn).endsWith('{ [native code] }');
 
 /** `spinMs` from TANDEM_GPU_SPIN_MS when it is a number >= 0 ('Infinity': dawn's own busy loop). */
 function spinMsFromEnv(): number {

@@ -54,7 +54,7 @@ export function preTokenizerPatterns(pre: string): string[] {
  *  - 'lone-newline': the GPT-2 patterns, whose `\s+(?!\S)` takes a run of whitespace but its last
  *    character when something follows, and the whole run at the end of the text: only after a '\n' that
  *    stands alone between non-whitespace (the end of one line's text and the next line's first character).
- * test/unit/tokenizer-cuts.test.ts checks each against encoding the whole text, on real source files.
+ * test/unit/tokenizer-line-cache.test.ts checks each against encoding the whole text, on real source files.
  */
 export type LineCutRule = 'any' | 'unless-blank' | 'lone-newline';
 

@@ -1,6 +1,7 @@
 // The GPU-wait policy (src/gpu/dawnTicks.ts) against a stand-in for dawn.node's AsyncRunner: while a
-// "GPU" promise is pending it queues a native function (a bound one prints as `[native code]`, as a
-// N-API function does) through the global setImmediate, which ticks the "device" and queues itself again.
+// "GPU" promise is pending it queues a native function (a bound one, renamed '': it prints as
+// `[native code]` and is nameless, as an N-API function is) through the global setImmediate, which ticks
+// the "device" and queues itself again.
 // Checked: dawn's busy loop is kept with spinMs = Infinity; with a finite spinMs a long wait turns to
 // 1 ms timers after spinMs and still ends within a few ms of the work; progress (the promise settling)
 // starts the busy part again; JavaScript callbacks of setImmediate are untouched (a real immediate),
@@ -35,6 +36,8 @@ class FakeQueue {
       if (this.pending.length > 0) this.queueTick();
       else this.ticking = false;
     }.bind(this);
+    // N-API functions made without a name have name '' (a bound one's is 'bound ').
+    Object.defineProperty(tick, 'name', { value: '' });
     globalThis.setImmediate(tick);
   }
 }
