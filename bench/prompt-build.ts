@@ -20,12 +20,10 @@ import { buildEditTrace } from '../src/cli/editReplayTrace';
 import { buildPrompt, DEFAULT_BUDGETS } from '../src/completion/prompt';
 import { chooseTemplate } from '../src/completion/templates';
 import { emit } from '../src/cli/figure';
-import { median } from '../src/bench/stats';
+import { median, percentile } from '../src/bench/stats';
 
 const { values: v } = parseArgs({ options: { model: { type: 'string' }, files: { type: 'string' }, 'typed-chars': { type: 'string' } } });
 const FILES = ['node_modules/lru-cache/dist/esm/index.js', 'node_modules/esbuild/lib/main.js', 'node_modules/typescript/lib/lib.es5.d.ts'];
-
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
 async function main(): Promise<void> {
   const meta: Map<string, GgufValue> = v.model

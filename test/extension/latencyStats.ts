@@ -2,6 +2,7 @@
 // pause's split of keystroke-to-ghost-text into parts, and the JSON lines (p50/p95 per part and cache
 // mode, off/on ratios, counts). ghostLatency.ts drives the editor; this file only computes.
 import type { RequestTraceLine } from '../../src/completion/trace';
+import { percentile } from '../../src/bench/stats';
 
 /**
  * One keystroke pause: go to the end of `line` (1-based; undefined: stay where the last pause left the
@@ -102,11 +103,6 @@ export function split(p: PauseResult): Record<Part, number> | undefined {
   };
 }
 
-export function percentile(xs: number[], p: number): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
-}
 
 const round = (x: number) => Math.round(x * 10) / 10;
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
