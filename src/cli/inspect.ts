@@ -5,6 +5,8 @@ import { readModelConfig, resolveRuntimeOptions } from '../model/load';
 import { defaultKvType, kvBytesPerToken } from '../kvcache/kvBuffers';
 import { createTokenizer } from '../tokenizer';
 import { planWorkspace } from '../model/workspace';
+import { describeRopeScaling } from '../model/ropeScaling';
+import { readsRopeFreqs } from '../model/weights';
 
 export async function inspectCommand(path: string, json: boolean): Promise<void> {
   const { file, config } = await readModelConfig(path);
@@ -59,7 +61,7 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
     `${path}  (GGUF v${file.version}, ${mib(file.fileSize)})`,
     `architecture  ${c.architecture}  "${c.name}"`,
     `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}, vocab ${c.vocabSize}`,
-    `position      context ${c.contextLength}, rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
+    `position      context ${c.contextLength}, rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims, scaling ${describeRopeScaling(c.ropeScaling, readsRopeFreqs(c, file))}${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
     `tensor types  ${Object.entries(types).map(([k, v]) => `${k} x${v.tensors} (${mib(v.bytes)})`).join(', ')}`,
     `memory        weights ${mib(weightBytes)}, KV ${(kvPerToken / 1024).toFixed(1)} KiB/token (${kvType}; ${(kvPerTokenF32 / 1024).toFixed(1)} f32 without shader-f16), default KV budget ${mib(runtime.kvBudgetBytes)}, workspace ${mib(workspace.totalBytes)}`,
     `tokenizer     ${JSON.stringify(tokenizer)}`,

@@ -2,6 +2,7 @@
 
 import { UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
+import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
 export type Architecture = 'llama' | 'qwen2';
 
@@ -22,6 +23,8 @@ export interface ModelConfig {
   ropeTheta: number;
   /** 'normal' rotates adjacent pairs (llama); 'neox' rotates (i, i + nRot/2) (qwen2). */
   ropeStyle: 'normal' | 'neox';
+  /** Long-context rope scaling (linear, YaRN), as llama.cpp reads it; per-frequency factors are a tensor (weights.ts). */
+  ropeScaling: RopeScaling;
   normEps: number;
   /** Attention span in tokens when the model uses sliding-window attention, else 0. */
   slidingWindow: number;
@@ -45,6 +48,7 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
   const nRot = metaU32(meta, k('rope.dimension_count'), { default: headDim, file });
   if (headDim % 2 !== 0 || nRot % 2 !== 0 || nRot > headDim) throw new UnsupportedModelError(`head dim ${headDim} / rope dims ${nRot}`);
   if (headDim > 256) throw new UnsupportedModelError(`head dim ${headDim} > 256`);
+  const contextLength = metaU32(meta, k('context_length'), { default: 4096, file });
   return {
     architecture,
     name: metaString(meta, 'general.name', { default: archName }),
@@ -56,9 +60,10 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     nRot,
     ffnDim: metaU32(meta, k('feed_forward_length'), { file }),
     vocabSize,
-    contextLength: metaU32(meta, k('context_length'), { default: 4096, file }),
+    contextLength,
     ropeTheta: metaF32(meta, k('rope.freq_base'), { default: 10000, file }),
     ropeStyle: architecture === 'qwen2' ? 'neox' : 'normal',
+    ropeScaling: ropeScalingFromMetadata(meta, archName, contextLength, file),
     normEps: metaF32(meta, k('attention.layer_norm_rms_epsilon'), { default: 1e-5, file }),
     slidingWindow: metaU32(meta, k('attention.sliding_window'), { default: 0, file }),
     qkvBias: architecture === 'qwen2',

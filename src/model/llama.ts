@@ -197,7 +197,7 @@ export class LlamaModel {
       logits: own.storage(size.logits, 'logits'),
       ids: own.storage(size.ids, 'ids'),
       blockTable: own.storage(size.blockTable, 'blockTable'),
-      rope: own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta), 'rope'),
+      rope: own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta, c.ropeScaling, weights.ropeFreqFactors), 'rope'),
       partials: own.storage(size.partials, 'attention.partials'),
     };
     const b = this.buffers;

@@ -41,6 +41,8 @@ export interface ModelWeights {
   output: GpuMatrix;
   /** Weight bytes a decode step reads (every matrix once; the embedding row is negligible). */
   bytesPerToken: number;
+  /** Llama 3.x's per-frequency rope divisors (`rope_freqs.weight`, nRot/2 values), read on the CPU for the rope table. */
+  ropeFreqFactors: Float32Array | undefined;
 }
 
 export type LoadProgress = (loadedBytes: number, totalBytes: number) => void;
@@ -217,15 +219,34 @@ export async function loadWeights(
   const layers = Array.from({ length: c.nLayers }, (_, l) => stopOnFailure(loadLayer(l)));
   const outputNorm = stopOnFailure(vector('output_norm.weight', c.dModel));
   const outputHead = tensors.has('output.weight') ? stopOnFailure(matrix(['output.weight'], c.dModel, [c.vocabSize], 'output')) : null;
+  const freqFactors = readsRopeFreqs(c, file) ? stopOnFailure(readRopeFreqFactors(file, tensors.get(ROPE_FREQS, [c.nRot / 2])).then((f) => {
+    progress(f.bytes);
+    return f.factors;
+  })) : undefined;
   // Everything settles before this returns or throws (the caller disposes the owner's buffers on failure).
-  await allSettledOrThrow<unknown>([embedding, outputNorm, ...(outputHead ? [outputHead] : []), ...layers]);
+  await allSettledOrThrow<unknown>([embedding, outputNorm, ...(outputHead ? [outputHead] : []), ...(freqFactors ? [freqFactors] : []), ...layers]);
   const tokenEmbedding = await embedding;
   const loadedLayers = await Promise.all(layers);
   const output = outputHead ? (await outputHead).parts[0].matrix : tokenEmbedding;
 
   const linearBytes = (lin: Linear) => lin.parts.reduce((s, p) => s + p.matrix.bytes, 0);
   const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down), 0) + output.bytes;
-  return { tokenEmbedding, layers: loadedLayers, outputNorm: await outputNorm, output, bytesPerToken };
+  return { tokenEmbedding, layers: loadedLayers, outputNorm: await outputNorm, output, bytesPerToken, ropeFreqFactors: await freqFactors };
+}
+
+const ROPE_FREQS = 'rope_freqs.weight';
+
+/** Whether the model has Llama 3's rope divisors: llama.cpp's llama graph reads them, its qwen2 graph does not, so neither do we there. */
+export function readsRopeFreqs(cfg: ModelConfig, file: GgufFile): boolean {
+  return cfg.architecture === 'llama' && file.tensors.some((t) => t.name === ROPE_FREQS);
+}
+
+/** The rope frequency divisors: finite and positive, or the file is damaged (a 0 would make every angle infinite). */
+async function readRopeFreqFactors(file: GgufFile, t: GgufTensorInfo): Promise<{ factors: Float32Array; bytes: number }> {
+  const factors = await readVectorF32(file, t);
+  const bad = factors.findIndex((f) => !(Number.isFinite(f) && f > 0));
+  if (bad >= 0) throw new ModelFormatError(`tensor.${t.name}`, `value ${factors[bad]} at ${bad} is not a positive frequency factor`, file.path);
+  return { factors, bytes: t.byteSize };
 }
 
 async function readVectorF32(file: GgufFile, t: GgufTensorInfo): Promise<Float32Array> {

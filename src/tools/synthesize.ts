@@ -36,6 +36,39 @@ export interface SyntheticSpec {
    * choices use a larger scale so that near-ties are the exception, as with a real model.
    */
   outputScale?: number;
+  /** Long-context rope scaling, written as rope.scaling.* metadata the way llama.cpp's converter does. */
+  ropeScaling?: { type: 'none' | 'linear' | 'yarn'; factor: number; originalContext?: number; attnFactor?: number };
+  /** llama only: a `rope_freqs.weight` tensor of Llama 3.x's per-frequency divisors (llama3RopeFactors). */
+  llama3Rope?: Llama3RopeSpec;
+}
+
+/** Llama 3.1's rope_scaling: `factor` for low frequencies, 1 for high ones, a smooth ramp between. */
+export interface Llama3RopeSpec {
+  factor: number;
+  originalContext: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+}
+
+/**
+ * The divisor of each rotary frequency theta^(-2i/nRot), as Hugging Face's llama3 rope type defines it
+ * (and llama.cpp's converter stores in rope_freqs.weight): wavelengths longer than
+ * originalContext / lowFreqFactor are divided by `factor`, shorter than originalContext / highFreqFactor kept.
+ */
+export function llama3RopeFactors(nRot: number, theta: number, r: Llama3RopeSpec): Float32Array {
+  const out = new Float32Array(nRot / 2);
+  const longest = r.originalContext / r.lowFreqFactor;
+  const shortest = r.originalContext / r.highFreqFactor;
+  for (let i = 0; i < out.length; i++) {
+    const wavelength = 2 * Math.PI * Math.pow(theta, (2 * i) / nRot);
+    if (wavelength < shortest) out[i] = 1;
+    else if (wavelength > longest) out[i] = r.factor;
+    else {
+      const smooth = (r.originalContext / wavelength - r.lowFreqFactor) / (r.highFreqFactor - r.lowFreqFactor);
+      out[i] = 1 / ((1 - smooth) / r.factor + smooth);
+    }
+  }
+  return out;
 }
 
 /** f32 values generated per chunk: 1M (4 MB), a multiple of every block size. */
@@ -47,6 +80,7 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.dModel % s.nHeads !== 0 || (s.dModel / s.nHeads) % 2 !== 0) throw new RangeError('spec.dModel must split into nHeads heads of even size');
   if (s.nHeads % s.nKvHeads !== 0) throw new RangeError('spec.nKvHeads must divide nHeads');
   if (!WEIGHT_TYPES[s.weightType]) throw new RangeError(`spec.weightType ${s.weightType} is unknown`);
+  if (s.llama3Rope && s.arch !== 'llama') throw new RangeError('spec.llama3Rope: llama.cpp reads rope_freqs for llama models only');
 }
 
 /** Writes a random-weight model described by `spec` to outPath. */
@@ -101,6 +135,11 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
     matrix(`blk.${l}.ffn_up.weight`, ffnDim, dModel);
     matrix(`blk.${l}.ffn_down.weight`, dModel, ffnDim, residualScale);
   }
+  // Last, so every other tensor keeps its random stream (and bytes) with or without it.
+  if (spec.llama3Rope) {
+    const factors = llama3RopeFactors(headDim, spec.ropeTheta, spec.llama3Rope);
+    tensors.push({ name: 'rope_freqs.weight', dims: [factors.length], type: GgmlType.F32, data: new Uint8Array(factors.buffer) });
+  }
 
   await writeGguf(outPath, { metadata: syntheticMetadata(spec), tensors });
 }
@@ -129,6 +168,18 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     f32('rope.freq_base', spec.ropeTheta),
     f32('attention.layer_norm_rms_epsilon', arch === 'qwen2' ? 1e-6 : 1e-5),
     ...(spec.slidingWindow !== undefined ? [u32('attention.sliding_window', spec.slidingWindow)] : []),
+    ...ropeScalingMetadata(spec, arch),
     ...tokenizer,
+  ];
+}
+
+function ropeScalingMetadata(spec: SyntheticSpec, arch: string): GgufMetadataEntry[] {
+  const r = spec.ropeScaling;
+  if (!r) return [];
+  return [
+    { key: `${arch}.rope.scaling.type`, type: GgufValueType.STRING, value: r.type },
+    { key: `${arch}.rope.scaling.factor`, type: GgufValueType.FLOAT32, value: r.factor },
+    ...(r.originalContext !== undefined ? [{ key: `${arch}.rope.scaling.original_context_length`, type: GgufValueType.UINT32, value: r.originalContext }] : []),
+    ...(r.attnFactor !== undefined ? [{ key: `${arch}.rope.scaling.attn_factor`, type: GgufValueType.FLOAT32, value: r.attnFactor }] : []),
   ];
 }

@@ -1,5 +1,5 @@
 // Bad situations while loading or running a model end in typed errors and leave the engine usable:
-// a model over the memory budget, a tensor type the kernels cannot run, a lost GPU device.
+// a model over the memory budget, a tensor type the kernels cannot run, a damaged rope_freqs tensor, a lost GPU device.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { Gpu } from '../../src/gpu/device';
 import { openGguf, readTensorBytes } from '../../src/loaders/gguf/reader';
 import { writeGguf } from '../../src/loaders/gguf/writer';
 import { GgmlType, GGML_BLOCK_LAYOUT, GgufValueType, type GgufValue } from '../../src/loaders/gguf/types';
-import { DeviceLostError, OutOfMemoryError, UnsupportedQuantError } from '../../src/common/errors';
+import { DeviceLostError, ModelFormatError, OutOfMemoryError, UnsupportedQuantError } from '../../src/common/errors';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 
@@ -79,4 +79,30 @@ test('a lost device: the next forward pass throws DeviceLostError, a new device 
   assert.equal(r.ids[0], 403);
   again.model.dispose();
   fresh.dispose();
+});
+
+test('a rope_freqs tensor with a zero (every angle would be infinite): ModelFormatError naming the tensor; the file with its real factors loads', async () => {
+  const src = await ensureSynthetic('load-errors-llama3-rope', {
+    arch: 'llama', nLayers: 1, dModel: 256, nHeads: 4, nKvHeads: 2, ffnDim: 512, vocabSize: 300,
+    contextLength: 256, ropeTheta: 500000, tiedEmbedding: true, weightType: 'f32', seed: 3, tokenizer: 'spm-bytes',
+    llama3Rope: { factor: 8, originalContext: 64, lowFreqFactor: 1, highFreqFactor: 4 },
+  });
+  const { model } = await loadModel(await testGpu(), src);
+  assert.equal(model.weights.ropeFreqFactors?.length, 32);
+  model.dispose();
+  const file = await openGguf(src);
+  const out = join(cacheDir(), 'load-errors-rope-freqs-zero.gguf');
+  await writeGguf(out, {
+    metadata: entries(file.metadata),
+    tensors: await Promise.all(file.tensors.map(async (t) => {
+      const data = await readTensorBytes(file, t);
+      if (t.name === 'rope_freqs.weight') new DataView(data.buffer, data.byteOffset).setFloat32(4 * 5, 0, true);
+      return { name: t.name, dims: t.dims, type: t.type, data };
+    })),
+  });
+  await assert.rejects(loadModel(await testGpu(), out), (e: unknown) => {
+    assert.ok(e instanceof ModelFormatError, String(e));
+    assert.match(e.message, /tensor\.rope_freqs\.weight: value 0 at 5 is not a positive frequency factor/);
+    return true;
+  });
 });

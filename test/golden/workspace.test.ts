@@ -9,6 +9,7 @@ import { gpuBufferCensus } from '../../src/gpu/buffers';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import type { ModelConfig } from '../../src/model/config';
+import { NO_ROPE_SCALING } from '../../src/model/ropeScaling';
 import { loadModel } from '../../src/model/load';
 import { SPLIT_ATTENTION_MAX_TOKENS } from '../../src/ops/attention';
 import { DEFAULT_MAX_LOGIT_ROWS, logitRowsForDraft, planWorkspace } from '../../src/model/workspace';
@@ -17,7 +18,7 @@ import { ensureStories260K } from '../helpers/testModels';
 
 const QWEN25_05B: ModelConfig = {
   architecture: 'qwen2', name: 'qwen2.5-coder-0.5b', nLayers: 24, dModel: 896, nHeads: 14, nKvHeads: 2, headDim: 64, nRot: 64, ffnDim: 4864,
-  vocabSize: 151936, contextLength: 32768, ropeTheta: 1e6, ropeStyle: 'neox', normEps: 1e-6, slidingWindow: 0, qkvBias: true,
+  vocabSize: 151936, contextLength: 32768, ropeTheta: 1e6, ropeStyle: 'neox', ropeScaling: NO_ROPE_SCALING, normEps: 1e-6, slidingWindow: 0, qkvBias: true,
 };
 const GPU_SHAPE = { maxBatchTokens: 128, maxContextTokens: 4096, blockSize: 16, splitKeys: 256, maxBindingBytes: 128 * 2 ** 20 };
 

@@ -220,3 +220,28 @@ test('synthetic qwen2 d=384 q4_k_m_ggml (Q5_0, Q8_0, Q4_K, Q6_K): greedy decode 
     assert.deepEqual(got, expected, `${matvec} matvec`);
   }
 });
+
+// Long-context rope scaling (src/model/ropeScaling.ts), as real models carry it: linear (DeepSeek-Coder's
+// factor 4), YaRN (Qwen2.5's long-context configs; cos and sin scaled too) and Llama 3's rope_freqs divisors,
+// alone and with linear scaling on top. F32, 128 positions, the same bound as the unscaled F32 models. The
+// original contexts are chosen so that the positions tested cross every regime (kept, ramped, scaled
+// frequencies). Each case is also checked to be far from the same weights without scaling (llama.cpp on
+// the unscaled file), so a model that ignored the scaling would fail here.
+const ROPE_CASES: { name: string; arch: 'llama' | 'qwen2'; spec: Partial<SyntheticSpec> }[] = [
+  { name: 'linear-x4', arch: 'llama', spec: { ropeScaling: { type: 'linear', factor: 4 } } },
+  { name: 'yarn-x4', arch: 'llama', spec: { contextLength: 16384, ropeScaling: { type: 'yarn', factor: 4, originalContext: 4096 } } },
+  { name: 'yarn-x4-attn', arch: 'qwen2', spec: { contextLength: 16384, ropeScaling: { type: 'yarn', factor: 4, originalContext: 4096, attnFactor: 0.9 } } },
+  { name: 'llama3-freqs', arch: 'llama', spec: { llama3Rope: { factor: 8, originalContext: 64, lowFreqFactor: 1, highFreqFactor: 4 } } },
+  { name: 'llama3-freqs-linear-x2', arch: 'llama', spec: { ropeScaling: { type: 'linear', factor: 2 }, llama3Rope: { factor: 8, originalContext: 64, lowFreqFactor: 1, highFreqFactor: 4 } } },
+];
+
+for (const c of ROPE_CASES) {
+  test(`synthetic ${c.arch} F32, rope scaling ${c.name}: log-probabilities match llama.cpp to 1e-3 over 128 tokens, far from the unscaled model`, async () => {
+    const path = await ensureSynthetic(`oracle-${c.arch}-f32-rope-${c.name}`, { ...tiny(c.arch, 'f32'), ...c.spec });
+    const unscaled = await ensureSynthetic(`oracle-${c.arch}-f32`, tiny(c.arch, 'f32'));
+    const a = await agreement(path, 128, 4, unscaled);
+    console.log(JSON.stringify({ model: `${c.arch}-f32-rope-${c.name}`, ...a }));
+    assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+    assert.ok(a.exact!.maxAbsLogProb >= 0.05, `the unscaled model is as close (max |Δ log p| ${a.exact!.maxAbsLogProb}): the case tests nothing`);
+  });
+}
