@@ -44,6 +44,9 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
   const nKvHeads = metaU32(meta, k('attention.head_count_kv'), { default: nHeads, file });
   if (nHeads === 0 || dModel % nHeads !== 0) throw new UnsupportedModelError(`embedding_length ${dModel} is not a multiple of head_count ${nHeads}`);
   if (nKvHeads === 0 || nHeads % nKvHeads !== 0) throw new UnsupportedModelError(`head_count ${nHeads} is not a multiple of head_count_kv ${nKvHeads}`);
+  // Mixtral-style files are 'llama' too; their experts are tensors the dense forward pass would not read.
+  const experts = metaU32(meta, k('expert_count'), { default: 0, file });
+  if (experts > 0) throw new UnsupportedModelError(`a mixture of experts (${experts} experts per layer); Tandem runs dense models`);
   const headDim = metaU32(meta, k('attention.key_length'), { default: dModel / nHeads, file });
   const nRot = metaU32(meta, k('rope.dimension_count'), { default: headDim, file });
   if (headDim % 2 !== 0 || nRot % 2 !== 0 || nRot > headDim) throw new UnsupportedModelError(`head dim ${headDim} / rope dims ${nRot}`);

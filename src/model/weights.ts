@@ -3,7 +3,7 @@
 // output row (q|k|v, gate|up) are concatenated into one matrix at upload when their types agree, so
 // each is a single matmul. Norm weights and biases are f32.
 
-import { ModelFormatError, UnsupportedQuantError } from '../common/errors';
+import { ModelFormatError, UnsupportedModelError, UnsupportedQuantError } from '../common/errors';
 import type { BufferOwner } from '../gpu/buffers';
 import { uploadMatrix, type GpuMatrix, type RowSource } from '../gpu/matrix';
 import { allSettledOrThrow, UploadQueue } from '../gpu/uploadQueue';
@@ -125,6 +125,7 @@ export async function loadWeights(
   repackPool: RepackPool | null = sharedRepackPool(),
 ): Promise<ModelWeights> {
   const tensors = new TensorReader(file);
+  checkEveryTensorRead(cfg, file);
   const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
   const queue = new UploadQueue(repackPool);
   let loaded = 0;
@@ -235,6 +236,28 @@ export async function loadWeights(
 }
 
 const ROPE_FREQS = 'rope_freqs.weight';
+
+const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down'];
+
+/**
+ * Every tensor in the file must be one the forward pass reads (checked before anything is uploaded).
+ * llama.cpp refuses files with tensors its graph does not create; to us an unread tensor (experts, a bias,
+ * a fused qkv, an extra layer) would mean running other math than the model's, silently. A missing
+ * tensor is the file's fault (ModelFormatError from TensorReader.get); an extra one is a variant we do not run.
+ */
+function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
+  const read = new Set(['token_embd.weight', 'output_norm.weight', 'output.weight']);
+  if (cfg.architecture === 'llama') read.add(ROPE_FREQS);
+  for (let l = 0; l < cfg.nLayers; l++) {
+    for (const m of LAYER_MATRICES) read.add(`blk.${l}.${m}.weight`);
+    if (cfg.qkvBias) for (const m of ['attn_q', 'attn_k', 'attn_v']) read.add(`blk.${l}.${m}.bias`);
+  }
+  const extra = file.tensors.find((t) => !read.has(t.name));
+  if (!extra) return;
+  const n = extra.name;
+  const what = /_exps\.|ffn_gate_inp/.test(n) ? ' (mixture of experts)' : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)' : '';
+  throw new UnsupportedModelError(`tensor ${n}${what}: Tandem's ${cfg.architecture} forward pass does not read it, and would give other results than the model's`);
+}
 
 /** Whether the model has Llama 3's rope divisors: llama.cpp's llama graph reads them, its qwen2 graph does not, so neither do we there. */
 export function readsRopeFreqs(cfg: ModelConfig, file: GgufFile): boolean {

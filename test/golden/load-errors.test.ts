@@ -1,5 +1,5 @@
 // Bad situations while loading or running a model end in typed errors and leave the engine usable:
-// a model over the memory budget, a tensor type the kernels cannot run, a damaged rope_freqs tensor, a lost GPU device.
+// a model over the memory budget, a tensor type the kernels cannot run, a damaged rope_freqs tensor, tensors or experts the forward pass would not read, a lost GPU device.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { Gpu } from '../../src/gpu/device';
 import { openGguf, readTensorBytes } from '../../src/loaders/gguf/reader';
 import { writeGguf } from '../../src/loaders/gguf/writer';
 import { GgmlType, GGML_BLOCK_LAYOUT, GgufValueType, type GgufValue } from '../../src/loaders/gguf/types';
-import { DeviceLostError, ModelFormatError, OutOfMemoryError, UnsupportedQuantError } from '../../src/common/errors';
+import { DeviceLostError, ModelFormatError, OutOfMemoryError, UnsupportedModelError, UnsupportedQuantError } from '../../src/common/errors';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 
@@ -105,4 +105,37 @@ test('a rope_freqs tensor with a zero (every angle would be infinite): ModelForm
     assert.match(e.message, /tensor\.rope_freqs\.weight: value 0 at 5 is not a positive frequency factor/);
     return true;
   });
+});
+
+test('tensors the forward pass would not read (a bias, experts) and a mixture-of-experts header: UnsupportedModelError naming them, before any upload', async () => {
+  const src = await ensureSynthetic('load-errors-llama', {
+    arch: 'llama', nLayers: 1, dModel: 256, nHeads: 4, nKvHeads: 2, ffnDim: 512, vocabSize: 300,
+    contextLength: 256, ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 3, tokenizer: 'spm-bytes',
+  });
+  const file = await openGguf(src);
+  const copy = async (name: string, extra: { name: string; dims: number[] } | undefined, meta: Record<string, number> = {}) => {
+    const out = join(cacheDir(), `load-errors-${name}.gguf`);
+    const tensors = await Promise.all(file.tensors.map(async (t) => ({ name: t.name, dims: t.dims, type: t.type, data: await readTensorBytes(file, t) })));
+    if (extra) tensors.push({ ...extra, type: GgmlType.F32, data: new Uint8Array(4 * extra.dims.reduce((a, b) => a * b, 1)) });
+    const metadata = [...entries(file.metadata), ...Object.entries(meta).map(([key, value]) => ({ key, type: GgufValueType.UINT32, value }))];
+    await writeGguf(out, { metadata, tensors });
+    return out;
+  };
+  const gpu = await testGpu();
+  const cases: [string, Promise<string>, RegExp][] = [
+    ['bias', copy('attn-output-bias', { name: 'blk.0.attn_output.bias', dims: [256] }), /tensor blk\.0\.attn_output\.bias \(a bias\): Tandem's llama forward pass does not read it/],
+    ['experts', copy('gate-inp', { name: 'blk.0.ffn_gate_inp.weight', dims: [256, 4] }), /blk\.0\.ffn_gate_inp\.weight \(mixture of experts\)/],
+    ['a layer too many', copy('extra-layer', { name: 'blk.1.attn_norm.weight', dims: [256] }), /tensor blk\.1\.attn_norm\.weight:/],
+    ['expert_count', copy('expert-count', undefined, { 'llama.expert_count': 8 }), /a mixture of experts \(8 experts per layer\)/],
+  ];
+  for (const [what, path, message] of cases) {
+    await assert.rejects(loadModel(gpu, await path), (e: unknown) => {
+      assert.ok(e instanceof UnsupportedModelError, `${what}: ${String(e)}`);
+      assert.match(e.message, message, what);
+      return true;
+    });
+  }
+  // The unchanged file still loads on the same device.
+  const { model } = await loadModel(gpu, src);
+  model.dispose();
 });
