@@ -245,7 +245,7 @@ const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output'
  * a fused qkv, an extra layer) would mean running other math than the model's, silently. A missing
  * tensor is the file's fault (ModelFormatError from TensorReader.get); an extra one is a variant we do not run.
  */
-function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
+export function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   const read = new Set(['token_embd.weight', 'output_norm.weight', 'output.weight']);
   if (cfg.architecture === 'llama') read.add(ROPE_FREQS);
   for (let l = 0; l < cfg.nLayers; l++) {

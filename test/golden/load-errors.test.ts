@@ -1,16 +1,16 @@
 // Bad situations while loading or running a model end in typed errors and leave the engine usable:
-// a model over the memory budget, a tensor type the kernels cannot run, a damaged rope_freqs tensor, tensors or experts the forward pass would not read, a lost GPU device.
+// a model over the memory budget, a tensor type the kernels cannot run, a damaged rope_freqs tensor,
+// tensors or experts the forward pass would not read, a lost GPU device.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ensureStories260K, ensureSynthetic, cacheDir } from '../helpers/testModels';
+import { ensureStories260K, ensureSynthetic, cacheDir, rewriteGguf } from '../helpers/testModels';
 import { testGpu } from '../helpers/gpuModel';
 import { loadModel } from '../../src/model/load';
 import { Gpu } from '../../src/gpu/device';
-import { openGguf, readTensorBytes } from '../../src/loaders/gguf/reader';
-import { writeGguf } from '../../src/loaders/gguf/writer';
-import { GgmlType, GGML_BLOCK_LAYOUT, GgufValueType, type GgufValue } from '../../src/loaders/gguf/types';
+import { GgmlType, GGML_BLOCK_LAYOUT, GgufValueType } from '../../src/loaders/gguf/types';
+import type { SyntheticSpec } from '../../src/tools/synthesize';
 import { DeviceLostError, ModelFormatError, OutOfMemoryError, UnsupportedModelError, UnsupportedQuantError } from '../../src/common/errors';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
@@ -28,34 +28,19 @@ test('a model over the memory budget: OutOfMemoryError with the sizes, before an
   model.dispose();
 });
 
-/** Metadata entries rebuilt from a parsed file (enough for the synthetic models' own keys). */
-function entries(meta: Map<string, GgufValue>) {
-  return [...meta.entries()].map(([key, value]) => {
-    if (typeof value === 'string') return { key, type: GgufValueType.STRING, value };
-    if (typeof value === 'boolean') return { key, type: GgufValueType.BOOL, value };
-    if (Array.isArray(value)) {
-      const arrayType = typeof value[0] === 'string' ? GgufValueType.STRING : key.endsWith('scores') ? GgufValueType.FLOAT32 : GgufValueType.INT32;
-      return { key, type: GgufValueType.ARRAY, arrayType, value };
-    }
-    const float = !Number.isInteger(value) || key.includes('epsilon') || key.includes('freq_base');
-    return { key, type: float ? GgufValueType.FLOAT32 : GgufValueType.UINT32, value };
-  });
-}
+/** A small tied llama, the base of the damaged copies below. */
+const LOAD_ERRORS_SPEC: SyntheticSpec = {
+  arch: 'llama', nLayers: 1, dModel: 256, nHeads: 4, nKvHeads: 2, ffnDim: 512, vocabSize: 300,
+  contextLength: 256, ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 3, tokenizer: 'spm-bytes',
+};
 
 test('a quantization Tandem does not run (IQ2_XXS): UnsupportedQuantError naming the tensor and its type', async () => {
-  const src = await ensureSynthetic('load-errors-llama', {
-    arch: 'llama', nLayers: 1, dModel: 256, nHeads: 4, nKvHeads: 2, ffnDim: 512, vocabSize: 300,
-    contextLength: 256, ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 3, tokenizer: 'spm-bytes',
-  });
-  const file = await openGguf(src);
+  const src = await ensureSynthetic('load-errors-llama', LOAD_ERRORS_SPEC);
   const out = join(cacheDir(), 'load-errors-iq2xxs.gguf');
   const target = 'blk.0.ffn_down.weight'; // [256][512]: rows of 512, whole IQ2_XXS blocks of 256
   const iq2xxs = GGML_BLOCK_LAYOUT[GgmlType.IQ2_XXS]!;
-  await writeGguf(out, {
-    metadata: entries(file.metadata),
-    tensors: await Promise.all(file.tensors.map(async (t) => t.name === target
-      ? { name: t.name, dims: t.dims, type: GgmlType.IQ2_XXS, data: new Uint8Array((t.elementCount / iq2xxs.blockElems) * iq2xxs.blockBytes) }
-      : { name: t.name, dims: t.dims, type: t.type, data: await readTensorBytes(file, t) })),
+  await rewriteGguf(src, out, {
+    replace: (t) => t.name === target ? { type: GgmlType.IQ2_XXS, data: new Uint8Array((t.elementCount / iq2xxs.blockElems) * iq2xxs.blockBytes) } : undefined,
   });
   await assert.rejects(loadModel(await testGpu(), out), (e: unknown) => {
     assert.ok(e instanceof UnsupportedQuantError, String(e));
@@ -83,22 +68,18 @@ test('a lost device: the next forward pass throws DeviceLostError, a new device 
 
 test('a rope_freqs tensor with a zero (every angle would be infinite): ModelFormatError naming the tensor; the file with its real factors loads', async () => {
   const src = await ensureSynthetic('load-errors-llama3-rope', {
-    arch: 'llama', nLayers: 1, dModel: 256, nHeads: 4, nKvHeads: 2, ffnDim: 512, vocabSize: 300,
-    contextLength: 256, ropeTheta: 500000, tiedEmbedding: true, weightType: 'f32', seed: 3, tokenizer: 'spm-bytes',
-    llama3Rope: { factor: 8, originalContext: 64, lowFreqFactor: 1, highFreqFactor: 4 },
+    ...LOAD_ERRORS_SPEC, ropeTheta: 500000, llama3Rope: { factor: 8, originalContext: 64, lowFreqFactor: 1, highFreqFactor: 4 },
   });
   const { model } = await loadModel(await testGpu(), src);
   assert.equal(model.weights.ropeFreqFactors?.length, 32);
   model.dispose();
-  const file = await openGguf(src);
   const out = join(cacheDir(), 'load-errors-rope-freqs-zero.gguf');
-  await writeGguf(out, {
-    metadata: entries(file.metadata),
-    tensors: await Promise.all(file.tensors.map(async (t) => {
-      const data = await readTensorBytes(file, t);
-      if (t.name === 'rope_freqs.weight') new DataView(data.buffer, data.byteOffset).setFloat32(4 * 5, 0, true);
-      return { name: t.name, dims: t.dims, type: t.type, data };
-    })),
+  await rewriteGguf(src, out, {
+    replace: (t, data) => {
+      if (t.name !== 'rope_freqs.weight') return undefined;
+      new DataView(data.buffer, data.byteOffset).setFloat32(4 * 5, 0, true);
+      return { type: t.type, data };
+    },
   });
   await assert.rejects(loadModel(await testGpu(), out), (e: unknown) => {
     assert.ok(e instanceof ModelFormatError, String(e));
@@ -108,17 +89,13 @@ test('a rope_freqs tensor with a zero (every angle would be infinite): ModelForm
 });
 
 test('tensors the forward pass would not read (a bias, experts) and a mixture-of-experts header: UnsupportedModelError naming them, before any upload', async () => {
-  const src = await ensureSynthetic('load-errors-llama', {
-    arch: 'llama', nLayers: 1, dModel: 256, nHeads: 4, nKvHeads: 2, ffnDim: 512, vocabSize: 300,
-    contextLength: 256, ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 3, tokenizer: 'spm-bytes',
-  });
-  const file = await openGguf(src);
+  const src = await ensureSynthetic('load-errors-llama', LOAD_ERRORS_SPEC);
   const copy = async (name: string, extra: { name: string; dims: number[] } | undefined, meta: Record<string, number> = {}) => {
     const out = join(cacheDir(), `load-errors-${name}.gguf`);
-    const tensors = await Promise.all(file.tensors.map(async (t) => ({ name: t.name, dims: t.dims, type: t.type, data: await readTensorBytes(file, t) })));
-    if (extra) tensors.push({ ...extra, type: GgmlType.F32, data: new Uint8Array(4 * extra.dims.reduce((a, b) => a * b, 1)) });
-    const metadata = [...entries(file.metadata), ...Object.entries(meta).map(([key, value]) => ({ key, type: GgufValueType.UINT32, value }))];
-    await writeGguf(out, { metadata, tensors });
+    await rewriteGguf(src, out, {
+      addTensors: extra ? [{ ...extra, type: GgmlType.F32, data: new Uint8Array(4 * extra.dims.reduce((a, b) => a * b, 1)) }] : [],
+      addMetadata: Object.entries(meta).map(([key, value]) => ({ key, type: GgufValueType.UINT32, value })),
+    });
     return out;
   };
   const gpu = await testGpu();

@@ -6,8 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { convertLlama2c, LLAMA2C_CONVERTER_VERSION, type WeightTypeName } from '../../src/loaders/llama2c';
 import { synthesizeModel, SYNTHESIZER_VERSION, type SyntheticSpec } from '../../src/tools/synthesize';
 import { openGguf, readTensorBytes } from '../../src/loaders/gguf/reader';
-import { GgmlType, GgufValueType, type GgufValue } from '../../src/loaders/gguf/types';
-import { writeGguf } from '../../src/loaders/gguf/writer';
+import { GgmlType, GgufValueType, type GgufMetadataEntry, type GgufTensorInfo, type GgufValue } from '../../src/loaders/gguf/types';
+import { writeGguf, type GgufTensorToWrite } from '../../src/loaders/gguf/writer';
 import { dequantizeTensor } from '../../src/loaders/quant/tensor';
 
 /** The folder holding package.json, found by walking up from this (bundled) file. */
@@ -134,6 +134,25 @@ export async function dequantizedCopy(srcPath: string, outPath: string): Promise
       data: async () => new Uint8Array(dequantizeTensor(t.type, await readTensorBytes(file, t), t.elementCount, t.name).buffer),
     })),
   });
+}
+
+/** Changes for rewriteGguf: a tensor's new type and bytes (undefined keeps it), tensors and metadata keys added. */
+export interface GgufRewrite {
+  replace?: (t: GgufTensorInfo, data: Uint8Array) => { type: GgmlType; data: Uint8Array } | undefined;
+  addTensors?: GgufTensorToWrite[];
+  addMetadata?: GgufMetadataEntry[];
+}
+
+/** A changed copy of one of our own (small) GGUFs, for tests of what loading makes of bad or unusual files. */
+export async function rewriteGguf(srcPath: string, outPath: string, r: GgufRewrite): Promise<void> {
+  const file = await openGguf(srcPath);
+  const metadata = [...file.metadata.entries()].map(([key, value]) => ({ key, value, ...ggufTypeOf(key, value) }));
+  const tensors = await Promise.all(file.tensors.map(async (t) => {
+    const data = await readTensorBytes(file, t);
+    const changed = r.replace?.(t, data);
+    return { name: t.name, dims: t.dims, type: changed?.type ?? t.type, data: changed?.data ?? data };
+  }));
+  await writeGguf(outPath, { metadata: [...metadata, ...(r.addMetadata ?? [])], tensors: [...tensors, ...(r.addTensors ?? [])] });
 }
 
 /** The GGUF types the converter used for each key (enough to rewrite its own files). */

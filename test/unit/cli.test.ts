@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureStories260K, stories260KGolden } from '../helpers/testModels';
+import { ensureStories260K, rewriteGguf, stories260KGolden } from '../helpers/testModels';
+import { synthesizeModel } from '../../src/tools/synthesize';
+import { GgmlType } from '../../src/loaders/gguf/types';
 import { tandem } from '../helpers/cli';
 
 
@@ -125,4 +127,27 @@ test('bench load: load time against a raw upload of the same bytes, and the repa
   assert.equal(badRq.status, 2);
   assert.match(badRq.stderr, /--requantize q4_0\|q8_0/);
   assert.equal(tandem('bench', 'load').status, 2);
+});
+
+test('inspect shows rope scaling and per-frequency factors, and names a tensor the forward pass would not read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-cli-'));
+  const path = join(dir, 'scaled.gguf');
+  await synthesizeModel(path, {
+    arch: 'llama', nLayers: 1, dModel: 64, nHeads: 4, nKvHeads: 2, ffnDim: 128, vocabSize: 300, contextLength: 16384,
+    ropeTheta: 500000, tiedEmbedding: true, weightType: 'f32', seed: 1, tokenizer: 'spm-bytes',
+    ropeScaling: { type: 'yarn', factor: 4, originalContext: 4096, attnFactor: 0.9 }, llama3Rope: { factor: 8, originalContext: 64, lowFreqFactor: 1, highFreqFactor: 4 },
+  });
+  const text = tandem('inspect', path);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /scaling yarn x4 from 4096, attn x0\.9, per-frequency factors \(rope_freqs\)/);
+  assert.match(text.stdout, /tensors +12, every one read by the forward pass/);
+  const j = JSON.parse(tandem('inspect', path, '--json').stdout);
+  assert.equal(j.config.ropeScaling.type, 'yarn');
+  assert.equal(j.unreadTensor, null);
+
+  const withBias = join(dir, 'bias.gguf');
+  await rewriteGguf(path, withBias, { addTensors: [{ name: 'blk.0.attn_output.bias', dims: [64], type: GgmlType.F32, data: new Uint8Array(256) }] });
+  const r = tandem('inspect', withBias);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /tensors +unsupported model: tensor blk\.0\.attn_output\.bias \(a bias\)/);
 });
