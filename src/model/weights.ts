@@ -188,26 +188,41 @@ export async function loadWeights(
   const loadLayer = async (l: number): Promise<LayerWeights> => {
     const p = `blk.${l}.`;
     const qkv = await matrix([`${p}attn_q.weight`, `${p}attn_k.weight`, `${p}attn_v.weight`], c.dModel, [qDim, kvDim, kvDim], `${p}qkv`);
-    if (c.qkvBias) {
-      const parts = await Promise.all([
-        readVectorF32(file, tensors.get(`${p}attn_q.bias`, [qDim])),
-        readVectorF32(file, tensors.get(`${p}attn_k.bias`, [kvDim])),
-        readVectorF32(file, tensors.get(`${p}attn_v.bias`, [kvDim])),
-      ]);
-      const bias = new Float32Array(qDim + 2 * kvDim);
-      bias.set(parts[0], 0);
-      bias.set(parts[1], qDim);
-      bias.set(parts[2], qDim + kvDim);
-      qkv.bias = owner.storageFrom(bias, `${p}qkv.bias`);
-    }
+    // qwen2's q|k|v biases are required; llama.cpp's llama graph adds any of its seven biases the file has.
+    qkv.bias = await biasOf([`${p}attn_q.bias`, `${p}attn_k.bias`, `${p}attn_v.bias`], [qDim, kvDim, kvDim], c.qkvBias, `${p}qkv.bias`);
+    const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
+    attnOut.bias = await biasOf([`${p}attn_output.bias`], [c.dModel], false, `${p}attn_output.bias`);
+    const gateUp = await matrix([`${p}ffn_gate.weight`, `${p}ffn_up.weight`], c.dModel, [c.ffnDim, c.ffnDim], `${p}gate_up`);
+    gateUp.bias = await biasOf([`${p}ffn_gate.bias`, `${p}ffn_up.bias`], [c.ffnDim, c.ffnDim], false, `${p}gate_up.bias`);
+    const down = await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`);
+    down.bias = await biasOf([`${p}ffn_down.bias`], [c.dModel], false, `${p}ffn_down.bias`);
     return {
       attnNorm: await vector(`${p}attn_norm.weight`, c.dModel),
       qkv,
-      attnOut: await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`),
+      attnOut,
       ffnNorm: await vector(`${p}ffn_norm.weight`, c.dModel),
-      gateUp: await matrix([`${p}ffn_gate.weight`, `${p}ffn_up.weight`], c.dModel, [c.ffnDim, c.ffnDim], `${p}gate_up`),
-      down: await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`),
+      gateUp,
+      down,
     };
+  };
+
+  /**
+   * One bias for a Linear whose output is `names`' parts one after another (zeros for a part the file
+   * has not), or null when it has none of them. `required`: each must be there.
+   */
+  const biasOf = async (names: string[], lens: number[], required: boolean, label: string): Promise<GPUBuffer | null> => {
+    if (!required && !names.some((n) => tensors.has(n))) return null;
+    const out = new Float32Array(lens.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (let i = 0; i < names.length; i++) {
+      if (required || tensors.has(names[i])) {
+        const t = tensors.get(names[i], [lens[i]]);
+        out.set(await readVectorF32(file, t), at);
+        progress(t.byteSize);
+      }
+      at += lens[i];
+    }
+    return owner.storageFrom(out, label);
   };
 
   const embedding = stopOnFailure((async () => {
@@ -238,6 +253,8 @@ export async function loadWeights(
 const ROPE_FREQS = 'rope_freqs.weight';
 
 const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down'];
+/** Biases llama.cpp's llama graph adds when a file has them (none of the common models do). */
+const OPTIONAL_LLAMA_BIASES = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
 /**
  * Every tensor in the file must be one the forward pass reads (checked before anything is uploaded).
@@ -250,7 +267,8 @@ export function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   if (cfg.architecture === 'llama') read.add(ROPE_FREQS);
   for (let l = 0; l < cfg.nLayers; l++) {
     for (const m of LAYER_MATRICES) read.add(`blk.${l}.${m}.weight`);
-    if (cfg.qkvBias) for (const m of ['attn_q', 'attn_k', 'attn_v']) read.add(`blk.${l}.${m}.bias`);
+    const biases = cfg.architecture === 'llama' ? OPTIONAL_LLAMA_BIASES : cfg.qkvBias ? ['attn_q', 'attn_k', 'attn_v'] : [];
+    for (const m of biases) read.add(`blk.${l}.${m}.bias`);
   }
   const extra = file.tensors.find((t) => !read.has(t.name));
   if (!extra) return;

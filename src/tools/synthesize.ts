@@ -38,6 +38,8 @@ export interface SyntheticSpec {
   outputScale?: number;
   /** Long-context rope scaling, written as rope.scaling.* metadata the way llama.cpp's converter does. */
   ropeScaling?: { type: 'none' | 'linear' | 'yarn'; factor: number; originalContext?: number; attnFactor?: number };
+  /** llama only: the seven optional biases llama.cpp's llama graph adds (q, k, v, attention output, gate, up, down). */
+  llamaBiases?: boolean;
   /** llama only: a `rope_freqs.weight` tensor of Llama 3.x's per-frequency divisors (llama3RopeFactors). */
   llama3Rope?: Llama3RopeSpec;
 }
@@ -81,6 +83,7 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.nHeads % s.nKvHeads !== 0) throw new RangeError('spec.nKvHeads must divide nHeads');
   if (!WEIGHT_TYPES[s.weightType]) throw new RangeError(`spec.weightType ${s.weightType} is unknown`);
   if (s.llama3Rope && s.arch !== 'llama') throw new RangeError('spec.llama3Rope: llama.cpp reads rope_freqs for llama models only');
+  if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
 
 /** Writes a random-weight model described by `spec` to outPath. */
@@ -135,7 +138,15 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
     matrix(`blk.${l}.ffn_up.weight`, ffnDim, dModel);
     matrix(`blk.${l}.ffn_down.weight`, dModel, ffnDim, residualScale);
   }
-  // Last, so every other tensor keeps its random stream (and bytes) with or without it.
+  // Last, so every other tensor keeps its random stream (and bytes) with or without them. Large enough
+  // (std 0.3) to change the output visibly.
+  if (spec.llamaBiases) {
+    for (let l = 0; l < nLayers; l++) {
+      for (const [m, size] of [['attn_q', dModel], ['attn_k', kvDim], ['attn_v', kvDim], ['attn_output', dModel], ['ffn_gate', ffnDim], ['ffn_up', ffnDim], ['ffn_down', dModel]] as const) {
+        random(`blk.${l}.${m}.bias`, [size], GgmlType.F32, 0.3);
+      }
+    }
+  }
   if (spec.llama3Rope) {
     const factors = llama3RopeFactors(headDim, spec.ropeTheta, spec.llama3Rope);
     tensors.push({ name: 'rope_freqs.weight', dims: [factors.length], type: GgmlType.F32, data: new Uint8Array(factors.buffer) });

@@ -88,7 +88,7 @@ test('a rope_freqs tensor with a zero (every angle would be infinite): ModelForm
   });
 });
 
-test('tensors the forward pass would not read (a bias, experts) and a mixture-of-experts header: UnsupportedModelError naming them, before any upload', async () => {
+test('tensors the forward pass would not read (an output bias, experts, a layer too many) and a mixture-of-experts header: UnsupportedModelError naming them, before any upload', async () => {
   const src = await ensureSynthetic('load-errors-llama', LOAD_ERRORS_SPEC);
   const copy = async (name: string, extra: { name: string; dims: number[] } | undefined, meta: Record<string, number> = {}) => {
     const out = join(cacheDir(), `load-errors-${name}.gguf`);
@@ -100,7 +100,7 @@ test('tensors the forward pass would not read (a bias, experts) and a mixture-of
   };
   const gpu = await testGpu();
   const cases: [string, Promise<string>, RegExp][] = [
-    ['bias', copy('attn-output-bias', { name: 'blk.0.attn_output.bias', dims: [256] }), /tensor blk\.0\.attn_output\.bias \(a bias\): Tandem's llama forward pass does not read it/],
+    ['bias', copy('output-bias', { name: 'output.bias', dims: [300] }), /tensor output\.bias \(a bias\): Tandem's llama forward pass does not read it/],
     ['experts', copy('gate-inp', { name: 'blk.0.ffn_gate_inp.weight', dims: [256, 4] }), /blk\.0\.ffn_gate_inp\.weight \(mixture of experts\)/],
     ['a layer too many', copy('extra-layer', { name: 'blk.1.attn_norm.weight', dims: [256] }), /tensor blk\.1\.attn_norm\.weight:/],
     ['expert_count', copy('expert-count', undefined, { 'llama.expert_count': 8 }), /a mixture of experts \(8 experts per layer\)/],

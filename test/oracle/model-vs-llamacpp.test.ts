@@ -245,3 +245,23 @@ for (const c of ROPE_CASES) {
     assert.ok(a.exact!.maxAbsLogProb >= 0.05, `the unscaled model is as close (max |Δ log p| ${a.exact!.maxAbsLogProb}): the case tests nothing`);
   });
 }
+
+// llama.cpp's llama graph adds any of seven biases a file has (q, k, v, attention output, gate, up, down);
+// Tandem reads them too, rather than refusing the file. F32, against llama.cpp, and far from the same
+// weights without them.
+// The decode pass (matrix-vector kernels: bias and residual add in one epilogue) is checked by greedy tokens.
+test('synthetic llama F32 with all seven optional biases: log-probabilities match llama.cpp to 1e-3 over 64 tokens, far from the model without them; greedy decode equals llama.cpp', async () => {
+  const path = await ensureSynthetic('oracle-llama-f32-biases', { ...tiny('llama', 'f32'), llamaBiases: true });
+  const a = await agreement(path, 64, 2, await ensureSynthetic('oracle-llama-f32', tiny('llama', 'f32')));
+  console.log(JSON.stringify({ model: 'llama-f32-biases', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  assert.ok(a.exact!.maxAbsLogProb >= 0.05, `the model without biases is as close (max |Δ log p| ${a.exact!.maxAbsLogProb}): the case tests nothing`);
+  const prompt = randomTokens(12, 1024, 5);
+  const cpp = await openLlamaCpp(path, { contextSize: 512 });
+  const expected = await cpp.greedy(prompt, 32).finally(() => cpp.dispose());
+  const got = await withModel(path, { maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128 }, async (model) => {
+    const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+    return (await generate(model, seq, prompt, { maxTokens: 32 })).tokens;
+  });
+  assert.deepEqual(got, expected);
+});
