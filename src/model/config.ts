@@ -48,6 +48,9 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
   const experts = metaU32(meta, k('expert_count'), { default: 0, file });
   if (experts > 0) throw new UnsupportedModelError(`a mixture of experts (${experts} experts per layer); Tandem runs dense models`);
   const headDim = metaU32(meta, k('attention.key_length'), { default: dModel / nHeads, file });
+  // llama.cpp allows value heads of another size than key heads; our attention kernels do not.
+  const valueDim = metaU32(meta, k('attention.value_length'), { default: headDim, file });
+  if (valueDim !== headDim) throw new UnsupportedModelError(`value heads of ${valueDim} with key heads of ${headDim}`);
   const nRot = metaU32(meta, k('rope.dimension_count'), { default: headDim, file });
   if (headDim % 2 !== 0 || nRot % 2 !== 0 || nRot > headDim) throw new UnsupportedModelError(`head dim ${headDim} / rope dims ${nRot}`);
   if (headDim > 256) throw new UnsupportedModelError(`head dim ${headDim} > 256`);

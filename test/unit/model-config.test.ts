@@ -1,0 +1,32 @@
+// The model config read from GGUF metadata: what it takes from the keys, and the variants it refuses with
+// a typed error naming them (instead of a shape error that would call the file damaged).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { GgufValue } from '../../src/loaders/gguf/types';
+import { UnsupportedModelError } from '../../src/common/errors';
+import { configFromMetadata } from '../../src/model/config';
+import { syntheticMetadata, type SyntheticSpec } from '../../src/tools/synthesize';
+
+const SPEC: SyntheticSpec = {
+  arch: 'llama', nLayers: 2, dModel: 128, nHeads: 4, nKvHeads: 2, ffnDim: 256, vocabSize: 300, contextLength: 16384,
+  ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 1, tokenizer: 'spm-bytes',
+};
+const metaOf = (spec: SyntheticSpec, extra: Record<string, GgufValue> = {}) =>
+  new Map<string, GgufValue>([...syntheticMetadata(spec).map((e) => [e.key, e.value] as [string, GgufValue]), ...Object.entries(extra)]);
+
+test('shapes, rope and its scaling come from the metadata', () => {
+  const c = configFromMetadata(metaOf({ ...SPEC, ropeScaling: { type: 'linear', factor: 4 } }), 300);
+  assert.deepEqual([c.nLayers, c.dModel, c.nHeads, c.nKvHeads, c.headDim, c.nRot, c.ffnDim, c.contextLength], [2, 128, 4, 2, 32, 32, 256, 16384]);
+  assert.deepEqual(c.ropeScaling, { type: 'linear', factor: 4, originalContext: 16384, attnFactor: 1 });
+  assert.equal(configFromMetadata(metaOf(SPEC), 300).ropeScaling.factor, 1);
+});
+
+test('a mixture of experts and value heads of another size are refused as unsupported, naming what they are', () => {
+  assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 8 }), 300),
+    (e: unknown) => e instanceof UnsupportedModelError && /a mixture of experts \(8 experts per layer\)/.test(e.message));
+  assert.doesNotThrow(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 0 }), 300));
+  assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 64 }), 300),
+    (e: unknown) => e instanceof UnsupportedModelError && /value heads of 64 with key heads of 32/.test(e.message));
+  assert.doesNotThrow(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 32 }), 300));
+});
