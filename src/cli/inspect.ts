@@ -6,7 +6,7 @@ import { defaultKvType, kvBytesPerToken } from '../kvcache/kvBuffers';
 import { createTokenizer } from '../tokenizer';
 import { planWorkspace } from '../model/workspace';
 import { describeRopeScaling } from '../model/ropeScaling';
-import { checkEveryTensorRead, readsRopeFreqs } from '../model/weights';
+import { checkModelRunnable, readsRopeFreqs } from '../model/weights';
 
 export async function inspectCommand(path: string, json: boolean): Promise<void> {
   const { file, config } = await readModelConfig(path);
@@ -33,12 +33,12 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
   } catch (e) {
     tokenizer = { error: (e as Error).message };
   }
-  // A tensor the forward pass would not read: the load would refuse the file (weights.ts); say so here first.
-  let unreadTensor: string | null = null;
+  // What the load would refuse (weights.ts: a tensor the forward pass would not read, a type it cannot run), said here first.
+  let unsupported: string | null = null;
   try {
-    checkEveryTensorRead(config, file);
+    checkModelRunnable(config, file);
   } catch (e) {
-    unreadTensor = (e as Error).message;
+    unsupported = (e as Error).message;
   }
   const info = {
     file: path,
@@ -47,7 +47,7 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
     config,
     tensorTypes: types,
     tensors: file.tensors.length,
-    unreadTensor,
+    unsupported,
     memory: {
       weightBytes,
       kvType,
@@ -70,7 +70,7 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
     `architecture  ${c.architecture}  "${c.name}"`,
     `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}, vocab ${c.vocabSize}`,
     `position      context ${c.contextLength}, rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims, scaling ${describeRopeScaling(c.ropeScaling, readsRopeFreqs(c, file))}${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
-    `tensors       ${unreadTensor ?? `${file.tensors.length}, every one read by the forward pass`}`,
+    `tensors       ${unsupported ?? `${file.tensors.length}, every one read and runnable`}`,
     `tensor types  ${Object.entries(types).map(([k, v]) => `${k} x${v.tensors} (${mib(v.bytes)})`).join(', ')}`,
     `memory        weights ${mib(weightBytes)}, KV ${(kvPerToken / 1024).toFixed(1)} KiB/token (${kvType}; ${(kvPerTokenF32 / 1024).toFixed(1)} f32 without shader-f16), default KV budget ${mib(runtime.kvBudgetBytes)}, workspace ${mib(workspace.totalBytes)}`,
     `tokenizer     ${JSON.stringify(tokenizer)}`,

@@ -125,7 +125,7 @@ export async function loadWeights(
   repackPool: RepackPool | null = sharedRepackPool(),
 ): Promise<ModelWeights> {
   const tensors = new TensorReader(file);
-  checkEveryTensorRead(cfg, file);
+  checkModelRunnable(cfg, file);
   const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
   const queue = new UploadQueue(repackPool);
   let loaded = 0;
@@ -257,12 +257,24 @@ const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output'
 const OPTIONAL_LLAMA_BIASES = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
 /**
- * Every tensor in the file must be one the forward pass reads (checked before anything is uploaded).
+ * What would make the load fail part way, found before anything is uploaded (a 4 GB model is not read to
+ * its last layer to learn that): a tensor the forward pass would not read, a matrix type the kernels cannot run.
+ */
+export function checkModelRunnable(cfg: ModelConfig, file: GgufFile): void {
+  checkEveryTensorRead(cfg, file);
+  for (const t of file.tensors) {
+    const matrix = t.dims.filter((d) => d > 1).length >= 2;
+    if (matrix && DTYPE_OF_GGML[t.type] === undefined && t.type !== GgmlType.BF16) throw new UnsupportedQuantError(t.name, GgmlType[t.type] ?? `type ${t.type}`);
+  }
+}
+
+/**
+ * Every tensor in the file must be one the forward pass reads.
  * llama.cpp refuses files with tensors its graph does not create; to us an unread tensor (experts, a bias,
  * a fused qkv, an extra layer) would mean running other math than the model's, silently. A missing
  * tensor is the file's fault (ModelFormatError from TensorReader.get); an extra one is a variant we do not run.
  */
-export function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
+function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   const read = new Set(['token_embd.weight', 'output_norm.weight', 'output.weight']);
   if (cfg.architecture === 'llama') read.add(ROPE_FREQS);
   for (let l = 0; l < cfg.nLayers; l++) {

@@ -129,7 +129,7 @@ test('bench load: load time against a raw upload of the same bytes, and the repa
   assert.equal(tandem('bench', 'load').status, 2);
 });
 
-test('inspect shows rope scaling and per-frequency factors, and names a tensor the forward pass would not read', async () => {
+test('inspect shows rope scaling and per-frequency factors, and names a tensor the forward pass would not read or cannot run', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-cli-'));
   const path = join(dir, 'scaled.gguf');
   await synthesizeModel(path, {
@@ -140,14 +140,18 @@ test('inspect shows rope scaling and per-frequency factors, and names a tensor t
   const text = tandem('inspect', path);
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /scaling yarn x4 from 4096, attn x0\.9, per-frequency factors \(rope_freqs\)/);
-  assert.match(text.stdout, /tensors +12, every one read by the forward pass/);
+  assert.match(text.stdout, /tensors +12, every one read and runnable/);
   const j = JSON.parse(tandem('inspect', path, '--json').stdout);
   assert.equal(j.config.ropeScaling.type, 'yarn');
-  assert.equal(j.unreadTensor, null);
+  assert.equal(j.unsupported, null);
 
   const withBias = join(dir, 'bias.gguf');
   await rewriteGguf(path, withBias, { addTensors: [{ name: 'output.bias', dims: [300], type: GgmlType.F32, data: new Uint8Array(1200) }] });
   const r = tandem('inspect', withBias);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /tensors +unsupported model: tensor output\.bias \(a bias\)/);
+  const q8_1 = join(dir, 'q8_1.gguf');
+  // Q8_1: blocks of 32 weights in 36 bytes, a type llama.cpp uses for activations.
+  await rewriteGguf(path, q8_1, { replace: (t) => t.name === 'blk.0.ffn_up.weight' ? { type: GgmlType.Q8_1, data: new Uint8Array((64 * 128 / 32) * 36) } : undefined });
+  assert.match(tandem('inspect', q8_1).stdout, /tensors +tensor blk\.0\.ffn_up\.weight has type Q8_1, which Tandem cannot run yet/);
 });
