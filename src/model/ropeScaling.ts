@@ -21,7 +21,11 @@ export interface RopeScaling {
   attnFactor: number;
 }
 
-/** Which frequencies YaRN keeps (beta_fast rotations over the original context) and which it interpolates (beta_slow): llama.cpp's defaults. */
+/**
+ * Which frequencies YaRN keeps (beta_fast rotations over the original context) and which it interpolates
+ * (beta_slow): llama.cpp's defaults. Its llama and qwen2 loaders do not read the rope.scaling.yarn_* keys
+ * a converter may write (nor the ext and attn factors there), so neither do we.
+ */
 const YARN_BETA_FAST = 32;
 const YARN_BETA_SLOW = 1;
 
