@@ -163,5 +163,7 @@ function ggufTypeOf(key: string, value: GgufValue): { type: GgufValueType; array
     const arrayType = typeof value[0] === 'string' ? GgufValueType.STRING : key.endsWith('scores') ? GgufValueType.FLOAT32 : GgufValueType.INT32;
     return { type: GgufValueType.ARRAY, arrayType };
   }
-  return { type: Number.isInteger(value) && !key.includes('epsilon') && !key.includes('freq_base') ? GgufValueType.UINT32 : GgufValueType.FLOAT32 };
+  // Floats that may hold whole numbers (rope.scaling.factor 4) stay floats: llama.cpp checks a key's type.
+  const float = /epsilon|freq_base|factor|scale_linear/.test(key);
+  return { type: Number.isInteger(value) && !float ? GgufValueType.UINT32 : GgufValueType.FLOAT32 };
 }
