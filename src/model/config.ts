@@ -1,10 +1,36 @@
-// Hyper-parameters of a Llama/Qwen2-family decoder, read from GGUF metadata (llama.cpp's key names).
+// Hyper-parameters of a Llama/Qwen2/Qwen3-family decoder, read from GGUF metadata (llama.cpp's key names),
+// and what sets the three architectures apart (ARCHITECTURES).
 
 import { UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3';
+
+/** What llama.cpp's graph for each architecture does differently; everything else is shared. */
+export interface ArchitectureTraits {
+  /** 'normal' rotates adjacent pairs; 'neox' rotates (i, i + nRot/2). */
+  ropeStyle: 'normal' | 'neox';
+  /** Per-head RMSNorm of q and k before the rotation (attn_q_norm / attn_k_norm, [headDim] each). */
+  qkNorm: boolean;
+  /** Layer biases the graph adds when the file has them (`blk.N.<name>.bias`); none is required. */
+  optionalBiases: readonly string[];
+  /** Llama 3's per-frequency rope divisors (`rope_freqs.weight`) are read when present. */
+  ropeFreqs: boolean;
+}
+
+const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
+
+/**
+ * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3}.cpp): llama adds any of seven biases
+ * (none of the common models has one); qwen2 has q|k|v biases (its real files all do) and qwen3 none, but
+ * both loaders take q|k|v biases when present; qwen3 normalises each head of q and k.
+ */
+export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
+  llama: { ropeStyle: 'normal', qkNorm: false, optionalBiases: [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'], ropeFreqs: true },
+  qwen2: { ropeStyle: 'neox', qkNorm: false, optionalBiases: QKV_BIASES, ropeFreqs: false },
+  qwen3: { ropeStyle: 'neox', qkNorm: true, optionalBiases: QKV_BIASES, ropeFreqs: false },
+};
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -15,44 +41,48 @@ export interface ModelConfig {
   nHeads: number;
   nKvHeads: number;
   headDim: number;
-  /** Rotated dims per head (rope.dimension_count; = headDim for these families). */
+  /** Rotated dims per head (rope.dimension_count; = headDim for these families). nHeads headDim may differ from dModel (Qwen3: 16 x 128 on d 1024). */
   nRot: number;
   ffnDim: number;
   vocabSize: number;
   contextLength: number;
   ropeTheta: number;
-  /** 'normal' rotates adjacent pairs (llama); 'neox' rotates (i, i + nRot/2) (qwen2). */
+  /** 'normal' rotates adjacent pairs (llama); 'neox' rotates (i, i + nRot/2) (qwen2, qwen3). */
   ropeStyle: 'normal' | 'neox';
   /** Long-context rope scaling (linear, YaRN), as llama.cpp reads it; per-frequency factors are a tensor (weights.ts). */
   ropeScaling: RopeScaling;
   normEps: number;
   /** Attention span in tokens when the model uses sliding-window attention, else 0. */
   slidingWindow: number;
-  /** Queries, keys and values have biases (qwen2). */
-  qkvBias: boolean;
+  /** Each head of q and k is RMS-normalised (weights [headDim]) before the rotation (qwen3). */
+  qkNorm: boolean;
 }
-
-const SUPPORTED: Record<string, Architecture> = { llama: 'llama', qwen2: 'qwen2' };
 
 export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?: string): ModelConfig {
   const archName = metaString(meta, 'general.architecture', { file });
-  const architecture = SUPPORTED[archName];
-  if (!architecture) throw new UnsupportedModelError(`architecture '${archName}' (supported: ${Object.keys(SUPPORTED).join(', ')})`);
+  if (!Object.hasOwn(ARCHITECTURES, archName)) throw new UnsupportedModelError(`architecture '${archName}' (supported: ${Object.keys(ARCHITECTURES).join(', ')})`);
+  const architecture = archName as Architecture;
+  const traits = ARCHITECTURES[architecture];
   const k = (s: string) => archKey(archName, s);
   const dModel = metaU32(meta, k('embedding_length'), { file });
   const nHeads = metaU32(meta, k('attention.head_count'), { file });
   const nKvHeads = metaU32(meta, k('attention.head_count_kv'), { default: nHeads, file });
-  if (nHeads === 0 || dModel % nHeads !== 0) throw new UnsupportedModelError(`embedding_length ${dModel} is not a multiple of head_count ${nHeads}`);
+  if (nHeads === 0) throw new UnsupportedModelError('head_count 0');
   if (nKvHeads === 0 || nHeads % nKvHeads !== 0) throw new UnsupportedModelError(`head_count ${nHeads} is not a multiple of head_count_kv ${nKvHeads}`);
   // Mixtral-style files are 'llama' too; their experts are tensors the dense forward pass would not read.
   const experts = metaU32(meta, k('expert_count'), { default: 0, file });
   if (experts > 0) throw new UnsupportedModelError(`a mixture of experts (${experts} experts per layer); Tandem runs dense models`);
+  // Heads are d / head_count wide unless key_length says otherwise (Qwen3: 128 on d 1024 with 16 heads).
+  if (meta.get(k('attention.key_length')) === undefined && dModel % nHeads !== 0) {
+    throw new UnsupportedModelError(`embedding_length ${dModel} is not a multiple of head_count ${nHeads}, and no attention.key_length`);
+  }
   const headDim = metaU32(meta, k('attention.key_length'), { default: dModel / nHeads, file });
   // llama.cpp allows value heads of another size than key heads; our attention kernels do not.
   const valueDim = metaU32(meta, k('attention.value_length'), { default: headDim, file });
   if (valueDim !== headDim) throw new UnsupportedModelError(`value heads of ${valueDim} with key heads of ${headDim}`);
   const nRot = metaU32(meta, k('rope.dimension_count'), { default: headDim, file });
-  if (headDim % 2 !== 0 || nRot % 2 !== 0 || nRot > headDim) throw new UnsupportedModelError(`head dim ${headDim} / rope dims ${nRot}`);
+  // The attention kernels read heads as vec4s.
+  if (headDim % 4 !== 0 || nRot % 2 !== 0 || nRot > headDim) throw new UnsupportedModelError(`head dim ${headDim} / rope dims ${nRot}`);
   if (headDim > 256) throw new UnsupportedModelError(`head dim ${headDim} > 256`);
   const contextLength = metaU32(meta, k('context_length'), { default: 4096, file });
   return {
@@ -68,10 +98,10 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     vocabSize,
     contextLength,
     ropeTheta: metaF32(meta, k('rope.freq_base'), { default: 10000, file }),
-    ropeStyle: architecture === 'qwen2' ? 'neox' : 'normal',
+    ropeStyle: traits.ropeStyle,
     ropeScaling: ropeScalingFromMetadata(meta, archName, contextLength, file),
     normEps: metaF32(meta, k('attention.layer_norm_rms_epsilon'), { default: 1e-5, file }),
     slidingWindow: metaU32(meta, k('attention.sliding_window'), { default: 0, file }),
-    qkvBias: architecture === 'qwen2',
+    qkNorm: traits.qkNorm,
   };
 }

@@ -1,10 +1,11 @@
-// The Llama/Qwen2 decoder as a sequence of prepared GPU dispatches. One forward pass runs a batch of
+// The Llama/Qwen2/Qwen3 decoder as a sequence of prepared GPU dispatches. One forward pass runs a batch of
 // T tokens of one sequence at consecutive positions (T = 1: decode; T = k+1: verification of a draft;
 // larger: prefill) through every layer in one command encoder and one submit, writing their K/V into
 // the paged cache, and returns the argmax ids and/or logits of the last `logitRows` positions.
 //
 // Per layer (x is the residual stream [T][d]):
-//   h = rmsnorm(x) · attn_norm;  qkv = h Wqkvᵀ (+ b);  rope q,k; k,v → cache;  a = attention(q, cache)
+//   h = rmsnorm(x) · attn_norm;  qkv = h Wqkvᵀ (+ b);  [qwen3: rmsnorm each head of q, k];  rope q,k;
+//   k,v → cache;  a = attention(q, cache)
 //   x += a Woᵀ;  h = rmsnorm(x) · ffn_norm;  [g|u] = h Wguᵀ;  x += (silu(g) u) Wdownᵀ
 // then logits = rmsnorm(x[last rows]) · output_norm · Woutᵀ.
 
@@ -18,6 +19,7 @@ import { RmsNormOp } from '../ops/rmsnorm';
 import { SiluMulOp } from '../ops/siluMul';
 import { ARGMAX_ROW_BYTES, ArgmaxOp, splitArgmaxRows } from '../ops/argmax';
 import { AttentionOp, attentionSplits } from '../ops/attention';
+import { HeadNormOp } from '../ops/headNorm';
 import { KvBuffers, type KvType } from '../kvcache/kvBuffers';
 import { windowStart, type Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
@@ -134,7 +136,7 @@ export class LlamaModel {
   readonly kv: KvBuffers;
   private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials', GPUBuffer>;
   private readonly embed: EmbedOp;
-  private readonly layers: { attnNorm: RmsNormOp; qkv: MatmulOp[]; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RmsNormOp; gateUp: MatmulOp[]; silu: SiluMulOp; down: MatmulOp[] }[] = [];
+  private readonly layers: { attnNorm: RmsNormOp; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RmsNormOp; gateUp: MatmulOp[]; silu: SiluMulOp; down: MatmulOp[] }[] = [];
   private readonly finalNorm: RmsNormOp;
   private readonly head: MatmulOp;
   private readonly headDecode: MatmulOp;
@@ -211,6 +213,9 @@ export class LlamaModel {
       this.layers.push({
         attnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.attnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `attn_norm${l}` }),
         qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`, { mode: 'rmsnorm', x: b.x, weight: L.attnNorm, eps: c.normEps }),
+        headNorm: L.qNorm && L.kNorm
+          ? new HeadNormOp(this.ctx, { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, eps: c.normEps }, { qkv: b.qkv, qWeight: L.qNorm, kWeight: L.kNorm }, `head_norm${l}`)
+          : null,
         attention: new AttentionOp(this.ctx, {
           nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys, splitTokens: this.splitTokens, kvType: o.kvType,
         }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn, partials: b.partials }, `attn${l}`),
@@ -449,6 +454,8 @@ export class LlamaModel {
     for (const L of this.layers) {
       if (!fused(L.qkv)) group('rmsnorm', (p) => L.attnNorm.encode(p, T));
       group('matmul.qkv', (p) => L.qkv.forEach((op) => op.encode(p, T, kernelTokens)));
+      const headNorm = L.headNorm;
+      if (headNorm) group('head_norm', (p) => headNorm.encode(p, T));
       group('attention', (p) => L.attention.encode(p, T, splits, fused(L.attnOut)));
       group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T, kernelTokens)));
       if (!fused(L.gateUp)) group('rmsnorm', (p) => L.ffnNorm.encode(p, T));

@@ -13,7 +13,7 @@ import { dequantizeTensor } from '../loaders/quant/tensor';
 import { DTYPE_OF_GGML, ggufRowBytes, type WeightDtype } from '../loaders/repack';
 import { sharedRepackPool, type RepackPool } from '../loaders/repackPool';
 import { ggmlRowBytes, requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
-import type { ModelConfig } from './config';
+import { ARCHITECTURES, type ModelConfig } from './config';
 
 /** Several matrices writing side by side into one output row (one part when they could be fused). */
 export interface Linear {
@@ -27,6 +27,9 @@ export interface Linear {
 export interface LayerWeights {
   attnNorm: GPUBuffer;
   qkv: Linear;
+  /** qwen3: f32 [headDim] weights of the per-head RMSNorm of q and of k; null elsewhere. */
+  qNorm: GPUBuffer | null;
+  kNorm: GPUBuffer | null;
   attnOut: Linear;
   ffnNorm: GPUBuffer;
   gateUp: Linear;
@@ -188,17 +191,19 @@ export async function loadWeights(
   const loadLayer = async (l: number): Promise<LayerWeights> => {
     const p = `blk.${l}.`;
     const qkv = await matrix([`${p}attn_q.weight`, `${p}attn_k.weight`, `${p}attn_v.weight`], c.dModel, [qDim, kvDim, kvDim], `${p}qkv`);
-    // qwen2's q|k|v biases are required; llama.cpp's llama graph adds any of its seven biases the file has.
-    qkv.bias = await biasOf([`${p}attn_q.bias`, `${p}attn_k.bias`, `${p}attn_v.bias`], [qDim, kvDim, kvDim], c.qkvBias, `${p}qkv.bias`);
+    // Each architecture's graph adds the biases the file has (ARCHITECTURES; checkEveryTensorRead refuses others).
+    qkv.bias = await biasOf([`${p}attn_q.bias`, `${p}attn_k.bias`, `${p}attn_v.bias`], [qDim, kvDim, kvDim], `${p}qkv.bias`);
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
-    attnOut.bias = await biasOf([`${p}attn_output.bias`], [c.dModel], false, `${p}attn_output.bias`);
+    attnOut.bias = await biasOf([`${p}attn_output.bias`], [c.dModel], `${p}attn_output.bias`);
     const gateUp = await matrix([`${p}ffn_gate.weight`, `${p}ffn_up.weight`], c.dModel, [c.ffnDim, c.ffnDim], `${p}gate_up`);
-    gateUp.bias = await biasOf([`${p}ffn_gate.bias`, `${p}ffn_up.bias`], [c.ffnDim, c.ffnDim], false, `${p}gate_up.bias`);
+    gateUp.bias = await biasOf([`${p}ffn_gate.bias`, `${p}ffn_up.bias`], [c.ffnDim, c.ffnDim], `${p}gate_up.bias`);
     const down = await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`);
-    down.bias = await biasOf([`${p}ffn_down.bias`], [c.dModel], false, `${p}ffn_down.bias`);
+    down.bias = await biasOf([`${p}ffn_down.bias`], [c.dModel], `${p}ffn_down.bias`);
     return {
       attnNorm: await vector(`${p}attn_norm.weight`, c.dModel),
       qkv,
+      qNorm: c.qkNorm ? await vector(`${p}attn_q_norm.weight`, c.headDim) : null,
+      kNorm: c.qkNorm ? await vector(`${p}attn_k_norm.weight`, c.headDim) : null,
       attnOut,
       ffnNorm: await vector(`${p}ffn_norm.weight`, c.dModel),
       gateUp,
@@ -208,14 +213,14 @@ export async function loadWeights(
 
   /**
    * One bias for a Linear whose output is `names`' parts one after another (zeros for a part the file
-   * has not), or null when it has none of them. `required`: each must be there.
+   * has not), or null when it has none of them.
    */
-  const biasOf = async (names: string[], lens: number[], required: boolean, label: string): Promise<GPUBuffer | null> => {
-    if (!required && !names.some((n) => tensors.has(n))) return null;
+  const biasOf = async (names: string[], lens: number[], label: string): Promise<GPUBuffer | null> => {
+    if (!names.some((n) => tensors.has(n))) return null;
     const out = new Float32Array(lens.reduce((a, b) => a + b, 0));
     let at = 0;
     for (let i = 0; i < names.length; i++) {
-      if (required || tensors.has(names[i])) {
+      if (tensors.has(names[i])) {
         const t = tensors.get(names[i], [lens[i]]);
         out.set(await readVectorF32(file, t), at);
         progress(t.byteSize);
@@ -253,8 +258,7 @@ export async function loadWeights(
 const ROPE_FREQS = 'rope_freqs.weight';
 
 const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down'];
-/** Biases llama.cpp's llama graph adds when a file has them (none of the common models do). */
-const OPTIONAL_LLAMA_BIASES = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
+const QK_NORMS = ['attn_q_norm', 'attn_k_norm'];
 
 /**
  * What would make the load fail part way, found before anything is uploaded (a 4 GB model is not read to
@@ -275,23 +279,24 @@ export function checkModelRunnable(cfg: ModelConfig, file: GgufFile): void {
  * tensor is the file's fault (ModelFormatError from TensorReader.get); an extra one is a variant we do not run.
  */
 function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
+  const traits = ARCHITECTURES[cfg.architecture];
   const read = new Set(['token_embd.weight', 'output_norm.weight', 'output.weight']);
-  if (cfg.architecture === 'llama') read.add(ROPE_FREQS);
+  if (traits.ropeFreqs) read.add(ROPE_FREQS);
   for (let l = 0; l < cfg.nLayers; l++) {
-    for (const m of LAYER_MATRICES) read.add(`blk.${l}.${m}.weight`);
-    const biases = cfg.architecture === 'llama' ? OPTIONAL_LLAMA_BIASES : cfg.qkvBias ? ['attn_q', 'attn_k', 'attn_v'] : [];
-    for (const m of biases) read.add(`blk.${l}.${m}.bias`);
+    for (const m of [...LAYER_MATRICES, ...(cfg.qkNorm ? QK_NORMS : [])]) read.add(`blk.${l}.${m}.weight`);
+    for (const m of traits.optionalBiases) read.add(`blk.${l}.${m}.bias`);
   }
   const extra = file.tensors.find((t) => !read.has(t.name));
   if (!extra) return;
   const n = extra.name;
-  const what = /_exps\.|ffn_gate_inp/.test(n) ? ' (mixture of experts)' : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)' : '';
+  const what = /_exps\.|ffn_gate_inp/.test(n) ? ' (mixture of experts)' : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)'
+    : /attn_[qk]_norm/.test(n) ? ' (a per-head q/k norm, which qwen3 has)' : '';
   throw new UnsupportedModelError(`tensor ${n}${what}: Tandem's ${cfg.architecture} forward pass does not read it, and would give other results than the model's`);
 }
 
-/** Whether the model has Llama 3's rope divisors: llama.cpp's llama graph reads them, its qwen2 graph does not, so neither do we there. */
+/** Whether the model has Llama 3's rope divisors: llama.cpp's llama graph reads them, its qwen2/qwen3 graphs do not, so neither do we there. */
 export function readsRopeFreqs(cfg: ModelConfig, file: GgufFile): boolean {
-  return cfg.architecture === 'llama' && file.tensors.some((t) => t.name === ROPE_FREQS);
+  return ARCHITECTURES[cfg.architecture].ropeFreqs && file.tensors.some((t) => t.name === ROPE_FREQS);
 }
 
 /** The rope frequency divisors: finite and positive, or the file is damaged (a 0 would make every angle infinite). */

@@ -1,8 +1,10 @@
-// Random-weight Llama/Qwen2 GGUFs for tests and benchmarks, any size, written tensor by tensor in
+// Random-weight Llama/Qwen2/Qwen3 GGUFs for tests and benchmarks, any size, written tensor by tensor in
 // chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
 // residual stream does not grow with depth; norm weights are 1 +- 0.1; qwen2 biases are F32, small.
+// qwen3's q and k projections are 4x larger, as a trained model's are before its per-head q/k norms
+// (weights 1 +- 0.5), so a forward pass without those norms would be far off.
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -15,11 +17,13 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2';
+  arch: 'llama' | 'qwen2' | 'qwen3';
   nLayers: number;
   dModel: number;
   nHeads: number;
   nKvHeads: number;
+  /** Head width, written as attention.key_length / value_length (default dModel / nHeads, not written). */
+  headDim?: number;
   ffnDim: number;
   vocabSize: number;
   contextLength: number;
@@ -79,7 +83,8 @@ const CHUNK_ELEMS = 1 << 20;
 function checkSpec(s: SyntheticSpec): void {
   const positive = ['nLayers', 'dModel', 'nHeads', 'nKvHeads', 'ffnDim', 'vocabSize', 'contextLength'] as const;
   for (const k of positive) if (!Number.isInteger(s[k]) || s[k] < 1) throw new RangeError(`spec.${k} must be a positive integer`);
-  if (s.dModel % s.nHeads !== 0 || (s.dModel / s.nHeads) % 2 !== 0) throw new RangeError('spec.dModel must split into nHeads heads of even size');
+  if (s.headDim !== undefined && !(Number.isInteger(s.headDim) && s.headDim > 0 && s.headDim % 4 === 0)) throw new RangeError('spec.headDim must be a positive multiple of 4');
+  if (s.headDim === undefined && (s.dModel % s.nHeads !== 0 || (s.dModel / s.nHeads) % 4 !== 0)) throw new RangeError('spec.dModel must split into nHeads heads of a multiple of 4');
   if (s.nHeads % s.nKvHeads !== 0) throw new RangeError('spec.nKvHeads must divide nHeads');
   if (!WEIGHT_TYPES[s.weightType]) throw new RangeError(`spec.weightType ${s.weightType} is unknown`);
   if (s.llama3Rope && s.arch !== 'llama') throw new RangeError('spec.llama3Rope: llama.cpp reads rope_freqs for llama models only');
@@ -90,7 +95,8 @@ function checkSpec(s: SyntheticSpec): void {
 export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Promise<void> {
   checkSpec(spec);
   const { arch, nLayers, dModel, nHeads, nKvHeads, ffnDim, vocabSize } = spec;
-  const headDim = dModel / nHeads;
+  const headDim = spec.headDim ?? dModel / nHeads;
+  const qDim = headDim * nHeads;
   const kvDim = headDim * nKvHeads;
   const weightType = WEIGHT_TYPES[spec.weightType];
   const residualScale = 1 / Math.sqrt(2 * nLayers);
@@ -117,6 +123,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
     random(name, [cols, rows], tensorType(weightType, name, cols, shape), scale / Math.sqrt(cols));
   const norm = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.1 / Math.sqrt(3), 1);
   const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
+  const qkScale = arch === 'qwen3' ? 4 : 1;
 
   // Embedding rows have std 1 so the first RMSNorm sees O(1) values.
   random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel, shape), 1);
@@ -124,15 +131,19 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel, spec.outputScale ?? 1);
   for (let l = 0; l < nLayers; l++) {
     norm(`blk.${l}.attn_norm.weight`, dModel);
-    matrix(`blk.${l}.attn_q.weight`, dModel, dModel);
-    matrix(`blk.${l}.attn_k.weight`, kvDim, dModel);
+    matrix(`blk.${l}.attn_q.weight`, qDim, dModel, qkScale);
+    matrix(`blk.${l}.attn_k.weight`, kvDim, dModel, qkScale);
     matrix(`blk.${l}.attn_v.weight`, kvDim, dModel);
     if (arch === 'qwen2') {
-      bias(`blk.${l}.attn_q.bias`, dModel);
+      bias(`blk.${l}.attn_q.bias`, qDim);
       bias(`blk.${l}.attn_k.bias`, kvDim);
       bias(`blk.${l}.attn_v.bias`, kvDim);
     }
-    matrix(`blk.${l}.attn_output.weight`, dModel, dModel, residualScale);
+    if (arch === 'qwen3') {
+      random(`blk.${l}.attn_q_norm.weight`, [headDim], GgmlType.F32, 0.5 / Math.sqrt(3), 1);
+      random(`blk.${l}.attn_k_norm.weight`, [headDim], GgmlType.F32, 0.5 / Math.sqrt(3), 1);
+    }
+    matrix(`blk.${l}.attn_output.weight`, dModel, qDim, residualScale);
     norm(`blk.${l}.ffn_norm.weight`, dModel);
     matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
     matrix(`blk.${l}.ffn_up.weight`, ffnDim, dModel);
@@ -142,7 +153,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   // (std 0.3) to change the output visibly.
   if (spec.llamaBiases) {
     for (let l = 0; l < nLayers; l++) {
-      for (const [m, size] of [['attn_q', dModel], ['attn_k', kvDim], ['attn_v', kvDim], ['attn_output', dModel], ['ffn_gate', ffnDim], ['ffn_up', ffnDim], ['ffn_down', dModel]] as const) {
+      for (const [m, size] of [['attn_q', qDim], ['attn_k', kvDim], ['attn_v', kvDim], ['attn_output', dModel], ['ffn_gate', ffnDim], ['ffn_up', ffnDim], ['ffn_down', dModel]] as const) {
         random(`blk.${l}.${m}.bias`, [size], GgmlType.F32, 0.3);
       }
     }
@@ -175,9 +186,10 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     u32('block_count', spec.nLayers),
     u32('attention.head_count', spec.nHeads),
     u32('attention.head_count_kv', spec.nKvHeads),
-    u32('rope.dimension_count', spec.dModel / spec.nHeads),
+    ...(spec.headDim !== undefined ? [u32('attention.key_length', spec.headDim), u32('attention.value_length', spec.headDim)] : []),
+    u32('rope.dimension_count', spec.headDim ?? spec.dModel / spec.nHeads),
     f32('rope.freq_base', spec.ropeTheta),
-    f32('attention.layer_norm_rms_epsilon', arch === 'qwen2' ? 1e-6 : 1e-5),
+    f32('attention.layer_norm_rms_epsilon', arch === 'llama' ? 1e-5 : 1e-6),
     ...(spec.slidingWindow !== undefined ? [u32('attention.sliding_window', spec.slidingWindow)] : []),
     ...ropeScalingMetadata(spec, arch),
     ...tokenizer,

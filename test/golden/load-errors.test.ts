@@ -1,6 +1,6 @@
 // Bad situations while loading or running a model end in typed errors and leave the engine usable:
 // a model over the memory budget, a tensor type the kernels cannot run, a damaged rope_freqs tensor,
-// tensors or experts the forward pass would not read, a lost GPU device.
+// tensors or experts the forward pass would not read, a qwen3 file without a head norm, a lost GPU device.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,6 +104,7 @@ test('tensors the forward pass would not read (an output bias, experts, a layer 
     ['experts', copy('gate-inp', { name: 'blk.0.ffn_gate_inp.weight', dims: [256, 4] }), /blk\.0\.ffn_gate_inp\.weight \(mixture of experts\)/],
     ['a layer too many', copy('extra-layer', { name: 'blk.1.attn_norm.weight', dims: [256] }), /tensor blk\.1\.attn_norm\.weight:/],
     ['expert_count', copy('expert-count', undefined, { 'llama.expert_count': 8 }), /a mixture of experts \(8 experts per layer\)/],
+    ['a q/k head norm', copy('q-norm', { name: 'blk.0.attn_q_norm.weight', dims: [64] }), /blk\.0\.attn_q_norm\.weight \(a per-head q\/k norm, which qwen3 has\)/],
   ];
   for (const [what, path, message] of cases) {
     await assert.rejects(loadModel(gpu, await path), (e: unknown) => {
@@ -115,4 +116,20 @@ test('tensors the forward pass would not read (an output bias, experts, a layer 
   // The unchanged file still loads on the same device.
   const { model } = await loadModel(gpu, src);
   model.dispose();
+});
+
+test('a qwen3 file without one of its per-head k norms: ModelFormatError naming the tensor; the whole file loads', async () => {
+  const src = await ensureSynthetic('load-errors-qwen3', { ...LOAD_ERRORS_SPEC, arch: 'qwen3', nLayers: 2, headDim: 128 });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  assert.equal(model.config.headDim, 128);
+  assert.equal(model.config.nHeads * model.config.headDim, 2 * model.config.dModel);
+  model.dispose();
+  const out = join(cacheDir(), 'load-errors-qwen3-no-k-norm.gguf');
+  await rewriteGguf(src, out, { keep: (t) => t.name !== 'blk.1.attn_k_norm.weight' });
+  await assert.rejects(loadModel(gpu, out), (e: unknown) => {
+    assert.ok(e instanceof ModelFormatError, String(e));
+    assert.match(e.message, /tensor\.blk\.1\.attn_k_norm\.weight: missing/);
+    return true;
+  });
 });

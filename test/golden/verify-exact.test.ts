@@ -13,7 +13,8 @@ import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import type { LlamaModel, ModelRuntimeOptions } from '../../src/model/llama';
 import { GPU_KERNELS, withModel } from '../helpers/gpuModel';
-import { ensureSlidingWindow24, ensureStories260K } from '../helpers/testModels';
+import { ensureSlidingWindow24, ensureStories260K, ensureSynthetic } from '../helpers/testModels';
+import type { SyntheticSpec } from '../../src/tools/synthesize';
 
 /** Elements of a and b whose bits differ, and the largest difference. */
 function differences(a: Float32Array, b: Float32Array): { count: number; max: number } {
@@ -56,10 +57,18 @@ const PROMPT = Array.from({ length: 60 }, (_, i) => 3 + ((i * 37) % 300));
 // 4 (45..61), and the longest draft's (16 + 1 rows).
 const CASES = [{ prompt: 14, extra: 5 }, { prompt: 45, extra: 17 }];
 
+/** 4 heads of 64 on d 128 (q 256 wide), q/k head norms. */
+const QWEN3_SPEC: SyntheticSpec = {
+  arch: 'qwen3', nLayers: 2, dModel: 128, nHeads: 4, nKvHeads: 2, headDim: 64, ffnDim: 256, vocabSize: 320, contextLength: 512,
+  ropeTheta: 1e6, tiedEmbedding: false, weightType: 'f32', seed: 30, tokenizer: 'spm-bytes', outputScale: 8,
+};
+
 const MODELS: { name: string; path: () => Promise<string>; options: Partial<ModelRuntimeOptions> }[] = [
   { name: 'stories260K F32', path: () => ensureStories260K('f32'), options: {} },
   { name: 'stories260K Q8_0, f16 cache', path: () => ensureStories260K('q8_0'), options: { kvType: 'f16' } },
   { name: 'sliding window 24', path: ensureSlidingWindow24, options: {} },
+  // q/k head norms, and q (8 heads of 64) twice as wide as d: the output projection merges split attention from 512 columns.
+  { name: 'qwen3 F32', path: () => ensureSynthetic('verify-qwen3', QWEN3_SPEC), options: {} },
 ];
 
 for (const m of MODELS) {

@@ -136,9 +136,11 @@ export async function dequantizedCopy(srcPath: string, outPath: string): Promise
   });
 }
 
-/** Changes for rewriteGguf: a tensor's new type and bytes (undefined keeps it), tensors and metadata keys added. */
+/** Changes for rewriteGguf: a tensor's new type and bytes (undefined keeps it), tensors dropped, tensors and metadata keys added. */
 export interface GgufRewrite {
   replace?: (t: GgufTensorInfo, data: Uint8Array) => { type: GgmlType; data: Uint8Array } | undefined;
+  /** false drops the tensor (default: every one is kept). */
+  keep?: (t: GgufTensorInfo) => boolean;
   addTensors?: GgufTensorToWrite[];
   addMetadata?: GgufMetadataEntry[];
 }
@@ -147,7 +149,7 @@ export interface GgufRewrite {
 export async function rewriteGguf(srcPath: string, outPath: string, r: GgufRewrite): Promise<void> {
   const file = await openGguf(srcPath);
   const metadata = [...file.metadata.entries()].map(([key, value]) => ({ key, value, ...ggufTypeOf(key, value) }));
-  const tensors = await Promise.all(file.tensors.map(async (t) => {
+  const tensors = await Promise.all(file.tensors.filter((t) => r.keep?.(t) ?? true).map(async (t) => {
     const data = await readTensorBytes(file, t);
     const changed = r.replace?.(t, data);
     return { name: t.name, dims: t.dims, type: changed?.type ?? t.type, data: changed?.data ?? data };

@@ -8,10 +8,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dequantizedCopy, ensureStories260K, ensureSynthetic } from '../helpers/testModels';
+import { dequantizedCopy, ensureStories260K, ensureSynthetic, rewriteGguf } from '../helpers/testModels';
 import { existsSync } from 'node:fs';
 import { openLlamaCpp, logSoftmax } from '../helpers/llamacpp';
-import { withModel } from '../helpers/gpuModel';
+import { GPU_KERNELS, withModel } from '../helpers/gpuModel';
 import type { LlamaModel } from '../../src/model/llama';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
@@ -264,4 +264,54 @@ test('synthetic llama F32 with all seven optional biases: log-probabilities matc
     return (await generate(model, seq, prompt, { maxTokens: 32 })).tokens;
   });
   assert.deepEqual(got, expected);
+});
+
+// Qwen3 (ARCHITECTURES in src/model/config.ts): each head of q and k RMS-normalised before the rotation
+// (kernels/head_norm.wgsl), no biases, and heads wider than d / head_count, as in Qwen3 0.6B (16 heads of
+// 128 on d 1024): here 8 heads of 64 on d 256, so q is 512 wide and attn_output maps 512 to 256. The
+// synthesizer makes q and k 4x larger than the other projections and the q/k norm weights 1 +- 0.5, so a
+// pass that skipped the head norm (or applied one weight to both) would be far off. Prefill by log-probability,
+// decode (the matvec kernels, fused decode attention) by greedy tokens; Q8_0 by distribution and exactly
+// against its dequantized twin.
+const tinyQwen3 = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('qwen2', weightType), arch: 'qwen3', headDim: 64 });
+
+test('synthetic qwen3 F32 (q/k head norms, 8 heads of 64 on d 256): log-probabilities match llama.cpp to 1e-3 over 64 tokens; greedy decode equals llama.cpp', async () => {
+  const path = await ensureSynthetic('oracle-qwen3-f32', tinyQwen3('f32'));
+  const a = await agreement(path, 64, 2);
+  console.log(JSON.stringify({ model: 'qwen3-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  const prompt = randomTokens(12, 1024, 5);
+  const cpp = await openLlamaCpp(path, { contextSize: 512 });
+  const expected = await cpp.greedy(prompt, 32).finally(() => cpp.dispose());
+  // The adapter's own kernels, and a GPU's (split-K matvec; attention split every 16 keys, merged by the
+  // output projection from q's 512 columns).
+  for (const kernels of [{}, GPU_KERNELS]) {
+    const got = await withModel(path, { maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128, ...kernels }, async (model) => {
+      const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+      return (await generate(model, seq, prompt, { maxTokens: 32 })).tokens;
+    });
+    assert.deepEqual(got, expected, JSON.stringify(kernels));
+  }
+});
+
+test('synthetic qwen3 q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin', async () => {
+  const path = await ensureSynthetic('oracle-qwen3-q8_0', tinyQwen3('q8_0'));
+  const a = await agreement(path, 256, 3, await exactTwinOf(path));
+  console.log(JSON.stringify({ model: 'qwen3-q8_0', ...a }));
+  assert.ok(a.meanKl <= 5e-3, `mean KL ${a.meanKl}`);
+  assert.ok(a.top1 >= 0.98, `top-1 agreement with llama.cpp ${a.top1}`);
+  assert.ok(a.exact!.top1 >= 0.99, `top-1 agreement with the exact reference ${a.exact!.top1}`);
+  assert.ok(a.exact!.maxAbsLogProb <= 1e-3, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
+});
+
+// llama.cpp's qwen2 loader takes the q|k|v biases as optional (every real Qwen2 file has them), and so do we:
+// the F32 model with its biases dropped matches llama.cpp on that file, and is far from the model with them.
+test('synthetic qwen2 F32 without its q|k|v biases: log-probabilities match llama.cpp to 1e-3 over 64 tokens, far from the model with them', async () => {
+  const withBiases = await ensureSynthetic('oracle-qwen2-f32', tiny('qwen2', 'f32'));
+  const path = withBiases.replace(/\.gguf$/, '.no-bias.gguf');
+  if (!existsSync(path)) await rewriteGguf(withBiases, path, { keep: (t) => !t.name.endsWith('.bias') });
+  const a = await agreement(path, 64, 2, withBiases);
+  console.log(JSON.stringify({ model: 'qwen2-f32-no-bias', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  assert.ok(a.exact!.maxAbsLogProb >= 0.05, `the model with biases is as close (max |Δ log p| ${a.exact!.maxAbsLogProb}): the case tests nothing`);
 });

@@ -30,3 +30,18 @@ test('a mixture of experts and value heads of another size are refused as unsupp
     (e: unknown) => e instanceof UnsupportedModelError && /value heads of 64 with key heads of 32/.test(e.message));
   assert.doesNotThrow(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 32 }), 300));
 });
+
+test('each architecture: its rope style and q/k head norms; heads as wide as key_length says, else d / head_count', () => {
+  const of = (arch: SyntheticSpec['arch'], extra: Partial<SyntheticSpec> = {}) => configFromMetadata(metaOf({ ...SPEC, arch, ...extra }), 300);
+  assert.deepEqual([of('llama').ropeStyle, of('llama').qkNorm], ['normal', false]);
+  assert.deepEqual([of('qwen2').ropeStyle, of('qwen2').qkNorm], ['neox', false]);
+  // Qwen3 0.6B's shape: 16 heads of 128 on d 1024, so q is twice as wide as the residual stream.
+  const q3 = of('qwen3', { dModel: 1024, nHeads: 16, nKvHeads: 8, headDim: 128 });
+  assert.deepEqual([q3.ropeStyle, q3.qkNorm, q3.headDim, q3.nRot, q3.nHeads * q3.headDim], ['neox', true, 128, 128, 2048]);
+  // d 100 over 3 heads: only with key_length.
+  assert.throws(() => of('llama', { dModel: 100, nHeads: 3, nKvHeads: 1 }),
+    (e: unknown) => e instanceof UnsupportedModelError && /embedding_length 100 is not a multiple of head_count 3, and no attention.key_length/.test(e.message));
+  assert.equal(of('qwen3', { dModel: 100, nHeads: 3, nKvHeads: 1, headDim: 32 }).headDim, 32);
+  assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3\)/.test(e.message));
+});
