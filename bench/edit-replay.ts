@@ -23,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureQwen05bModel } from '../src/bench/qwen05bModel';
+import { ensureQwen05bModel } from '../src/bench/benchModels';
 
 const { values: v } = parseArgs({
   options: {

@@ -5,8 +5,11 @@
 //
 // Scaling for a software adapter: --layers (default 2 of the real 24) and --context (default 512).
 // The full-size run for a real GPU is one flag away: --full (24 layers).
+// --shape qwen3-0.6b: Qwen3-0.6B's widths instead (d 1024, ffn 3072, 16 heads / 8 KV heads of 128, per-head
+// q/k norms, vocab 151,936, tied; --full is its 28 layers); see src/bench/benchModels.ts.
 //
-//   node dist-bench/engine.js [--full] [--layers N] [--context N] [--tokens N] [--types f16,q8_0,q4_0] [--no-baseline]
+//   node dist-bench/engine.js [--full] [--shape qwen2.5-0.5b|qwen3-0.6b] [--layers N] [--context N] [--tokens N]
+//                             [--types f16,q8_0,q4_0] [--no-baseline]
 //                             [--matvec rows,splitK] (several: one decode run per variant, for comparison)
 //
 // --dispatch-bound: decode only, on a model with the real 24 layers (so the real dispatches per pass) but
@@ -19,17 +22,19 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { synthesizeModel, type SyntheticSpec } from '../src/tools/synthesize';
-import { ensureQwen05bModel, qwen05bSpec } from '../src/bench/qwen05bModel';
+import { BENCH_SHAPES, ensureBenchModel, qwen05bSpec, REAL_LAYERS, type BenchShape } from '../src/bench/benchModels';
 import type { WeightTypeName } from '../src/loaders/llama2c';
 
 const { values: v } = parseArgs({
   options: {
-    full: { type: 'boolean' }, 'dispatch-bound': { type: 'boolean' }, layers: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' },
+    full: { type: 'boolean' }, shape: { type: 'string' }, 'dispatch-bound': { type: 'boolean' }, layers: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' },
     types: { type: 'string' }, 'no-baseline': { type: 'boolean' }, matvec: { type: 'string' }, runs: { type: 'string' }, 'cache-dir': { type: 'string' },
   },
 });
 const root = resolve(__dirname, '..');
-const layers = v.full ? 24 : Number(v.layers ?? 2);
+const shape = (v.shape ?? 'qwen2.5-0.5b') as BenchShape;
+if (!BENCH_SHAPES.includes(shape)) throw new Error(`--shape ${shape} (one of ${BENCH_SHAPES.join(', ')})`);
+const layers = v.full ? REAL_LAYERS[shape] : Number(v.layers ?? 2);
 const context = String(v.context ?? 512);
 const tokens = String(v.tokens ?? 16);
 const runs = String(v.runs ?? 3);
@@ -55,9 +60,10 @@ async function dispatchBound(): Promise<void> {
 
 async function main(): Promise<void> {
   if (v['dispatch-bound']) return dispatchBound();
-  process.stdout.write(JSON.stringify({ name: 'bench config', layers, realLayers: 24, context: Number(context), decodeTokens: Number(tokens), runs: Number(runs), shape: 'Qwen2.5-Coder-0.5B widths' }) + '\n');
+  const shapeName = shape === 'qwen3-0.6b' ? 'Qwen3-0.6B widths' : 'Qwen2.5-Coder-0.5B widths';
+  process.stdout.write(JSON.stringify({ name: 'bench config', layers, realLayers: REAL_LAYERS[shape], context: Number(context), decodeTokens: Number(tokens), runs: Number(runs), shape: shapeName }) + '\n');
   for (const type of types) {
-    const path = await ensureQwen05bModel(cacheDir, layers, type);
+    const path = await ensureBenchModel(cacheDir, shape, layers, type);
     const baseline = v['no-baseline'] ? [] : ['--baseline', 'llamacpp'];
     const matvecs = v.matvec ? v.matvec.split(',').flatMap((m) => ['--matvec', m]) : [];
     if (matvecs.length > 2) {

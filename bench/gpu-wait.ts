@@ -14,7 +14,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureQwen05bModel } from '../src/bench/qwen05bModel';
+import { ensureQwen05bModel } from '../src/bench/benchModels';
 import { median } from '../src/bench/stats';
 import { emit } from '../src/cli/figure';
 import { generate } from '../src/engine/generate';

@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureQwen05bModel } from '../src/bench/qwen05bModel';
+import { ensureQwen05bModel } from '../src/bench/benchModels';
 import { Gpu } from '../src/gpu/device';
 import { benchAttentionKv } from '../src/bench/attentionKv';
 import { median } from '../src/bench/stats';

@@ -19,7 +19,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureQwen05bModel } from '../src/bench/qwen05bModel';
+import { ensureQwen05bModel } from '../src/bench/benchModels';
 import { Gpu } from '../src/gpu/device';
 import { loadModel, type LoadOptions } from '../src/model/load';
 import type { LlamaModel } from '../src/model/llama';

@@ -1,0 +1,44 @@
+// The benchmarks' stand-ins for real models: their real widths with random weights, at `layers` of the
+// real depth, synthesized once into a cache folder.
+//   qwen2.5-0.5b: Qwen2.5-Coder-0.5B, d 896, ffn 4864, 14 heads / 2 KV heads of 64, vocab 151,936, tied; 24 layers.
+//   qwen3-0.6b:   Qwen3-0.6B, d 1024, ffn 3072, 16 heads / 8 KV heads of 128 (q 2048 wide), per-head q/k
+//                 norms, vocab 151,936, tied; 28 layers.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { synthesizeModel, type SyntheticSpec } from '../tools/synthesize';
+import type { WeightTypeName } from '../loaders/llama2c';
+
+export const BENCH_SHAPES = ['qwen2.5-0.5b', 'qwen3-0.6b'] as const;
+export type BenchShape = (typeof BENCH_SHAPES)[number];
+
+/** Layers of the real model of each shape (the --full run). */
+export const REAL_LAYERS: Record<BenchShape, number> = { 'qwen2.5-0.5b': 24, 'qwen3-0.6b': 28 };
+
+export function qwen05bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
+  return {
+    arch: 'qwen2', nLayers: layers, dModel: 896, nHeads: 14, nKvHeads: 2, ffnDim: 4864, vocabSize: 151936,
+    contextLength: 32768, ropeTheta: 1000000, tiedEmbedding: true, weightType, seed: 11, tokenizer: 'spm-bytes',
+  };
+}
+
+export function qwen3_06bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
+  return {
+    arch: 'qwen3', nLayers: layers, dModel: 1024, nHeads: 16, nKvHeads: 8, headDim: 128, ffnDim: 3072, vocabSize: 151936,
+    contextLength: 40960, ropeTheta: 1000000, tiedEmbedding: true, weightType, seed: 12, tokenizer: 'spm-bytes',
+  };
+}
+
+/** The path of the model in `cacheDir` (bench-qwen05b-<layers>L-<type>.gguf), synthesized if it is not there. */
+export function ensureQwen05bModel(cacheDir: string, layers: number, weightType: WeightTypeName = 'q8_0'): Promise<string> {
+  return ensureBenchModel(cacheDir, 'qwen2.5-0.5b', layers, weightType);
+}
+
+const FILE_STEM: Record<BenchShape, string> = { 'qwen2.5-0.5b': 'bench-qwen05b', 'qwen3-0.6b': 'bench-qwen3-06b' };
+
+/** The path of a `shape` model in `cacheDir` (<stem>-<layers>L-<type>.gguf), synthesized if it is not there. */
+export async function ensureBenchModel(cacheDir: string, shape: BenchShape, layers: number, weightType: WeightTypeName = 'q8_0'): Promise<string> {
+  const path = join(cacheDir, `${FILE_STEM[shape]}-${layers}L-${weightType}.gguf`);
+  if (!existsSync(path)) await synthesizeModel(path, shape === 'qwen3-0.6b' ? qwen3_06bSpec(layers, weightType) : qwen05bSpec(layers, weightType));
+  return path;
+}
