@@ -5,7 +5,7 @@
 
 import { UsageError } from '../common/errors';
 import { Gpu } from '../gpu/device';
-import { loadModel } from '../model/load';
+import { loadModel, readModelConfig } from '../model/load';
 import { logitRowsForDraft } from '../model/workspace';
 import { resolveModel } from '../models/catalog';
 import { createTokenizer, type Tokenizer } from '../tokenizer';
@@ -59,7 +59,11 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   // With a draft model, --kv-budget-mib covers both models' KV pools (planDraftKv).
   const draftSource = a.draft ? draftModelOf(a.draft) : undefined;
   const kvPlan = draftSource ? await planDraftKv(gpu, modelPath, draftSource, { kvBudgetBytes: a.kvBudgetBytes, kvType: a.kvType }) : undefined;
+  // The tokenizer before the upload: a file it cannot serve is refused before the weights are read.
+  const opened = await readModelConfig(modelPath);
+  const tokenizer = createTokenizer(opened.file.metadata);
   const { model, file } = await loadModel(gpu, modelPath, {
+    opened,
     kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : a.kvBudgetBytes, kvType: a.kvType, maxLogitRows: logitRowsForDraft(a.draft ? a.draftLength : undefined),
     prefillPassBudgetMs: a.prefill?.passBudgetMs, prefillPassesInFlight: a.prefill?.passesInFlight,
   });
@@ -67,7 +71,6 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   const loadMs = performance.now() - t0;
   try {
     if (a.draft) draft = await loadDraft(gpu, model, file, modelPath, a.draft, { kvBudgetBytes: kvPlan?.draftKvBytes, shareKv: kvPlan?.shareKv });
-    const tokenizer = createTokenizer(file.metadata);
     let prompt: number[];
     if (a.promptTokens) {
       prompt = a.promptTokens;

@@ -35,6 +35,12 @@ export interface LoadOptions extends Partial<ModelRuntimeOptions> {
   sharedKv?: KvBuffers;
   /** The threads that repack quantized weights (default: the process's pool; null: the loading thread). */
   repackPool?: RepackPool | null;
+  /**
+   * The file's header and config, already read by readModelConfig of this same path: a caller that checks
+   * more of the file before the upload (its tokenizer, which can refuse it too) passes them rather than
+   * have the header read twice.
+   */
+  opened?: { file: GgufFile; config: ModelConfig };
 }
 
 export const DEFAULT_BLOCK_SIZE = 16;
@@ -99,7 +105,8 @@ export function adapterDefaults(gpu: Gpu, kvType?: KvType): AdapterDefaults {
 }
 
 export async function loadModel(gpu: Gpu, path: string, options: LoadOptions = {}): Promise<{ model: LlamaModel; file: GgufFile }> {
-  const { file, config } = await readModelConfig(path);
+  const { file, config } = options.opened ?? await readModelConfig(path);
+  if (file.path !== path) throw new RangeError(`loadModel(${path}) given the opened file ${file.path}`);
   const shared = options.sharedKv;
   const runtime = resolveRuntimeOptions(config, shared ? { ...options, kvBudgetBytes: 0, kvType: shared.shape.kvType, blockSize: shared.shape.blockSize } : options, adapterDefaults(gpu, options.kvType));
   if (shared) {

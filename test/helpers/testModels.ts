@@ -136,7 +136,7 @@ export async function dequantizedCopy(srcPath: string, outPath: string): Promise
   });
 }
 
-/** Changes for rewriteGguf: a tensor's new type and bytes (undefined keeps it), tensors dropped, tensors and metadata keys added. */
+/** Changes for rewriteGguf: a tensor's new type and bytes (undefined keeps it), tensors dropped, tensors added, metadata keys added or replaced. */
 export interface GgufRewrite {
   replace?: (t: GgufTensorInfo, data: Uint8Array) => { type: GgmlType; data: Uint8Array } | undefined;
   /** false drops the tensor (default: every one is kept). */
@@ -154,7 +154,9 @@ export async function rewriteGguf(srcPath: string, outPath: string, r: GgufRewri
     const changed = r.replace?.(t, data);
     return { name: t.name, dims: t.dims, type: changed?.type ?? t.type, data: changed?.data ?? data };
   }));
-  await writeGguf(outPath, { metadata: [...metadata, ...(r.addMetadata ?? [])], tensors: [...tensors, ...(r.addTensors ?? [])] });
+  const added = r.addMetadata ?? [];
+  const kept = metadata.filter((m) => !added.some((a) => a.key === m.key));
+  await writeGguf(outPath, { metadata: [...kept, ...added], tensors: [...tensors, ...(r.addTensors ?? [])] });
 }
 
 /** The GGUF types the converter used for each key (enough to rewrite its own files). */

@@ -13,7 +13,8 @@ import { Gpu } from '../../src/gpu/device';
 import { EngineClient, EngineError, type EngineState } from '../../src/host/engine/client';
 import { loadModel } from '../../src/model/load';
 import { createTokenizer } from '../../src/tokenizer';
-import { ensureStories260K, repoRoot } from '../helpers/testModels';
+import { ensureStories260K, repoRoot, rewriteGguf } from '../helpers/testModels';
+import { GgufValueType } from '../../src/loaders/gguf/types';
 
 const story: CompletionRequest = { prefix: 'Once upon a time', suffix: '', path: 'story.txt', languageId: 'plaintext' };
 const opts: CompletionOptions = { maxTokens: 24, multiline: 'always', temperature: 0 };
@@ -201,6 +202,21 @@ test('a corrupt model file is a typed error with an action', async () => {
   try {
     await assert.rejects(c.load({ modelPath: bad }), (e: EngineError) => e.code === 'MODEL_FORMAT' && !!e.hint);
     assert.equal(c.state.kind, 'error');
+  } finally {
+    await c.dispose();
+  }
+});
+
+test('a model whose tokenizer Tandem cannot build: a TOKENIZER error naming it, before any weight is uploaded', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-tok-'));
+  const bad = join(dir, 'bert-tokenizer.gguf');
+  await rewriteGguf(modelPath, bad, { addMetadata: [{ key: 'tokenizer.ggml.model', type: GgufValueType.STRING, value: 'bert' }] });
+  const c = new EngineClient({ enginePath: join(repoRoot(), 'dist', 'engine.js'), runtime });
+  const uploaded: number[] = [];
+  c.onState((s) => { if (s.kind === 'loading' && s.loadedBytes > 0) uploaded.push(s.loadedBytes); });
+  try {
+    await assert.rejects(c.load({ modelPath: bad }), (e: EngineError) => e.code === 'TOKENIZER' && /tokenizer model 'bert' is not supported/.test(e.message));
+    assert.deepEqual(uploaded, [], 'load progress was reported: weights were uploaded before the tokenizer refused the file');
   } finally {
     await c.dispose();
   }

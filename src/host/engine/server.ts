@@ -10,7 +10,7 @@ import { gpuBufferCensus } from '../../gpu/buffers';
 import { Gpu } from '../../gpu/device';
 import type { LlamaModel } from '../../model/llama';
 import { checkPrefillLimits, type PrefillLimits } from '../../model/prefillLimits';
-import { loadModel } from '../../model/load';
+import { loadModel, readModelConfig } from '../../model/load';
 import { createTokenizer } from '../../tokenizer';
 import { loadDraftFrom, parseDraftModelSource, planDraftKv, type LoadedDraftModel } from '../../engine/draftLoad';
 import { kvPoolOf } from '../../engine/draftBudget';
@@ -105,7 +105,12 @@ export class EngineServer {
     // With a draft model, the one KV budget (tandem.memoryBudgetMB) covers both models' pools.
     const draftSource = p.draftModelPath ? parseDraftModelSource(p.draftModelPath) : undefined;
     const kvPlan = draftSource && await planDraftKv(this.gpu, p.modelPath, draftSource, { maxContextTokens: p.maxContextTokens, kvBudgetBytes: p.kvBudgetBytes, kvType: p.kvType });
+    // The tokenizer first: a file Tandem cannot tokenize for (an unknown pre-tokenizer) is refused before
+    // seconds of upload, not after.
+    const opened = await readModelConfig(p.modelPath);
+    const tokenizer = createTokenizer(opened.file.metadata);
     const { model, file } = await loadModel(this.gpu, p.modelPath, {
+      opened,
       maxContextTokens: p.maxContextTokens,
       kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : p.kvBudgetBytes,
       kvType: p.kvType,
@@ -119,7 +124,6 @@ export class EngineServer {
     let draft: LoadedDraftModel | undefined;
     try {
       if (draftSource) draft = await loadDraftFrom(this.gpu, model, file, p.modelPath, draftSource, { kvBudgetBytes: kvPlan?.draftKvBytes, shareKv: kvPlan?.shareKv });
-      const tokenizer = createTokenizer(file.metadata);
       const cm = completionModel(model, tokenizer, { maxDocuments: DOCUMENTS_CACHED, enabled: p.promptCache }, draft?.draft);
       // Warm-up: the first forward passes compile the pipelines (seconds on a software adapter); do it
       // while the status says "loading", not on the user's first keystroke. With a draft model, a
