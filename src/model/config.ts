@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3-family decoder, read from GGUF metadata (llama.cpp's key names),
-// and what sets the three architectures apart (ARCHITECTURES).
+// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2-family decoder, read from GGUF metadata (llama.cpp's
+// key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'starcoder2';
 
 /** What llama.cpp's graph for each architecture does differently; everything else is shared. */
 export interface ArchitectureTraits {
@@ -13,8 +13,14 @@ export interface ArchitectureTraits {
   ropeStyle: 'normal' | 'neox';
   /** Per-head RMSNorm of q and k before the rotation (attn_q_norm / attn_k_norm, [headDim] each). */
   qkNorm: boolean;
-  /** Layer biases the graph adds when the file has them (`blk.N.<name>.bias`); none is required. */
+  /** 'rms': RMSNorm (weight); 'layer': LayerNorm (weight and bias, `<norm>.bias`), its eps under attention.layer_norm_epsilon. */
+  norm: 'rms' | 'layer';
+  /** 'swiglu': down(silu(gate) · up); 'gelu': down(gelu(up)), no gate. */
+  ffn: 'swiglu' | 'gelu';
+  /** Layer biases the graph adds when the file has them (`blk.N.<name>.bias`). */
   optionalBiases: readonly string[];
+  /** Layer biases every file has. */
+  requiredBiases: readonly string[];
   /** Llama 3's per-frequency rope divisors (`rope_freqs.weight`) are read when present. */
   ropeFreqs: boolean;
 }
@@ -22,14 +28,16 @@ export interface ArchitectureTraits {
 const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
 
 /**
- * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3}.cpp): llama adds any of seven biases
- * (none of the common models has one); qwen2 has q|k|v biases (its real files all do) and qwen3 none, but
- * both loaders take q|k|v biases when present; qwen3 normalises each head of q and k.
+ * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3,starcoder2}.cpp): llama adds any of
+ * seven biases (none of the common models has one); qwen2 has q|k|v biases (its real files all do) and qwen3
+ * none, but both loaders take q|k|v biases when present; qwen3 normalises each head of q and k; starcoder2
+ * has LayerNorms with biases, a GELU FFN without a gate, and biases on the attention output and the FFN.
  */
 export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
-  llama: { ropeStyle: 'normal', qkNorm: false, optionalBiases: [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'], ropeFreqs: true },
-  qwen2: { ropeStyle: 'neox', qkNorm: false, optionalBiases: QKV_BIASES, ropeFreqs: false },
-  qwen3: { ropeStyle: 'neox', qkNorm: true, optionalBiases: QKV_BIASES, ropeFreqs: false },
+  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', optionalBiases: [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'], requiredBiases: [], ropeFreqs: true },
+  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
+  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
+  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false },
 };
 
 export interface ModelConfig {
@@ -56,6 +64,10 @@ export interface ModelConfig {
   slidingWindow: number;
   /** Each head of q and k is RMS-normalised (weights [headDim]) before the rotation (qwen3). */
   qkNorm: boolean;
+  /** RMSNorm, or LayerNorm with biases (starcoder2). */
+  norm: 'rms' | 'layer';
+  /** Gated SiLU FFN, or up -> GELU -> down (starcoder2). */
+  ffn: 'swiglu' | 'gelu';
 }
 
 export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?: string): ModelConfig {
@@ -100,8 +112,10 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     ropeTheta: metaF32(meta, k('rope.freq_base'), { default: 10000, file }),
     ropeStyle: traits.ropeStyle,
     ropeScaling: ropeScalingFromMetadata(meta, archName, contextLength, file),
-    normEps: metaF32(meta, k('attention.layer_norm_rms_epsilon'), { default: 1e-5, file }),
+    normEps: metaF32(meta, k(traits.norm === 'layer' ? 'attention.layer_norm_epsilon' : 'attention.layer_norm_rms_epsilon'), { default: 1e-5, file }),
     slidingWindow: metaU32(meta, k('attention.sliding_window'), { default: 0, file }),
     qkNorm: traits.qkNorm,
+    norm: traits.norm,
+    ffn: traits.ffn,
   };
 }

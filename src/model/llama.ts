@@ -3,11 +3,12 @@
 // larger: prefill) through every layer in one command encoder and one submit, writing their K/V into
 // the paged cache, and returns the argmax ids and/or logits of the last `logitRows` positions.
 //
-// Per layer (x is the residual stream [T][d]):
-//   h = rmsnorm(x) · attn_norm;  qkv = h Wqkvᵀ (+ b);  [qwen3: rmsnorm each head of q, k];  rope q,k;
+// Per layer (x is the residual stream [T][d]; norm is RMSNorm, or LayerNorm with a bias for starcoder2):
+//   h = norm(x) · attn_norm;  qkv = h Wqkvᵀ (+ b);  [qwen3: rmsnorm each head of q, k];  rope q,k;
 //   k,v → cache;  a = attention(q, cache)
-//   x += a Woᵀ;  h = rmsnorm(x) · ffn_norm;  [g|u] = h Wguᵀ;  x += (silu(g) u) Wdownᵀ
-// then logits = rmsnorm(x[last rows]) · output_norm · Woutᵀ.
+//   x += a Woᵀ (+ b);  h = norm(x) · ffn_norm;  [g|u] = h Wguᵀ;  x += (silu(g) u) Wdownᵀ
+//   [starcoder2: u = h Wupᵀ + b;  x += gelu(u) Wdownᵀ + b]
+// then logits = norm(x[last rows]) · output_norm · Woutᵀ.
 
 import { CancelledError, DeviceLostError, OutOfMemoryError, UsageError } from '../common/errors';
 import type { Gpu } from '../gpu/device';
@@ -17,6 +18,8 @@ import { MatmulOp, type MatmulArgs, type MatvecKind } from '../ops/matmul';
 import { EmbedOp } from '../ops/embed';
 import { RmsNormOp } from '../ops/rmsnorm';
 import { SiluMulOp } from '../ops/siluMul';
+import { GeluOp } from '../ops/gelu';
+import { LayerNormOp } from '../ops/layerNorm';
 import { ARGMAX_ROW_BYTES, ArgmaxOp, splitArgmaxRows } from '../ops/argmax';
 import { AttentionOp, attentionSplits } from '../ops/attention';
 import { HeadNormOp } from '../ops/headNorm';
@@ -46,6 +49,9 @@ export const DEFAULT_PIPELINE_DEPTH = 2;
 
 /** Default ModelRuntimeOptions.windowSlackTokens: a draft of 16 tokens plus the bonus token, rounded up. */
 export const WINDOW_SLACK_TOKENS = 32;
+
+/** A per-row norm of the residual stream: RMSNorm or LayerNorm. */
+type RowNorm = Pick<RmsNormOp, 'encode'>;
 
 /** Encodes one group of dispatches; a profiled forward gives each group its own timed pass. */
 type GroupEncoder = (label: string, body: (pass: GPUComputePassEncoder) => void) => void;
@@ -136,8 +142,8 @@ export class LlamaModel {
   readonly kv: KvBuffers;
   private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials', GPUBuffer>;
   private readonly embed: EmbedOp;
-  private readonly layers: { attnNorm: RmsNormOp; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RmsNormOp; gateUp: MatmulOp[]; silu: SiluMulOp; down: MatmulOp[] }[] = [];
-  private readonly finalNorm: RmsNormOp;
+  private readonly layers: { attnNorm: RowNorm; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RowNorm; gateUp: MatmulOp[]; activation: SiluMulOp | GeluOp; down: MatmulOp[] }[] = [];
+  private readonly finalNorm: RowNorm;
   private readonly head: MatmulOp;
   private readonly headDecode: MatmulOp;
   private readonly argmax: ArgmaxOp;
@@ -208,11 +214,21 @@ export class LlamaModel {
     const linear = (lin: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, label: string, fusedInput?: MatmulArgs['fusedInput']): MatmulOp[] =>
       lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, label, fusedInput }, o.matvec));
 
+    // A norm of rows of x into y: RMSNorm, which a decode matvec also fuses into its input (`fuseNorm`),
+    // or LayerNorm, a dispatch of its own.
+    const rowNorm = (weight: GPUBuffer, bias: GPUBuffer | null, y: GPUBuffer, label: string, selectLast = false): RowNorm => {
+      const args = { x: b.x, weight, y, width: c.dModel, eps: c.normEps, selectLast, label };
+      if (c.norm === 'rms') return new RmsNormOp(this.ctx, args);
+      if (!bias) throw new RangeError(`${label}: a LayerNorm without its bias`);
+      return new LayerNormOp(this.ctx, { ...args, bias });
+    };
+    const fuseNorm = (weight: GPUBuffer): MatmulArgs['fusedInput'] => (c.norm === 'rms' ? { mode: 'rmsnorm', x: b.x, weight, eps: c.normEps } : undefined);
+
     this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x);
     weights.layers.forEach((L, l) => {
       this.layers.push({
-        attnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.attnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `attn_norm${l}` }),
-        qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`, { mode: 'rmsnorm', x: b.x, weight: L.attnNorm, eps: c.normEps }),
+        attnNorm: rowNorm(L.attnNorm, L.attnNormBias, b.h, `attn_norm${l}`),
+        qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`, fuseNorm(L.attnNorm)),
         headNorm: L.qNorm && L.kNorm
           ? new HeadNormOp(this.ctx, { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, eps: c.normEps }, { qkv: b.qkv, qWeight: L.qNorm, kWeight: L.kNorm }, `head_norm${l}`)
           : null,
@@ -222,18 +238,18 @@ export class LlamaModel {
         // Decode with split attention: the output projection merges the splits while staging its input.
         attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`,
           this.splitKeys > 0 ? { mode: 'combine', x: b.attn, partials: b.partials, nHeads: c.nHeads, headDim: c.headDim } : undefined),
-        ffnNorm: new RmsNormOp(this.ctx, { x: b.x, weight: L.ffnNorm, y: b.h, width: c.dModel, eps: c.normEps, label: `ffn_norm${l}` }),
-        gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`, { mode: 'rmsnorm', x: b.x, weight: L.ffnNorm, eps: c.normEps }),
-        silu: new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn),
-        down: linear(L.down, b.ffn, b.x, true, `down${l}`, { mode: 'swiglu', x: b.gateUp }),
+        ffnNorm: rowNorm(L.ffnNorm, L.ffnNormBias, b.h, `ffn_norm${l}`),
+        gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`, fuseNorm(L.ffnNorm)),
+        activation: c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn) : new GeluOp(this.ctx, c.ffnDim, b.gateUp, b.ffn),
+        down: linear(L.down, b.ffn, b.x, true, `down${l}`, c.ffn === 'swiglu' ? { mode: 'swiglu', x: b.gateUp } : undefined),
       });
     });
-    this.finalNorm = new RmsNormOp(this.ctx, { x: b.x, weight: weights.outputNorm, y: b.final, width: c.dModel, eps: c.normEps, selectLast: true, label: 'output_norm' });
+    this.finalNorm = rowNorm(weights.outputNorm, weights.outputNormBias, b.final, 'output_norm', true);
     this.head = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output' }, o.matvec);
     // One-token passes: the head normalises row 0 of x itself (a batch's last row is not row 0, so
     // batches keep the separate norm and `head`).
     this.headDecode = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output.decode',
-      fusedInput: { mode: 'rmsnorm', x: b.x, weight: weights.outputNorm, eps: c.normEps } }, o.matvec);
+      fusedInput: fuseNorm(weights.outputNorm) }, o.matvec);
     this.argmax = new ArgmaxOp(this.ctx, c.vocabSize, b.logits, b.ids);
     this.idsReadback = new Readback(gpu.device, plan.readback.ids, 'ids.readback');
     this.chainOut = own.storage(size.chainIds, 'chain.ids');
@@ -451,23 +467,25 @@ export class LlamaModel {
   private encodeLayers(group: GroupEncoder, T: number, logitRows: number, splits: number, kernelTokens = T): void {
     const fused = (ops: MatmulOp[]) => kernelTokens === 1 && ops.every((op) => op.fusesInput);
     group('embed', (p) => this.embed.encode(p, T));
+    const c = this.config;
+    const norm = c.norm === 'rms' ? 'rmsnorm' : 'layernorm';
     for (const L of this.layers) {
-      if (!fused(L.qkv)) group('rmsnorm', (p) => L.attnNorm.encode(p, T));
+      if (!fused(L.qkv)) group(norm, (p) => L.attnNorm.encode(p, T));
       group('matmul.qkv', (p) => L.qkv.forEach((op) => op.encode(p, T, kernelTokens)));
       const headNorm = L.headNorm;
       if (headNorm) group('head_norm', (p) => headNorm.encode(p, T));
       group('attention', (p) => L.attention.encode(p, T, splits, fused(L.attnOut)));
       group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T, kernelTokens)));
-      if (!fused(L.gateUp)) group('rmsnorm', (p) => L.ffnNorm.encode(p, T));
+      if (!fused(L.gateUp)) group(norm, (p) => L.ffnNorm.encode(p, T));
       group('matmul.gate_up', (p) => L.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
-      if (!fused(L.down)) group('silu_mul', (p) => L.silu.encode(p, T));
+      if (!fused(L.down)) group(c.ffn === 'swiglu' ? 'silu_mul' : 'gelu', (p) => L.activation.encode(p, T));
       group('matmul.down', (p) => L.down.forEach((op) => op.encode(p, T, kernelTokens)));
     }
     if (logitRows > 0) {
       if (fused([this.headDecode])) {
         group('matmul.output', (p) => this.headDecode.encode(p, 1));
       } else {
-        group('rmsnorm', (p) => this.finalNorm.encode(p, logitRows));
+        group(norm, (p) => this.finalNorm.encode(p, logitRows));
         group('matmul.output', (p) => this.head.encode(p, logitRows));
       }
       group('argmax', (p) => this.argmax.encode(p, logitRows));

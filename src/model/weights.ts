@@ -26,12 +26,16 @@ export interface Linear {
 
 export interface LayerWeights {
   attnNorm: GPUBuffer;
+  /** LayerNorm models (starcoder2): the norms' f32 [dModel] biases; null elsewhere. */
+  attnNormBias: GPUBuffer | null;
   qkv: Linear;
   /** qwen3: f32 [headDim] weights of the per-head RMSNorm of q and of k; null elsewhere. */
   qNorm: GPUBuffer | null;
   kNorm: GPUBuffer | null;
   attnOut: Linear;
   ffnNorm: GPUBuffer;
+  ffnNormBias: GPUBuffer | null;
+  /** [gate | up] (SwiGLU), or up alone (GELU). */
   gateUp: Linear;
   down: Linear;
 }
@@ -40,6 +44,7 @@ export interface ModelWeights {
   tokenEmbedding: GpuMatrix;
   layers: LayerWeights[];
   outputNorm: GPUBuffer;
+  outputNormBias: GPUBuffer | null;
   /** The output head; the token embedding itself when the model ties them. */
   output: GpuMatrix;
   /** Weight bytes a decode step reads (every matrix once; the embedding row is negligible). */
@@ -195,17 +200,21 @@ export async function loadWeights(
     qkv.bias = await biasOf([`${p}attn_q.bias`, `${p}attn_k.bias`, `${p}attn_v.bias`], [qDim, kvDim, kvDim], `${p}qkv.bias`);
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
     attnOut.bias = await biasOf([`${p}attn_output.bias`], [c.dModel], `${p}attn_output.bias`);
-    const gateUp = await matrix([`${p}ffn_gate.weight`, `${p}ffn_up.weight`], c.dModel, [c.ffnDim, c.ffnDim], `${p}gate_up`);
-    gateUp.bias = await biasOf([`${p}ffn_gate.bias`, `${p}ffn_up.bias`], [c.ffnDim, c.ffnDim], `${p}gate_up.bias`);
+    const ffnIn = c.ffn === 'gelu' ? ['ffn_up'] : ['ffn_gate', 'ffn_up'];
+    const gateUp = await matrix(ffnIn.map((m) => `${p}${m}.weight`), c.dModel, ffnIn.map(() => c.ffnDim), `${p}gate_up`);
+    gateUp.bias = await biasOf(ffnIn.map((m) => `${p}${m}.bias`), ffnIn.map(() => c.ffnDim), `${p}gate_up.bias`);
     const down = await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`);
     down.bias = await biasOf([`${p}ffn_down.bias`], [c.dModel], `${p}ffn_down.bias`);
+    const layerNorm = c.norm === 'layer';
     return {
       attnNorm: await vector(`${p}attn_norm.weight`, c.dModel),
+      attnNormBias: layerNorm ? await vector(`${p}attn_norm.bias`, c.dModel) : null,
       qkv,
       qNorm: c.qkNorm ? await vector(`${p}attn_q_norm.weight`, c.headDim) : null,
       kNorm: c.qkNorm ? await vector(`${p}attn_k_norm.weight`, c.headDim) : null,
       attnOut,
       ffnNorm: await vector(`${p}ffn_norm.weight`, c.dModel),
+      ffnNormBias: layerNorm ? await vector(`${p}ffn_norm.bias`, c.dModel) : null,
       gateUp,
       down,
     };
@@ -213,14 +222,17 @@ export async function loadWeights(
 
   /**
    * One bias for a Linear whose output is `names`' parts one after another (zeros for a part the file
-   * has not), or null when it has none of them.
+   * has not), or null when it has none of them. One the architecture requires must be there
+   * (TensorReader.get names it when it is not).
    */
+  const required = new Set(ARCHITECTURES[c.architecture].requiredBiases);
   const biasOf = async (names: string[], lens: number[], label: string): Promise<GPUBuffer | null> => {
-    if (!names.some((n) => tensors.has(n))) return null;
+    const needed = (n: string) => required.has(n.replace(/^blk\.\d+\.(.*)\.bias$/, '$1'));
+    if (!names.some((n) => tensors.has(n) || needed(n))) return null;
     const out = new Float32Array(lens.reduce((a, b) => a + b, 0));
     let at = 0;
     for (let i = 0; i < names.length; i++) {
-      if (tensors.has(names[i])) {
+      if (tensors.has(names[i]) || needed(names[i])) {
         const t = tensors.get(names[i], [lens[i]]);
         out.set(await readVectorF32(file, t), at);
         progress(t.byteSize);
@@ -239,25 +251,26 @@ export async function loadWeights(
   })());
   const layers = Array.from({ length: c.nLayers }, (_, l) => stopOnFailure(loadLayer(l)));
   const outputNorm = stopOnFailure(vector('output_norm.weight', c.dModel));
+  const outputNormBias = c.norm === 'layer' ? stopOnFailure(vector('output_norm.bias', c.dModel)) : null;
   const outputHead = tensors.has('output.weight') ? stopOnFailure(matrix(['output.weight'], c.dModel, [c.vocabSize], 'output')) : null;
   const freqFactors = readsRopeFreqs(c, file) ? stopOnFailure(readRopeFreqFactors(file, tensors.get(ROPE_FREQS, [c.nRot / 2])).then((f) => {
     progress(f.bytes);
     return f.factors;
   })) : undefined;
   // Everything settles before this returns or throws (the caller disposes the owner's buffers on failure).
-  await allSettledOrThrow<unknown>([embedding, outputNorm, ...(outputHead ? [outputHead] : []), ...(freqFactors ? [freqFactors] : []), ...layers]);
+  await allSettledOrThrow<unknown>([embedding, outputNorm, ...(outputNormBias ? [outputNormBias] : []), ...(outputHead ? [outputHead] : []), ...(freqFactors ? [freqFactors] : []), ...layers]);
   const tokenEmbedding = await embedding;
   const loadedLayers = await Promise.all(layers);
   const output = outputHead ? (await outputHead).parts[0].matrix : tokenEmbedding;
 
   const linearBytes = (lin: Linear) => lin.parts.reduce((s, p) => s + p.matrix.bytes, 0);
   const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down), 0) + output.bytes;
-  return { tokenEmbedding, layers: loadedLayers, outputNorm: await outputNorm, output, bytesPerToken, ropeFreqFactors: await freqFactors };
+  return { tokenEmbedding, layers: loadedLayers, outputNorm: await outputNorm, outputNormBias: await outputNormBias, output, bytesPerToken, ropeFreqFactors: await freqFactors };
 }
 
 const ROPE_FREQS = 'rope_freqs.weight';
 
-const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down'];
+const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_up', 'ffn_down'];
 const QK_NORMS = ['attn_q_norm', 'attn_k_norm'];
 
 /**
@@ -280,11 +293,13 @@ export function checkModelRunnable(cfg: ModelConfig, file: GgufFile): void {
  */
 function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   const traits = ARCHITECTURES[cfg.architecture];
-  const read = new Set(['token_embd.weight', 'output_norm.weight', 'output.weight']);
+  const layerNorm = cfg.norm === 'layer';
+  const read = new Set(['token_embd.weight', 'output_norm.weight', 'output.weight', ...(layerNorm ? ['output_norm.bias'] : [])]);
   if (traits.ropeFreqs) read.add(ROPE_FREQS);
   for (let l = 0; l < cfg.nLayers; l++) {
-    for (const m of [...LAYER_MATRICES, ...(cfg.qkNorm ? QK_NORMS : [])]) read.add(`blk.${l}.${m}.weight`);
-    for (const m of traits.optionalBiases) read.add(`blk.${l}.${m}.bias`);
+    const weights = [...LAYER_MATRICES, ...(cfg.ffn === 'swiglu' ? ['ffn_gate'] : []), ...(cfg.qkNorm ? QK_NORMS : [])];
+    for (const m of weights) read.add(`blk.${l}.${m}.weight`);
+    for (const m of [...traits.optionalBiases, ...traits.requiredBiases, ...(layerNorm ? ['attn_norm', 'ffn_norm'] : [])]) read.add(`blk.${l}.${m}.bias`);
   }
   const extra = file.tensors.find((t) => !read.has(t.name));
   if (!extra) return;

@@ -1,10 +1,11 @@
-// Random-weight Llama/Qwen2/Qwen3 GGUFs for tests and benchmarks, any size, written tensor by tensor in
+// Random-weight Llama/Qwen2/Qwen3/StarCoder2 GGUFs for tests and benchmarks, any size, written tensor by tensor in
 // chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
 // residual stream does not grow with depth; norm weights are 1 +- 0.1; qwen2 biases are F32, small.
 // qwen3's q and k projections are 4x larger, as a trained model's are before its per-head q/k norms
-// (weights 1 +- 0.5), so a forward pass without those norms would be far off.
+// (weights 1 +- 0.5), so a forward pass without those norms would be far off. starcoder2 has LayerNorms
+// (biases +- 0.17), an up/GELU/down FFN and a bias on every projection (std 0.1).
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -17,7 +18,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen3';
+  arch: 'llama' | 'qwen2' | 'qwen3' | 'starcoder2';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -124,16 +125,26 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   const norm = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.1 / Math.sqrt(3), 1);
   const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
   const qkScale = arch === 'qwen3' ? 4 : 1;
+  const starcoder2 = arch === 'starcoder2';
+  // LayerNorm's weight and bias, or RMSNorm's weight.
+  const rowNorm = (name: string, size: number) => {
+    norm(`${name}.weight`, size);
+    if (starcoder2) random(`${name}.bias`, [size], GgmlType.F32, 0.3 / Math.sqrt(3));
+  };
+  const projection = (name: string, rows: number, cols: number, scale = 1) => {
+    matrix(`${name}.weight`, rows, cols, scale);
+    if (starcoder2) random(`${name}.bias`, [rows], GgmlType.F32, 0.1);
+  };
 
   // Embedding rows have std 1 so the first RMSNorm sees O(1) values.
   random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel, shape), 1);
-  norm('output_norm.weight', dModel);
+  rowNorm('output_norm', dModel);
   if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel, spec.outputScale ?? 1);
   for (let l = 0; l < nLayers; l++) {
-    norm(`blk.${l}.attn_norm.weight`, dModel);
-    matrix(`blk.${l}.attn_q.weight`, qDim, dModel, qkScale);
-    matrix(`blk.${l}.attn_k.weight`, kvDim, dModel, qkScale);
-    matrix(`blk.${l}.attn_v.weight`, kvDim, dModel);
+    rowNorm(`blk.${l}.attn_norm`, dModel);
+    projection(`blk.${l}.attn_q`, qDim, dModel, qkScale);
+    projection(`blk.${l}.attn_k`, kvDim, dModel, qkScale);
+    projection(`blk.${l}.attn_v`, kvDim, dModel);
     if (arch === 'qwen2') {
       bias(`blk.${l}.attn_q.bias`, qDim);
       bias(`blk.${l}.attn_k.bias`, kvDim);
@@ -143,11 +154,11 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
       random(`blk.${l}.attn_q_norm.weight`, [headDim], GgmlType.F32, 0.5 / Math.sqrt(3), 1);
       random(`blk.${l}.attn_k_norm.weight`, [headDim], GgmlType.F32, 0.5 / Math.sqrt(3), 1);
     }
-    matrix(`blk.${l}.attn_output.weight`, dModel, qDim, residualScale);
-    norm(`blk.${l}.ffn_norm.weight`, dModel);
-    matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
-    matrix(`blk.${l}.ffn_up.weight`, ffnDim, dModel);
-    matrix(`blk.${l}.ffn_down.weight`, dModel, ffnDim, residualScale);
+    projection(`blk.${l}.attn_output`, dModel, qDim, residualScale);
+    rowNorm(`blk.${l}.ffn_norm`, dModel);
+    if (!starcoder2) matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
+    projection(`blk.${l}.ffn_up`, ffnDim, dModel);
+    projection(`blk.${l}.ffn_down`, dModel, ffnDim, residualScale);
   }
   // Last, so every other tensor keeps its random stream (and bytes) with or without them. Large enough
   // (std 0.3) to change the output visibly.
@@ -189,7 +200,7 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     ...(spec.headDim !== undefined ? [u32('attention.key_length', spec.headDim), u32('attention.value_length', spec.headDim)] : []),
     u32('rope.dimension_count', spec.headDim ?? spec.dModel / spec.nHeads),
     f32('rope.freq_base', spec.ropeTheta),
-    f32('attention.layer_norm_rms_epsilon', arch === 'llama' ? 1e-5 : 1e-6),
+    arch === 'starcoder2' ? f32('attention.layer_norm_epsilon', 1e-5) : f32('attention.layer_norm_rms_epsilon', arch === 'llama' ? 1e-5 : 1e-6),
     ...(spec.slidingWindow !== undefined ? [u32('attention.sliding_window', spec.slidingWindow)] : []),
     ...ropeScalingMetadata(spec, arch),
     ...tokenizer,

@@ -1,6 +1,7 @@
 // Bad situations while loading or running a model end in typed errors and leave the engine usable:
 // a model over the memory budget, a tensor type the kernels cannot run, a damaged rope_freqs tensor,
-// tensors or experts the forward pass would not read, a qwen3 file without a head norm, a lost GPU device.
+// tensors or experts the forward pass would not read, a qwen3 file without a head norm, a starcoder2 file
+// without a bias it requires, a lost GPU device.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,6 +105,7 @@ test('tensors the forward pass would not read (an output bias, experts, a layer 
     ['experts', copy('gate-inp', { name: 'blk.0.ffn_gate_inp.weight', dims: [256, 4] }), /blk\.0\.ffn_gate_inp\.weight \(mixture of experts\)/],
     ['a layer too many', copy('extra-layer', { name: 'blk.1.attn_norm.weight', dims: [256] }), /tensor blk\.1\.attn_norm\.weight:/],
     ['expert_count', copy('expert-count', undefined, { 'llama.expert_count': 8 }), /a mixture of experts \(8 experts per layer\)/],
+    ['a norm bias', copy('norm-bias', { name: 'blk.0.attn_norm.bias', dims: [256] }), /tensor blk\.0\.attn_norm\.bias \(a bias\): Tandem's llama forward pass does not read it/],
     ['a q/k head norm', copy('q-norm', { name: 'blk.0.attn_q_norm.weight', dims: [64] }), /blk\.0\.attn_q_norm\.weight \(a per-head q\/k norm, which qwen3 has\)/],
   ];
   for (const [what, path, message] of cases) {
@@ -132,4 +134,21 @@ test('a qwen3 file without one of its per-head k norms: ModelFormatError naming 
     assert.match(e.message, /tensor\.blk\.1\.attn_k_norm\.weight: missing/);
     return true;
   });
+});
+
+test('a starcoder2 file without its ffn_down bias or a LayerNorm bias: ModelFormatError naming the tensor; the whole file loads', async () => {
+  const src = await ensureSynthetic('load-errors-starcoder2', { ...LOAD_ERRORS_SPEC, arch: 'starcoder2', nLayers: 2 });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  assert.deepEqual([model.config.norm, model.config.ffn], ['layer', 'gelu']);
+  model.dispose();
+  for (const missing of ['blk.1.ffn_down.bias', 'blk.0.ffn_norm.bias', 'output_norm.bias']) {
+    const out = join(cacheDir(), `load-errors-starcoder2-no-${missing}.gguf`);
+    await rewriteGguf(src, out, { keep: (t) => t.name !== missing });
+    await assert.rejects(loadModel(gpu, out), (e: unknown) => {
+      assert.ok(e instanceof ModelFormatError, String(e));
+      assert.match(e.message, new RegExp(`tensor\\.${missing.replace(/\./g, '\\.')}: missing`));
+      return true;
+    });
+  }
 });

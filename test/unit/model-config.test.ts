@@ -42,6 +42,11 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => of('llama', { dModel: 100, nHeads: 3, nKvHeads: 1 }),
     (e: unknown) => e instanceof UnsupportedModelError && /embedding_length 100 is not a multiple of head_count 3, and no attention.key_length/.test(e.message));
   assert.equal(of('qwen3', { dModel: 100, nHeads: 3, nKvHeads: 1, headDim: 32 }).headDim, 32);
+  const sc2 = of('starcoder2');
+  assert.deepEqual([sc2.ropeStyle, sc2.qkNorm, sc2.norm, sc2.ffn], ['neox', false, 'layer', 'gelu']);
+  // LayerNorm's eps has its own key; the RMSNorm key is not read for it.
+  assert.equal(configFromMetadata(metaOf({ ...SPEC, arch: 'starcoder2' }, { 'starcoder2.attention.layer_norm_epsilon': 2e-5, 'starcoder2.attention.layer_norm_rms_epsilon': 0.5 }), 300).normEps, 2e-5);
+  assert.deepEqual([of('llama').norm, of('llama').ffn], ['rms', 'swiglu']);
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, starcoder2\)/.test(e.message));
 });
