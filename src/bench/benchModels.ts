@@ -3,17 +3,19 @@
 //   qwen2.5-0.5b: Qwen2.5-Coder-0.5B, d 896, ffn 4864, 14 heads / 2 KV heads of 64, vocab 151,936, tied; 24 layers.
 //   qwen3-0.6b:   Qwen3-0.6B, d 1024, ffn 3072, 16 heads / 8 KV heads of 128 (q 2048 wide), per-head q/k
 //                 norms, vocab 151,936, tied; 28 layers.
+//   starcoder2-3b: StarCoder2-3B, d 3072, ffn 12288 (GELU, no gate), 24 heads / 2 KV heads of 128,
+//                 LayerNorms and biases, vocab 49,152, tied; 30 layers.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesizeModel, type SyntheticSpec } from '../tools/synthesize';
 import type { WeightTypeName } from '../loaders/llama2c';
 
-export const BENCH_SHAPES = ['qwen2.5-0.5b', 'qwen3-0.6b'] as const;
+export const BENCH_SHAPES = ['qwen2.5-0.5b', 'qwen3-0.6b', 'starcoder2-3b'] as const;
 export type BenchShape = (typeof BENCH_SHAPES)[number];
 
 /** Layers of the real model of each shape (the --full run). */
-export const REAL_LAYERS: Record<BenchShape, number> = { 'qwen2.5-0.5b': 24, 'qwen3-0.6b': 28 };
+export const REAL_LAYERS: Record<BenchShape, number> = { 'qwen2.5-0.5b': 24, 'qwen3-0.6b': 28, 'starcoder2-3b': 30 };
 
 export function qwen05bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
   return {
@@ -29,16 +31,27 @@ export function qwen3_06bSpec(layers: number, weightType: WeightTypeName): Synth
   };
 }
 
+export function starcoder2_3bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
+  return {
+    arch: 'starcoder2', nLayers: layers, dModel: 3072, nHeads: 24, nKvHeads: 2, ffnDim: 12288, vocabSize: 49152,
+    contextLength: 16384, ropeTheta: 999999.4420358813, tiedEmbedding: true, weightType, seed: 13, tokenizer: 'spm-bytes',
+  };
+}
+
+const SPECS: Record<BenchShape, (layers: number, weightType: WeightTypeName) => SyntheticSpec> = {
+  'qwen2.5-0.5b': qwen05bSpec, 'qwen3-0.6b': qwen3_06bSpec, 'starcoder2-3b': starcoder2_3bSpec,
+};
+
 /** The path of the model in `cacheDir` (bench-qwen05b-<layers>L-<type>.gguf), synthesized if it is not there. */
 export function ensureQwen05bModel(cacheDir: string, layers: number, weightType: WeightTypeName = 'q8_0'): Promise<string> {
   return ensureBenchModel(cacheDir, 'qwen2.5-0.5b', layers, weightType);
 }
 
-const FILE_STEM: Record<BenchShape, string> = { 'qwen2.5-0.5b': 'bench-qwen05b', 'qwen3-0.6b': 'bench-qwen3-06b' };
+const FILE_STEM: Record<BenchShape, string> = { 'qwen2.5-0.5b': 'bench-qwen05b', 'qwen3-0.6b': 'bench-qwen3-06b', 'starcoder2-3b': 'bench-starcoder2-3b' };
 
 /** The path of a `shape` model in `cacheDir` (<stem>-<layers>L-<type>.gguf), synthesized if it is not there. */
 export async function ensureBenchModel(cacheDir: string, shape: BenchShape, layers: number, weightType: WeightTypeName = 'q8_0'): Promise<string> {
   const path = join(cacheDir, `${FILE_STEM[shape]}-${layers}L-${weightType}.gguf`);
-  if (!existsSync(path)) await synthesizeModel(path, shape === 'qwen3-0.6b' ? qwen3_06bSpec(layers, weightType) : qwen05bSpec(layers, weightType));
+  if (!existsSync(path)) await synthesizeModel(path, SPECS[shape](layers, weightType));
   return path;
 }

@@ -12,6 +12,7 @@ import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } 
 import { quantizeTensor } from '../loaders/quant/tensor';
 import { hfTokenizerToGguf, qwen2TokenizerJsonPath } from './hfTokenizerToGguf';
 import { Xoshiro128 } from './prng';
+import { ARCHITECTURES } from '../model/config';
 import { spmBytesVocab } from './spmVocab';
 
 /** Bumped whenever the output for a given spec changes (cached test models are rebuilt). */
@@ -164,9 +165,8 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   // (std 0.3) to change the output visibly.
   if (spec.llamaBiases) {
     for (let l = 0; l < nLayers; l++) {
-      for (const [m, size] of [['attn_q', qDim], ['attn_k', kvDim], ['attn_v', kvDim], ['attn_output', dModel], ['ffn_gate', ffnDim], ['ffn_up', ffnDim], ['ffn_down', dModel]] as const) {
-        random(`blk.${l}.${m}.bias`, [size], GgmlType.F32, 0.3);
-      }
+      const size: Record<string, number> = { attn_q: qDim, attn_k: kvDim, attn_v: kvDim, attn_output: dModel, ffn_gate: ffnDim, ffn_up: ffnDim, ffn_down: dModel };
+      for (const m of ARCHITECTURES.llama.optionalBiases) random(`blk.${l}.${m}.bias`, [size[m]], GgmlType.F32, 0.3);
     }
   }
   if (spec.llama3Rope) {
