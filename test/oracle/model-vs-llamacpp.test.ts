@@ -12,7 +12,7 @@ import { dequantizedCopy, ensureStories260K, ensureSynthetic, rewriteGguf } from
 import { existsSync } from 'node:fs';
 import { openLlamaCpp, logSoftmax } from '../helpers/llamacpp';
 import { GPU_KERNELS, withModel } from '../helpers/gpuModel';
-import type { LlamaModel } from '../../src/model/llama';
+import type { LlamaModel, ModelRuntimeOptions } from '../../src/model/llama';
 import { BlockPool } from '../../src/kvcache/blockPool';
 import { Sequence } from '../../src/kvcache/sequence';
 import { Rng } from '../../src/engine/sampler';
@@ -106,6 +106,23 @@ async function exactTwinOf(path: string): Promise<string> {
   const twin = path.replace(/\.gguf$/, '.dequantized.gguf');
   if (!existsSync(twin)) await dequantizedCopy(path, twin);
   return twin;
+}
+
+/**
+ * Greedy decoding of `count` tokens after a 12-token prompt (one token per pass: the matrix-vector kernels
+ * and decode attention) equals llama.cpp's on `path`, on each set of kernel options.
+ */
+async function assertGreedyMatchesLlamaCpp(path: string, count: number, kernelSets: Partial<ModelRuntimeOptions>[] = [{}]): Promise<void> {
+  const prompt = randomTokens(12, 1024, 5);
+  const cpp = await openLlamaCpp(path, { contextSize: 512 });
+  const expected = await cpp.greedy(prompt, count).finally(() => cpp.dispose());
+  for (const kernels of kernelSets) {
+    const got = await withModel(path, { maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128, ...kernels }, async (model) => {
+      const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+      return (await generate(model, seq, prompt, { maxTokens: count })).tokens;
+    });
+    assert.deepEqual(got, expected, JSON.stringify(kernels));
+  }
 }
 
 const tiny = (arch: 'llama' | 'qwen2', weightType: WeightTypeName): SyntheticSpec => ({
@@ -256,14 +273,7 @@ test('synthetic llama F32 with all seven optional biases: log-probabilities matc
   console.log(JSON.stringify({ model: 'llama-f32-biases', ...a }));
   assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
   assert.ok(a.exact!.maxAbsLogProb >= 0.05, `the model without biases is as close (max |Δ log p| ${a.exact!.maxAbsLogProb}): the case tests nothing`);
-  const prompt = randomTokens(12, 1024, 5);
-  const cpp = await openLlamaCpp(path, { contextSize: 512 });
-  const expected = await cpp.greedy(prompt, 32).finally(() => cpp.dispose());
-  const got = await withModel(path, { maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128 }, async (model) => {
-    const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
-    return (await generate(model, seq, prompt, { maxTokens: 32 })).tokens;
-  });
-  assert.deepEqual(got, expected);
+  await assertGreedyMatchesLlamaCpp(path, 32);
 });
 
 // Qwen3 (ARCHITECTURES in src/model/config.ts): each head of q and k RMS-normalised before the rotation
@@ -280,18 +290,9 @@ test('synthetic qwen3 F32 (q/k head norms, 8 heads of 64 on d 256): log-probabil
   const a = await agreement(path, 64, 2);
   console.log(JSON.stringify({ model: 'qwen3-f32', ...a }));
   assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
-  const prompt = randomTokens(12, 1024, 5);
-  const cpp = await openLlamaCpp(path, { contextSize: 512 });
-  const expected = await cpp.greedy(prompt, 32).finally(() => cpp.dispose());
   // The adapter's own kernels, and a GPU's (split-K matvec; attention split every 16 keys, merged by the
   // output projection from q's 512 columns).
-  for (const kernels of [{}, GPU_KERNELS]) {
-    const got = await withModel(path, { maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128, ...kernels }, async (model) => {
-      const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
-      return (await generate(model, seq, prompt, { maxTokens: 32 })).tokens;
-    });
-    assert.deepEqual(got, expected, JSON.stringify(kernels));
-  }
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
 });
 
 test('synthetic qwen3 q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin', async () => {
@@ -334,16 +335,7 @@ test('synthetic starcoder2 F32 (LayerNorm, GELU FFN, biases): log-probabilities 
   console.log(JSON.stringify({ model: 'starcoder2-f32', ...a }));
   assert.ok(a.maxAbsLogProb <= STARCODER2_MAX_ABS_LOG_PROB, `max |Δ log p| ${a.maxAbsLogProb}`);
   assert.ok(a.meanKl <= 1e-5, `mean KL ${a.meanKl}`);
-  const prompt = randomTokens(12, 1024, 5);
-  const cpp = await openLlamaCpp(path, { contextSize: 512 });
-  const expected = await cpp.greedy(prompt, 32).finally(() => cpp.dispose());
-  for (const kernels of [{}, GPU_KERNELS]) {
-    const got = await withModel(path, { maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128, ...kernels }, async (model) => {
-      const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
-      return (await generate(model, seq, prompt, { maxTokens: 32 })).tokens;
-    });
-    assert.deepEqual(got, expected, JSON.stringify(kernels));
-  }
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
 });
 
 // Against llama.cpp on the quantized file only by KL: its top-1 choices also carry its 8-bit activations
