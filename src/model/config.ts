@@ -55,7 +55,7 @@ export interface ModelConfig {
   vocabSize: number;
   contextLength: number;
   ropeTheta: number;
-  /** 'normal' rotates adjacent pairs (llama); 'neox' rotates (i, i + nRot/2) (qwen2, qwen3). */
+  /** 'normal' rotates adjacent pairs (llama); 'neox' rotates (i, i + nRot/2) (qwen2, qwen3, starcoder2). */
   ropeStyle: 'normal' | 'neox';
   /** Long-context rope scaling (linear, YaRN), as llama.cpp reads it; per-frequency factors are a tensor (weights.ts). */
   ropeScaling: RopeScaling;

@@ -1,4 +1,4 @@
-// The Llama/Qwen2/Qwen3 decoder as a sequence of prepared GPU dispatches. One forward pass runs a batch of
+// The Llama/Qwen2/Qwen3/StarCoder2 decoder as a sequence of prepared GPU dispatches. One forward pass runs a batch of
 // T tokens of one sequence at consecutive positions (T = 1: decode; T = k+1: verification of a draft;
 // larger: prefill) through every layer in one command encoder and one submit, writing their K/V into
 // the paged cache, and returns the argmax ids and/or logits of the last `logitRows` positions.
