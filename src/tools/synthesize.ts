@@ -5,7 +5,7 @@
 // residual stream does not grow with depth; norm weights are 1 +- 0.1; qwen2 biases are F32, small.
 // qwen3's q and k projections are 4x larger, as a trained model's are before its per-head q/k norms
 // (weights 1 +- 0.5), so a forward pass without those norms would be far off. starcoder2 has LayerNorms
-// (biases +- 0.17), an up/GELU/down FFN and a bias on every projection (std 0.1).
+// (biases +- 0.3), an up/GELU/down FFN and a bias on every projection (std 0.1).
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';

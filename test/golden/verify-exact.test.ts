@@ -67,7 +67,7 @@ const MODELS: { name: string; path: () => Promise<string>; options: Partial<Mode
   { name: 'stories260K F32', path: () => ensureStories260K('f32'), options: {} },
   { name: 'stories260K Q8_0, f16 cache', path: () => ensureStories260K('q8_0'), options: { kvType: 'f16' } },
   { name: 'sliding window 24', path: ensureSlidingWindow24, options: {} },
-  // q/k head norms, and q (8 heads of 64) twice as wide as d: the output projection merges split attention from 512 columns.
+  // q/k head norms, and q (4 heads of 64) twice as wide as d: the output projection merges split attention from 256 columns.
   { name: 'qwen3 F32', path: () => ensureSynthetic('verify-qwen3', QWEN3_SPEC), options: {} },
   // LayerNorm, GELU and biases everywhere: each per row, so a verify row is a decode step too.
   { name: 'starcoder2 F32', path: () => ensureSynthetic('verify-starcoder2', { ...QWEN3_SPEC, arch: 'starcoder2', headDim: undefined, seed: 31 }), options: {} },
