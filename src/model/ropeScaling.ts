@@ -23,7 +23,7 @@ export interface RopeScaling {
 
 /**
  * Which frequencies YaRN keeps (beta_fast rotations over the original context) and which it interpolates
- * (beta_slow): llama.cpp's defaults. Its llama and qwen2 loaders do not read the rope.scaling.yarn_* keys
+ * (beta_slow): llama.cpp's defaults. Its llama, qwen2, qwen3 and starcoder2 loaders do not read the rope.scaling.yarn_* keys
  * a converter may write (nor the ext and attn factors there), so neither do we.
  */
 const YARN_BETA_FAST = 32;
