@@ -58,10 +58,11 @@ export async function completeCommand(a: CompleteArgs): Promise<void> {
   const gpu = await Gpu.acquire();
   // With a draft model, --kv-budget-mib covers both models' KV pools (planDraftKv).
   const draftSource = a.draft ? draftModelOf(a.draft) : undefined;
-  const kvPlan = draftSource ? await planDraftKv(gpu, modelPath, draftSource, { kvBudgetBytes: a.kvBudgetBytes, kvType: a.kvType }) : undefined;
-  // The tokenizer before the upload: a file it cannot serve is refused before the weights are read.
+  // The tokenizer before the upload: a file it cannot serve is refused before the weights are read. The
+  // header read here serves the draft's plan and the load too.
   const opened = await readModelConfig(modelPath);
   const tokenizer = createTokenizer(opened.file.metadata);
+  const kvPlan = draftSource ? await planDraftKv(gpu, modelPath, draftSource, { opened, kvBudgetBytes: a.kvBudgetBytes, kvType: a.kvType }) : undefined;
   const { model, file } = await loadModel(gpu, modelPath, {
     opened,
     kvBudgetBytes: kvPlan ? kvPlan.targetKvBytes : a.kvBudgetBytes, kvType: a.kvType, maxLogitRows: logitRowsForDraft(a.draft ? a.draftLength : undefined),

@@ -104,11 +104,12 @@ export interface DraftKvPlan {
  * Before loading the target: its KV bytes and the draft's, from the one budget in `target.kvBudgetBytes`
  * (split so both hold the same number of blocks, see draftBudget.ts). Without a budget the target keeps its
  * default and the draft gets as many blocks, or at least what its one sequence holds at its longest (a
- * context, or a sliding window's share). `target` holds the options the target will be loaded with.
+ * context, or a sliding window's share). `target` holds the options the target will be loaded with (its
+ * header too, when the caller has read it).
  * Refuses an unhelpful self draft here, before anything is uploaded.
  */
-export async function planDraftKv(gpu: Gpu, targetPath: string, source: DraftModelSource, target: Pick<LoadOptions, 'kvBudgetBytes' | 'maxContextTokens' | 'blockSize' | 'kvType'>): Promise<DraftKvPlan> {
-  const { file, config } = await readModelConfig(targetPath);
+export async function planDraftKv(gpu: Gpu, targetPath: string, source: DraftModelSource, target: Pick<LoadOptions, 'kvBudgetBytes' | 'maxContextTokens' | 'blockSize' | 'kvType' | 'opened'>): Promise<DraftKvPlan> {
+  const { file, config } = target.opened ?? await readModelConfig(targetPath);
   let draftConfig = config;
   if (source.kind === 'self') checkSelfDraft(file, source.dtype);
   else draftConfig = (await readModelConfig(source.path)).config;

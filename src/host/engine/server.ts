@@ -104,11 +104,11 @@ export class EngineServer {
     let lastSentMs = 0;
     // With a draft model, the one KV budget (tandem.memoryBudgetMB) covers both models' pools.
     const draftSource = p.draftModelPath ? parseDraftModelSource(p.draftModelPath) : undefined;
-    const kvPlan = draftSource && await planDraftKv(this.gpu, p.modelPath, draftSource, { maxContextTokens: p.maxContextTokens, kvBudgetBytes: p.kvBudgetBytes, kvType: p.kvType });
     // The tokenizer first: a file Tandem cannot tokenize for (an unknown pre-tokenizer) is refused before
-    // seconds of upload, not after.
+    // seconds of upload, not after. The header read here serves the draft's plan and the load too.
     const opened = await readModelConfig(p.modelPath);
     const tokenizer = createTokenizer(opened.file.metadata);
+    const kvPlan = draftSource && await planDraftKv(this.gpu, p.modelPath, draftSource, { opened, maxContextTokens: p.maxContextTokens, kvBudgetBytes: p.kvBudgetBytes, kvType: p.kvType });
     const { model, file } = await loadModel(this.gpu, p.modelPath, {
       opened,
       maxContextTokens: p.maxContextTokens,
