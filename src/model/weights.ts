@@ -197,14 +197,14 @@ export async function loadWeights(
     const p = `blk.${l}.`;
     const qkv = await matrix([`${p}attn_q.weight`, `${p}attn_k.weight`, `${p}attn_v.weight`], c.dModel, [qDim, kvDim, kvDim], `${p}qkv`);
     // Each architecture's graph adds the biases the file has (ARCHITECTURES; checkEveryTensorRead refuses others).
-    qkv.bias = await biasOf([`${p}attn_q.bias`, `${p}attn_k.bias`, `${p}attn_v.bias`], [qDim, kvDim, kvDim], `${p}qkv.bias`);
+    qkv.bias = await biasOf(p, ['attn_q', 'attn_k', 'attn_v'], [qDim, kvDim, kvDim], `${p}qkv.bias`);
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
-    attnOut.bias = await biasOf([`${p}attn_output.bias`], [c.dModel], `${p}attn_output.bias`);
+    attnOut.bias = await biasOf(p, ['attn_output'], [c.dModel], `${p}attn_output.bias`);
     const ffnIn = c.ffn === 'gelu' ? ['ffn_up'] : ['ffn_gate', 'ffn_up'];
     const gateUp = await matrix(ffnIn.map((m) => `${p}${m}.weight`), c.dModel, ffnIn.map(() => c.ffnDim), `${p}gate_up`);
-    gateUp.bias = await biasOf(ffnIn.map((m) => `${p}${m}.bias`), ffnIn.map(() => c.ffnDim), `${p}gate_up.bias`);
+    gateUp.bias = await biasOf(p, ffnIn, ffnIn.map(() => c.ffnDim), `${p}gate_up.bias`);
     const down = await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`);
-    down.bias = await biasOf([`${p}ffn_down.bias`], [c.dModel], `${p}ffn_down.bias`);
+    down.bias = await biasOf(p, ['ffn_down'], [c.dModel], `${p}ffn_down.bias`);
     const layerNorm = c.norm === 'layer';
     return {
       attnNorm: await vector(`${p}attn_norm.weight`, c.dModel),
@@ -221,19 +221,19 @@ export async function loadWeights(
   };
 
   /**
-   * One bias for a Linear whose output is `names`' parts one after another (zeros for a part the file
-   * has not), or null when it has none of them. One the architecture requires must be there
-   * (TensorReader.get names it when it is not).
+   * One bias for a Linear whose output is the parts `parts` (`attn_q`, ...) of layer prefix `p` one after
+   * another (zeros for a part the file has not), or null when it has none of them. One the architecture
+   * requires must be there (TensorReader.get names it when it is not).
    */
   const required = new Set(ARCHITECTURES[c.architecture].requiredBiases);
-  const biasOf = async (names: string[], lens: number[], label: string): Promise<GPUBuffer | null> => {
-    const needed = (n: string) => required.has(n.replace(/^blk\.\d+\.(.*)\.bias$/, '$1'));
-    if (!names.some((n) => tensors.has(n) || needed(n))) return null;
+  const biasOf = async (p: string, parts: string[], lens: number[], label: string): Promise<GPUBuffer | null> => {
+    const read = parts.map((m) => tensors.has(`${p}${m}.bias`) || required.has(m));
+    if (!read.some(Boolean)) return null;
     const out = new Float32Array(lens.reduce((a, b) => a + b, 0));
     let at = 0;
-    for (let i = 0; i < names.length; i++) {
-      if (tensors.has(names[i]) || needed(names[i])) {
-        const t = tensors.get(names[i], [lens[i]]);
+    for (let i = 0; i < parts.length; i++) {
+      if (read[i]) {
+        const t = tensors.get(`${p}${parts[i]}.bias`, [lens[i]]);
         out.set(await readVectorF32(file, t), at);
         progress(t.byteSize);
       }
