@@ -1,11 +1,13 @@
-// x[t][:] = dequantised row tokens[t] of the token embedding, for the tokens whose row lies in this chunk
-// of the embedding (a large vocabulary is split by rows; one dispatch per chunk).
+// x[t][:] = dequantised row tokens[t] of the token embedding · SCALE, for the tokens whose row lies in this
+// chunk of the embedding (a large vocabulary is split by rows; one dispatch per chunk). SCALE is sqrt(d)
+// for Gemma, whose graph scales its input embeddings, else 1 (x · 1 is x, bit for bit).
 // The dtype snippet is prepended.
 
 override K: u32;          // embedding width
 override ROW_BASE: u32;   // first vocabulary row of this chunk
 override ROW_COUNT: u32;  // rows in this chunk
 override WG: u32 = 64u;
+override SCALE: f32 = 1.0;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> tokens: array<u32>;         // [T]
@@ -19,5 +21,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (t >= step.n_tokens || e4 >= K / 4u) { return; }
   let tok = tokens[t];
   if (tok < ROW_BASE || tok >= ROW_BASE + ROW_COUNT) { return; }
-  x[t * (K / 4u) + e4] = deq4(tok - ROW_BASE, e4);
+  x[t * (K / 4u) + e4] = deq4(tok - ROW_BASE, e4) * SCALE;
 }

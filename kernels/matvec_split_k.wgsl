@@ -8,7 +8,9 @@
 // 2: silu(gate) · up with x = [gate (K) | up (K)] (the FFN's down projection);
 // 3: the attention output (the output projection): with step.n_splits > 1, x is merged here from the
 //    split-attention partials [N_HEADS_C][splits][HD_C + 2] (what attention_combine.wgsl does, same
-//    arithmetic), so the combine dispatch is skipped; with one split, attention wrote x itself.
+//    arithmetic), so the combine dispatch is skipped; with one split, attention wrote x itself;
+// 4: gelu(gate) · up with x = [gate (K) | up (K)] (GeGLU's down projection; gelu_tanh.wgsl is appended to
+//    every variant, since WGSL resolves names in branches a constant MODE leaves dead).
 // (The software-adapter variant, matmul.wgsl with TT = 1, gives each lane whole rows instead: lavapipe
 // runs a workgroup on one CPU thread and barriers cost it dearly.)
 // The weight's dtype snippets (kernels/dtype/<dtype>.wgsl and <dtype>.dot.wgsl) are prepended, and one of
@@ -106,6 +108,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (MODE == 2u) {
         let u = x[K / 4u + i];
         v = v / (vec4<f32>(1.0) + exp(-v)) * u;
+      }
+      if (MODE == 4u) {
+        let u = x[K / 4u + i];
+        v = vec4<f32>(gelu_tanh(v.x), gelu_tanh(v.y), gelu_tanh(v.z), gelu_tanh(v.w)) * u;
       }
       if (MODE == 3u && n_splits > 1u) { v = combined4(i, n_splits); }
       xsh[xsh_index(i)] = v;

@@ -7,6 +7,9 @@ import { createTokenizer } from '../tokenizer';
 import { planWorkspace } from '../model/workspace';
 import { describeRopeScaling } from '../model/ropeScaling';
 import { checkModelRunnable, readsRopeFreqs } from '../model/weights';
+import type { ModelConfig } from '../model/config';
+
+const FFN_NAME: Record<ModelConfig['ffn'], string> = { swiglu: 'SwiGLU', geglu: 'GeGLU', gelu: 'GELU' };
 
 export async function inspectCommand(path: string, json: boolean): Promise<void> {
   const { file, config } = await readModelConfig(path);
@@ -68,7 +71,7 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
   const lines = [
     `${path}  (GGUF v${file.version}, ${mib(file.fileSize)})`,
     `architecture  ${c.architecture}  "${c.name}"`,
-    `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}${c.qkNorm ? ' (q/k normalised per head)' : ''}, vocab ${c.vocabSize}, ${c.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${c.ffn === 'swiglu' ? 'SwiGLU' : 'GELU'} FFN`,
+    `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}${c.qkNorm ? ' (q/k normalised per head)' : ''}, vocab ${c.vocabSize}, ${c.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${FFN_NAME[c.ffn]} FFN${c.embeddingScale !== 1 ? `, embedding x ${c.embeddingScale.toPrecision(6)}` : ''}`,
     `position      context ${c.contextLength}, rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims, scaling ${describeRopeScaling(c.ropeScaling, readsRopeFreqs(c, file))}${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
     `tensors       ${unsupported ?? `${file.tensors.length}, every one read and runnable`}`,
     `tensor types  ${Object.entries(types).map(([k, v]) => `${k} x${v.tensors} (${mib(v.bytes)})`).join(', ')}`,

@@ -1,11 +1,14 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2-family decoder, read from GGUF metadata (llama.cpp's
+// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2/Gemma-family decoder, read from GGUF metadata (llama.cpp's
 // key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'starcoder2';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma';
+
+/** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
+export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
 
 /** What llama.cpp's graph for each architecture does differently; everything else is shared. */
 export interface ArchitectureTraits {
@@ -15,8 +18,11 @@ export interface ArchitectureTraits {
   qkNorm: boolean;
   /** 'rms': RMSNorm (weight); 'layer': LayerNorm (weight and bias, `<norm>.bias`), its eps under attention.layer_norm_epsilon. */
   norm: 'rms' | 'layer';
-  /** 'swiglu': down(silu(gate) · up); 'gelu': down(gelu(up)), no gate. */
-  ffn: 'swiglu' | 'gelu';
+  ffn: FfnKind;
+  /** The token embedding is multiplied by sqrt(d) before the first layer (gemma). */
+  scaleEmbedding: boolean;
+  /** The output head is always the token embedding; an `output.weight` is not read (gemma). */
+  tiedOutput: boolean;
   /** Layer biases the graph adds when the file has them (`blk.N.<name>.bias`). */
   optionalBiases: readonly string[];
   /** Layer biases every file has. */
@@ -28,16 +34,19 @@ export interface ArchitectureTraits {
 const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
 
 /**
- * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3,starcoder2}.cpp): llama adds any of
+ * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3,starcoder2,gemma}.cpp): llama adds any of
  * seven biases (none of the common models has one); qwen2 has q|k|v biases (its real files all do) and qwen3
  * none, but both loaders take q|k|v biases when present; qwen3 normalises each head of q and k; starcoder2
- * has LayerNorms with biases, a GELU FFN without a gate, and biases on the attention output and the FFN.
+ * has LayerNorms with biases, a GELU FFN without a gate, and biases on the attention output and the FFN;
+ * gemma (Gemma 1, CodeGemma) scales the embedding by sqrt(d), gates its FFN with GELU and always ties its
+ * output head (its converter stores RMSNorm weights as 1 + w, so the norms are plain RMSNorms).
  */
 export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
-  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', optionalBiases: [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'], requiredBiases: [], ropeFreqs: true },
-  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
-  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
-  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false },
+  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, optionalBiases: [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'], requiredBiases: [], ropeFreqs: true },
+  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
+  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
+  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false },
+  gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
 };
 
 export interface ModelConfig {
@@ -55,7 +64,7 @@ export interface ModelConfig {
   vocabSize: number;
   contextLength: number;
   ropeTheta: number;
-  /** 'normal' rotates adjacent pairs (llama); 'neox' rotates (i, i + nRot/2) (qwen2, qwen3, starcoder2). */
+  /** 'normal' rotates adjacent pairs (llama); 'neox' rotates (i, i + nRot/2) (qwen2, qwen3, starcoder2, gemma). */
   ropeStyle: 'normal' | 'neox';
   /** Long-context rope scaling (linear, YaRN), as llama.cpp reads it; per-frequency factors are a tensor (weights.ts). */
   ropeScaling: RopeScaling;
@@ -66,8 +75,10 @@ export interface ModelConfig {
   qkNorm: boolean;
   /** RMSNorm, or LayerNorm with biases (starcoder2). */
   norm: 'rms' | 'layer';
-  /** Gated SiLU FFN, or up -> GELU -> down (starcoder2). */
-  ffn: 'swiglu' | 'gelu';
+  /** Gated SiLU FFN, gated GELU FFN (gemma), or up -> GELU -> down (starcoder2). */
+  ffn: FfnKind;
+  /** What the token embedding is multiplied by before the first layer: sqrt(d) in f32 (gemma), else 1. */
+  embeddingScale: number;
 }
 
 export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?: string): ModelConfig {
@@ -117,5 +128,6 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     qkNorm: traits.qkNorm,
     norm: traits.norm,
     ffn: traits.ffn,
+    embeddingScale: traits.scaleEmbedding ? Math.fround(Math.sqrt(dModel)) : 1,
   };
 }

@@ -1,4 +1,4 @@
-// The Llama/Qwen2/Qwen3/StarCoder2 decoder as a sequence of prepared GPU dispatches. One forward pass runs a batch of
+// The Llama/Qwen2/Qwen3/StarCoder2/Gemma decoder as a sequence of prepared GPU dispatches. One forward pass runs a batch of
 // T tokens of one sequence at consecutive positions (T = 1: decode; T = k+1: verification of a draft;
 // larger: prefill) through every layer in one command encoder and one submit, writing their K/V into
 // the paged cache, and returns the argmax ids and/or logits of the last `logitRows` positions.
@@ -7,7 +7,8 @@
 //   h = norm(x) · attn_norm;  qkv = h Wqkvᵀ (+ b);  [qwen3: rmsnorm each head of q, k];  rope q,k;
 //   k,v → cache;  a = attention(q, cache)
 //   x += a Woᵀ (+ b);  h = norm(x) · ffn_norm;  [g|u] = h Wguᵀ;  x += (silu(g) u) Wdownᵀ
-//   [starcoder2: u = h Wupᵀ + b;  x += gelu(u) Wdownᵀ + b]
+//   [starcoder2: u = h Wupᵀ + b;  x += gelu(u) Wdownᵀ + b]   [gemma: x += (gelu(g) u) Wdownᵀ]
+// with x = embedding rows (· sqrt(d) for gemma) before the first layer,
 // then logits = norm(x[last rows]) · output_norm · Woutᵀ.
 
 import { CancelledError, DeviceLostError, OutOfMemoryError, UsageError } from '../common/errors';
@@ -49,6 +50,9 @@ export const DEFAULT_PIPELINE_DEPTH = 2;
 
 /** Default ModelRuntimeOptions.windowSlackTokens: a draft of 16 tokens plus the bonus token, rounded up. */
 export const WINDOW_SLACK_TOKENS = 32;
+
+/** The profiler's name for each FFN activation's dispatch. */
+const ACTIVATION_GROUP: Record<ModelConfig['ffn'], string> = { swiglu: 'silu_mul', geglu: 'geglu', gelu: 'gelu' };
 
 /** A per-row norm of the residual stream: RMSNorm or LayerNorm. */
 type RowNorm = Pick<RmsNormOp, 'encode'>;
@@ -224,7 +228,10 @@ export class LlamaModel {
     };
     const fuseNorm = (weight: GPUBuffer): MatmulArgs['fusedInput'] => (c.norm === 'rms' ? { mode: 'rmsnorm', x: b.x, weight, eps: c.normEps } : undefined);
 
-    this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x);
+    this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x, c.embeddingScale);
+    // The FFN's activation between gate|up and down; a decode down projection computes a gated one itself.
+    const activation = () => (c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn) : new GeluOp(this.ctx, c.ffnDim, b.gateUp, b.ffn, c.ffn === 'geglu'));
+    const fusedActivation: MatmulArgs['fusedInput'] = c.ffn === 'gelu' ? undefined : { mode: c.ffn, x: b.gateUp };
     weights.layers.forEach((L, l) => {
       this.layers.push({
         attnNorm: rowNorm(L.attnNorm, L.attnNormBias, b.h, `attn_norm${l}`),
@@ -240,8 +247,8 @@ export class LlamaModel {
           this.splitKeys > 0 ? { mode: 'combine', x: b.attn, partials: b.partials, nHeads: c.nHeads, headDim: c.headDim } : undefined),
         ffnNorm: rowNorm(L.ffnNorm, L.ffnNormBias, b.h, `ffn_norm${l}`),
         gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`, fuseNorm(L.ffnNorm)),
-        activation: c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn) : new GeluOp(this.ctx, c.ffnDim, b.gateUp, b.ffn),
-        down: linear(L.down, b.ffn, b.x, true, `down${l}`, c.ffn === 'swiglu' ? { mode: 'swiglu', x: b.gateUp } : undefined),
+        activation: activation(),
+        down: linear(L.down, b.ffn, b.x, true, `down${l}`, fusedActivation),
       });
     });
     this.finalNorm = rowNorm(weights.outputNorm, weights.outputNormBias, b.final, 'output_norm', true);
@@ -478,7 +485,7 @@ export class LlamaModel {
       group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T, kernelTokens)));
       if (!fused(L.gateUp)) group(norm, (p) => L.ffnNorm.encode(p, T));
       group('matmul.gate_up', (p) => L.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
-      if (!fused(L.down)) group(c.ffn === 'swiglu' ? 'silu_mul' : 'gelu', (p) => L.activation.encode(p, T));
+      if (!fused(L.down)) group(ACTIVATION_GROUP[c.ffn], (p) => L.activation.encode(p, T));
       group('matmul.down', (p) => L.down.forEach((op) => op.encode(p, T, kernelTokens)));
     }
     if (logitRows > 0) {

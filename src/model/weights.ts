@@ -200,7 +200,7 @@ export async function loadWeights(
     qkv.bias = await biasOf(p, ['attn_q', 'attn_k', 'attn_v'], [qDim, kvDim, kvDim], `${p}qkv.bias`);
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
     attnOut.bias = await biasOf(p, ['attn_output'], [c.dModel], `${p}attn_output.bias`);
-    const ffnIn = c.ffn === 'gelu' ? ['ffn_up'] : ['ffn_gate', 'ffn_up'];
+    const ffnIn = c.ffn === 'gelu' ? ['ffn_up'] : ['ffn_gate', 'ffn_up'];  // [gate | up] for the gated FFNs
     const gateUp = await matrix(ffnIn.map((m) => `${p}${m}.weight`), c.dModel, ffnIn.map(() => c.ffnDim), `${p}gate_up`);
     gateUp.bias = await biasOf(p, ffnIn, ffnIn.map(() => c.ffnDim), `${p}gate_up.bias`);
     const down = await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`);
@@ -252,7 +252,8 @@ export async function loadWeights(
   const layers = Array.from({ length: c.nLayers }, (_, l) => stopOnFailure(loadLayer(l)));
   const outputNorm = stopOnFailure(vector('output_norm.weight', c.dModel));
   const outputNormBias = c.norm === 'layer' ? stopOnFailure(vector('output_norm.bias', c.dModel)) : null;
-  const outputHead = tensors.has('output.weight') ? stopOnFailure(matrix(['output.weight'], c.dModel, [c.vocabSize], 'output')) : null;
+  // Gemma's graph always ties its output head; an output.weight there is refused (checkEveryTensorRead).
+  const outputHead = !ARCHITECTURES[c.architecture].tiedOutput && tensors.has('output.weight') ? stopOnFailure(matrix(['output.weight'], c.dModel, [c.vocabSize], 'output')) : null;
   const freqFactors = readsRopeFreqs(c, file) ? stopOnFailure(readRopeFreqFactors(file, tensors.get(ROPE_FREQS, [c.nRot / 2])).then((f) => {
     progress(f.bytes);
     return f.factors;
@@ -294,10 +295,10 @@ export function checkModelRunnable(cfg: ModelConfig, file: GgufFile): void {
 function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   const traits = ARCHITECTURES[cfg.architecture];
   const layerNorm = cfg.norm === 'layer';
-  const read = new Set(['token_embd.weight', 'output_norm.weight', 'output.weight', ...(layerNorm ? ['output_norm.bias'] : [])]);
+  const read = new Set(['token_embd.weight', 'output_norm.weight', ...(traits.tiedOutput ? [] : ['output.weight']), ...(layerNorm ? ['output_norm.bias'] : [])]);
   if (traits.ropeFreqs) read.add(ROPE_FREQS);
   for (let l = 0; l < cfg.nLayers; l++) {
-    const weights = [...LAYER_MATRICES, ...(cfg.ffn === 'swiglu' ? ['ffn_gate'] : []), ...(cfg.qkNorm ? QK_NORMS : [])];
+    const weights = [...LAYER_MATRICES, ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : []), ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
     for (const m of [...traits.optionalBiases, ...traits.requiredBiases, ...(layerNorm ? ['attn_norm', 'ffn_norm'] : [])]) read.add(`blk.${l}.${m}.bias`);
   }
@@ -305,7 +306,7 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   if (!extra) return;
   const n = extra.name;
   const what = /_exps\.|ffn_gate_inp/.test(n) ? ' (mixture of experts)' : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)'
-    : /attn_[qk]_norm/.test(n) ? ' (a per-head q/k norm, which qwen3 has)' : '';
+    : /attn_[qk]_norm/.test(n) ? ' (a per-head q/k norm, which qwen3 has)' : n === 'output.weight' ? ' (an output head of its own; this architecture ties it to the embedding)' : '';
   throw new UnsupportedModelError(`tensor ${n}${what}: Tandem's ${cfg.architecture} forward pass does not read it, and would give other results than the model's`);
 }
 

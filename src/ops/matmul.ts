@@ -9,6 +9,7 @@ import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import { RMSNORM_LANES } from './rmsnorm';
 import matmulWgsl from '../../kernels/matmul.wgsl';
 import matvecSplitKWgsl from '../../kernels/matvec_split_k.wgsl';
+import geluTanhWgsl from '../../kernels/gelu_tanh.wgsl';
 import matvecSplitKBatchWgsl from '../../kernels/matvec_split_k_batch.wgsl';
 import reduceSharedWgsl from '../../kernels/matvec_reduce_shared.wgsl';
 import reduceSubgroupWgsl from '../../kernels/matvec_reduce_subgroup.wgsl';
@@ -140,14 +141,17 @@ export interface MatmulArgs {
   rowsFromLogits?: boolean;
   /**
    * What the one-token (splitK) variant may compute while staging x, from the previous op's input,
-   * so that op's dispatch is skipped in decode: rmsnorm of the residual stream, silu(gate) · up, or the
-   * merge of split attention's partials (with one split, x as attention wrote it).
+   * so that op's dispatch is skipped in decode: rmsnorm of the residual stream, silu(gate) · up,
+   * gelu(gate) · up, or the merge of split attention's partials (with one split, x as attention wrote it).
    * Used only where x can be staged in workgroup memory: see `fusesInput`.
    */
-  fusedInput?: { mode: 'rmsnorm'; x: GPUBuffer; weight: GPUBuffer; eps: number } | { mode: 'swiglu'; x: GPUBuffer }
+  fusedInput?: { mode: 'rmsnorm'; x: GPUBuffer; weight: GPUBuffer; eps: number } | { mode: 'swiglu' | 'geglu'; x: GPUBuffer }
     | { mode: 'combine'; x: GPUBuffer; partials: GPUBuffer; nHeads: number; headDim: number };
   label: string;
 }
+
+/** kernels/matvec_split_k.wgsl's MODE per fused input. */
+const FUSED_MODE = { rmsnorm: 1, swiglu: 2, combine: 3, geglu: 4 } as const;
 
 interface ChunkDispatch {
   vector: Dispatch;
@@ -184,7 +188,7 @@ export class MatmulOp {
     if (fused?.mode === 'combine' && (fused.nHeads * fused.headDim !== w.cols || fused.headDim % 4 !== 0)) {
       throw new RangeError(`combine input: ${fused.nHeads} heads of ${fused.headDim} for K = ${w.cols}`);
     }
-    const mode = fused?.mode === 'rmsnorm' ? 1 : fused?.mode === 'swiglu' ? 2 : fused?.mode === 'combine' ? 3 : 0;
+    const mode = fused ? FUSED_MODE[fused.mode] : 0;
     const combineHeads = fused?.mode === 'combine' ? fused.nHeads : 1;
     const sg = v.subgroups ? ctx.gpu.adapter.subgroupMinSize : 0;
     if (v.subgroups && (!ctx.gpu.hasSubgroups || !(sg >= 1 && (sg & (sg - 1)) === 0))) {
@@ -209,7 +213,7 @@ export class MatmulOp {
             + DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + (sg ? specialise(reduceSubgroupWgsl, { SG: sg }) : reduceSharedWgsl) + specialise(matvecSplitKWgsl, {
             LPR: this.lpr, WG: this.splitKLanes, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
             X_INTERLEAVED: tile.xInterleaved ? 'true' : 'false', N_HEADS_C: combineHeads, RMS_LANES: RMSNORM_LANES,
-          }), { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}), ...(fused?.mode === 'combine' ? { HD_C: fused.headDim } : {}) })
+          }) + '\n' + geluTanhWgsl, { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}), ...(fused?.mode === 'combine' ? { HD_C: fused.headDim } : {}) })
           : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
             ...common, ...rowsOfY, WG: tile.WG,
           });

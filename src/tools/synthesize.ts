@@ -1,11 +1,15 @@
-// Random-weight Llama/Qwen2/Qwen3/StarCoder2 GGUFs for tests and benchmarks, any size, written tensor by tensor in
+// Random-weight Llama/Qwen2/Qwen3/StarCoder2/Gemma GGUFs for tests and benchmarks, any size, written tensor by tensor in
 // chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
 // residual stream does not grow with depth; norm weights are 1 +- 0.1; qwen2 biases are F32, small.
 // qwen3's q and k projections are 4x larger, as a trained model's are before its per-head q/k norms
 // (weights 1 +- 0.5), so a forward pass without those norms would be far off. starcoder2 has LayerNorms
-// (biases +- 0.3), an up/GELU/down FFN and a bias on every projection (std 0.1).
+// (biases +- 0.3), an up/GELU/down FFN and a bias on every projection (std 0.1). gemma ties its output
+// head to the embedding, which its graph scales by sqrt(d): embedding rows have std 1/sqrt(d) (so the
+// scaled rows have std 1, as the other families' first layers see), and the final norm's weights are
+// centred on 0 with std outputScale (so a token's own embedding does not dominate its logits, as it
+// would with weights near 1, and outputScale peaks the distributions as it does for an output head).
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -19,7 +23,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen3' | 'starcoder2';
+  arch: 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -90,6 +94,7 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.nHeads % s.nKvHeads !== 0) throw new RangeError('spec.nKvHeads must divide nHeads');
   if (!WEIGHT_TYPES[s.weightType]) throw new RangeError(`spec.weightType ${s.weightType} is unknown`);
   if (s.llama3Rope && s.arch !== 'llama') throw new RangeError('spec.llama3Rope: llama.cpp reads rope_freqs for llama models only');
+  if (s.arch === 'gemma' && !s.tiedEmbedding) throw new RangeError('spec.tiedEmbedding: gemma always ties its output head (llama.cpp refuses an output.weight there)');
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
 
@@ -137,9 +142,11 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
     if (starcoder2) random(`${name}.bias`, [rows], GgmlType.F32, 0.1);
   };
 
-  // Embedding rows have std 1 so the first RMSNorm sees O(1) values.
-  random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel, shape), 1);
-  rowNorm('output_norm', dModel);
+  // Embedding rows have std 1 so the first RMSNorm sees O(1) values (gemma: after its sqrt(d) scale).
+  const gemma = arch === 'gemma';
+  random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel, shape), gemma ? 1 / Math.sqrt(dModel) : 1);
+  if (gemma) random('output_norm.weight', [dModel], GgmlType.F32, spec.outputScale ?? 1);
+  else rowNorm('output_norm', dModel);
   if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel, spec.outputScale ?? 1);
   for (let l = 0; l < nLayers; l++) {
     rowNorm(`blk.${l}.attn_norm`, dModel);

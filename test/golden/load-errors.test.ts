@@ -152,3 +152,20 @@ test('a starcoder2 file without its ffn_down bias or a LayerNorm bias: ModelForm
     });
   }
 });
+
+test('a gemma file: the embedding scale and GeGLU from the architecture; without its ffn_gate, ModelFormatError naming it; with an output head of its own, refused by name (its graph always ties it)', async () => {
+  const src = await ensureSynthetic('load-errors-gemma', { ...LOAD_ERRORS_SPEC, arch: 'gemma', nLayers: 2 });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  assert.deepEqual([model.config.ffn, model.config.embeddingScale, model.weights.output === model.weights.tokenEmbedding], ['geglu', 16, true]);
+  model.dispose();
+  const noGate = join(cacheDir(), 'load-errors-gemma-no-gate.gguf');
+  await rewriteGguf(src, noGate, { keep: (t) => t.name !== 'blk.1.ffn_gate.weight' });
+  await assert.rejects(loadModel(gpu, noGate), (e: unknown) => e instanceof ModelFormatError && /tensor\.blk\.1\.ffn_gate\.weight: missing/.test(e.message));
+  const withHead = join(cacheDir(), 'load-errors-gemma-output-head.gguf');
+  const d = LOAD_ERRORS_SPEC.dModel;
+  const head = new Float32Array(d * LOAD_ERRORS_SPEC.vocabSize).fill(0.01);
+  await rewriteGguf(src, withHead, { addTensors: [{ name: 'output.weight', dims: [d, LOAD_ERRORS_SPEC.vocabSize], type: GgmlType.F32, data: new Uint8Array(head.buffer) }] });
+  await assert.rejects(loadModel(gpu, withHead), (e: unknown) => e instanceof UnsupportedModelError
+    && /tensor output\.weight \(an output head of its own; this architecture ties it to the embedding\)/.test(e.message));
+});

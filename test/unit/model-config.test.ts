@@ -47,6 +47,10 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   // LayerNorm's eps has its own key; the RMSNorm key is not read for it.
   assert.equal(configFromMetadata(metaOf({ ...SPEC, arch: 'starcoder2' }, { 'starcoder2.attention.layer_norm_epsilon': 2e-5, 'starcoder2.attention.layer_norm_rms_epsilon': 0.5 }), 300).normEps, 2e-5);
   assert.deepEqual([of('llama').norm, of('llama').ffn], ['rms', 'swiglu']);
+  // Gemma: GeGLU, and the embedding times sqrt(d) rounded to f32 as llama.cpp's sqrtf gives it (d 3072: 55.42562...).
+  const gemma = of('gemma', { dModel: 3072, nHeads: 16, nKvHeads: 16, headDim: 256 });
+  assert.deepEqual([gemma.ropeStyle, gemma.norm, gemma.ffn, gemma.headDim, gemma.embeddingScale], ['neox', 'rms', 'geglu', 256, Math.fround(Math.sqrt(3072))]);
+  assert.deepEqual([of('llama').embeddingScale, of('qwen2').embeddingScale], [1, 1]);
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, starcoder2\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, starcoder2, gemma\)/.test(e.message));
 });
