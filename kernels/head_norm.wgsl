@@ -5,6 +5,7 @@
 // not depend on the batch it is in, so a verify pass normalises each row with the bits of a decode step.
 // Lane l adds the squares of elements l, l + WG, ... in order, then a tree over the WG lanes; each lane
 // writes back only the elements it read, after the barrier, so the in-place update has no race.
+// workgroup_sum.wgsl is appended.
 
 override HD: u32;
 override N_HEADS: u32;
@@ -17,8 +18,6 @@ override WG: u32;
 @group(0) @binding(2) var<storage, read> q_weight: array<f32>;    // [HD]
 @group(0) @binding(3) var<storage, read> k_weight: array<f32>;    // [HD]
 
-var<workgroup> partial: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let head = wid.x;
@@ -30,13 +29,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let v = qkv[base + i];
     ss += v * v;
   }
-  partial[lane] = ss;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) { partial[lane] += partial[lane + s]; }
-    workgroupBarrier();
-  }
-  let scale = 1.0 / sqrt(partial[0] / f32(HD) + EPS);
+  let scale = 1.0 / sqrt(workgroup_sum(lane, ss) / f32(HD) + EPS);
   for (var i = lane; i < HD; i += WG) {
     let w = select(k_weight[i], q_weight[i], head < N_HEADS);
     qkv[base + i] = qkv[base + i] * scale * w;

@@ -3,7 +3,8 @@
 // depend on the batch it is in. SELECT_LAST = 1 normalises only the last step.n_logit_rows rows of the
 // batch (before the output head), writing them compactly to y[0..n_logit_rows), as rmsnorm.wgsl does.
 // Lane l adds elements l, l + WG, ... in order; a tree over the WG lanes; the mean first, then the squares
-// of the deviations from it (two passes over the row: no cancellation from E[x²] - E[x]²).
+// of the deviations from it (two passes over the row: no cancellation from E[x²] - E[x]²). workgroup_sum.wgsl
+// is appended.
 
 override K: u32;
 override EPS: f32;
@@ -15,21 +16,6 @@ override WG: u32;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;  // [K]
 @group(0) @binding(3) var<storage, read> bias: array<f32>;    // [K]
 @group(0) @binding(5) var<storage, read_write> y: array<f32>; // [rows][K]
-
-var<workgroup> partial: array<f32, WG>;
-
-/** The sum of every lane's `v`, in one fixed order; every lane gets it. */
-fn workgroup_sum(lane: u32, v: f32) -> f32 {
-  partial[lane] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) { partial[lane] += partial[lane + s]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {

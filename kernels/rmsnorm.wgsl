@@ -3,8 +3,9 @@
 // writing them compactly to y[0..n_logit_rows).
 // The sum of squares has one order, shared with the matvec that normalises its own input in decode
 // (matvec_split_k.wgsl MODE 1): lane l < WG (64) adds dot(v, v) over vec4s v = 4i..4i+3 of the row,
-// i = l, l + WG, ... (zeros past K), then a tree over the WG lanes. So a row normalised here, in a batch, has the bits it
-// has in a decode step, and a verify pass's rows are a decode step's, bit for bit.
+// i = l, l + WG, ... (zeros past K), then a tree over the WG lanes (workgroup_sum.wgsl, appended). So a
+// row normalised here, in a batch, has the bits it has in a decode step, and a verify pass's rows are a
+// decode step's, bit for bit.
 
 override K: u32;
 override EPS: f32;
@@ -16,8 +17,6 @@ override WG: u32;
 @group(0) @binding(1) var<storage, read> x: array<f32>;       // [T][K]
 @group(0) @binding(2) var<storage, read> weight: array<f32>;  // [K]
 @group(0) @binding(5) var<storage, read_write> y: array<f32>; // [rows][K]
-
-var<workgroup> partial: array<f32, WG>;
 
 /** Element j of the row starting at `base`, 0 past K. */
 fn at(base: u32, j: u32) -> f32 {
@@ -37,13 +36,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let v = vec4<f32>(at(base, 4u * i), at(base, 4u * i + 1u), at(base, 4u * i + 2u), at(base, 4u * i + 3u));
     ss += dot(v, v);
   }
-  partial[lane] = ss;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) { partial[lane] += partial[lane + s]; }
-    workgroupBarrier();
-  }
-  let scale = 1.0 / sqrt(partial[0] / f32(K) + EPS);
+  let scale = 1.0 / sqrt(workgroup_sum(lane, ss) / f32(K) + EPS);
   for (var i = lane; i < K; i += WG) {
     y[r * K + i] = x[base + i] * scale * weight[i];
   }

@@ -3,6 +3,7 @@
 
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import layernormWgsl from '../../kernels/layernorm.wgsl';
+import workgroupSumWgsl from '../../kernels/workgroup_sum.wgsl';
 
 const LANES = 64;
 
@@ -10,7 +11,7 @@ export class LayerNormOp {
   private readonly dispatch: Dispatch;
 
   constructor(ctx: OpContext, args: { x: GPUBuffer; weight: GPUBuffer; bias: GPUBuffer; y: GPUBuffer; width: number; eps: number; selectLast?: boolean; label: string }) {
-    const pipeline = ctx.pipeline('layernorm', 'f32', layernormWgsl, { K: args.width, EPS: args.eps, SELECT_LAST: args.selectLast ? 1 : 0, WG: LANES });
+    const pipeline = ctx.pipeline('layernorm', 'f32', layernormWgsl + '\n' + workgroupSumWgsl, { K: args.width, EPS: args.eps, SELECT_LAST: args.selectLast ? 1 : 0, WG: LANES });
     this.dispatch = { pipeline, bindGroup: ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: args.weight, 3: args.bias, 5: args.y }, args.label) };
   }
 

@@ -2,6 +2,7 @@
 
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import rmsnormWgsl from '../../kernels/rmsnorm.wgsl';
+import workgroupSumWgsl from '../../kernels/workgroup_sum.wgsl';
 
 /**
  * Lanes that add a row's squares (rmsnorm.wgsl's workgroup). The matvec that normalises its own input in
@@ -13,7 +14,7 @@ export class RmsNormOp {
   private readonly dispatch: Dispatch;
 
   constructor(ctx: OpContext, args: { x: GPUBuffer; weight: GPUBuffer; y: GPUBuffer; width: number; eps: number; selectLast?: boolean; label: string }) {
-    const pipeline = ctx.pipeline('rmsnorm', 'f32', rmsnormWgsl, { K: args.width, EPS: args.eps, SELECT_LAST: args.selectLast ? 1 : 0, WG: RMSNORM_LANES });
+    const pipeline = ctx.pipeline('rmsnorm', 'f32', rmsnormWgsl + '\n' + workgroupSumWgsl, { K: args.width, EPS: args.eps, SELECT_LAST: args.selectLast ? 1 : 0, WG: RMSNORM_LANES });
     this.dispatch = { pipeline, bindGroup: ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: args.weight, 5: args.y }, args.label) };
   }
 
