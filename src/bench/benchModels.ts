@@ -5,17 +5,19 @@
 //                 norms, vocab 151,936, tied; 28 layers.
 //   starcoder2-3b: StarCoder2-3B, d 3072, ffn 12288 (GELU, no gate), 24 heads / 2 KV heads of 128,
 //                 LayerNorms and biases, vocab 49,152, tied; 30 layers.
+//   codegemma-2b: CodeGemma-2B, d 2048, ffn 16384 (GeGLU), 8 heads / 1 KV head of 256, embedding x sqrt(d),
+//                 vocab 256,000, tied (the head alone is 2/3 of a decode pass's bytes at full depth); 18 layers.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesizeModel, type SyntheticSpec } from '../tools/synthesize';
 import type { WeightTypeName } from '../loaders/llama2c';
 
-export const BENCH_SHAPES = ['qwen2.5-0.5b', 'qwen3-0.6b', 'starcoder2-3b'] as const;
+export const BENCH_SHAPES = ['qwen2.5-0.5b', 'qwen3-0.6b', 'starcoder2-3b', 'codegemma-2b'] as const;
 export type BenchShape = (typeof BENCH_SHAPES)[number];
 
 /** Layers of the real model of each shape (the --full run). */
-export const REAL_LAYERS: Record<BenchShape, number> = { 'qwen2.5-0.5b': 24, 'qwen3-0.6b': 28, 'starcoder2-3b': 30 };
+export const REAL_LAYERS: Record<BenchShape, number> = { 'qwen2.5-0.5b': 24, 'qwen3-0.6b': 28, 'starcoder2-3b': 30, 'codegemma-2b': 18 };
 
 export function qwen05bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
   return {
@@ -38,8 +40,15 @@ export function starcoder2_3bSpec(layers: number, weightType: WeightTypeName): S
   };
 }
 
+export function codegemma2bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
+  return {
+    arch: 'gemma', nLayers: layers, dModel: 2048, nHeads: 8, nKvHeads: 1, headDim: 256, ffnDim: 16384, vocabSize: 256000,
+    contextLength: 8192, ropeTheta: 10000, tiedEmbedding: true, weightType, seed: 14, tokenizer: 'spm-bytes',
+  };
+}
+
 const SPECS: Record<BenchShape, (layers: number, weightType: WeightTypeName) => SyntheticSpec> = {
-  'qwen2.5-0.5b': qwen05bSpec, 'qwen3-0.6b': qwen3_06bSpec, 'starcoder2-3b': starcoder2_3bSpec,
+  'qwen2.5-0.5b': qwen05bSpec, 'qwen3-0.6b': qwen3_06bSpec, 'starcoder2-3b': starcoder2_3bSpec, 'codegemma-2b': codegemma2bSpec,
 };
 
 /** The path of the model in `cacheDir` (bench-qwen05b-<layers>L-<type>.gguf), synthesized if it is not there. */
@@ -47,7 +56,7 @@ export function ensureQwen05bModel(cacheDir: string, layers: number, weightType:
   return ensureBenchModel(cacheDir, 'qwen2.5-0.5b', layers, weightType);
 }
 
-const FILE_STEM: Record<BenchShape, string> = { 'qwen2.5-0.5b': 'bench-qwen05b', 'qwen3-0.6b': 'bench-qwen3-06b', 'starcoder2-3b': 'bench-starcoder2-3b' };
+const FILE_STEM: Record<BenchShape, string> = { 'qwen2.5-0.5b': 'bench-qwen05b', 'qwen3-0.6b': 'bench-qwen3-06b', 'starcoder2-3b': 'bench-starcoder2-3b', 'codegemma-2b': 'bench-codegemma-2b' };
 
 /** The path of a `shape` model in `cacheDir` (<stem>-<layers>L-<type>.gguf), synthesized if it is not there. */
 export async function ensureBenchModel(cacheDir: string, shape: BenchShape, layers: number, weightType: WeightTypeName = 'q8_0'): Promise<string> {

@@ -10,13 +10,15 @@
 // here but Code Llama), which makes typing append there too. A family gets SPM by default when it was
 // trained on it (Code Llama: both orders; Codestral: suffix first only), PSM when it was trained on PSM
 // only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder2): a format the model never saw costs quality, which no
-// cache saving is worth. `tandem.fimOrder` overrides where the family has both.
+// cache saving is worth. CodeGemma was trained on both orders (its report says so), but only its PSM
+// spelling is documented, so it keeps PSM with the typed middle. `tandem.fimOrder` overrides where the
+// family has both.
 
 import type { Tokenizer } from '../tokenizer';
 import { TokenType } from '../tokenizer';
 import type { ContextFile } from './types';
 
-export const TEMPLATE_NAMES = ['qwen2.5-coder', 'deepseek-coder', 'starcoder2', 'codellama', 'codestral', 'prefix-only'] as const;
+export const TEMPLATE_NAMES = ['qwen2.5-coder', 'deepseek-coder', 'starcoder2', 'codegemma', 'codellama', 'codestral', 'prefix-only'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 /** FIM order: the family's default, prefix-suffix-middle, or suffix first. */
@@ -50,9 +52,9 @@ export interface FimTemplate {
   usesSuffix: boolean;
   /**
    * Puts the text typed since the middle's anchor after the middle token (middle.ts), so typing appends to
-   * a PSM prompt. The PSM families with byte-level BPE vocabularies, which encode a text piece as it is;
-   * Code Llama's SentencePiece vocabulary starts each piece with a space, which would change the middle's
-   * text. The split is at a line start, where those pre-tokenizers mostly cut anyway (FIM training splits
+   * a PSM prompt. The PSM families whose vocabularies encode a text piece as it is (byte-level BPE, and
+   * CodeGemma's SentencePiece without a space prefix); Code Llama's SentencePiece vocabulary starts each
+   * piece with a space, which would change the middle's text. The split is at a line start, where those pre-tokenizers mostly cut anyway (FIM training splits
    * documents at random characters and tokenizes the parts on their own).
    */
   typedMiddle: boolean;
@@ -80,6 +82,9 @@ function filesAsComments(x: TemplateInput): Piece[] {
   const c = lineComment(x.languageId);
   return x.files.map((f) => text(`${c} Path: ${f.path}\n${f.text.endsWith('\n') ? f.text : f.text + '\n'}\n`));
 }
+
+/** CodeGemma's end of a file; its FIM tokens are spelled as Qwen2.5-Coder's, this one is not (`<|file_sep|>` there). */
+export const CODEGEMMA_FILE_SEPARATOR: SpecialRef = { text: '<|file_separator|>' };
 
 const templates: Record<TemplateName, FimTemplate> = {
   // <|repo_name|>r\n<|file_sep|>a.ts\n...\n<|file_sep|>cur.ts\n<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>M (M: the typed middle)
@@ -117,6 +122,18 @@ const templates: Record<TemplateName, FimTemplate> = {
       out.push(role('prefix'), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle));
       return out;
     },
+  },
+  // (files as comments, each ended by <|file_separator|>)<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>M. Google documents
+  // the FIM tokens and that the file separator is for multi-file contexts, not a layout for them; a file
+  // separator ends each file here, where a model that packs files would emit it (and where we stop it).
+  codegemma: {
+    name: 'codegemma',
+    requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }, CODEGEMMA_FILE_SEPARATOR],
+    order: 'psm',
+    usesSuffix: true,
+    typedMiddle: true,
+    layout: (x) => [...filesAsComments(x).flatMap((f) => [f, { special: CODEGEMMA_FILE_SEPARATOR }]),
+      role('prefix'), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle)],
   },
   // <｜fim▁begin｜>(files as comments)P<｜fim▁hole｜>S<｜fim▁end｜>M
   'deepseek-coder': {
@@ -218,6 +235,7 @@ function chooseFamily(tok: Tokenizer, modelName: string, override: string): Temp
   }
   if (tok.fim) {
     const pre = tok.tokenText(tok.fim.prefix);
+    if (pre === '<|fim_prefix|>' && resolveSpecial(tok, CODEGEMMA_FILE_SEPARATOR) !== undefined) return { template: templates.codegemma, reason: `FIM token '${pre}' with '<|file_separator|>'` };
     const byToken: [RegExp, TemplateName][] = [
       [/^<\|fim_prefix\|>$/, 'qwen2.5-coder'],
       [/^<fim_prefix>$/, 'starcoder2'],

@@ -28,6 +28,10 @@ const SPELLINGS: Record<TemplateName, FimSpelling> = {
     roles: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', repo: '<repo_name>', fileSep: '<file_sep>' },
     stop: ['<|endoftext|>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>', '<file_sep>'],
   },
+  codegemma: {
+    roles: { prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>' },
+    stop: ['<eos>', '<end_of_turn>', '<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|file_separator|>'],
+  },
   'deepseek-coder': {
     roles: { prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>' },
     stop: ['<｜end▁of▁sentence｜>', '<|EOT|>', '<｜fim▁begin｜>', '<｜fim▁hole｜>', '<｜fim▁end｜>'],
@@ -47,6 +51,7 @@ export function remoteTemplate(setting: string | undefined, modelName: string): 
   if (setting && setting !== 'auto' && isTemplateName(setting)) return setting;
   const n = modelName.toLowerCase();
   if (/qwen/.test(n)) return 'qwen2.5-coder';
+  if (/code-?gemma/.test(n)) return 'codegemma';
   if (/starcoder/.test(n)) return 'starcoder2';
   if (/deepseek/.test(n)) return 'deepseek-coder';
   if (/codestral/.test(n)) return 'codestral';

@@ -243,6 +243,15 @@ kvTest('GQA 7 (14/2 heads), hd 128, NeoX rope on 64 of 128 dims, block 64: conte
   }, kvType);
 });
 
+// Gemma 2B's heads: multi-query (8 query heads on one KV head) of 256, the widest the config takes; the
+// adapter's own lane count, a GPU's, and split attention (8-key splits, merged by attention_combine).
+kvTest('MQA (8/1 heads), hd 256, NeoX rope, block 16: own lanes, hardware lanes, and 8-key splits', async (kvType) => {
+  const mqa = { nHeads: 8, nKvHeads: 1, headDim: 256, nRot: 256, neox: true, blockSize: 16, slidingWindow: 0, steps: [17, 1, 5, 1, 17, 2], theta: 10000, qScale: 2 };
+  await runConfig({ ...mqa, seed: 9 }, kvType);
+  await runConfig({ ...mqa, hardwareLanes: true, seed: 10 }, kvType);
+  await runConfig({ ...mqa, splitKeys: 8, hardwareLanes: true, seed: 11 }, kvType);
+});
+
 kvTest('sliding window 20, GQA 3 (6/2 heads), hd 64, normal rope on 32 of 64 dims, block 16', async (kvType) => {
   await runConfig({
     nHeads: 6, nKvHeads: 2, headDim: 64, nRot: 32, neox: false, blockSize: 16, slidingWindow: 20,

@@ -10,7 +10,7 @@ import { chooseTemplate, getTemplate, withOrder, type FimOrder } from '../../src
 import { keptPrefixWindow, PrefixStarts, prefixWindow, PREFIX_WINDOW_GROWTH, suffixWindow, windowHead, type KeptStart } from '../../src/completion/window';
 import type { CompletionRequest } from '../../src/completion/types';
 import { anchorOf } from '../../src/completion/middle';
-import { CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
+import { CODEGEMMA_LIKE, CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
 
 const req: CompletionRequest = { prefix: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', path: 'src/math.py', languageId: 'python' };
 const big = { prefixTokens: 10_000, suffixTokens: 10_000, contextFileTokens: 10_000 };
@@ -26,6 +26,9 @@ test('each family gets its template from the spelling of its FIM tokens', () => 
   assert.equal(render(QWEN_LIKE).name, 'qwen2.5-coder');
   assert.equal(render(STARCODER_LIKE).name, 'starcoder2');
   assert.equal(render(DEEPSEEK_LIKE).name, 'deepseek-coder');
+  // Qwen's FIM spelling, told apart by CodeGemma's file separator (named by the GGUF or not).
+  assert.equal(render(CODEGEMMA_LIKE).name, 'codegemma');
+  assert.equal(render({ ...CODEGEMMA_LIKE, fim: { ...CODEGEMMA_LIKE.fim!, fileSep: undefined } }).name, 'codegemma');
   assert.equal(render(CODELLAMA_LIKE).name, 'codellama');
   assert.equal(render(CODESTRAL_LIKE).name, 'codestral');
   assert.equal(render(PLAIN).name, 'prefix-only');
@@ -35,6 +38,7 @@ test('layouts: PSM for Qwen/StarCoder2/DeepSeek (the cursor line after the middl
   assert.equal(render(QWEN_LIKE).text, '<|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    ');
   assert.equal(render(STARCODER_LIKE).text, '<fim_prefix>def add(a, b):\n<fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>    ');
   assert.equal(render(DEEPSEEK_LIKE).text, '<｜begin▁of▁sentence｜><｜fim▁begin｜>def add(a, b):\n<｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>    ');
+  assert.equal(render(CODEGEMMA_LIKE).text, '<bos><|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    ');
   // tandem.fimTypedMiddle off: all of the prefix before the suffix.
   assert.equal(render(QWEN_LIKE, req, 'auto', 'auto', false).text, '<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>');
   // Code Llama's suffix-first format: <PRE><SUF>S<MID>P.
@@ -51,6 +55,8 @@ test('other files: Qwen and StarCoder2 in their repository format, the rest as c
     '<repo_name>repo<file_sep>src/util.py\nX = 1\n<file_sep>src/math.py\n<fim_prefix>def add(a, b):\n<fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>    ');
   assert.equal(render(DEEPSEEK_LIKE, r).text,
     '<｜begin▁of▁sentence｜><｜fim▁begin｜># Path: src/util.py\nX = 1\n\ndef add(a, b):\n<｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>    ');
+  assert.equal(render(CODEGEMMA_LIKE, r).text,
+    '<bos># Path: src/util.py\nX = 1\n\n<|file_separator|><|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    ');
   assert.equal(render(PLAIN, { ...r, languageId: 'typescript' }).text, '<s>// Path: src/util.py\nX = 1\n\ndef add(a, b):\n    ');
 });
 
@@ -63,7 +69,7 @@ test('FIM order: Code Llama (trained on both) takes either; a family trained on 
   // Other files stay in the prompt's stable part: before the prefix, after the suffix in SPM.
   const r = { ...req, contextFiles: [{ path: 'src/util.py', text: 'X = 1\n' }] };
   assert.equal(render(CODELLAMA_LIKE, r).text, '<s>▁<PRE>▁<SUF>\n\nprint(add(1, 2))\n▁<MID># Path: src/util.py\nX = 1\n\ndef add(a, b):\n    ');
-  for (const spec of [QWEN_LIKE, STARCODER_LIKE, DEEPSEEK_LIKE]) {
+  for (const spec of [QWEN_LIKE, STARCODER_LIKE, DEEPSEEK_LIKE, CODEGEMMA_LIKE]) {
     const spm = render(spec, req, 'auto', 'spm');
     assert.equal(spm.order, 'psm');
     assert.equal(spm.text, render(spec).text);
@@ -108,6 +114,10 @@ test('a forced template is used when the model has its tokens, otherwise the aut
 test('stop ids: end of text and every FIM special (a model that writes <|file_sep|> has left the hole)', () => {
   assert.deepEqual(render(QWEN_LIKE).stop, ['<|endoftext|>', '<|fim_middle|>', '<|fim_pad|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|file_sep|>', '<|repo_name|>'].sort());
   assert.deepEqual(render(CODESTRAL_LIKE).stop, ['</s>', '[MIDDLE]', '[PREFIX]', '[SUFFIX]'].sort());
+  // CodeGemma's file separator, also where the GGUF does not name it as a FIM token.
+  const codegemma = ['<end_of_turn>', '<eos>', '<|fim_middle|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|file_separator|>'].sort();
+  assert.deepEqual(render(CODEGEMMA_LIKE).stop, codegemma);
+  assert.deepEqual(render({ ...CODEGEMMA_LIKE, fim: { ...CODEGEMMA_LIKE.fim!, fileSep: undefined } }).stop, codegemma);
 });
 
 test('user text is never parsed for specials', () => {

@@ -61,6 +61,13 @@ export const QWEN_LIKE: FakeSpec = {
   fim: { prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', pad: '<|fim_pad|>', repo: '<|repo_name|>', fileSep: '<|file_sep|>' },
   eot: ['<|endoftext|>'],
 };
+/** CodeGemma: Qwen's FIM spellings, its own file separator (a FIM id in the GGUF), BOS, no repository token. */
+export const CODEGEMMA_LIKE: FakeSpec = {
+  specials: ['<bos>', '<eos>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|file_separator|>', '<end_of_turn>'],
+  fim: { prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>', fileSep: '<|file_separator|>' },
+  eot: ['<eos>', '<end_of_turn>'],
+  bos: '<bos>',
+};
 export const STARCODER_LIKE: FakeSpec = {
   specials: ['<|endoftext|>', '<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<fim_pad>', '<repo_name>', '<file_sep>'],
   fim: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', pad: '<fim_pad>', repo: '<repo_name>', fileSep: '<file_sep>' },

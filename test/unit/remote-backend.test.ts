@@ -108,7 +108,12 @@ test('raw FIM prompts per template, template from the model name, endpoints with
   assert.equal(remoteTemplate('auto', 'qwen2.5-coder:1.5b-base'), 'qwen2.5-coder');
   assert.equal(remoteTemplate('auto', 'bigcode/starcoder2-3b'), 'starcoder2');
   assert.equal(remoteTemplate('auto', 'stories260K'), 'prefix-only');
+  assert.equal(remoteTemplate('auto', 'google/codegemma-2b'), 'codegemma');
   assert.equal(remoteTemplate('codellama', 'x'), 'codellama');
+  // CodeGemma: other files ended by its file separator, which is a stop text too.
+  const g = buildTextPrompt('codegemma', { ...req, contextFiles: [{ path: 'b.ts', text: 'export const b = 1;' }] });
+  assert.equal(g.text, '// Path: b.ts\nexport const b = 1;\n\n<|file_separator|><|fim_prefix|>function add(a, b) {\n<|fim_suffix|>\n}\n<|fim_middle|>  return ');
+  assert.ok(g.stop.includes('<|file_separator|>'));
   const p = buildTextPrompt('qwen2.5-coder', { ...req, contextFiles: [{ path: 'b.ts', text: 'export const b = 1;' }] });
   // The cursor's line after <|fim_middle|> (completion/middle.ts); all of the prefix first with tandem.fimTypedMiddle off.
   assert.equal(p.text, '<|repo_name|>workspace\n<|file_sep|>b.ts\nexport const b = 1;\n<|file_sep|>a.ts\n<|fim_prefix|>function add(a, b) {\n<|fim_suffix|>\n}\n<|fim_middle|>  return ');
