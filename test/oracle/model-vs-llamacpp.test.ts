@@ -125,6 +125,30 @@ async function assertGreedyMatchesLlamaCpp(path: string, count: number, kernelSe
   }
 }
 
+/**
+ * Log-probabilities of one-token passes (decode: the matrix-vector kernels, with their fused inputs on
+ * GPU_KERNELS, and decode attention) over `nTokens` random tokens, against llama.cpp's on the same tokens,
+ * on each set of kernel options: the max |Δ log p| per set. Greedy tokens alone can miss a decode error
+ * that moves every logit but rarely the top one.
+ */
+async function decodeAgreement(path: string, nTokens: number, kernelSets: Partial<ModelRuntimeOptions>[]): Promise<number[]> {
+  const tokens = randomTokens(nTokens, 1024, 11);
+  const cpp = await openLlamaCpp(path, { contextSize: 512 });
+  const theirs = await cpp.logProbs(tokens).finally(() => cpp.dispose());
+  const worst: number[] = [];
+  for (const kernels of kernelSets) {
+    const ours = await withModel(path, { maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128, ...kernels }, async (model) => {
+      const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
+      const rows: Float32Array[] = [];
+      for (const t of tokens) rows.push((await model.forward({ tokens: [t], seq, logitRows: 1, wantLogits: true })).logits!.slice());
+      seq.clear();
+      return rows;
+    });
+    worst.push(compare(theirs, ours).maxAbsLogProb);
+  }
+  return worst;
+}
+
 const tiny = (arch: 'llama' | 'qwen2', weightType: WeightTypeName): SyntheticSpec => ({
   arch, weightType, nLayers: 2, dModel: 256, nHeads: 8, nKvHeads: 2, ffnDim: 512, vocabSize: 1024,
     // Untied: random tied embeddings give near-one-hot outputs (the input token's own logit dominates).
@@ -291,7 +315,10 @@ test('synthetic qwen3 F32 (q/k head norms, 8 heads of 64 on d 256): log-probabil
   console.log(JSON.stringify({ model: 'qwen3-f32', ...a }));
   assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
   // The adapter's own kernels, and a GPU's (split-K matvec; attention split every 16 keys, merged by the
-  // output projection from q's 512 columns).
+  // output projection from q's 512 columns): one token a pass, then greedy.
+  const decode = await decodeAgreement(path, 24, [{}, GPU_KERNELS]);
+  console.log(JSON.stringify({ model: 'qwen3-f32', decodeMaxAbsLogProb: decode }));
+  for (const d of decode) assert.ok(d <= 1e-3, `decode: max |Δ log p| ${decode}`);
   await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
 });
 
@@ -335,6 +362,9 @@ test('synthetic starcoder2 F32 (LayerNorm, GELU FFN, biases): log-probabilities 
   console.log(JSON.stringify({ model: 'starcoder2-f32', ...a }));
   assert.ok(a.maxAbsLogProb <= STARCODER2_MAX_ABS_LOG_PROB, `max |Δ log p| ${a.maxAbsLogProb}`);
   assert.ok(a.meanKl <= 1e-5, `mean KL ${a.meanKl}`);
+  const decode = await decodeAgreement(path, 24, [{}, GPU_KERNELS]);
+  console.log(JSON.stringify({ model: 'starcoder2-f32', decodeMaxAbsLogProb: decode }));
+  for (const d of decode) assert.ok(d <= STARCODER2_MAX_ABS_LOG_PROB, `decode: max |Δ log p| ${decode}`);
   await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
 });
 
@@ -348,30 +378,6 @@ test('synthetic starcoder2 q8_0: KL <= 5e-3 against llama.cpp over 256 positions
   assert.ok(a.exact!.top1 >= 0.99, `top-1 agreement with the exact reference ${a.exact!.top1}`);
   assert.ok(a.exact!.maxAbsLogProb <= STARCODER2_MAX_ABS_LOG_PROB, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
 });
-
-/**
- * Log-probabilities of one-token passes (decode: the matrix-vector kernels, with their fused inputs on
- * GPU_KERNELS, and decode attention) over `nTokens` random tokens, against llama.cpp's on the same tokens,
- * on each set of kernel options: the max |Δ log p| per set. Greedy tokens alone can miss a decode error
- * that moves every logit but rarely the top one.
- */
-async function decodeAgreement(path: string, nTokens: number, kernelSets: Partial<ModelRuntimeOptions>[]): Promise<number[]> {
-  const tokens = randomTokens(nTokens, 1024, 11);
-  const cpp = await openLlamaCpp(path, { contextSize: 512 });
-  const theirs = await cpp.logProbs(tokens).finally(() => cpp.dispose());
-  const worst: number[] = [];
-  for (const kernels of kernelSets) {
-    const ours = await withModel(path, { maxContextTokens: 512, kvType: LLAMACPP_KV, maxLogitRows: 128, ...kernels }, async (model) => {
-      const seq = new Sequence(new BlockPool(model.kv.nBlocks, model.options.blockSize));
-      const rows: Float32Array[] = [];
-      for (const t of tokens) rows.push((await model.forward({ tokens: [t], seq, logitRows: 1, wantLogits: true })).logits!.slice());
-      seq.clear();
-      return rows;
-    });
-    worst.push(compare(theirs, ours).maxAbsLogProb);
-  }
-  return worst;
-}
 
 // Gemma (Gemma 1, CodeGemma; ARCHITECTURES in src/model/config.ts): the embedding scaled by sqrt(d)
 // (kernels/embed.wgsl's SCALE), a GELU-gated FFN (kernels/gelu.wgsl with GATED; in decode, the split-K down
