@@ -54,8 +54,9 @@ export interface FimTemplate {
    * Puts the text typed since the middle's anchor after the middle token (middle.ts), so typing appends to
    * a PSM prompt. The PSM families whose vocabularies encode a text piece as it is (byte-level BPE, and
    * CodeGemma's SentencePiece without a space prefix); Code Llama's SentencePiece vocabulary starts each
-   * piece with a space, which would change the middle's text. The split is at a line start, where those pre-tokenizers mostly cut anyway (FIM training splits
-   * documents at random characters and tokenizes the parts on their own).
+   * piece with a space, which would change the middle's text. The split is at a line start, where those
+   * pre-tokenizers mostly cut anyway (FIM training splits documents at random characters and tokenizes the
+   * parts on their own).
    */
   typedMiddle: boolean;
   layout: Layout;

@@ -1,4 +1,5 @@
-// x[t] = embedding row tokens[t], dequantised (times `scale`: Gemma's sqrt(d)); one dispatch per row chunk of the embedding matrix.
+// x[t] = embedding row tokens[t], dequantised (times `scale`: Gemma's sqrt(d)); one dispatch per row chunk
+// of the embedding matrix.
 
 import type { GpuMatrix } from '../gpu/matrix';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
