@@ -130,8 +130,8 @@ function stopIds(tok: Tokenizer): Set<number> {
   if (tok.eosId !== undefined) s.add(tok.eosId);
   const f = tok.fim;
   if (f) for (const id of [f.prefix, f.suffix, f.middle, f.pad, f.repo, f.fileSep]) if (id !== undefined) s.add(id);
-  // Codestral's parts, and CodeGemma's end of file (a GGUF without fim_sep_token_id does not name it).
-  for (const text of ['[PREFIX]', '[SUFFIX]', '[MIDDLE]', '<|file_separator|>']) {
+  // Codestral's and Seed-Coder's parts, and CodeGemma's end of file (GGUFs that do not name them as FIM tokens).
+  for (const text of ['[PREFIX]', '[SUFFIX]', '[MIDDLE]', '<|file_separator|>', '<[fim-prefix]>', '<[fim-suffix]>', '<[fim-middle]>']) {
     const id = resolveSpecial(tok, { text });
     if (id !== undefined) s.add(id);
   }

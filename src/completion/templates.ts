@@ -8,17 +8,17 @@
 // 0.5B widths, ~1,435-token prompts: median 2 against 144 tokens per keystroke) unless the text typed since
 // the middle's anchor goes after the middle token (middle.ts: the typed middle, on for the PSM families
 // here but Code Llama), which makes typing append there too. A family gets SPM by default when it was
-// trained on it (Code Llama: both orders; Codestral: suffix first only), PSM when it was trained on PSM
-// only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder2): a format the model never saw costs quality, which no
-// cache saving is worth. CodeGemma was trained on both orders (its report says so), but only its PSM
-// spelling is documented, so it keeps PSM with the typed middle. `tandem.fimOrder` overrides where the
-// family has both.
+// trained on it (Code Llama: both orders; Codestral: suffix first only; Seed-Coder: documented suffix
+// first), PSM when it was trained on PSM only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder2): a format the
+// model never saw costs quality, which no cache saving is worth. CodeGemma was trained on both orders (its
+// report says so), but only its PSM spelling is documented, so it keeps PSM with the typed middle.
+// `tandem.fimOrder` overrides where the family has both.
 
 import type { Tokenizer } from '../tokenizer';
 import { TokenType } from '../tokenizer';
 import type { ContextFile } from './types';
 
-export const TEMPLATE_NAMES = ['qwen2.5-coder', 'deepseek-coder', 'starcoder2', 'codegemma', 'codellama', 'codestral', 'prefix-only'] as const;
+export const TEMPLATE_NAMES = ['qwen2.5-coder', 'deepseek-coder', 'starcoder2', 'codegemma', 'codellama', 'codestral', 'seed-coder', 'prefix-only'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 /** FIM order: the family's default, prefix-suffix-middle, or suffix first. */
@@ -168,6 +168,16 @@ const templates: Record<TemplateName, FimTemplate> = {
     typedMiddle: false,
     layout: (x) => [special('[SUFFIX]'), text(x.suffix), special('[PREFIX]'), ...filesAsComments(x), text(x.prefix + x.middle)],
   },
+  // <[fim-suffix]>S<[fim-prefix]>(files as comments)P<[fim-middle]>   (suffix first, as Seed-Coder is prompted
+  // for FIM: typing at the cursor moves only the middle token at the end)
+  'seed-coder': {
+    name: 'seed-coder',
+    requires: [{ text: '<[fim-suffix]>' }, { text: '<[fim-prefix]>' }, { text: '<[fim-middle]>' }],
+    order: 'spm',
+    usesSuffix: true,
+    typedMiddle: false,
+    layout: (x) => [special('<[fim-suffix]>'), text(x.suffix), special('<[fim-prefix]>'), ...filesAsComments(x), text(x.prefix + x.middle), special('<[fim-middle]>')],
+  },
   'prefix-only': {
     name: 'prefix-only',
     requires: [],
@@ -242,11 +252,14 @@ function chooseFamily(tok: Tokenizer, modelName: string, override: string): Temp
       [/^<fim_prefix>$/, 'starcoder2'],
       [/^<｜fim▁begin｜>$/, 'deepseek-coder'],
       [/^(▁)?<PRE>$/, 'codellama'],
+      [/^<\[fim-prefix\]>$/, 'seed-coder'],
     ];
     for (const [re, name] of byToken) if (re.test(pre)) return { template: templates[name], reason: `FIM token '${pre}'` };
     // An unknown spelling with prefix/suffix/middle ids: PSM with those ids works for most families.
     return { template: templates['qwen2.5-coder'], reason: `FIM token '${pre}' (generic PSM layout)` };
   }
   if (supports(tok, templates.codestral)) return { template: templates.codestral, reason: "tokens '[SUFFIX]' and '[PREFIX]'" };
+  // Seed-Coder's GGUFs do not name its FIM tokens (llama.cpp does not know their spelling either).
+  if (supports(tok, templates['seed-coder'])) return { template: templates['seed-coder'], reason: "tokens '<[fim-suffix]>', '<[fim-prefix]>' and '<[fim-middle]>'" };
   return { template: templates['prefix-only'], reason: `no FIM tokens in '${modelName}'` };
 }

@@ -40,6 +40,8 @@ const SPELLINGS: Record<TemplateName, FimSpelling> = {
   // Code Llama was trained on it.
   codellama: { roles: { prefix: '<PRE> ', suffix: ' <SUF>', middle: ' <MID>' }, spmRoles: { prefix: '<PRE> ', suffix: '<SUF>', middle: ' <MID> ' }, stop: ['<EOT>', '<PRE>', '<SUF>', '<MID>'] },
   codestral: { roles: {}, stop: ['</s>', '[PREFIX]', '[SUFFIX]'] },
+  // The server ends at the model's own end of text; these are the parts of the format.
+  'seed-coder': { roles: {}, stop: ['<[fim-prefix]>', '<[fim-suffix]>', '<[fim-middle]>'] },
   'prefix-only': { roles: {}, stop: [] },
 };
 
@@ -55,6 +57,7 @@ export function remoteTemplate(setting: string | undefined, modelName: string): 
   if (/starcoder/.test(n)) return 'starcoder2';
   if (/deepseek/.test(n)) return 'deepseek-coder';
   if (/codestral/.test(n)) return 'codestral';
+  if (/seed-?coder/.test(n)) return 'seed-coder';
   if (/code-?llama/.test(n)) return 'codellama';
   return 'prefix-only';
 }

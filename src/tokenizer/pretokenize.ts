@@ -12,11 +12,14 @@ const GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|
 const CONTRACTIONS = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
 const LLAMA3 = `${CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`;
 const QWEN2 = `${CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`;
+// Seed-Coder: Qwen2's list, but punctuation runs stop before a newline instead of taking it in.
+const SEED_CODER = `${CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}\\r\\n]+|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`;
 
 const PATTERNS: Record<string, string[]> = {
   default: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2, '\\p{N}+', '[0-9][0-9][0-9]'],
   llama3: [LLAMA3],
   qwen2: [QWEN2],
+  'seed-coder': [SEED_CODER],
   'deepseek-coder': ['[\r\n]', '\\s?\\p{L}+', '\\s?\\p{P}+', '[一-龥ࠀ-一가-퟿]+', '\\p{N}'],
   starcoder: ['\\p{N}', GPT2],
   gpt2: [GPT2],
@@ -47,10 +50,11 @@ export function preTokenizerPatterns(pre: string): string[] {
  * of the whole (BPE works inside pre-tokens, so a cut where every pattern list above splits anyway
  * changes nothing), by pattern list:
  *  - 'any': a list whose first regex isolates every '\r' and '\n' (deepseek-coder): after every '\n'.
- *  - 'unless-blank': llama3 and qwen2, whose only patterns that match a '\n' end at the last newline
- *    of a run of whitespace (`\s*[\r\n]+`, ` ?[^\s\p{L}\p{N}]+[\r\n]*`) and whose other patterns never
- *    start with one: after a '\n' unless the whitespace that follows reaches another '\r' or '\n' (a blank
- *    or whitespace-only line, which `\s*[\r\n]+` takes in with the newline before it).
+ *  - 'unless-blank': llama3, qwen2 and seed-coder, whose only patterns that match a '\n' end at the last
+ *    newline of a run of whitespace (`\s*[\r\n]+`, and llama3's and qwen2's ` ?[^\s\p{L}\p{N}]+[\r\n]*`) and
+ *    whose other patterns never start with one: after a '\n' unless the whitespace that follows reaches
+ *    another '\r' or '\n' (a blank or whitespace-only line, which `\s*[\r\n]+` takes in with the newline
+ *    before it).
  *  - 'lone-newline': the GPT-2 patterns, whose `\s+(?!\S)` takes a run of whitespace but its last
  *    character when something follows, and the whole run at the end of the text: only after a '\n' that
  *    stands alone between non-whitespace (the end of one line's text and the next line's first character).
@@ -61,7 +65,7 @@ export type LineCutRule = 'any' | 'unless-blank' | 'lone-newline';
 export function lineCutRule(pre: string): LineCutRule {
   const patterns = preTokenizerPatterns(pre);
   if (patterns === PATTERNS['deepseek-coder']) return 'any';
-  if (patterns === PATTERNS.llama3 || patterns === PATTERNS.qwen2) return 'unless-blank';
+  if (patterns === PATTERNS.llama3 || patterns === PATTERNS.qwen2 || patterns === PATTERNS['seed-coder']) return 'unless-blank';
   return 'lone-newline';
 }
 

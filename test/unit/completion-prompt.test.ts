@@ -10,7 +10,7 @@ import { chooseTemplate, getTemplate, withOrder, type FimOrder } from '../../src
 import { keptPrefixWindow, PrefixStarts, prefixWindow, PREFIX_WINDOW_GROWTH, suffixWindow, windowHead, type KeptStart } from '../../src/completion/window';
 import type { CompletionRequest } from '../../src/completion/types';
 import { anchorOf } from '../../src/completion/middle';
-import { CODEGEMMA_LIKE, CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
+import { CODEGEMMA_LIKE, CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, SEEDCODER_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
 
 const req: CompletionRequest = { prefix: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', path: 'src/math.py', languageId: 'python' };
 const big = { prefixTokens: 10_000, suffixTokens: 10_000, contextFileTokens: 10_000 };
@@ -31,6 +31,9 @@ test('each family gets its template from the spelling of its FIM tokens', () => 
   assert.equal(render({ ...CODEGEMMA_LIKE, fim: { ...CODEGEMMA_LIKE.fim!, fileSep: undefined } }).name, 'codegemma');
   assert.equal(render(CODELLAMA_LIKE).name, 'codellama');
   assert.equal(render(CODESTRAL_LIKE).name, 'codestral');
+  // Seed-Coder by its tokens' text, or by its prefix token where a GGUF names it.
+  assert.equal(render(SEEDCODER_LIKE).name, 'seed-coder');
+  assert.equal(render({ ...SEEDCODER_LIKE, fim: { prefix: '<[fim-prefix]>', suffix: '<[fim-suffix]>', middle: '<[fim-middle]>' } }).name, 'seed-coder');
   assert.equal(render(PLAIN).name, 'prefix-only');
 });
 
@@ -44,6 +47,7 @@ test('layouts: PSM for Qwen/StarCoder2/DeepSeek (the cursor line after the middl
   // Code Llama's suffix-first format: <PRE><SUF>S<MID>P.
   assert.equal(render(CODELLAMA_LIKE).text, '<s>▁<PRE>▁<SUF>\n\nprint(add(1, 2))\n▁<MID>def add(a, b):\n    ');
   assert.equal(render(CODESTRAL_LIKE).text, '<s>[SUFFIX]\n\nprint(add(1, 2))\n[PREFIX]def add(a, b):\n    ');
+  assert.equal(render(SEEDCODER_LIKE).text, '<[begin▁of▁sentence]><[fim-suffix]>\n\nprint(add(1, 2))\n<[fim-prefix]>def add(a, b):\n    <[fim-middle]>');
   assert.equal(render(PLAIN).text, '<s>def add(a, b):\n    ');
 });
 
@@ -57,6 +61,8 @@ test('other files: Qwen and StarCoder2 in their repository format, the rest as c
     '<｜begin▁of▁sentence｜><｜fim▁begin｜># Path: src/util.py\nX = 1\n\ndef add(a, b):\n<｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>    ');
   assert.equal(render(CODEGEMMA_LIKE, r).text,
     '<bos># Path: src/util.py\nX = 1\n\n<|file_separator|><|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    ');
+  assert.equal(render(SEEDCODER_LIKE, r).text,
+    '<[begin▁of▁sentence]><[fim-suffix]>\n\nprint(add(1, 2))\n<[fim-prefix]># Path: src/util.py\nX = 1\n\ndef add(a, b):\n    <[fim-middle]>');
   assert.equal(render(PLAIN, { ...r, languageId: 'typescript' }).text, '<s>// Path: src/util.py\nX = 1\n\ndef add(a, b):\n    ');
 });
 
@@ -115,6 +121,7 @@ test('stop ids: end of text and every FIM special (a model that writes <|file_se
   assert.deepEqual(render(QWEN_LIKE).stop, ['<|endoftext|>', '<|fim_middle|>', '<|fim_pad|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|file_sep|>', '<|repo_name|>'].sort());
   assert.deepEqual(render(CODESTRAL_LIKE).stop, ['</s>', '[MIDDLE]', '[PREFIX]', '[SUFFIX]'].sort());
   // CodeGemma's file separator, also where the GGUF does not name it as a FIM token.
+  assert.deepEqual(render(SEEDCODER_LIKE).stop, ['<[end▁of▁sentence]>', '<[fim-middle]>', '<[fim-prefix]>', '<[fim-suffix]>'].sort());
   const codegemma = ['<end_of_turn>', '<eos>', '<|fim_middle|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|file_separator|>'].sort();
   assert.deepEqual(render(CODEGEMMA_LIKE).stop, codegemma);
   assert.deepEqual(render({ ...CODEGEMMA_LIKE, fim: { ...CODEGEMMA_LIKE.fim!, fileSep: undefined } }).stop, codegemma);

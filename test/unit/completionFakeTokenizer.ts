@@ -68,6 +68,12 @@ export const CODEGEMMA_LIKE: FakeSpec = {
   eot: ['<eos>', '<end_of_turn>'],
   bos: '<bos>',
 };
+/** Seed-Coder: its FIM tokens only by text (its GGUFs name no FIM ids), BOS. */
+export const SEEDCODER_LIKE: FakeSpec = {
+  specials: ['<[begin▁of▁sentence]>', '<[end▁of▁sentence]>', '<[fim-suffix]>', '<[fim-prefix]>', '<[fim-middle]>'],
+  eot: ['<[end▁of▁sentence]>'],
+  bos: '<[begin▁of▁sentence]>',
+};
 export const STARCODER_LIKE: FakeSpec = {
   specials: ['<|endoftext|>', '<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<fim_pad>', '<repo_name>', '<file_sep>'],
   fim: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', pad: '<fim_pad>', repo: '<repo_name>', fileSep: '<file_sep>' },

@@ -114,6 +114,9 @@ test('raw FIM prompts per template, template from the model name, endpoints with
   const g = buildTextPrompt('codegemma', { ...req, contextFiles: [{ path: 'b.ts', text: 'export const b = 1;' }] });
   assert.equal(g.text, '// Path: b.ts\nexport const b = 1;\n\n<|file_separator|><|fim_prefix|>function add(a, b) {\n<|fim_suffix|>\n}\n<|fim_middle|>  return ');
   assert.ok(g.stop.includes('<|file_separator|>'));
+  // Seed-Coder: suffix first, the middle token last.
+  assert.equal(remoteTemplate('auto', 'ByteDance-Seed/Seed-Coder-8B-Base'), 'seed-coder');
+  assert.equal(buildTextPrompt('seed-coder', req).text, '<[fim-suffix]>\n}\n<[fim-prefix]>function add(a, b) {\n  return <[fim-middle]>');
   const p = buildTextPrompt('qwen2.5-coder', { ...req, contextFiles: [{ path: 'b.ts', text: 'export const b = 1;' }] });
   // The cursor's line after <|fim_middle|> (completion/middle.ts); all of the prefix first with tandem.fimTypedMiddle off.
   assert.equal(p.text, '<|repo_name|>workspace\n<|file_sep|>b.ts\nexport const b = 1;\n<|file_sep|>a.ts\n<|fim_prefix|>function add(a, b) {\n<|fim_suffix|>\n}\n<|fim_middle|>  return ');
