@@ -13,6 +13,9 @@ override ROWS_FROM_LOGITS: u32 = 0u;
 // 1: y += result (the residual stream), 0: y = result.
 override ACCUMULATE: u32 = 0u;
 override HAS_BIAS: u32 = 0u;
+// What (x · W + bias) is multiplied by before it is stored or accumulated (granite's residual and logit
+// scales; 1 elsewhere, and v · 1 is v bit for bit).
+override OUT_SCALE: f32 = 1.0;
 override WG: u32 = 64u;
 
 const R: u32 = {{R}}u;
@@ -64,6 +67,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       var v = acc[r][t];
       if (HAS_BIAS == 1u) { v += bias[N_OFFSET + n]; }
       let yi = row * Y_STRIDE + N_OFFSET + n;
+      v *= OUT_SCALE;
       if (ACCUMULATE == 1u) { v += y[yi]; }
       y[yi] = v;
     }

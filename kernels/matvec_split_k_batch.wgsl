@@ -17,6 +17,9 @@ override Y_STRIDE: u32;
 override ROWS_FROM_LOGITS: u32 = 0u;
 override ACCUMULATE: u32 = 0u;
 override HAS_BIAS: u32 = 0u;
+// What (x · W + bias) is multiplied by before it is stored or accumulated (granite's residual and logit
+// scales; 1 elsewhere, and v · 1 is v bit for bit).
+override OUT_SCALE: f32 = 1.0;
 
 const LPR: u32 = {{LPR}}u;
 const WG: u32 = {{WG}}u;
@@ -73,6 +76,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       var v = partial[t * WG + lane];
       if (HAS_BIAS == 1u) { v += bias[N_OFFSET + n]; }
       let yi = (t0 + t) * Y_STRIDE + N_OFFSET + n;
+      v *= OUT_SCALE;
       if (ACCUMULATE == 1u) { v += y[yi]; }
       y[yi] = v;
     }

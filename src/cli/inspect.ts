@@ -11,6 +11,18 @@ import type { ModelConfig } from '../model/config';
 
 const FFN_NAME: Record<ModelConfig['ffn'], string> = { swiglu: 'SwiGLU', geglu: 'GeGLU', gelu: 'GELU' };
 
+/** The scales a model applies beyond the usual ones (gemma's embedding, granite's four), for the shape line. */
+function scales(c: ModelConfig): string {
+  const p = (v: number) => Number(v.toPrecision(6));
+  const parts = [
+    c.embeddingScale !== 1 ? `embedding x ${p(c.embeddingScale)}` : '',
+    c.residualScale !== 1 ? `residual branches x ${p(c.residualScale)}` : '',
+    c.attentionScale !== 1 / Math.sqrt(c.headDim) ? `q·k x ${p(c.attentionScale)}` : '',
+    c.logitScale !== 1 ? `logits x ${p(c.logitScale)}` : '',
+  ].filter(Boolean);
+  return parts.length ? `, ${parts.join(', ')}` : '';
+}
+
 export async function inspectCommand(path: string, json: boolean): Promise<void> {
   const { file, config } = await readModelConfig(path);
   const types: Record<string, { tensors: number; bytes: number }> = {};
@@ -71,7 +83,7 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
   const lines = [
     `${path}  (GGUF v${file.version}, ${mib(file.fileSize)})`,
     `architecture  ${c.architecture}  "${c.name}"`,
-    `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}${c.qkNorm ? ' (q/k normalised per head)' : ''}, vocab ${c.vocabSize}, ${c.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${FFN_NAME[c.ffn]} FFN${c.embeddingScale !== 1 ? `, embedding x ${c.embeddingScale.toPrecision(6)}` : ''}`,
+    `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}${c.qkNorm ? ' (q/k normalised per head)' : ''}, vocab ${c.vocabSize}, ${c.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${FFN_NAME[c.ffn]} FFN${scales(c)}`,
     `position      context ${c.contextLength}, rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims, scaling ${describeRopeScaling(c.ropeScaling, readsRopeFreqs(c, file))}${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
     `tensors       ${unsupported ?? `${file.tensors.length}, every one read and runnable`}`,
     `tensor types  ${Object.entries(types).map(([k, v]) => `${k} x${v.tensors} (${mib(v.bytes)})`).join(', ')}`,

@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2/Gemma-family decoder, read from GGUF metadata (llama.cpp's
+// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite-family decoder, read from GGUF metadata (llama.cpp's
 // key names), and what sets the architectures apart (ARCHITECTURES).
 
-import { UnsupportedModelError } from '../common/errors';
+import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma' | 'granite';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -23,6 +23,12 @@ export interface ArchitectureTraits {
   scaleEmbedding: boolean;
   /** The output head is always the token embedding; an `output.weight` is not read (gemma). */
   tiedOutput: boolean;
+  /**
+   * Granite's scalars from the metadata: embedding_scale (the embedding), residual_scale (each branch's
+   * output before it joins the residual stream), attention.scale (q·k instead of 1/sqrt(head dim)) and
+   * logit_scale (the logits are divided by it); each absent or 0 is no scaling, but logit_scale is required.
+   */
+  scalars: boolean;
   /** Layer biases the graph adds when the file has them (`blk.N.<name>.bias`). */
   optionalBiases: readonly string[];
   /** Layer biases every file has. */
@@ -39,14 +45,18 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * none, but both loaders take q|k|v biases when present; qwen3 normalises each head of q and k; starcoder2
  * has LayerNorms with biases, a GELU FFN without a gate, and biases on the attention output and the FFN;
  * gemma (Gemma 1, CodeGemma) scales the embedding by sqrt(d), gates its FFN with GELU and always ties its
- * output head (its converter stores RMSNorm weights as 1 + w, so the norms are plain RMSNorms).
+ * output head (its converter stores RMSNorm weights as 1 + w, so the norms are plain RMSNorms); granite
+ * (Granite 3.x dense) is llama with four scalars and the same optional biases.
  */
+const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
+
 export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
-  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, optionalBiases: [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'], requiredBiases: [], ropeFreqs: true },
-  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
-  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
-  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false },
-  gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
+  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true },
+  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
+  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
+  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false },
+  gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
+  granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true },
 };
 
 export interface ModelConfig {
@@ -77,8 +87,14 @@ export interface ModelConfig {
   norm: 'rms' | 'layer';
   /** Gated SiLU FFN, gated GELU FFN (gemma), or up -> GELU -> down (starcoder2). */
   ffn: FfnKind;
-  /** What the token embedding is multiplied by before the first layer: sqrt(d) in f32 (gemma), else 1. */
+  /** What the token embedding is multiplied by before the first layer: sqrt(d) in f32 (gemma), granite's embedding_scale, else 1. */
   embeddingScale: number;
+  /** What each attention and FFN output is multiplied by before it is added to the residual stream (granite; else 1). */
+  residualScale: number;
+  /** What q·k is multiplied by before the softmax: 1/sqrt(headDim) unless granite's attention.scale says otherwise. */
+  attentionScale: number;
+  /** What the logits are multiplied by: 1 / granite's logit_scale in f32, else 1. */
+  logitScale: number;
 }
 
 export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?: string): ModelConfig {
@@ -128,6 +144,25 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     qkNorm: traits.qkNorm,
     norm: traits.norm,
     ffn: traits.ffn,
-    embeddingScale: traits.scaleEmbedding ? Math.fround(Math.sqrt(dModel)) : 1,
+    ...scalarsOf(meta, archName, traits, dModel, headDim, file),
+  };
+}
+
+/** The embedding, residual, attention and logit scales (ModelConfig), as llama.cpp's graphs apply them. */
+function scalarsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTraits, dModel: number, headDim: number, file?: string) {
+  const k = (s: string) => archKey(archName, s);
+  const plain = { embeddingScale: traits.scaleEmbedding ? Math.fround(Math.sqrt(dModel)) : 1, residualScale: 1, attentionScale: 1 / Math.sqrt(headDim), logitScale: 1 };
+  if (!traits.scalars) return plain;
+  // A scale of 0 means none (llama.cpp skips it), except logit_scale, which it divides by.
+  const optional = (key: string) => metaF32(meta, k(key), { default: 0, file }) || undefined;
+  const logit = metaF32(meta, k('logit_scale'), { file });
+  if (!(Number.isFinite(logit) && logit !== 0)) throw new ModelFormatError(k('logit_scale'), `${logit} is not a scale to divide the logits by`, file);
+  // Granite turns rope off with rope.scaling.finetuned = false (Granite 4's NoPE layers); our attention always rotates.
+  if (meta.get(k('rope.scaling.finetuned')) === false) throw new UnsupportedModelError(`${k('rope.scaling.finetuned')} false (attention without rope)`);
+  return {
+    embeddingScale: optional('embedding_scale') ?? 1,
+    residualScale: optional('residual_scale') ?? 1,
+    attentionScale: optional('attention.scale') ?? plain.attentionScale,
+    logitScale: Math.fround(1 / logit),
   };
 }

@@ -8,8 +8,9 @@
 //   k,v → cache;  a = attention(q, cache)
 //   x += a Woᵀ (+ b);  h = norm(x) · ffn_norm;  [g|u] = h Wguᵀ;  x += (silu(g) u) Wdownᵀ
 //   [starcoder2: u = h Wupᵀ + b;  x += gelu(u) Wdownᵀ + b]   [gemma: x += (gelu(g) u) Wdownᵀ]
-// with x = embedding rows (· sqrt(d) for gemma) before the first layer,
-// then logits = norm(x[last rows]) · output_norm · Woutᵀ.
+//   [granite: each x += branch is x += branch · residual_scale, and attention scales q·k by attention.scale]
+// with x = embedding rows (· sqrt(d) for gemma, · embedding_scale for granite) before the first layer,
+// then logits = norm(x[last rows]) · output_norm · Woutᵀ (/ logit_scale for granite).
 
 import { CancelledError, DeviceLostError, OutOfMemoryError, UsageError } from '../common/errors';
 import type { Gpu } from '../gpu/device';
@@ -215,8 +216,9 @@ export class LlamaModel {
     const b = this.buffers;
     this.kv = sharedKv ?? new KvBuffers(own, { nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, blockSize: o.blockSize, kvType: o.kvType }, o.kvBudgetBytes);
 
+    // accumulate: the residual branches, x += (h Wᵀ + b) · residualScale (1 but for granite).
     const linear = (lin: Linear, x: GPUBuffer, y: GPUBuffer, accumulate: boolean, label: string, fusedInput?: MatmulArgs['fusedInput']): MatmulOp[] =>
-      lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, label, fusedInput }, o.matvec));
+      lin.parts.map((p) => new MatmulOp(this.ctx, { weight: p.matrix, x, y, yStride: lin.outDim, colOffset: p.colOffset, bias: lin.bias ?? undefined, accumulate, outScale: accumulate ? c.residualScale : 1, label, fusedInput }, o.matvec));
 
     // A norm of rows of x into y: RMSNorm, which a decode matvec also fuses into its input (`fuseNorm`),
     // or LayerNorm, a dispatch of its own.
@@ -240,7 +242,7 @@ export class LlamaModel {
           ? new HeadNormOp(this.ctx, { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, eps: c.normEps }, { qkv: b.qkv, qWeight: L.qNorm, kWeight: L.kNorm }, `head_norm${l}`)
           : null,
         attention: new AttentionOp(this.ctx, {
-          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys, splitTokens: this.splitTokens, kvType: o.kvType,
+          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys, splitTokens: this.splitTokens, kvType: o.kvType, scale: c.attentionScale,
         }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn, partials: b.partials }, `attn${l}`),
         // Decode with split attention: the output projection merges the splits while staging its input.
         attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`,
@@ -252,10 +254,10 @@ export class LlamaModel {
       });
     });
     this.finalNorm = rowNorm(weights.outputNorm, weights.outputNormBias, b.final, 'output_norm', true);
-    this.head = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output' }, o.matvec);
+    this.head = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, outScale: c.logitScale, label: 'output' }, o.matvec);
     // One-token passes: the head normalises row 0 of x itself (a batch's last row is not row 0, so
     // batches keep the separate norm and `head`).
-    this.headDecode = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, label: 'output.decode',
+    this.headDecode = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, outScale: c.logitScale, label: 'output.decode',
       fusedInput: fuseNorm(weights.outputNorm) }, o.matvec);
     this.argmax = new ArgmaxOp(this.ctx, c.vocabSize, b.logits, b.ids);
     this.idsReadback = new Readback(gpu.device, plan.readback.ids, 'ids.readback');

@@ -27,6 +27,8 @@ export interface AttentionShape {
   splitTokens?: number;
   /** Element type of kCache / vCache (default f32). */
   kvType?: KvType;
+  /** What q·k is multiplied by before the softmax (default 1/sqrt(headDim); granite's attention.scale). */
+  scale?: number;
 }
 
 export interface AttentionBuffers {
@@ -128,7 +130,7 @@ export class AttentionOp {
     // Lane loops rolled where a CPU JIT compiles the kernel (attention.wgsl loop_bound); the same arithmetic.
     const rolled = ctx.gpu.adapter.cpuJit;
     const constants = {
-      N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
+      N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: s.scale ?? 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
       SPLIT_KEYS: s.splitKeys || 64, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0,
     };
     const partials = b.partials ?? ctx.dummy;

@@ -137,6 +137,8 @@ export interface MatmulArgs {
   /** f32 [N] (the full output width when several matrices write into one y). */
   bias?: GPUBuffer;
   accumulate?: boolean;
+  /** (x · Wᵀ + bias) is multiplied by this before it is stored or added to y (default 1: granite's scales). */
+  outScale?: number;
   /** The number of rows is step.n_logit_rows rather than step.n_tokens. */
   rowsFromLogits?: boolean;
   /**
@@ -201,6 +203,7 @@ export class MatmulOp {
         N_OFFSET: (args.colOffset ?? 0) + chunk.rowStart,
         ACCUMULATE: args.accumulate ? 1 : 0,
         HAS_BIAS: args.bias ? 1 : 0,
+        ...(args.outScale !== undefined && args.outScale !== 1 ? { OUT_SCALE: args.outScale } : {}),
       };
       // The kernels that take several rows of x (matmul, the split-K batch): where a row of y starts, and
       // whether the row count is the batch's or its logit rows'.

@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen3/StarCoder2/Gemma GGUFs for tests and benchmarks, any size, written tensor by tensor in
+// Random-weight Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite GGUFs for tests and benchmarks, any size, written tensor by tensor in
 // chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -10,6 +10,8 @@
 // scaled rows have std 1, as the other families' first layers see), and the final norm's weights are
 // centred on 0 with std outputScale (so a token's own embedding does not dominate its logits, as it
 // would with weights near 1, and outputScale peaks the distributions as it does for an output head).
+// granite writes its four scalars (graniteScales, default GRANITE_SCALES) and divides its embedding rows
+// by embedding_scale, so the scaled rows have std 1 too.
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -23,7 +25,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma';
+  arch: 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma' | 'granite';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -52,7 +54,19 @@ export interface SyntheticSpec {
   llamaBiases?: boolean;
   /** llama only: a `rope_freqs.weight` tensor of Llama 3.x's per-frequency divisors (llama3RopeFactors). */
   llama3Rope?: Llama3RopeSpec;
+  /** granite only: its embedding, residual, attention and logit scales (default GRANITE_SCALES). */
+  graniteScales?: GraniteScales;
 }
+
+export interface GraniteScales {
+  embedding: number;
+  residual: number;
+  attention: number;
+  logit: number;
+}
+
+/** Granite 3.x 2B's multipliers (embedding 12, residual 0.22, attention 1/64 for heads of 64, logits / 8). */
+export const GRANITE_SCALES: GraniteScales = { embedding: 12, residual: 0.22, attention: 0.015625, logit: 8 };
 
 /** Llama 3.1's rope_scaling: `factor` for low frequencies, 1 for high ones, a smooth ramp between. */
 export interface Llama3RopeSpec {
@@ -95,6 +109,7 @@ function checkSpec(s: SyntheticSpec): void {
   if (!WEIGHT_TYPES[s.weightType]) throw new RangeError(`spec.weightType ${s.weightType} is unknown`);
   if (s.llama3Rope && s.arch !== 'llama') throw new RangeError('spec.llama3Rope: llama.cpp reads rope_freqs for llama models only');
   if (s.arch === 'gemma' && !s.tiedEmbedding) throw new RangeError('spec.tiedEmbedding: gemma always ties its output head (llama.cpp refuses an output.weight there)');
+  if (s.graniteScales && s.arch !== 'granite') throw new RangeError('spec.graniteScales: for granite models only');
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
 
@@ -144,7 +159,8 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
 
   // Embedding rows have std 1 so the first RMSNorm sees O(1) values (gemma: after its sqrt(d) scale).
   const gemma = arch === 'gemma';
-  random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel, shape), gemma ? 1 / Math.sqrt(dModel) : 1);
+  const embeddingStd = gemma ? 1 / Math.sqrt(dModel) : arch === 'granite' ? 1 / (spec.graniteScales ?? GRANITE_SCALES).embedding : 1;
+  random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel, shape), embeddingStd);
   if (gemma) random('output_norm.weight', [dModel], GgmlType.F32, spec.outputScale ?? 1);
   else rowNorm('output_norm', dModel);
   if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel, spec.outputScale ?? 1);
@@ -210,8 +226,14 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     arch === 'starcoder2' ? f32('attention.layer_norm_epsilon', 1e-5) : f32('attention.layer_norm_rms_epsilon', arch === 'llama' ? 1e-5 : 1e-6),
     ...(spec.slidingWindow !== undefined ? [u32('attention.sliding_window', spec.slidingWindow)] : []),
     ...ropeScalingMetadata(spec, arch),
+    ...(arch === 'granite' ? graniteMetadata(spec.graniteScales ?? GRANITE_SCALES) : []),
     ...tokenizer,
   ];
+}
+
+function graniteMetadata(g: GraniteScales): GgufMetadataEntry[] {
+  const f32 = (key: string, value: number): GgufMetadataEntry => ({ key: `granite.${key}`, type: GgufValueType.FLOAT32, value });
+  return [f32('embedding_scale', g.embedding), f32('residual_scale', g.residual), f32('attention.scale', g.attention), f32('logit_scale', g.logit)];
 }
 
 function ropeScalingMetadata(spec: SyntheticSpec, arch: string): GgufMetadataEntry[] {

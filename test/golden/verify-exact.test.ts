@@ -74,6 +74,8 @@ const MODELS: { name: string; path: () => Promise<string>; options: Partial<Mode
   // The embedding scaled by sqrt(d), one KV head, and GeGLU: decode computes gelu(gate) · up in the down
   // projection's staging (MODE 4), a verify pass in kernels/gelu.wgsl; both with gelu_tanh.wgsl.
   { name: 'gemma F32', path: () => ensureSynthetic('verify-gemma', { ...QWEN3_SPEC, arch: 'gemma', nKvHeads: 1, tiedEmbedding: true, seed: 32 }), options: {} },
+  // Granite's scales: on the residual branches and the logits in every matmul variant (OUT_SCALE), on q·k in attention.
+  { name: 'granite F32', path: () => ensureSynthetic('verify-granite', { ...QWEN3_SPEC, arch: 'granite', headDim: undefined, outputScale: 64, seed: 33 }), options: {} },
 ];
 
 for (const m of MODELS) {

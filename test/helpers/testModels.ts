@@ -167,7 +167,7 @@ function ggufTypeOf(key: string, value: GgufValue): { type: GgufValueType; array
     const arrayType = typeof value[0] === 'string' ? GgufValueType.STRING : key.endsWith('scores') ? GgufValueType.FLOAT32 : GgufValueType.INT32;
     return { type: GgufValueType.ARRAY, arrayType };
   }
-  // Floats that may hold whole numbers (rope.scaling.factor 4) stay floats: llama.cpp checks a key's type.
-  const float = /epsilon|freq_base|factor|scale_linear/.test(key);
+  // Floats that may hold whole numbers (rope.scaling.factor 4, granite.logit_scale 8) stay floats: llama.cpp checks a key's type.
+  const float = /epsilon|freq_base|factor|scale_linear|scale$/.test(key);
   return { type: Number.isInteger(value) && !float ? GgufValueType.UINT32 : GgufValueType.FLOAT32 };
 }

@@ -35,6 +35,8 @@ export interface BlockMatmulCase {
   tiles?: MatmulTiles;
   bias: boolean;
   accumulate: boolean;
+  /** MatmulArgs.outScale (default 1). */
+  outScale?: number;
   seed: number;
 }
 
@@ -50,10 +52,10 @@ export async function checkBlockMatmul(gpu: Gpu, ctx: OpContext, worst: WorstErr
   const y = ctx.owner.storage(maxRows * yStride * 4, 'y');
   const biasValues = c.bias ? randomF32(r, yStride) : undefined;
   const bias = biasValues ? ctx.owner.storageFrom(biasValues, 'bias') : undefined;
-  const op = await checked(gpu, () => new MatmulOp(ctx, { weight: matrix, x, y, yStride, colOffset, bias, accumulate: c.accumulate, label: `mm.${c.dtype}` }, c.tiles));
+  const op = await checked(gpu, () => new MatmulOp(ctx, { weight: matrix, x, y, yStride, colOffset, bias, accumulate: c.accumulate, outScale: c.outScale, label: `mm.${c.dtype}` }, c.tiles));
   for (const m of c.ts) {
     const tile = op.tileFor(m);
-    const what = `${c.dtype} K=${c.K} N=${c.N} m=${m} chunks=${matrix.chunks.length} tiles=${JSON.stringify(tile)}`;
+    const what = `${c.dtype} K=${c.K} N=${c.N} m=${m} chunks=${matrix.chunks.length} tiles=${JSON.stringify(tile)}${c.outScale !== undefined ? ` outScale=${c.outScale}` : ''}`;
     const xv = randomF32(r, maxRows * c.K);
     const yInit = randomF32(r, maxRows * yStride, 4);
     gpu.device.queue.writeBuffer(x, 0, xv);
@@ -61,7 +63,7 @@ export async function checkBlockMatmul(gpu: Gpu, ctx: OpContext, worst: WorstErr
     ctx.writeStep(m, 0, m);
     await runPass(gpu, (pass) => op.encode(pass, m));
     const got = await readF32(gpu, y, maxRows * yStride);
-    const want = matmulRef({ x: xv, w, m, N: c.N, K: c.K, bias: biasValues, yInit, yStride, colOffset, accumulate: c.accumulate });
+    const want = matmulRef({ x: xv, w, m, N: c.N, K: c.K, bias: biasValues, yInit, yStride, colOffset, accumulate: c.accumulate, outScale: c.outScale });
     const stats = compare(got, want.y, want.scale);
     worst.add(`${c.dtype} ${tile === op.tiles.batch ? 'splitK batch' : tile.kind}`, stats);
     assertClose(stats, BOUND, what);

@@ -79,6 +79,14 @@ for (const [i, dtype] of K_DTYPES.entries()) {
   }
 }
 
+// Granite's residual and logit scales: (x Wᵀ + bias) · 0.22, then added to y, in every kernel variant.
+test('q4_k: outScale 0.22 with bias and accumulate: matmul (T 1, 5, 17), splitK (T 1), splitKi (T 1, 2, 9 in the batch kernel)', async () => {
+  const common = { dtype: 'q4_k' as const, bias: true, accumulate: true, outScale: 0.22 };
+  await checkMatmul({ ...common, K: 512, N: 258, ts: [1, 5, 17], rowsPerChunk: 257, seed: 250 });
+  await checkMatmul({ ...common, K: 512, N: 37, ts: [1], tiles: defaultTiles('q4_k', false, 'splitK'), seed: 251 });
+  await checkMatmul({ ...common, K: 512, N: 37, ts: [1, 2, 9], tiles: defaultTiles('q4_k', false, 'splitKi'), seed: 252 });
+});
+
 test('K-quants: splitK with 4 lanes per row (each lane several sub-blocks of several superblocks), K=768, N=19', async () => {
   for (const [i, dtype] of K_DTYPES.entries()) {
     const tiles = defaultTiles(dtype, false, 'splitK');

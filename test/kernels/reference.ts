@@ -2,7 +2,7 @@
 // compare the GPU against these on random shapes. Layouts are the kernels' (row-major, [rows][cols]).
 
 // ---------------------------------------------------------------------------------------------------
-// Matmul: y[m][colOffset + n] (+)= Σ_k x[m][k] w[n][k] (+ bias[colOffset + n])
+// Matmul: y[m][colOffset + n] (+)= (Σ_k x[m][k] w[n][k] (+ bias[colOffset + n])) · outScale
 
 export interface MatmulRefArgs {
   /** [m][K]. */
@@ -19,6 +19,8 @@ export interface MatmulRefArgs {
   yStride: number;
   colOffset?: number;
   accumulate?: boolean;
+  /** The kernel's OUT_SCALE (default 1). */
+  outScale?: number;
 }
 
 /** Returns y after the op, and per element Σ|x w| + |bias| + |y| (the f32 rounding scale). */
@@ -40,6 +42,9 @@ export function matmulRef(a: MatmulRefArgs): { y: Float64Array; scale: Float64Ar
         s += a.bias[off + n];
         abs += Math.abs(a.bias[off + n]);
       }
+      const outScale = a.outScale ?? 1;
+      s *= outScale;
+      abs *= Math.abs(outScale);
       if (a.accumulate) {
         abs += Math.abs(y[yi]);
         s += y[yi];

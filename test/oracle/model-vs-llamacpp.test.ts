@@ -18,6 +18,7 @@ import { Sequence } from '../../src/kvcache/sequence';
 import { Rng } from '../../src/engine/sampler';
 import { generate } from '../../src/engine/generate';
 import type { SyntheticSpec } from '../../src/tools/synthesize';
+import { GgufValueType } from '../../src/loaders/gguf/types';
 import type { WeightTypeName } from '../../src/loaders/llama2c';
 
 /** The oracle runs an F32 KV cache (test/helpers/llamacpp.ts), so ours does too (its default is f16). */
@@ -409,4 +410,43 @@ test('synthetic gemma q8_0: KL <= 5e-3 against llama.cpp over 256 positions; top
   assert.ok(a.meanKl <= 5e-3, `mean KL ${a.meanKl}`);
   assert.ok(a.exact!.top1 >= 0.99, `top-1 agreement with the exact reference ${a.exact!.top1}`);
   assert.ok(a.exact!.maxAbsLogProb <= STARCODER2_MAX_ABS_LOG_PROB, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
+});
+
+// Granite (Granite 3.x dense; ARCHITECTURES in src/model/config.ts): llama with four scalars from the
+// metadata, here Granite 3.x 2B's (GRANITE_SCALES): the embedding times 12 (embed.wgsl SCALE), each
+// attention and FFN output times 0.22 before it joins the residual stream (the matmul kernels' OUT_SCALE),
+// q·k times 1/64 instead of 1/sqrt(32), and the logits divided by 8 (OUT_SCALE of the output head). The
+// output head is 64x larger than tiny's other models' 8, so the logits are as peaked after the division.
+const tinyGranite = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('llama', weightType), arch: 'granite', outputScale: 64 });
+
+test('synthetic granite F32 (embedding, residual, attention and logit scales): log-probabilities match llama.cpp to 1e-3 over 64 tokens, and in one-token passes; greedy decode equals llama.cpp', async () => {
+  const path = await ensureSynthetic('oracle-granite-f32', tinyGranite('f32'));
+  const a = await agreement(path, 64, 2);
+  console.log(JSON.stringify({ model: 'granite-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  // Each scale matters: the file with that scale turned off (0, which both sides read as none; logit_scale
+  // doubled instead, as 1 would leave nearly one-hot distributions) matches llama.cpp on it, and is far
+  // from the real file's.
+  for (const [key, off] of [['embedding_scale', 0], ['residual_scale', 0], ['attention.scale', 0], ['logit_scale', 16]] as const) {
+    const variant = path.replace(/\.gguf$/, `.${key}-${off}.gguf`);
+    if (!existsSync(variant)) await rewriteGguf(path, variant, { addMetadata: [{ key: `granite.${key}`, type: GgufValueType.FLOAT32, value: off }] });
+    const v = await agreement(variant, 64, 2, path);
+    console.log(JSON.stringify({ model: `granite-f32, ${key} ${off}`, maxAbsLogProb: v.maxAbsLogProb, versusReal: v.exact!.maxAbsLogProb }));
+    assert.ok(v.maxAbsLogProb <= 1e-3, `${key} ${off}: max |Δ log p| ${v.maxAbsLogProb}`);
+    assert.ok(v.exact!.maxAbsLogProb >= 0.05, `${key} ${off}, as close to the real file (${v.exact!.maxAbsLogProb}): the scale is not tested`);
+  }
+  const decode = await decodeAgreement(path, 24, [{}, GPU_KERNELS]);
+  console.log(JSON.stringify({ model: 'granite-f32', decodeMaxAbsLogProb: decode }));
+  for (const d of decode) assert.ok(d <= 1e-3, `decode: max |Δ log p| ${decode}`);
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
+});
+
+test('synthetic granite q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin', async () => {
+  const path = await ensureSynthetic('oracle-granite-q8_0', tinyGranite('q8_0'));
+  const a = await agreement(path, 256, 3, await exactTwinOf(path));
+  console.log(JSON.stringify({ model: 'granite-q8_0', ...a }));
+  assert.ok(a.meanKl <= 5e-3, `mean KL ${a.meanKl}`);
+  assert.ok(a.top1 >= 0.99, `top-1 agreement with llama.cpp ${a.top1}`);
+  assert.ok(a.exact!.top1 >= 0.99, `top-1 agreement with the exact reference ${a.exact!.top1}`);
+  assert.ok(a.exact!.maxAbsLogProb <= 1e-3, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
 });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GgufValue } from '../../src/loaders/gguf/types';
-import { UnsupportedModelError } from '../../src/common/errors';
+import { ModelFormatError, UnsupportedModelError } from '../../src/common/errors';
 import { configFromMetadata } from '../../src/model/config';
 import { syntheticMetadata, type SyntheticSpec } from '../../src/tools/synthesize';
 
@@ -51,6 +51,17 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   const gemma = of('gemma', { dModel: 3072, nHeads: 16, nKvHeads: 16, headDim: 256 });
   assert.deepEqual([gemma.ropeStyle, gemma.norm, gemma.ffn, gemma.headDim, gemma.embeddingScale], ['neox', 'rms', 'geglu', 256, Math.fround(Math.sqrt(3072))]);
   assert.deepEqual([of('llama').embeddingScale, of('qwen2').embeddingScale], [1, 1]);
+  // Granite: its four scalars (the logits are multiplied by 1 / logit_scale in f32); elsewhere none.
+  const granite = of('granite');
+  assert.deepEqual([granite.ropeStyle, granite.embeddingScale, granite.residualScale, granite.attentionScale, granite.logitScale], ['normal', 12, 0.22, 0.015625, 0.125]);
+  assert.deepEqual([of('llama').residualScale, of('llama').attentionScale, of('llama').logitScale], [1, 1 / Math.sqrt(32), 1]);
+  // 0 is no scaling, as in llama.cpp; a logit_scale of 0 is a damaged file; no rope is not something we run.
+  const g0 = configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.residual_scale': 0, 'granite.attention.scale': 0 }), 300);
+  assert.deepEqual([g0.residualScale, g0.attentionScale], [1, 1 / Math.sqrt(32)]);
+  assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.logit_scale': 0 }), 300),
+    (e: unknown) => e instanceof ModelFormatError && /granite\.logit_scale: 0 is not a scale/.test(e.message));
+  assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.rope.scaling.finetuned': false }), 300),
+    (e: unknown) => e instanceof UnsupportedModelError && /attention without rope/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, starcoder2, gemma\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, starcoder2, gemma, granite\)/.test(e.message));
 });
