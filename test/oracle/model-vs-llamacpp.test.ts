@@ -126,6 +126,13 @@ async function assertGreedyMatchesLlamaCpp(path: string, count: number, kernelSe
   }
 }
 
+/** decodeAgreement on the adapter's kernels and the GPU kernels, each within `bound`; logs the figures as `model`. */
+async function assertDecodeMatchesLlamaCpp(path: string, model: string, bound: number): Promise<void> {
+  const decode = await decodeAgreement(path, 24, [{}, GPU_KERNELS]);
+  console.log(JSON.stringify({ model, decodeMaxAbsLogProb: decode }));
+  for (const d of decode) assert.ok(d <= bound, `decode: max |Δ log p| ${decode}`);
+}
+
 /**
  * Log-probabilities of one-token passes (decode: the matrix-vector kernels, with their fused inputs on
  * GPU_KERNELS, and decode attention) over `nTokens` random tokens, against llama.cpp's on the same tokens,
@@ -317,9 +324,7 @@ test('synthetic qwen3 F32 (q/k head norms, 8 heads of 64 on d 256): log-probabil
   assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
   // The adapter's own kernels, and a GPU's (split-K matvec; attention split every 16 keys, merged by the
   // output projection from q's 512 columns): one token a pass, then greedy.
-  const decode = await decodeAgreement(path, 24, [{}, GPU_KERNELS]);
-  console.log(JSON.stringify({ model: 'qwen3-f32', decodeMaxAbsLogProb: decode }));
-  for (const d of decode) assert.ok(d <= 1e-3, `decode: max |Δ log p| ${decode}`);
+  await assertDecodeMatchesLlamaCpp(path, 'qwen3-f32', 1e-3);
   await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
 });
 
@@ -363,9 +368,7 @@ test('synthetic starcoder2 F32 (LayerNorm, GELU FFN, biases): log-probabilities 
   console.log(JSON.stringify({ model: 'starcoder2-f32', ...a }));
   assert.ok(a.maxAbsLogProb <= STARCODER2_MAX_ABS_LOG_PROB, `max |Δ log p| ${a.maxAbsLogProb}`);
   assert.ok(a.meanKl <= 1e-5, `mean KL ${a.meanKl}`);
-  const decode = await decodeAgreement(path, 24, [{}, GPU_KERNELS]);
-  console.log(JSON.stringify({ model: 'starcoder2-f32', decodeMaxAbsLogProb: decode }));
-  for (const d of decode) assert.ok(d <= STARCODER2_MAX_ABS_LOG_PROB, `decode: max |Δ log p| ${decode}`);
+  await assertDecodeMatchesLlamaCpp(path, 'starcoder2-f32', STARCODER2_MAX_ABS_LOG_PROB);
   await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
 });
 
@@ -397,9 +400,7 @@ test('synthetic gemma F32 (embedding x sqrt(d), GeGLU FFN, tied head, one KV hea
   // The adapter's own kernels, and a GPU's (the split-K matvec with the fused GeGLU input), one token a
   // pass. Measured: 0.006 on both; with silu in place of GELU in the fused input, 2.85 on GPU_KERNELS
   // (the greedy tokens below stayed the same).
-  const decode = await decodeAgreement(path, 24, [{}, GPU_KERNELS]);
-  console.log(JSON.stringify({ model: 'gemma-f32', decodeMaxAbsLogProb: decode }));
-  for (const d of decode) assert.ok(d <= STARCODER2_MAX_ABS_LOG_PROB, `decode: max |Δ log p| ${decode}`);
+  await assertDecodeMatchesLlamaCpp(path, 'gemma-f32', STARCODER2_MAX_ABS_LOG_PROB);
   await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
 });
 
@@ -435,9 +436,7 @@ test('synthetic granite F32 (embedding, residual, attention and logit scales): l
     assert.ok(v.maxAbsLogProb <= 1e-3, `${key} ${off}: max |Δ log p| ${v.maxAbsLogProb}`);
     assert.ok(v.exact!.maxAbsLogProb >= 0.05, `${key} ${off}, as close to the real file (${v.exact!.maxAbsLogProb}): the scale is not tested`);
   }
-  const decode = await decodeAgreement(path, 24, [{}, GPU_KERNELS]);
-  console.log(JSON.stringify({ model: 'granite-f32', decodeMaxAbsLogProb: decode }));
-  for (const d of decode) assert.ok(d <= 1e-3, `decode: max |Δ log p| ${decode}`);
+  await assertDecodeMatchesLlamaCpp(path, 'granite-f32', 1e-3);
   await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
 });
 
