@@ -8,6 +8,7 @@ import { planWorkspace } from '../model/workspace';
 import { describeRopeScaling } from '../model/ropeScaling';
 import { checkModelRunnable, readsRopeFreqs } from '../model/weights';
 import type { ModelConfig } from '../model/config';
+import { chooseTemplate } from '../completion/templates';
 
 const FFN_NAME: Record<ModelConfig['ffn'], string> = { swiglu: 'SwiGLU', geglu: 'GeGLU', gelu: 'GELU' };
 
@@ -44,7 +45,10 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
   let tokenizer: Record<string, unknown> = { error: 'none' };
   try {
     const tok = createTokenizer(file.metadata);
-    tokenizer = { model: tok.model, vocabSize: tok.vocabSize, bos: tok.bosId, eos: tok.eosId, endOfGeneration: tok.eotIds, fim: tok.fim ?? null };
+    // The FIM template completions would use with the default settings (`tandem.fimTemplate` auto).
+    const t = chooseTemplate(tok, config.name);
+    const fimTemplate = { name: t.template.name, order: t.template.order, reason: t.reason };
+    tokenizer = { model: tok.model, vocabSize: tok.vocabSize, bos: tok.bosId, eos: tok.eosId, endOfGeneration: tok.eotIds, fim: tok.fim ?? null, fimTemplate };
   } catch (e) {
     tokenizer = { error: (e as Error).message };
   }

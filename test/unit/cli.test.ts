@@ -19,6 +19,8 @@ test('inspect --json: architecture, shapes, memory, tokenizer', async () => {
   assert.equal(info.config.nLayers, 5);
   assert.equal(info.config.nKvHeads, 4);
   assert.equal(info.tokenizer.vocabSize, 512);
+  // stories260K has no FIM tokens: completions would send the prefix only.
+  assert.deepEqual([info.tokenizer.fimTemplate.name, info.tokenizer.fimTemplate.order], ['prefix-only', 'prefix']);
   assert.ok(info.memory.weightBytes > 1_000_000);
 });
 
