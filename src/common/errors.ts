@@ -50,7 +50,7 @@ export class UnsupportedQuantError extends TandemError {
 export class UnsupportedModelError extends TandemError {
   readonly code = 'UNSUPPORTED_MODEL';
   constructor(detail: string) {
-    super(`unsupported model: ${detail}`, 'Tandem runs dense Llama-, Qwen2-, Qwen3-, StarCoder2-, Gemma- (Gemma 1, CodeGemma) and Granite-family GGUF models.');
+    super(`unsupported model: ${detail}`, 'Tandem runs dense Llama-, Qwen2-, Qwen3-, StarCoder2-, Gemma- (Gemma 1, CodeGemma), Granite- and StableLM-family GGUF models.');
   }
 }
 

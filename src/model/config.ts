@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite-family decoder, read from GGUF metadata (llama.cpp's
+// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite/StableLM-family decoder, read from GGUF metadata (llama.cpp's
 // key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma' | 'granite';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma' | 'granite' | 'stablelm';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -46,7 +46,9 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * has LayerNorms with biases, a GELU FFN without a gate, and biases on the attention output and the FFN;
  * gemma (Gemma 1, CodeGemma) scales the embedding by sqrt(d), gates its FFN with GELU and always ties its
  * output head (its converter stores RMSNorm weights as 1 + w, so the norms are plain RMSNorms); granite
- * (Granite 3.x dense) is llama with four scalars and the same optional biases.
+ * (Granite 3.x dense) is llama with four scalars and the same optional biases; stablelm (Stable Code 3B,
+ * StableLM 2 1.6B) has LayerNorms with biases, a SwiGLU FFN, optional q|k|v biases and NeoX rope on part of
+ * each head (weights.ts refuses its parallel-residual variant, StableLM 2 12B).
  */
 const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
@@ -56,6 +58,7 @@ export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
   qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
   starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false },
   gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
+  stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
   granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true },
 };
 
@@ -83,7 +86,7 @@ export interface ModelConfig {
   slidingWindow: number;
   /** Each head of q and k is RMS-normalised (weights [headDim]) before the rotation (qwen3). */
   qkNorm: boolean;
-  /** RMSNorm, or LayerNorm with biases (starcoder2). */
+  /** RMSNorm, or LayerNorm with biases (starcoder2, stablelm). */
   norm: 'rms' | 'layer';
   /** Gated SiLU FFN, gated GELU FFN (gemma), or up -> GELU -> down (starcoder2). */
   ffn: FfnKind;

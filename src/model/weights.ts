@@ -279,6 +279,11 @@ const QK_NORMS = ['attn_q_norm', 'attn_k_norm'];
  * its last layer to learn that): a tensor the forward pass would not read, a matrix type the kernels cannot run.
  */
 export function checkModelRunnable(cfg: ModelConfig, file: GgufFile): void {
+  // StableLM 2 12B has no ffn_norm: its FFN reads the attention's input norm and adds in parallel, a graph
+  // we do not run. (Elsewhere a missing ffn_norm is a damaged file, which the load says by name.)
+  if (cfg.architecture === 'stablelm' && !file.tensors.some((t) => t.name === 'blk.0.ffn_norm.weight')) {
+    throw new UnsupportedModelError('a parallel-residual stablelm (no blk.0.ffn_norm, as in StableLM 2 12B)');
+  }
   checkEveryTensorRead(cfg, file);
   for (const t of file.tensors) {
     const matrix = t.dims.filter((d) => d > 1).length >= 2;

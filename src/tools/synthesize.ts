@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite GGUFs for tests and benchmarks, any size, written tensor by tensor in
+// Random-weight Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite/StableLM GGUFs for tests and benchmarks, any size, written tensor by tensor in
 // chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -11,7 +11,8 @@
 // centred on 0 with std outputScale (so a token's own embedding does not dominate its logits, as it
 // would with weights near 1, and outputScale peaks the distributions as it does for an output head).
 // granite writes its four scalars (graniteScales, default GRANITE_SCALES) and divides its embedding rows
-// by embedding_scale, so the scaled rows have std 1 too.
+// by embedding_scale, so the scaled rows have std 1 too. stablelm has starcoder2's LayerNorms (its biases
+// too) with llama's gated FFN and no other biases; `nRot` rotates part of each head, as Stable Code does.
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -25,13 +26,15 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma' | 'granite';
+  arch: 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma' | 'granite' | 'stablelm';
   nLayers: number;
   dModel: number;
   nHeads: number;
   nKvHeads: number;
   /** Head width, written as attention.key_length / value_length (default dModel / nHeads, not written). */
   headDim?: number;
+  /** Rotated dims per head, rope.dimension_count (default the head width). */
+  nRot?: number;
   ffnDim: number;
   vocabSize: number;
   contextLength: number;
@@ -147,10 +150,11 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
   const qkScale = arch === 'qwen3' ? 4 : 1;
   const starcoder2 = arch === 'starcoder2';
+  const layerNorm = ARCHITECTURES[arch].norm === 'layer';
   // LayerNorm's weight and bias, or RMSNorm's weight.
   const rowNorm = (name: string, size: number) => {
     norm(`${name}.weight`, size);
-    if (starcoder2) random(`${name}.bias`, [size], GgmlType.F32, 0.3 / Math.sqrt(3));
+    if (layerNorm) random(`${name}.bias`, [size], GgmlType.F32, 0.3 / Math.sqrt(3));
   };
   const projection = (name: string, rows: number, cols: number, scale = 1) => {
     matrix(`${name}.weight`, rows, cols, scale);
@@ -180,7 +184,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
     }
     projection(`blk.${l}.attn_output`, dModel, qDim, residualScale);
     rowNorm(`blk.${l}.ffn_norm`, dModel);
-    if (!starcoder2) matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
+    if (ARCHITECTURES[arch].ffn !== 'gelu') matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
     projection(`blk.${l}.ffn_up`, ffnDim, dModel);
     projection(`blk.${l}.ffn_down`, dModel, ffnDim, residualScale);
   }
@@ -221,9 +225,9 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     u32('attention.head_count', spec.nHeads),
     u32('attention.head_count_kv', spec.nKvHeads),
     ...(spec.headDim !== undefined ? [u32('attention.key_length', spec.headDim), u32('attention.value_length', spec.headDim)] : []),
-    u32('rope.dimension_count', spec.headDim ?? spec.dModel / spec.nHeads),
+    u32('rope.dimension_count', spec.nRot ?? spec.headDim ?? spec.dModel / spec.nHeads),
     f32('rope.freq_base', spec.ropeTheta),
-    arch === 'starcoder2' ? f32('attention.layer_norm_epsilon', 1e-5) : f32('attention.layer_norm_rms_epsilon', arch === 'llama' ? 1e-5 : 1e-6),
+    ARCHITECTURES[arch].norm === 'layer' ? f32('attention.layer_norm_epsilon', 1e-5) : f32('attention.layer_norm_rms_epsilon', arch === 'llama' ? 1e-5 : 1e-6),
     ...(spec.slidingWindow !== undefined ? [u32('attention.sliding_window', spec.slidingWindow)] : []),
     ...ropeScalingMetadata(spec, arch),
     ...(arch === 'granite' ? graniteMetadata(spec.graniteScales ?? GRANITE_SCALES) : []),

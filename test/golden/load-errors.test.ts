@@ -153,6 +153,17 @@ test('a starcoder2 file without its ffn_down bias or a LayerNorm bias: ModelForm
   }
 });
 
+test('a stablelm file without ffn_norm (the parallel residual of StableLM 2 12B): UnsupportedModelError saying so, before any upload; with them, it loads', async () => {
+  const src = await ensureSynthetic('load-errors-stablelm', { ...LOAD_ERRORS_SPEC, arch: 'stablelm', nLayers: 2, tiedEmbedding: false, nRot: 16 });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  assert.deepEqual([model.config.norm, model.config.ffn, model.config.ropeStyle, model.config.nRot], ['layer', 'swiglu', 'neox', 16]);
+  model.dispose();
+  const out = join(cacheDir(), 'load-errors-stablelm-parallel.gguf');
+  await rewriteGguf(src, out, { keep: (t) => !t.name.includes('.ffn_norm.') });
+  await assert.rejects(loadModel(gpu, out), (e: unknown) => e instanceof UnsupportedModelError && /a parallel-residual stablelm \(no blk\.0\.ffn_norm, as in StableLM 2 12B\)/.test(e.message));
+});
+
 test('a gemma file: the embedding scale and GeGLU from the architecture; without its ffn_gate, ModelFormatError naming it; with an output head of its own, refused by name (its graph always ties it)', async () => {
   const src = await ensureSynthetic('load-errors-gemma', { ...LOAD_ERRORS_SPEC, arch: 'gemma', nLayers: 2 });
   const gpu = await testGpu();

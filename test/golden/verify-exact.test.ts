@@ -75,6 +75,8 @@ const MODELS: { name: string; path: () => Promise<string>; options: Partial<Mode
   // projection's staging (MODE 4), a verify pass in kernels/gelu.wgsl; both with gelu_tanh.wgsl.
   { name: 'gemma F32', path: () => ensureSynthetic('verify-gemma', { ...QWEN3_SPEC, arch: 'gemma', nKvHeads: 1, tiedEmbedding: true, seed: 32 }), options: {} },
   // Granite's scales: on the residual branches and the logits in every matmul variant (OUT_SCALE), on q·k in attention.
+  // LayerNorm with a gated FFN (the fused SwiGLU input in decode), rope on 16 of 32 dims.
+  { name: 'stablelm F32', path: () => ensureSynthetic('verify-stablelm', { ...QWEN3_SPEC, arch: 'stablelm', headDim: undefined, nRot: 16, seed: 34 }), options: {} },
   { name: 'granite F32', path: () => ensureSynthetic('verify-granite', { ...QWEN3_SPEC, arch: 'granite', headDim: undefined, outputScale: 64, seed: 33 }), options: {} },
 ];
 

@@ -449,3 +449,33 @@ test('synthetic granite q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 posit
   assert.ok(a.exact!.top1 >= 0.99, `top-1 agreement with the exact reference ${a.exact!.top1}`);
   assert.ok(a.exact!.maxAbsLogProb <= 1e-3, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
 });
+
+// StableLM (Stable Code 3B, StableLM 2 1.6B; ARCHITECTURES in src/model/config.ts): starcoder2's LayerNorms
+// with llama's gated FFN, optional q|k|v biases (none here), and NeoX rope on a quarter of each head's 32
+// dims, as Stable Code's rotary_pct 0.25 does: the other 24 pass through unrotated.
+const tinyStablelm = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('qwen2', weightType), arch: 'stablelm', ropeTheta: 10000, nRot: 8 });
+
+test('synthetic stablelm F32 (LayerNorm, SwiGLU, rope on 8 of 32 dims): log-probabilities match llama.cpp to 1e-3 over 64 tokens, and in one-token passes; greedy decode equals llama.cpp', async () => {
+  const path = await ensureSynthetic('oracle-stablelm-f32', tinyStablelm('f32'));
+  const a = await agreement(path, 64, 2);
+  console.log(JSON.stringify({ model: 'stablelm-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  // The partial rotation matters: the same weights with every dim rotated are far from it.
+  const fullRope = path.replace(/\.gguf$/, '.rope-32.gguf');
+  if (!existsSync(fullRope)) await rewriteGguf(path, fullRope, { addMetadata: [{ key: 'stablelm.rope.dimension_count', type: GgufValueType.UINT32, value: 32 }] });
+  const f = await agreement(fullRope, 64, 2, path);
+  console.log(JSON.stringify({ model: 'stablelm-f32, rope on all 32 dims', maxAbsLogProb: f.maxAbsLogProb, versusReal: f.exact!.maxAbsLogProb }));
+  assert.ok(f.maxAbsLogProb <= 1e-3 && f.exact!.maxAbsLogProb >= 0.05, `full rope: ${f.maxAbsLogProb} on its file, ${f.exact!.maxAbsLogProb} against the real one`);
+  await assertDecodeMatchesLlamaCpp(path, 'stablelm-f32', 1e-3);
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
+});
+
+test('synthetic stablelm q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin', async () => {
+  const path = await ensureSynthetic('oracle-stablelm-q8_0', tinyStablelm('q8_0'));
+  const a = await agreement(path, 256, 3, await exactTwinOf(path));
+  console.log(JSON.stringify({ model: 'stablelm-q8_0', ...a }));
+  assert.ok(a.meanKl <= 5e-3, `mean KL ${a.meanKl}`);
+  assert.ok(a.top1 >= 0.98, `top-1 agreement with llama.cpp ${a.top1}`);
+  assert.ok(a.exact!.top1 >= 0.99, `top-1 agreement with the exact reference ${a.exact!.top1}`);
+  assert.ok(a.exact!.maxAbsLogProb <= 1e-3, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
+});

@@ -55,6 +55,9 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   const granite = of('granite');
   assert.deepEqual([granite.ropeStyle, granite.embeddingScale, granite.residualScale, granite.attentionScale, granite.logitScale], ['normal', 12, 0.22, 0.015625, 0.125]);
   assert.deepEqual([of('llama').residualScale, of('llama').attentionScale, of('llama').logitScale], [1, 1 / Math.sqrt(32), 1]);
+  // StableLM: LayerNorm (its eps key), SwiGLU, NeoX rope on rope.dimension_count of each head's dims.
+  const slm = of('stablelm', { nRot: 8 });
+  assert.deepEqual([slm.norm, slm.ffn, slm.ropeStyle, slm.headDim, slm.nRot, slm.normEps], ['layer', 'swiglu', 'neox', 32, 8, 1e-5]);
   // 0 is no scaling, as in llama.cpp; a logit_scale of 0 is a damaged file; no rope is not something we run.
   const g0 = configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.residual_scale': 0, 'granite.attention.scale': 0 }), 300);
   assert.deepEqual([g0.residualScale, g0.attentionScale], [1, 1 / Math.sqrt(32)]);
@@ -63,5 +66,5 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.rope.scaling.finetuned': false }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /attention without rope/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, starcoder2, gemma, granite\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, starcoder2, gemma, stablelm, granite\)/.test(e.message));
 });
