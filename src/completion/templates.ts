@@ -124,9 +124,10 @@ const templates: Record<TemplateName, FimTemplate> = {
       return out;
     },
   },
-  // (files as comments, each ended by <|file_separator|>)<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>M. Google documents
-  // the FIM tokens and that the file separator is for multi-file contexts, not a layout for them; a file
-  // separator ends each file here, where a model that packs files would emit it (and where we stop it).
+  // (files as comments, each ended by <|file_separator|>)<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>M.
+  // Google documents the FIM tokens and that the file separator is for multi-file contexts, not a layout
+  // for them; a file separator ends each file here, where a model that packs files would emit it (and
+  // where we stop it).
   codegemma: {
     name: 'codegemma',
     requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }, CODEGEMMA_FILE_SEPARATOR],

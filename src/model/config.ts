@@ -1,5 +1,5 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite/StableLM-family decoder, read from GGUF metadata (llama.cpp's
-// key names), and what sets the architectures apart (ARCHITECTURES).
+// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite/StableLM-family decoder, read from GGUF
+// metadata (llama.cpp's key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
@@ -40,7 +40,7 @@ export interface ArchitectureTraits {
 const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
 
 /**
- * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3,starcoder2,gemma}.cpp): llama adds any of
+ * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3,starcoder2,gemma,granite,stablelm}.cpp): llama adds any of
  * seven biases (none of the common models has one); qwen2 has q|k|v biases (its real files all do) and qwen3
  * none, but both loaders take q|k|v biases when present; qwen3 normalises each head of q and k; starcoder2
  * has LayerNorms with biases, a GELU FFN without a gate, and biases on the attention output and the FFN;
@@ -77,7 +77,7 @@ export interface ModelConfig {
   vocabSize: number;
   contextLength: number;
   ropeTheta: number;
-  /** 'normal' rotates adjacent pairs (llama); 'neox' rotates (i, i + nRot/2) (qwen2, qwen3, starcoder2, gemma). */
+  /** 'normal' rotates adjacent pairs (llama, granite); 'neox' rotates (i, i + nRot/2) (qwen2, qwen3, starcoder2, gemma, stablelm). */
   ropeStyle: 'normal' | 'neox';
   /** Long-context rope scaling (linear, YaRN), as llama.cpp reads it; per-frequency factors are a tensor (weights.ts). */
   ropeScaling: RopeScaling;

@@ -1,9 +1,11 @@
-// The Llama/Qwen2/Qwen3/StarCoder2/Gemma decoder as a sequence of prepared GPU dispatches. One forward pass runs a batch of
-// T tokens of one sequence at consecutive positions (T = 1: decode; T = k+1: verification of a draft;
-// larger: prefill) through every layer in one command encoder and one submit, writing their K/V into
-// the paged cache, and returns the argmax ids and/or logits of the last `logitRows` positions.
+// The Llama-family decoder (ARCHITECTURES in config.ts) as a sequence of prepared GPU dispatches. One forward
+// pass runs a batch of T tokens of one sequence at consecutive positions (T = 1: decode; T = k+1:
+// verification of a draft; larger: prefill) through every layer in one command encoder and one submit,
+// writing their K/V into the paged cache, and returns the argmax ids and/or logits of the last `logitRows`
+// positions.
 //
-// Per layer (x is the residual stream [T][d]; norm is RMSNorm, or LayerNorm with a bias for starcoder2):
+// Per layer (x is the residual stream [T][d]; norm is RMSNorm, or LayerNorm with a bias for starcoder2 and
+// stablelm):
 //   h = norm(x) · attn_norm;  qkv = h Wqkvᵀ (+ b);  [qwen3: rmsnorm each head of q, k];  rope q,k;
 //   k,v → cache;  a = attention(q, cache)
 //   x += a Woᵀ (+ b);  h = norm(x) · ffn_norm;  [g|u] = h Wguᵀ;  x += (silu(g) u) Wdownᵀ

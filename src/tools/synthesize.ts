@@ -1,5 +1,5 @@
-// Random-weight Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite/StableLM GGUFs for tests and benchmarks, any size, written tensor by tensor in
-// chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
+// Random-weight Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite/StableLM GGUFs for tests and benchmarks, any size,
+// written tensor by tensor in chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
 // residual stream does not grow with depth; norm weights are 1 +- 0.1; qwen2 biases are F32, small.
