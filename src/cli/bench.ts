@@ -274,14 +274,16 @@ async function benchPrefill(model: LlamaModel, prompt: number[], runs: number, c
 
 function weightCount(model: LlamaModel): number {
   const c = model.config;
-  const perLayer = c.dModel * (c.nHeads + 2 * c.nKvHeads) * c.headDim + c.nHeads * c.headDim * c.dModel + 3 * c.dModel * c.ffnDim;
+  // A token runs the router and `used` experts of a mixture.
+  const ffn = c.experts ? c.dModel * c.experts.count + 3 * c.dModel * c.experts.ffnDim * c.experts.used : 3 * c.dModel * c.ffnDim;
+  const perLayer = c.dModel * (c.nHeads + 2 * c.nKvHeads) * c.headDim + c.nHeads * c.headDim * c.dModel + ffn;
   return c.nLayers * perLayer + c.vocabSize * c.dModel;
 }
 
 /** Per kernel group: time per forward pass, and for matmuls the weight bytes read per second. */
 function reportKernels(model: LlamaModel, timings: KernelTiming[], bw: BandwidthResult | undefined, common: Record<string, unknown>, batch: number): void {
   const w = model.weights;
-  const bytes = (l: Linear) => l.parts.reduce((s, p) => s + p.matrix.bytes, 0);
+  const bytes = (l: Linear | null) => (l ? l.parts.reduce((s, p) => s + p.matrix.bytes, 0) : 0);
   const matmulBytes: Record<string, number> = {
     'matmul.qkv': w.layers.reduce((s, L) => s + bytes(L.qkv), 0),
     'matmul.attn_out': w.layers.reduce((s, L) => s + bytes(L.attnOut), 0),

@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite/StableLM-family decoder, read from GGUF
+// Hyper-parameters of a Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder2/Gemma/Granite/StableLM-family decoder, read from GGUF
 // metadata (llama.cpp's key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma' | 'granite' | 'stablelm';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder2' | 'gemma' | 'granite' | 'stablelm';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -35,6 +35,8 @@ export interface ArchitectureTraits {
   requiredBiases: readonly string[];
   /** Llama 3's per-frequency rope divisors (`rope_freqs.weight`) are read when present. */
   ropeFreqs: boolean;
+  /** Every layer's FFN is a mixture of SwiGLU experts (qwen3moe; MixtureOfExperts). */
+  experts: boolean;
 }
 
 const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
@@ -48,18 +50,20 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * output head (its converter stores RMSNorm weights as 1 + w, so the norms are plain RMSNorms); granite
  * (Granite 3.x dense) is llama with four scalars and the same optional biases; stablelm (Stable Code 3B,
  * StableLM 2 1.6B) has LayerNorms with biases, a SwiGLU FFN, optional q|k|v biases and NeoX rope on part of
- * each head (weights.ts refuses its parallel-residual variant, StableLM 2 12B).
+ * each head (weights.ts refuses its parallel-residual variant, StableLM 2 12B); qwen3moe (Qwen3-Coder
+ * 30B-A3B) is qwen3 with a mixture of SwiGLU experts for every FFN (src/models/qwen3moe.cpp).
  */
 const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
 export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
-  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true },
-  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
-  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
-  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false },
-  gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
-  stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false },
-  granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true },
+  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, experts: false },
+  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: false },
+  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: false },
+  qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: true },
+  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, experts: false },
+  gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: false },
+  stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: false },
+  granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, experts: false },
 };
 
 export interface ModelConfig {
@@ -98,7 +102,24 @@ export interface ModelConfig {
   attentionScale: number;
   /** What the logits are multiplied by: 1 / granite's logit_scale in f32, else 1. */
   logitScale: number;
+  /** The FFN's experts (qwen3moe), or null for a dense FFN of ffnDim. */
+  experts: MixtureOfExperts | null;
 }
+
+/**
+ * A mixture-of-experts FFN as llama.cpp's build_moe_ffn runs it for qwen3moe: router logits h · Wrᵀ
+ * ([count]), their softmax, the `used` most probable experts (in descending order), their probabilities
+ * divided by their sum (clamped to >= 6.1e-5), and out = Σ_j w_j · down_j(silu(gate_j h) · up_j h) in that
+ * order. Each expert is a SwiGLU FFN of ffnDim.
+ */
+export interface MixtureOfExperts {
+  count: number;
+  used: number;
+  ffnDim: number;
+}
+
+/** The most experts a layer may have (the route kernel keeps one bit per expert in 16 words). */
+export const MAX_EXPERTS = 512;
 
 export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?: string): ModelConfig {
   const archName = metaString(meta, 'general.architecture', { file });
@@ -111,9 +132,7 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
   const nKvHeads = metaU32(meta, k('attention.head_count_kv'), { default: nHeads, file });
   if (nHeads === 0) throw new UnsupportedModelError('head_count 0');
   if (nKvHeads === 0 || nHeads % nKvHeads !== 0) throw new UnsupportedModelError(`head_count ${nHeads} is not a multiple of head_count_kv ${nKvHeads}`);
-  // Mixtral-style files are 'llama' too; their experts are tensors the dense forward pass would not read.
-  const experts = metaU32(meta, k('expert_count'), { default: 0, file });
-  if (experts > 0) throw new UnsupportedModelError(`a mixture of experts (${experts} experts per layer); Tandem runs dense models`);
+  const experts = expertsOf(meta, archName, traits, file);
   // Heads are d / head_count wide unless key_length says otherwise (Qwen3: 128 on d 1024 with 16 heads).
   if (meta.get(k('attention.key_length')) === undefined && dModel % nHeads !== 0) {
     throw new UnsupportedModelError(`embedding_length ${dModel} is not a multiple of head_count ${nHeads}, and no attention.key_length`);
@@ -136,7 +155,8 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     nKvHeads,
     headDim,
     nRot,
-    ffnDim: metaU32(meta, k('feed_forward_length'), { file }),
+    // Qwen3-MoE files have a (dense-equivalent, unused) feed_forward_length too; llama.cpp does not require it there.
+    ffnDim: metaU32(meta, k('feed_forward_length'), { file, ...(experts ? { default: experts.ffnDim * experts.used } : {}) }),
     vocabSize,
     contextLength,
     ropeTheta: metaF32(meta, k('rope.freq_base'), { default: 10000, file }),
@@ -148,7 +168,27 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     norm: traits.norm,
     ffn: traits.ffn,
     ...scalarsOf(meta, archName, traits, dModel, headDim, file),
+    experts,
   };
+}
+
+/** The experts of a qwen3moe file (null for dense architectures, which refuse an expert_count). */
+function expertsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTraits, file?: string): MixtureOfExperts | null {
+  const k = (s: string) => archKey(archName, s);
+  const count = metaU32(meta, k('expert_count'), { default: 0, file });
+  if (!traits.experts) {
+    // Mixtral-style files are 'llama' too; their experts are tensors the dense forward pass would not read.
+    if (count > 0) throw new UnsupportedModelError(`a ${archName} mixture of experts (${count} experts per layer); Tandem runs experts for qwen3moe only`);
+    return null;
+  }
+  const used = metaU32(meta, k('expert_used_count'), { file });
+  if (count < 1 || used < 1 || used > count) throw new ModelFormatError(k('expert_used_count'), `${used} of ${count} experts`, file);
+  if (count > MAX_EXPERTS) throw new UnsupportedModelError(`${count} experts per layer (at most ${MAX_EXPERTS})`);
+  // llama.cpp's qwen3moe graph routes by softmax and reads neither expert_gating_func nor expert_weights_scale.
+  // As llama.cpp: without expert_feed_forward_length, an expert is feed_forward_length / used wide.
+  const ffnDim = metaU32(meta, k('expert_feed_forward_length'), { default: 0, file }) || Math.floor(metaU32(meta, k('feed_forward_length'), { file }) / used);
+  if (ffnDim < 1) throw new ModelFormatError(k('expert_feed_forward_length'), `${ffnDim}`, file);
+  return { count, used, ffnDim };
 }
 
 /** The embedding, residual, attention and logit scales (ModelConfig), as llama.cpp's graphs apply them. */

@@ -27,10 +27,11 @@ import { LayerNormOp } from '../ops/layerNorm';
 import { ARGMAX_ROW_BYTES, ArgmaxOp, splitArgmaxRows } from '../ops/argmax';
 import { AttentionOp, attentionSplits } from '../ops/attention';
 import { HeadNormOp } from '../ops/headNorm';
+import { ExpertFfnOp } from '../ops/experts';
 import { KvBuffers, type KvType } from '../kvcache/kvBuffers';
 import { windowStart, type Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
-import type { Linear, ModelWeights } from './weights';
+import type { LayerWeights, Linear, ModelWeights } from './weights';
 import { ropeTable } from './rope';
 import { MAX_CHAIN_STEPS, type WorkspacePlan } from './workspace';
 import type { GpuProfiler } from '../gpu/profiler';
@@ -56,6 +57,21 @@ export const WINDOW_SLACK_TOKENS = 32;
 
 /** The profiler's name for each FFN activation's dispatch. */
 const ACTIVATION_GROUP: Record<ModelConfig['ffn'], string> = { swiglu: 'silu_mul', geglu: 'geglu', gelu: 'gelu' };
+
+/** A dense FFN: [gate | up] (or up), the activation, down (which adds to x). */
+interface DenseFfn {
+  kind: 'dense';
+  gateUp: MatmulOp[];
+  activation: SiluMulOp | GeluOp;
+  down: MatmulOp[];
+}
+
+/** A mixture of experts: the router's matmul, then ExpertFfnOp (which adds to x). */
+interface ExpertFfn {
+  kind: 'experts';
+  router: MatmulOp[];
+  experts: ExpertFfnOp;
+}
 
 /** A per-row norm of the residual stream: RMSNorm or LayerNorm. */
 type RowNorm = Pick<RmsNormOp, 'encode'>;
@@ -147,9 +163,10 @@ export interface ForwardResult {
 export class LlamaModel {
   private readonly ctx: OpContext;
   readonly kv: KvBuffers;
-  private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials', GPUBuffer>;
+  private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials'
+    | 'routerLogits' | 'routes' | 'expertGateUp' | 'expertOut', GPUBuffer>;
   private readonly embed: EmbedOp;
-  private readonly layers: { attnNorm: RowNorm; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RowNorm; gateUp: MatmulOp[]; activation: SiluMulOp | GeluOp; down: MatmulOp[] }[] = [];
+  private readonly layers: { attnNorm: RowNorm; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RowNorm; ffn: DenseFfn | ExpertFfn }[] = [];
   private readonly finalNorm: RowNorm;
   private readonly head: MatmulOp;
   private readonly headDecode: MatmulOp;
@@ -206,8 +223,13 @@ export class LlamaModel {
       h: own.storage(size.h, 'h'),
       qkv: own.storage(size.qkv, 'qkv'),
       attn: own.storage(size.attn, 'attn'),
-      gateUp: own.storage(size.gateUp, 'gateUp'),
-      ffn: own.storage(size.ffn, 'ffn'),
+      // The FFN's buffers: a dense model's or an expert model's (the other's are 0 bytes in the plan; 16 here).
+      gateUp: own.storage(Math.max(16, size.gateUp), 'gateUp'),
+      ffn: own.storage(Math.max(16, size.ffn), 'ffn'),
+      routerLogits: own.storage(Math.max(16, size.routerLogits), 'router.logits'),
+      routes: own.storage(Math.max(16, size.routes), 'routes'),
+      expertGateUp: own.storage(Math.max(16, size.expertGateUp), 'experts.gateUp'),
+      expertOut: own.storage(Math.max(16, size.expertOut), 'experts.out'),
       final: own.storage(size.final, 'final'),
       logits: own.storage(size.logits, 'logits'),
       ids: own.storage(size.ids, 'ids'),
@@ -236,6 +258,20 @@ export class LlamaModel {
     // The FFN's activation between gate|up and down; a decode down projection computes a gated one itself.
     const activation = () => (c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn) : new GeluOp(this.ctx, c.ffnDim, b.gateUp, b.ffn, c.ffn === 'geglu'));
     const fusedActivation: MatmulArgs['fusedInput'] = c.ffn === 'gelu' ? undefined : { mode: c.ffn, x: b.gateUp };
+    const ffnOf = (L: LayerWeights, l: number): DenseFfn | ExpertFfn => {
+      if (L.experts) {
+        const { router, ...matrices } = L.experts;
+        const buffers = { h: b.h, x: b.x, logits: b.routerLogits, routes: b.routes, gateUp: b.expertGateUp, out: b.expertOut };
+        return { kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`) };
+      }
+      if (!L.gateUp || !L.down) throw new RangeError(`layer ${l}: neither a dense FFN nor experts`);
+      return {
+        kind: 'dense',
+        gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`, fuseNorm(L.ffnNorm)),
+        activation: activation(),
+        down: linear(L.down, b.ffn, b.x, true, `down${l}`, fusedActivation),
+      };
+    };
     weights.layers.forEach((L, l) => {
       this.layers.push({
         attnNorm: rowNorm(L.attnNorm, L.attnNormBias, b.h, `attn_norm${l}`),
@@ -250,9 +286,7 @@ export class LlamaModel {
         attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`,
           this.splitKeys > 0 ? { mode: 'combine', x: b.attn, partials: b.partials, nHeads: c.nHeads, headDim: c.headDim } : undefined),
         ffnNorm: rowNorm(L.ffnNorm, L.ffnNormBias, b.h, `ffn_norm${l}`),
-        gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`, fuseNorm(L.ffnNorm)),
-        activation: activation(),
-        down: linear(L.down, b.ffn, b.x, true, `down${l}`, fusedActivation),
+        ffn: ffnOf(L, l),
       });
     });
     this.finalNorm = rowNorm(weights.outputNorm, weights.outputNormBias, b.final, 'output_norm', true);
@@ -487,10 +521,18 @@ export class LlamaModel {
       if (headNorm) group('head_norm', (p) => headNorm.encode(p, T));
       group('attention', (p) => L.attention.encode(p, T, splits, fused(L.attnOut)));
       group('matmul.attn_out', (p) => L.attnOut.forEach((op) => op.encode(p, T, kernelTokens)));
-      if (!fused(L.gateUp)) group(norm, (p) => L.ffnNorm.encode(p, T));
-      group('matmul.gate_up', (p) => L.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
-      if (!fused(L.down)) group(ACTIVATION_GROUP[c.ffn], (p) => L.activation.encode(p, T));
-      group('matmul.down', (p) => L.down.forEach((op) => op.encode(p, T, kernelTokens)));
+      const ffn = L.ffn;
+      if (ffn.kind === 'experts') {
+        // The router and the experts both read h, so the norm is never fused into a matvec here.
+        group(norm, (p) => L.ffnNorm.encode(p, T));
+        group('matmul.router', (p) => ffn.router.forEach((op) => op.encode(p, T, kernelTokens)));
+        ffn.experts.encode(group, T);
+        continue;
+      }
+      if (!fused(ffn.gateUp)) group(norm, (p) => L.ffnNorm.encode(p, T));
+      group('matmul.gate_up', (p) => ffn.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
+      if (!fused(ffn.down)) group(ACTIVATION_GROUP[c.ffn], (p) => ffn.activation.encode(p, T));
+      group('matmul.down', (p) => ffn.down.forEach((op) => op.encode(p, T, kernelTokens)));
     }
     if (logitRows > 0) {
       if (fused([this.headDecode])) {

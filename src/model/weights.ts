@@ -3,17 +3,17 @@
 // output row (q|k|v, gate|up) are concatenated into one matrix at upload when their types agree, so
 // each is a single matmul. Norm weights and biases are f32.
 
-import { ModelFormatError, UnsupportedModelError, UnsupportedQuantError } from '../common/errors';
+import { ModelFormatError, OutOfMemoryError, UnsupportedModelError, UnsupportedQuantError } from '../common/errors';
 import type { BufferOwner } from '../gpu/buffers';
 import { uploadMatrix, type GpuMatrix, type RowSource } from '../gpu/matrix';
 import { allSettledOrThrow, UploadQueue } from '../gpu/uploadQueue';
 import { readTensorBytes } from '../loaders/gguf/reader';
 import { GgmlType, type GgufFile, type GgufTensorInfo } from '../loaders/gguf/types';
 import { dequantizeTensor } from '../loaders/quant/tensor';
-import { DTYPE_OF_GGML, ggufRowBytes, type WeightDtype } from '../loaders/repack';
+import { DTYPE_OF_GGML, ggufRowBytes, gpuRowBytes, type WeightDtype } from '../loaders/repack';
 import { sharedRepackPool, type RepackPool } from '../loaders/repackPool';
 import { ggmlRowBytes, requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
-import { ARCHITECTURES, type ModelConfig } from './config';
+import { ARCHITECTURES, type MixtureOfExperts, type ModelConfig } from './config';
 
 /** Several matrices writing side by side into one output row (one part when they could be fused). */
 export interface Linear {
@@ -35,9 +35,29 @@ export interface LayerWeights {
   attnOut: Linear;
   ffnNorm: GPUBuffer;
   ffnNormBias: GPUBuffer | null;
-  /** [gate | up] (SwiGLU), or up alone (GELU). */
-  gateUp: Linear;
-  down: Linear;
+  /** [gate | up] (SwiGLU), or up alone (GELU); null where the layer's FFN is `experts`. */
+  gateUp: Linear | null;
+  down: Linear | null;
+  /** qwen3moe: the router and the experts (see MixtureOfExperts); null for a dense FFN. */
+  experts: ExpertWeights | null;
+}
+
+/**
+ * A layer's experts. Each matrix holds all E experts back to back as in the GGUF (ffn_gate_exps
+ * [d, ffnDim, E] in ggml's order is E matrices of [ffnDim][d]): expert e's rows start at e · rowsPerExpert,
+ * and a chunk of the matrix holds whole experts (expertsPerChunk of them).
+ */
+export interface ExpertWeights {
+  /** ffn_gate_inp: [E][d], the router's logits. */
+  router: Linear;
+  gate: ExpertMatrix;
+  up: ExpertMatrix;
+  down: ExpertMatrix;
+}
+
+export interface ExpertMatrix {
+  matrix: GpuMatrix;
+  rowsPerExpert: number;
 }
 
 export interface ModelWeights {
@@ -146,8 +166,8 @@ export async function loadWeights(
     queue.fail(e);
     throw e;
   });
-  const upload = (dtype: WeightDtype, rows: number, cols: number, read: RowSource, label: string) =>
-    uploadMatrix(owner, dtype, rows, cols, read, label, undefined, { queue });
+  const upload = (dtype: WeightDtype, rows: number, cols: number, read: RowSource, label: string, maxChunkBytes?: number) =>
+    uploadMatrix(owner, dtype, rows, cols, read, label, maxChunkBytes, { queue });
 
   const vector = async (name: string, len: number): Promise<GPUBuffer> => {
     const t = tensors.get(name, [len]);
@@ -190,6 +210,18 @@ export async function loadWeights(
     return { parts, inDim, outDim, bias: null };
   };
 
+  /** E experts' matrices of [rows][cols] (ggml dims [cols, rows, E]), chunked at expert boundaries. */
+  const expertMatrix = async (name: string, rows: number, cols: number, count: number): Promise<ExpertMatrix> => {
+    const info = tensors.get(name, [cols, rows, count]);
+    const src = rowSource(file, info, cols, requantize, repackPool);
+    const limit = Math.min(owner.device.limits.maxStorageBufferBindingSize, owner.device.limits.maxBufferSize);
+    const expertBytes = rows * gpuRowBytes(src.dtype, cols).data;
+    if (expertBytes > limit) throw new OutOfMemoryError(`${name}: one expert (${expertBytes} bytes) exceeds the binding size limit`);
+    const matrix = await upload(src.dtype, rows * count, cols, src.read, name, Math.floor(limit / expertBytes) * expertBytes);
+    progress(info.byteSize);
+    return { matrix, rowsPerExpert: rows };
+  };
+
   const c = cfg;
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
@@ -200,11 +232,7 @@ export async function loadWeights(
     qkv.bias = await biasOf(p, ['attn_q', 'attn_k', 'attn_v'], [qDim, kvDim, kvDim], `${p}qkv.bias`);
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
     attnOut.bias = await biasOf(p, ['attn_output'], [c.dModel], `${p}attn_output.bias`);
-    const ffnIn = c.ffn === 'gelu' ? ['ffn_up'] : ['ffn_gate', 'ffn_up'];  // [gate | up] for the gated FFNs
-    const gateUp = await matrix(ffnIn.map((m) => `${p}${m}.weight`), c.dModel, ffnIn.map(() => c.ffnDim), `${p}gate_up`);
-    gateUp.bias = await biasOf(p, ffnIn, ffnIn.map(() => c.ffnDim), `${p}gate_up.bias`);
-    const down = await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`);
-    down.bias = await biasOf(p, ['ffn_down'], [c.dModel], `${p}ffn_down.bias`);
+    const ffn = c.experts ? { gateUp: null, down: null, experts: await expertsOf(p, c.experts) } : { ...await denseFfn(p), experts: null };
     const layerNorm = c.norm === 'layer';
     return {
       attnNorm: await vector(`${p}attn_norm.weight`, c.dModel),
@@ -215,10 +243,25 @@ export async function loadWeights(
       attnOut,
       ffnNorm: await vector(`${p}ffn_norm.weight`, c.dModel),
       ffnNormBias: layerNorm ? await vector(`${p}ffn_norm.bias`, c.dModel) : null,
-      gateUp,
-      down,
+      ...ffn,
     };
   };
+
+  const denseFfn = async (p: string): Promise<{ gateUp: Linear; down: Linear }> => {
+    const ffnIn = c.ffn === 'gelu' ? ['ffn_up'] : ['ffn_gate', 'ffn_up'];  // [gate | up] for the gated FFNs
+    const gateUp = await matrix(ffnIn.map((m) => `${p}${m}.weight`), c.dModel, ffnIn.map(() => c.ffnDim), `${p}gate_up`);
+    gateUp.bias = await biasOf(p, ffnIn, ffnIn.map(() => c.ffnDim), `${p}gate_up.bias`);
+    const down = await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`);
+    down.bias = await biasOf(p, ['ffn_down'], [c.dModel], `${p}ffn_down.bias`);
+    return { gateUp, down };
+  };
+
+  const expertsOf = async (p: string, moe: MixtureOfExperts): Promise<ExpertWeights> => ({
+    router: await matrix([`${p}ffn_gate_inp.weight`], c.dModel, [moe.count], `${p}ffn_gate_inp`),
+    gate: await expertMatrix(`${p}ffn_gate_exps.weight`, moe.ffnDim, c.dModel, moe.count),
+    up: await expertMatrix(`${p}ffn_up_exps.weight`, moe.ffnDim, c.dModel, moe.count),
+    down: await expertMatrix(`${p}ffn_down_exps.weight`, c.dModel, moe.ffnDim, moe.count),
+  });
 
   /**
    * One bias for a Linear whose output is the parts `parts` (`attn_q`, ...) of layer prefix `p` one after
@@ -264,14 +307,17 @@ export async function loadWeights(
   const loadedLayers = await Promise.all(layers);
   const output = outputHead ? (await outputHead).parts[0].matrix : tokenEmbedding;
 
-  const linearBytes = (lin: Linear) => lin.parts.reduce((s, p) => s + p.matrix.bytes, 0);
-  const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down), 0) + output.bytes;
+  const linearBytes = (lin: Linear | null) => (lin ? lin.parts.reduce((s, p) => s + p.matrix.bytes, 0) : 0);
+  // A token reads `used` of each layer's experts.
+  const expertBytes = (x: ExpertWeights | null) => (x ? linearBytes(x.router) + (x.gate.matrix.bytes + x.up.matrix.bytes + x.down.matrix.bytes) * (c.experts!.used / c.experts!.count) : 0);
+  const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down) + expertBytes(L.experts), 0) + output.bytes;
   return { tokenEmbedding, layers: loadedLayers, outputNorm: await outputNorm, outputNormBias: await outputNormBias, output, bytesPerToken, ropeFreqFactors: await freqFactors };
 }
 
 const ROPE_FREQS = 'rope_freqs.weight';
 
-const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_up', 'ffn_down'];
+const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm'];
+const EXPERT_MATRICES = ['ffn_gate_inp', 'ffn_gate_exps', 'ffn_up_exps', 'ffn_down_exps'];
 const QK_NORMS = ['attn_q_norm', 'attn_k_norm'];
 
 /**
@@ -303,14 +349,15 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   const read = new Set(['token_embd.weight', 'output_norm.weight', ...(traits.tiedOutput ? [] : ['output.weight']), ...(layerNorm ? ['output_norm.bias'] : [])]);
   if (traits.ropeFreqs) read.add(ROPE_FREQS);
   for (let l = 0; l < cfg.nLayers; l++) {
-    const weights = [...LAYER_MATRICES, ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : []), ...(cfg.qkNorm ? QK_NORMS : [])];
+    const ffn = cfg.experts ? EXPERT_MATRICES : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : [])];
+    const weights = [...LAYER_MATRICES, ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
     for (const m of [...traits.optionalBiases, ...traits.requiredBiases, ...(layerNorm ? ['attn_norm', 'ffn_norm'] : [])]) read.add(`blk.${l}.${m}.bias`);
   }
   const extra = file.tensors.find((t) => !read.has(t.name));
   if (!extra) return;
   const n = extra.name;
-  const what = /_exps\.|ffn_gate_inp/.test(n) ? ' (mixture of experts)' : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)'
+  const what = /_exps\.|ffn_gate_inp/.test(n) ? (cfg.experts ? ' (an expert tensor qwen3moe does not have)' : ' (mixture of experts)') : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)'
     : /attn_[qk]_norm/.test(n) ? ' (a per-head q/k norm, which qwen3 has)' : n === 'output.weight' ? ' (an output head of its own; this architecture ties it to the embedding)' : '';
   throw new UnsupportedModelError(`tensor ${n}${what}: Tandem's ${cfg.architecture} forward pass does not read it, and would give other results than the model's`);
 }

@@ -11,6 +11,7 @@ import type { ModelConfig } from './config';
 import { ARGMAX_ROW_BYTES } from '../ops/argmax';
 import { SPLIT_ATTENTION_MAX_TOKENS } from '../ops/attention';
 import { UsageError } from '../common/errors';
+import { ROUTE_BYTES } from '../ops/experts';
 
 /** Default ModelRuntimeOptions.maxLogitRows: a draft of 16 tokens and the bonus row (speculative.ts). */
 export const DEFAULT_MAX_LOGIT_ROWS = 17;
@@ -23,7 +24,8 @@ export function logitRowsForDraft(draftLength: number | 'auto' | undefined): num
 /** Most passes one decodeChain runs (a draft's longest proposal is 16 tokens; 64 leaves room). */
 export const MAX_CHAIN_STEPS = 64;
 
-export type WorkspaceBuffer = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials' | 'chainIds';
+export type WorkspaceBuffer = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials' | 'chainIds'
+  | 'routerLogits' | 'routes' | 'expertGateUp' | 'expertOut';
 export type WorkspaceReadback = 'ids' | 'chain' | 'logits';
 
 export interface WorkspacePlan {
@@ -77,8 +79,9 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
     h: T * c.dModel * f32,
     qkv: T * (c.nHeads + 2 * c.nKvHeads) * c.headDim * f32,
     attn: T * c.nHeads * c.headDim * f32,
-    gateUp: T * 2 * c.ffnDim * f32,
-    ffn: T * c.ffnDim * f32,
+    // A dense FFN's [T][gate | up] and its activation (none with experts).
+    gateUp: c.experts ? 0 : T * 2 * c.ffnDim * f32,
+    ffn: c.experts ? 0 : T * c.ffnDim * f32,
     final: maxLogitRows * c.dModel * f32,
     logits: maxLogitRows * c.vocabSize * f32,
     // [rows][id, p]: the argmax op's output.
@@ -90,6 +93,11 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
     partials: splitTokens * partialsPerToken,
     // [MAX_CHAIN_STEPS][id, p]: decodeChain's argmax rows, read back once per chain.
     chainIds: MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES,
+    // Experts (ops/experts.ts): [T][E] router logits, [T·k][id, w] routes, [T·k][2 F] gate | up, [T·k][d] outputs.
+    routerLogits: c.experts ? T * c.experts.count * f32 : 0,
+    routes: c.experts ? T * c.experts.used * ROUTE_BYTES : 0,
+    expertGateUp: c.experts ? T * c.experts.used * 2 * c.experts.ffnDim * f32 : 0,
+    expertOut: c.experts ? T * c.experts.used * c.dModel * f32 : 0,
   };
   const readback: Record<WorkspaceReadback, number> = { ids: storage.ids, chain: storage.chainIds, logits: storage.logits };
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);

@@ -49,7 +49,7 @@ export const DTYPE_WGSL: Record<WeightDtype, string> = {
   iq4_nl: iq4Wgsl + iq4nlWgsl, iq4_xs: iq4Wgsl + iq4xsWgsl,
 };
 /** dot_chunk_x(n, c) per dtype, for kernels that define x4(i) (the split-K matvec). */
-const DTYPE_DOT_WGSL: Record<WeightDtype, string> = {
+export const DTYPE_DOT_WGSL: Record<WeightDtype, string> = {
   f32: f32DotWgsl, f16: f16DotWgsl, q8_0: q8DotWgsl, q4_0: q4DotWgsl, q4_1: q41DotWgsl, q5_0: q50DotWgsl, q5_1: q51DotWgsl, q2_k: q2kDotWgsl, q3_k: q3kDotWgsl, q4_k: q4kDotWgsl, q5_k: q5kDotWgsl, q6_k: q6kDotWgsl, iq4_nl: iq4DotWgsl, iq4_xs: iq4DotWgsl,
 };
 

@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen3/StarCoder2/Gemma/Granite/StableLM GGUFs for tests and benchmarks, any size,
+// Random-weight Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder2/Gemma/Granite/StableLM GGUFs for tests and benchmarks, any size,
 // written tensor by tensor in chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -13,6 +13,8 @@
 // granite writes its four scalars (graniteScales, default GRANITE_SCALES) and divides its embedding rows
 // by embedding_scale, so the scaled rows have std 1 too. stablelm has starcoder2's LayerNorms (its biases
 // too) with llama's gated FFN and no other biases; `nRot` rotates part of each head, as Stable Code does.
+// qwen3moe is qwen3 with `experts` SwiGLU experts per layer: an F32 router (std routerScale/sqrt(d), default
+// 4, so a token's routing is not a near-tie) and expert matrices [E][rows][cols] drawn as the dense ones.
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -26,7 +28,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen3' | 'starcoder2' | 'gemma' | 'granite' | 'stablelm';
+  arch: 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder2' | 'gemma' | 'granite' | 'stablelm';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -59,6 +61,8 @@ export interface SyntheticSpec {
   llama3Rope?: Llama3RopeSpec;
   /** granite only: its embedding, residual, attention and logit scales (default GRANITE_SCALES). */
   graniteScales?: GraniteScales;
+  /** qwen3moe only (and required there): experts per layer, experts per token, and each expert's FFN width. */
+  experts?: { count: number; used: number; ffnDim: number; routerScale?: number };
 }
 
 export interface GraniteScales {
@@ -113,6 +117,8 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.llama3Rope && s.arch !== 'llama') throw new RangeError('spec.llama3Rope: llama.cpp reads rope_freqs for llama models only');
   if (s.arch === 'gemma' && !s.tiedEmbedding) throw new RangeError('spec.tiedEmbedding: gemma always ties its output head (llama.cpp refuses an output.weight there)');
   if (s.graniteScales && s.arch !== 'granite') throw new RangeError('spec.graniteScales: for granite models only');
+  if (!!s.experts !== (s.arch === 'qwen3moe')) throw new RangeError('spec.experts: required for qwen3moe, and for qwen3moe only');
+  if (s.experts && !(s.experts.used >= 1 && s.experts.used <= s.experts.count && s.experts.ffnDim >= 1)) throw new RangeError('spec.experts: used must be 1..count, ffnDim positive');
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
 
@@ -148,7 +154,8 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
     random(name, [cols, rows], tensorType(weightType, name, cols, shape), scale / Math.sqrt(cols));
   const norm = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.1 / Math.sqrt(3), 1);
   const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
-  const qkScale = arch === 'qwen3' ? 4 : 1;
+  const qkNorm = ARCHITECTURES[arch].qkNorm;
+  const qkScale = qkNorm ? 4 : 1;
   const starcoder2 = arch === 'starcoder2';
   const layerNorm = ARCHITECTURES[arch].norm === 'layer';
   // LayerNorm's weight and bias, or RMSNorm's weight.
@@ -178,12 +185,22 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
       bias(`blk.${l}.attn_k.bias`, kvDim);
       bias(`blk.${l}.attn_v.bias`, kvDim);
     }
-    if (arch === 'qwen3') {
+    if (qkNorm) {
       random(`blk.${l}.attn_q_norm.weight`, [headDim], GgmlType.F32, 0.5 / Math.sqrt(3), 1);
       random(`blk.${l}.attn_k_norm.weight`, [headDim], GgmlType.F32, 0.5 / Math.sqrt(3), 1);
     }
     projection(`blk.${l}.attn_output`, dModel, qDim, residualScale);
     rowNorm(`blk.${l}.ffn_norm`, dModel);
+    const x = spec.experts;
+    if (x) {
+      random(`blk.${l}.ffn_gate_inp.weight`, [dModel, x.count], GgmlType.F32, (x.routerScale ?? 4) / Math.sqrt(dModel));
+      // E matrices of [rows][cols] back to back: ggml dims [cols, rows, E].
+      const experts = (name: string, rows: number, cols: number, scale = 1) => random(name, [cols, rows, x.count], tensorType(weightType, name, cols, shape), scale / Math.sqrt(cols));
+      experts(`blk.${l}.ffn_gate_exps.weight`, x.ffnDim, dModel);
+      experts(`blk.${l}.ffn_up_exps.weight`, x.ffnDim, dModel);
+      experts(`blk.${l}.ffn_down_exps.weight`, dModel, x.ffnDim, residualScale);
+      continue;
+    }
     if (ARCHITECTURES[arch].ffn !== 'gelu') matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
     projection(`blk.${l}.ffn_up`, ffnDim, dModel);
     projection(`blk.${l}.ffn_down`, dModel, ffnDim, residualScale);
@@ -231,6 +248,7 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     ...(spec.slidingWindow !== undefined ? [u32('attention.sliding_window', spec.slidingWindow)] : []),
     ...ropeScalingMetadata(spec, arch),
     ...(arch === 'granite' ? graniteMetadata(spec.graniteScales ?? GRANITE_SCALES) : []),
+    ...(spec.experts ? [u32('expert_count', spec.experts.count), u32('expert_used_count', spec.experts.used), u32('expert_feed_forward_length', spec.experts.ffnDim)] : []),
     ...tokenizer,
   ];
 }

@@ -332,6 +332,31 @@ test('synthetic qwen3 q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 positio
   await assertQuantizedMatchesLlamaCpp(path, 'qwen3-q8_0', 0.98, 1e-3);
 });
 
+// Qwen3-MoE (Qwen3-Coder 30B-A3B; ops/experts.ts): qwen3's attention, and for every FFN a router over 8
+// experts of 128 that sends each token to 2 of them, weighted by their renormalised softmax probabilities.
+// The same model with each token sent to 1 expert (expert_used_count rewritten) must be far off, so the
+// routing and the weighting both count. Prefill (every pair a one-token expert matvec, routes on the GPU)
+// by log-probability; decode on the adapter's and a GPU's kernels in one-token passes; Q8_0 experts by
+// distribution and exactly against the dequantized twin.
+const tinyQwen3Moe = (weightType: WeightTypeName): SyntheticSpec => ({ ...tinyQwen3(weightType), arch: 'qwen3moe', experts: { count: 8, used: 2, ffnDim: 128 } });
+
+test('synthetic qwen3moe F32 (8 experts of 128, 2 a token): log-probabilities match llama.cpp to 1e-3 over 64 tokens, and in one-token passes; greedy decode equals llama.cpp', async () => {
+  const path = await ensureSynthetic('oracle-qwen3moe-f32', tinyQwen3Moe('f32'));
+  const one = path.replace(/\.gguf$/, '.one-expert.gguf');
+  if (!existsSync(one)) await rewriteGguf(path, one, { addMetadata: [{ key: 'qwen3moe.expert_used_count', type: GgufValueType.UINT32, value: 1 }] });
+  const a = await agreement(path, 64, 2, one);
+  console.log(JSON.stringify({ model: 'qwen3moe-f32', ...a, exact: undefined, versusOneExpert: a.exact!.maxAbsLogProb }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  assert.ok(a.exact!.maxAbsLogProb >= 0.05, `llama.cpp with one expert a token is as close (max |Δ log p| ${a.exact!.maxAbsLogProb}): the case tests nothing`);
+  await assertDecodeMatchesLlamaCpp(path, 'qwen3moe-f32', 1e-3);
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
+});
+
+test('synthetic qwen3moe q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin', async () => {
+  const path = await ensureSynthetic('oracle-qwen3moe-q8_0', tinyQwen3Moe('q8_0'));
+  await assertQuantizedMatchesLlamaCpp(path, 'qwen3moe-q8_0', 0.98, 1e-3);
+});
+
 // llama.cpp's qwen2 loader takes the q|k|v biases as optional (every real Qwen2 file has them), and so do we:
 // the F32 model with its biases dropped matches llama.cpp on that file, and is far from the model with them.
 test('synthetic qwen2 F32 without its q|k|v biases: log-probabilities match llama.cpp to 1e-3 over 64 tokens, far from the model with them', async () => {

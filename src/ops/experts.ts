@@ -1,0 +1,100 @@
+// A mixture-of-experts FFN (qwen3moe; MixtureOfExperts in src/model/config.ts) as five dispatches over a
+// batch of T tokens, all on the GPU (the experts a token takes are never read back):
+//   router logits = h · Wrᵀ                      [T][E]        (a MatmulOp, made by the model)
+//   routes = top-k of softmax, normalised        [T][k]        (moe_route.wgsl)
+//   [gate | up] = h · W_gate,eᵀ | h · W_up,eᵀ    [T·k][2 F]    (matvec_experts.wgsl, MODE 0, per matrix)
+//   out = silu(gate) · up · W_down,eᵀ            [T·k][d]      (matvec_experts.wgsl, MODE 2)
+//   x += Σ_j w_j · out_j                         [T][d]        (moe_combine.wgsl)
+// Each (token, slot) pair is a one-token matvec, so a batch row has a decode step's bits (verify-exact).
+// A batch reads an expert's weights once per pair that chose it: right for decode and verify passes;
+// prefill of long prompts would want llama.cpp's mul_mat_id (pairs sorted by expert, tiles of tokens).
+
+import type { MixtureOfExperts } from '../model/config';
+import type { ExpertMatrix } from '../model/weights';
+import { specialise } from '../gpu/wgsl';
+import { encodeDispatch, type Dispatch, type OpContext } from './context';
+import { DTYPE_DOT_WGSL, DTYPE_WGSL, lanesPerRow } from './matmul';
+import matvecExpertsWgsl from '../../kernels/matvec_experts.wgsl';
+import reduceSharedWgsl from '../../kernels/matvec_reduce_shared.wgsl';
+import moeRouteWgsl from '../../kernels/moe_route.wgsl';
+import moeCombineWgsl from '../../kernels/moe_combine.wgsl';
+
+/** Bytes of one (token, slot) pair's routes entry: the expert id and its weight. */
+export const ROUTE_BYTES = 8;
+
+export interface ExpertBuffers {
+  /** [T][d]: the normalised residual stream (the FFN's input). */
+  h: GPUBuffer;
+  /** [T][d]: the residual stream the FFN's output is added to. */
+  x: GPUBuffer;
+  /** [T][E]: the router's logits (the router MatmulOp's output). */
+  logits: GPUBuffer;
+  /** [T·k][id, w]. */
+  routes: GPUBuffer;
+  /** [T·k][2 F]: each pair's gate | up. */
+  gateUp: GPUBuffer;
+  /** [T·k][d]: each pair's expert output. */
+  out: GPUBuffer;
+}
+
+/** Matvecs of one expert matrix over every (token, slot) pair: one dispatch per chunk of whole experts. */
+class ExpertMatvec {
+  private readonly dispatches: Dispatch[] = [];
+  private readonly rowsPerWorkgroup: number;
+
+  constructor(ctx: OpContext, private readonly w: ExpertMatrix, args: { x: GPUBuffer; y: GPUBuffer; yStride: number; colOffset: number; mode: 0 | 2; used: number; routes: GPUBuffer; label: string }) {
+    const m = w.matrix;
+    const lpr = lanesPerRow(m.dtype, m.cols);
+    const wg = Math.min(256, Math.max(64, lpr * 8));
+    this.rowsPerWorkgroup = wg / lpr;
+    const staged = m.cols * 4 + wg * 4 <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? m.cols / 4 : 0;
+    const source = DTYPE_WGSL[m.dtype] + DTYPE_DOT_WGSL[m.dtype] + reduceSharedWgsl
+      + specialise(matvecExpertsWgsl, { LPR: lpr, WG: wg, STAGE_X: staged > 0 ? 'true' : 'false', XS4: Math.max(1, staged), MODE: args.mode });
+    for (const chunk of m.chunks) {
+      if (chunk.rowStart % w.rowsPerExpert !== 0 || chunk.rowCount % w.rowsPerExpert !== 0) throw new RangeError(`${args.label}: a chunk of rows [${chunk.rowStart}, +${chunk.rowCount}) splits an expert of ${w.rowsPerExpert} rows`);
+      const pipeline = ctx.pipeline('matvec_experts', `${m.dtype}.LPR${lpr}.WG${wg}.X${staged}.M${args.mode}`, source, {
+        K: m.cols, N_EXPERT: w.rowsPerExpert, E_FIRST: chunk.rowStart / w.rowsPerExpert, E_COUNT: chunk.rowCount / w.rowsPerExpert,
+        N_OFFSET: args.colOffset, Y_STRIDE: args.yStride, K_USED: args.used,
+      });
+      const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 5: args.y, 6: args.routes }, `${args.label}[${chunk.rowStart}]`);
+      this.dispatches.push({ pipeline, bindGroup });
+    }
+  }
+
+  encode(pass: GPUComputePassEncoder, pairs: number): void {
+    for (const d of this.dispatches) encodeDispatch(pass, d, Math.ceil(this.w.rowsPerExpert / this.rowsPerWorkgroup), 1, pairs);
+  }
+}
+
+/** Everything after the router's matmul: route, gate and up, down, and the weighted sum into x. */
+export class ExpertFfnOp {
+  private readonly route: Dispatch;
+  private readonly gate: ExpertMatvec;
+  private readonly up: ExpertMatvec;
+  private readonly down: ExpertMatvec;
+  private readonly combine: Dispatch;
+
+  constructor(ctx: OpContext, private readonly moe: MixtureOfExperts, private readonly dModel: number, w: { gate: ExpertMatrix; up: ExpertMatrix; down: ExpertMatrix }, b: ExpertBuffers, label: string) {
+    const routePipeline = ctx.pipeline('moe_route', 'f32', moeRouteWgsl, { N_EXPERT: moe.count, K_USED: moe.used });
+    this.route = { pipeline: routePipeline, bindGroup: ctx.bindGroup(routePipeline, { 0: ctx.step, 1: b.logits, 2: b.routes }, `${label}.route`) };
+    const F = moe.ffnDim;
+    const common = { used: moe.used, routes: b.routes };
+    this.gate = new ExpertMatvec(ctx, w.gate, { ...common, x: b.h, y: b.gateUp, yStride: 2 * F, colOffset: 0, mode: 0, label: `${label}.gate` });
+    this.up = new ExpertMatvec(ctx, w.up, { ...common, x: b.h, y: b.gateUp, yStride: 2 * F, colOffset: F, mode: 0, label: `${label}.up` });
+    this.down = new ExpertMatvec(ctx, w.down, { ...common, x: b.gateUp, y: b.out, yStride: dModel, colOffset: 0, mode: 2, label: `${label}.down` });
+    const combinePipeline = ctx.pipeline('moe_combine', 'f32', moeCombineWgsl, { D: dModel, K_USED: moe.used });
+    this.combine = { pipeline: combinePipeline, bindGroup: ctx.bindGroup(combinePipeline, { 0: ctx.step, 1: b.out, 2: b.routes, 3: b.x }, `${label}.combine`) };
+  }
+
+  /** The dispatches after the router's logits, for T tokens; `group` names each for the profiler. */
+  encode(group: (label: string, body: (pass: GPUComputePassEncoder) => void) => void, T: number): void {
+    const pairs = T * this.moe.used;
+    group('moe_route', (p) => encodeDispatch(p, this.route, Math.ceil(T / 64)));
+    group('matmul.experts_gate_up', (p) => {
+      this.gate.encode(p, pairs);
+      this.up.encode(p, pairs);
+    });
+    group('matmul.experts_down', (p) => this.down.encode(p, pairs));
+    group('moe_combine', (p) => encodeDispatch(p, this.combine, Math.ceil(this.dModel / 64), T));
+  }
+}
