@@ -12,6 +12,11 @@ import { chooseTemplate } from '../completion/templates';
 
 const FFN_NAME: Record<ModelConfig['ffn'], string> = { swiglu: 'SwiGLU', geglu: 'GeGLU', gelu: 'GELU' };
 
+/** "ffn 4864", or a mixture's "experts 128 x ffn 768, 8 a token". */
+function ffnShape(c: ModelConfig): string {
+  return c.experts ? `experts ${c.experts.count} x ffn ${c.experts.ffnDim}, ${c.experts.used} a token` : `ffn ${c.ffnDim}`;
+}
+
 /** The scales a model applies beyond the usual ones (gemma's embedding, granite's four), for the shape line. */
 function scales(c: ModelConfig): string {
   const p = (v: number) => Number(v.toPrecision(6));
@@ -87,7 +92,7 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
   const lines = [
     `${path}  (GGUF v${file.version}, ${mib(file.fileSize)})`,
     `architecture  ${c.architecture}  "${c.name}"`,
-    `shape         ${c.nLayers} layers, d ${c.dModel}, ffn ${c.ffnDim}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}${c.qkNorm ? ' (q/k normalised per head)' : ''}, vocab ${c.vocabSize}, ${c.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${FFN_NAME[c.ffn]} FFN${scales(c)}`,
+    `shape         ${c.nLayers} layers, d ${c.dModel}, ${ffnShape(c)}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}${c.qkNorm ? ' (q/k normalised per head)' : ''}, vocab ${c.vocabSize}, ${c.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${FFN_NAME[c.ffn]} FFN${scales(c)}`,
     `position      context ${c.contextLength}, rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims, scaling ${describeRopeScaling(c.ropeScaling, readsRopeFreqs(c, file))}${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
     `tensors       ${unsupported ?? `${file.tensors.length}, every one read and runnable`}`,
     `tensor types  ${Object.entries(types).map(([k, v]) => `${k} x${v.tensors} (${mib(v.bytes)})`).join(', ')}`,

@@ -164,6 +164,39 @@ test('a stablelm file without ffn_norm (the parallel residual of StableLM 2 12B)
   await assert.rejects(loadModel(gpu, out), (e: unknown) => e instanceof UnsupportedModelError && /a parallel-residual stablelm \(no blk\.0\.ffn_norm, as in StableLM 2 12B\)/.test(e.message));
 });
 
+test('a qwen3moe file: its experts loaded (a token reads 2 of 4); without an expert matrix, or with one of other experts, ModelFormatError naming it; a merged gate_up_exps or a dense ffn_up, refused by name', async () => {
+  const spec: SyntheticSpec = { ...LOAD_ERRORS_SPEC, arch: 'qwen3moe', nLayers: 2, headDim: 64, experts: { count: 4, used: 2, ffnDim: 64 } };
+  const src = await ensureSynthetic('load-errors-qwen3moe', spec);
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  const L = model.weights.layers[1];
+  assert.deepEqual([L.gateUp, L.down, L.experts?.gate.matrix.rows, L.experts?.down.matrix.rows, L.experts?.down.matrix.cols], [null, null, 4 * 64, 4 * 256, 64]);
+  // A decode step reads the router and half of every expert matrix (2 of 4 experts), not all of them.
+  const expertBytes = model.weights.layers.reduce((s, l) => s + l.experts!.gate.matrix.bytes + l.experts!.up.matrix.bytes + l.experts!.down.matrix.bytes, 0);
+  const denseParts = model.weights.layers.reduce((s, l) => s + [...l.qkv.parts, ...l.attnOut.parts, ...l.experts!.router.parts].reduce((a, p) => a + p.matrix.bytes, 0), 0);
+  assert.equal(model.weights.bytesPerToken, denseParts + expertBytes / 2 + model.weights.output.bytes);
+  model.dispose();
+  const d = spec.dModel;
+  const variant = async (name: string, r: Parameters<typeof rewriteGguf>[2]) => {
+    const out = join(cacheDir(), `load-errors-qwen3moe-${name}.gguf`);
+    await rewriteGguf(src, out, r);
+    return out;
+  };
+  await assert.rejects(loadModel(gpu, await variant('no-down', { keep: (t) => t.name !== 'blk.1.ffn_down_exps.weight' })),
+    (e: unknown) => e instanceof ModelFormatError && /tensor\.blk\.1\.ffn_down_exps\.weight: missing/.test(e.message));
+  const fewer = new Float32Array(d * 64 * 3);
+  await assert.rejects(loadModel(gpu, await variant('three-experts', {
+    keep: (t) => t.name !== 'blk.0.ffn_up_exps.weight',
+    addTensors: [{ name: 'blk.0.ffn_up_exps.weight', dims: [d, 64, 3], type: GgmlType.F32, data: new Uint8Array(fewer.buffer) }],
+  })), (e: unknown) => e instanceof ModelFormatError && /tensor\.blk\.0\.ffn_up_exps\.weight: shape \[256,64,3\] where \[256,64,4\] was expected/.test(e.message));
+  const merged = new Float32Array(d * 128 * 4);
+  await assert.rejects(loadModel(gpu, await variant('merged', { addTensors: [{ name: 'blk.0.ffn_gate_up_exps.weight', dims: [d, 128, 4], type: GgmlType.F32, data: new Uint8Array(merged.buffer) }] })),
+    (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate_up_exps\.weight \(an expert tensor qwen3moe does not have\)/.test(e.message));
+  const up = new Float32Array(d * 64);
+  await assert.rejects(loadModel(gpu, await variant('dense-up', { addTensors: [{ name: 'blk.0.ffn_up.weight', dims: [d, 64], type: GgmlType.F32, data: new Uint8Array(up.buffer) }] })),
+    (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_up\.weight: Tandem's qwen3moe forward pass does not read it/.test(e.message));
+});
+
 test('a gemma file: the embedding scale and GeGLU from the architecture; without its ffn_gate, ModelFormatError naming it; with an output head of its own, refused by name (its graph always ties it)', async () => {
   const src = await ensureSynthetic('load-errors-gemma', { ...LOAD_ERRORS_SPEC, arch: 'gemma', nLayers: 2 });
   const gpu = await testGpu();

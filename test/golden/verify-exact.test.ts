@@ -63,6 +63,9 @@ const QWEN3_SPEC: SyntheticSpec = {
   ropeTheta: 1e6, tiedEmbedding: false, weightType: 'f32', seed: 30, tokenizer: 'spm-bytes', outputScale: 8,
 };
 
+/** qwen3 with 8 experts of 96 per layer, 2 a token. */
+const QWEN3MOE_SPEC: SyntheticSpec = { ...QWEN3_SPEC, arch: 'qwen3moe', experts: { count: 8, used: 2, ffnDim: 96 }, seed: 35 };
+
 const MODELS: { name: string; path: () => Promise<string>; options: Partial<ModelRuntimeOptions> }[] = [
   { name: 'stories260K F32', path: () => ensureStories260K('f32'), options: {} },
   { name: 'stories260K Q8_0, f16 cache', path: () => ensureStories260K('q8_0'), options: { kvType: 'f16' } },
@@ -78,6 +81,9 @@ const MODELS: { name: string; path: () => Promise<string>; options: Partial<Mode
   // LayerNorm with a gated FFN (the fused SwiGLU input in decode), rope on 16 of 32 dims.
   { name: 'stablelm F32', path: () => ensureSynthetic('verify-stablelm', { ...QWEN3_SPEC, arch: 'stablelm', headDim: undefined, nRot: 16, seed: 34 }), options: {} },
   { name: 'granite F32', path: () => ensureSynthetic('verify-granite', { ...QWEN3_SPEC, arch: 'granite', headDim: undefined, outputScale: 64, seed: 33 }), options: {} },
+  // Experts: each (token, slot) pair of a batch is a one-token matvec on the expert its row's router chose.
+  { name: 'qwen3moe F32', path: () => ensureSynthetic('verify-qwen3moe', QWEN3MOE_SPEC), options: {} },
+  { name: 'qwen3moe Q8_0', path: () => ensureSynthetic('verify-qwen3moe-q8_0', { ...QWEN3MOE_SPEC, weightType: 'q8_0' }), options: {} },
 ];
 
 for (const m of MODELS) {
@@ -95,18 +101,31 @@ test('stories260K (GPU kernels), attention split in decode only (attentionSplitT
   });
 });
 
-test('stories260K (GPU kernels): speculative decoding with n-gram drafts of 1 to 16 tokens gives plain decoding\'s tokens', async () => {
-  await withModel(await ensureStories260K('f32'), { maxContextTokens: 256, maxBatchTokens: 64, ...GPU_KERNELS }, async (model) => {
+/** Speculative decoding with n-gram drafts of 1, 4 and 16 tokens gives plain decoding's tokens; returns the tokens drafted. */
+async function assertSpeculativeLossless(path: string, prompt: number[]): Promise<number> {
+  return withModel(path, { maxContextTokens: 256, maxBatchTokens: 64, ...GPU_KERNELS }, async (model) => {
     const pool = new BlockPool(model.kv.nBlocks, model.options.blockSize);
-    const prompt = [1, 403, 407, 261, 378, 10, 281];
     const seq = new Sequence(pool);
     const plain = await generate(model, seq, prompt, { maxTokens: 80 });
     seq.clear();
+    let drafted = 0;
     for (const k of [1, 4, 16]) {
       const r = await speculativeGenerate(model, seq, prompt, { maxTokens: 80, draft: new NgramDraft(), draftLength: k });
       seq.clear();
       assert.deepEqual(r.tokens, plain.tokens, `draft length ${k}`);
+      drafted += r.stats.draftedTokens;
     }
     assert.equal(pool.usedBlocks, 0);
+    return drafted;
   });
+}
+
+test('stories260K (GPU kernels): speculative decoding with n-gram drafts of 1 to 16 tokens gives plain decoding\'s tokens', async () => {
+  await assertSpeculativeLossless(await ensureStories260K('f32'), [1, 403, 407, 261, 378, 10, 281]);
+});
+
+test('qwen3moe F32 (GPU kernels): speculative decoding with n-gram drafts of 1 to 16 tokens gives plain decoding\'s tokens', async () => {
+  // A prompt that repeats, so the n-gram draft proposes from the start.
+  const drafted = await assertSpeculativeLossless(await ensureSynthetic('verify-qwen3moe', QWEN3MOE_SPEC), [1, ...Array.from({ length: 4 }, () => [40, 41, 42, 43, 44, 45]).flat()]);
+  assert.ok(drafted > 0, 'no token was drafted: the verify passes were never tested');
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureStories260K, rewriteGguf, stories260KGolden } from '../helpers/testModels';
+import { ensureStories260K, ensureSynthetic, rewriteGguf, stories260KGolden } from '../helpers/testModels';
 import { synthesizeModel } from '../../src/tools/synthesize';
 import { GgmlType } from '../../src/loaders/gguf/types';
 import { tandem } from '../helpers/cli';
@@ -22,6 +22,18 @@ test('inspect --json: architecture, shapes, memory, tokenizer', async () => {
   // stories260K has no FIM tokens: completions would send the prefix only.
   assert.deepEqual([info.tokenizer.fimTemplate.name, info.tokenizer.fimTemplate.order], ['prefix-only', 'prefix']);
   assert.ok(info.memory.weightBytes > 1_000_000);
+});
+
+test('inspect: a qwen3moe file names its experts in text and JSON', async () => {
+  const path = await ensureSynthetic('cli-qwen3moe', {
+    arch: 'qwen3moe', nLayers: 1, dModel: 64, nHeads: 2, nKvHeads: 1, headDim: 32, ffnDim: 128, vocabSize: 300, contextLength: 256,
+    ropeTheta: 1e6, tiedEmbedding: true, weightType: 'f32', seed: 1, tokenizer: 'spm-bytes', experts: { count: 16, used: 4, ffnDim: 32 },
+  });
+  const text = tandem('inspect', path);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /shape +1 layers, d 64, experts 16 x ffn 32, 4 a token, heads 2/);
+  const json = JSON.parse(tandem('inspect', path, '--json').stdout);
+  assert.deepEqual(json.config.experts, { count: 16, used: 4, ffnDim: 32 });
 });
 
 test('complete --json with --prompt-tokens gives the golden greedy tokens and timings', async () => {

@@ -24,11 +24,33 @@ test('shapes, rope and its scaling come from the metadata', () => {
 
 test('a mixture of experts and value heads of another size are refused as unsupported, naming what they are', () => {
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 8 }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /a mixture of experts \(8 experts per layer\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /a llama mixture of experts \(8 experts per layer\); Tandem runs experts for qwen3moe only/.test(e.message));
   assert.doesNotThrow(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 0 }), 300));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 64 }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /value heads of 64 with key heads of 32/.test(e.message));
   assert.doesNotThrow(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 32 }), 300));
+});
+
+test('qwen3moe: experts, experts a token and their width from the metadata (width feed_forward_length / used without expert_feed_forward_length, as llama.cpp); bad counts are a damaged file', () => {
+  const moe: SyntheticSpec = { ...SPEC, arch: 'qwen3moe', headDim: 32, experts: { count: 128, used: 8, ffnDim: 768 } };
+  const c = configFromMetadata(metaOf(moe), 300);
+  assert.deepEqual(c.experts, { count: 128, used: 8, ffnDim: 768 });
+  assert.deepEqual([c.qkNorm, c.ropeStyle, c.ffn], [true, 'neox', 'swiglu']);
+  const noWidth = new Map([...metaOf(moe)].filter(([key]) => key !== 'qwen3moe.expert_feed_forward_length'));
+  assert.equal(configFromMetadata(noWidth, 300).experts!.ffnDim, 256 / 8);
+  // Dense architectures have no experts.
+  assert.equal(configFromMetadata(metaOf(SPEC), 300).experts, null);
+  for (const [extra, pattern] of [
+    [{ 'qwen3moe.expert_used_count': 129 }, /expert_used_count.*129 of 128 experts/],
+    [{ 'qwen3moe.expert_used_count': 0 }, /0 of 128 experts/],
+    [{ 'qwen3moe.expert_count': 0 }, /8 of 0 experts/],
+  ] as const) {
+    assert.throws(() => configFromMetadata(metaOf(moe, extra), 300), (e: unknown) => e instanceof ModelFormatError && pattern.test(e.message), JSON.stringify(extra));
+  }
+  const missing = new Map([...metaOf(moe)].filter(([key]) => key !== 'qwen3moe.expert_used_count'));
+  assert.throws(() => configFromMetadata(missing, 300), (e: unknown) => e instanceof ModelFormatError && /expert_used_count/.test(e.message));
+  assert.throws(() => configFromMetadata(metaOf(moe, { 'qwen3moe.expert_count': 1024 }), 300),
+    (e: unknown) => e instanceof UnsupportedModelError && /1024 experts per layer \(at most 512\)/.test(e.message));
 });
 
 test('each architecture: its rope style and q/k head norms; heads as wide as key_length says, else d / head_count', () => {
@@ -66,5 +88,5 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.rope.scaling.finetuned': false }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /attention without rope/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, starcoder2, gemma, stablelm, granite\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, qwen3moe, starcoder2, gemma, stablelm, granite\)/.test(e.message));
 });
