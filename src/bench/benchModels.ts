@@ -8,17 +8,20 @@
 //   codegemma-2b: CodeGemma-2B, d 2048, ffn 16384 (GeGLU), 8 heads / 1 KV head of 256, embedding x sqrt(d),
 //                 vocab 256,000, tied; 18 layers. Its output head (557 MB in Q8_0) is a fifth of a decode
 //                 pass's weight bytes at full depth, 83% at one layer.
+//   qwen3-coder-30b-a3b: Qwen3-Coder-30B-A3B, d 2048, 32 heads / 4 KV heads of 128 (q 4096 wide), per-head q/k
+//                 norms, 128 experts of ffn 768 per layer, 8 a token, vocab 151,936, untied; 48 layers. A layer
+//                 holds 604M expert weights (642 MB in Q8_0), of which a token reads 8/128.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesizeModel, type SyntheticSpec } from '../tools/synthesize';
 import type { WeightTypeName } from '../loaders/llama2c';
 
-export const BENCH_SHAPES = ['qwen2.5-0.5b', 'qwen3-0.6b', 'starcoder2-3b', 'codegemma-2b'] as const;
+export const BENCH_SHAPES = ['qwen2.5-0.5b', 'qwen3-0.6b', 'starcoder2-3b', 'codegemma-2b', 'qwen3-coder-30b-a3b'] as const;
 export type BenchShape = (typeof BENCH_SHAPES)[number];
 
 /** Layers of the real model of each shape (the --full run). */
-export const REAL_LAYERS: Record<BenchShape, number> = { 'qwen2.5-0.5b': 24, 'qwen3-0.6b': 28, 'starcoder2-3b': 30, 'codegemma-2b': 18 };
+export const REAL_LAYERS: Record<BenchShape, number> = { 'qwen2.5-0.5b': 24, 'qwen3-0.6b': 28, 'starcoder2-3b': 30, 'codegemma-2b': 18, 'qwen3-coder-30b-a3b': 48 };
 
 export function qwen05bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
   return {
@@ -48,8 +51,17 @@ export function codegemma2bSpec(layers: number, weightType: WeightTypeName): Syn
   };
 }
 
+export function qwen3Coder30bA3bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
+  return {
+    arch: 'qwen3moe', nLayers: layers, dModel: 2048, nHeads: 32, nKvHeads: 4, headDim: 128, ffnDim: 6144, vocabSize: 151936,
+    contextLength: 262144, ropeTheta: 10000000, tiedEmbedding: false, weightType, seed: 15, tokenizer: 'spm-bytes',
+    experts: { count: 128, used: 8, ffnDim: 768 },
+  };
+}
+
 const SPECS: Record<BenchShape, (layers: number, weightType: WeightTypeName) => SyntheticSpec> = {
   'qwen2.5-0.5b': qwen05bSpec, 'qwen3-0.6b': qwen3_06bSpec, 'starcoder2-3b': starcoder2_3bSpec, 'codegemma-2b': codegemma2bSpec,
+  'qwen3-coder-30b-a3b': qwen3Coder30bA3bSpec,
 };
 
 /** The path of the model in `cacheDir` (bench-qwen05b-<layers>L-<type>.gguf), synthesized if it is not there. */
@@ -57,7 +69,7 @@ export function ensureQwen05bModel(cacheDir: string, layers: number, weightType:
   return ensureBenchModel(cacheDir, 'qwen2.5-0.5b', layers, weightType);
 }
 
-const FILE_STEM: Record<BenchShape, string> = { 'qwen2.5-0.5b': 'bench-qwen05b', 'qwen3-0.6b': 'bench-qwen3-06b', 'starcoder2-3b': 'bench-starcoder2-3b', 'codegemma-2b': 'bench-codegemma-2b' };
+const FILE_STEM: Record<BenchShape, string> = { 'qwen2.5-0.5b': 'bench-qwen05b', 'qwen3-0.6b': 'bench-qwen3-06b', 'starcoder2-3b': 'bench-starcoder2-3b', 'codegemma-2b': 'bench-codegemma-2b', 'qwen3-coder-30b-a3b': 'bench-qwen3-coder-30b-a3b' };
 
 /** The path of a `shape` model in `cacheDir` (<stem>-<layers>L-<type>.gguf), synthesized if it is not there. */
 export async function ensureBenchModel(cacheDir: string, shape: BenchShape, layers: number, weightType: WeightTypeName = 'q8_0'): Promise<string> {
