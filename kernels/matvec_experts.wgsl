@@ -1,89 +1,78 @@
-// Y[z][n_offset + n] = x_z · W_e[n]ᵀ for every (token, slot) pair z = t · K_USED + j of a batch, where e is
-// the expert the router chose for that pair and W_e its N_EXPERT rows of the expert matrix (all experts
-// back to back; this chunk's buffer holds e_count of them from expert e_first). The router grouped the
-// pairs by expert (moe_route.wgsl): workgroup z takes tile z, up to TT pairs of one expert, so an expert's
-// weights are fetched once per tile rather than once per pair (llama.cpp's mul_mat_id); a workgroup past
-// the tile count, or whose expert another chunk holds, leaves at once.
-// The work split of the split-K batch matvec (matvec_split_k_batch.wgsl): a workgroup owns RPW = WG / LPR
-// rows, the LPR lanes of a row stride over its chunks (coalesced weight reads), each lane keeps TT sums,
-// and one tree in workgroup memory adds them. A pair's sum has the same order whatever its tile, so a
-// verify row is a decode step bit for bit.
-// x row of pair z: z / ROW_DIV (K_USED: the token's normalised residual row, for gate and up; 1: the pair's
-// own row, for down), read through the cache.
-// Prepended: the weight's dtype snippets (<dtype>.wgsl, <dtype>.dot.wgsl).
+// Y[z][N_OFFSET + n] = x_z · W_e[n]ᵀ for every (token, slot) pair z = t · K_USED + j of a batch, where e is
+// the expert the router chose for that pair (routes[z], moe_route.wgsl) and W_e its N_EXPERT rows of the
+// expert matrix (all experts back to back, E_COUNT of them from expert E_FIRST in this chunk's buffer).
+// The split-K matvec's work split (matvec_split_k.wgsl): a workgroup owns RPW = WG / LPR rows of one
+// expert, the LPR lanes of a row stride over its chunks (coalesced weight reads) and a tree in workgroup
+// memory adds them. Every pair is a one-token matvec with the same arithmetic whatever the batch, so a
+// verify row is a decode step bit for bit. Workgroup z takes pair z; one whose expert lives in another
+// chunk leaves at once.
+// The input row (staged in workgroup memory when it fits, STAGE_X):
+//   MODE 0: x row t = z / K_USED (the normalised residual stream, for gate and up);
+//   MODE 2: silu(gate) · up from row z of [gate (K) | up (K)] (the expert's down projection).
+// Prepended: the weight's dtype snippets (<dtype>.wgsl, <dtype>.dot.wgsl) and matvec_reduce_shared.wgsl.
 
 override K: u32;
 override N_EXPERT: u32;
+override E_FIRST: u32;
+override E_COUNT: u32;
+override N_OFFSET: u32 = 0u;
 override Y_STRIDE: u32;
-override ROW_DIV: u32;
-
-// Per dispatch, a uniform rather than overrides, so that the chunks of a matrix and the gate and up
-// matrices share one pipeline (a software adapter compiles each pipeline for seconds).
-struct ExpertChunk {
-  e_first: u32,
-  e_count: u32,
-  n_offset: u32,
-}
+override K_USED: u32;
 
 const LPR: u32 = {{LPR}}u;
 const WG: u32 = {{WG}}u;
 const RPW: u32 = WG / LPR;
-const TT: u32 = {{TT}}u;
+const STAGE_X: bool = {{STAGE_X}};
+const XS4: u32 = {{XS4}}u;
+const MODE: u32 = {{MODE}}u;
 
-@group(0) @binding(0) var<uniform> chunk: ExpertChunk;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;   // [rows][K/4]
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;   // [pairs][Y_STRIDE]
-@group(0) @binding(6) var<storage, read> order: array<u32>;     // [pairs], expert by expert
-@group(0) @binding(7) var<storage, read> tiles: array<u32>;     // [count, (expert, first, n)...]
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;   // MODE 0: [T][K/4]; MODE 2: [T·K_USED][2K/4]
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;   // [T·K_USED][Y_STRIDE]
+@group(0) @binding(6) var<storage, read> routes: array<u32>;    // [T·K_USED][id, bitcast(w)]
 
-// [TT][WG]: pair t's lane sums.
-var<workgroup> partial: array<f32, TT * WG>;
-// vec4 offset of the row that x4() reads (dot_chunk_x reads x through x4).
+var<workgroup> partial: array<f32, WG>;
+var<workgroup> xsh: array<vec4<f32>, XS4>;
+// vec4 offset of this pair's input row.
 var<private> x_row: u32;
 
-fn x4(i: u32) -> vec4<f32> {
+fn input4(i: u32) -> vec4<f32> {
+  if (MODE == 2u) {
+    let g = x[x_row + i];
+    return g / (vec4<f32>(1.0) + exp(-g)) * x[x_row + K / 4u + i];
+  }
   return x[x_row + i];
+}
+
+fn x4(i: u32) -> vec4<f32> {
+  if (STAGE_X) { return xsh[i]; }
+  return input4(i);
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   touch_scales();
-  let tile = wid.z;
+  let z = wid.z;
   let n0 = wid.x * RPW;
-  // Whole workgroups leave together (the reduction below has barriers).
-  if (tile >= tiles[0] || n0 >= N_EXPERT) { return; }
-  let e = tiles[1u + 3u * tile];
-  if (e < chunk.e_first || e >= chunk.e_first + chunk.e_count) { return; }
-  let first = tiles[2u + 3u * tile];
-  let n_t = tiles[3u + 3u * tile];
+  if (z >= step.n_tokens * K_USED || n0 >= N_EXPERT) { return; }
+  let e = routes[2u * z];
+  if (e < E_FIRST || e >= E_FIRST + E_COUNT) { return; }
+  x_row = select(z / K_USED * (K / 4u), z * (K / 2u), MODE == 2u);
+  if (STAGE_X) {
+    for (var i = lane; i < K / 4u; i += WG) { xsh[i] = input4(i); }
+    workgroupBarrier();
+  }
   let group = lane / LPR;
   let sub = lane % LPR;
   let n = min(n0 + group, N_EXPERT - 1u);
-  let row = (e - chunk.e_first) * N_EXPERT + n;
-  var rows: array<u32, TT>;
-  for (var t = 0u; t < TT; t++) { rows[t] = order[first + min(t, n_t - 1u)] / ROW_DIV * (K / 4u); }
-
-  var acc: array<f32, TT>;
+  let row = (e - E_FIRST) * N_EXPERT + n;
+  var acc = 0.0;
   let n_chunks = K / CH;
   for (var c = sub; c < n_chunks; c += LPR) {
-    for (var t = 0u; t < TT; t++) {
-      if (t < n_t) {
-        x_row = rows[t];
-        acc[t] += dot_chunk_x(row, c);
-      }
-    }
+    acc += dot_chunk_x(row, c);
   }
-  for (var t = 0u; t < TT; t++) { partial[t * WG + lane] = acc[t]; }
-  workgroupBarrier();
-  for (var s = LPR / 2u; s > 0u; s >>= 1u) {
-    if (sub < s) {
-      for (var t = 0u; t < TT; t++) { partial[t * WG + lane] += partial[t * WG + lane + s]; }
-    }
-    workgroupBarrier();
-  }
+  let total = reduce_row(acc, lane);
   if (sub == 0u && n0 + group < N_EXPERT) {
-    for (var t = 0u; t < n_t; t++) {
-      y[order[first + t] * Y_STRIDE + chunk.n_offset + n0 + group] = partial[t * WG + lane];
-    }
+    y[z * Y_STRIDE + N_OFFSET + n0 + group] = total;
   }
 }

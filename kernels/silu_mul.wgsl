@@ -1,10 +1,8 @@
 // m[t][i] = silu(gate[t][i]) * up[t][i], with gate and up side by side in one row of the fused
-// gate/up projection: gu[t] = [gate (F) | up (F)]. A mixture of experts has ROWS_PER_TOKEN rows a token
-// (one per (token, slot) pair).
+// gate/up projection: gu[t] = [gate (F) | up (F)].
 
 override F: u32;
 override WG: u32 = 64u;
-override ROWS_PER_TOKEN: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> gu: array<f32>;       // [T][2F]
@@ -14,7 +12,7 @@ override ROWS_PER_TOKEN: u32 = 1u;
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   let t = gid.y;
-  if (i >= F || t >= step.n_tokens * ROWS_PER_TOKEN) { return; }
+  if (i >= F || t >= step.n_tokens) { return; }
   let g = gu[t * 2u * F + i];
   let u = gu[t * 2u * F + F + i];
   m[t * F + i] = g / (1.0 + exp(-g)) * u;

@@ -164,7 +164,7 @@ export class LlamaModel {
   private readonly ctx: OpContext;
   readonly kv: KvBuffers;
   private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials'
-    | 'routerLogits' | 'routes' | 'expertOrder' | 'expertTiles' | 'expertGateUp' | 'expertAct' | 'expertOut', GPUBuffer>;
+    | 'routerLogits' | 'routes' | 'expertGateUp' | 'expertOut', GPUBuffer>;
   private readonly embed: EmbedOp;
   private readonly layers: { attnNorm: RowNorm; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RowNorm; ffn: DenseFfn | ExpertFfn }[] = [];
   private readonly finalNorm: RowNorm;
@@ -228,10 +228,7 @@ export class LlamaModel {
       ffn: own.storage(Math.max(16, size.ffn), 'ffn'),
       routerLogits: own.storage(Math.max(16, size.routerLogits), 'router.logits'),
       routes: own.storage(Math.max(16, size.routes), 'routes'),
-      expertOrder: own.storage(Math.max(16, size.expertOrder), 'experts.order'),
-      expertTiles: own.storage(Math.max(16, size.expertTiles), 'experts.tiles'),
       expertGateUp: own.storage(Math.max(16, size.expertGateUp), 'experts.gateUp'),
-      expertAct: own.storage(Math.max(16, size.expertAct), 'experts.act'),
       expertOut: own.storage(Math.max(16, size.expertOut), 'experts.out'),
       final: own.storage(size.final, 'final'),
       logits: own.storage(size.logits, 'logits'),
@@ -264,7 +261,7 @@ export class LlamaModel {
     const ffnOf = (L: LayerWeights, l: number): DenseFfn | ExpertFfn => {
       if (L.experts) {
         const { router, ...matrices } = L.experts;
-        const buffers = { h: b.h, x: b.x, logits: b.routerLogits, routes: b.routes, order: b.expertOrder, tiles: b.expertTiles, gateUp: b.expertGateUp, act: b.expertAct, out: b.expertOut };
+        const buffers = { h: b.h, x: b.x, logits: b.routerLogits, routes: b.routes, gateUp: b.expertGateUp, out: b.expertOut };
         return { kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`) };
       }
       if (!L.gateUp || !L.down) throw new RangeError(`layer ${l}: neither a dense FFN nor experts`);

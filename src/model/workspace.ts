@@ -11,7 +11,7 @@ import type { ModelConfig } from './config';
 import { ARGMAX_ROW_BYTES } from '../ops/argmax';
 import { SPLIT_ATTENTION_MAX_TOKENS } from '../ops/attention';
 import { UsageError } from '../common/errors';
-import { expertTilesBytes, ROUTE_BYTES } from '../ops/experts';
+import { ROUTE_BYTES } from '../ops/experts';
 
 /** Default ModelRuntimeOptions.maxLogitRows: a draft of 16 tokens and the bonus row (speculative.ts). */
 export const DEFAULT_MAX_LOGIT_ROWS = 17;
@@ -25,7 +25,7 @@ export function logitRowsForDraft(draftLength: number | 'auto' | undefined): num
 export const MAX_CHAIN_STEPS = 64;
 
 export type WorkspaceBuffer = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials' | 'chainIds'
-  | 'routerLogits' | 'routes' | 'expertOrder' | 'expertTiles' | 'expertGateUp' | 'expertAct' | 'expertOut';
+  | 'routerLogits' | 'routes' | 'expertGateUp' | 'expertOut';
 export type WorkspaceReadback = 'ids' | 'chain' | 'logits';
 
 export interface WorkspacePlan {
@@ -64,16 +64,6 @@ export interface WorkspaceShape {
   maxBindingBytes: number;
 }
 
-function expertBuffers(c: ModelConfig, T: number): Record<'routerLogits' | 'routes' | 'expertOrder' | 'expertTiles' | 'expertGateUp' | 'expertAct' | 'expertOut', number> {
-  const x = c.experts;
-  if (!x) return { routerLogits: 0, routes: 0, expertOrder: 0, expertTiles: 0, expertGateUp: 0, expertAct: 0, expertOut: 0 };
-  const P = T * x.used;
-  return {
-    routerLogits: T * x.count * 4, routes: P * ROUTE_BYTES, expertOrder: P * 4, expertTiles: expertTilesBytes(P, x.count),
-    expertGateUp: P * 2 * x.ffnDim * 4, expertAct: P * x.ffnDim * 4, expertOut: P * c.dModel * 4,
-  };
-}
-
 export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan {
   const T = s.maxBatchTokens;
   const f32 = 4;
@@ -103,9 +93,11 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
     partials: splitTokens * partialsPerToken,
     // [MAX_CHAIN_STEPS][id, p]: decodeChain's argmax rows, read back once per chain.
     chainIds: MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES,
-    // Experts (ops/experts.ts), P = T·k pairs: [T][E] router logits, [P][id, w] routes, the pairs grouped by
-    // expert (order [P] and tiles), [P][2 F] gate | up, [P][F] activations, [P][d] outputs.
-    ...expertBuffers(c, T),
+    // Experts (ops/experts.ts): [T][E] router logits, [T·k][id, w] routes, [T·k][2 F] gate | up, [T·k][d] outputs.
+    routerLogits: c.experts ? T * c.experts.count * f32 : 0,
+    routes: c.experts ? T * c.experts.used * ROUTE_BYTES : 0,
+    expertGateUp: c.experts ? T * c.experts.used * 2 * c.experts.ffnDim * f32 : 0,
+    expertOut: c.experts ? T * c.experts.used * c.dModel * f32 : 0,
   };
   const readback: Record<WorkspaceReadback, number> = { ids: storage.ids, chain: storage.chainIds, logits: storage.logits };
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);

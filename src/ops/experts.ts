@@ -1,41 +1,31 @@
-// A mixture-of-experts FFN (qwen3moe; MixtureOfExperts in src/model/config.ts) over a batch of T tokens,
-// all on the GPU (the experts a token takes are never read back). P = T · k (token, slot) pairs:
-//   router logits = h · Wrᵀ                          [T][E]       (a MatmulOp, made by the model)
-//   routes = top-k of softmax, renormalised;         [P][id, w]   (moe_route.wgsl, one workgroup)
-//     the pairs grouped by expert into tiles         order [P], tiles
-//   [gate | up] = h · W_gate,eᵀ | h · W_up,eᵀ        [P][2 F]     (matvec_experts.wgsl, per matrix)
-//   act = silu(gate) · up                            [P][F]       (silu_mul.wgsl, k rows a token)
-//   out = act · W_down,eᵀ                            [P][d]       (matvec_experts.wgsl)
-//   x += Σ_j w_j · out_j                             [T][d]       (moe_combine.wgsl)
-// A tile is up to EXPERT_TILE pairs of one expert, whose weights one workgroup fetches once for all of
-// them, as llama.cpp's mul_mat_id: a prefill pass reads each expert once per tile instead of once per
-// pair. Each pair's sums have the same order whatever its tile, so a batch row has a decode step's bits.
+// A mixture-of-experts FFN (qwen3moe; MixtureOfExperts in src/model/config.ts) as five dispatches over a
+// batch of T tokens, all on the GPU (the experts a token takes are never read back):
+//   router logits = h · Wrᵀ                      [T][E]        (a MatmulOp, made by the model)
+//   routes = top-k of softmax, normalised        [T][k]        (moe_route.wgsl)
+//   [gate | up] = h · W_gate,eᵀ | h · W_up,eᵀ    [T·k][2 F]    (matvec_experts.wgsl, MODE 0, per matrix)
+//   out = silu(gate) · up · W_down,eᵀ            [T·k][d]      (matvec_experts.wgsl, MODE 2)
+//   x += Σ_j w_j · out_j                         [T][d]        (moe_combine.wgsl)
+// Each (token, slot) pair is a one-token matvec, so a batch row has a decode step's bits (verify-exact).
+// A batch reads an expert's weights once per pair that chose it. llama.cpp's mul_mat_id groups the pairs
+// by expert instead, so a prefill pass reads each expert about once. Tried here (bench prefill --profile,
+// 64-token pass = 512 pairs over 128 experts, Qwen3-Coder-30B-A3B widths, 1 layer, Q8_0, lavapipe; expert
+// matvecs gate_up / down): ungrouped 1246 / 820 ms; the pairs sorted by expert on the GPU, a workgroup per
+// pair in that order, 2635 / 1430 ms; tiles of up to 8 pairs of one expert a workgroup, 3496 / 2395 ms.
+// On lavapipe grouping costs 2x, so it is not done; a GPU, whose passes are bound by weight bytes rather
+// than arithmetic, should measure it again (it would not change a pair's arithmetic, so verify-exact holds).
 
 import type { MixtureOfExperts } from '../model/config';
 import type { ExpertMatrix } from '../model/weights';
 import { specialise } from '../gpu/wgsl';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import { DTYPE_DOT_WGSL, DTYPE_WGSL, lanesPerRow } from './matmul';
-import { SiluMulOp } from './siluMul';
 import matvecExpertsWgsl from '../../kernels/matvec_experts.wgsl';
+import reduceSharedWgsl from '../../kernels/matvec_reduce_shared.wgsl';
 import moeRouteWgsl from '../../kernels/moe_route.wgsl';
 import moeCombineWgsl from '../../kernels/moe_combine.wgsl';
 
 /** Bytes of one (token, slot) pair's routes entry: the expert id and its weight. */
 export const ROUTE_BYTES = 8;
-
-/** Most pairs of one expert a workgroup of the expert matvec takes (the split-K batch matvec's 8 tokens). */
-export const EXPERT_TILE = 8;
-
-/** Tiles of P pairs at most: ceil(c / TILE) per expert with c pairs sums to at most ceil(P / TILE) + (experts used). */
-export function maxExpertTiles(pairs: number, experts: number): number {
-  return Math.ceil(pairs / EXPERT_TILE) + Math.min(experts, pairs);
-}
-
-/** Bytes of the tiles buffer for P pairs: the count, then (expert, first, n) per tile. */
-export function expertTilesBytes(pairs: number, experts: number): number {
-  return (1 + 3 * maxExpertTiles(pairs, experts)) * 4;
-}
 
 export interface ExpertBuffers {
   /** [T][d]: the normalised residual stream (the FFN's input). */
@@ -44,82 +34,72 @@ export interface ExpertBuffers {
   x: GPUBuffer;
   /** [T][E]: the router's logits (the router MatmulOp's output). */
   logits: GPUBuffer;
-  /** [P][id, w]. */
+  /** [T·k][id, w]. */
   routes: GPUBuffer;
-  /** [P]: the pairs expert by expert. */
-  order: GPUBuffer;
-  /** expertTilesBytes(P, E). */
-  tiles: GPUBuffer;
-  /** [P][2 F]: each pair's gate | up. */
+  /** [T·k][2 F]: each pair's gate | up. */
   gateUp: GPUBuffer;
-  /** [P][F]: each pair's silu(gate) · up. */
-  act: GPUBuffer;
-  /** [P][d]: each pair's expert output. */
+  /** [T·k][d]: each pair's expert output. */
   out: GPUBuffer;
 }
 
-/** Matvecs of one expert matrix over the tiles of pairs: one dispatch per chunk of whole experts. */
+/** Matvecs of one expert matrix over every (token, slot) pair: one dispatch per chunk of whole experts. */
 class ExpertMatvec {
   private readonly dispatches: Dispatch[] = [];
   private readonly rowsPerWorkgroup: number;
 
-  constructor(ctx: OpContext, private readonly w: ExpertMatrix, args: { x: GPUBuffer; rowDiv: number; y: GPUBuffer; yStride: number; colOffset: number; order: GPUBuffer; tiles: GPUBuffer; label: string }) {
+  constructor(ctx: OpContext, private readonly w: ExpertMatrix, args: { x: GPUBuffer; y: GPUBuffer; yStride: number; colOffset: number; mode: 0 | 2; used: number; routes: GPUBuffer; label: string }) {
     const m = w.matrix;
     const lpr = lanesPerRow(m.dtype, m.cols);
     const wg = Math.min(256, Math.max(64, lpr * 8));
     this.rowsPerWorkgroup = wg / lpr;
-    const source = DTYPE_WGSL[m.dtype] + DTYPE_DOT_WGSL[m.dtype] + specialise(matvecExpertsWgsl, { LPR: lpr, WG: wg, TT: EXPERT_TILE });
+    const staged = m.cols * 4 + wg * 4 <= ctx.gpu.limits.maxComputeWorkgroupStorageSize ? m.cols / 4 : 0;
+    const source = DTYPE_WGSL[m.dtype] + DTYPE_DOT_WGSL[m.dtype] + reduceSharedWgsl
+      + specialise(matvecExpertsWgsl, { LPR: lpr, WG: wg, STAGE_X: staged > 0 ? 'true' : 'false', XS4: Math.max(1, staged), MODE: args.mode });
     for (const chunk of m.chunks) {
       if (chunk.rowStart % w.rowsPerExpert !== 0 || chunk.rowCount % w.rowsPerExpert !== 0) throw new RangeError(`${args.label}: a chunk of rows [${chunk.rowStart}, +${chunk.rowCount}) splits an expert of ${w.rowsPerExpert} rows`);
-      const pipeline = ctx.pipeline('matvec_experts', `${m.dtype}.LPR${lpr}.WG${wg}.TT${EXPERT_TILE}`, source, {
-        K: m.cols, N_EXPERT: w.rowsPerExpert, Y_STRIDE: args.yStride, ROW_DIV: args.rowDiv,
+      const pipeline = ctx.pipeline('matvec_experts', `${m.dtype}.LPR${lpr}.WG${wg}.X${staged}.M${args.mode}`, source, {
+        K: m.cols, N_EXPERT: w.rowsPerExpert, E_FIRST: chunk.rowStart / w.rowsPerExpert, E_COUNT: chunk.rowCount / w.rowsPerExpert,
+        N_OFFSET: args.colOffset, Y_STRIDE: args.yStride, K_USED: args.used,
       });
-      // ExpertChunk { e_first, e_count, n_offset }.
-      const range = ctx.owner.uniform(16, `${args.label}.chunk[${chunk.rowStart}]`);
-      ctx.device.queue.writeBuffer(range, 0, new Uint32Array([chunk.rowStart / w.rowsPerExpert, chunk.rowCount / w.rowsPerExpert, args.colOffset, 0]));
-      const bindGroup = ctx.bindGroup(pipeline, { 0: range, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 5: args.y, 6: args.order, 7: args.tiles }, `${args.label}[${chunk.rowStart}]`);
+      const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 5: args.y, 6: args.routes }, `${args.label}[${chunk.rowStart}]`);
       this.dispatches.push({ pipeline, bindGroup });
     }
   }
 
-  /** `tiles`: an upper bound of the tiles of this pass (the kernel reads the count the router wrote). */
-  encode(pass: GPUComputePassEncoder, tiles: number): void {
-    for (const d of this.dispatches) encodeDispatch(pass, d, Math.ceil(this.w.rowsPerExpert / this.rowsPerWorkgroup), 1, tiles);
+  encode(pass: GPUComputePassEncoder, pairs: number): void {
+    for (const d of this.dispatches) encodeDispatch(pass, d, Math.ceil(this.w.rowsPerExpert / this.rowsPerWorkgroup), 1, pairs);
   }
 }
 
-/** Everything after the router's matmul: route and group, gate and up, silu, down, and the weighted sum into x. */
+/** Everything after the router's matmul: route, gate and up, down, and the weighted sum into x. */
 export class ExpertFfnOp {
   private readonly route: Dispatch;
   private readonly gate: ExpertMatvec;
   private readonly up: ExpertMatvec;
-  private readonly activation: SiluMulOp;
   private readonly down: ExpertMatvec;
   private readonly combine: Dispatch;
 
   constructor(ctx: OpContext, private readonly moe: MixtureOfExperts, private readonly dModel: number, w: { gate: ExpertMatrix; up: ExpertMatrix; down: ExpertMatrix }, b: ExpertBuffers, label: string) {
-    const routePipeline = ctx.pipeline('moe_route', 'f32', moeRouteWgsl, { N_EXPERT: moe.count, K_USED: moe.used, TT: EXPERT_TILE });
-    this.route = { pipeline: routePipeline, bindGroup: ctx.bindGroup(routePipeline, { 0: ctx.step, 1: b.logits, 2: b.routes, 3: b.order, 4: b.tiles }, `${label}.route`) };
+    const routePipeline = ctx.pipeline('moe_route', 'f32', moeRouteWgsl, { N_EXPERT: moe.count, K_USED: moe.used });
+    this.route = { pipeline: routePipeline, bindGroup: ctx.bindGroup(routePipeline, { 0: ctx.step, 1: b.logits, 2: b.routes }, `${label}.route`) };
     const F = moe.ffnDim;
-    const grouped = { order: b.order, tiles: b.tiles };
-    this.gate = new ExpertMatvec(ctx, w.gate, { ...grouped, x: b.h, rowDiv: moe.used, y: b.gateUp, yStride: 2 * F, colOffset: 0, label: `${label}.gate` });
-    this.up = new ExpertMatvec(ctx, w.up, { ...grouped, x: b.h, rowDiv: moe.used, y: b.gateUp, yStride: 2 * F, colOffset: F, label: `${label}.up` });
-    this.activation = new SiluMulOp(ctx, F, b.gateUp, b.act, moe.used);
-    this.down = new ExpertMatvec(ctx, w.down, { ...grouped, x: b.act, rowDiv: 1, y: b.out, yStride: dModel, colOffset: 0, label: `${label}.down` });
+    const common = { used: moe.used, routes: b.routes };
+    this.gate = new ExpertMatvec(ctx, w.gate, { ...common, x: b.h, y: b.gateUp, yStride: 2 * F, colOffset: 0, mode: 0, label: `${label}.gate` });
+    this.up = new ExpertMatvec(ctx, w.up, { ...common, x: b.h, y: b.gateUp, yStride: 2 * F, colOffset: F, mode: 0, label: `${label}.up` });
+    this.down = new ExpertMatvec(ctx, w.down, { ...common, x: b.gateUp, y: b.out, yStride: dModel, colOffset: 0, mode: 2, label: `${label}.down` });
     const combinePipeline = ctx.pipeline('moe_combine', 'f32', moeCombineWgsl, { D: dModel, K_USED: moe.used });
     this.combine = { pipeline: combinePipeline, bindGroup: ctx.bindGroup(combinePipeline, { 0: ctx.step, 1: b.out, 2: b.routes, 3: b.x }, `${label}.combine`) };
   }
 
   /** The dispatches after the router's logits, for T tokens; `group` names each for the profiler. */
   encode(group: (label: string, body: (pass: GPUComputePassEncoder) => void) => void, T: number): void {
-    const tiles = maxExpertTiles(T * this.moe.used, this.moe.count);
-    group('moe_route', (p) => encodeDispatch(p, this.route, 1));
+    const pairs = T * this.moe.used;
+    group('moe_route', (p) => encodeDispatch(p, this.route, Math.ceil(T / 64)));
     group('matmul.experts_gate_up', (p) => {
-      this.gate.encode(p, tiles);
-      this.up.encode(p, tiles);
+      this.gate.encode(p, pairs);
+      this.up.encode(p, pairs);
     });
-    group('silu_mul', (p) => this.activation.encode(p, T));
-    group('matmul.experts_down', (p) => this.down.encode(p, tiles));
+    group('matmul.experts_down', (p) => this.down.encode(p, pairs));
     group('moe_combine', (p) => encodeDispatch(p, this.combine, Math.ceil(this.dModel / 64), T));
   }
 }
