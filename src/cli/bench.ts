@@ -284,12 +284,18 @@ function weightCount(model: LlamaModel): number {
 function reportKernels(model: LlamaModel, timings: KernelTiming[], bw: BandwidthResult | undefined, common: Record<string, unknown>, batch: number): void {
   const w = model.weights;
   const bytes = (l: Linear | null) => (l ? l.parts.reduce((s, p) => s + p.matrix.bytes, 0) : 0);
+  const x = model.config.experts;
+  const usedShare = x ? x.used / x.count : 0;
   const matmulBytes: Record<string, number> = {
     'matmul.qkv': w.layers.reduce((s, L) => s + bytes(L.qkv), 0),
     'matmul.attn_out': w.layers.reduce((s, L) => s + bytes(L.attnOut), 0),
     'matmul.gate_up': w.layers.reduce((s, L) => s + bytes(L.gateUp), 0),
     'matmul.down': w.layers.reduce((s, L) => s + bytes(L.down), 0),
     'matmul.output': w.output.bytes,
+    // A mixture: the router, and the `used` of `count` experts a one-token pass reads (bandwidth is reported for decode only).
+    'matmul.router': w.layers.reduce((s, L) => s + bytes(L.experts?.router ?? null), 0),
+    'matmul.experts_gate_up': w.layers.reduce((s, L) => s + (L.experts ? (L.experts.gate.matrix.bytes + L.experts.up.matrix.bytes) * usedShare : 0), 0),
+    'matmul.experts_down': w.layers.reduce((s, L) => s + (L.experts ? L.experts.down.matrix.bytes * usedShare : 0), 0),
   };
   const byLabel = new Map<string, number>();
   for (const t of timings) byLabel.set(t.label, (byLabel.get(t.label) ?? 0) + t.ns);

@@ -45,7 +45,7 @@ export interface LayerWeights {
 /**
  * A layer's experts. Each matrix holds all E experts back to back as in the GGUF (ffn_gate_exps
  * [d, ffnDim, E] in ggml's order is E matrices of [ffnDim][d]): expert e's rows start at e · rowsPerExpert,
- * and a chunk of the matrix holds whole experts (expertsPerChunk of them).
+ * and a chunk of the matrix holds whole experts.
  */
 export interface ExpertWeights {
   /** ffn_gate_inp: [E][d], the router's logits. */
