@@ -103,14 +103,14 @@ async function agreement(path: string, nTokens: number, seed: number, exactTwin?
 }
 
 /**
- * A quantized file against llama.cpp over 256 positions: mean KL <= 5e-3 and, unless `top1` is null, top-1
+ * A quantized file against llama.cpp over 256 positions: mean KL <= klBound (5e-3) and, unless `top1` is null, top-1
  * agreement >= `top1` (llama.cpp's own 8-bit activations move some near-ties); against llama.cpp on its
  * dequantized twin (the exact math of the quantized weights), top-1 >= 0.99 and max |Δ log p| <= `exactMaxAbs`.
  */
-async function assertQuantizedMatchesLlamaCpp(path: string, model: string, top1: number | null, exactMaxAbs: number): Promise<void> {
+async function assertQuantizedMatchesLlamaCpp(path: string, model: string, top1: number | null, exactMaxAbs: number, klBound = 5e-3): Promise<void> {
   const a = await agreement(path, 256, 3, await exactTwinOf(path));
   console.log(JSON.stringify({ model, ...a }));
-  assert.ok(a.meanKl <= 5e-3, `mean KL ${a.meanKl}`);
+  assert.ok(a.meanKl <= klBound, `mean KL ${a.meanKl}`);
   if (top1 !== null) assert.ok(a.top1 >= top1, `top-1 agreement with llama.cpp ${a.top1}`);
   assert.ok(a.exact!.top1 >= 0.99, `top-1 agreement with the exact reference ${a.exact!.top1}`);
   assert.ok(a.exact!.maxAbsLogProb <= exactMaxAbs, `max |Δ log p| vs the exact reference ${a.exact!.maxAbsLogProb}`);
@@ -352,10 +352,19 @@ test('synthetic qwen3moe F32 (8 experts of 128, 2 a token): log-probabilities ma
   await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
 });
 
-test('synthetic qwen3moe q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin', async () => {
-  const path = await ensureSynthetic('oracle-qwen3moe-q8_0', tinyQwen3Moe('q8_0'));
-  await assertQuantizedMatchesLlamaCpp(path, 'qwen3moe-q8_0', 0.98, 1e-3);
-});
+// Q8_0, and the Q4_K_M mix with experts of 256 (gate and up Q4_K, down [256][256] Q6_K by its name, so
+// each expert matrix runs its own K-quant kernel). Against llama.cpp on the Q4_K_M file the mean KL may
+// reach 1e-2: its 8-bit activations move h a little, and where two experts nearly tie that flips a route,
+// which costs up to 1 nat at that position (one of 256 adds 4e-3 to the mean; measured: mean 4.8e-3, max
+// 1.0; top-1 98.0%, so the bound there is 97%). The exact twin, which has no such rounding, holds to 1e-3
+// as every other type.
+for (const [type, ffnDim, klBound, top1] of [['q8_0', 128, 5e-3, 0.98], ['q4_k_m', 256, 1e-2, 0.97]] as const) {
+  test(`synthetic qwen3moe ${type}: KL <= ${klBound}, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin`, async () => {
+    const spec = tinyQwen3Moe(type);
+    const path = await ensureSynthetic(`oracle-qwen3moe-${type}`, { ...spec, experts: { ...spec.experts!, ffnDim } });
+    await assertQuantizedMatchesLlamaCpp(path, `qwen3moe-${type}`, top1, 1e-3, klBound);
+  });
+}
 
 // llama.cpp's qwen2 loader takes the q|k|v biases as optional (every real Qwen2 file has them), and so do we:
 // the F32 model with its biases dropped matches llama.cpp on that file, and is far from the model with them.
