@@ -73,6 +73,8 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
   const want = s.splitTokens ?? SPLIT_ATTENTION_MAX_TOKENS;
   if (!(Number.isInteger(want) && want >= 1 && want <= SPLIT_ATTENTION_MAX_TOKENS)) throw new UsageError(`attention split tokens ${want} (1..${SPLIT_ATTENTION_MAX_TOKENS})`);
   const splitTokens = Math.max(1, Math.min(T, want, Math.floor(s.maxBindingBytes / partialsPerToken)));
+  // The expert matvecs dispatch a row of workgroups per (token, slot) pair: at most 65,535 of them.
+  if (c.experts && T * c.experts.used > 65535) throw new UsageError(`a batch of ${T} tokens with ${c.experts.used} experts a token (at most ${Math.floor(65535 / c.experts.used)} tokens)`);
   const storage: Record<WorkspaceBuffer, number> = {
     tokens: T * 4,
     x: T * c.dModel * f32,

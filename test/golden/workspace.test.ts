@@ -37,6 +37,16 @@ test('Qwen2.5-0.5B shapes: 17 rows of logits (10 MiB) by default, where a whole 
   assert.deepEqual(['auto' as const, undefined, 4, 16, 32].map(logitRowsForDraft), [17, 17, 17, 17, 33]);
 });
 
+test('a mixture of experts: its buffers per (token, slot) pair instead of the dense FFN\'s; a batch whose pairs would pass 65,535 workgroup rows is refused', () => {
+  const moe: ModelConfig = { ...QWEN25_05B, architecture: 'qwen3moe', dModel: 2048, experts: { count: 128, used: 8, ffnDim: 768 } };
+  const plan = planWorkspace(moe, GPU_SHAPE);
+  assert.deepEqual([plan.storage.gateUp, plan.storage.ffn], [0, 0]);
+  assert.deepEqual([plan.storage.routerLogits, plan.storage.routes, plan.storage.expertGateUp, plan.storage.expertOut], [128 * 128 * 4, 128 * 8 * 8, 128 * 8 * 2 * 768 * 4, 128 * 8 * 2048 * 4]);
+  assert.equal(planWorkspace(QWEN25_05B, GPU_SHAPE).storage.expertOut, 0);
+  assert.doesNotThrow(() => planWorkspace(moe, { ...GPU_SHAPE, maxBatchTokens: 8191 }));
+  assert.throws(() => planWorkspace(moe, { ...GPU_SHAPE, maxBatchTokens: 8192 }), (e: unknown) => e instanceof UsageError && /a batch of 8192 tokens with 8 experts a token \(at most 8191 tokens\)/.test(e.message));
+});
+
 test('split attention partials: a row per token of a pass that splits (32), fewer where one binding holds fewer; the option is checked', () => {
   // Qwen2.5-0.5B at 4,096 tokens, 256 keys a split: 14 heads x 16 splits x (64 + 2) floats a token.
   const perToken = 14 * 16 * 66 * 4;
