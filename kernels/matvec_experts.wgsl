@@ -24,6 +24,10 @@ const WG: u32 = {{WG}}u;
 const RPW: u32 = WG / LPR;
 const STAGE_X: bool = {{STAGE_X}};
 const XS4: u32 = {{XS4}}u;
+// Quantized weights: x block-interleaved in workgroup memory, as matvec_split_k.wgsl keeps it on GPUs
+// (vec4 v of block c at v · (K / 32) + c), so neighbouring lanes, on neighbouring blocks, read
+// neighbouring addresses rather than one bank 128 bytes apart. Only where x lives changes, not the sums.
+const X_INTERLEAVED: bool = {{X_INTERLEAVED}};
 const MODE: u32 = {{MODE}}u;
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -44,8 +48,13 @@ fn input4(i: u32) -> vec4<f32> {
   return x[x_row + i];
 }
 
+fn xsh_index(i: u32) -> u32 {
+  if (X_INTERLEAVED) { return (i % 8u) * (K / 32u) + i / 8u; }
+  return i;
+}
+
 fn x4(i: u32) -> vec4<f32> {
-  if (STAGE_X) { return xsh[i]; }
+  if (STAGE_X) { return xsh[xsh_index(i)]; }
   return input4(i);
 }
 
@@ -59,7 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (e < E_FIRST || e >= E_FIRST + E_COUNT) { return; }
   x_row = select(z / K_USED * (K / 4u), z * (K / 2u), MODE == 2u);
   if (STAGE_X) {
-    for (var i = lane; i < K / 4u; i += WG) { xsh[i] = input4(i); }
+    for (var i = lane; i < K / 4u; i += WG) { xsh[xsh_index(i)] = input4(i); }
     workgroupBarrier();
   }
   let group = lane / LPR;
