@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder2/Gemma/Granite/StableLM-family decoder, read from GGUF
+// Hyper-parameters of a Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder2/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
 // metadata (llama.cpp's key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder2' | 'gemma' | 'granite' | 'stablelm';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -35,8 +35,12 @@ export interface ArchitectureTraits {
   requiredBiases: readonly string[];
   /** Llama 3's per-frequency rope divisors (`rope_freqs.weight`) are read when present. */
   ropeFreqs: boolean;
-  /** Every layer's FFN is a mixture of SwiGLU experts (qwen3moe; MixtureOfExperts). */
-  experts: boolean;
+  /**
+   * Every layer's FFN is a mixture of SwiGLU experts (MixtureOfExperts), each as wide as this key says:
+   * qwen3moe's expert_feed_forward_length (else feed_forward_length / used, as llama.cpp), granitemoe's
+   * feed_forward_length. null: a dense FFN.
+   */
+  expertWidth: 'expert_feed_forward_length' | 'feed_forward_length' | null;
 }
 
 const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
@@ -51,19 +55,22 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * (Granite 3.x dense) is llama with four scalars and the same optional biases; stablelm (Stable Code 3B,
  * StableLM 2 1.6B) has LayerNorms with biases, a SwiGLU FFN, optional q|k|v biases and NeoX rope on part of
  * each head (weights.ts refuses its parallel-residual variant, StableLM 2 12B); qwen3moe (Qwen3-Coder
- * 30B-A3B) is qwen3 with a mixture of SwiGLU experts for every FFN (src/models/qwen3moe.cpp).
+ * 30B-A3B) is qwen3 with a mixture of SwiGLU experts for every FFN (src/models/qwen3moe.cpp); granitemoe
+ * (Granite 3.x 1B-A400M, 3B-A800M) is granite with such a mixture (src/models/granite-moe.cpp, which
+ * builds granite's graph), q|k|v and attention-output biases optional, its residual scale on the mixture.
  */
 const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
 export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
-  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, experts: false },
-  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: false },
-  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: false },
-  qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: true },
-  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, experts: false },
-  gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: false },
-  stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, experts: false },
-  granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, experts: false },
+  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null },
+  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null },
+  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null },
+  qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length' },
+  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null },
+  gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null },
+  stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null },
+  granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null },
+  granitemoe: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: [...QKV_BIASES, 'attn_output'], requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length' },
 };
 
 export interface ModelConfig {
@@ -102,12 +109,12 @@ export interface ModelConfig {
   attentionScale: number;
   /** What the logits are multiplied by: 1 / granite's logit_scale in f32, else 1. */
   logitScale: number;
-  /** The FFN's experts (qwen3moe), or null for a dense FFN of ffnDim. */
+  /** The FFN's experts (qwen3moe, granitemoe), or null for a dense FFN of ffnDim. */
   experts: MixtureOfExperts | null;
 }
 
 /**
- * A mixture-of-experts FFN as llama.cpp's build_moe_ffn runs it for qwen3moe: router logits h · Wrᵀ
+ * A mixture-of-experts FFN as llama.cpp's build_moe_ffn runs it for qwen3moe and granitemoe: router logits h · Wrᵀ
  * ([count]), their softmax, the `used` most probable experts (in descending order), their probabilities
  * divided by their sum (clamped to >= 6.1e-5), and out = Σ_j w_j · down_j(silu(gate_j h) · up_j h) in that
  * order. Each expert is a SwiGLU FFN of ffnDim.
@@ -172,24 +179,29 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
   };
 }
 
-/** The experts of a qwen3moe file (null for dense architectures, which refuse an expert_count). */
+/** The experts of a qwen3moe or granitemoe file (null for dense architectures, which refuse an expert_count). */
 function expertsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTraits, file?: string): MixtureOfExperts | null {
   const k = (s: string) => archKey(archName, s);
   const count = metaU32(meta, k('expert_count'), { default: 0, file });
-  if (!traits.experts) {
+  if (!traits.expertWidth) {
     // Mixtral-style files are 'llama' too; their experts are tensors the dense forward pass would not read.
-    if (count > 0) throw new UnsupportedModelError(`a ${archName} mixture of experts (${count} experts per layer); Tandem runs experts for qwen3moe only`);
+    if (count > 0) throw new UnsupportedModelError(`a ${archName} mixture of experts (${count} experts per layer); Tandem runs experts for ${EXPERT_ARCHITECTURES}`);
     return null;
   }
   const used = metaU32(meta, k('expert_used_count'), { file });
   if (count < 1 || used < 1 || used > count) throw new ModelFormatError(k('expert_used_count'), `${used} of ${count} experts`, file);
   if (count > MAX_EXPERTS) throw new UnsupportedModelError(`${count} experts per layer (at most ${MAX_EXPERTS})`);
-  // llama.cpp's qwen3moe graph routes by softmax and reads neither expert_gating_func nor expert_weights_scale.
-  // As llama.cpp: without expert_feed_forward_length, an expert is feed_forward_length / used wide.
-  const ffnDim = metaU32(meta, k('expert_feed_forward_length'), { default: 0, file }) || Math.floor(metaU32(meta, k('feed_forward_length'), { file }) / used);
-  if (ffnDim < 1) throw new ModelFormatError(k('expert_feed_forward_length'), `${ffnDim}`, file);
+  // llama.cpp's qwen3moe and granitemoe graphs route by softmax and read neither expert_gating_func nor
+  // expert_weights_scale; a granitemoe's shared expert (expert_shared_feed_forward_length) is refused by
+  // its tensors' names (weights.ts).
+  const ffn = () => metaU32(meta, k('feed_forward_length'), { file });
+  const ffnDim = traits.expertWidth === 'feed_forward_length' ? ffn() : metaU32(meta, k('expert_feed_forward_length'), { default: 0, file }) || Math.floor(ffn() / used);
+  if (ffnDim < 1) throw new ModelFormatError(k(traits.expertWidth), `${ffnDim}`, file);
   return { count, used, ffnDim };
 }
+
+/** The architectures whose FFNs may be mixtures of experts. */
+const EXPERT_ARCHITECTURES = Object.entries(ARCHITECTURES).filter(([, t]) => t.expertWidth).map(([a]) => a).join(' and ');
 
 /** The embedding, residual, attention and logit scales (ModelConfig), as llama.cpp's graphs apply them. */
 function scalarsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTraits, dModel: number, headDim: number, file?: string) {

@@ -11,8 +11,8 @@
 //   x += a Woᵀ (+ b);  h = norm(x) · ffn_norm;  [g|u] = h Wguᵀ;  x += (silu(g) u) Wdownᵀ
 //   [starcoder2: u = h Wupᵀ + b;  x += gelu(u) Wdownᵀ + b]   [gemma: x += (gelu(g) u) Wdownᵀ]
 //   [granite: each x += branch is x += branch · residual_scale, and attention scales q·k by attention.scale]
-//   [qwen3moe: x += Σ_j w_j (silu(h Wg_jᵀ) · h Wu_jᵀ) Wd_jᵀ over the k experts j the router picks from h
-//    (ops/experts.ts), their weights w_j its renormalised softmax]
+//   [qwen3moe, granitemoe: x += Σ_j w_j (silu(h Wg_jᵀ) · h Wu_jᵀ) Wd_jᵀ over the k experts j the router
+//    picks from h (ops/experts.ts), their weights w_j its renormalised softmax]
 // with x = embedding rows (· sqrt(d) for gemma, · embedding_scale for granite) before the first layer,
 // then logits = norm(x[last rows]) · output_norm · Woutᵀ (/ logit_scale for granite).
 
@@ -264,7 +264,7 @@ export class LlamaModel {
       if (L.experts) {
         const { router, ...matrices } = L.experts;
         const buffers = { h: b.h, x: b.x, logits: b.routerLogits, routes: b.routes, gateUp: b.expertGateUp, out: b.expertOut };
-        return { kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`) };
+        return { kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`, c.residualScale) };
       }
       if (!L.gateUp || !L.down) throw new RangeError(`layer ${l}: neither a dense FFN nor experts`);
       return {

@@ -1,10 +1,10 @@
-// A mixture-of-experts FFN (qwen3moe; MixtureOfExperts in src/model/config.ts) as five dispatches over a
+// A mixture-of-experts FFN (qwen3moe, granitemoe; MixtureOfExperts in src/model/config.ts) as five dispatches over a
 // batch of T tokens, all on the GPU (the experts a token takes are never read back):
 //   router logits = h · Wrᵀ                      [T][E]        (a MatmulOp, made by the model)
 //   routes = top-k of softmax, normalised        [T][k]        (moe_route.wgsl)
 //   [gate | up] = h · W_gate,eᵀ | h · W_up,eᵀ    [T·k][2 F]    (matvec_experts.wgsl, MODE 0, per matrix)
 //   out = silu(gate) · up · W_down,eᵀ            [T·k][d]      (matvec_experts.wgsl, MODE 2)
-//   x += Σ_j w_j · out_j                         [T][d]        (moe_combine.wgsl)
+//   x += (Σ_j w_j · out_j) · residual scale      [T][d]        (moe_combine.wgsl; granitemoe's scale, else 1)
 // Each (token, slot) pair is a one-token matvec, so a batch row has a decode step's bits (verify-exact).
 // A batch reads an expert's weights once per pair that chose it. llama.cpp's mul_mat_id groups the pairs
 // by expert instead, so a prefill pass reads each expert about once. Tried here (bench prefill --profile,
@@ -82,7 +82,8 @@ export class ExpertFfnOp {
   private readonly down: ExpertMatvec;
   private readonly combine: Dispatch;
 
-  constructor(ctx: OpContext, private readonly moe: MixtureOfExperts, private readonly dModel: number, w: { gate: ExpertMatrix; up: ExpertMatrix; down: ExpertMatrix }, b: ExpertBuffers, label: string) {
+  /** `residualScale`: what the mixture's output is multiplied by before it joins x (granitemoe; else 1). */
+  constructor(ctx: OpContext, private readonly moe: MixtureOfExperts, private readonly dModel: number, w: { gate: ExpertMatrix; up: ExpertMatrix; down: ExpertMatrix }, b: ExpertBuffers, label: string, residualScale = 1) {
     const routePipeline = ctx.pipeline('moe_route', 'f32', moeRouteWgsl, { N_EXPERT: moe.count, K_USED: moe.used });
     this.route = { pipeline: routePipeline, bindGroup: ctx.bindGroup(routePipeline, { 0: ctx.step, 1: b.logits, 2: b.routes }, `${label}.route`) };
     const F = moe.ffnDim;
@@ -90,7 +91,7 @@ export class ExpertFfnOp {
     this.gate = new ExpertMatvec(ctx, w.gate, { ...common, x: b.h, y: b.gateUp, yStride: 2 * F, colOffset: 0, mode: 0, label: `${label}.gate` });
     this.up = new ExpertMatvec(ctx, w.up, { ...common, x: b.h, y: b.gateUp, yStride: 2 * F, colOffset: F, mode: 0, label: `${label}.up` });
     this.down = new ExpertMatvec(ctx, w.down, { ...common, x: b.gateUp, y: b.out, yStride: dModel, colOffset: 0, mode: 2, label: `${label}.down` });
-    const combinePipeline = ctx.pipeline('moe_combine', 'f32', moeCombineWgsl, { D: dModel, K_USED: moe.used });
+    const combinePipeline = ctx.pipeline('moe_combine', 'f32', moeCombineWgsl, { D: dModel, K_USED: moe.used, ...(residualScale !== 1 ? { RES_SCALE: residualScale } : {}) });
     this.combine = { pipeline: combinePipeline, bindGroup: ctx.bindGroup(combinePipeline, { 0: ctx.step, 1: b.out, 2: b.routes, 3: b.x }, `${label}.combine`) };
   }
 

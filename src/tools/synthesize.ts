@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder2/Gemma/Granite/StableLM GGUFs for tests and benchmarks, any size,
+// Random-weight Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder2/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
 // written tensor by tensor in chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -13,8 +13,9 @@
 // granite writes its four scalars (graniteScales, default GRANITE_SCALES) and divides its embedding rows
 // by embedding_scale, so the scaled rows have std 1 too. stablelm has starcoder2's LayerNorms (its biases
 // too) with llama's gated FFN and no other biases; `nRot` rotates part of each head, as Stable Code does.
-// qwen3moe is qwen3 with `experts` SwiGLU experts per layer: an F32 router (std routerScale/sqrt(d), default
-// 4, so a token's routing is not a near-tie) and expert matrices [E][rows][cols] drawn as the dense ones.
+// qwen3moe is qwen3, and granitemoe granite, with `experts` SwiGLU experts per layer: an F32 router (std
+// routerScale/sqrt(d), default 4, so a token's routing is not a near-tie) and expert matrices
+// [E][rows][cols] drawn as the dense ones (granitemoe's expert width is its feed_forward_length).
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -28,7 +29,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder2' | 'gemma' | 'granite' | 'stablelm';
+  arch: 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -59,9 +60,9 @@ export interface SyntheticSpec {
   llamaBiases?: boolean;
   /** llama only: a `rope_freqs.weight` tensor of Llama 3.x's per-frequency divisors (llama3RopeFactors). */
   llama3Rope?: Llama3RopeSpec;
-  /** granite only: its embedding, residual, attention and logit scales (default GRANITE_SCALES). */
+  /** granite and granitemoe only: their embedding, residual, attention and logit scales (default GRANITE_SCALES). */
   graniteScales?: GraniteScales;
-  /** qwen3moe only (and required there): experts per layer, experts per token, and each expert's FFN width. */
+  /** qwen3moe and granitemoe only (and required there): experts per layer, experts per token, and each expert's FFN width. */
   experts?: { count: number; used: number; ffnDim: number; routerScale?: number };
 }
 
@@ -116,8 +117,8 @@ function checkSpec(s: SyntheticSpec): void {
   if (!WEIGHT_TYPES[s.weightType]) throw new RangeError(`spec.weightType ${s.weightType} is unknown`);
   if (s.llama3Rope && s.arch !== 'llama') throw new RangeError('spec.llama3Rope: llama.cpp reads rope_freqs for llama models only');
   if (s.arch === 'gemma' && !s.tiedEmbedding) throw new RangeError('spec.tiedEmbedding: gemma always ties its output head (llama.cpp refuses an output.weight there)');
-  if (s.graniteScales && s.arch !== 'granite') throw new RangeError('spec.graniteScales: for granite models only');
-  if (!!s.experts !== (s.arch === 'qwen3moe')) throw new RangeError('spec.experts: required for qwen3moe, and for qwen3moe only');
+  if (s.graniteScales && !ARCHITECTURES[s.arch].scalars) throw new RangeError('spec.graniteScales: for granite and granitemoe models only');
+  if (!!s.experts !== !!ARCHITECTURES[s.arch].expertWidth) throw new RangeError('spec.experts: required for qwen3moe and granitemoe, and for them only');
   if (s.experts && !(s.experts.used >= 1 && s.experts.used <= s.experts.count && s.experts.ffnDim >= 1)) throw new RangeError('spec.experts: used must be 1..count, ffnDim positive');
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
@@ -170,7 +171,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
 
   // Embedding rows have std 1 so the first RMSNorm sees O(1) values (gemma: after its sqrt(d) scale).
   const gemma = arch === 'gemma';
-  const embeddingStd = gemma ? 1 / Math.sqrt(dModel) : arch === 'granite' ? 1 / (spec.graniteScales ?? GRANITE_SCALES).embedding : 1;
+  const embeddingStd = gemma ? 1 / Math.sqrt(dModel) : ARCHITECTURES[arch].scalars ? 1 / (spec.graniteScales ?? GRANITE_SCALES).embedding : 1;
   random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel, shape), embeddingStd);
   if (gemma) random('output_norm.weight', [dModel], GgmlType.F32, spec.outputScale ?? 1);
   else rowNorm('output_norm', dModel);
@@ -237,7 +238,8 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     ...(quantized ? [{ key: 'general.quantization_version', type: GgufValueType.UINT32, value: 2 }] : []),
     u32('context_length', spec.contextLength),
     u32('embedding_length', spec.dModel),
-    u32('feed_forward_length', spec.ffnDim),
+    // granitemoe's experts are feed_forward_length wide.
+    u32('feed_forward_length', spec.experts && ARCHITECTURES[arch].expertWidth === 'feed_forward_length' ? spec.experts.ffnDim : spec.ffnDim),
     u32('block_count', spec.nLayers),
     u32('attention.head_count', spec.nHeads),
     u32('attention.head_count_kv', spec.nKvHeads),
@@ -247,14 +249,15 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     ARCHITECTURES[arch].norm === 'layer' ? f32('attention.layer_norm_epsilon', 1e-5) : f32('attention.layer_norm_rms_epsilon', arch === 'llama' ? 1e-5 : 1e-6),
     ...(spec.slidingWindow !== undefined ? [u32('attention.sliding_window', spec.slidingWindow)] : []),
     ...ropeScalingMetadata(spec, arch),
-    ...(arch === 'granite' ? graniteMetadata(spec.graniteScales ?? GRANITE_SCALES) : []),
-    ...(spec.experts ? [u32('expert_count', spec.experts.count), u32('expert_used_count', spec.experts.used), u32('expert_feed_forward_length', spec.experts.ffnDim)] : []),
+    ...(ARCHITECTURES[arch].scalars ? graniteMetadata(arch, spec.graniteScales ?? GRANITE_SCALES) : []),
+    ...(spec.experts ? [u32('expert_count', spec.experts.count), u32('expert_used_count', spec.experts.used)] : []),
+    ...(spec.experts && ARCHITECTURES[arch].expertWidth === 'expert_feed_forward_length' ? [u32('expert_feed_forward_length', spec.experts.ffnDim)] : []),
     ...tokenizer,
   ];
 }
 
-function graniteMetadata(g: GraniteScales): GgufMetadataEntry[] {
-  const f32 = (key: string, value: number): GgufMetadataEntry => ({ key: `granite.${key}`, type: GgufValueType.FLOAT32, value });
+function graniteMetadata(arch: string, g: GraniteScales): GgufMetadataEntry[] {
+  const f32 = (key: string, value: number): GgufMetadataEntry => ({ key: `${arch}.${key}`, type: GgufValueType.FLOAT32, value });
   return [f32('embedding_scale', g.embedding), f32('residual_scale', g.residual), f32('attention.scale', g.attention), f32('logit_scale', g.logit)];
 }
 

@@ -164,7 +164,7 @@ test('a stablelm file without ffn_norm (the parallel residual of StableLM 2 12B)
   await assert.rejects(loadModel(gpu, out), (e: unknown) => e instanceof UnsupportedModelError && /a parallel-residual stablelm \(no blk\.0\.ffn_norm, as in StableLM 2 12B\)/.test(e.message));
 });
 
-test('a qwen3moe file: its experts loaded (a token reads 2 of 4); without an expert matrix, or with one of other experts, ModelFormatError naming it; a merged gate_up_exps or a dense ffn_up, refused by name', async () => {
+test('a qwen3moe file: its experts loaded (a token reads 2 of 4); without an expert matrix, or with one of other experts, ModelFormatError naming it; a merged gate_up_exps, a shared expert or a dense ffn_up, refused by name', async () => {
   const spec: SyntheticSpec = { ...LOAD_ERRORS_SPEC, arch: 'qwen3moe', nLayers: 2, headDim: 64, experts: { count: 4, used: 2, ffnDim: 64 } };
   const src = await ensureSynthetic('load-errors-qwen3moe', spec);
   const gpu = await testGpu();
@@ -192,6 +192,10 @@ test('a qwen3moe file: its experts loaded (a token reads 2 of 4); without an exp
   const merged = new Float32Array(d * 128 * 4);
   await assert.rejects(loadModel(gpu, await variant('merged', { addTensors: [{ name: 'blk.0.ffn_gate_up_exps.weight', dims: [d, 128, 4], type: GgmlType.F32, data: new Uint8Array(merged.buffer) }] })),
     (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate_up_exps\.weight \(an expert tensor qwen3moe does not have\)/.test(e.message));
+  // A shared expert (Qwen2-MoE, granitemoeshared) is another graph.
+  const shared = new Float32Array(d * 64);
+  await assert.rejects(loadModel(gpu, await variant('shared-expert', { addTensors: [{ name: 'blk.0.ffn_up_shexp.weight', dims: [d, 64], type: GgmlType.F32, data: new Uint8Array(shared.buffer) }] })),
+    (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_up_shexp\.weight \(a shared expert\)/.test(e.message));
   const up = new Float32Array(d * 64);
   await assert.rejects(loadModel(gpu, await variant('dense-up', { addTensors: [{ name: 'blk.0.ffn_up.weight', dims: [d, 64], type: GgmlType.F32, data: new Uint8Array(up.buffer) }] })),
     (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_up\.weight: Tandem's qwen3moe forward pass does not read it/.test(e.message));

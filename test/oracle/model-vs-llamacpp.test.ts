@@ -366,6 +366,19 @@ for (const [type, ffnDim, klBound, top1] of [['q8_0', 128, 5e-3, 0.98], ['q4_k_m
   });
 }
 
+// Granite MoE (Granite 3.x 1B-A400M / 3B-A800M): granite's four scalars with the same mixture, its residual
+// scale applied to the mixture's sum (moe_combine.wgsl's RES_SCALE) and its experts feed_forward_length wide.
+const tinyGraniteMoe = (weightType: WeightTypeName): SyntheticSpec => ({ ...tinyGranite(weightType), arch: 'granitemoe', experts: { count: 8, used: 2, ffnDim: 128 } });
+
+test('synthetic granitemoe F32 (granite scales, 8 experts of 128, 2 a token): log-probabilities match llama.cpp to 1e-3 over 64 tokens, and in one-token passes; Q8_0 by distribution and exactly against its twin', async () => {
+  const path = await ensureSynthetic('oracle-granitemoe-f32', tinyGraniteMoe('f32'));
+  const a = await agreement(path, 64, 2);
+  console.log(JSON.stringify({ model: 'granitemoe-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  await assertDecodeMatchesLlamaCpp(path, 'granitemoe-f32', 1e-3);
+  await assertQuantizedMatchesLlamaCpp(await ensureSynthetic('oracle-granitemoe-q8_0', tinyGraniteMoe('q8_0')), 'granitemoe-q8_0', 0.98, 1e-3);
+});
+
 // llama.cpp's qwen2 loader takes the q|k|v biases as optional (every real Qwen2 file has them), and so do we:
 // the F32 model with its biases dropped matches llama.cpp on that file, and is far from the model with them.
 test('synthetic qwen2 F32 without its q|k|v biases: log-probabilities match llama.cpp to 1e-3 over 64 tokens, far from the model with them', async () => {

@@ -24,14 +24,14 @@ test('shapes, rope and its scaling come from the metadata', () => {
 
 test('a mixture of experts and value heads of another size are refused as unsupported, naming what they are', () => {
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 8 }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /a llama mixture of experts \(8 experts per layer\); Tandem runs experts for qwen3moe only/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /a llama mixture of experts \(8 experts per layer\); Tandem runs experts for qwen3moe and granitemoe/.test(e.message));
   assert.doesNotThrow(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 0 }), 300));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 64 }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /value heads of 64 with key heads of 32/.test(e.message));
   assert.doesNotThrow(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 32 }), 300));
 });
 
-test('qwen3moe: experts, experts a token and their width from the metadata (width feed_forward_length / used without expert_feed_forward_length, as llama.cpp); bad counts are a damaged file', () => {
+test('qwen3moe and granitemoe: experts, experts a token and their width from the metadata (qwen3moe: feed_forward_length / used without expert_feed_forward_length, as llama.cpp; granitemoe: feed_forward_length); bad counts are a damaged file', () => {
   const moe: SyntheticSpec = { ...SPEC, arch: 'qwen3moe', headDim: 32, experts: { count: 128, used: 8, ffnDim: 768 } };
   const c = configFromMetadata(metaOf(moe), 300);
   assert.deepEqual(c.experts, { count: 128, used: 8, ffnDim: 768 });
@@ -47,6 +47,9 @@ test('qwen3moe: experts, experts a token and their width from the metadata (widt
   ] as const) {
     assert.throws(() => configFromMetadata(metaOf(moe, extra), 300), (e: unknown) => e instanceof ModelFormatError && pattern.test(e.message), JSON.stringify(extra));
   }
+  // granitemoe: its experts are feed_forward_length wide (llama.cpp reads no expert width there), with granite's scales.
+  const gm = configFromMetadata(metaOf({ ...SPEC, arch: 'granitemoe', experts: { count: 40, used: 8, ffnDim: 512 } }, { 'granitemoe.expert_feed_forward_length': 99 }), 300);
+  assert.deepEqual([gm.experts, gm.ffnDim, gm.residualScale, gm.logitScale, gm.qkNorm], [{ count: 40, used: 8, ffnDim: 512 }, 512, 0.22, 0.125, false]);
   const missing = new Map([...metaOf(moe)].filter(([key]) => key !== 'qwen3moe.expert_used_count'));
   assert.throws(() => configFromMetadata(missing, 300), (e: unknown) => e instanceof ModelFormatError && /expert_used_count/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(moe, { 'qwen3moe.expert_count': 1024 }), 300),
@@ -88,5 +91,5 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.rope.scaling.finetuned': false }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /attention without rope/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, qwen3moe, starcoder2, gemma, stablelm, granite\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, qwen3moe, starcoder2, gemma, stablelm, granite, granitemoe\)/.test(e.message));
 });
