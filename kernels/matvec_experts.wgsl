@@ -4,8 +4,9 @@
 // The split-K matvec's work split (matvec_split_k.wgsl): a workgroup owns RPW = WG / LPR rows of one
 // expert, the LPR lanes of a row stride over its chunks (coalesced weight reads) and a tree in workgroup
 // memory adds them. Every pair is a one-token matvec with the same arithmetic whatever the batch, so a
-// verify row is a decode step bit for bit. Workgroup z takes pair z; one whose expert lives in another
-// chunk leaves at once.
+// verify row is a decode step bit for bit. Workgroup z takes pair z, or with ORDERED the z-th pair of
+// `order` (moe_sort.wgsl: the pairs expert by expert, so one expert's workgroups run together; the sums are
+// the same either way); one whose expert lives in another chunk leaves at once.
 // The input row (staged in workgroup memory when it fits, STAGE_X):
 //   MODE 0: x row t = z / K_USED (the normalised residual stream, for gate and up);
 //   MODE 2: silu(gate) · up from row z of [gate (K) | up (K)] (the expert's down projection).
@@ -29,11 +30,13 @@ const XS4: u32 = {{XS4}}u;
 // neighbouring addresses rather than one bank 128 bytes apart. Only where x lives changes, not the sums.
 const X_INTERLEAVED: bool = {{X_INTERLEAVED}};
 const MODE: u32 = {{MODE}}u;
+const ORDERED: bool = {{ORDERED}};
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;   // MODE 0: [T][K/4]; MODE 2: [T·K_USED][2K/4]
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;   // [T·K_USED][Y_STRIDE]
 @group(0) @binding(6) var<storage, read> routes: array<u32>;    // [T·K_USED][id, bitcast(w)]
+@group(0) @binding(7) var<storage, read> order: array<u32>;     // ORDERED: [T·K_USED], expert by expert; else a dummy
 
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> xsh: array<vec4<f32>, XS4>;
@@ -61,9 +64,10 @@ fn x4(i: u32) -> vec4<f32> {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   touch_scales();
-  let z = wid.z;
   let n0 = wid.x * RPW;
-  if (z >= step.n_tokens * K_USED || n0 >= N_EXPERT) { return; }
+  if (wid.z >= step.n_tokens * K_USED || n0 >= N_EXPERT) { return; }
+  var z = wid.z;
+  if (ORDERED) { z = order[wid.z]; }
   let e = routes[2u * z];
   if (e < E_FIRST || e >= E_FIRST + E_COUNT) { return; }
   x_row = select(z / K_USED * (K / 4u), z * (K / 2u), MODE == 2u);

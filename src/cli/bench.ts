@@ -14,6 +14,7 @@ import { generate, prefill } from '../engine/generate';
 import { Rng } from '../engine/sampler';
 import { measureBandwidth, type BandwidthResult } from '../bench/bandwidth';
 import { benchMatvec, matvecShapesOf } from '../bench/matvec';
+import { EXPERT_ORDERS, type ExpertOrder } from '../ops/experts';
 import { GPU_LAYOUT, type WeightDtype } from '../loaders/repack';
 import { openLlamaCppTimer } from '../bench/llamacppBaseline';
 import { MATVEC_KINDS, type MatvecKind } from '../ops/matmul';
@@ -75,7 +76,7 @@ export async function benchCommand(args: string[]): Promise<void> {
       model: { type: 'string' }, context: { type: 'string' }, tokens: { type: 'string' }, runs: { type: 'string' },
       baseline: { type: 'string' }, profile: { type: 'boolean' }, matvec: { type: 'string' }, 'batch': { type: 'string' }, json: { type: 'boolean' },
       'kv-type': { type: 'string' }, 'split-keys': { type: 'string' }, 'pipeline-depth': { type: 'string' }, 'pass-budget-ms': { type: 'string' },
-      'split-tokens': { type: 'string' }, dtypes: { type: 'string' }, requantize: { type: 'string' },
+      'split-tokens': { type: 'string' }, dtypes: { type: 'string' }, requantize: { type: 'string' }, 'expert-order': { type: 'string' },
     },
   });
   const what = positionals[0];
@@ -123,20 +124,23 @@ export async function benchCommand(args: string[]): Promise<void> {
     // --split-keys N: keys per split of decode attention (0: none); default: the adapter's (64 on GPUs).
     const attentionSplitKeys = v['split-keys'] === undefined ? undefined : Number(v['split-keys']);
     if (attentionSplitKeys !== undefined && !(Number.isInteger(attentionSplitKeys) && attentionSplitKeys >= 0)) throw new UsageError(`--split-keys: a count of keys >= 0, got "${v['split-keys']}"`);
+    // --expert-order pairs|sorted: the order a mixture's expert matvecs take the (token, slot) pairs in (ops/experts.ts).
+    const expertOrder = v['expert-order'] as ExpertOrder | undefined;
+    if (expertOrder !== undefined && !EXPERT_ORDERS.includes(expertOrder)) throw new UsageError(`--expert-order ${EXPERT_ORDERS.join('|')}, got "${expertOrder}"`);
     if (what === 'verify') {
       // --matvec a,b: each variant loaded in turn, in the same run (its batch kernel follows: ops/matmul.ts).
       // --split-tokens 1,32: passes of up to that many tokens split attention as decode does (32, the
       // default, makes verify rows decode's bit for bit; 1 splits only decode: what that exactness costs).
       for (const matvec of matvecKindsOf(v.matvec, [gpu.adapter.isSoftware ? 'rows' : 'splitKi'])) {
         for (const attentionSplitTokens of splitTokensOf(v['split-tokens'])) {
-          const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + 32, maxBatchTokens: 32, matvec, kvType: kvTypeOf(v['kv-type']), attentionSplitKeys, attentionSplitTokens });
+          const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + 32, maxBatchTokens: 32, matvec, kvType: kvTypeOf(v['kv-type']), attentionSplitKeys, attentionSplitTokens, expertOrder });
           try {
             const costs = await measureVerifyCost(model, benchPrompt(model.config.vocabSize, context), runs);
             const one = costs[0].ms;
             for (const c of costs) {
               emit({ name: `verify pass of ${c.positions} positions`, value: c.ms, unit: 'ms', vs: 'one-position pass', ratio: c.ms / one,
                 matvec, batchKernel: c.positions > 1 && matvec !== 'rows' ? 'matvec_split_k_batch' : c.positions > 1 ? 'matmul' : 'matvec',
-                splitKeys: model.options.attentionSplitKeys, splitTokens: attentionSplitTokens ?? SPLIT_ATTENTION_MAX_TOKENS, model: v.model, context, adapter });
+                splitKeys: model.options.attentionSplitKeys, splitTokens: attentionSplitTokens ?? SPLIT_ATTENTION_MAX_TOKENS, ...expertOrderField(model), model: v.model, context, adapter });
             }
           } finally {
             model.dispose();
@@ -149,10 +153,10 @@ export async function benchCommand(args: string[]): Promise<void> {
     // --pass-budget-ms N: GPU time a prefill pass may take before batches run as smaller passes (0: none).
     const prefillPassBudgetMs = v['pass-budget-ms'] === undefined ? undefined : Number(v['pass-budget-ms']);
     if (prefillPassBudgetMs !== undefined && !(prefillPassBudgetMs >= 0)) throw new UsageError(`--pass-budget-ms: milliseconds >= 0, got "${v['pass-budget-ms']}"`);
-    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined, kvType, attentionSplitKeys, prefillPassBudgetMs });
+    const { model } = await loadModel(gpu, v.model, { maxContextTokens: context + nTokens + 1, maxBatchTokens: Number(v.batch ?? 128), matvec: v.matvec as MatvecKind | undefined, kvType, attentionSplitKeys, prefillPassBudgetMs, expertOrder });
     try {
       const prompt = benchPrompt(model.config.vocabSize, context);
-      const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitKi'), kvType: model.options.kvType };
+      const common = { model: v.model, context, adapter, matvec: v.matvec ?? (gpu.adapter.isSoftware ? 'rows' : 'splitKi'), kvType: model.options.kvType, ...expertOrderField(model) };
       let ours: number;
       if (what === 'decode') {
         ours = await benchDecode(model, prompt, nTokens, runs, bw, common, v.profile ?? false, pipelineDepthsOf(v['pipeline-depth'], model.pipelineDepth));
@@ -278,6 +282,11 @@ function weightCount(model: LlamaModel): number {
   const ffn = c.experts ? c.dModel * c.experts.count + 3 * c.dModel * c.experts.ffnDim * c.experts.used : 3 * c.dModel * c.ffnDim;
   const perLayer = c.dModel * (c.nHeads + 2 * c.nKvHeads) * c.headDim + c.nHeads * c.headDim * c.dModel + ffn;
   return c.nLayers * perLayer + c.vocabSize * c.dModel;
+}
+
+/** A mixture's expert order, for the figures of a model that has experts (none for dense models). */
+function expertOrderField(model: LlamaModel): { expertOrder?: ExpertOrder } {
+  return model.config.experts ? { expertOrder: model.options.expertOrder ?? 'pairs' } : {};
 }
 
 /** Per kernel group: time per forward pass, and for matmuls the weight bytes read per second. */

@@ -27,6 +27,7 @@ const USAGE = `usage:
   tandem convert llama2c <model.bin> <tokenizer.bin> -o <out.gguf> [--type f32|f16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k..q6_k|iq4_nl|iq4_xs|q4_k_m]
   tandem bench decode|prefill|bandwidth --model <model.gguf> [--context N] [--tokens N] [--runs N]
                   [--baseline llamacpp] [--profile] [--matvec rows|splitK|splitKi|splitKsg] [--kv-type f16|f32]
+                  [--expert-order pairs|sorted] (a mixture of experts: the order its expert matvecs take a batch's pairs in)
                   [--pipeline-depth 1,2] (decode: greedy passes in flight, each listed depth in the same run)
   tandem bench matvec|verify [--model <model.gguf>] [--matvec rows,splitKi] (verify: a pass of 1..17 positions vs one)
                   [--dtypes f32,f16,q8_0,q4_0 | all] (matvec: weight types; K-quants on Qwen2.5-1.5B's shapes)

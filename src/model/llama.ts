@@ -29,7 +29,7 @@ import { LayerNormOp } from '../ops/layerNorm';
 import { ARGMAX_ROW_BYTES, ArgmaxOp, splitArgmaxRows } from '../ops/argmax';
 import { AttentionOp, attentionSplits } from '../ops/attention';
 import { HeadNormOp } from '../ops/headNorm';
-import { ExpertFfnOp } from '../ops/experts';
+import { ExpertFfnOp, type ExpertOrder } from '../ops/experts';
 import { KvBuffers, type KvType } from '../kvcache/kvBuffers';
 import { windowStart, type Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
@@ -93,6 +93,8 @@ export interface ModelRuntimeOptions {
   kvType: KvType;
   /** Decode matrix-vector variant; default: chosen for the adapter (see ops/matmul.ts). */
   matvec?: MatvecKind;
+  /** A mixture of experts: the order its expert matvecs take a batch's (token, slot) pairs in (ops/experts.ts; default 'pairs'). */
+  expertOrder?: ExpertOrder;
   /** Keys per split of decode attention (0 = no split); default: chosen for the adapter. */
   attentionSplitKeys?: number;
   /**
@@ -166,7 +168,7 @@ export class LlamaModel {
   private readonly ctx: OpContext;
   readonly kv: KvBuffers;
   private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials'
-    | 'routerLogits' | 'routes' | 'expertGateUp' | 'expertOut', GPUBuffer>;
+    | 'routerLogits' | 'routes' | 'expertOrder' | 'expertGateUp' | 'expertOut', GPUBuffer>;
   private readonly embed: EmbedOp;
   private readonly layers: { attnNorm: RowNorm; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RowNorm; ffn: DenseFfn | ExpertFfn }[] = [];
   private readonly finalNorm: RowNorm;
@@ -230,6 +232,7 @@ export class LlamaModel {
       ffn: own.storage(Math.max(16, size.ffn), 'ffn'),
       routerLogits: own.storage(Math.max(16, size.routerLogits), 'router.logits'),
       routes: own.storage(Math.max(16, size.routes), 'routes'),
+      expertOrder: own.storage(Math.max(16, size.expertOrder), 'experts.order'),
       expertGateUp: own.storage(Math.max(16, size.expertGateUp), 'experts.gateUp'),
       expertOut: own.storage(Math.max(16, size.expertOut), 'experts.out'),
       final: own.storage(size.final, 'final'),
@@ -263,8 +266,8 @@ export class LlamaModel {
     const ffnOf = (L: LayerWeights, l: number): DenseFfn | ExpertFfn => {
       if (L.experts) {
         const { router, ...matrices } = L.experts;
-        const buffers = { h: b.h, x: b.x, logits: b.routerLogits, routes: b.routes, gateUp: b.expertGateUp, out: b.expertOut };
-        return { kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`, c.residualScale) };
+        const buffers = { h: b.h, x: b.x, logits: b.routerLogits, routes: b.routes, order: b.expertOrder, gateUp: b.expertGateUp, out: b.expertOut };
+        return { kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`, { residualScale: c.residualScale, order: o.expertOrder }) };
       }
       if (!L.gateUp || !L.down) throw new RangeError(`layer ${l}: neither a dense FFN nor experts`);
       return {

@@ -88,6 +88,7 @@ export function resolveRuntimeOptions(config: ModelConfig, o: Partial<ModelRunti
     // By default: room for two full-length sequences (e.g. the document and a completion branch).
     kvBudgetBytes: o.kvBudgetBytes ?? 2 * perToken * heldTokensPerSequence(config, o, maxContextTokens, blockSize),
     matvec: o.matvec,
+    expertOrder: o.expertOrder,
     attentionSplitKeys: o.attentionSplitKeys ?? defaultSplitKeys(adapter.software),
     attentionSplitTokens: o.attentionSplitTokens,
     windowSlackTokens: o.windowSlackTokens,

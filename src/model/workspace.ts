@@ -25,7 +25,7 @@ export function logitRowsForDraft(draftLength: number | 'auto' | undefined): num
 export const MAX_CHAIN_STEPS = 64;
 
 export type WorkspaceBuffer = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials' | 'chainIds'
-  | 'routerLogits' | 'routes' | 'expertGateUp' | 'expertOut';
+  | 'routerLogits' | 'routes' | 'expertOrder' | 'expertGateUp' | 'expertOut';
 export type WorkspaceReadback = 'ids' | 'chain' | 'logits';
 
 export interface WorkspacePlan {
@@ -95,9 +95,11 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
     partials: splitTokens * partialsPerToken,
     // [MAX_CHAIN_STEPS][id, p]: decodeChain's argmax rows, read back once per chain.
     chainIds: MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES,
-    // Experts (ops/experts.ts): [T][E] router logits, [T·k][id, w] routes, [T·k][2 F] gate | up, [T·k][d] outputs.
+    // Experts (ops/experts.ts): [T][E] router logits, [T·k][id, w] routes, [T·k] the pairs in the order the
+    // expert matvecs take them (ExpertOrder 'sorted'), [T·k][2 F] gate | up, [T·k][d] outputs.
     routerLogits: c.experts ? T * c.experts.count * f32 : 0,
     routes: c.experts ? T * c.experts.used * ROUTE_BYTES : 0,
+    expertOrder: c.experts ? T * c.experts.used * 4 : 0,
     expertGateUp: c.experts ? T * c.experts.used * 2 * c.experts.ffnDim * f32 : 0,
     expertOut: c.experts ? T * c.experts.used * c.dModel * f32 : 0,
   };

@@ -11,8 +11,8 @@
 // 64-token pass = 512 pairs over 128 experts, Qwen3-Coder-30B-A3B widths, 1 layer, Q8_0, lavapipe; expert
 // matvecs gate_up / down): ungrouped 1246 / 820 ms; the pairs sorted by expert on the GPU, a workgroup per
 // pair in that order, 2635 / 1430 ms; tiles of up to 8 pairs of one expert a workgroup, 3496 / 2395 ms.
-// On lavapipe grouping costs 2x, so it is not done; a GPU, whose passes are bound by weight bytes rather
-// than arithmetic, should measure it again (it would not change a pair's arithmetic, so verify-exact holds).
+// On lavapipe grouping costs 2x, so it is not the default; the sorted order is an option (ExpertOrder) for
+// a GPU, whose passes are bound by weight bytes rather than arithmetic, to measure.
 
 import type { MixtureOfExperts } from '../model/config';
 import type { ExpertMatrix } from '../model/weights';
@@ -23,9 +23,20 @@ import matvecExpertsWgsl from '../../kernels/matvec_experts.wgsl';
 import reduceSharedWgsl from '../../kernels/matvec_reduce_shared.wgsl';
 import moeRouteWgsl from '../../kernels/moe_route.wgsl';
 import moeCombineWgsl from '../../kernels/moe_combine.wgsl';
+import moeSortWgsl from '../../kernels/moe_sort.wgsl';
 
 /** Bytes of one (token, slot) pair's routes entry: the expert id and its weight. */
 export const ROUTE_BYTES = 8;
+
+/**
+ * The order the expert matvecs take a batch's (token, slot) pairs in: 'pairs', the batch's (token by token);
+ * 'sorted', expert by expert (moe_sort.wgsl, one more dispatch), so that an expert's rows come from memory
+ * about once a pass. The sums are the same bits either way. 'pairs' is the default: on lavapipe 'sorted'
+ * measured 2x slower (above); a GPU, where weight bytes bound a prefill pass, should measure it
+ * (bench prefill --expert-order sorted).
+ */
+export type ExpertOrder = 'pairs' | 'sorted';
+export const EXPERT_ORDERS: readonly ExpertOrder[] = ['pairs', 'sorted'];
 
 export interface ExpertBuffers {
   /** [T][d]: the normalised residual stream (the FFN's input). */
@@ -36,6 +47,8 @@ export interface ExpertBuffers {
   logits: GPUBuffer;
   /** [T·k][id, w]. */
   routes: GPUBuffer;
+  /** [T·k]: the pairs expert by expert ('sorted' only). */
+  order: GPUBuffer;
   /** [T·k][2 F]: each pair's gate | up. */
   gateUp: GPUBuffer;
   /** [T·k][d]: each pair's expert output. */
@@ -47,7 +60,7 @@ class ExpertMatvec {
   private readonly dispatches: Dispatch[] = [];
   private readonly rowsPerWorkgroup: number;
 
-  constructor(ctx: OpContext, private readonly w: ExpertMatrix, args: { x: GPUBuffer; y: GPUBuffer; yStride: number; colOffset: number; mode: 0 | 2; used: number; routes: GPUBuffer; label: string }) {
+  constructor(ctx: OpContext, private readonly w: ExpertMatrix, args: { x: GPUBuffer; y: GPUBuffer; yStride: number; colOffset: number; mode: 0 | 2; used: number; routes: GPUBuffer; order: GPUBuffer | null; label: string }) {
     const m = w.matrix;
     const lpr = lanesPerRow(m.dtype, m.cols);
     const wg = Math.min(256, Math.max(64, lpr * 8));
@@ -57,14 +70,14 @@ class ExpertMatvec {
     // matvec's splitKi layout, 1.5-2.7x faster on an H100 for Q8_0/Q4_0). m.cols is a multiple of 32 there.
     const interleaved = staged > 0 && m.dtype !== 'f32' && m.dtype !== 'f16';
     const source = DTYPE_WGSL[m.dtype] + DTYPE_DOT_WGSL[m.dtype] + reduceSharedWgsl
-      + specialise(matvecExpertsWgsl, { LPR: lpr, WG: wg, STAGE_X: staged > 0 ? 'true' : 'false', XS4: Math.max(1, staged), MODE: args.mode, X_INTERLEAVED: interleaved ? 'true' : 'false' });
+      + specialise(matvecExpertsWgsl, { LPR: lpr, WG: wg, STAGE_X: staged > 0 ? 'true' : 'false', XS4: Math.max(1, staged), MODE: args.mode, X_INTERLEAVED: interleaved ? 'true' : 'false', ORDERED: args.order ? 'true' : 'false' });
     for (const chunk of m.chunks) {
       if (chunk.rowStart % w.rowsPerExpert !== 0 || chunk.rowCount % w.rowsPerExpert !== 0) throw new RangeError(`${args.label}: a chunk of rows [${chunk.rowStart}, +${chunk.rowCount}) splits an expert of ${w.rowsPerExpert} rows`);
-      const pipeline = ctx.pipeline('matvec_experts', `${m.dtype}.LPR${lpr}.WG${wg}.X${staged}.I${interleaved ? 1 : 0}.M${args.mode}`, source, {
+      const pipeline = ctx.pipeline('matvec_experts', `${m.dtype}.LPR${lpr}.WG${wg}.X${staged}.I${interleaved ? 1 : 0}.M${args.mode}.O${args.order ? 1 : 0}`, source, {
         K: m.cols, N_EXPERT: w.rowsPerExpert, E_FIRST: chunk.rowStart / w.rowsPerExpert, E_COUNT: chunk.rowCount / w.rowsPerExpert,
         N_OFFSET: args.colOffset, Y_STRIDE: args.yStride, K_USED: args.used,
       });
-      const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 5: args.y, 6: args.routes }, `${args.label}[${chunk.rowStart}]`);
+      const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: args.x, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 5: args.y, 6: args.routes, 7: args.order ?? ctx.dummy }, `${args.label}[${chunk.rowStart}]`);
       this.dispatches.push({ pipeline, bindGroup });
     }
   }
@@ -77,17 +90,24 @@ class ExpertMatvec {
 /** Everything after the router's matmul: route, gate and up, down, and the weighted sum into x. */
 export class ExpertFfnOp {
   private readonly route: Dispatch;
+  /** 'sorted': the counting sort of the pairs by expert. */
+  private readonly sort: Dispatch | null;
   private readonly gate: ExpertMatvec;
   private readonly up: ExpertMatvec;
   private readonly down: ExpertMatvec;
   private readonly combine: Dispatch;
 
   /** `residualScale`: what the mixture's output is multiplied by before it joins x (granitemoe; else 1). */
-  constructor(ctx: OpContext, private readonly moe: MixtureOfExperts, private readonly dModel: number, w: { gate: ExpertMatrix; up: ExpertMatrix; down: ExpertMatrix }, b: ExpertBuffers, label: string, residualScale = 1) {
+  constructor(ctx: OpContext, private readonly moe: MixtureOfExperts, private readonly dModel: number, w: { gate: ExpertMatrix; up: ExpertMatrix; down: ExpertMatrix }, b: ExpertBuffers, label: string,
+    options: { residualScale?: number; order?: ExpertOrder } = {}) {
+    const residualScale = options.residualScale ?? 1;
+    const sorted = options.order === 'sorted';
     const routePipeline = ctx.pipeline('moe_route', 'f32', moeRouteWgsl, { N_EXPERT: moe.count, K_USED: moe.used });
     this.route = { pipeline: routePipeline, bindGroup: ctx.bindGroup(routePipeline, { 0: ctx.step, 1: b.logits, 2: b.routes }, `${label}.route`) };
     const F = moe.ffnDim;
-    const common = { used: moe.used, routes: b.routes };
+    const sortPipeline = sorted ? ctx.pipeline('moe_sort', 'u32', moeSortWgsl, { N_EXPERT: moe.count, K_USED: moe.used }) : null;
+    this.sort = sortPipeline ? { pipeline: sortPipeline, bindGroup: ctx.bindGroup(sortPipeline, { 0: ctx.step, 1: b.routes, 2: b.order }, `${label}.sort`) } : null;
+    const common = { used: moe.used, routes: b.routes, order: sorted ? b.order : null };
     this.gate = new ExpertMatvec(ctx, w.gate, { ...common, x: b.h, y: b.gateUp, yStride: 2 * F, colOffset: 0, mode: 0, label: `${label}.gate` });
     this.up = new ExpertMatvec(ctx, w.up, { ...common, x: b.h, y: b.gateUp, yStride: 2 * F, colOffset: F, mode: 0, label: `${label}.up` });
     this.down = new ExpertMatvec(ctx, w.down, { ...common, x: b.gateUp, y: b.out, yStride: dModel, colOffset: 0, mode: 2, label: `${label}.down` });
@@ -99,6 +119,8 @@ export class ExpertFfnOp {
   encode(group: (label: string, body: (pass: GPUComputePassEncoder) => void) => void, T: number): void {
     const pairs = T * this.moe.used;
     group('moe_route', (p) => encodeDispatch(p, this.route, Math.ceil(T / 64)));
+    const sort = this.sort;
+    if (sort) group('moe_sort', (p) => encodeDispatch(p, sort, 1));
     group('matmul.experts_gate_up', (p) => {
       this.gate.encode(p, pairs);
       this.up.encode(p, pairs);

@@ -84,6 +84,7 @@ const MODELS: { name: string; path: () => Promise<string>; options: Partial<Mode
   // Experts: each (token, slot) pair of a batch is a one-token matvec on the expert its row's router chose.
   { name: 'qwen3moe F32', path: () => ensureSynthetic('verify-qwen3moe', QWEN3MOE_SPEC), options: {} },
   { name: 'qwen3moe Q8_0', path: () => ensureSynthetic('verify-qwen3moe-q8_0', { ...QWEN3MOE_SPEC, weightType: 'q8_0' }), options: {} },
+  { name: 'qwen3moe Q8_0, pairs sorted by expert', path: () => ensureSynthetic('verify-qwen3moe-q8_0', { ...QWEN3MOE_SPEC, weightType: 'q8_0' }), options: { expertOrder: 'sorted' } },
   // Granite's scales, the residual one on the mixture's sum.
   { name: 'granitemoe F32', path: () => ensureSynthetic('verify-granitemoe', { ...QWEN3MOE_SPEC, arch: 'granitemoe', headDim: undefined, outputScale: 64, seed: 36 }), options: {} },
 ];

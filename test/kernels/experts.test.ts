@@ -8,16 +8,18 @@
 //     and expert matrices cut into chunks of whole experts (3 chunks: each dispatch skips the pairs whose
 //     expert another chunk holds);
 //   - every dtype family: f32, f16, Q8_0, Q4_0, Q4_K, Q6_K;
-//   - a batch's rows equal one-token passes bit for bit (what verify-exact needs of the experts).
+//   - a batch's rows equal one-token passes bit for bit (what verify-exact needs of the experts);
+//   - ExpertOrder 'sorted': `order` lists the pairs expert by expert, each expert's in pair order (a case
+//     with 20 pairs an expert), and x has the bits of the batch order.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Gpu } from '../../src/gpu/device';
 import { OpContext } from '../../src/ops/context';
-import { ExpertFfnOp, ROUTE_BYTES } from '../../src/ops/experts';
+import { EXPERT_ORDERS, ExpertFfnOp, ROUTE_BYTES, type ExpertOrder } from '../../src/ops/experts';
 import { gpuRowBytes, type WeightDtype } from '../../src/loaders/repack';
 import { testGpu } from '../helpers/gpuModel';
-import { WorstErrors, assertClose, checked, compare, randomF32, randomMatrix, readF32, readU32, rng, runPass } from './harness';
+import { WorstErrors, assertClose, checked, compare, firstMismatch, randomF32, randomMatrix, readF32, readU32, rng, runPass } from './harness';
 
 const BOUND = 1e-5;
 
@@ -74,7 +76,7 @@ const CASES: Case[] = [
 ];
 
 for (const c of CASES) {
-  test(`experts ${c.dtype}: E ${c.E}, k ${c.k}, d ${c.d}, F ${c.F}, T ${c.T}${c.perChunk ? `, ${c.perChunk} experts a chunk` : ''}: routes and x against the f64 reference; batch rows equal one-token passes`, async () => {
+  test(`experts ${c.dtype}: E ${c.E}, k ${c.k}, d ${c.d}, F ${c.F}, T ${c.T}${c.perChunk ? `, ${c.perChunk} experts a chunk` : ''}: routes and x against the f64 reference; batch rows equal one-token passes; the sorted order gives the same bits`, async () => {
     const r = rng(c.seed);
     const own = ctx.owner;
     const chunkBytes = (rows: number, cols: number) => (c.perChunk ? c.perChunk * rows * gpuRowBytes(c.dtype, cols).data : undefined);
@@ -92,19 +94,26 @@ for (const c of CASES) {
     if (E > 1) last[Math.max(top[0], top[1])] = last[Math.min(top[0], top[1])];
     const b = {
       h: own.storageFrom(h, 'h'), x: own.storage(T * d * 4, 'x'), logits: own.storageFrom(logits, 'logits'),
-      routes: own.storage(T * k * ROUTE_BYTES, 'routes'), gateUp: own.storage(T * k * 2 * F * 4, 'gateUp'), out: own.storage(T * k * d * 4, 'out'),
+      routes: own.storage(T * k * ROUTE_BYTES, 'routes'), order: own.storage(T * k * 4, 'order'),
+      gateUp: own.storage(T * k * 2 * F * 4, 'gateUp'), out: own.storage(T * k * d * 4, 'out'),
     };
-    const op = await checked(gpu, () => new ExpertFfnOp(ctx, { count: E, used: k, ffnDim: F }, d, {
-      gate: { matrix: gate.matrix, rowsPerExpert: F }, up: { matrix: up.matrix, rowsPerExpert: F }, down: { matrix: down.matrix, rowsPerExpert: d },
-    }, b, 'experts'));
-    const run = async (n: number) => {
+    const matrices = { gate: { matrix: gate.matrix, rowsPerExpert: F }, up: { matrix: up.matrix, rowsPerExpert: F }, down: { matrix: down.matrix, rowsPerExpert: d } };
+    const ops = await checked(gpu, () => Object.fromEntries(EXPERT_ORDERS.map((order) => [order, new ExpertFfnOp(ctx, { count: E, used: k, ffnDim: F }, d, matrices, b, 'experts', { order })])));
+    const run = async (n: number, order: ExpertOrder = 'pairs') => {
       ctx.writeStep(n, 0, n);
-      await runPass(gpu, (pass) => op.encode((_, body) => body(pass), n));
+      await runPass(gpu, (pass) => ops[order].encode((_, body) => body(pass), n));
     };
     gpu.device.queue.writeBuffer(b.x, 0, x0);
     await run(T);
     const routes = await readU32(gpu, b.routes, T * k * 2);
     const got = await readF32(gpu, b.x, T * d);
+    // The pairs expert by expert (each expert's in pair order): the same sums, so the same bits.
+    gpu.device.queue.writeBuffer(b.x, 0, x0);
+    await run(T, 'sorted');
+    const ids = Array.from({ length: T * k }, (_, z) => routes[2 * z]);
+    assert.deepEqual([...await readU32(gpu, b.order, T * k)], Array.from(ids.keys()).sort((a, z) => ids[a] - ids[z] || a - z), 'sorted order');
+    const sorted = await readF32(gpu, b.x, T * d);
+    assert.equal(firstMismatch(sorted, got), 'equal', 'the sorted order gives other bits');
 
     const want = new Float64Array(T * d);
     const scale = new Float64Array(T * d);
