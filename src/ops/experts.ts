@@ -1,5 +1,6 @@
-// A mixture-of-experts FFN (qwen3moe, granitemoe; MixtureOfExperts in src/model/config.ts) as five dispatches over a
-// batch of T tokens, all on the GPU (the experts a token takes are never read back):
+// A mixture-of-experts FFN (qwen3moe, granitemoe; MixtureOfExperts in src/model/config.ts) as five dispatches
+// (six with ExpertOrder 'sorted') over a batch of T tokens, all on the GPU (the experts a token takes are
+// never read back):
 //   router logits = h · Wrᵀ                      [T][E]        (a MatmulOp, made by the model)
 //   routes = top-k of softmax, normalised        [T][k]        (moe_route.wgsl)
 //   [gate | up] = h · W_gate,eᵀ | h · W_up,eᵀ    [T·k][2 F]    (matvec_experts.wgsl, MODE 0, per matrix)
@@ -11,8 +12,8 @@
 // 64-token pass = 512 pairs over 128 experts, Qwen3-Coder-30B-A3B widths, 1 layer, Q8_0, lavapipe; expert
 // matvecs gate_up / down): ungrouped 1246 / 820 ms; the pairs sorted by expert on the GPU, a workgroup per
 // pair in that order, 2635 / 1430 ms; tiles of up to 8 pairs of one expert a workgroup, 3496 / 2395 ms.
-// On lavapipe grouping costs 2x, so it is not the default; the sorted order is an option (ExpertOrder) for
-// a GPU, whose passes are bound by weight bytes rather than arithmetic, to measure.
+// On lavapipe grouping costs up to 2x, so it is not the default; the sorted order is an option (ExpertOrder)
+// for a GPU, whose passes are bound by weight bytes rather than arithmetic, to measure.
 
 import type { MixtureOfExperts } from '../model/config';
 import type { ExpertMatrix } from '../model/weights';
@@ -32,7 +33,7 @@ export const ROUTE_BYTES = 8;
  * The order the expert matvecs take a batch's (token, slot) pairs in: 'pairs', the batch's (token by token);
  * 'sorted', expert by expert (moe_sort.wgsl, one more dispatch), so that an expert's rows come from memory
  * about once a pass. The sums are the same bits either way. 'pairs' is the default: on lavapipe 'sorted'
- * measured 2x slower (above); a GPU, where weight bytes bound a prefill pass, should measure it
+ * measured 1.5-2x slower (above); a GPU, where weight bytes bound a prefill pass, should measure it
  * (bench prefill --expert-order sorted).
  */
 export type ExpertOrder = 'pairs' | 'sorted';
