@@ -9,7 +9,7 @@
 // the middle's anchor goes after the middle token (middle.ts: the typed middle, on for the PSM families
 // here but Code Llama), which makes typing append there too. A family gets SPM by default when it was
 // trained on it (Code Llama: both orders; Codestral: suffix first only; Seed-Coder: documented suffix
-// first), PSM when it was trained on PSM only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder2): a format the
+// first), PSM when it was trained on PSM only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder, StarCoder2): a format the
 // model never saw costs quality, which no cache saving is worth. CodeGemma was trained on both orders (its
 // report says so), but only its PSM spelling is documented, so it keeps PSM with the typed middle.
 // `tandem.fimOrder` overrides where the family has both.
@@ -18,7 +18,7 @@ import type { Tokenizer } from '../tokenizer';
 import { TokenType } from '../tokenizer';
 import type { ContextFile } from './types';
 
-export const TEMPLATE_NAMES = ['qwen2.5-coder', 'deepseek-coder', 'starcoder2', 'codegemma', 'codellama', 'codestral', 'seed-coder', 'prefix-only'] as const;
+export const TEMPLATE_NAMES = ['qwen2.5-coder', 'deepseek-coder', 'starcoder2', 'starcoder', 'codegemma', 'codellama', 'codestral', 'seed-coder', 'prefix-only'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 /** FIM order: the family's default, prefix-suffix-middle, or suffix first. */
@@ -84,6 +84,9 @@ function filesAsComments(x: TemplateInput): Piece[] {
   return x.files.map((f) => text(`${c} Path: ${f.path}\n${f.text.endsWith('\n') ? f.text : f.text + '\n'}\n`));
 }
 
+/** StarCoder2's file separator, which StarCoder 1 (FIM tokens spelled the same) does not have. */
+export const STARCODER2_FILE_SEPARATOR: SpecialRef = { text: '<file_sep>' };
+
 /** CodeGemma's end of a file; its FIM tokens are spelled as Qwen2.5-Coder's, this one is not (`<|file_sep|>` there). */
 export const CODEGEMMA_FILE_SEPARATOR: SpecialRef = { text: '<|file_separator|>' };
 
@@ -106,23 +109,35 @@ const templates: Record<TemplateName, FimTemplate> = {
       return out;
     },
   },
-  // <repo_name>r<file_sep>a.ts\n...<file_sep>cur.ts\n<fim_prefix>P<fim_suffix>S<fim_middle>M
+  // <repo_name>r<file_sep>a.ts\n...<file_sep>cur.ts\n<fim_prefix>P<fim_suffix>S<fim_middle>M. The repository
+  // tokens by their text: llama.cpp's list of FIM spellings (and so a GGUF's FIM ids) has neither.
   starcoder2: {
     name: 'starcoder2',
-    requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }],
+    requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }, STARCODER2_FILE_SEPARATOR],
     order: 'psm',
     usesSuffix: true,
     typedMiddle: true,
     layout: (x) => {
       const out: Piece[] = [];
       if (x.files.length) {
-        out.push(role('repo'), text(x.repo));
-        for (const f of x.files) out.push(role('fileSep'), text(`${f.path}\n${f.text}`));
-        out.push(role('fileSep'), text(`${x.path}\n`));
+        out.push(special('<repo_name>'), text(x.repo));
+        for (const f of x.files) out.push({ special: STARCODER2_FILE_SEPARATOR }, text(`${f.path}\n${f.text}`));
+        out.push({ special: STARCODER2_FILE_SEPARATOR }, text(`${x.path}\n`));
       }
       out.push(role('prefix'), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle));
       return out;
     },
+  },
+  // StarCoder 1 (and StarCoderBase, SantaCoder's spelling): StarCoder2's FIM tokens without <file_sep>, its
+  // training files were one per sequence; other files go in as comments at the top of the prefix.
+  // <fim_prefix>(files as comments)P<fim_suffix>S<fim_middle>M
+  starcoder: {
+    name: 'starcoder',
+    requires: [{ role: 'prefix' }, { role: 'suffix' }, { role: 'middle' }],
+    order: 'psm',
+    usesSuffix: true,
+    typedMiddle: true,
+    layout: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle)],
   },
   // (files as comments, each ended by <|file_separator|>)<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>M.
   // Google documents the FIM tokens and that the file separator is for multi-file contexts, not a layout
@@ -248,9 +263,11 @@ function chooseFamily(tok: Tokenizer, modelName: string, override: string): Temp
   if (tok.fim) {
     const pre = tok.tokenText(tok.fim.prefix);
     if (pre === '<|fim_prefix|>' && resolveSpecial(tok, CODEGEMMA_FILE_SEPARATOR) !== undefined) return { template: templates.codegemma, reason: `FIM token '${pre}' with '<|file_separator|>'` };
+    // StarCoder2's spelling, also StarCoder 1's (and Granite Code's), which have no <file_sep>.
+    if (pre === '<fim_prefix>' && !supports(tok, templates.starcoder2)) return { template: templates.starcoder, reason: `FIM token '${pre}' without '<file_sep>'` };
     const byToken: [RegExp, TemplateName][] = [
       [/^<\|fim_prefix\|>$/, 'qwen2.5-coder'],
-      [/^<fim_prefix>$/, 'starcoder2'],
+      [/^<fim_prefix>$/, 'starcoder2'],  // with '<file_sep>' (above)
       [/^<｜fim▁begin｜>$/, 'deepseek-coder'],
       [/^(▁)?<PRE>$/, 'codellama'],
       [/^<\[fim-prefix\]>$/, 'seed-coder'],

@@ -28,6 +28,10 @@ const SPELLINGS: Record<TemplateName, FimSpelling> = {
     roles: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', repo: '<repo_name>', fileSep: '<file_sep>' },
     stop: ['<|endoftext|>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>', '<file_sep>'],
   },
+  starcoder: {
+    roles: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>' },
+    stop: ['<|endoftext|>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>'],
+  },
   codegemma: {
     roles: { prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>' },
     stop: ['<eos>', '<end_of_turn>', '<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|file_separator|>'],
@@ -54,7 +58,8 @@ export function remoteTemplate(setting: string | undefined, modelName: string): 
   const n = modelName.toLowerCase();
   if (/qwen/.test(n)) return 'qwen2.5-coder';
   if (/code-?gemma/.test(n)) return 'codegemma';
-  if (/starcoder/.test(n)) return 'starcoder2';
+  if (/starcoder-?2/.test(n)) return 'starcoder2';
+  if (/starcoder/.test(n)) return 'starcoder';
   if (/deepseek/.test(n)) return 'deepseek-coder';
   if (/codestral/.test(n)) return 'codestral';
   if (/seed-?coder/.test(n)) return 'seed-coder';

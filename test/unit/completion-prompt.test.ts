@@ -10,7 +10,7 @@ import { chooseTemplate, getTemplate, withOrder, type FimOrder } from '../../src
 import { keptPrefixWindow, PrefixStarts, prefixWindow, PREFIX_WINDOW_GROWTH, suffixWindow, windowHead, type KeptStart } from '../../src/completion/window';
 import type { CompletionRequest } from '../../src/completion/types';
 import { anchorOf } from '../../src/completion/middle';
-import { CODEGEMMA_LIKE, CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, SEEDCODER_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, type FakeSpec } from './completionFakeTokenizer';
+import { CODEGEMMA_LIKE, CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, SEEDCODER_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, STARCODER1_LIKE, type FakeSpec } from './completionFakeTokenizer';
 
 const req: CompletionRequest = { prefix: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', path: 'src/math.py', languageId: 'python' };
 const big = { prefixTokens: 10_000, suffixTokens: 10_000, contextFileTokens: 10_000 };
@@ -25,6 +25,10 @@ function render(spec: FakeSpec, r: CompletionRequest = req, template = 'auto', o
 test('each family gets its template from the spelling of its FIM tokens', () => {
   assert.equal(render(QWEN_LIKE).name, 'qwen2.5-coder');
   assert.equal(render(STARCODER_LIKE).name, 'starcoder2');
+  // The same FIM spelling without <file_sep>: StarCoder 1 (and StarCoder2 forced onto its layout works too).
+  assert.equal(render(STARCODER1_LIKE).name, 'starcoder');
+  assert.equal(render(STARCODER1_LIKE, req, 'starcoder2').name, 'starcoder');
+  assert.equal(render(STARCODER_LIKE, req, 'starcoder').name, 'starcoder');
   assert.equal(render(DEEPSEEK_LIKE).name, 'deepseek-coder');
   // Qwen's FIM spelling, told apart by CodeGemma's file separator (named by the GGUF or not).
   assert.equal(render(CODEGEMMA_LIKE).name, 'codegemma');
@@ -40,6 +44,7 @@ test('each family gets its template from the spelling of its FIM tokens', () => 
 test('layouts: PSM for Qwen/StarCoder2/DeepSeek (the cursor line after the middle token), SPM for Code Llama and Codestral, BOS where the model wants it', () => {
   assert.equal(render(QWEN_LIKE).text, '<|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    ');
   assert.equal(render(STARCODER_LIKE).text, '<fim_prefix>def add(a, b):\n<fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>    ');
+  assert.equal(render(STARCODER1_LIKE).text, '<fim_prefix>def add(a, b):\n<fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>    ');
   assert.equal(render(DEEPSEEK_LIKE).text, '<｜begin▁of▁sentence｜><｜fim▁begin｜>def add(a, b):\n<｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>    ');
   assert.equal(render(CODEGEMMA_LIKE).text, '<bos><|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    ');
   // tandem.fimTypedMiddle off: all of the prefix before the suffix.
@@ -57,6 +62,9 @@ test('other files: Qwen and StarCoder2 in their repository format, the rest as c
     '<|repo_name|>repo\n<|file_sep|>src/util.py\nX = 1\n\n<|file_sep|>src/math.py\n<|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    ');
   assert.equal(render(STARCODER_LIKE, r).text,
     '<repo_name>repo<file_sep>src/util.py\nX = 1\n<file_sep>src/math.py\n<fim_prefix>def add(a, b):\n<fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>    ');
+  // StarCoder 1 has no file separator: the other files as comments inside the prefix, as DeepSeek's.
+  assert.equal(render(STARCODER1_LIKE, r).text,
+    '<fim_prefix># Path: src/util.py\nX = 1\n\ndef add(a, b):\n<fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>    ');
   assert.equal(render(DEEPSEEK_LIKE, r).text,
     '<｜begin▁of▁sentence｜><｜fim▁begin｜># Path: src/util.py\nX = 1\n\ndef add(a, b):\n<｜fim▁hole｜>\n\nprint(add(1, 2))\n<｜fim▁end｜>    ');
   assert.equal(render(CODEGEMMA_LIKE, r).text,
@@ -125,6 +133,9 @@ test('stop ids: end of text and every FIM special (a model that writes <|file_se
   const codegemma = ['<end_of_turn>', '<eos>', '<|fim_middle|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|file_separator|>'].sort();
   assert.deepEqual(render(CODEGEMMA_LIKE).stop, codegemma);
   assert.deepEqual(render({ ...CODEGEMMA_LIKE, fim: { ...CODEGEMMA_LIKE.fim!, fileSep: undefined } }).stop, codegemma);
+  // StarCoder2's repository tokens, which its GGUFs do not name as FIM tokens.
+  assert.deepEqual(render(STARCODER_LIKE).stop, ['<|endoftext|>', '<fim_middle>', '<fim_pad>', '<fim_prefix>', '<fim_suffix>', '<file_sep>', '<repo_name>'].sort());
+  assert.deepEqual(render(STARCODER1_LIKE).stop, ['<|endoftext|>', '<fim_middle>', '<fim_pad>', '<fim_prefix>', '<fim_suffix>', '<reponame>'].sort());
 });
 
 test('user text is never parsed for specials', () => {

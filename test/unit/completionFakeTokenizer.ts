@@ -74,9 +74,16 @@ export const SEEDCODER_LIKE: FakeSpec = {
   eot: ['<[end▁of▁sentence]>'],
   bos: '<[begin▁of▁sentence]>',
 };
+/** StarCoder2 as its GGUFs give it: llama.cpp's FIM spellings find no repository or file-separator id (<repo_name>, <file_sep>). */
 export const STARCODER_LIKE: FakeSpec = {
   specials: ['<|endoftext|>', '<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<fim_pad>', '<repo_name>', '<file_sep>'],
-  fim: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', pad: '<fim_pad>', repo: '<repo_name>', fileSep: '<file_sep>' },
+  fim: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', pad: '<fim_pad>' },
+  eot: ['<|endoftext|>'],
+};
+/** StarCoder 1 / StarCoderBase: the same FIM spelling, <reponame> and <filename> but no <file_sep>. */
+export const STARCODER1_LIKE: FakeSpec = {
+  specials: ['<|endoftext|>', '<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<fim_pad>', '<filename>', '<gh_stars>', '<reponame>'],
+  fim: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', pad: '<fim_pad>', repo: '<reponame>' },
   eot: ['<|endoftext|>'],
 };
 export const DEEPSEEK_LIKE: FakeSpec = {

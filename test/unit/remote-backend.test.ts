@@ -107,6 +107,8 @@ test('raw FIM prompts per template, template from the model name, endpoints with
   assert.equal(remoteTemplate('auto', 'Qwen/Qwen2.5-Coder-7B'), 'qwen2.5-coder');
   assert.equal(remoteTemplate('auto', 'qwen2.5-coder:1.5b-base'), 'qwen2.5-coder');
   assert.equal(remoteTemplate('auto', 'bigcode/starcoder2-3b'), 'starcoder2');
+  assert.equal(remoteTemplate('auto', 'bigcode/starcoderbase-1b'), 'starcoder');
+  assert.equal(remoteTemplate('auto', 'TabbyML/StarCoder-7B'), 'starcoder');
   assert.equal(remoteTemplate('auto', 'stories260K'), 'prefix-only');
   assert.equal(remoteTemplate('auto', 'google/codegemma-2b'), 'codegemma');
   assert.equal(remoteTemplate('codellama', 'x'), 'codellama');
