@@ -25,9 +25,8 @@ const WG: u32 = {{WG}}u;
 const RPW: u32 = WG / LPR;
 const STAGE_X: bool = {{STAGE_X}};
 const XS4: u32 = {{XS4}}u;
-// Quantized weights: x block-interleaved in workgroup memory, as matvec_split_k.wgsl keeps it on GPUs
-// (vec4 v of block c at v · (K / 32) + c), so neighbouring lanes, on neighbouring blocks, read
-// neighbouring addresses rather than one bank 128 bytes apart. Only where x lives changes, not the sums.
+// Quantized weights: x block-interleaved in workgroup memory, as matvec_split_k.wgsl keeps it
+// (x_interleave.wgsl, appended).
 const X_INTERLEAVED: bool = {{X_INTERLEAVED}};
 const MODE: u32 = {{MODE}}u;
 const ORDERED: bool = {{ORDERED}};
@@ -49,11 +48,6 @@ fn input4(i: u32) -> vec4<f32> {
     return g / (vec4<f32>(1.0) + exp(-g)) * x[x_row + K / 4u + i];
   }
   return x[x_row + i];
-}
-
-fn xsh_index(i: u32) -> u32 {
-  if (X_INTERLEAVED) { return (i % 8u) * (K / 32u) + i / 8u; }
-  return i;
 }
 
 fn x4(i: u32) -> vec4<f32> {

@@ -35,9 +35,7 @@ const STAGE_X: bool = {{STAGE_X}};
 // vec4s of x held in workgroup memory (1 when not staged).
 const XS4: u32 = {{XS4}}u;
 const MODE: u32 = {{MODE}}u;
-// Quantized dtypes (a lane per 32-weight block reads 8 consecutive vec4s of x) keep x block-interleaved
-// in workgroup memory: vec4 v of block c at v * (K / 32) + c, so the lanes of a warp, on neighbouring
-// blocks, read neighbouring addresses instead of all hitting the same banks 128 bytes apart.
+// Quantized dtypes keep x block-interleaved in workgroup memory (x_interleave.wgsl, appended).
 const X_INTERLEAVED: bool = {{X_INTERLEAVED}};
 override EPS: f32 = 1e-6;
 // MODE 3: heads and head size of the attention output (K = N_HEADS_C · HD_C).
@@ -69,11 +67,6 @@ fn combined4(i: u32, n_splits: u32) -> vec4<f32> {
     }
   }
   return acc / ml.y;
-}
-
-fn xsh_index(i: u32) -> u32 {
-  if (X_INTERLEAVED) { return (i % 8u) * (K / 32u) + i / 8u; }
-  return i;
 }
 
 fn x4(i: u32) -> vec4<f32> {

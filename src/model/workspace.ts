@@ -75,6 +75,8 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
   const splitTokens = Math.max(1, Math.min(T, want, Math.floor(s.maxBindingBytes / partialsPerToken)));
   // The expert matvecs dispatch a row of workgroups per (token, slot) pair: at most 65,535 of them.
   if (c.experts && T * c.experts.used > 65535) throw new UsageError(`a batch of ${T} tokens with ${c.experts.used} experts a token (at most ${Math.floor(65535 / c.experts.used)} tokens)`);
+  // Experts: E router logits a token, and P = T·k (token, slot) pairs of F-wide experts; none for a dense FFN.
+  const moe = c.experts ? { E: c.experts.count, P: T * c.experts.used, F: c.experts.ffnDim } : { E: 0, P: 0, F: 0 };
   const storage: Record<WorkspaceBuffer, number> = {
     tokens: T * 4,
     x: T * c.dModel * f32,
@@ -97,11 +99,11 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
     chainIds: MAX_CHAIN_STEPS * ARGMAX_ROW_BYTES,
     // Experts (ops/experts.ts): [T][E] router logits, [T·k][id, w] routes, [T·k] the pairs in the order the
     // expert matvecs take them (ExpertOrder 'sorted'), [T·k][2 F] gate | up, [T·k][d] outputs.
-    routerLogits: c.experts ? T * c.experts.count * f32 : 0,
-    routes: c.experts ? T * c.experts.used * ROUTE_BYTES : 0,
-    expertOrder: c.experts ? T * c.experts.used * 4 : 0,
-    expertGateUp: c.experts ? T * c.experts.used * 2 * c.experts.ffnDim * f32 : 0,
-    expertOut: c.experts ? T * c.experts.used * c.dModel * f32 : 0,
+    routerLogits: T * moe.E * f32,
+    routes: moe.P * ROUTE_BYTES,
+    expertOrder: moe.P * 4,
+    expertGateUp: moe.P * 2 * moe.F * f32,
+    expertOut: moe.P * c.dModel * f32,
   };
   const readback: Record<WorkspaceReadback, number> = { ids: storage.ids, chain: storage.chainIds, logits: storage.logits };
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);

@@ -21,6 +21,7 @@ import { specialise } from '../gpu/wgsl';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
 import { DTYPE_DOT_WGSL, DTYPE_WGSL, lanesPerRow } from './matmul';
 import matvecExpertsWgsl from '../../kernels/matvec_experts.wgsl';
+import xInterleaveWgsl from '../../kernels/x_interleave.wgsl';
 import reduceSharedWgsl from '../../kernels/matvec_reduce_shared.wgsl';
 import moeRouteWgsl from '../../kernels/moe_route.wgsl';
 import moeCombineWgsl from '../../kernels/moe_combine.wgsl';
@@ -71,7 +72,8 @@ class ExpertMatvec {
     // matvec's splitKi layout, 1.5-2.7x faster on an H100 for Q8_0/Q4_0). m.cols is a multiple of 32 there.
     const interleaved = staged > 0 && m.dtype !== 'f32' && m.dtype !== 'f16';
     const source = DTYPE_WGSL[m.dtype] + DTYPE_DOT_WGSL[m.dtype] + reduceSharedWgsl
-      + specialise(matvecExpertsWgsl, { LPR: lpr, WG: wg, STAGE_X: staged > 0 ? 'true' : 'false', XS4: Math.max(1, staged), MODE: args.mode, X_INTERLEAVED: interleaved ? 'true' : 'false', ORDERED: args.order ? 'true' : 'false' });
+      + specialise(matvecExpertsWgsl, { LPR: lpr, WG: wg, STAGE_X: staged > 0 ? 'true' : 'false', XS4: Math.max(1, staged), MODE: args.mode, X_INTERLEAVED: interleaved ? 'true' : 'false', ORDERED: args.order ? 'true' : 'false' })
+      + '\n' + xInterleaveWgsl;
     for (const chunk of m.chunks) {
       if (chunk.rowStart % w.rowsPerExpert !== 0 || chunk.rowCount % w.rowsPerExpert !== 0) throw new RangeError(`${args.label}: a chunk of rows [${chunk.rowStart}, +${chunk.rowCount}) splits an expert of ${w.rowsPerExpert} rows`);
       const pipeline = ctx.pipeline('matvec_experts', `${m.dtype}.LPR${lpr}.WG${wg}.X${staged}.I${interleaved ? 1 : 0}.M${args.mode}.O${args.order ? 1 : 0}`, source, {

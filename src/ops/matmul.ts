@@ -10,6 +10,7 @@ import { RMSNORM_LANES } from './rmsnorm';
 import matmulWgsl from '../../kernels/matmul.wgsl';
 import matvecSplitKWgsl from '../../kernels/matvec_split_k.wgsl';
 import geluTanhWgsl from '../../kernels/gelu_tanh.wgsl';
+import xInterleaveWgsl from '../../kernels/x_interleave.wgsl';
 import matvecSplitKBatchWgsl from '../../kernels/matvec_split_k_batch.wgsl';
 import reduceSharedWgsl from '../../kernels/matvec_reduce_shared.wgsl';
 import reduceSubgroupWgsl from '../../kernels/matvec_reduce_subgroup.wgsl';
@@ -216,7 +217,7 @@ export class MatmulOp {
             + DTYPE_WGSL[w.dtype] + DTYPE_DOT_WGSL[w.dtype] + (sg ? specialise(reduceSubgroupWgsl, { SG: sg }) : reduceSharedWgsl) + specialise(matvecSplitKWgsl, {
             LPR: this.lpr, WG: this.splitKLanes, STAGE_X: this.stagedX4 > 0 ? 'true' : 'false', XS4: Math.max(1, this.stagedX4), MODE: mode,
             X_INTERLEAVED: tile.xInterleaved ? 'true' : 'false', N_HEADS_C: combineHeads, RMS_LANES: RMSNORM_LANES,
-          }) + '\n' + geluTanhWgsl, { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}), ...(fused?.mode === 'combine' ? { HD_C: fused.headDim } : {}) })
+          }) + '\n' + geluTanhWgsl + '\n' + xInterleaveWgsl, { ...common, ...(fused?.mode === 'rmsnorm' ? { EPS: fused.eps } : {}), ...(fused?.mode === 'combine' ? { HD_C: fused.headDim } : {}) })
           : ctx.pipeline('matmul', `${w.dtype}.R${tile.R}.TT${tile.TT}`, DTYPE_WGSL[w.dtype] + specialise(matmulWgsl, { R: tile.R, TT: tile.TT }), {
             ...common, ...rowsOfY, WG: tile.WG,
           });
