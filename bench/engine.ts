@@ -8,11 +8,12 @@
 // --shape qwen3-0.6b: Qwen3-0.6B's widths instead (d 1024, ffn 3072, 16 heads / 8 KV heads of 128, per-head
 // q/k norms, vocab 151,936, tied; --full is its 28 layers); --shape starcoder2-3b: StarCoder2-3B's (d 3072,
 // GELU ffn 12288, 24 heads / 2 KV heads of 128, LayerNorms, biases, vocab 49,152; 30 layers); --shape
-// codegemma-2b: CodeGemma-2B's (d 2048, GeGLU ffn 16384, 8 heads / 1 KV head of 256, vocab 256,000, tied;
+// starcoderbase-1b: StarCoderBase-1B's (d 2048, GELU ffn 8192, 16 heads / 1 KV head of 128, fused qkv,
+// learned positions, vocab 49,152, tied; 24 layers); --shape codegemma-2b: CodeGemma-2B's (d 2048, GeGLU ffn 16384, 8 heads / 1 KV head of 256, vocab 256,000, tied;
 // 18 layers); --shape qwen3-coder-30b-a3b: Qwen3-Coder-30B-A3B's (d 2048, 32 heads / 4 KV heads of 128,
 // 128 experts of ffn 768 per layer, 8 a token, vocab 151,936; 48 layers). See src/bench/benchModels.ts.
 //
-//   node dist-bench/engine.js [--full] [--shape qwen2.5-0.5b|qwen3-0.6b|starcoder2-3b|codegemma-2b|qwen3-coder-30b-a3b] [--layers N] [--context N] [--tokens N]
+//   node dist-bench/engine.js [--full] [--shape qwen2.5-0.5b|qwen3-0.6b|starcoder2-3b|starcoderbase-1b|codegemma-2b|qwen3-coder-30b-a3b] [--layers N] [--context N] [--tokens N]
 //                             [--types f16,q8_0,q4_0] [--no-baseline]
 //                             [--matvec rows,splitK] (several: one decode run per variant, for comparison)
 //
@@ -64,7 +65,7 @@ async function dispatchBound(): Promise<void> {
 
 async function main(): Promise<void> {
   if (v['dispatch-bound']) return dispatchBound();
-  const shapeName = { 'qwen2.5-0.5b': 'Qwen2.5-Coder-0.5B widths', 'qwen3-0.6b': 'Qwen3-0.6B widths', 'starcoder2-3b': 'StarCoder2-3B widths', 'codegemma-2b': 'CodeGemma-2B widths', 'qwen3-coder-30b-a3b': 'Qwen3-Coder-30B-A3B widths' }[shape];
+  const shapeName = { 'qwen2.5-0.5b': 'Qwen2.5-Coder-0.5B widths', 'qwen3-0.6b': 'Qwen3-0.6B widths', 'starcoder2-3b': 'StarCoder2-3B widths', 'starcoderbase-1b': 'StarCoderBase-1B widths', 'codegemma-2b': 'CodeGemma-2B widths', 'qwen3-coder-30b-a3b': 'Qwen3-Coder-30B-A3B widths' }[shape];
   process.stdout.write(JSON.stringify({ name: 'bench config', layers, realLayers: REAL_LAYERS[shape], context: Number(context), decodeTokens: Number(tokens), runs: Number(runs), shape: shapeName }) + '\n');
   for (const type of types) {
     const path = await ensureBenchModel(cacheDir, shape, layers, type);

@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder2/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
+// Hyper-parameters of a Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
 // metadata (llama.cpp's key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -41,12 +41,20 @@ export interface ArchitectureTraits {
    * feed_forward_length. null: a dense FFN.
    */
   expertWidth: 'expert_feed_forward_length' | 'feed_forward_length' | null;
+  /**
+   * 'rope': q and k are rotated by position; 'learned': a row of the position embedding
+   * (`position_embd.weight`, [context_length][d]) is added to each token's embedding, and nothing rotates
+   * (starcoder).
+   */
+  positions: 'rope' | 'learned';
+  /** 'split': attn_q, attn_k, attn_v; 'fused': one attn_qkv matrix [q | k | v] with its bias (starcoder). */
+  qkv: 'split' | 'fused';
 }
 
 const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
 
 /**
- * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3,starcoder2,gemma,granite,stablelm}.cpp): llama adds any of
+ * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3,starcoder,starcoder2,gemma,granite,stablelm}.cpp): llama adds any of
  * seven biases (none of the common models has one); qwen2 has q|k|v biases (its real files all do) and qwen3
  * none, but both loaders take q|k|v biases when present; qwen3 normalises each head of q and k; starcoder2
  * has LayerNorms with biases, a GELU FFN without a gate, and biases on the attention output and the FFN;
@@ -57,20 +65,24 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * each head (weights.ts refuses its parallel-residual variant, StableLM 2 12B); qwen3moe (Qwen3-Coder
  * 30B-A3B) is qwen3 with a mixture of SwiGLU experts for every FFN (src/models/qwen3moe.cpp); granitemoe
  * (Granite 3.x 1B-A400M, 3B-A800M) is granite with such a mixture (src/models/granite-moe.cpp, which
- * builds granite's graph), q|k|v and attention-output biases optional, its residual scale on the mixture.
+ * builds granite's graph), q|k|v and attention-output biases optional, its residual scale on the mixture;
+ * starcoder (StarCoder 1B-15B, StarCoderBase, Tabby's StarCoder-1B/3B/7B; GPT-BigCode) has starcoder2's
+ * LayerNorms and GELU FFN, learned absolute positions instead of rope, one fused attn_qkv matrix, and a
+ * bias on every projection (src/models/starcoder.cpp).
  */
 const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
 export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
-  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null },
-  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null },
-  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null },
-  qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length' },
-  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null },
-  gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null },
-  stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null },
-  granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null },
-  granitemoe: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: [...QKV_BIASES, 'attn_output'], requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length' },
+  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null, positions: 'rope', qkv: 'split' },
+  qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
+  qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
+  qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', positions: 'rope', qkv: 'split' },
+  starcoder: { ropeStyle: 'normal', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: [], requiredBiases: ['attn_qkv', 'attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'learned', qkv: 'fused' },
+  starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
+  gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
+  stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
+  granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null, positions: 'rope', qkv: 'split' },
+  granitemoe: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: [...QKV_BIASES, 'attn_output'], requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length', positions: 'rope', qkv: 'split' },
 };
 
 export interface ModelConfig {
@@ -82,7 +94,10 @@ export interface ModelConfig {
   nHeads: number;
   nKvHeads: number;
   headDim: number;
-  /** Rotated dims per head (rope.dimension_count; = headDim for these families). nHeads headDim may differ from dModel (Qwen3: 16 x 128 on d 1024). */
+  /**
+   * Rotated dims per head (rope.dimension_count; = headDim for most families, 0 with learned positions).
+   * nHeads headDim may differ from dModel (Qwen3: 16 x 128 on d 1024).
+   */
   nRot: number;
   ffnDim: number;
   vocabSize: number;
@@ -111,6 +126,10 @@ export interface ModelConfig {
   logitScale: number;
   /** The FFN's experts (qwen3moe, granitemoe), or null for a dense FFN of ffnDim. */
   experts: MixtureOfExperts | null;
+  /** Rope, or a learned position embedding of contextLength rows added to the token embedding (starcoder; nRot is 0). */
+  positions: 'rope' | 'learned';
+  /** q|k|v as three matrices, or as one fused attn_qkv (starcoder). */
+  qkv: 'split' | 'fused';
 }
 
 /**
@@ -148,11 +167,14 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
   // llama.cpp allows value heads of another size than key heads; our attention kernels do not.
   const valueDim = metaU32(meta, k('attention.value_length'), { default: headDim, file });
   if (valueDim !== headDim) throw new UnsupportedModelError(`value heads of ${valueDim} with key heads of ${headDim}`);
-  const nRot = metaU32(meta, k('rope.dimension_count'), { default: headDim, file });
+  // A learned position embedding: nothing rotates (llama.cpp's starcoder graph reads no rope key).
+  const nRot = traits.positions === 'learned' ? 0 : metaU32(meta, k('rope.dimension_count'), { default: headDim, file });
   // The attention kernels read heads as vec4s.
   if (headDim % 4 !== 0 || nRot % 2 !== 0 || nRot > headDim) throw new UnsupportedModelError(`head dim ${headDim} / rope dims ${nRot}`);
   if (headDim > 256) throw new UnsupportedModelError(`head dim ${headDim} > 256`);
-  const contextLength = metaU32(meta, k('context_length'), { default: 4096, file });
+  // The position embedding has a row per position of context_length: required there, as in llama.cpp.
+  const contextLength = metaU32(meta, k('context_length'), { file, ...(traits.positions === 'learned' ? {} : { default: 4096 }) });
+  if (traits.positions === 'learned' && contextLength < 1) throw new ModelFormatError(k('context_length'), '0 rows of position embedding', file);
   return {
     architecture,
     name: metaString(meta, 'general.name', { default: archName }),
@@ -176,6 +198,8 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     ffn: traits.ffn,
     ...scalarsOf(meta, archName, traits, dModel, headDim, file),
     experts,
+    positions: traits.positions,
+    qkv: traits.qkv,
   };
 }
 

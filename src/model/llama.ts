@@ -13,7 +13,8 @@
 //   [granite: each x += branch is x += branch · residual_scale, and attention scales q·k by attention.scale]
 //   [qwen3moe, granitemoe: x += Σ_j w_j (silu(h Wg_jᵀ) · h Wu_jᵀ) Wd_jᵀ over the k experts j the router
 //    picks from h (ops/experts.ts), their weights w_j its renormalised softmax]
-// with x = embedding rows (· sqrt(d) for gemma, · embedding_scale for granite) before the first layer,
+// with x = embedding rows (· sqrt(d) for gemma, · embedding_scale for granite; + position embedding rows
+// for starcoder, which has no rope) before the first layer,
 // then logits = norm(x[last rows]) · output_norm · Woutᵀ (/ logit_scale for granite).
 
 import { CancelledError, DeviceLostError, OutOfMemoryError, UsageError } from '../common/errors';
@@ -221,25 +222,28 @@ export class LlamaModel {
     this.prefillPassesInFlight = limits.passesInFlight;
     this.pacer = new PassPacer(limits.passBudgetMs, o.maxBatchTokens);
     const size = plan.storage;
+    // A buffer the plan may size 0 (a dense model's expert buffers, an expert model's dense FFN): 16 bytes then, for the bind groups.
+    const atLeast16 = (bytes: number, label: string) => own.storage(Math.max(16, bytes), label);
     this.buffers = {
       tokens: own.storage(size.tokens, 'tokens'),
       x: own.storage(size.x, 'x'),
       h: own.storage(size.h, 'h'),
       qkv: own.storage(size.qkv, 'qkv'),
       attn: own.storage(size.attn, 'attn'),
-      // The FFN's buffers: a dense model's or an expert model's (the other's are 0 bytes in the plan; 16 here).
-      gateUp: own.storage(Math.max(16, size.gateUp), 'gateUp'),
-      ffn: own.storage(Math.max(16, size.ffn), 'ffn'),
-      routerLogits: own.storage(Math.max(16, size.routerLogits), 'router.logits'),
-      routes: own.storage(Math.max(16, size.routes), 'routes'),
-      expertOrder: own.storage(Math.max(16, size.expertOrder), 'experts.order'),
-      expertGateUp: own.storage(Math.max(16, size.expertGateUp), 'experts.gateUp'),
-      expertOut: own.storage(Math.max(16, size.expertOut), 'experts.out'),
+      // The FFN's buffers: a dense model's or an expert model's.
+      gateUp: atLeast16(size.gateUp, 'gateUp'),
+      ffn: atLeast16(size.ffn, 'ffn'),
+      routerLogits: atLeast16(size.routerLogits, 'router.logits'),
+      routes: atLeast16(size.routes, 'routes'),
+      expertOrder: atLeast16(size.expertOrder, 'experts.order'),
+      expertGateUp: atLeast16(size.expertGateUp, 'experts.gateUp'),
+      expertOut: atLeast16(size.expertOut, 'experts.out'),
       final: own.storage(size.final, 'final'),
       logits: own.storage(size.logits, 'logits'),
       ids: own.storage(size.ids, 'ids'),
       blockTable: own.storage(size.blockTable, 'blockTable'),
-      rope: own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta, c.ropeScaling, weights.ropeFreqFactors), 'rope'),
+      // Learned positions (nRot 0) rotate nothing: a placeholder the attention kernels bind and never read.
+      rope: c.nRot > 0 ? own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta, c.ropeScaling, weights.ropeFreqFactors), 'rope') : atLeast16(0, 'rope'),
       partials: own.storage(size.partials, 'attention.partials'),
     };
     const b = this.buffers;
@@ -259,7 +263,10 @@ export class LlamaModel {
     };
     const fuseNorm = (weight: GPUBuffer): MatmulArgs['fusedInput'] => (c.norm === 'rms' ? { mode: 'rmsnorm', x: b.x, weight, eps: c.normEps } : undefined);
 
-    this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x, c.embeddingScale);
+    if (weights.positionEmbedding && o.maxContextTokens > weights.positionEmbedding.rows) {
+      throw new UsageError(`a context of ${o.maxContextTokens} tokens; the model's position embedding has ${weights.positionEmbedding.rows} rows`);
+    }
+    this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x, c.embeddingScale, weights.positionEmbedding);
     // The FFN's activation between gate|up and down; a decode down projection computes a gated one itself.
     const activation = () => (c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn) : new GeluOp(this.ctx, c.ffnDim, b.gateUp, b.ffn, c.ffn === 'geglu'));
     const fusedActivation: MatmulArgs['fusedInput'] = c.ffn === 'gelu' ? undefined : { mode: c.ffn, x: b.gateUp };

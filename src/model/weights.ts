@@ -62,6 +62,8 @@ export interface ExpertMatrix {
 
 export interface ModelWeights {
   tokenEmbedding: GpuMatrix;
+  /** Learned positions (starcoder): `position_embd.weight`, [contextLength][d], row p added at position p; else null. */
+  positionEmbedding: GpuMatrix | null;
   layers: LayerWeights[];
   outputNorm: GPUBuffer;
   outputNormBias: GPUBuffer | null;
@@ -227,9 +229,12 @@ export async function loadWeights(
   const kvDim = c.nKvHeads * c.headDim;
   const loadLayer = async (l: number): Promise<LayerWeights> => {
     const p = `blk.${l}.`;
-    const qkv = await matrix([`${p}attn_q.weight`, `${p}attn_k.weight`, `${p}attn_v.weight`], c.dModel, [qDim, kvDim, kvDim], `${p}qkv`);
+    // [q | k | v] rows: three matrices concatenated, or starcoder's fused one, stored in that order.
+    const qkvParts = c.qkv === 'fused' ? ['attn_qkv'] : ['attn_q', 'attn_k', 'attn_v'];
+    const qkvRows = c.qkv === 'fused' ? [qDim + 2 * kvDim] : [qDim, kvDim, kvDim];
+    const qkv = await matrix(qkvParts.map((m) => `${p}${m}.weight`), c.dModel, qkvRows, `${p}qkv`);
     // Each architecture's graph adds the biases the file has (ARCHITECTURES; checkEveryTensorRead refuses others).
-    qkv.bias = await biasOf(p, ['attn_q', 'attn_k', 'attn_v'], [qDim, kvDim, kvDim], `${p}qkv.bias`);
+    qkv.bias = await biasOf(p, qkvParts, qkvRows, `${p}qkv.bias`);
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
     attnOut.bias = await biasOf(p, ['attn_output'], [c.dModel], `${p}attn_output.bias`);
     const ffn = c.experts ? { gateUp: null, down: null, experts: await expertsOf(p, c.experts) } : { ...await denseFfn(p), experts: null };
@@ -285,13 +290,17 @@ export async function loadWeights(
     return owner.storageFrom(out, label);
   };
 
-  const embedding = stopOnFailure((async () => {
-    const info = tensors.get('token_embd.weight', [c.dModel, c.vocabSize]);
-    const src = rowSource(file, info, c.dModel, requantize, repackPool);
-    const m = await upload(src.dtype, c.vocabSize, c.dModel, src.read, 'token_embd');
+  // A table of rows looked up by id (tokens, positions), in its GGUF type (or `to`).
+  const table = async (name: string, rows: number, to = requantize): Promise<GpuMatrix> => {
+    const info = tensors.get(`${name}.weight`, [c.dModel, rows]);
+    const src = rowSource(file, info, c.dModel, to, repackPool);
+    const m = await upload(src.dtype, rows, c.dModel, src.read, name);
     progress(info.byteSize);
     return m;
-  })());
+  };
+  const embedding = stopOnFailure(table('token_embd', c.vocabSize));
+  // Never requantized: llama.cpp's quantizer leaves position_embd as converted, and so does a self-draft.
+  const positions = c.positions === 'learned' ? stopOnFailure(table(POSITION_EMBEDDING, c.contextLength, undefined)) : null;
   const layers = Array.from({ length: c.nLayers }, (_, l) => stopOnFailure(loadLayer(l)));
   const outputNorm = stopOnFailure(vector('output_norm.weight', c.dModel));
   const outputNormBias = c.norm === 'layer' ? stopOnFailure(vector('output_norm.bias', c.dModel)) : null;
@@ -302,7 +311,7 @@ export async function loadWeights(
     return f.factors;
   })) : undefined;
   // Everything settles before this returns or throws (the caller disposes the owner's buffers on failure).
-  await allSettledOrThrow<unknown>([embedding, outputNorm, ...(outputNormBias ? [outputNormBias] : []), ...(outputHead ? [outputHead] : []), ...(freqFactors ? [freqFactors] : []), ...layers]);
+  await allSettledOrThrow<unknown>([embedding, ...(positions ? [positions] : []), outputNorm, ...(outputNormBias ? [outputNormBias] : []), ...(outputHead ? [outputHead] : []), ...(freqFactors ? [freqFactors] : []), ...layers]);
   const tokenEmbedding = await embedding;
   const loadedLayers = await Promise.all(layers);
   const output = outputHead ? (await outputHead).parts[0].matrix : tokenEmbedding;
@@ -311,12 +320,13 @@ export async function loadWeights(
   // A token reads `used` of each layer's experts.
   const expertBytes = (x: ExpertWeights | null) => (x ? linearBytes(x.router) + (x.gate.matrix.bytes + x.up.matrix.bytes + x.down.matrix.bytes) * (c.experts!.used / c.experts!.count) : 0);
   const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down) + expertBytes(L.experts), 0) + output.bytes;
-  return { tokenEmbedding, layers: loadedLayers, outputNorm: await outputNorm, outputNormBias: await outputNormBias, output, bytesPerToken, ropeFreqFactors: await freqFactors };
+  return { tokenEmbedding, positionEmbedding: await positions, layers: loadedLayers, outputNorm: await outputNorm, outputNormBias: await outputNormBias, output, bytesPerToken, ropeFreqFactors: await freqFactors };
 }
 
 const ROPE_FREQS = 'rope_freqs.weight';
+const POSITION_EMBEDDING = 'position_embd';
 
-const LAYER_MATRICES = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm'];
+const LAYER_MATRICES = ['attn_norm', 'attn_output', 'ffn_norm'];
 const EXPERT_MATRICES = ['ffn_gate_inp', 'ffn_gate_exps', 'ffn_up_exps', 'ffn_down_exps'];
 const QK_NORMS = ['attn_q_norm', 'attn_k_norm'];
 
@@ -348,9 +358,11 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   const layerNorm = cfg.norm === 'layer';
   const read = new Set(['token_embd.weight', 'output_norm.weight', ...(traits.tiedOutput ? [] : ['output.weight']), ...(layerNorm ? ['output_norm.bias'] : [])]);
   if (traits.ropeFreqs) read.add(ROPE_FREQS);
+  if (cfg.positions === 'learned') read.add(`${POSITION_EMBEDDING}.weight`);
   for (let l = 0; l < cfg.nLayers; l++) {
     const ffn = cfg.experts ? EXPERT_MATRICES : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : [])];
-    const weights = [...LAYER_MATRICES, ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
+    const qkv = cfg.qkv === 'fused' ? ['attn_qkv'] : ['attn_q', 'attn_k', 'attn_v'];
+    const weights = [...LAYER_MATRICES, ...qkv, ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
     for (const m of [...traits.optionalBiases, ...traits.requiredBiases, ...(layerNorm ? ['attn_norm', 'ffn_norm'] : [])]) read.add(`blk.${l}.${m}.bias`);
   }

@@ -1,5 +1,5 @@
 // x[t] = embedding row tokens[t], dequantised (times `scale`: Gemma's sqrt(d)); one dispatch per row chunk
-// of the embedding matrix.
+// of the embedding matrix. With a learned position embedding (starcoder), then x[t] += its row pos0 + t.
 
 import type { GpuMatrix } from '../gpu/matrix';
 import { encodeDispatch, type Dispatch, type OpContext } from './context';
@@ -11,13 +11,18 @@ const WG = 64;
 export class EmbedOp {
   private readonly dispatches: Dispatch[] = [];
 
-  constructor(ctx: OpContext, private readonly table: GpuMatrix, tokens: GPUBuffer, x: GPUBuffer, scale = 1) {
-    for (const chunk of table.chunks) {
-      const pipeline = ctx.pipeline('embed', table.dtype, DTYPE_WGSL[table.dtype] + embedWgsl, {
-        K: table.cols, ROW_BASE: chunk.rowStart, ROW_COUNT: chunk.rowCount, WG, SCALE: scale,
-      });
-      const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: tokens, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 5: x }, `embed[${chunk.rowStart}]`);
-      this.dispatches.push({ pipeline, bindGroup });
+  constructor(ctx: OpContext, private readonly table: GpuMatrix, tokens: GPUBuffer, x: GPUBuffer, scale = 1, positions: GpuMatrix | null = null) {
+    // The token rows first: the position rows add to them.
+    const lookups = [{ m: table, positions: 0, scale }, ...(positions ? [{ m: positions, positions: 1, scale: 1 }] : [])];
+    for (const { m, positions, scale } of lookups) {
+      if (m.cols !== table.cols) throw new RangeError(`embedding widths ${table.cols} and ${m.cols}`);
+      for (const chunk of m.chunks) {
+        const pipeline = ctx.pipeline('embed', m.dtype, DTYPE_WGSL[m.dtype] + embedWgsl, {
+          K: m.cols, ROW_BASE: chunk.rowStart, ROW_COUNT: chunk.rowCount, WG, SCALE: scale, POSITIONS: positions,
+        });
+        const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: tokens, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 5: x }, `${positions ? 'position_embed' : 'embed'}[${chunk.rowStart}]`);
+        this.dispatches.push({ pipeline, bindGroup });
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder2/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
+// Random-weight Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
 // written tensor by tensor in chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -16,6 +16,10 @@
 // qwen3moe is qwen3, and granitemoe granite, with `experts` SwiGLU experts per layer: an F32 router (std
 // routerScale/sqrt(d), default 4, so a token's routing is not a near-tie) and expert matrices
 // [E][rows][cols] drawn as the dense ones (granitemoe's expert width is its feed_forward_length).
+// starcoder is starcoder2's LayerNorms, GELU FFN and biases with one fused attn_qkv matrix (its bias one
+// vector) and a learned position embedding instead of rope: [contextLength][d] rows of std 0.5 (F16 in
+// F16 files, else F32, as llama.cpp's converter and quantizer leave it), large enough that a forward pass
+// without them is far off; its files carry no rope keys.
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -29,7 +33,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+  arch: 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -120,6 +124,7 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.graniteScales && !ARCHITECTURES[s.arch].scalars) throw new RangeError('spec.graniteScales: for granite and granitemoe models only');
   if (!!s.experts !== !!ARCHITECTURES[s.arch].expertWidth) throw new RangeError('spec.experts: required for qwen3moe and granitemoe, and for them only');
   if (s.experts && !(s.experts.used >= 1 && s.experts.used <= s.experts.count && s.experts.ffnDim >= 1)) throw new RangeError('spec.experts: used must be 1..count, ffnDim positive');
+  if (ARCHITECTURES[s.arch].positions === 'learned' && (s.ropeScaling || s.nRot !== undefined)) throw new RangeError('spec.ropeScaling, spec.nRot: a model with learned positions has no rope');
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
 
@@ -157,7 +162,9 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
   const qkNorm = ARCHITECTURES[arch].qkNorm;
   const qkScale = qkNorm ? 4 : 1;
-  const starcoder2 = arch === 'starcoder2';
+  // Every projection has a bias.
+  const starcoder2 = arch === 'starcoder2' || arch === 'starcoder';
+  const learned = ARCHITECTURES[arch].positions === 'learned';
   const layerNorm = ARCHITECTURES[arch].norm === 'layer';
   // LayerNorm's weight and bias, or RMSNorm's weight.
   const rowNorm = (name: string, size: number) => {
@@ -173,14 +180,19 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   const gemma = arch === 'gemma';
   const embeddingStd = gemma ? 1 / Math.sqrt(dModel) : ARCHITECTURES[arch].scalars ? 1 / (spec.graniteScales ?? GRANITE_SCALES).embedding : 1;
   random('token_embd.weight', [dModel, vocabSize], tensorType(weightType, 'token_embd.weight', dModel, shape), embeddingStd);
+  if (learned) random('position_embd.weight', [dModel, spec.contextLength], weightType.ggml === GgmlType.F16 ? GgmlType.F16 : GgmlType.F32, 0.5);
   if (gemma) random('output_norm.weight', [dModel], GgmlType.F32, spec.outputScale ?? 1);
   else rowNorm('output_norm', dModel);
   if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel, spec.outputScale ?? 1);
   for (let l = 0; l < nLayers; l++) {
     rowNorm(`blk.${l}.attn_norm`, dModel);
-    projection(`blk.${l}.attn_q`, qDim, dModel, qkScale);
-    projection(`blk.${l}.attn_k`, kvDim, dModel, qkScale);
-    projection(`blk.${l}.attn_v`, kvDim, dModel);
+    if (ARCHITECTURES[arch].qkv === 'fused') {
+      projection(`blk.${l}.attn_qkv`, qDim + 2 * kvDim, dModel);
+    } else {
+      projection(`blk.${l}.attn_q`, qDim, dModel, qkScale);
+      projection(`blk.${l}.attn_k`, kvDim, dModel, qkScale);
+      projection(`blk.${l}.attn_v`, kvDim, dModel);
+    }
     if (arch === 'qwen2') {
       bias(`blk.${l}.attn_q.bias`, qDim);
       bias(`blk.${l}.attn_k.bias`, kvDim);
@@ -244,8 +256,7 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     u32('attention.head_count', spec.nHeads),
     u32('attention.head_count_kv', spec.nKvHeads),
     ...(spec.headDim !== undefined ? [u32('attention.key_length', spec.headDim), u32('attention.value_length', spec.headDim)] : []),
-    u32('rope.dimension_count', spec.nRot ?? spec.headDim ?? spec.dModel / spec.nHeads),
-    f32('rope.freq_base', spec.ropeTheta),
+    ...(ARCHITECTURES[arch].positions === 'rope' ? [u32('rope.dimension_count', spec.nRot ?? spec.headDim ?? spec.dModel / spec.nHeads), f32('rope.freq_base', spec.ropeTheta)] : []),
     ARCHITECTURES[arch].norm === 'layer' ? f32('attention.layer_norm_epsilon', 1e-5) : f32('attention.layer_norm_rms_epsilon', arch === 'llama' ? 1e-5 : 1e-6),
     ...(spec.slidingWindow !== undefined ? [u32('attention.sliding_window', spec.slidingWindow)] : []),
     ...ropeScalingMetadata(spec, arch),

@@ -1,7 +1,7 @@
 // Bad situations while loading or running a model end in typed errors and leave the engine usable:
 // a model over the memory budget, a tensor type the kernels cannot run, a damaged rope_freqs tensor,
 // tensors or experts the forward pass would not read, a qwen3 file without a head norm, a starcoder2 file
-// without a bias it requires, a lost GPU device.
+// without a bias it requires, a starcoder file without (or with a short) position embedding, a lost GPU device.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +151,33 @@ test('a starcoder2 file without its ffn_down bias or a LayerNorm bias: ModelForm
       return true;
     });
   }
+});
+
+test('a starcoder file: a position embedding of context_length rows and one fused qkv; without either, or with fewer rows than context_length, ModelFormatError naming the tensor; a fused qkv in a llama file refused by name', async () => {
+  const src = await ensureSynthetic('load-errors-starcoder', { ...LOAD_ERRORS_SPEC, arch: 'starcoder', nLayers: 2, nKvHeads: 1 });
+  const gpu = await testGpu();
+  // The context never outgrows the position table, whatever is asked.
+  const { model } = await loadModel(gpu, src, { maxContextTokens: 4096 });
+  const w = model.weights;
+  assert.deepEqual([model.config.positions, w.positionEmbedding?.rows, w.positionEmbedding?.cols, model.options.maxContextTokens], ['learned', 256, 256, 256]);
+  assert.deepEqual([w.layers[1].qkv.parts.length, w.layers[1].qkv.outDim, w.layers[1].qkv.bias !== null], [1, 256 + 2 * 64, true]);
+  model.dispose();
+  for (const missing of ['position_embd.weight', 'blk.1.attn_qkv.weight', 'blk.0.attn_qkv.bias']) {
+    const out = join(cacheDir(), `load-errors-starcoder-no-${missing}.gguf`);
+    await rewriteGguf(src, out, { keep: (t) => t.name !== missing });
+    await assert.rejects(loadModel(gpu, out), (e: unknown) => {
+      assert.ok(e instanceof ModelFormatError, String(e));
+      assert.match(e.message, new RegExp(`tensor\\.${missing.replace(/\./g, '\\.')}: missing`));
+      return true;
+    });
+  }
+  const longer = join(cacheDir(), 'load-errors-starcoder-context-512.gguf');
+  await rewriteGguf(src, longer, { addMetadata: [{ key: 'starcoder.context_length', type: GgufValueType.UINT32, value: 512 }] });
+  await assert.rejects(loadModel(gpu, longer), (e: unknown) => e instanceof ModelFormatError && /tensor\.position_embd\.weight: shape \[256,256\] where \[256,512\] was expected/.test(e.message));
+  const llama = await ensureSynthetic('load-errors-llama', LOAD_ERRORS_SPEC);
+  const fused = join(cacheDir(), 'load-errors-llama-fused-qkv.gguf');
+  await rewriteGguf(llama, fused, { addTensors: [{ name: 'blk.0.attn_qkv.weight', dims: [256, 512], type: GgmlType.F32, data: new Uint8Array(256 * 512 * 4) }] });
+  await assert.rejects(loadModel(gpu, fused), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.attn_qkv\.weight \(a fused qkv matrix\)/.test(e.message));
 });
 
 test('a stablelm file without ffn_norm (the parallel residual of StableLM 2 12B): UnsupportedModelError saying so, before any upload; with them, it loads', async () => {

@@ -2,6 +2,8 @@
 // is exact in f32 (q * d of an int8/nibble and an f16 scale), so the GPU must match the CPU dequantiser
 // bit for bit. Every dtype; a table split into chunks of 20 + 17 rows (each dispatch writes only its own
 // tokens); widths whose K/4 is not a multiple of the workgroup; T = 1, 5, 17; rows past T untouched.
+// With a learned position embedding (starcoder): x[t] = token row + position row pos0 + t, one f32 addition,
+// the position table chunked too, batches that start inside a chunk and cross chunk edges.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,6 +60,40 @@ for (const [i, dtype] of DTYPES.entries()) {
       const want = sentinel.slice();
       want.set(embedRef(values, K, ids.subarray(0, T)));
       assert.ok(got.every((v, j) => Object.is(v, want[j])), `${dtype} K=${K} T=${T} tokens=${[...ids.subarray(0, T)]}: ${firstMismatch(got, want)}`);
+    }
+  });
+}
+
+// [token dtype, position dtype, K]: the position table in another dtype than the tokens' (llama.cpp leaves
+// position_embd F32/F16 in quantized files), and quantized too.
+const POSITION_CASES: [WeightDtype, WeightDtype, number][] = [['q8_0', 'f32', 288], ['f16', 'f16', 36], ['q4_k', 'q8_0', 256], ['f32', 'f32', 4]];
+const POSITIONS = 45;
+
+for (const [i, [tokenType, positionType, K]] of POSITION_CASES.entries()) {
+  test(`positions: ${tokenType} tokens + ${positionType} position rows, K=${K}, ${POSITIONS} positions in chunks of ${ROWS_PER_CHUNK}, batches from pos0 0, 19, 38, 44`, async () => {
+    shapes++;
+    const r = rng(300 + i);
+    const tok = await randomMatrix(ctx.owner, r, tokenType, VOCAB, K, ROWS_PER_CHUNK * gpuRowBytes(tokenType, K).data);
+    const pos = await randomMatrix(ctx.owner, r, positionType, POSITIONS, K, ROWS_PER_CHUNK * gpuRowBytes(positionType, K).data);
+    assert.equal(pos.matrix.chunks.length, 3);
+    const maxT = 17;
+    const tokens = ctx.owner.storage(maxT * 4, 'tokens');
+    const x = ctx.owner.storage(maxT * K * 4, 'x');
+    const op = await checked(gpu, () => new EmbedOp(ctx, tok.matrix, tokens, x, 1, pos.matrix));
+    for (const [pos0, T] of [[0, 17], [19, 5], [38, 7], [44, 1]]) {
+      const ids = new Uint32Array(maxT);
+      for (let t = 0; t < maxT; t++) ids[t] = randomInt(r, 0, VOCAB);
+      const sentinel = new Float32Array(maxT * K).fill(-7.5);
+      gpu.device.queue.writeBuffer(tokens, 0, ids);
+      gpu.device.queue.writeBuffer(x, 0, sentinel);
+      ctx.writeStep(T, pos0, T);
+      await runPass(gpu, (pass) => op.encode(pass, T));
+      const got = await readF32(gpu, x, maxT * K);
+      const want = sentinel.slice();
+      const rows = embedRef(tok.values, K, ids.subarray(0, T));
+      const positionRows = embedRef(pos.values, K, Array.from({ length: T }, (_, t) => pos0 + t));
+      want.set(rows.map((v, j) => Math.fround(v + positionRows[j])));
+      assert.ok(got.every((v, j) => Object.is(v, want[j])), `${tokenType}+${positionType} K=${K} pos0=${pos0} T=${T}: ${firstMismatch(got, want)}`);
     }
   });
 }

@@ -420,6 +420,27 @@ test('synthetic starcoder2 q8_0: KL <= 5e-3 against llama.cpp over 256 positions
   await assertQuantizedMatchesLlamaCpp(path, 'starcoder2-q8_0', null, STARCODER2_MAX_ABS_LOG_PROB);
 });
 
+// StarCoder (GPT-BigCode: StarCoder/StarCoderBase 1B-15B; ARCHITECTURES in src/model/config.ts):
+// starcoder2's LayerNorms, GELU FFN and biases, with a learned position embedding added to the token rows
+// (kernels/embed.wgsl POSITIONS) instead of rope, one fused attn_qkv matrix with its bias, and multi-query
+// attention (one kv head, as the real ones). The bound is starcoder2's (llama.cpp's GELU is f16).
+const tinyStarcoder = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('qwen2', weightType), arch: 'starcoder', nKvHeads: 1 });
+
+test('synthetic starcoder F32 (learned positions, fused qkv, MQA): log-probabilities match llama.cpp to 1e-2 over 64 tokens; greedy decode equals llama.cpp', async () => {
+  const path = await ensureSynthetic('oracle-starcoder-f32', tinyStarcoder('f32'));
+  const a = await agreement(path, 64, 2);
+  console.log(JSON.stringify({ model: 'starcoder-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= STARCODER2_MAX_ABS_LOG_PROB, `max |Δ log p| ${a.maxAbsLogProb}`);
+  assert.ok(a.meanKl <= 1e-5, `mean KL ${a.meanKl}`);
+  await assertDecodeMatchesLlamaCpp(path, 'starcoder-f32', STARCODER2_MAX_ABS_LOG_PROB);
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
+});
+
+test('synthetic starcoder q8_0: KL <= 5e-3 against llama.cpp over 256 positions; top-1 and log-probabilities vs the dequantized twin', async () => {
+  const path = await ensureSynthetic('oracle-starcoder-q8_0', tinyStarcoder('q8_0'));
+  await assertQuantizedMatchesLlamaCpp(path, 'starcoder-q8_0', null, STARCODER2_MAX_ABS_LOG_PROB);
+});
+
 // Gemma (Gemma 1, CodeGemma; ARCHITECTURES in src/model/config.ts): the embedding scaled by sqrt(d)
 // (kernels/embed.wgsl's SCALE), a GELU-gated FFN (kernels/gelu.wgsl with GATED; in decode, the split-K down
 // projection computes gelu(gate) · up while staging its input, MODE 4), the output head always the

@@ -69,6 +69,17 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.equal(of('qwen3', { dModel: 100, nHeads: 3, nKvHeads: 1, headDim: 32 }).headDim, 32);
   const sc2 = of('starcoder2');
   assert.deepEqual([sc2.ropeStyle, sc2.qkNorm, sc2.norm, sc2.ffn], ['neox', false, 'layer', 'gelu']);
+  assert.deepEqual([sc2.positions, sc2.qkv, of('llama').positions, of('llama').qkv], ['rope', 'split', 'rope', 'split']);
+  // StarCoder: starcoder2's norms and FFN, a learned position embedding of context_length rows (nothing
+  // rotates, whatever a rope key says), a fused qkv; context_length is required (it sizes that table).
+  const sc = of('starcoder', { nKvHeads: 1 });
+  assert.deepEqual([sc.norm, sc.ffn, sc.positions, sc.qkv, sc.nRot, sc.nKvHeads, sc.contextLength], ['layer', 'gelu', 'learned', 'fused', 0, 1, 16384]);
+  assert.equal(configFromMetadata(metaOf({ ...SPEC, arch: 'starcoder' }, { 'starcoder.rope.dimension_count': 32 }), 300).nRot, 0);
+  const noContext = metaOf({ ...SPEC, arch: 'starcoder' });
+  noContext.delete('starcoder.context_length');
+  assert.throws(() => configFromMetadata(noContext, 300), (e: unknown) => e instanceof ModelFormatError && /starcoder\.context_length/.test(e.message));
+  assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'starcoder' }, { 'starcoder.context_length': 0 }), 300),
+    (e: unknown) => e instanceof ModelFormatError && /starcoder\.context_length: 0 rows of position embedding/.test(e.message));
   // LayerNorm's eps has its own key; the RMSNorm key is not read for it.
   assert.equal(configFromMetadata(metaOf({ ...SPEC, arch: 'starcoder2' }, { 'starcoder2.attention.layer_norm_epsilon': 2e-5, 'starcoder2.attention.layer_norm_rms_epsilon': 0.5 }), 300).normEps, 2e-5);
   assert.deepEqual([of('llama').norm, of('llama').ffn], ['rms', 'swiglu']);
@@ -91,5 +102,5 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.rope.scaling.finetuned': false }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /attention without rope/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, qwen3moe, starcoder2, gemma, stablelm, granite, granitemoe\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, qwen3moe, starcoder, starcoder2, gemma, stablelm, granite, granitemoe\)/.test(e.message));
 });
