@@ -12,7 +12,7 @@ import { GgmlType, type GgufFile, type GgufTensorInfo } from '../loaders/gguf/ty
 import { dequantizeTensor } from '../loaders/quant/tensor';
 import { DTYPE_OF_GGML, ggufRowBytes, gpuRowBytes, type WeightDtype } from '../loaders/repack';
 import { sharedRepackPool, type RepackPool } from '../loaders/repackPool';
-import { ggmlRowBytes, requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
+import { ggmlRowBytes, KEPT_BY_REQUANTIZE, requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
 import { ARCHITECTURES, type MixtureOfExperts, type ModelConfig } from './config';
 
 /** Several matrices writing side by side into one output row (one part when they could be fused). */
@@ -290,17 +290,17 @@ export async function loadWeights(
     return owner.storageFrom(out, label);
   };
 
-  // A table of rows looked up by id (tokens, positions), in its GGUF type (or `to`).
-  const table = async (name: string, rows: number, to = requantize): Promise<GpuMatrix> => {
+  // A table of rows looked up by id (tokens, positions), in its GGUF type or requantized (but the ones
+  // KEPT_BY_REQUANTIZE: llama.cpp's quantizer leaves position_embd as converted, and so does a self-draft).
+  const table = async (name: string, rows: number): Promise<GpuMatrix> => {
     const info = tensors.get(`${name}.weight`, [c.dModel, rows]);
-    const src = rowSource(file, info, c.dModel, to, repackPool);
+    const src = rowSource(file, info, c.dModel, KEPT_BY_REQUANTIZE.has(info.name) ? undefined : requantize, repackPool);
     const m = await upload(src.dtype, rows, c.dModel, src.read, name);
     progress(info.byteSize);
     return m;
   };
   const embedding = stopOnFailure(table('token_embd', c.vocabSize));
-  // Never requantized: llama.cpp's quantizer leaves position_embd as converted, and so does a self-draft.
-  const positions = c.positions === 'learned' ? stopOnFailure(table(POSITION_EMBEDDING, c.contextLength, undefined)) : null;
+  const positions = c.positions === 'learned' ? stopOnFailure(table(POSITION_EMBEDDING, c.contextLength)) : null;
   const layers = Array.from({ length: c.nLayers }, (_, l) => stopOnFailure(loadLayer(l)));
   const outputNorm = stopOnFailure(vector('output_norm.weight', c.dModel));
   const outputNormBias = c.norm === 'layer' ? stopOnFailure(vector('output_norm.bias', c.dModel)) : null;

@@ -153,7 +153,7 @@ test('a starcoder2 file without its ffn_down bias or a LayerNorm bias: ModelForm
   }
 });
 
-test('a starcoder file: a position embedding of context_length rows and one fused qkv; without either, or with fewer rows than context_length, ModelFormatError naming the tensor; a fused qkv in a llama file refused by name', async () => {
+test('a starcoder file: a position embedding of context_length rows (not requantized) and one fused qkv; without either, or with fewer rows than context_length, ModelFormatError naming the tensor; a fused qkv in a llama file refused by name', async () => {
   const src = await ensureSynthetic('load-errors-starcoder', { ...LOAD_ERRORS_SPEC, arch: 'starcoder', nLayers: 2, nKvHeads: 1 });
   const gpu = await testGpu();
   // The context never outgrows the position table, whatever is asked.
@@ -162,6 +162,10 @@ test('a starcoder file: a position embedding of context_length rows and one fuse
   assert.deepEqual([model.config.positions, w.positionEmbedding?.rows, w.positionEmbedding?.cols, model.options.maxContextTokens], ['learned', 256, 256, 256]);
   assert.deepEqual([w.layers[1].qkv.parts.length, w.layers[1].qkv.outDim, w.layers[1].qkv.bias !== null], [1, 256 + 2 * 64, true]);
   model.dispose();
+  // A requantized copy (a self-draft) keeps the position embedding as the file has it, as llama-quantize does.
+  const { model: draft } = await loadModel(gpu, src, { requantize: 'q4_0' });
+  assert.deepEqual([draft.weights.tokenEmbedding.dtype, draft.weights.layers[0].qkv.parts[0].matrix.dtype, draft.weights.positionEmbedding?.dtype], ['q4_0', 'q4_0', 'f32']);
+  draft.dispose();
   for (const missing of ['position_embd.weight', 'blk.1.attn_qkv.weight', 'blk.0.attn_qkv.bias']) {
     const out = join(cacheDir(), `load-errors-starcoder-no-${missing}.gguf`);
     await rewriteGguf(src, out, { keep: (t) => t.name !== missing });

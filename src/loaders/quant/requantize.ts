@@ -41,10 +41,13 @@ export function isMatrix(t: GgufTensorInfo): boolean {
   return t.dims.length >= 2 && t.dims[1] > 1;
 }
 
-/** Weight bytes of `file` once its matrices are requantized to `to` (vectors unchanged). */
+/** Tensors a requantized load keeps as they are: a learned position embedding (llama.cpp's quantizer leaves it too). */
+export const KEPT_BY_REQUANTIZE = new Set(['position_embd.weight']);
+
+/** Weight bytes of `file` once its matrices are requantized to `to` (vectors and KEPT_BY_REQUANTIZE unchanged). */
 export function requantizedWeightBytes(file: GgufFile, to: RequantDtype): number {
   return file.tensors.reduce((sum, t) => {
-    if (!isMatrix(t)) return sum + t.byteSize;
+    if (!isMatrix(t) || KEPT_BY_REQUANTIZE.has(t.name)) return sum + t.byteSize;
     const cols = t.dims[0];
     const rows = t.elementCount / cols;
     return sum + rows * ggmlRowBytes(requantizedType(t.type, cols, to), cols, t.name);
