@@ -37,10 +37,12 @@ export interface ArchitectureTraits {
   ropeFreqs: boolean;
   /**
    * Every layer's FFN is a mixture of SwiGLU experts (MixtureOfExperts), each as wide as this key says:
-   * qwen3moe's expert_feed_forward_length (else feed_forward_length / used, as llama.cpp), granitemoe's
-   * feed_forward_length. null: a dense FFN.
+   * qwen3moe's expert_feed_forward_length (else feed_forward_length / used, as llama.cpp), granitemoe's and
+   * llama's (Mixtral) feed_forward_length. null: a dense FFN.
    */
   expertWidth: 'expert_feed_forward_length' | 'feed_forward_length' | null;
+  /** The FFNs are experts only when the file has an expert_count > 0, else dense (llama: Mixtral's files are 'llama'). */
+  expertsOptional?: boolean;
   /**
    * 'rope': q and k are rotated by position; 'learned': a row of the position embedding
    * (`position_embd.weight`, [context_length][d]) is added to each token's embedding, and nothing rotates
@@ -68,12 +70,14 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * builds granite's graph), q|k|v and attention-output biases optional, its residual scale on the mixture;
  * starcoder (StarCoder 1B-15B, StarCoderBase, Tabby's StarCoder-1B/3B/7B; GPT-BigCode) has starcoder2's
  * LayerNorms and GELU FFN, learned absolute positions instead of rope, one fused attn_qkv matrix, and a
- * bias on every projection (src/models/starcoder.cpp).
+ * bias on every projection (src/models/starcoder.cpp); a llama file with an expert_count (Mixtral 8x7B,
+ * 8x22B) has qwen3moe's mixture in every layer instead of the dense FFN, each expert feed_forward_length
+ * wide, and no FFN biases (src/models/llama.cpp's MoE branch).
  */
 const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
 export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
-  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null, positions: 'rope', qkv: 'split' },
+  llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length', expertsOptional: true, positions: 'rope', qkv: 'split' },
   qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', positions: 'rope', qkv: 'split' },
@@ -124,7 +128,7 @@ export interface ModelConfig {
   attentionScale: number;
   /** What the logits are multiplied by: 1 / granite's logit_scale in f32, else 1. */
   logitScale: number;
-  /** The FFN's experts (qwen3moe, granitemoe), or null for a dense FFN of ffnDim. */
+  /** The FFN's experts (qwen3moe, granitemoe, llama with expert_count), or null for a dense FFN of ffnDim. */
   experts: MixtureOfExperts | null;
   /** Rope, or a learned position embedding of contextLength rows added to the token embedding (starcoder; nRot is 0). */
   positions: 'rope' | 'learned';
@@ -133,7 +137,7 @@ export interface ModelConfig {
 }
 
 /**
- * A mixture-of-experts FFN as llama.cpp's build_moe_ffn runs it for qwen3moe and granitemoe: router logits h · Wrᵀ
+ * A mixture-of-experts FFN as llama.cpp's build_moe_ffn runs it for qwen3moe, granitemoe and llama: router logits h · Wrᵀ
  * ([count]), their softmax, the `used` most probable experts (in descending order), their probabilities
  * divided by their sum (clamped to >= 6.1e-5), and out = Σ_j w_j · down_j(silu(gate_j h) · up_j h) in that
  * order. Each expert is a SwiGLU FFN of ffnDim.
@@ -203,20 +207,21 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
   };
 }
 
-/** The experts of a qwen3moe or granitemoe file (null for dense architectures, which refuse an expert_count). */
+/** The experts of a qwen3moe, granitemoe or Mixtral-style llama file (null for dense files; dense architectures refuse an expert_count). */
 function expertsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTraits, file?: string): MixtureOfExperts | null {
   const k = (s: string) => archKey(archName, s);
   const count = metaU32(meta, k('expert_count'), { default: 0, file });
   if (!traits.expertWidth) {
-    // Mixtral-style files are 'llama' too; their experts are tensors the dense forward pass would not read.
+    // Experts in a dense architecture are tensors its forward pass would not read.
     if (count > 0) throw new UnsupportedModelError(`a ${archName} mixture of experts (${count} experts per layer); Tandem runs experts for ${EXPERT_ARCHITECTURES}`);
     return null;
   }
+  if (traits.expertsOptional && count === 0) return null;
   const used = metaU32(meta, k('expert_used_count'), { file });
   if (count < 1 || used < 1 || used > count) throw new ModelFormatError(k('expert_used_count'), `${used} of ${count} experts`, file);
   if (count > MAX_EXPERTS) throw new UnsupportedModelError(`${count} experts per layer (at most ${MAX_EXPERTS})`);
-  // llama.cpp's qwen3moe and granitemoe graphs route by softmax and read neither expert_gating_func nor
-  // expert_weights_scale; a granitemoe's shared expert (expert_shared_feed_forward_length) is refused by
+  // llama.cpp's qwen3moe, granitemoe and llama graphs route by softmax and read neither expert_gating_func
+  // nor expert_weights_scale; a granitemoe's shared expert (expert_shared_feed_forward_length) is refused by
   // its tensors' names (weights.ts).
   const ffn = () => metaU32(meta, k('feed_forward_length'), { file });
   const ffnDim = traits.expertWidth === 'feed_forward_length' ? ffn() : metaU32(meta, k('expert_feed_forward_length'), { default: 0, file }) || Math.floor(ffn() / used);
@@ -225,7 +230,7 @@ function expertsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTra
 }
 
 /** The architectures whose FFNs may be mixtures of experts. */
-const EXPERT_ARCHITECTURES = Object.entries(ARCHITECTURES).filter(([, t]) => t.expertWidth).map(([a]) => a).join(' and ');
+const EXPERT_ARCHITECTURES = Object.entries(ARCHITECTURES).filter(([, t]) => t.expertWidth).map(([a]) => a).join(', ').replace(/, ([^,]+)$/, ' and $1');
 
 /** The embedding, residual, attention and logit scales (ModelConfig), as llama.cpp's graphs apply them. */
 function scalarsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTraits, dModel: number, headDim: number, file?: string) {

@@ -11,7 +11,7 @@
 //   x += a Woᵀ (+ b);  h = norm(x) · ffn_norm;  [g|u] = h Wguᵀ;  x += (silu(g) u) Wdownᵀ
 //   [starcoder2: u = h Wupᵀ + b;  x += gelu(u) Wdownᵀ + b]   [gemma: x += (gelu(g) u) Wdownᵀ]
 //   [granite: each x += branch is x += branch · residual_scale, and attention scales q·k by attention.scale]
-//   [qwen3moe, granitemoe: x += Σ_j w_j (silu(h Wg_jᵀ) · h Wu_jᵀ) Wd_jᵀ over the k experts j the router
+//   [qwen3moe, granitemoe, Mixtral-style llama: x += Σ_j w_j (silu(h Wg_jᵀ) · h Wu_jᵀ) Wd_jᵀ over the k experts j the router
 //    picks from h (ops/experts.ts), their weights w_j its renormalised softmax]
 // with x = embedding rows (· sqrt(d) for gemma, · embedding_scale for granite; + position embedding rows
 // for starcoder, which has no rope) before the first layer,

@@ -38,7 +38,7 @@ export interface LayerWeights {
   /** [gate | up] (SwiGLU), or up alone (GELU); null where the layer's FFN is `experts`. */
   gateUp: Linear | null;
   down: Linear | null;
-  /** qwen3moe, granitemoe: the router and the experts (see MixtureOfExperts); null for a dense FFN. */
+  /** qwen3moe, granitemoe, Mixtral-style llama: the router and the experts (see MixtureOfExperts); null for a dense FFN. */
   experts: ExpertWeights | null;
 }
 
@@ -364,7 +364,9 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
     const qkv = cfg.qkv === 'fused' ? ['attn_qkv'] : ['attn_q', 'attn_k', 'attn_v'];
     const weights = [...LAYER_MATRICES, ...qkv, ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
-    for (const m of [...traits.optionalBiases, ...traits.requiredBiases, ...(layerNorm ? ['attn_norm', 'ffn_norm'] : [])]) read.add(`blk.${l}.${m}.bias`);
+    // A mixture of experts has no FFN biases (llama's MoE branch creates none).
+    const biases = [...traits.optionalBiases, ...traits.requiredBiases].filter((m) => !(cfg.experts && m.startsWith('ffn_')));
+    for (const m of [...biases, ...(layerNorm ? ['attn_norm', 'ffn_norm'] : [])]) read.add(`blk.${l}.${m}.bias`);
   }
   const extra = file.tensors.find((t) => !read.has(t.name));
   if (!extra) return;

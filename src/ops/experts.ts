@@ -1,4 +1,4 @@
-// A mixture-of-experts FFN (qwen3moe, granitemoe; MixtureOfExperts in src/model/config.ts) as five dispatches
+// A mixture-of-experts FFN (qwen3moe, granitemoe, Mixtral-style llama; MixtureOfExperts in src/model/config.ts) as five dispatches
 // (six with ExpertOrder 'sorted') over a batch of T tokens, all on the GPU (the experts a token takes are
 // never read back):
 //   router logits = h · Wrᵀ                      [T][E]        (a MatmulOp, made by the model)

@@ -13,7 +13,7 @@
 // granite writes its four scalars (graniteScales, default GRANITE_SCALES) and divides its embedding rows
 // by embedding_scale, so the scaled rows have std 1 too. stablelm has starcoder2's LayerNorms (its biases
 // too) with llama's gated FFN and no other biases; `nRot` rotates part of each head, as Stable Code does.
-// qwen3moe is qwen3, and granitemoe granite, with `experts` SwiGLU experts per layer: an F32 router (std
+// qwen3moe is qwen3, granitemoe granite, and llama with `experts` Mixtral, with `experts` SwiGLU experts per layer: an F32 router (std
 // routerScale/sqrt(d), default 4, so a token's routing is not a near-tie) and expert matrices
 // [E][rows][cols] drawn as the dense ones (granitemoe's expert width is its feed_forward_length).
 // starcoder is starcoder2's LayerNorms, GELU FFN and biases with one fused attn_qkv matrix (its bias one
@@ -66,7 +66,7 @@ export interface SyntheticSpec {
   llama3Rope?: Llama3RopeSpec;
   /** granite and granitemoe only: their embedding, residual, attention and logit scales (default GRANITE_SCALES). */
   graniteScales?: GraniteScales;
-  /** qwen3moe and granitemoe only (and required there): experts per layer, experts per token, and each expert's FFN width. */
+  /** qwen3moe and granitemoe (required there) and llama (Mixtral-style): experts per layer, experts per token, and each expert's FFN width. */
   experts?: { count: number; used: number; ffnDim: number; routerScale?: number };
 }
 
@@ -122,7 +122,9 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.llama3Rope && s.arch !== 'llama') throw new RangeError('spec.llama3Rope: llama.cpp reads rope_freqs for llama models only');
   if (s.arch === 'gemma' && !s.tiedEmbedding) throw new RangeError('spec.tiedEmbedding: gemma always ties its output head (llama.cpp refuses an output.weight there)');
   if (s.graniteScales && !ARCHITECTURES[s.arch].scalars) throw new RangeError('spec.graniteScales: for granite and granitemoe models only');
-  if (!!s.experts !== !!ARCHITECTURES[s.arch].expertWidth) throw new RangeError('spec.experts: required for qwen3moe and granitemoe, and for them only');
+  const t = ARCHITECTURES[s.arch];
+  if (s.experts ? !t.expertWidth : t.expertWidth && !t.expertsOptional) throw new RangeError('spec.experts: required for qwen3moe and granitemoe, optional for llama (Mixtral), for them only');
+  if (s.experts && s.llamaBiases) throw new RangeError('spec.llamaBiases: a mixture of experts has no FFN biases');
   if (s.experts && !(s.experts.used >= 1 && s.experts.used <= s.experts.count && s.experts.ffnDim >= 1)) throw new RangeError('spec.experts: used must be 1..count, ffnDim positive');
   if (ARCHITECTURES[s.arch].positions === 'learned' && (s.ropeScaling || s.nRot !== undefined)) throw new RangeError('spec.ropeScaling, spec.nRot: a model with learned positions has no rope');
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');

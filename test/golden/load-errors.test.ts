@@ -104,7 +104,8 @@ test('tensors the forward pass would not read (an output bias, experts, a layer 
     ['bias', copy('output-bias', { name: 'output.bias', dims: [300] }), /tensor output\.bias \(a bias\): Tandem's llama forward pass does not read it/],
     ['experts', copy('gate-inp', { name: 'blk.0.ffn_gate_inp.weight', dims: [256, 4] }), /blk\.0\.ffn_gate_inp\.weight \(mixture of experts\)/],
     ['a layer too many', copy('extra-layer', { name: 'blk.1.attn_norm.weight', dims: [256] }), /tensor blk\.1\.attn_norm\.weight:/],
-    ['expert_count', copy('expert-count', undefined, { 'llama.expert_count': 8 }), /a mixture of experts \(8 experts per layer\)/],
+    // A Mixtral-style header over dense tensors: the dense FFN is not what a mixture's layer reads.
+    ['expert_count', copy('expert-count', undefined, { 'llama.expert_count': 8, 'llama.expert_used_count': 2 }), /tensor blk\.0\.ffn_(gate|up|down)\.weight: Tandem's llama forward pass does not read it/],
     ['a norm bias', copy('norm-bias', { name: 'blk.0.attn_norm.bias', dims: [256] }), /tensor blk\.0\.attn_norm\.bias \(a bias\): Tandem's llama forward pass does not read it/],
     ['a q/k head norm', copy('q-norm', { name: 'blk.0.attn_q_norm.weight', dims: [64] }), /blk\.0\.attn_q_norm\.weight \(a per-head q\/k norm, which qwen3 has\)/],
   ];
@@ -182,6 +183,17 @@ test('a starcoder file: a position embedding of context_length rows (not requant
   const fused = join(cacheDir(), 'load-errors-llama-fused-qkv.gguf');
   await rewriteGguf(llama, fused, { addTensors: [{ name: 'blk.0.attn_qkv.weight', dims: [256, 512], type: GgmlType.F32, data: new Uint8Array(256 * 512 * 4) }] });
   await assert.rejects(loadModel(gpu, fused), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.attn_qkv\.weight \(a fused qkv matrix\)/.test(e.message));
+});
+
+test('a Mixtral-style llama file loads its experts; an FFN bias there (its MoE branch has none) is refused by name', async () => {
+  const src = await ensureSynthetic('load-errors-llama-moe', { ...LOAD_ERRORS_SPEC, experts: { count: 4, used: 2, ffnDim: 64 } });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  assert.deepEqual([model.config.experts, model.weights.layers[0].gateUp, model.weights.layers[0].experts?.up.matrix.rows], [{ count: 4, used: 2, ffnDim: 64 }, null, 4 * 64]);
+  model.dispose();
+  const out = join(cacheDir(), 'load-errors-llama-moe-ffn-bias.gguf');
+  await rewriteGguf(src, out, { addTensors: [{ name: 'blk.0.ffn_up.bias', dims: [64], type: GgmlType.F32, data: new Uint8Array(64 * 4) }] });
+  await assert.rejects(loadModel(gpu, out), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_up\.bias \(a bias\): Tandem's llama forward pass does not read it/.test(e.message));
 });
 
 test('a stablelm file without ffn_norm (the parallel residual of StableLM 2 12B): UnsupportedModelError saying so, before any upload; with them, it loads', async () => {

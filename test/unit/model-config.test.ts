@@ -23,9 +23,15 @@ test('shapes, rope and its scaling come from the metadata', () => {
 });
 
 test('a mixture of experts and value heads of another size are refused as unsupported, naming what they are', () => {
-  assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 8 }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /a llama mixture of experts \(8 experts per layer\); Tandem runs experts for qwen3moe and granitemoe/.test(e.message));
-  assert.doesNotThrow(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 0 }), 300));
+  const qwen2 = { ...SPEC, arch: 'qwen2' } as const;
+  assert.throws(() => configFromMetadata(metaOf(qwen2, { 'qwen2.expert_count': 8 }), 300),
+    (e: unknown) => e instanceof UnsupportedModelError && /a qwen2 mixture of experts \(8 experts per layer\); Tandem runs experts for llama, qwen3moe and granitemoe/.test(e.message));
+  assert.doesNotThrow(() => configFromMetadata(metaOf(qwen2, { 'qwen2.expert_count': 0 }), 300));
+  // llama: dense without an expert_count (or with 0), Mixtral's mixture with one, its experts feed_forward_length wide.
+  assert.equal(configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 0 }), 300).experts, null);
+  assert.equal(configFromMetadata(metaOf(SPEC), 300).experts, null);
+  assert.deepEqual(configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 8, 'llama.expert_used_count': 2 }), 300).experts, { count: 8, used: 2, ffnDim: 256 });
+  assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 8 }), 300), (e: unknown) => e instanceof ModelFormatError && /llama\.expert_used_count/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 64 }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /value heads of 64 with key heads of 32/.test(e.message));
   assert.doesNotThrow(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 32 }), 300));
