@@ -1,4 +1,5 @@
-// Exactness of prefix reuse on stories260K F32: across random edit scripts on a token list (insert,
+// Exactness of prefix reuse on stories260K F32 (and a synthetic starcoder, whose positions are a learned
+// embedding added to the tokens' rather than a rotation): across random edit scripts on a token list (insert,
 // delete, replace, cursor jumps, undo, accepted completions), the logits of a prompt built from cached
 // blocks (index hits, a partial block taken over or copied on write) equal those of the same prompt
 // prefilled from scratch within 1e-4, and greedy completions give the same tokens. Block sizes 16 and 4
@@ -7,7 +8,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureStories260K } from '../helpers/testModels';
+import { ensureStories260K, ensureSynthetic } from '../helpers/testModels';
 import { withModel } from '../helpers/gpuModel';
 import { DocumentCache, type PrefillResult } from '../../src/engine/session';
 import { generate, prefill } from '../../src/engine/generate';
@@ -35,11 +36,25 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 type EditKind = 'type' | 'insert' | 'delete' | 'replace' | 'jump' | 'undo' | 'accept';
 
-async function editScript(blockSize: number, maxBatchTokens: number, steps: number, seed: number): Promise<void> {
-  const path = await ensureStories260K('f32');
-  // K+V of one token: 2 · 5 layers · 4 kv heads · 8 dims · 4 bytes = 1280 bytes; 256 tokens in the pool,
-  // less than a document plus the reference sequence at their longest: eviction and pressure happen.
-  await withModel(path, { blockSize, maxBatchTokens, kvBudgetBytes: 256 * 1280, maxContextTokens: 256 }, async (model) => {
+/** A model and the bytes of K+V one token takes in its pool (f32). */
+interface ScriptModel { path: () => Promise<string>; kvBytesPerToken: number }
+
+// K+V of one token: 2 · 5 layers · 4 kv heads · 8 dims · 4 bytes.
+const STORIES: ScriptModel = { path: () => ensureStories260K('f32'), kvBytesPerToken: 1280 };
+// Learned absolute positions instead of rope, multi-query (2 · 2 layers · 1 kv head · 16 dims · 4 bytes).
+const STARCODER: ScriptModel = {
+  path: () => ensureSynthetic('prefix-cache-starcoder', {
+    arch: 'starcoder', nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 1, ffnDim: 128, vocabSize: 300, contextLength: 256,
+    ropeTheta: 10000, tiedEmbedding: false, weightType: 'f32', seed: 38, tokenizer: 'spm-bytes', outputScale: 8,
+  }),
+  kvBytesPerToken: 256,
+};
+
+async function editScript(blockSize: number, maxBatchTokens: number, steps: number, seed: number, m: ScriptModel = STORIES): Promise<void> {
+  const path = await m.path();
+  // 256 tokens in the pool, less than a document plus the reference sequence at their longest: eviction
+  // and pressure happen.
+  await withModel(path, { blockSize, maxBatchTokens, kvBudgetBytes: 256 * m.kvBytesPerToken, maxContextTokens: 256 }, async (model) => {
     const dc = new DocumentCache(model, { maxDocuments: 2 });
     const rng = new Rng(seed);
     const rand = (n: number): number => Math.floor(rng.next() * n);
@@ -105,7 +120,7 @@ async function editScript(blockSize: number, maxBatchTokens: number, steps: numb
     assert.ok(s.tokenHitRate > 0.8, `token hit rate ${s.tokenHitRate}`);
     assert.ok(s.copiedBlocks > 0, 'no copy-on-write happened');
     assert.ok(s.pool.evictions > 0, 'the small pool never evicted');
-    console.log(JSON.stringify({ blockSize, worstMaxAbsLogitDiff: worst, ...s }));
+    console.log(JSON.stringify({ model: model.config.architecture, blockSize, worstMaxAbsLogitDiff: worst, ...s }));
     dc.dispose();
     assert.equal(dc.pool.usedBlocks, 0, 'disposing the cache releases every block');
   });
@@ -113,3 +128,4 @@ async function editScript(blockSize: number, maxBatchTokens: number, steps: numb
 
 test('prefix cache exactness: random edit script, block size 16', () => editScript(16, 128, 200, 11));
 test('prefix cache exactness: random edit script, block size 4, 4-token prefill batches', () => editScript(4, 4, 200, 12));
+test('prefix cache exactness, learned positions (a synthetic starcoder): random edit script, block size 16', () => editScript(16, 128, 100, 13, STARCODER));
