@@ -371,7 +371,7 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   const extra = file.tensors.find((t) => !read.has(t.name));
   if (!extra) return;
   const n = extra.name;
-  const what = /_shexp\./.test(n) ? ' (a shared expert)' : /_exps\.|ffn_gate_inp/.test(n) ? (cfg.experts ? ` (an expert tensor ${cfg.architecture} does not have)` : ' (mixture of experts)') : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)'
+  const what = /_shexp\./.test(n) ? ' (a shared expert)' : /\.ffn_(gate|up|down)\.\d+\.weight$/.test(n) ? ' (one expert in a tensor of its own: the pre-2024 Mixtral layout, which llama.cpp no longer reads either; convert the model again)' : /_exps\.|ffn_gate_inp/.test(n) ? (cfg.experts ? ` (an expert tensor ${cfg.architecture} does not have)` : ' (mixture of experts)') : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)'
     : /attn_[qk]_norm/.test(n) ? ' (a per-head q/k norm, which qwen3 has)' : n === 'output.weight' ? ' (an output head of its own; this architecture ties it to the embedding)' : '';
   throw new UnsupportedModelError(`tensor ${n}${what}: Tandem's ${cfg.architecture} forward pass does not read it, and would give other results than the model's`);
 }

@@ -185,7 +185,7 @@ test('a starcoder file: a position embedding of context_length rows (not requant
   await assert.rejects(loadModel(gpu, fused), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.attn_qkv\.weight \(a fused qkv matrix\)/.test(e.message));
 });
 
-test('a Mixtral-style llama file loads its experts; an FFN bias there (its MoE branch has none) is refused by name', async () => {
+test('a Mixtral-style llama file loads its experts; an FFN bias there (its MoE branch has none), or experts one tensor each (the old layout), refused by name', async () => {
   const src = await ensureSynthetic('load-errors-llama-moe', { ...LOAD_ERRORS_SPEC, experts: { count: 4, used: 2, ffnDim: 64 } });
   const gpu = await testGpu();
   const { model } = await loadModel(gpu, src);
@@ -194,6 +194,10 @@ test('a Mixtral-style llama file loads its experts; an FFN bias there (its MoE b
   const out = join(cacheDir(), 'load-errors-llama-moe-ffn-bias.gguf');
   await rewriteGguf(src, out, { addTensors: [{ name: 'blk.0.ffn_up.bias', dims: [64], type: GgmlType.F32, data: new Uint8Array(64 * 4) }] });
   await assert.rejects(loadModel(gpu, out), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_up\.bias \(a bias\): Tandem's llama forward pass does not read it/.test(e.message));
+  // Experts one tensor each (Mixtral GGUFs from before April 2024).
+  const perExpert = join(cacheDir(), 'load-errors-llama-moe-per-expert.gguf');
+  await rewriteGguf(src, perExpert, { addTensors: [{ name: 'blk.0.ffn_gate.0.weight', dims: [256, 64], type: GgmlType.F32, data: new Uint8Array(256 * 64 * 4) }] });
+  await assert.rejects(loadModel(gpu, perExpert), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate\.0\.weight \(one expert in a tensor of its own: the pre-2024 Mixtral layout/.test(e.message));
 });
 
 test('a stablelm file without ffn_norm (the parallel residual of StableLM 2 12B): UnsupportedModelError saying so, before any upload; with them, it loads', async () => {
