@@ -13,7 +13,7 @@
 // granite writes its four scalars (graniteScales, default GRANITE_SCALES) and divides its embedding rows
 // by embedding_scale, so the scaled rows have std 1 too. stablelm has starcoder2's LayerNorms (its biases
 // too) with llama's gated FFN and no other biases; `nRot` rotates part of each head, as Stable Code does.
-// qwen3moe is qwen3, granitemoe granite, and llama with `experts` Mixtral, with `experts` SwiGLU experts per layer: an F32 router (std
+// qwen3moe is qwen3, granitemoe granite, and a llama spec with `experts` Mixtral, each with `experts` SwiGLU experts per layer: an F32 router (std
 // routerScale/sqrt(d), default 4, so a token's routing is not a near-tie) and expert matrices
 // [E][rows][cols] drawn as the dense ones (granitemoe's expert width is its feed_forward_length).
 // starcoder is starcoder2's LayerNorms, GELU FFN and biases with one fused attn_qkv matrix (its bias one
@@ -164,8 +164,8 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
   const qkNorm = ARCHITECTURES[arch].qkNorm;
   const qkScale = qkNorm ? 4 : 1;
-  // Every projection has a bias.
-  const starcoder2 = arch === 'starcoder2' || arch === 'starcoder';
+  // starcoder2 and starcoder: every projection has a bias.
+  const projectionBiases = arch === 'starcoder2' || arch === 'starcoder';
   const learned = ARCHITECTURES[arch].positions === 'learned';
   const layerNorm = ARCHITECTURES[arch].norm === 'layer';
   // LayerNorm's weight and bias, or RMSNorm's weight.
@@ -175,7 +175,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   };
   const projection = (name: string, rows: number, cols: number, scale = 1) => {
     matrix(`${name}.weight`, rows, cols, scale);
-    if (starcoder2) random(`${name}.bias`, [rows], GgmlType.F32, 0.1);
+    if (projectionBiases) random(`${name}.bias`, [rows], GgmlType.F32, 0.1);
   };
 
   // Embedding rows have std 1 so the first RMSNorm sees O(1) values (gemma: after its sqrt(d) scale).
