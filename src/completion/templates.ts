@@ -84,6 +84,9 @@ function filesAsComments(x: TemplateInput): Piece[] {
   return x.files.map((f) => text(`${c} Path: ${f.path}\n${f.text.endsWith('\n') ? f.text : f.text + '\n'}\n`));
 }
 
+/** <prefix>(files as comments)P<suffix>S<middle>M: PSM for families without a file separator (DeepSeek-Coder, StarCoder 1). */
+const psmWithFilesInPrefix: Layout = (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle)];
+
 /** StarCoder2's file separator, which StarCoder 1 (FIM tokens spelled the same) does not have. */
 export const STARCODER2_FILE_SEPARATOR: SpecialRef = { text: '<file_sep>' };
 
@@ -137,7 +140,7 @@ const templates: Record<TemplateName, FimTemplate> = {
     order: 'psm',
     usesSuffix: true,
     typedMiddle: true,
-    layout: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle)],
+    layout: psmWithFilesInPrefix,
   },
   // (files as comments, each ended by <|file_separator|>)<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>M.
   // Google documents the FIM tokens and that the file separator is for multi-file contexts, not a layout
@@ -159,7 +162,7 @@ const templates: Record<TemplateName, FimTemplate> = {
     order: 'psm',
     usesSuffix: true,
     typedMiddle: true,
-    layout: (x) => [role('prefix'), ...filesAsComments(x), text(x.prefix), role('suffix'), text(x.suffix), role('middle'), text(x.middle)],
+    layout: psmWithFilesInPrefix,
   },
   // SPM by default (trained on both orders, per the Code Llama paper): ▁<PRE>▁<SUF>S ▁<MID>(files as comments)P,
   // the suffix_first format of its reference code; PSM: ▁<PRE> P ▁<SUF>S ▁<MID>. (SentencePiece: the space after

@@ -230,7 +230,7 @@ export async function loadWeights(
   const loadLayer = async (l: number): Promise<LayerWeights> => {
     const p = `blk.${l}.`;
     // [q | k | v] rows: three matrices concatenated, or starcoder's fused one, stored in that order.
-    const qkvParts = c.qkv === 'fused' ? ['attn_qkv'] : ['attn_q', 'attn_k', 'attn_v'];
+    const qkvParts = QKV_TENSORS[c.qkv];
     const qkvRows = c.qkv === 'fused' ? [qDim + 2 * kvDim] : [qDim, kvDim, kvDim];
     const qkv = await matrix(qkvParts.map((m) => `${p}${m}.weight`), c.dModel, qkvRows, `${p}qkv`);
     // Each architecture's graph adds the biases the file has (ARCHITECTURES; checkEveryTensorRead refuses others).
@@ -327,6 +327,8 @@ const ROPE_FREQS = 'rope_freqs.weight';
 const POSITION_EMBEDDING = 'position_embd';
 
 const LAYER_MATRICES = ['attn_norm', 'attn_output', 'ffn_norm'];
+/** A layer's q|k|v tensors (and biases) by ModelConfig.qkv, in the order of their rows. */
+const QKV_TENSORS: Record<ModelConfig['qkv'], string[]> = { split: ['attn_q', 'attn_k', 'attn_v'], fused: ['attn_qkv'] };
 const EXPERT_MATRICES = ['ffn_gate_inp', 'ffn_gate_exps', 'ffn_up_exps', 'ffn_down_exps'];
 const QK_NORMS = ['attn_q_norm', 'attn_k_norm'];
 
@@ -361,8 +363,7 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   if (cfg.positions === 'learned') read.add(`${POSITION_EMBEDDING}.weight`);
   for (let l = 0; l < cfg.nLayers; l++) {
     const ffn = cfg.experts ? EXPERT_MATRICES : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : [])];
-    const qkv = cfg.qkv === 'fused' ? ['attn_qkv'] : ['attn_q', 'attn_k', 'attn_v'];
-    const weights = [...LAYER_MATRICES, ...qkv, ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
+    const weights = [...LAYER_MATRICES, ...QKV_TENSORS[cfg.qkv], ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
     // A mixture of experts has no FFN biases (llama's MoE branch creates none).
     const biases = [...traits.optionalBiases, ...traits.requiredBiases].filter((m) => !(cfg.experts && m.startsWith('ffn_')));

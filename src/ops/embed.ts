@@ -13,14 +13,14 @@ export class EmbedOp {
 
   constructor(ctx: OpContext, private readonly table: GpuMatrix, tokens: GPUBuffer, x: GPUBuffer, scale = 1, positions: GpuMatrix | null = null) {
     // The token rows first: the position rows add to them.
-    const lookups = [{ m: table, positions: 0, scale }, ...(positions ? [{ m: positions, positions: 1, scale: 1 }] : [])];
-    for (const { m, positions, scale } of lookups) {
+    const lookups = [{ m: table, addsPositions: false, rowScale: scale }, ...(positions ? [{ m: positions, addsPositions: true, rowScale: 1 }] : [])];
+    for (const { m, addsPositions, rowScale } of lookups) {
       if (m.cols !== table.cols) throw new RangeError(`embedding widths ${table.cols} and ${m.cols}`);
       for (const chunk of m.chunks) {
         const pipeline = ctx.pipeline('embed', m.dtype, DTYPE_WGSL[m.dtype] + embedWgsl, {
-          K: m.cols, ROW_BASE: chunk.rowStart, ROW_COUNT: chunk.rowCount, WG, SCALE: scale, POSITIONS: positions,
+          K: m.cols, ROW_BASE: chunk.rowStart, ROW_COUNT: chunk.rowCount, WG, SCALE: rowScale, POSITIONS: addsPositions ? 1 : 0,
         });
-        const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: tokens, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 5: x }, `${positions ? 'position_embed' : 'embed'}[${chunk.rowStart}]`);
+        const bindGroup = ctx.bindGroup(pipeline, { 0: ctx.step, 1: tokens, 2: chunk.data, 3: chunk.scales ?? ctx.dummy, 5: x }, `${addsPositions ? 'position_embed' : 'embed'}[${chunk.rowStart}]`);
         this.dispatches.push({ pipeline, bindGroup });
       }
     }

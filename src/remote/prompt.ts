@@ -25,7 +25,8 @@ const SPELLINGS: Record<TemplateName, FimSpelling> = {
     stop: ['<|endoftext|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>', '<|im_end|>'],
   },
   starcoder2: {
-    roles: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>', repo: '<repo_name>', fileSep: '<file_sep>' },
+    // <repo_name> and <file_sep> are in the layout by their text (templates.ts).
+    roles: { prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>' },
     stop: ['<|endoftext|>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>', '<file_sep>'],
   },
   starcoder: {
