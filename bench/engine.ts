@@ -9,11 +9,12 @@
 // q/k norms, vocab 151,936, tied; --full is its 28 layers); --shape starcoder2-3b: StarCoder2-3B's (d 3072,
 // GELU ffn 12288, 24 heads / 2 KV heads of 128, LayerNorms, biases, vocab 49,152; 30 layers); --shape
 // starcoderbase-1b: StarCoderBase-1B's (d 2048, GELU ffn 8192, 16 heads / 1 KV head of 128, fused qkv,
-// learned positions, vocab 49,152, tied; 24 layers); --shape codegemma-2b: CodeGemma-2B's (d 2048, GeGLU ffn 16384, 8 heads / 1 KV head of 256, vocab 256,000, tied;
+// learned positions, vocab 49,152, tied; 24 layers); --shape refact-1.6b: Refact-1.6B's (d 2048, ffn 5632,
+// 32 heads / 1 KV head of 64, ALiBi, vocab 49,216; 32 layers); --shape codegemma-2b: CodeGemma-2B's (d 2048, GeGLU ffn 16384, 8 heads / 1 KV head of 256, vocab 256,000, tied;
 // 18 layers); --shape qwen3-coder-30b-a3b: Qwen3-Coder-30B-A3B's (d 2048, 32 heads / 4 KV heads of 128,
 // 128 experts of ffn 768 per layer, 8 a token, vocab 151,936; 48 layers). See src/bench/benchModels.ts.
 //
-//   node dist-bench/engine.js [--full] [--shape qwen2.5-0.5b|qwen3-0.6b|starcoder2-3b|starcoderbase-1b|codegemma-2b|qwen3-coder-30b-a3b] [--layers N] [--context N] [--tokens N]
+//   node dist-bench/engine.js [--full] [--shape qwen2.5-0.5b|qwen3-0.6b|starcoder2-3b|starcoderbase-1b|refact-1.6b|codegemma-2b|qwen3-coder-30b-a3b] [--layers N] [--context N] [--tokens N]
 //                             [--types f16,q8_0,q4_0] [--no-baseline]
 //                             [--matvec rows,splitK] (several: one decode run per variant, for comparison)
 //
@@ -65,7 +66,7 @@ async function dispatchBound(): Promise<void> {
 
 async function main(): Promise<void> {
   if (v['dispatch-bound']) return dispatchBound();
-  const shapeName = { 'qwen2.5-0.5b': 'Qwen2.5-Coder-0.5B widths', 'qwen3-0.6b': 'Qwen3-0.6B widths', 'starcoder2-3b': 'StarCoder2-3B widths', 'starcoderbase-1b': 'StarCoderBase-1B widths', 'codegemma-2b': 'CodeGemma-2B widths', 'qwen3-coder-30b-a3b': 'Qwen3-Coder-30B-A3B widths' }[shape];
+  const shapeName = { 'qwen2.5-0.5b': 'Qwen2.5-Coder-0.5B widths', 'qwen3-0.6b': 'Qwen3-0.6B widths', 'starcoder2-3b': 'StarCoder2-3B widths', 'starcoderbase-1b': 'StarCoderBase-1B widths', 'refact-1.6b': 'Refact-1.6B widths', 'codegemma-2b': 'CodeGemma-2B widths', 'qwen3-coder-30b-a3b': 'Qwen3-Coder-30B-A3B widths' }[shape];
   process.stdout.write(JSON.stringify({ name: 'bench config', layers, realLayers: REAL_LAYERS[shape], context: Number(context), decodeTokens: Number(tokens), runs: Number(runs), shape: shapeName }) + '\n');
   for (const type of types) {
     const path = await ensureBenchModel(cacheDir, shape, layers, type);

@@ -18,6 +18,9 @@
 // split holding the current position, writes them into the cache for later steps. One dispatch per layer
 // fewer; q in `qkv` is left unrotated. The new k/v are converted to the cache's element type (to_kv)
 // before use, so the current position reads exactly what later steps will.
+// ALiBi (refact): nothing rotates (N_ROT 0), and `rope` holds each head's slope instead of a rope table
+// ([N_HEADS] (slope, 0), alibiSlopes in src/model/alibi.ts): the score of query p on key j <= p gets
+// -slope (p - j) after the scale, as llama.cpp's soft_max_ext adds slope x mask with mask = -|p - j|.
 
 override N_HEADS: u32;
 override N_KV: u32;
@@ -30,6 +33,7 @@ override SPLIT_KEYS: u32 = 64u;
 // FUSED_ROPE: rotary dims and pairing (as rope_store_kv.wgsl).
 override N_ROT: u32 = 0u;
 override NEOX: u32 = 0u;
+override ALIBI: bool = false;
 const FUSED_ROPE: bool = {{FUSED_ROPE}};
 
 const HD: u32 = {{HD}}u;
@@ -44,7 +48,7 @@ const WG: u32 = {{WG}}u;
 @group(0) @binding(4) var<storage, read> block_table: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;  // [T][N_HEADS HD / 4]
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;   // [T][N_HEADS][splits][HD + 2]
-@group(0) @binding(7) var<storage, read> rope: array<vec2<f32>>;        // FUSED_ROPE: [positions][N_ROT/2] (cos, sin)
+@group(0) @binding(7) var<storage, read> rope: array<vec2<f32>>;        // FUSED_ROPE: [positions][N_ROT/2] (cos, sin); ALIBI: [N_HEADS] (slope, 0)
 {{STORE_NEW}}
 
 var<workgroup> lane_m: array<f32, WG>;
@@ -136,6 +140,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var d = 0u; d < HD4; d++) { q[d] = qkv[qrow + d] * SCALE; }
   }
 
+  var slope = 0.0;
+  if (ALIBI) { slope = rope[h].x; }
   var m = -3.0e38;
   var l = 0.0;
   var acc: array<vec4<f32>, HD4>;
@@ -149,6 +155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     } else {
       for (var d = 0u; d < HD4; d++) { s += dot(q[d], load4(k_cache[base + d])); }
     }
+    if (ALIBI) { s -= slope * f32(p - j); }
     let m_new = max(m, s);
     let corr = exp(m - m_new);
     let e = exp(s - m_new);

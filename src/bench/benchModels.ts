@@ -8,6 +8,8 @@
 //   starcoderbase-1b: StarCoderBase-1B (and Tabby's StarCoder-1B), d 2048, ffn 8192 (GELU, no gate), 16 heads /
 //                 1 KV head of 128 (multi-query), a fused qkv, learned positions (8,192 rows), LayerNorms and
 //                 biases, vocab 49,152, tied; 24 layers.
+//   refact-1.6b:  Refact-1.6B, d 2048, ffn 5632 (SwiGLU), 32 heads / 1 KV head of 64 (multi-query), ALiBi, no
+//                 biases, vocab 49,216, untied; 32 layers.
 //   codegemma-2b: CodeGemma-2B, d 2048, ffn 16384 (GeGLU), 8 heads / 1 KV head of 256, embedding x sqrt(d),
 //                 vocab 256,000, tied; 18 layers. Its output head (557 MB in Q8_0) is a fifth of a decode
 //                 pass's weight bytes at full depth, 83% at one layer.
@@ -20,11 +22,11 @@ import { join } from 'node:path';
 import { synthesizeModel, type SyntheticSpec } from '../tools/synthesize';
 import type { WeightTypeName } from '../loaders/llama2c';
 
-export const BENCH_SHAPES = ['qwen2.5-0.5b', 'qwen3-0.6b', 'starcoder2-3b', 'starcoderbase-1b', 'codegemma-2b', 'qwen3-coder-30b-a3b'] as const;
+export const BENCH_SHAPES = ['qwen2.5-0.5b', 'qwen3-0.6b', 'starcoder2-3b', 'starcoderbase-1b', 'refact-1.6b', 'codegemma-2b', 'qwen3-coder-30b-a3b'] as const;
 export type BenchShape = (typeof BENCH_SHAPES)[number];
 
 /** Layers of the real model of each shape (the --full run). */
-export const REAL_LAYERS: Record<BenchShape, number> = { 'qwen2.5-0.5b': 24, 'qwen3-0.6b': 28, 'starcoder2-3b': 30, 'starcoderbase-1b': 24, 'codegemma-2b': 18, 'qwen3-coder-30b-a3b': 48 };
+export const REAL_LAYERS: Record<BenchShape, number> = { 'qwen2.5-0.5b': 24, 'qwen3-0.6b': 28, 'starcoder2-3b': 30, 'starcoderbase-1b': 24, 'refact-1.6b': 32, 'codegemma-2b': 18, 'qwen3-coder-30b-a3b': 48 };
 
 export function qwen05bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
   return {
@@ -54,6 +56,13 @@ export function starcoderbase1bSpec(layers: number, weightType: WeightTypeName):
   };
 }
 
+export function refact16bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
+  return {
+    arch: 'refact', nLayers: layers, dModel: 2048, nHeads: 32, nKvHeads: 1, ffnDim: 5632, vocabSize: 49216,
+    contextLength: 4096, ropeTheta: 10000, tiedEmbedding: false, weightType, seed: 17, tokenizer: 'spm-bytes',
+  };
+}
+
 export function codegemma2bSpec(layers: number, weightType: WeightTypeName): SyntheticSpec {
   return {
     arch: 'gemma', nLayers: layers, dModel: 2048, nHeads: 8, nKvHeads: 1, headDim: 256, ffnDim: 16384, vocabSize: 256000,
@@ -70,7 +79,7 @@ export function qwen3Coder30bA3bSpec(layers: number, weightType: WeightTypeName)
 }
 
 const SPECS: Record<BenchShape, (layers: number, weightType: WeightTypeName) => SyntheticSpec> = {
-  'qwen2.5-0.5b': qwen05bSpec, 'qwen3-0.6b': qwen3_06bSpec, 'starcoder2-3b': starcoder2_3bSpec, 'starcoderbase-1b': starcoderbase1bSpec, 'codegemma-2b': codegemma2bSpec,
+  'qwen2.5-0.5b': qwen05bSpec, 'qwen3-0.6b': qwen3_06bSpec, 'starcoder2-3b': starcoder2_3bSpec, 'starcoderbase-1b': starcoderbase1bSpec, 'refact-1.6b': refact16bSpec, 'codegemma-2b': codegemma2bSpec,
   'qwen3-coder-30b-a3b': qwen3Coder30bA3bSpec,
 };
 
@@ -79,7 +88,7 @@ export function ensureQwen05bModel(cacheDir: string, layers: number, weightType:
   return ensureBenchModel(cacheDir, 'qwen2.5-0.5b', layers, weightType);
 }
 
-const FILE_STEM: Record<BenchShape, string> = { 'qwen2.5-0.5b': 'bench-qwen05b', 'qwen3-0.6b': 'bench-qwen3-06b', 'starcoder2-3b': 'bench-starcoder2-3b', 'starcoderbase-1b': 'bench-starcoderbase-1b', 'codegemma-2b': 'bench-codegemma-2b', 'qwen3-coder-30b-a3b': 'bench-qwen3-coder-30b-a3b' };
+const FILE_STEM: Record<BenchShape, string> = { 'qwen2.5-0.5b': 'bench-qwen05b', 'qwen3-0.6b': 'bench-qwen3-06b', 'starcoder2-3b': 'bench-starcoder2-3b', 'starcoderbase-1b': 'bench-starcoderbase-1b', 'refact-1.6b': 'bench-refact-1.6b', 'codegemma-2b': 'bench-codegemma-2b', 'qwen3-coder-30b-a3b': 'bench-qwen3-coder-30b-a3b' };
 
 /** The path of a `shape` model in `cacheDir` (<stem>-<layers>L-<type>.gguf), synthesized if it is not there. */
 export async function ensureBenchModel(cacheDir: string, shape: BenchShape, layers: number, weightType: WeightTypeName = 'q8_0'): Promise<string> {

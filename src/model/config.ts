@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
+// Hyper-parameters of a Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
 // metadata (llama.cpp's key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -46,12 +46,21 @@ export interface ArchitectureTraits {
   /**
    * 'rope': q and k are rotated by position; 'learned': a row of the position embedding
    * (`position_embd.weight`, [context_length][d]) is added to each token's embedding, and nothing rotates
-   * (starcoder).
+   * (starcoder); 'alibi': nothing rotates, and each head's scores get a linear bias by distance (refact).
    */
-  positions: 'rope' | 'learned';
+  positions: PositionEncoding;
   /** 'split': attn_q, attn_k, attn_v; 'fused': one attn_qkv matrix [q | k | v] with its bias (starcoder). */
   qkv: 'split' | 'fused';
 }
+
+/** How a model tells positions apart (ArchitectureTraits.positions). */
+export type PositionEncoding = 'rope' | 'learned' | 'alibi';
+
+/**
+ * ALiBi's maximum bias: head h of n adds -slope_h (p - j) to the score of query p on key j, slopes
+ * 2^(-8 (h + 1) / n) for n a power of two (alibiSlopes). llama.cpp's refact graph hard-codes 8, and reads no key.
+ */
+export const REFACT_ALIBI_MAX_BIAS = 8;
 
 const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
 
@@ -70,7 +79,10 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * builds granite's graph), q|k|v and attention-output biases optional, its residual scale on the mixture;
  * starcoder (StarCoder 1B-15B, StarCoderBase, Tabby's StarCoder-1B/3B/7B; GPT-BigCode) has starcoder2's
  * LayerNorms and GELU FFN, learned absolute positions instead of rope, one fused attn_qkv matrix, and a
- * bias on every projection (src/models/starcoder.cpp); a llama file with an expert_count (Mixtral 8x7B,
+ * bias on every projection (src/models/starcoder.cpp); refact (Refact-1.6B) is llama's RMSNorms and SwiGLU
+ * with ALiBi instead of rope, multi-query attention and optional q|k|v biases (src/models/refact.cpp: its
+ * loader takes attention-output and FFN biases too, but the graph never adds them, so a file with them is
+ * refused as having tensors Tandem would not read); a llama file with an expert_count (Mixtral 8x7B,
  * 8x22B) has qwen3moe's mixture in every layer instead of the dense FFN, each expert feed_forward_length
  * wide, and no FFN biases (src/models/llama.cpp's MoE branch).
  */
@@ -83,6 +95,7 @@ export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
   qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', positions: 'rope', qkv: 'split' },
   starcoder: { ropeStyle: 'normal', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: [], requiredBiases: ['attn_qkv', 'attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'learned', qkv: 'fused' },
   starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
+  refact: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'alibi', qkv: 'split' },
   gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null, positions: 'rope', qkv: 'split' },
@@ -99,7 +112,7 @@ export interface ModelConfig {
   nKvHeads: number;
   headDim: number;
   /**
-   * Rotated dims per head (rope.dimension_count; = headDim for most families, 0 with learned positions).
+   * Rotated dims per head (rope.dimension_count; = headDim for most families, 0 with learned positions or ALiBi).
    * nHeads headDim may differ from dModel (Qwen3: 16 x 128 on d 1024).
    */
   nRot: number;
@@ -130,8 +143,13 @@ export interface ModelConfig {
   logitScale: number;
   /** The FFN's experts (qwen3moe, granitemoe, llama with expert_count), or null for a dense FFN of ffnDim. */
   experts: MixtureOfExperts | null;
-  /** Rope, or a learned position embedding of contextLength rows added to the token embedding (starcoder; nRot is 0). */
-  positions: 'rope' | 'learned';
+  /**
+   * Rope; a learned position embedding of contextLength rows added to the token embedding (starcoder; nRot
+   * is 0); or ALiBi (refact; nRot is 0), the slopes' maximum bias in alibiMaxBias.
+   */
+  positions: PositionEncoding;
+  /** ALiBi's maximum bias (REFACT_ALIBI_MAX_BIAS), or 0 without ALiBi. */
+  alibiMaxBias: number;
   /** q|k|v as three matrices, or as one fused attn_qkv (starcoder). */
   qkv: 'split' | 'fused';
 }
@@ -171,8 +189,8 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
   // llama.cpp allows value heads of another size than key heads; our attention kernels do not.
   const valueDim = metaU32(meta, k('attention.value_length'), { default: headDim, file });
   if (valueDim !== headDim) throw new UnsupportedModelError(`value heads of ${valueDim} with key heads of ${headDim}`);
-  // A learned position embedding: nothing rotates (llama.cpp's starcoder graph reads no rope key).
-  const nRot = traits.positions === 'learned' ? 0 : metaU32(meta, k('rope.dimension_count'), { default: headDim, file });
+  // A learned position embedding or ALiBi: nothing rotates (llama.cpp's starcoder and refact graphs read no rope key).
+  const nRot = traits.positions !== 'rope' ? 0 : metaU32(meta, k('rope.dimension_count'), { default: headDim, file });
   // The attention kernels read heads as vec4s.
   if (headDim % 4 !== 0 || nRot % 2 !== 0 || nRot > headDim) throw new UnsupportedModelError(`head dim ${headDim} / rope dims ${nRot}`);
   if (headDim > 256) throw new UnsupportedModelError(`head dim ${headDim} > 256`);
@@ -203,6 +221,7 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     ...scalarsOf(meta, archName, traits, dModel, headDim, file),
     experts,
     positions: traits.positions,
+    alibiMaxBias: traits.positions === 'alibi' ? REFACT_ALIBI_MAX_BIAS : 0,
     qkv: traits.qkv,
   };
 }

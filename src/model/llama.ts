@@ -36,6 +36,7 @@ import { windowStart, type Sequence } from '../kvcache/sequence';
 import type { ModelConfig } from './config';
 import type { LayerWeights, Linear, ModelWeights } from './weights';
 import { ropeTable } from './rope';
+import { alibiSlopes } from './alibi';
 import { MAX_CHAIN_STEPS, type WorkspacePlan } from './workspace';
 import type { GpuProfiler } from '../gpu/profiler';
 import { PassPacer } from './passPacer';
@@ -242,8 +243,10 @@ export class LlamaModel {
       logits: own.storage(size.logits, 'logits'),
       ids: own.storage(size.ids, 'ids'),
       blockTable: own.storage(size.blockTable, 'blockTable'),
-      // Learned positions (nRot 0) rotate nothing: a placeholder the attention kernels bind and never read.
-      rope: c.nRot > 0 ? own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta, c.ropeScaling, weights.ropeFreqFactors), 'rope') : atLeast16(0, 'rope'),
+      // The attention kernels' position table: rope's (cos, sin) per position, ALiBi's slope per head, or
+      // with learned positions (nRot 0, nothing rotates) a placeholder they bind and never read.
+      rope: c.positions === 'alibi' ? own.storageFrom(alibiSlopes(c.nHeads, c.alibiMaxBias), 'alibi.slopes')
+        : c.nRot > 0 ? own.storageFrom(ropeTable(o.maxContextTokens, c.nRot, c.ropeTheta, c.ropeScaling, weights.ropeFreqFactors), 'rope') : atLeast16(0, 'rope'),
       partials: own.storage(size.partials, 'attention.partials'),
     };
     const b = this.buffers;
@@ -292,7 +295,7 @@ export class LlamaModel {
           ? new HeadNormOp(this.ctx, { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, eps: c.normEps }, { qkv: b.qkv, qWeight: L.qNorm, kWeight: L.kNorm }, `head_norm${l}`)
           : null,
         attention: new AttentionOp(this.ctx, {
-          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys, splitTokens: this.splitTokens, kvType: o.kvType, scale: c.attentionScale,
+          nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, nRot: c.nRot, neox: c.ropeStyle === 'neox', blockSize: o.blockSize, slidingWindow: c.slidingWindow, splitKeys: this.splitKeys, splitTokens: this.splitTokens, kvType: o.kvType, scale: c.attentionScale, alibi: c.positions === 'alibi',
         }, { qkv: b.qkv, ropeTable: b.rope, blockTable: b.blockTable, kCache: this.kv.k[l], vCache: this.kv.v[l], out: b.attn, partials: b.partials }, `attn${l}`),
         // Decode with split attention: the output projection merges the splits while staging its input.
         attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`,

@@ -29,12 +29,14 @@ export interface AttentionShape {
   kvType?: KvType;
   /** What q·k is multiplied by before the softmax (default 1/sqrt(headDim); granite's attention.scale). */
   scale?: number;
+  /** ALiBi (refact): ropeTable holds each head's slope (alibiSlopes), and nothing rotates (nRot 0). */
+  alibi?: boolean;
 }
 
 export interface AttentionBuffers {
   /** [T][(nHeads + 2 nKvHeads) headDim]: q is roped in place in batches (T > 1); one token is roped in the attention kernel. */
   qkv: GPUBuffer;
-  /** [positions][nRot/2] (cos, sin). */
+  /** [positions][nRot/2] (cos, sin); with ALiBi, [nHeads] (slope, 0). */
   ropeTable: GPUBuffer;
   /** u32 block ids of the sequence. */
   blockTable: GPUBuffer;
@@ -117,6 +119,7 @@ export class AttentionOp {
     const s = shape;
     if (s.headDim % 4 !== 0) throw new RangeError(`head dim ${s.headDim} is not a multiple of 4`);
     if ((s.splitKeys ?? 0) > 0 && !b.partials) throw new RangeError('split attention needs a partials buffer');
+    if (s.alibi && s.nRot !== 0) throw new RangeError('ALiBi with rope: the table holds one or the other');
     const kvType = s.kvType ?? 'f32';
     if (kvType === 'f16' && !ctx.device.features.has('shader-f16')) throw new FeatureUnavailableError('shader-f16');
     const ropePipeline = ctx.pipeline('rope_store_kv', `kv${kvType}`, ropeSource(kvType), {
@@ -131,7 +134,7 @@ export class AttentionOp {
     const rolled = ctx.gpu.adapter.cpuJit;
     const constants = {
       N_HEADS: s.nHeads, N_KV: s.nKvHeads, BLOCK: s.blockSize, SCALE: s.scale ?? 1 / Math.sqrt(s.headDim), WINDOW: s.slidingWindow,
-      SPLIT_KEYS: s.splitKeys || 64, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0,
+      SPLIT_KEYS: s.splitKeys || 64, N_ROT: s.nRot, NEOX: s.neox ? 1 : 0, ALIBI: s.alibi ? 1 : 0,
     };
     const partials = b.partials ?? ctx.dummy;
     const make = (fused: boolean): Dispatch => {

@@ -60,7 +60,8 @@ export function remoteTemplate(setting: string | undefined, modelName: string): 
   if (/qwen/.test(n)) return 'qwen2.5-coder';
   if (/code-?gemma/.test(n)) return 'codegemma';
   if (/starcoder-?2/.test(n)) return 'starcoder2';
-  if (/starcoder/.test(n)) return 'starcoder';
+  // Refact-1.6B takes StarCoder 1's FIM tokens (its vocabulary is StarCoder's, extended).
+  if (/starcoder|refact/.test(n)) return 'starcoder';
   if (/deepseek/.test(n)) return 'deepseek-coder';
   if (/codestral/.test(n)) return 'codestral';
   if (/seed-?coder/.test(n)) return 'seed-coder';

@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
+// Random-weight Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
 // written tensor by tensor in chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -19,7 +19,8 @@
 // starcoder is starcoder2's LayerNorms, GELU FFN and biases with one fused attn_qkv matrix (its bias one
 // vector) and a learned position embedding instead of rope: [contextLength][d] rows of std 0.5 (F16 in
 // F16 files, else F32, as llama.cpp's converter and quantizer leave it), large enough that a forward pass
-// without them is far off; its files carry no rope keys.
+// without them is far off; its files carry no rope keys. refact is llama's layers without rope keys or
+// biases: ALiBi, which the engine applies from the head count alone, stands in for positions.
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -33,7 +34,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+  arch: 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -126,7 +127,7 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.experts ? !t.expertWidth : t.expertWidth && !t.expertsOptional) throw new RangeError('spec.experts: required for qwen3moe and granitemoe, optional for llama (Mixtral), for them only');
   if (s.experts && s.llamaBiases) throw new RangeError('spec.llamaBiases: a mixture of experts has no FFN biases');
   if (s.experts && !(s.experts.used >= 1 && s.experts.used <= s.experts.count && s.experts.ffnDim >= 1)) throw new RangeError('spec.experts: used must be 1..count, ffnDim positive');
-  if (ARCHITECTURES[s.arch].positions === 'learned' && (s.ropeScaling || s.nRot !== undefined)) throw new RangeError('spec.ropeScaling, spec.nRot: a model with learned positions has no rope');
+  if (ARCHITECTURES[s.arch].positions !== 'rope' && (s.ropeScaling || s.nRot !== undefined)) throw new RangeError(`spec.ropeScaling, spec.nRot: a model with ${ARCHITECTURES[s.arch].positions} positions has no rope`);
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
 

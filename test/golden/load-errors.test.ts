@@ -1,7 +1,8 @@
 // Bad situations while loading or running a model end in typed errors and leave the engine usable:
 // a model over the memory budget, a tensor type the kernels cannot run, a damaged rope_freqs tensor,
 // tensors or experts the forward pass would not read, a qwen3 file without a head norm, a starcoder2 file
-// without a bias it requires, a starcoder file without (or with a short) position embedding, a lost GPU device.
+// without a bias it requires, a starcoder file without (or with a short) position embedding, a refact file
+// with a bias its graph would not add, a lost GPU device.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -198,6 +199,26 @@ test('a Mixtral-style llama file loads its experts; an FFN bias there (its MoE b
   const perExpert = join(cacheDir(), 'load-errors-llama-moe-per-expert.gguf');
   await rewriteGguf(src, perExpert, { addTensors: [{ name: 'blk.0.ffn_gate.0.weight', dims: [256, 64], type: GgmlType.F32, data: new Uint8Array(256 * 64 * 4) }] });
   await assert.rejects(loadModel(gpu, perExpert), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate\.0\.weight \(one expert in a tensor of its own: the pre-2024 Mixtral layout/.test(e.message));
+});
+
+test('a refact file: ALiBi slopes, no rope, q|k|v biases read when present; an attention-output bias (its graph never adds one) and an expert_count refused by name', async () => {
+  const src = await ensureSynthetic('load-errors-refact', { ...LOAD_ERRORS_SPEC, arch: 'refact', nKvHeads: 1 });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  assert.deepEqual([model.config.positions, model.config.nRot, model.config.alibiMaxBias], ['alibi', 0, 8]);
+  model.dispose();
+  const withQkvBias = join(cacheDir(), 'load-errors-refact-qkv-bias.gguf');
+  const bias = (name: string, n: number) => ({ name, dims: [n], type: GgmlType.F32, data: new Uint8Array(n * 4) });
+  await rewriteGguf(src, withQkvBias, { addTensors: [bias('blk.0.attn_q.bias', 256), bias('blk.0.attn_k.bias', 64), bias('blk.0.attn_v.bias', 64)] });
+  const biased = await loadModel(gpu, withQkvBias);
+  assert.ok(biased.model.weights.layers[0].qkv.bias, 'the q|k|v biases are read');
+  biased.model.dispose();
+  const outBias = join(cacheDir(), 'load-errors-refact-output-bias.gguf');
+  await rewriteGguf(src, outBias, { addTensors: [bias('blk.0.attn_output.bias', 256)] });
+  await assert.rejects(loadModel(gpu, outBias), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.attn_output\.bias \(a bias\): Tandem's refact forward pass does not read it/.test(e.message));
+  const experts = join(cacheDir(), 'load-errors-refact-experts.gguf');
+  await rewriteGguf(src, experts, { addMetadata: [{ key: 'refact.expert_count', type: GgufValueType.UINT32, value: 4 }] });
+  await assert.rejects(loadModel(gpu, experts), (e: unknown) => e instanceof UnsupportedModelError && /a refact mixture of experts \(4 experts per layer\)/.test(e.message));
 });
 
 test('a stablelm file without ffn_norm (the parallel residual of StableLM 2 12B): UnsupportedModelError saying so, before any upload; with them, it loads', async () => {

@@ -1,5 +1,6 @@
 // Exactness of prefix reuse on stories260K F32 (and a synthetic starcoder, whose positions are a learned
-// embedding added to the tokens' rather than a rotation): across random edit scripts on a token list (insert,
+// embedding added to the tokens' rather than a rotation, and a synthetic refact, whose ALiBi biases come
+// from distances at attention time): across random edit scripts on a token list (insert,
 // delete, replace, cursor jumps, undo, accepted completions), the logits of a prompt built from cached
 // blocks (index hits, a partial block taken over or copied on write) equal those of the same prompt
 // prefilled from scratch within 1e-4, and greedy completions give the same tokens. Block sizes 16 and 4
@@ -46,6 +47,15 @@ const STARCODER: ScriptModel = {
   path: () => ensureSynthetic('prefix-cache-starcoder', {
     arch: 'starcoder', nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 1, ffnDim: 128, vocabSize: 300, contextLength: 256,
     ropeTheta: 10000, tiedEmbedding: false, weightType: 'f32', seed: 38, tokenizer: 'spm-bytes', outputScale: 8,
+  }),
+  kvBytesPerToken: 256,
+};
+
+// ALiBi instead of positions in K: the bias comes from the distance at attention time (2 · 2 layers · 1 kv head · 16 dims · 4 bytes).
+const REFACT: ScriptModel = {
+  path: () => ensureSynthetic('prefix-cache-refact', {
+    arch: 'refact', nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 1, ffnDim: 128, vocabSize: 300, contextLength: 256,
+    ropeTheta: 10000, tiedEmbedding: false, weightType: 'f32', seed: 39, tokenizer: 'spm-bytes', outputScale: 8,
   }),
   kvBytesPerToken: 256,
 };
@@ -129,3 +139,4 @@ async function editScript(blockSize: number, maxBatchTokens: number, steps: numb
 test('prefix cache exactness: random edit script, block size 16', () => editScript(16, 128, 200, 11));
 test('prefix cache exactness: random edit script, block size 4, 4-token prefill batches', () => editScript(4, 4, 200, 12));
 test('prefix cache exactness, learned positions (a synthetic starcoder): random edit script, block size 16', () => editScript(16, 128, 100, 13, STARCODER));
+test('prefix cache exactness, ALiBi (a synthetic refact): random edit script, block size 16', () => editScript(16, 128, 100, 14, REFACT));

@@ -25,6 +25,7 @@ import type { Gpu } from '../../src/gpu/device';
 import { OpContext } from '../../src/ops/context';
 import { AttentionOp, attentionLanes, attentionSplits, type AttentionShape } from '../../src/ops/attention';
 import { ropeTable } from '../../src/model/rope';
+import { alibiSlopes } from '../../src/model/alibi';
 import { testGpu } from '../helpers/gpuModel';
 import { attentionRef, pagedIndex, ropeRef } from './reference';
 import { WorstErrors, assertClose, checked, compare, permutation, randomF32, readF32, readU32, rng, runPass } from './harness';
@@ -72,6 +73,8 @@ interface Config extends AttentionShape {
   qScale: number;
   hardwareLanes?: boolean;
   seed: number;
+  /** ALiBi's maximum bias (with alibi: true and nRot 0): the table holds alibiSlopes(nHeads, it). */
+  alibiMaxBias?: number;
 }
 
 /** A cache buffer of n elements of the KV type, every slot NaN. */
@@ -125,7 +128,7 @@ async function runConfig(c: Config, kvType: KvType): Promise<void> {
   const own = context.owner;
   const buffers = {
     qkv: own.storage(maxT * rowWidth * 4, 'qkv'),
-    ropeTable: own.storageFrom(ropeTable(positions, c.nRot, c.theta), 'rope'),
+    ropeTable: own.storageFrom(c.alibi ? alibiSlopes(nHeads, c.alibiMaxBias!) : ropeTable(positions, c.nRot, c.theta), 'rope'),
     blockTable: own.storageFrom(new Uint32Array(table), 'blockTable'),
     kCache: nanCache(own, kvType, cacheElems, 'k'),
     vCache: nanCache(own, kvType, cacheElems, 'v'),
@@ -147,7 +150,7 @@ async function runConfig(c: Config, kvType: KvType): Promise<void> {
 
   let pos0 = 0;
   for (const T of c.steps) {
-    const what = `kv ${kvType} splitKeys=${c.splitKeys ?? 0} heads ${nHeads}/${nKv} hd=${hd} nRot=${c.nRot}${c.neox ? ' neox' : ''} block=${block} window=${c.slidingWindow} lanes=${lanes} T=${T} pos0=${pos0}`;
+    const what = `${c.alibi ? `alibi ${c.alibiMaxBias} ` : ''}kv ${kvType} splitKeys=${c.splitKeys ?? 0} heads ${nHeads}/${nKv} hd=${hd} nRot=${c.nRot}${c.neox ? ' neox' : ''} block=${block} window=${c.slidingWindow} lanes=${lanes} T=${T} pos0=${pos0}`;
     const qkvIn = randomF32(r, maxT * rowWidth);
     for (let t = 0; t < T; t++) for (let i = 0; i < nHeads * hd; i++) qkvIn[t * rowWidth + i] *= c.qScale;
     gpu.device.queue.writeBuffer(buffers.qkv, 0, qkvIn);
@@ -198,14 +201,20 @@ async function runConfig(c: Config, kvType: KvType): Promise<void> {
       }
     }
 
-    const want = attentionRef({ q: qRef, k: kStored, v: vStored, T, pos0, nHeads, nKv, hd, window: c.slidingWindow });
+    const slopes = c.alibi ? Array.from({ length: nHeads }, (_, h) => alibiSlopes(nHeads, c.alibiMaxBias!)[2 * h]) : undefined;
+    const want = attentionRef({ q: qRef, k: kStored, v: vStored, T, pos0, nHeads, nKv, hd, window: c.slidingWindow, alibiSlopes: slopes });
     const got = await readF32(gpu, buffers.out, T * nHeads * hd);
     const unit = new Float64Array(want.length).fill(1); // |v| <= 1: errors relative to max|v|
     const stats = compare(got, want, unit);
     worst.add(`attention hd${hd} (${kvType} cache)`, stats);
     assertClose(stats, BOUND, `${what}: attention out`);
+    if (c.alibi && pos0 + T > 8) {
+      // The biases move the output far from attention without them, so a kernel that ignored them fails above.
+      const plain = compare(got, attentionRef({ q: qRef, k: kStored, v: vStored, T, pos0, nHeads, nKv, hd, window: c.slidingWindow }), unit);
+      assert.ok(plain.maxAbs > 0.05, `${what}: ALiBi changes the output by only ${plain.maxAbs}`);
+    }
     if (kvType === 'f16') {
-      const exact = attentionRef({ q: qRef, k: kRef, v: vRef, T, pos0, nHeads, nKv, hd, window: c.slidingWindow });
+      const exact = attentionRef({ q: qRef, k: kRef, v: vRef, T, pos0, nHeads, nKv, hd, window: c.slidingWindow, alibiSlopes: slopes });
       worst.add(`attention hd${hd} (f16 cache) vs unrounded K/V, not asserted`, compare(got, exact, unit));
     }
     pos0 += T;
@@ -282,4 +291,15 @@ kvTest('split attention (8-key splits + combine) in decode and batches: GQA 7 hd
     nHeads: 6, nKvHeads: 2, headDim: 64, nRot: 32, neox: false, blockSize: 16, slidingWindow: 37, splitKeys: 8,
     steps: [17, 17, 1, 1, 1, 17, 1, 1], theta: 10000, qScale: 3, hardwareLanes: true, seed: 8,
   }, kvType);
+});
+
+// ALiBi (refact): no rotation (nRot 0); the table holds each head's slope and every score gets
+// -slope (p - j). 32 heads / 1 KV head of 64 as Refact-1.6B (slopes 2^-0.25 .. 2^-8), and 12 heads / 2 KV
+// heads (ggml's slopes past the largest power of two, 8, for heads 8-11), in batches, one-token steps and
+// 8-key splits, with hardware lanes.
+kvTest('ALiBi: MQA (32/1 heads) hd 64 as Refact-1.6B, and 12/2 heads (interleaved slopes past 8), with 8-key splits', async (kvType) => {
+  const alibi = { nRot: 0, neox: false, alibi: true, alibiMaxBias: 8, blockSize: 16, slidingWindow: 0, theta: 10000, qScale: 2 };
+  await runConfig({ ...alibi, nHeads: 32, nKvHeads: 1, headDim: 64, steps: [17, 1, 5, 1, 17, 2], seed: 21 }, kvType);
+  await runConfig({ ...alibi, nHeads: 12, nKvHeads: 2, headDim: 32, steps: [5, 17, 1, 3, 1], hardwareLanes: true, seed: 22 }, kvType);
+  await runConfig({ ...alibi, nHeads: 12, nKvHeads: 2, headDim: 32, steps: [17, 1, 1, 5, 17, 1], splitKeys: 8, hardwareLanes: true, seed: 23 }, kvType);
 });

@@ -146,9 +146,11 @@ export interface AttentionRefArgs {
   hd: number;
   /** 0: full causal; W > 0: query at p sees keys p - W < j <= p (llama.cpp's standard SWA). */
   window: number;
+  /** ALiBi: head h's score on key j gets -slopes[h] (p - j) after the scale. */
+  alibiSlopes?: ArrayLike<number>;
 }
 
-/** Causal softmax(q kᵀ / sqrt(hd)) v per query head; head h reads kv head h / (nHeads / nKv). Out [T][nHeads][hd]. */
+/** Causal softmax(q kᵀ / sqrt(hd) (- ALiBi's bias)) v per query head; head h reads kv head h / (nHeads / nKv). Out [T][nHeads][hd]. */
 export function attentionRef(a: AttentionRefArgs): Float64Array {
   const { T, pos0, nHeads, nKv, hd } = a;
   const out = new Float64Array(T * nHeads * hd);
@@ -163,7 +165,7 @@ export function attentionRef(a: AttentionRefArgs): Float64Array {
       for (let j = lo; j <= p; j++) {
         let s = 0;
         for (let d = 0; d < hd; d++) s += a.q[(t * nHeads + h) * hd + d] * a.k[(j * nKv + g) * hd + d];
-        scores.push(s * scale);
+        scores.push(s * scale - (a.alibiSlopes ? a.alibiSlopes[h] * (p - j) : 0));
       }
       const mx = Math.max(...scores);
       const e = scores.map((s) => Math.exp(s - mx));

@@ -456,6 +456,33 @@ test('synthetic starcoder q8_0: KL <= 5e-3 against llama.cpp over 256 positions;
   await assertQuantizedMatchesLlamaCpp(path, 'starcoder-q8_0', null, STARCODER2_MAX_ABS_LOG_PROB);
 });
 
+// Refact (Refact-1.6B; ARCHITECTURES in src/model/config.ts): llama's RMSNorms and SwiGLU with ALiBi in
+// place of rope (kernels/attention.wgsl ALIBI, the slopes from src/model/alibi.ts) and multi-query
+// attention, as the real one. 8 heads, a power of two (slopes 2^-1 .. 2^-8: head 0's bias reaches -31 at
+// the 64th token), and 6 heads on d 384, whose heads 4 and 5 take ggml's interleaved slopes (m1^1, m1^3).
+const tinyRefact = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('llama', weightType), arch: 'refact', nKvHeads: 1 });
+
+test('synthetic refact F32 (ALiBi, MQA): log-probabilities match llama.cpp to 1e-3 over 64 tokens, in one-token passes too; greedy decode equals llama.cpp', async () => {
+  const path = await ensureSynthetic('oracle-refact-f32', tinyRefact('f32'));
+  const a = await agreement(path, 64, 2);
+  console.log(JSON.stringify({ model: 'refact-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  await assertDecodeMatchesLlamaCpp(path, 'refact-f32', 1e-3);
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
+});
+
+test('synthetic refact F32 with 6 heads (ALiBi slopes past the largest power of two): log-probabilities match llama.cpp to 1e-3 over 64 tokens', async () => {
+  const path = await ensureSynthetic('oracle-refact-6h-f32', { ...tinyFallback('f32'), arch: 'refact', nKvHeads: 1 });
+  const a = await agreement(path, 64, 2);
+  console.log(JSON.stringify({ model: 'refact-6h-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+});
+
+test('synthetic refact q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 positions; exact vs the dequantized twin', async () => {
+  const path = await ensureSynthetic('oracle-refact-q8_0', tinyRefact('q8_0'));
+  await assertQuantizedMatchesLlamaCpp(path, 'refact-q8_0', 0.98, 1e-3);
+});
+
 // Gemma (Gemma 1, CodeGemma; ARCHITECTURES in src/model/config.ts): the embedding scaled by sqrt(d)
 // (kernels/embed.wgsl's SCALE), a GELU-gated FFN (kernels/gelu.wgsl with GATED; in decode, the split-K down
 // projection computes gelu(gate) · up while staging its input, MODE 4), the output head always the

@@ -52,6 +52,22 @@ test('inspect: a starcoder file says its positions are learned (no rope), and co
   assert.equal(JSON.parse(r.stdout).tokens.length, 4);
 });
 
+test('inspect: a refact file says it uses ALiBi (no rope), and completes', async () => {
+  const path = await ensureSynthetic('cli-refact', {
+    arch: 'refact', nLayers: 1, dModel: 64, nHeads: 2, nKvHeads: 1, ffnDim: 128, vocabSize: 300, contextLength: 256,
+    ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 1, tokenizer: 'spm-bytes',
+  });
+  const text = tandem('inspect', path);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /position +context 256, ALiBi, max bias 8 \(no rope\)/);
+  assert.match(text.stdout, /tensors +\d+, every one read and runnable/);
+  const json = JSON.parse(tandem('inspect', path, '--json').stdout);
+  assert.deepEqual([json.config.positions, json.config.alibiMaxBias, json.config.nRot], ['alibi', 8, 0]);
+  const r = tandem('complete', '--model', path, '--prompt-tokens', '1,2,3', '--max-tokens', '4', '--no-stop', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).tokens.length, 4);
+});
+
 test('complete --json with --prompt-tokens gives the golden greedy tokens and timings', async () => {
   const golden = stories260KGolden();
   const r = tandem('complete', '--model', await ensureStories260K('f32'), '--prompt-tokens', '1', '--max-tokens', '24', '--no-stop', '--json');

@@ -86,6 +86,11 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(noContext, 300), (e: unknown) => e instanceof ModelFormatError && /starcoder\.context_length/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'starcoder' }, { 'starcoder.context_length': 0 }), 300),
     (e: unknown) => e instanceof ModelFormatError && /starcoder\.context_length: 0 rows of position embedding/.test(e.message));
+  // Refact: llama's norms and FFN with ALiBi (maximum bias 8, as llama.cpp hard-codes it): nothing rotates, whatever a rope key says.
+  const refact = of('refact', { nKvHeads: 1 });
+  assert.deepEqual([refact.norm, refact.ffn, refact.positions, refact.alibiMaxBias, refact.nRot, refact.qkv], ['rms', 'swiglu', 'alibi', 8, 0, 'split']);
+  assert.equal(configFromMetadata(metaOf({ ...SPEC, arch: 'refact' }, { 'refact.rope.dimension_count': 32 }), 300).nRot, 0);
+  assert.deepEqual([of('llama').alibiMaxBias, sc.alibiMaxBias], [0, 0]);
   // LayerNorm's eps has its own key; the RMSNorm key is not read for it.
   assert.equal(configFromMetadata(metaOf({ ...SPEC, arch: 'starcoder2' }, { 'starcoder2.attention.layer_norm_epsilon': 2e-5, 'starcoder2.attention.layer_norm_rms_epsilon': 0.5 }), 300).normEps, 2e-5);
   assert.deepEqual([of('llama').norm, of('llama').ffn], ['rms', 'swiglu']);
@@ -108,5 +113,5 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.rope.scaling.finetuned': false }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /attention without rope/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, qwen3moe, starcoder, starcoder2, gemma, stablelm, granite, granitemoe\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen3, qwen3moe, starcoder, starcoder2, refact, gemma, stablelm, granite, granitemoe\)/.test(e.message));
 });
