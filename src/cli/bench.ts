@@ -305,6 +305,9 @@ function reportKernels(model: LlamaModel, timings: KernelTiming[], bw: Bandwidth
     'matmul.router': w.layers.reduce((s, L) => s + bytes(L.experts?.router ?? null), 0),
     'matmul.experts_gate_up': w.layers.reduce((s, L) => s + (L.experts ? (L.experts.gate.matrix.bytes + L.experts.up.matrix.bytes) * usedShare : 0), 0),
     'matmul.experts_down': w.layers.reduce((s, L) => s + (L.experts ? L.experts.down.matrix.bytes * usedShare : 0), 0),
+    // A shared expert, which every token reads whole.
+    'matmul.shexp_gate_up': w.layers.reduce((s, L) => s + bytes(L.sharedExpert?.gateUp ?? null), 0),
+    'matmul.shexp_down': w.layers.reduce((s, L) => s + bytes(L.sharedExpert?.down ?? null), 0),
   };
   const byLabel = new Map<string, number>();
   for (const t of timings) byLabel.set(t.label, (byLabel.get(t.label) ?? 0) + t.ns);

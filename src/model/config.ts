@@ -44,6 +44,11 @@ export interface ArchitectureTraits {
   /** The FFNs are experts only when the file has an expert_count > 0, else dense (llama: Mixtral's files are 'llama'). */
   expertsOptional?: boolean;
   /**
+   * A shared expert (a SwiGLU FFN every token takes, added to the routed experts' sum) when the file's
+   * expert_shared_feed_forward_length is > 0 (granitemoe: GraniteMoeShared's files, whose graph adds it ungated).
+   */
+  sharedExpert?: boolean;
+  /**
    * 'rope': q and k are rotated by position; 'learned': a row of the position embedding
    * (`position_embd.weight`, [context_length][d]) is added to each token's embedding, and nothing rotates
    * (starcoder); 'alibi': nothing rotates, and each head's scores get a linear bias by distance (refact).
@@ -76,7 +81,8 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * each head (weights.ts refuses its parallel-residual variant, StableLM 2 12B); qwen3moe (Qwen3-Coder
  * 30B-A3B) is qwen3 with a mixture of SwiGLU experts for every FFN (src/models/qwen3moe.cpp); granitemoe
  * (Granite 3.x 1B-A400M, 3B-A800M) is granite with such a mixture (src/models/granite-moe.cpp, which
- * builds granite's graph), q|k|v and attention-output biases optional, its residual scale on the mixture;
+ * builds granite's graph), q|k|v and attention-output biases optional, its residual scale on the mixture
+ * (and on a shared expert, GraniteMoeShared's, when expert_shared_feed_forward_length says it has one);
  * starcoder (StarCoder 1B-15B, StarCoderBase, Tabby's StarCoder-1B/3B/7B; GPT-BigCode) has starcoder2's
  * LayerNorms and GELU FFN, learned absolute positions instead of rope, one fused attn_qkv matrix, and a
  * bias on every projection (src/models/starcoder.cpp); refact (Refact-1.6B) is llama's RMSNorms and SwiGLU
@@ -99,7 +105,7 @@ export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
   gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null, positions: 'rope', qkv: 'split' },
-  granitemoe: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: [...QKV_BIASES, 'attn_output'], requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length', positions: 'rope', qkv: 'split' },
+  granitemoe: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: [...QKV_BIASES, 'attn_output'], requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length', sharedExpert: true, positions: 'rope', qkv: 'split' },
 };
 
 export interface ModelConfig {
@@ -164,6 +170,11 @@ export interface MixtureOfExperts {
   count: number;
   used: number;
   ffnDim: number;
+  /**
+   * The width of a shared expert, a SwiGLU FFN (ffn_{gate,up,down}_shexp) that every token takes and whose
+   * output is added to the routed experts' (granitemoe with expert_shared_feed_forward_length); absent: none.
+   */
+  sharedFfnDim?: number;
 }
 
 /** The most experts a layer may have (the route kernel keeps one bit per expert in 16 words). */
@@ -240,12 +251,12 @@ function expertsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTra
   if (count < 1 || used < 1 || used > count) throw new ModelFormatError(k('expert_used_count'), `${used} of ${count} experts`, file);
   if (count > MAX_EXPERTS) throw new UnsupportedModelError(`${count} experts per layer (at most ${MAX_EXPERTS})`);
   // llama.cpp's qwen3moe, granitemoe and llama graphs route by softmax and read neither expert_gating_func
-  // nor expert_weights_scale; a granitemoe's shared expert (expert_shared_feed_forward_length) is refused by
-  // its tensors' names (weights.ts).
+  // nor expert_weights_scale. A shared expert's tensors in an architecture without one are refused by name (weights.ts).
   const ffn = () => metaU32(meta, k('feed_forward_length'), { file });
   const ffnDim = traits.expertWidth === 'feed_forward_length' ? ffn() : metaU32(meta, k('expert_feed_forward_length'), { default: 0, file }) || Math.floor(ffn() / used);
   if (ffnDim < 1) throw new ModelFormatError(k(traits.expertWidth), `${ffnDim}`, file);
-  return { count, used, ffnDim };
+  const sharedFfnDim = traits.sharedExpert ? metaU32(meta, k('expert_shared_feed_forward_length'), { default: 0, file }) : 0;
+  return sharedFfnDim > 0 ? { count, used, ffnDim, sharedFfnDim } : { count, used, ffnDim };
 }
 
 /** The architectures whose FFNs may be mixtures of experts. */

@@ -70,11 +70,12 @@ interface DenseFfn {
   down: MatmulOp[];
 }
 
-/** A mixture of experts: the router's matmul, then ExpertFfnOp (which adds to x). */
+/** A mixture of experts: the router's matmul, then ExpertFfnOp (which adds to x), then a shared expert's FFN (which adds to x too) where the model has one. */
 interface ExpertFfn {
   kind: 'experts';
   router: MatmulOp[];
   experts: ExpertFfnOp;
+  shared: Omit<DenseFfn, 'kind'> | null;
 }
 
 /** A per-row norm of the residual stream: RMSNorm or LayerNorm. */
@@ -271,13 +272,23 @@ export class LlamaModel {
     }
     this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x, c.embeddingScale, weights.positionEmbedding);
     // The FFN's activation between gate|up and down; a decode down projection computes a gated one itself.
-    const activation = () => (c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, c.ffnDim, b.gateUp, b.ffn) : new GeluOp(this.ctx, c.ffnDim, b.gateUp, b.ffn, c.ffn === 'geglu'));
+    const activation = (width = c.ffnDim) => (c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, width, b.gateUp, b.ffn) : new GeluOp(this.ctx, width, b.gateUp, b.ffn, c.ffn === 'geglu'));
     const fusedActivation: MatmulArgs['fusedInput'] = c.ffn === 'gelu' ? undefined : { mode: c.ffn, x: b.gateUp };
     const ffnOf = (L: LayerWeights, l: number): DenseFfn | ExpertFfn => {
       if (L.experts) {
         const { router, ...matrices } = L.experts;
         const buffers = { h: b.h, x: b.x, logits: b.routerLogits, routes: b.routes, order: b.expertOrder, gateUp: b.expertGateUp, out: b.expertOut };
-        return { kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`, { residualScale: c.residualScale, order: o.expertOrder }) };
+        // A shared expert reads h as the router does (the norm is never fused), on the dense FFN's buffers.
+        const S = L.sharedExpert;
+        const shared = S ? {
+          gateUp: linear(S.gateUp, b.h, b.gateUp, false, `gate_up_shexp${l}`),
+          activation: activation(S.down.inDim),
+          down: linear(S.down, b.ffn, b.x, true, `down_shexp${l}`, fusedActivation),
+        } : null;
+        return {
+          kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), shared,
+          experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`, { residualScale: c.residualScale, order: o.expertOrder }),
+        };
       }
       if (!L.gateUp || !L.down) throw new RangeError(`layer ${l}: neither a dense FFN nor experts`);
       return {
@@ -542,6 +553,12 @@ export class LlamaModel {
         group(norm, (p) => L.ffnNorm.encode(p, T));
         group('matmul.router', (p) => ffn.router.forEach((op) => op.encode(p, T, kernelTokens)));
         ffn.experts.encode(group, T);
+        const shared = ffn.shared;
+        if (shared) {
+          group('matmul.shexp_gate_up', (p) => shared.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
+          if (!fused(shared.down)) group(ACTIVATION_GROUP[c.ffn], (p) => shared.activation.encode(p, T));
+          group('matmul.shexp_down', (p) => shared.down.forEach((op) => op.encode(p, T, kernelTokens)));
+        }
         continue;
       }
       if (!fused(ffn.gateUp)) group(norm, (p) => L.ffnNorm.encode(p, T));

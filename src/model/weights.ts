@@ -40,6 +40,8 @@ export interface LayerWeights {
   down: Linear | null;
   /** qwen3moe, granitemoe, Mixtral-style llama: the router and the experts (see MixtureOfExperts); null for a dense FFN. */
   experts: ExpertWeights | null;
+  /** A shared expert beside the routed ones (MixtureOfExperts.sharedFfnDim): [gate | up] and down; null without one. */
+  sharedExpert: { gateUp: Linear; down: Linear } | null;
 }
 
 /**
@@ -237,7 +239,9 @@ export async function loadWeights(
     qkv.bias = await biasOf(p, qkvParts, qkvRows, `${p}qkv.bias`);
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
     attnOut.bias = await biasOf(p, ['attn_output'], [c.dModel], `${p}attn_output.bias`);
-    const ffn = c.experts ? { gateUp: null, down: null, experts: await expertsOf(p, c.experts) } : { ...await denseFfn(p), experts: null };
+    const ffn = c.experts
+      ? { gateUp: null, down: null, experts: await expertsOf(p, c.experts), sharedExpert: c.experts.sharedFfnDim ? await sharedExpertOf(p, c.experts.sharedFfnDim) : null }
+      : { ...await denseFfn(p), experts: null, sharedExpert: null };
     const layerNorm = c.norm === 'layer';
     return {
       attnNorm: await vector(`${p}attn_norm.weight`, c.dModel),
@@ -260,6 +264,11 @@ export async function loadWeights(
     down.bias = await biasOf(p, ['ffn_down'], [c.dModel], `${p}ffn_down.bias`);
     return { gateUp, down };
   };
+
+  const sharedExpertOf = async (p: string, width: number): Promise<{ gateUp: Linear; down: Linear }> => ({
+    gateUp: await matrix([`${p}ffn_gate_shexp.weight`, `${p}ffn_up_shexp.weight`], c.dModel, [width, width], `${p}gate_up_shexp`),
+    down: await matrix([`${p}ffn_down_shexp.weight`], width, [c.dModel], `${p}ffn_down_shexp`),
+  });
 
   const expertsOf = async (p: string, moe: MixtureOfExperts): Promise<ExpertWeights> => ({
     router: await matrix([`${p}ffn_gate_inp.weight`], c.dModel, [moe.count], `${p}ffn_gate_inp`),
@@ -319,7 +328,8 @@ export async function loadWeights(
   const linearBytes = (lin: Linear | null) => (lin ? lin.parts.reduce((s, p) => s + p.matrix.bytes, 0) : 0);
   // A token reads `used` of each layer's experts.
   const expertBytes = (x: ExpertWeights | null) => (x ? linearBytes(x.router) + (x.gate.matrix.bytes + x.up.matrix.bytes + x.down.matrix.bytes) * (c.experts!.used / c.experts!.count) : 0);
-  const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down) + expertBytes(L.experts), 0) + output.bytes;
+  const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down) + expertBytes(L.experts)
+    + linearBytes(L.sharedExpert?.gateUp ?? null) + linearBytes(L.sharedExpert?.down ?? null), 0) + output.bytes;
   return { tokenEmbedding, positionEmbedding: await positions, layers: loadedLayers, outputNorm: await outputNorm, outputNormBias: await outputNormBias, output, bytesPerToken, ropeFreqFactors: await freqFactors };
 }
 
@@ -330,6 +340,7 @@ const LAYER_MATRICES = ['attn_norm', 'attn_output', 'ffn_norm'];
 /** A layer's q|k|v tensors (and biases) by ModelConfig.qkv, in the order of their rows. */
 const QKV_TENSORS: Record<ModelConfig['qkv'], string[]> = { split: ['attn_q', 'attn_k', 'attn_v'], fused: ['attn_qkv'] };
 const EXPERT_MATRICES = ['ffn_gate_inp', 'ffn_gate_exps', 'ffn_up_exps', 'ffn_down_exps'];
+const SHARED_EXPERT_MATRICES = ['ffn_gate_shexp', 'ffn_up_shexp', 'ffn_down_shexp'];
 const QK_NORMS = ['attn_q_norm', 'attn_k_norm'];
 
 /**
@@ -362,7 +373,7 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   if (traits.ropeFreqs) read.add(ROPE_FREQS);
   if (cfg.positions === 'learned') read.add(`${POSITION_EMBEDDING}.weight`);
   for (let l = 0; l < cfg.nLayers; l++) {
-    const ffn = cfg.experts ? EXPERT_MATRICES : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : [])];
+    const ffn = cfg.experts ? [...EXPERT_MATRICES, ...(cfg.experts.sharedFfnDim ? SHARED_EXPERT_MATRICES : [])] : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : [])];
     const weights = [...LAYER_MATRICES, ...QKV_TENSORS[cfg.qkv], ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
     // A mixture of experts has no FFN biases (llama's MoE branch creates none).
@@ -372,7 +383,7 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   const extra = file.tensors.find((t) => !read.has(t.name));
   if (!extra) return;
   const n = extra.name;
-  const what = /_shexp\./.test(n) ? ' (a shared expert)' : /\.ffn_(gate|up|down)\.\d+\.weight$/.test(n) ? ' (one expert in a tensor of its own: the pre-2024 Mixtral layout, which llama.cpp no longer reads either; convert the model again)' : /_exps\.|ffn_gate_inp/.test(n) ? (cfg.experts ? ` (an expert tensor ${cfg.architecture} does not have)` : ' (mixture of experts)') : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)'
+  const what = /_shexp\./.test(n) ? (traits.sharedExpert ? ' (a shared expert, which no expert_shared_feed_forward_length announces)' : ' (a shared expert)') : /\.ffn_(gate|up|down)\.\d+\.weight$/.test(n) ? ' (one expert in a tensor of its own: the pre-2024 Mixtral layout, which llama.cpp no longer reads either; convert the model again)' : /_exps\.|ffn_gate_inp/.test(n) ? (cfg.experts ? ` (an expert tensor ${cfg.architecture} does not have)` : ' (mixture of experts)') : /attn_qkv/.test(n) ? ' (a fused qkv matrix)' : n.endsWith('.bias') ? ' (a bias)'
     : /attn_[qk]_norm/.test(n) ? ' (a per-head q/k norm, which qwen3 has)' : n === 'output.weight' ? ' (an output head of its own; this architecture ties it to the embedding)' : '';
   throw new UnsupportedModelError(`tensor ${n}${what}: Tandem's ${cfg.architecture} forward pass does not read it, and would give other results than the model's`);
 }

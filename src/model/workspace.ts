@@ -77,15 +77,17 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
   if (c.experts && T * c.experts.used > 65535) throw new UsageError(`a batch of ${T} tokens with ${c.experts.used} experts a token (at most ${Math.floor(65535 / c.experts.used)} tokens)`);
   // Experts: E router logits a token, and P = T·k (token, slot) pairs of F-wide experts; none for a dense FFN.
   const moe = c.experts ? { E: c.experts.count, P: T * c.experts.used, F: c.experts.ffnDim } : { E: 0, P: 0, F: 0 };
+  // The FFN that runs on gateUp and ffn: the dense one, or a mixture's shared expert.
+  const denseWidth = c.experts ? c.experts.sharedFfnDim ?? 0 : c.ffnDim;
   const storage: Record<WorkspaceBuffer, number> = {
     tokens: T * 4,
     x: T * c.dModel * f32,
     h: T * c.dModel * f32,
     qkv: T * (c.nHeads + 2 * c.nKvHeads) * c.headDim * f32,
     attn: T * c.nHeads * c.headDim * f32,
-    // A dense FFN's [T][gate | up] and its activation (none with experts).
-    gateUp: c.experts ? 0 : T * 2 * c.ffnDim * f32,
-    ffn: c.experts ? 0 : T * c.ffnDim * f32,
+    // A dense FFN's [T][gate | up] and its activation; with experts, a shared expert's (none without one).
+    gateUp: T * 2 * denseWidth * f32,
+    ffn: T * denseWidth * f32,
     final: maxLogitRows * c.dModel * f32,
     logits: maxLogitRows * c.vocabSize * f32,
     // [rows][id, p]: the argmax op's output.

@@ -15,7 +15,8 @@
 // too) with llama's gated FFN and no other biases; `nRot` rotates part of each head, as Stable Code does.
 // qwen3moe is qwen3, granitemoe granite, and a llama spec with `experts` Mixtral, each with `experts` SwiGLU experts per layer: an F32 router (std
 // routerScale/sqrt(d), default 4, so a token's routing is not a near-tie) and expert matrices
-// [E][rows][cols] drawn as the dense ones (granitemoe's expert width is its feed_forward_length).
+// [E][rows][cols] drawn as the dense ones (granitemoe's expert width is its feed_forward_length), and for
+// granitemoe with `sharedFfnDim` a shared expert's three matrices after them, drawn as a dense FFN's.
 // starcoder is starcoder2's LayerNorms, GELU FFN and biases with one fused attn_qkv matrix (its bias one
 // vector) and a learned position embedding instead of rope: [contextLength][d] rows of std 0.5 (F16 in
 // F16 files, else F32, as llama.cpp's converter and quantizer leave it), large enough that a forward pass
@@ -68,7 +69,7 @@ export interface SyntheticSpec {
   /** granite and granitemoe only: their embedding, residual, attention and logit scales (default GRANITE_SCALES). */
   graniteScales?: GraniteScales;
   /** qwen3moe and granitemoe (required there) and llama (Mixtral-style): experts per layer, experts per token, and each expert's FFN width. */
-  experts?: { count: number; used: number; ffnDim: number; routerScale?: number };
+  experts?: { count: number; used: number; ffnDim: number; routerScale?: number; sharedFfnDim?: number };
 }
 
 export interface GraniteScales {
@@ -127,6 +128,7 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.experts ? !t.expertWidth : t.expertWidth && !t.expertsOptional) throw new RangeError('spec.experts: required for qwen3moe and granitemoe, optional for llama (Mixtral), for them only');
   if (s.experts && s.llamaBiases) throw new RangeError('spec.llamaBiases: a mixture of experts has no FFN biases');
   if (s.experts && !(s.experts.used >= 1 && s.experts.used <= s.experts.count && s.experts.ffnDim >= 1)) throw new RangeError('spec.experts: used must be 1..count, ffnDim positive');
+  if (s.experts?.sharedFfnDim && !t.sharedExpert) throw new RangeError('spec.experts.sharedFfnDim: a shared expert is for granitemoe only');
   if (ARCHITECTURES[s.arch].positions !== 'rope' && (s.ropeScaling || s.nRot !== undefined)) throw new RangeError(`spec.ropeScaling, spec.nRot: a model with ${ARCHITECTURES[s.arch].positions} positions has no rope`);
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
@@ -215,6 +217,11 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
       experts(`blk.${l}.ffn_gate_exps.weight`, x.ffnDim, dModel);
       experts(`blk.${l}.ffn_up_exps.weight`, x.ffnDim, dModel);
       experts(`blk.${l}.ffn_down_exps.weight`, dModel, x.ffnDim, residualScale);
+      if (x.sharedFfnDim) {
+        matrix(`blk.${l}.ffn_gate_shexp.weight`, x.sharedFfnDim, dModel);
+        matrix(`blk.${l}.ffn_up_shexp.weight`, x.sharedFfnDim, dModel);
+        matrix(`blk.${l}.ffn_down_shexp.weight`, dModel, x.sharedFfnDim, residualScale);
+      }
       continue;
     }
     if (ARCHITECTURES[arch].ffn !== 'gelu') matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
@@ -266,6 +273,7 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     ...(ARCHITECTURES[arch].scalars ? graniteMetadata(arch, spec.graniteScales ?? GRANITE_SCALES) : []),
     ...(spec.experts ? [u32('expert_count', spec.experts.count), u32('expert_used_count', spec.experts.used)] : []),
     ...(spec.experts && ARCHITECTURES[arch].expertWidth === 'expert_feed_forward_length' ? [u32('expert_feed_forward_length', spec.experts.ffnDim)] : []),
+    ...(spec.experts?.sharedFfnDim ? [u32('expert_shared_feed_forward_length', spec.experts.sharedFfnDim)] : []),
     ...tokenizer,
   ];
 }

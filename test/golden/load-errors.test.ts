@@ -260,13 +260,28 @@ test('a qwen3moe file: its experts loaded (a token reads 2 of 4); without an exp
   const merged = new Float32Array(d * 128 * 4);
   await assert.rejects(loadModel(gpu, await variant('merged', { addTensors: [{ name: 'blk.0.ffn_gate_up_exps.weight', dims: [d, 128, 4], type: GgmlType.F32, data: new Uint8Array(merged.buffer) }] })),
     (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate_up_exps\.weight \(an expert tensor qwen3moe does not have\)/.test(e.message));
-  // A shared expert (Qwen2-MoE, granitemoeshared) is another graph.
+  // A shared expert in qwen3moe (Qwen2-MoE's, with its gate) is another graph.
   const shared = new Float32Array(d * 64);
   await assert.rejects(loadModel(gpu, await variant('shared-expert', { addTensors: [{ name: 'blk.0.ffn_up_shexp.weight', dims: [d, 64], type: GgmlType.F32, data: new Uint8Array(shared.buffer) }] })),
     (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_up_shexp\.weight \(a shared expert\)/.test(e.message));
   const up = new Float32Array(d * 64);
   await assert.rejects(loadModel(gpu, await variant('dense-up', { addTensors: [{ name: 'blk.0.ffn_up.weight', dims: [d, 64], type: GgmlType.F32, data: new Uint8Array(up.buffer) }] })),
     (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_up\.weight: Tandem's qwen3moe forward pass does not read it/.test(e.message));
+});
+
+test('a granitemoe file with a shared expert loads it (its width from expert_shared_feed_forward_length); without a shared matrix, ModelFormatError naming it; shared tensors the metadata does not announce, refused by name', async () => {
+  const src = await ensureSynthetic('load-errors-granitemoe-shexp', { ...LOAD_ERRORS_SPEC, arch: 'granitemoe', experts: { count: 4, used: 2, ffnDim: 64, sharedFfnDim: 96 } });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  const S = model.weights.layers[0].sharedExpert;
+  assert.deepEqual([model.config.experts?.sharedFfnDim, S?.gateUp.outDim, S?.down.inDim, S?.down.outDim], [96, 192, 96, 256]);
+  model.dispose();
+  const noDown = join(cacheDir(), 'load-errors-granitemoe-shexp-no-down.gguf');
+  await rewriteGguf(src, noDown, { keep: (t) => t.name !== 'blk.0.ffn_down_shexp.weight' });
+  await assert.rejects(loadModel(gpu, noDown), (e: unknown) => e instanceof ModelFormatError && /tensor\.blk\.0\.ffn_down_shexp\.weight: missing/.test(e.message));
+  const unannounced = join(cacheDir(), 'load-errors-granitemoe-shexp-unannounced.gguf');
+  await rewriteGguf(src, unannounced, { addMetadata: [{ key: 'granitemoe.expert_shared_feed_forward_length', type: GgufValueType.UINT32, value: 0 }] });
+  await assert.rejects(loadModel(gpu, unannounced), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate_shexp\.weight \(a shared expert, which no expert_shared_feed_forward_length announces\)/.test(e.message));
 });
 
 test('a gemma file: the embedding scale and GeGLU from the architecture; without its ffn_gate, ModelFormatError naming it; with an output head of its own, refused by name (its graph always ties it)', async () => {

@@ -379,6 +379,27 @@ test('synthetic granitemoe F32 (granite scales, 8 experts of 128, 2 a token): lo
   await assertQuantizedMatchesLlamaCpp(await ensureSynthetic('oracle-granitemoe-q8_0', tinyGraniteMoe('q8_0')), 'granitemoe-q8_0', 0.98, 1e-3);
 });
 
+// GraniteMoeShared: granitemoe with a shared expert (expert_shared_feed_forward_length), a SwiGLU FFN every
+// token takes, its output added to the routed experts' and scaled with them. 192 wide beside experts of 128,
+// so a width mixed up between them fails. Compared also with llama.cpp on the same file without the shared
+// expert (its tensors dropped, the key 0: the other bytes equal), so a forward pass that skipped it would fail.
+const tinyGraniteMoeShared = (weightType: WeightTypeName): SyntheticSpec => ({ ...tinyGranite(weightType), arch: 'granitemoe', experts: { count: 8, used: 2, ffnDim: 128, sharedFfnDim: 192 } });
+
+test('synthetic granitemoe with a shared expert F32: log-probabilities match llama.cpp to 1e-3 over 64 tokens, in one-token passes too, far from the model without it; greedy decode equals llama.cpp; Q8_0 by distribution', async () => {
+  const path = await ensureSynthetic('oracle-granitemoe-shexp-f32', tinyGraniteMoeShared('f32'));
+  const without = path.replace(/\.gguf$/, '.no-shexp.gguf');
+  if (!existsSync(without)) {
+    await rewriteGguf(path, without, { keep: (t) => !t.name.includes('_shexp.'), addMetadata: [{ key: 'granitemoe.expert_shared_feed_forward_length', type: GgufValueType.UINT32, value: 0 }] });
+  }
+  const a = await agreement(path, 64, 2, without);
+  console.log(JSON.stringify({ model: 'granitemoe-shexp-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  assert.ok(a.exact!.maxAbsLogProb >= 0.05, `the model without its shared expert is as close (max |Δ log p| ${a.exact!.maxAbsLogProb}): the case tests nothing`);
+  await assertDecodeMatchesLlamaCpp(path, 'granitemoe-shexp-f32', 1e-3);
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
+  await assertQuantizedMatchesLlamaCpp(await ensureSynthetic('oracle-granitemoe-shexp-q8_0', tinyGraniteMoeShared('q8_0')), 'granitemoe-shexp-q8_0', 0.98, 1e-3);
+});
+
 // Mixtral-style llama (Mixtral 8x7B, 8x22B): a llama file with an expert_count runs qwen3moe's mixture in
 // every layer (llama.cpp's llama graph, its MoE branch), experts feed_forward_length wide. On Q8_0, top-1
 // against llama.cpp is bounded at 97%, as qwen3moe's Q4_K_M: its 8-bit activations flip near-tie routes

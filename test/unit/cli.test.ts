@@ -36,6 +36,18 @@ test('inspect: a qwen3moe file names its experts in text and JSON', async () => 
   assert.deepEqual(json.config.experts, { count: 16, used: 4, ffnDim: 32 });
 });
 
+test('inspect: a granitemoe file with a shared expert names it in text and JSON', async () => {
+  const path = await ensureSynthetic('cli-granitemoe-shexp', {
+    arch: 'granitemoe', nLayers: 1, dModel: 64, nHeads: 2, nKvHeads: 1, ffnDim: 128, vocabSize: 300, contextLength: 256,
+    ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 1, tokenizer: 'spm-bytes', experts: { count: 8, used: 2, ffnDim: 32, sharedFfnDim: 48 },
+  });
+  const text = tandem('inspect', path);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /shape +1 layers, d 64, experts 8 x ffn 32, 2 a token, a shared expert of ffn 48, heads 2/);
+  assert.match(text.stdout, /tensors +\d+, every one read and runnable/);
+  assert.equal(JSON.parse(tandem('inspect', path, '--json').stdout).config.experts.sharedFfnDim, 48);
+});
+
 test('inspect: a starcoder file says its positions are learned (no rope), and completes', async () => {
   const path = await ensureSynthetic('cli-starcoder', {
     arch: 'starcoder', nLayers: 1, dModel: 64, nHeads: 2, nKvHeads: 1, ffnDim: 128, vocabSize: 300, contextLength: 256,

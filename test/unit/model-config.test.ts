@@ -56,6 +56,10 @@ test('qwen3moe and granitemoe: experts, experts a token and their width from the
   // granitemoe: its experts are feed_forward_length wide (llama.cpp reads no expert width there), with granite's scales.
   const gm = configFromMetadata(metaOf({ ...SPEC, arch: 'granitemoe', experts: { count: 40, used: 8, ffnDim: 512 } }, { 'granitemoe.expert_feed_forward_length': 99 }), 300);
   assert.deepEqual([gm.experts, gm.ffnDim, gm.residualScale, gm.logitScale, gm.qkNorm], [{ count: 40, used: 8, ffnDim: 512 }, 512, 0.22, 0.125, false]);
+  // A shared expert (GraniteMoeShared) when expert_shared_feed_forward_length is > 0; qwen3moe reads no such key.
+  const gms = configFromMetadata(metaOf({ ...SPEC, arch: 'granitemoe', experts: { count: 40, used: 8, ffnDim: 512, sharedFfnDim: 1024 } }), 300);
+  assert.deepEqual(gms.experts, { count: 40, used: 8, ffnDim: 512, sharedFfnDim: 1024 });
+  assert.deepEqual(configFromMetadata(metaOf(moe, { 'qwen3moe.expert_shared_feed_forward_length': 64 }), 300).experts?.sharedFfnDim, undefined);
   const missing = new Map([...metaOf(moe)].filter(([key]) => key !== 'qwen3moe.expert_used_count'));
   assert.throws(() => configFromMetadata(missing, 300), (e: unknown) => e instanceof ModelFormatError && /expert_used_count/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(moe, { 'qwen3moe.expert_count': 1024 }), 300),
