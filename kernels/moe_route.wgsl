@@ -1,12 +1,14 @@
 // The router of a mixture-of-experts FFN, one invocation per token t of the batch, as llama.cpp's
 // build_moe_ffn (softmax gating, normalised weights): p = softmax(logits[t]) over N_EXPERT; the K_USED most
 // probable experts in descending order (ties: the lower index first); their weights w_j = p_j / Σ p, the
-// sum clamped to >= 6.103515625e-5 (the smallest normal f16, as llama.cpp). Writes routes[t · K_USED + j] =
+// sum clamped to >= 6.103515625e-5 (the smallest normal f16, as llama.cpp), or with NORMALIZE false
+// (qwen2moe) w_j = p_j as they are. Writes routes[t · K_USED + j] =
 // (expert id, bits of w_j): what the expert matvecs (matvec_experts.wgsl) and the combine
 // (moe_combine.wgsl) read, so the choice never leaves the GPU.
 
 override N_EXPERT: u32;
 override K_USED: u32;
+override NORMALIZE: bool = true;
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;          // [T][N_EXPERT]
@@ -46,6 +48,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     routes[2u * (t * K_USED + j)] = best;
     routes[2u * (t * K_USED + j) + 1u] = bitcast<u32>(p);
   }
+  if (!NORMALIZE) { return; }
   let scale = max(sum_w, 6.103515625e-5);
   for (var j = 0u; j < K_USED; j++) {
     let at = 2u * (t * K_USED + j) + 1u;

@@ -308,6 +308,7 @@ function reportKernels(model: LlamaModel, timings: KernelTiming[], bw: Bandwidth
     // A shared expert, which every token reads whole.
     'matmul.shexp_gate_up': w.layers.reduce((s, L) => s + bytes(L.sharedExpert?.gateUp ?? null), 0),
     'matmul.shexp_down': w.layers.reduce((s, L) => s + bytes(L.sharedExpert?.down ?? null), 0),
+    'matmul.shexp_gate_inp': w.layers.reduce((s, L) => s + bytes(L.sharedExpert?.gate ?? null), 0),
   };
   const byLabel = new Map<string, number>();
   for (const t of timings) byLabel.set(t.label, (byLabel.get(t.label) ?? 0) + t.ns);

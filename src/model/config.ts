@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
+// Hyper-parameters of a Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
 // metadata (llama.cpp's key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+export type Architecture = 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -44,10 +44,14 @@ export interface ArchitectureTraits {
   /** The FFNs are experts only when the file has an expert_count > 0, else dense (llama: Mixtral's files are 'llama'). */
   expertsOptional?: boolean;
   /**
-   * A shared expert (a SwiGLU FFN every token takes, added to the routed experts' sum) when the file's
-   * expert_shared_feed_forward_length is > 0 (granitemoe: GraniteMoeShared's files, whose graph adds it ungated).
+   * A shared expert, a SwiGLU FFN every token takes, added to the routed experts' sum. 'announced': when the
+   * file's expert_shared_feed_forward_length is > 0, ungated (granitemoe: GraniteMoeShared's files);
+   * 'gated': always, expert_shared_feed_forward_length (else feed_forward_length) wide, its output scaled
+   * by sigmoid(h · ffn_gate_inp_shexp) per token (qwen2moe). Absent: none.
    */
-  sharedExpert?: boolean;
+  sharedExpert?: 'announced' | 'gated';
+  /** The k routed weights are the softmax probabilities as they are, not divided by their sum (qwen2moe's norm_w false). */
+  rawExpertWeights?: boolean;
   /**
    * 'rope': q and k are rotated by position; 'learned': a row of the position embedding
    * (`position_embd.weight`, [context_length][d]) is added to each token's embedding, and nothing rotates
@@ -70,7 +74,7 @@ export const REFACT_ALIBI_MAX_BIAS = 8;
 const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
 
 /**
- * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen3,starcoder,starcoder2,gemma,granite,stablelm}.cpp): llama adds any of
+ * As in llama.cpp's loaders and graphs (src/models/{llama,qwen2,qwen2moe,qwen3,qwen3moe,starcoder,starcoder2,refact,gemma,granite,stablelm}.cpp): llama adds any of
  * seven biases (none of the common models has one); qwen2 has q|k|v biases (its real files all do) and qwen3
  * none, but both loaders take q|k|v biases when present; qwen3 normalises each head of q and k; starcoder2
  * has LayerNorms with biases, a GELU FFN without a gate, and biases on the attention output and the FFN;
@@ -90,13 +94,16 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * loader takes attention-output and FFN biases too, but the graph never adds them, so a file with them is
  * refused as having tensors Tandem would not read); a llama file with an expert_count (Mixtral 8x7B,
  * 8x22B) has qwen3moe's mixture in every layer instead of the dense FFN, each expert feed_forward_length
- * wide, and no FFN biases (src/models/llama.cpp's MoE branch).
+ * wide, and no FFN biases (src/models/llama.cpp's MoE branch); qwen2moe (Qwen1.5-MoE-A2.7B, Qwen2-57B-A14B)
+ * is qwen2 with a mixture whose k weights are the softmax probabilities undivided, and a shared expert in
+ * every layer gated per token by sigmoid(h · ffn_gate_inp_shexp) (src/models/qwen2moe.cpp).
  */
 const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
 export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
   llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length', expertsOptional: true, positions: 'rope', qkv: 'split' },
   qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
+  qwen2moe: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', sharedExpert: 'gated', rawExpertWeights: true, positions: 'rope', qkv: 'split' },
   qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', positions: 'rope', qkv: 'split' },
   starcoder: { ropeStyle: 'normal', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: [], requiredBiases: ['attn_qkv', 'attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'learned', qkv: 'fused' },
@@ -105,7 +112,7 @@ export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
   gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   granite: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: null, positions: 'rope', qkv: 'split' },
-  granitemoe: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: [...QKV_BIASES, 'attn_output'], requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length', sharedExpert: true, positions: 'rope', qkv: 'split' },
+  granitemoe: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: true, optionalBiases: [...QKV_BIASES, 'attn_output'], requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length', sharedExpert: 'announced', positions: 'rope', qkv: 'split' },
 };
 
 export interface ModelConfig {
@@ -161,20 +168,23 @@ export interface ModelConfig {
 }
 
 /**
- * A mixture-of-experts FFN as llama.cpp's build_moe_ffn runs it for qwen3moe, granitemoe and llama: router logits h · Wrᵀ
- * ([count]), their softmax, the `used` most probable experts (in descending order), their probabilities
- * divided by their sum (clamped to >= 6.1e-5), and out = Σ_j w_j · down_j(silu(gate_j h) · up_j h) in that
- * order. Each expert is a SwiGLU FFN of ffnDim.
+ * A mixture-of-experts FFN as llama.cpp's build_moe_ffn runs it for qwen2moe, qwen3moe, granitemoe and llama: router
+ * logits h · Wrᵀ ([count]), their softmax, the `used` most probable experts (in descending order), their
+ * probabilities divided by their sum (clamped to >= 6.1e-5; not qwen2moe's), and out = Σ_j w_j ·
+ * down_j(silu(gate_j h) · up_j h) in that order. Each expert is a SwiGLU FFN of ffnDim; a shared expert
+ * adds its own FFN's output after them.
  */
 export interface MixtureOfExperts {
   count: number;
   used: number;
   ffnDim: number;
+  /** The k weights divided by their sum (true but for qwen2moe, whose weights are the softmax probabilities as they are). */
+  normalizeWeights: boolean;
   /**
-   * The width of a shared expert, a SwiGLU FFN (ffn_{gate,up,down}_shexp) that every token takes and whose
-   * output is added to the routed experts' (granitemoe with expert_shared_feed_forward_length); absent: none.
+   * A shared expert, a SwiGLU FFN (ffn_{gate,up,down}_shexp) of ffnDim that every token takes, its output
+   * added to the routed experts'; `gated`: scaled by sigmoid(h · ffn_gate_inp_shexp) first (qwen2moe). null: none.
    */
-  sharedFfnDim?: number;
+  shared: { ffnDim: number; gated: boolean } | null;
 }
 
 /** The most experts a layer may have (the route kernel keeps one bit per expert in 16 words). */
@@ -255,8 +265,11 @@ function expertsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTra
   const ffn = () => metaU32(meta, k('feed_forward_length'), { file });
   const ffnDim = traits.expertWidth === 'feed_forward_length' ? ffn() : metaU32(meta, k('expert_feed_forward_length'), { default: 0, file }) || Math.floor(ffn() / used);
   if (ffnDim < 1) throw new ModelFormatError(k(traits.expertWidth), `${ffnDim}`, file);
-  const sharedFfnDim = traits.sharedExpert ? metaU32(meta, k('expert_shared_feed_forward_length'), { default: 0, file }) : 0;
-  return sharedFfnDim > 0 ? { count, used, ffnDim, sharedFfnDim } : { count, used, ffnDim };
+  // A shared expert (granitemoe's when announced; qwen2moe's always, as wide as the dense FFN by default).
+  const sharedFfnDim = !traits.sharedExpert ? 0 : metaU32(meta, k('expert_shared_feed_forward_length'), { default: traits.sharedExpert === 'gated' ? ffn() : 0, file });
+  if (traits.sharedExpert === 'gated' && sharedFfnDim < 1) throw new ModelFormatError(k('expert_shared_feed_forward_length'), '0', file);
+  const shared = sharedFfnDim > 0 ? { ffnDim: sharedFfnDim, gated: traits.sharedExpert === 'gated' } : null;
+  return { count, used, ffnDim, normalizeWeights: !traits.rawExpertWeights, shared };
 }
 
 /** The architectures whose FFNs may be mixtures of experts. */

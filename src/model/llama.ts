@@ -75,7 +75,7 @@ interface ExpertFfn {
   kind: 'experts';
   router: MatmulOp[];
   experts: ExpertFfnOp;
-  shared: Omit<DenseFfn, 'kind'> | null;
+  shared: (Omit<DenseFfn, 'kind'> & { gate: MatmulOp[] | null }) | null;
 }
 
 /** A per-row norm of the residual stream: RMSNorm or LayerNorm. */
@@ -171,7 +171,7 @@ export class LlamaModel {
   private readonly ctx: OpContext;
   readonly kv: KvBuffers;
   private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials'
-    | 'routerLogits' | 'routes' | 'expertOrder' | 'expertGateUp' | 'expertOut', GPUBuffer>;
+    | 'routerLogits' | 'routes' | 'expertOrder' | 'expertGateUp' | 'expertOut' | 'sharedGate', GPUBuffer>;
   private readonly embed: EmbedOp;
   private readonly layers: { attnNorm: RowNorm; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RowNorm; ffn: DenseFfn | ExpertFfn }[] = [];
   private readonly finalNorm: RowNorm;
@@ -240,6 +240,7 @@ export class LlamaModel {
       expertOrder: atLeast16(size.expertOrder, 'experts.order'),
       expertGateUp: atLeast16(size.expertGateUp, 'experts.gateUp'),
       expertOut: atLeast16(size.expertOut, 'experts.out'),
+      sharedGate: atLeast16(size.sharedGate, 'shexp.gate'),
       final: own.storage(size.final, 'final'),
       logits: own.storage(size.logits, 'logits'),
       ids: own.storage(size.ids, 'ids'),
@@ -272,18 +273,21 @@ export class LlamaModel {
     }
     this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x, c.embeddingScale, weights.positionEmbedding);
     // The FFN's activation between gate|up and down; a decode down projection computes a gated one itself.
-    const activation = (width = c.ffnDim) => (c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, width, b.gateUp, b.ffn) : new GeluOp(this.ctx, width, b.gateUp, b.ffn, c.ffn === 'geglu'));
+    const activation = (width = c.ffnDim, rowGate?: GPUBuffer) => (c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, width, b.gateUp, b.ffn, rowGate) : new GeluOp(this.ctx, width, b.gateUp, b.ffn, c.ffn === 'geglu'));
     const fusedActivation: MatmulArgs['fusedInput'] = c.ffn === 'gelu' ? undefined : { mode: c.ffn, x: b.gateUp };
     const ffnOf = (L: LayerWeights, l: number): DenseFfn | ExpertFfn => {
       if (L.experts) {
         const { router, ...matrices } = L.experts;
         const buffers = { h: b.h, x: b.x, logits: b.routerLogits, routes: b.routes, order: b.expertOrder, gateUp: b.expertGateUp, out: b.expertOut };
         // A shared expert reads h as the router does (the norm is never fused), on the dense FFN's buffers.
+        // Gated (qwen2moe): its logit a token first, and silu·up scaled by its sigmoid in the activation,
+        // which the down projection then never fuses.
         const S = L.sharedExpert;
         const shared = S ? {
+          gate: S.gate ? linear(S.gate, b.h, b.sharedGate, false, `gate_inp_shexp${l}`) : null,
           gateUp: linear(S.gateUp, b.h, b.gateUp, false, `gate_up_shexp${l}`),
-          activation: activation(S.down.inDim),
-          down: linear(S.down, b.ffn, b.x, true, `down_shexp${l}`, fusedActivation),
+          activation: activation(S.down.inDim, S.gate ? b.sharedGate : undefined),
+          down: linear(S.down, b.ffn, b.x, true, `down_shexp${l}`, S.gate ? undefined : fusedActivation),
         } : null;
         return {
           kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), shared,
@@ -555,6 +559,8 @@ export class LlamaModel {
         ffn.experts.encode(group, T);
         const shared = ffn.shared;
         if (shared) {
+          const gate = shared.gate;
+          if (gate) group('matmul.shexp_gate_inp', (p) => gate.forEach((op) => op.encode(p, T, kernelTokens)));
           group('matmul.shexp_gate_up', (p) => shared.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
           if (!fused(shared.down)) group(ACTIVATION_GROUP[c.ffn], (p) => shared.activation.encode(p, T));
           group('matmul.shexp_down', (p) => shared.down.forEach((op) => op.encode(p, T, kernelTokens)));

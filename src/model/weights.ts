@@ -40,8 +40,11 @@ export interface LayerWeights {
   down: Linear | null;
   /** qwen3moe, granitemoe, Mixtral-style llama: the router and the experts (see MixtureOfExperts); null for a dense FFN. */
   experts: ExpertWeights | null;
-  /** A shared expert beside the routed ones (MixtureOfExperts.sharedFfnDim): [gate | up] and down; null without one. */
-  sharedExpert: { gateUp: Linear; down: Linear } | null;
+  /**
+   * A shared expert beside the routed ones (MixtureOfExperts.shared): [gate | up], down, and qwen2moe's gate
+   * (ffn_gate_inp_shexp, [1][d]: one logit a token); null without one.
+   */
+  sharedExpert: { gateUp: Linear; down: Linear; gate: Linear | null } | null;
 }
 
 /**
@@ -89,7 +92,8 @@ class TensorReader {
   get(name: string, dims: number[]): GgufTensorInfo {
     const t = this.byName.get(name);
     if (!t) throw new ModelFormatError(`tensor.${name}`, 'missing', this.file.path);
-    const same = t.dims.length >= dims.length && dims.every((d, i) => t.dims[i] === d) && t.dims.slice(dims.length).every((d) => d === 1);
+    // Trailing 1s are optional on either side: a vector [n] (qwen2moe's ffn_gate_inp_shexp) is the matrix [n, 1] of one row.
+    const same = dims.every((d, i) => (t.dims[i] ?? 1) === d) && t.dims.slice(dims.length).every((d) => d === 1);
     if (!same) throw new ModelFormatError(`tensor.${name}`, `shape [${t.dims}] where [${dims}] was expected`, this.file.path);
     return t;
   }
@@ -240,7 +244,7 @@ export async function loadWeights(
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
     attnOut.bias = await biasOf(p, ['attn_output'], [c.dModel], `${p}attn_output.bias`);
     const ffn = c.experts
-      ? { gateUp: null, down: null, experts: await expertsOf(p, c.experts), sharedExpert: c.experts.sharedFfnDim ? await sharedExpertOf(p, c.experts.sharedFfnDim) : null }
+      ? { gateUp: null, down: null, experts: await expertsOf(p, c.experts), sharedExpert: c.experts.shared ? await sharedExpertOf(p, c.experts.shared) : null }
       : { ...await denseFfn(p), experts: null, sharedExpert: null };
     const layerNorm = c.norm === 'layer';
     return {
@@ -265,9 +269,10 @@ export async function loadWeights(
     return { gateUp, down };
   };
 
-  const sharedExpertOf = async (p: string, width: number): Promise<{ gateUp: Linear; down: Linear }> => ({
-    gateUp: await matrix([`${p}ffn_gate_shexp.weight`, `${p}ffn_up_shexp.weight`], c.dModel, [width, width], `${p}gate_up_shexp`),
-    down: await matrix([`${p}ffn_down_shexp.weight`], width, [c.dModel], `${p}ffn_down_shexp`),
+  const sharedExpertOf = async (p: string, shared: NonNullable<MixtureOfExperts['shared']>): Promise<NonNullable<LayerWeights['sharedExpert']>> => ({
+    gateUp: await matrix([`${p}ffn_gate_shexp.weight`, `${p}ffn_up_shexp.weight`], c.dModel, [shared.ffnDim, shared.ffnDim], `${p}gate_up_shexp`),
+    down: await matrix([`${p}ffn_down_shexp.weight`], shared.ffnDim, [c.dModel], `${p}ffn_down_shexp`),
+    gate: shared.gated ? await matrix([`${p}ffn_gate_inp_shexp.weight`], c.dModel, [1], `${p}ffn_gate_inp_shexp`) : null,
   });
 
   const expertsOf = async (p: string, moe: MixtureOfExperts): Promise<ExpertWeights> => ({
@@ -329,7 +334,7 @@ export async function loadWeights(
   // A token reads `used` of each layer's experts.
   const expertBytes = (x: ExpertWeights | null) => (x ? linearBytes(x.router) + (x.gate.matrix.bytes + x.up.matrix.bytes + x.down.matrix.bytes) * (c.experts!.used / c.experts!.count) : 0);
   const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down) + expertBytes(L.experts)
-    + linearBytes(L.sharedExpert?.gateUp ?? null) + linearBytes(L.sharedExpert?.down ?? null), 0) + output.bytes;
+    + linearBytes(L.sharedExpert?.gateUp ?? null) + linearBytes(L.sharedExpert?.down ?? null) + linearBytes(L.sharedExpert?.gate ?? null), 0) + output.bytes;
   return { tokenEmbedding, positionEmbedding: await positions, layers: loadedLayers, outputNorm: await outputNorm, outputNormBias: await outputNormBias, output, bytesPerToken, ropeFreqFactors: await freqFactors };
 }
 
@@ -373,7 +378,8 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   if (traits.ropeFreqs) read.add(ROPE_FREQS);
   if (cfg.positions === 'learned') read.add(`${POSITION_EMBEDDING}.weight`);
   for (let l = 0; l < cfg.nLayers; l++) {
-    const ffn = cfg.experts ? [...EXPERT_MATRICES, ...(cfg.experts.sharedFfnDim ? SHARED_EXPERT_MATRICES : [])] : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : [])];
+    const shared = cfg.experts?.shared ? [...SHARED_EXPERT_MATRICES, ...(cfg.experts.shared.gated ? ['ffn_gate_inp_shexp'] : [])] : [];
+    const ffn = cfg.experts ? [...EXPERT_MATRICES, ...shared] : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : [])];
     const weights = [...LAYER_MATRICES, ...QKV_TENSORS[cfg.qkv], ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
     // A mixture of experts has no FFN biases (llama's MoE branch creates none).

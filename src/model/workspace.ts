@@ -25,7 +25,7 @@ export function logitRowsForDraft(draftLength: number | 'auto' | undefined): num
 export const MAX_CHAIN_STEPS = 64;
 
 export type WorkspaceBuffer = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials' | 'chainIds'
-  | 'routerLogits' | 'routes' | 'expertOrder' | 'expertGateUp' | 'expertOut';
+  | 'routerLogits' | 'routes' | 'expertOrder' | 'expertGateUp' | 'expertOut' | 'sharedGate';
 export type WorkspaceReadback = 'ids' | 'chain' | 'logits';
 
 export interface WorkspacePlan {
@@ -78,7 +78,7 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
   // Experts: E router logits a token, and P = T·k (token, slot) pairs of F-wide experts; none for a dense FFN.
   const moe = c.experts ? { E: c.experts.count, P: T * c.experts.used, F: c.experts.ffnDim } : { E: 0, P: 0, F: 0 };
   // The FFN that runs on gateUp and ffn: the dense one, or a mixture's shared expert.
-  const denseWidth = c.experts ? c.experts.sharedFfnDim ?? 0 : c.ffnDim;
+  const denseWidth = c.experts ? c.experts.shared?.ffnDim ?? 0 : c.ffnDim;
   const storage: Record<WorkspaceBuffer, number> = {
     tokens: T * 4,
     x: T * c.dModel * f32,
@@ -106,6 +106,8 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
     expertOrder: moe.P * 4,
     expertGateUp: moe.P * 2 * moe.F * f32,
     expertOut: moe.P * c.dModel * f32,
+    // [T]: a gated shared expert's logit a token (qwen2moe).
+    sharedGate: c.experts?.shared?.gated ? T * f32 : 0,
   };
   const readback: Record<WorkspaceReadback, number> = { ids: storage.ids, chain: storage.chainIds, logits: storage.logits };
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);

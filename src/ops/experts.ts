@@ -1,8 +1,8 @@
-// A mixture-of-experts FFN (qwen3moe, granitemoe, Mixtral-style llama; MixtureOfExperts in src/model/config.ts) as five dispatches
+// A mixture-of-experts FFN (qwen2moe, qwen3moe, granitemoe, Mixtral-style llama; MixtureOfExperts in src/model/config.ts) as five dispatches
 // (six with ExpertOrder 'sorted') over a batch of T tokens, all on the GPU (the experts a token takes are
 // never read back):
 //   router logits = h · Wrᵀ                      [T][E]        (a MatmulOp, made by the model)
-//   routes = top-k of softmax, normalised        [T][k]        (moe_route.wgsl)
+//   routes = top-k of softmax, normalised        [T][k]        (moe_route.wgsl; qwen2moe's not normalised)
 //   [gate | up] = h · W_gate,eᵀ | h · W_up,eᵀ    [T·k][2 F]    (matvec_experts.wgsl, MODE 0, per matrix)
 //   out = silu(gate) · up · W_down,eᵀ            [T·k][d]      (matvec_experts.wgsl, MODE 2)
 //   x += (Σ_j w_j · out_j) · residual scale      [T][d]        (moe_combine.wgsl; granitemoe's scale, else 1)
@@ -105,7 +105,7 @@ export class ExpertFfnOp {
     options: { residualScale?: number; order?: ExpertOrder } = {}) {
     const residualScale = options.residualScale ?? 1;
     const sorted = options.order === 'sorted';
-    const routePipeline = ctx.pipeline('moe_route', 'f32', moeRouteWgsl, { N_EXPERT: moe.count, K_USED: moe.used });
+    const routePipeline = ctx.pipeline('moe_route', 'f32', moeRouteWgsl, { N_EXPERT: moe.count, K_USED: moe.used, NORMALIZE: moe.normalizeWeights ? 1 : 0 });
     this.route = { pipeline: routePipeline, bindGroup: ctx.bindGroup(routePipeline, { 0: ctx.step, 1: b.logits, 2: b.routes }, `${label}.route`) };
     const F = moe.ffnDim;
     const sortPipeline = sorted ? ctx.pipeline('moe_sort', 'u32', moeSortWgsl, { N_EXPERT: moe.count, K_USED: moe.used }) : null;

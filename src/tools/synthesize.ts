@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
+// Random-weight Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
 // written tensor by tensor in chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -17,6 +17,9 @@
 // routerScale/sqrt(d), default 4, so a token's routing is not a near-tie) and expert matrices
 // [E][rows][cols] drawn as the dense ones (granitemoe's expert width is its feed_forward_length), and for
 // granitemoe with `sharedFfnDim` a shared expert's three matrices after them, drawn as a dense FFN's.
+// qwen2moe is qwen2 (its q|k|v biases too) with such a mixture and a shared expert in every layer (its
+// width `sharedFfnDim`, required there), gated by an F32 vector ffn_gate_inp_shexp [d] of std 2/sqrt(d) (a
+// gate logit of std ~2, so the sigmoid spans most of (0, 1) across tokens).
 // starcoder is starcoder2's LayerNorms, GELU FFN and biases with one fused attn_qkv matrix (its bias one
 // vector) and a learned position embedding instead of rope: [contextLength][d] rows of std 0.5 (F16 in
 // F16 files, else F32, as llama.cpp's converter and quantizer leave it), large enough that a forward pass
@@ -35,7 +38,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+  arch: 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -125,10 +128,10 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.arch === 'gemma' && !s.tiedEmbedding) throw new RangeError('spec.tiedEmbedding: gemma always ties its output head (llama.cpp refuses an output.weight there)');
   if (s.graniteScales && !ARCHITECTURES[s.arch].scalars) throw new RangeError('spec.graniteScales: for granite and granitemoe models only');
   const t = ARCHITECTURES[s.arch];
-  if (s.experts ? !t.expertWidth : t.expertWidth && !t.expertsOptional) throw new RangeError('spec.experts: required for qwen3moe and granitemoe, optional for llama (Mixtral), for them only');
+  if (s.experts ? !t.expertWidth : t.expertWidth && !t.expertsOptional) throw new RangeError('spec.experts: required for qwen2moe, qwen3moe and granitemoe, optional for llama (Mixtral), for them only');
   if (s.experts && s.llamaBiases) throw new RangeError('spec.llamaBiases: a mixture of experts has no FFN biases');
   if (s.experts && !(s.experts.used >= 1 && s.experts.used <= s.experts.count && s.experts.ffnDim >= 1)) throw new RangeError('spec.experts: used must be 1..count, ffnDim positive');
-  if (s.experts?.sharedFfnDim && !t.sharedExpert) throw new RangeError('spec.experts.sharedFfnDim: a shared expert is for granitemoe only');
+  if (s.experts?.sharedFfnDim ? !t.sharedExpert : t.sharedExpert === 'gated') throw new RangeError('spec.experts.sharedFfnDim: required for qwen2moe, optional for granitemoe, for them only');
   if (ARCHITECTURES[s.arch].positions !== 'rope' && (s.ropeScaling || s.nRot !== undefined)) throw new RangeError(`spec.ropeScaling, spec.nRot: a model with ${ARCHITECTURES[s.arch].positions} positions has no rope`);
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
@@ -198,7 +201,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
       projection(`blk.${l}.attn_k`, kvDim, dModel, qkScale);
       projection(`blk.${l}.attn_v`, kvDim, dModel);
     }
-    if (arch === 'qwen2') {
+    if (arch === 'qwen2' || arch === 'qwen2moe') {
       bias(`blk.${l}.attn_q.bias`, qDim);
       bias(`blk.${l}.attn_k.bias`, kvDim);
       bias(`blk.${l}.attn_v.bias`, kvDim);
@@ -221,6 +224,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
         matrix(`blk.${l}.ffn_gate_shexp.weight`, x.sharedFfnDim, dModel);
         matrix(`blk.${l}.ffn_up_shexp.weight`, x.sharedFfnDim, dModel);
         matrix(`blk.${l}.ffn_down_shexp.weight`, dModel, x.sharedFfnDim, residualScale);
+        if (ARCHITECTURES[arch].sharedExpert === 'gated') random(`blk.${l}.ffn_gate_inp_shexp.weight`, [dModel], GgmlType.F32, 2 / Math.sqrt(dModel));
       }
       continue;
     }

@@ -190,7 +190,7 @@ test('a Mixtral-style llama file loads its experts; an FFN bias there (its MoE b
   const src = await ensureSynthetic('load-errors-llama-moe', { ...LOAD_ERRORS_SPEC, experts: { count: 4, used: 2, ffnDim: 64 } });
   const gpu = await testGpu();
   const { model } = await loadModel(gpu, src);
-  assert.deepEqual([model.config.experts, model.weights.layers[0].gateUp, model.weights.layers[0].experts?.up.matrix.rows], [{ count: 4, used: 2, ffnDim: 64 }, null, 4 * 64]);
+  assert.deepEqual([model.config.experts, model.weights.layers[0].gateUp, model.weights.layers[0].experts?.up.matrix.rows], [{ count: 4, used: 2, ffnDim: 64, normalizeWeights: true, shared: null }, null, 4 * 64]);
   model.dispose();
   const out = join(cacheDir(), 'load-errors-llama-moe-ffn-bias.gguf');
   await rewriteGguf(src, out, { addTensors: [{ name: 'blk.0.ffn_up.bias', dims: [64], type: GgmlType.F32, data: new Uint8Array(64 * 4) }] });
@@ -274,7 +274,7 @@ test('a granitemoe file with a shared expert loads it (its width from expert_sha
   const gpu = await testGpu();
   const { model } = await loadModel(gpu, src);
   const S = model.weights.layers[0].sharedExpert;
-  assert.deepEqual([model.config.experts?.sharedFfnDim, S?.gateUp.outDim, S?.down.inDim, S?.down.outDim], [96, 192, 96, 256]);
+  assert.deepEqual([model.config.experts?.shared, S?.gateUp.outDim, S?.down.inDim, S?.down.outDim, S?.gate], [{ ffnDim: 96, gated: false }, 192, 96, 256, null]);
   model.dispose();
   const noDown = join(cacheDir(), 'load-errors-granitemoe-shexp-no-down.gguf');
   await rewriteGguf(src, noDown, { keep: (t) => t.name !== 'blk.0.ffn_down_shexp.weight' });
@@ -282,6 +282,18 @@ test('a granitemoe file with a shared expert loads it (its width from expert_sha
   const unannounced = join(cacheDir(), 'load-errors-granitemoe-shexp-unannounced.gguf');
   await rewriteGguf(src, unannounced, { addMetadata: [{ key: 'granitemoe.expert_shared_feed_forward_length', type: GgufValueType.UINT32, value: 0 }] });
   await assert.rejects(loadModel(gpu, unannounced), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate_shexp\.weight \(a shared expert, which no expert_shared_feed_forward_length announces\)/.test(e.message));
+});
+
+test('a qwen2moe file: its gated shared expert loaded (the gate a vector [d], read as one row); without the gate, ModelFormatError naming it', async () => {
+  const src = await ensureSynthetic('load-errors-qwen2moe', { ...LOAD_ERRORS_SPEC, arch: 'qwen2moe', experts: { count: 4, used: 2, ffnDim: 64, sharedFfnDim: 96 } });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  const S = model.weights.layers[0].sharedExpert;
+  assert.deepEqual([model.config.experts?.shared, model.config.experts?.normalizeWeights, S?.gate?.inDim, S?.gate?.outDim], [{ ffnDim: 96, gated: true }, false, 256, 1]);
+  model.dispose();
+  const noGate = join(cacheDir(), 'load-errors-qwen2moe-no-gate.gguf');
+  await rewriteGguf(src, noGate, { keep: (t) => t.name !== 'blk.0.ffn_gate_inp_shexp.weight' });
+  await assert.rejects(loadModel(gpu, noGate), (e: unknown) => e instanceof ModelFormatError && /tensor\.blk\.0\.ffn_gate_inp_shexp\.weight: missing/.test(e.message));
 });
 
 test('a gemma file: the embedding scale and GeGLU from the architecture; without its ffn_gate, ModelFormatError naming it; with an output head of its own, refused by name (its graph always ties it)', async () => {

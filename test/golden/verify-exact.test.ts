@@ -91,6 +91,9 @@ const MODELS: { name: string; path: () => Promise<string>; options: Partial<Mode
   { name: 'qwen3moe Q8_0, pairs sorted by expert', path: () => ensureSynthetic('verify-qwen3moe-q8_0', { ...QWEN3MOE_SPEC, weightType: 'q8_0' }), options: { expertOrder: 'sorted' } },
   // Granite's scales, the residual one on the mixture's sum.
   { name: 'granitemoe F32', path: () => ensureSynthetic('verify-granitemoe', { ...QWEN3MOE_SPEC, arch: 'granitemoe', headDim: undefined, outputScale: 64, seed: 36 }), options: {} },
+  // Routed weights not renormalised, and a shared expert gated per token (its activation scaled by the
+  // sigmoid of a logit a matmul computes, its down projection unfused).
+  { name: 'qwen2moe F32', path: () => ensureSynthetic('verify-qwen2moe', { ...QWEN3MOE_SPEC, arch: 'qwen2moe', headDim: undefined, seed: 41, experts: { ...QWEN3MOE_SPEC.experts!, sharedFfnDim: 160 } }), options: {} },
   // A shared expert after the routed ones: its down projection fuses silu·up in decode, as a dense FFN's.
   { name: 'granitemoe with a shared expert F32', path: () => ensureSynthetic('verify-granitemoe-shexp', { ...QWEN3MOE_SPEC, arch: 'granitemoe', headDim: undefined, outputScale: 64, seed: 40, experts: { ...QWEN3MOE_SPEC.experts!, sharedFfnDim: 160 } }), options: {} },
 ];

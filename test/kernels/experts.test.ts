@@ -1,7 +1,7 @@
 // ExpertFfnOp (ops/experts.ts: moe_route, matvec_experts, moe_combine) against an f64 reference of
 // llama.cpp's build_moe_ffn for qwen3moe: from router logits [T][E], the k most probable experts of each
 // token in descending order (ties: the lower index first), their softmax probabilities renormalised to
-// sum 1, and x[t] += Σ_j w_j · down_e(silu(gate_e h_t) · up_e h_t). Checked:
+// sum 1 (or as they are: qwen2moe's), and x[t] += Σ_j w_j · down_e(silu(gate_e h_t) · up_e h_t). Checked:
 //   - the routes (expert ids exactly, weights to 1e-6 relative);
 //   - x per element within 1e-5 of the rounding scale (|x| + Σ_j w_j Σ_n |Wd| (|act| + its own scale));
 //   - ragged shapes (E 3..9, k 1..E, T 1..9, widths not multiples of the workgroup), a tie in the logits,
@@ -46,26 +46,30 @@ interface Case {
   T: number;
   /** Experts per chunk of each matrix (default: all in one). */
   perChunk?: number;
+  /** The weights as softmax gives them, not renormalised (qwen2moe). */
+  raw?: boolean;
   seed: number;
 }
 
 const silu = (g: number) => g / (1 + Math.exp(-g));
 
-/** The reference routes of one token: ids by descending logit (ties: lower index), weights renormalised. */
-function routeRef(logits: Float32Array, k: number): { ids: number[]; w: number[] } {
+/** The reference routes of one token: ids by descending logit (ties: lower index), weights renormalised unless `raw`. */
+function routeRef(logits: Float32Array, k: number, raw = false): { ids: number[]; w: number[] } {
   const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
   const m = logits[order[0]];
   let s = 0;
   for (const l of logits) s += Math.exp(l - m);
   const p = order.slice(0, k).map((e) => Math.exp(logits[e] - m) / s);
   const sum = Math.max(p.reduce((a, b) => a + b, 0), 6.103515625e-5);
-  return { ids: order.slice(0, k), w: p.map((v) => v / sum) };
+  return { ids: order.slice(0, k), w: raw ? p : p.map((v) => v / sum) };
 }
 
 const CASES: Case[] = [
   { dtype: 'f32', E: 3, k: 1, d: 20, F: 12, T: 1, seed: 1 },
   { dtype: 'f32', E: 5, k: 2, d: 68, F: 36, T: 9, perChunk: 2, seed: 2 },
   { dtype: 'f32', E: 4, k: 4, d: 64, F: 132, T: 3, seed: 3 },
+  // qwen2moe: the two weights as softmax gives them (they sum to less than 1).
+  { dtype: 'f32', E: 6, k: 2, d: 36, F: 20, T: 5, raw: true, seed: 10 },
   // 20 pairs an expert.
   { dtype: 'f32', E: 3, k: 2, d: 32, F: 16, T: 30, seed: 9 },
   { dtype: 'f16', E: 6, k: 3, d: 100, F: 52, T: 5, perChunk: 2, seed: 4 },
@@ -76,7 +80,7 @@ const CASES: Case[] = [
 ];
 
 for (const c of CASES) {
-  test(`experts ${c.dtype}: E ${c.E}, k ${c.k}, d ${c.d}, F ${c.F}, T ${c.T}${c.perChunk ? `, ${c.perChunk} experts a chunk` : ''}: routes and x against the f64 reference; batch rows equal one-token passes; the sorted order gives the same bits`, async () => {
+  test(`experts ${c.dtype}: E ${c.E}, k ${c.k}, d ${c.d}, F ${c.F}, T ${c.T}${c.perChunk ? `, ${c.perChunk} experts a chunk` : ''}${c.raw ? ', weights not renormalised' : ''}: routes and x against the f64 reference; batch rows equal one-token passes; the sorted order gives the same bits`, async () => {
     const r = rng(c.seed);
     const own = ctx.owner;
     const chunkBytes = (rows: number, cols: number) => (c.perChunk ? c.perChunk * rows * gpuRowBytes(c.dtype, cols).data : undefined);
@@ -98,7 +102,7 @@ for (const c of CASES) {
       gateUp: own.storage(T * k * 2 * F * 4, 'gateUp'), out: own.storage(T * k * d * 4, 'out'),
     };
     const matrices = { gate: { matrix: gate.matrix, rowsPerExpert: F }, up: { matrix: up.matrix, rowsPerExpert: F }, down: { matrix: down.matrix, rowsPerExpert: d } };
-    const ops = await checked(gpu, () => Object.fromEntries(EXPERT_ORDERS.map((order) => [order, new ExpertFfnOp(ctx, { count: E, used: k, ffnDim: F }, d, matrices, b, 'experts', { order })])));
+    const ops = await checked(gpu, () => Object.fromEntries(EXPERT_ORDERS.map((order) => [order, new ExpertFfnOp(ctx, { count: E, used: k, ffnDim: F, normalizeWeights: !c.raw, shared: null }, d, matrices, b, 'experts', { order })])));
     const run = async (n: number, order: ExpertOrder = 'pairs') => {
       ctx.writeStep(n, 0, n);
       await runPass(gpu, (pass) => ops[order].encode((_, body) => body(pass), n));
@@ -118,7 +122,7 @@ for (const c of CASES) {
     const want = new Float64Array(T * d);
     const scale = new Float64Array(T * d);
     for (let t = 0; t < T; t++) {
-      const ref = routeRef(logits.subarray(t * E, (t + 1) * E), k);
+      const ref = routeRef(logits.subarray(t * E, (t + 1) * E), k, c.raw);
       for (let j = 0; j < k; j++) {
         const z = t * k + j;
         assert.equal(routes[2 * z], ref.ids[j], `token ${t} slot ${j}: expert ${routes[2 * z]}, want ${ref.ids[j]}`);

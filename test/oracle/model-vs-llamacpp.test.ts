@@ -18,7 +18,7 @@ import { Sequence } from '../../src/kvcache/sequence';
 import { Rng } from '../../src/engine/sampler';
 import { generate } from '../../src/engine/generate';
 import type { SyntheticSpec } from '../../src/tools/synthesize';
-import { GgufValueType } from '../../src/loaders/gguf/types';
+import { GgmlType, GgufValueType } from '../../src/loaders/gguf/types';
 import type { WeightTypeName } from '../../src/loaders/llama2c';
 
 /** The oracle runs an F32 KV cache (test/helpers/llamacpp.ts), so ours does too (its default is f16). */
@@ -398,6 +398,28 @@ test('synthetic granitemoe with a shared expert F32: log-probabilities match lla
   await assertDecodeMatchesLlamaCpp(path, 'granitemoe-shexp-f32', 1e-3);
   await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
   await assertQuantizedMatchesLlamaCpp(await ensureSynthetic('oracle-granitemoe-shexp-q8_0', tinyGraniteMoeShared('q8_0')), 'granitemoe-shexp-q8_0', 0.98, 1e-3);
+});
+
+// Qwen2-MoE (Qwen1.5-MoE-A2.7B, Qwen2-57B-A14B): qwen2 (q|k|v biases) with a mixture whose two weights are
+// the softmax probabilities undivided (moe_route.wgsl NORMALIZE false), and a shared expert of 192 gated per
+// token by sigmoid(h · ffn_gate_inp_shexp) (silu_mul.wgsl ROW_GATE; the down projection unfused). Also
+// against llama.cpp on the same file with the gate vector shrunk to 1e-6 (a gate of 0.5 for every token),
+// so a forward pass without a per-token gate would fail.
+const tinyQwen2Moe = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('qwen2', weightType), arch: 'qwen2moe', experts: { count: 8, used: 2, ffnDim: 128, sharedFfnDim: 192 } });
+
+test('synthetic qwen2moe F32 (weights not renormalised, a gated shared expert): log-probabilities match llama.cpp to 1e-3 over 64 tokens, in one-token passes too, far from a constant gate; greedy decode equals llama.cpp; Q8_0 by distribution', async () => {
+  const path = await ensureSynthetic('oracle-qwen2moe-f32', tinyQwen2Moe('f32'));
+  const flatGate = path.replace(/\.gguf$/, '.flat-gate.gguf');
+  if (!existsSync(flatGate)) {
+    await rewriteGguf(path, flatGate, { replace: (t) => (t.name.endsWith('ffn_gate_inp_shexp.weight') ? { type: GgmlType.F32, data: new Uint8Array(new Float32Array(t.dims[0]).fill(1e-6).buffer) } : undefined) });
+  }
+  const a = await agreement(path, 64, 2, flatGate);
+  console.log(JSON.stringify({ model: 'qwen2moe-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  assert.ok(a.exact!.maxAbsLogProb >= 0.05, `a constant gate is as close (max |Δ log p| ${a.exact!.maxAbsLogProb}): the case tests nothing`);
+  await assertDecodeMatchesLlamaCpp(path, 'qwen2moe-f32', 1e-3);
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
+  await assertQuantizedMatchesLlamaCpp(await ensureSynthetic('oracle-qwen2moe-q8_0', tinyQwen2Moe('q8_0')), 'qwen2moe-q8_0', 0.98, 1e-3);
 });
 
 // Mixtral-style llama (Mixtral 8x7B, 8x22B): a llama file with an expert_count runs qwen3moe's mixture in

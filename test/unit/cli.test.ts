@@ -33,7 +33,7 @@ test('inspect: a qwen3moe file names its experts in text and JSON', async () => 
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /shape +1 layers, d 64, experts 16 x ffn 32, 4 a token, heads 2/);
   const json = JSON.parse(tandem('inspect', path, '--json').stdout);
-  assert.deepEqual(json.config.experts, { count: 16, used: 4, ffnDim: 32 });
+  assert.deepEqual(json.config.experts, { count: 16, used: 4, ffnDim: 32, normalizeWeights: true, shared: null });
 });
 
 test('inspect: a granitemoe file with a shared expert names it in text and JSON', async () => {
@@ -45,7 +45,7 @@ test('inspect: a granitemoe file with a shared expert names it in text and JSON'
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /shape +1 layers, d 64, experts 8 x ffn 32, 2 a token, a shared expert of ffn 48, heads 2/);
   assert.match(text.stdout, /tensors +\d+, every one read and runnable/);
-  assert.equal(JSON.parse(tandem('inspect', path, '--json').stdout).config.experts.sharedFfnDim, 48);
+  assert.deepEqual(JSON.parse(tandem('inspect', path, '--json').stdout).config.experts.shared, { ffnDim: 48, gated: false });
 });
 
 test('inspect: a starcoder file says its positions are learned (no rope), and completes', async () => {
