@@ -15,12 +15,17 @@ const QWEN2 = `${CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L
 // Seed-Coder: Qwen2's list, but punctuation runs stop before a newline instead of taking it in.
 const SEED_CODER = `${CONTRACTIONS}|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}\\r\\n]+|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`;
 
+const DEEPSEEK_LLM_LETTERS = '\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+';
+
 const PATTERNS: Record<string, string[]> = {
   default: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2, '\\p{N}+', '[0-9][0-9][0-9]'],
   llama3: [LLAMA3],
   qwen2: [QWEN2],
   'seed-coder': [SEED_CODER],
   'deepseek-coder': ['[\r\n]', '\\s?\\p{L}+', '\\s?\\p{P}+', '[一-龥ࠀ-一가-퟿]+', '\\p{N}'],
+  // DeepSeek LLM (and its V2 models): deepseek-coder's list with letters as DeepSeek's tokenizer.json lists
+  // them (cased scripts only), ASCII and full-width punctuation runs, and trailing whitespace as a piece of its own.
+  'deepseek-llm': ['[\r\n]', DEEPSEEK_LLM_LETTERS, '\\s?[!-/:-~！-／：-～‘-‟　-。]+', '\\s+$', '[一-龥ࠀ-一가-퟿]+', '\\p{N}+'],
   starcoder: ['\\p{N}', GPT2],
   gpt2: [GPT2],
 };
@@ -49,7 +54,8 @@ export function preTokenizerPatterns(pre: string): string[] {
  * Where byte-level BPE text may be cut after a '\n' so that encoding the parts gives exactly the tokens
  * of the whole (BPE works inside pre-tokens, so a cut where every pattern list above splits anyway
  * changes nothing), by pattern list:
- *  - 'any': a list whose first regex isolates every '\r' and '\n' (deepseek-coder): after every '\n'.
+ *  - 'any': a list whose first regex isolates every '\r' and '\n' (deepseek-coder, deepseek-llm): after every '\n'
+ *    (deepseek-llm's `\s+$` ends at a piece's end, which a newline always is).
  *  - 'unless-blank': llama3, qwen2 and seed-coder, whose only patterns that match a '\n' end at the last
  *    newline of a run of whitespace (`\s*[\r\n]+`, and llama3's and qwen2's ` ?[^\s\p{L}\p{N}]+[\r\n]*`) and
  *    whose other patterns never start with one: after a '\n' unless the whitespace that follows reaches
@@ -64,7 +70,7 @@ export type LineCutRule = 'any' | 'unless-blank' | 'lone-newline';
 
 export function lineCutRule(pre: string): LineCutRule {
   const patterns = preTokenizerPatterns(pre);
-  if (patterns === PATTERNS['deepseek-coder']) return 'any';
+  if (patterns === PATTERNS['deepseek-coder'] || patterns === PATTERNS['deepseek-llm']) return 'any';
   if (patterns === PATTERNS.llama3 || patterns === PATTERNS.qwen2 || patterns === PATTERNS['seed-coder']) return 'unless-blank';
   return 'lone-newline';
 }

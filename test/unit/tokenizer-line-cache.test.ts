@@ -15,8 +15,8 @@ import { hfTokenizerToGguf, qwen2TokenizerJsonPath } from '../../src/tools/hfTok
 import { Xoshiro128 } from '../../src/tools/prng';
 import { repoRoot } from '../helpers/testModels';
 
-/** tokenizer.ggml.pre values, one per pattern list (and rule): qwen2, llama3, seed-coder, deepseek-coder, and three GPT-2 lists. */
-const PRES = ['qwen2', 'llama-bpe', 'seed-coder', 'deepseek-coder', 'default', 'gpt2', 'starcoder'] as const;
+/** tokenizer.ggml.pre values, one per pattern list (and rule): qwen2, llama3, seed-coder, deepseek-coder, deepseek-llm, and three GPT-2 lists. */
+const PRES = ['qwen2', 'llama-bpe', 'seed-coder', 'deepseek-coder', 'deepseek-llm', 'default', 'gpt2', 'starcoder'] as const;
 
 function sources(): string[] {
   const files = [
