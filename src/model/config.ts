@@ -154,7 +154,7 @@ export interface ModelConfig {
   attentionScale: number;
   /** What the logits are multiplied by: 1 / granite's logit_scale in f32, else 1. */
   logitScale: number;
-  /** The FFN's experts (qwen3moe, granitemoe, llama with expert_count), or null for a dense FFN of ffnDim. */
+  /** The FFN's experts (qwen2moe, qwen3moe, granitemoe, llama with expert_count), or null for a dense FFN of ffnDim. */
   experts: MixtureOfExperts | null;
   /**
    * Rope; a learned position embedding of contextLength rows added to the token embedding (starcoder; nRot

@@ -12,7 +12,7 @@ import { GgmlType, type GgufFile, type GgufTensorInfo } from '../loaders/gguf/ty
 import { dequantizeTensor } from '../loaders/quant/tensor';
 import { DTYPE_OF_GGML, ggufRowBytes, gpuRowBytes, type WeightDtype } from '../loaders/repack';
 import { sharedRepackPool, type RepackPool } from '../loaders/repackPool';
-import { ggmlRowBytes, KEPT_BY_REQUANTIZE, requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
+import { ggmlRowBytes, isMatrix, KEPT_BY_REQUANTIZE, requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
 import { ARCHITECTURES, type MixtureOfExperts, type ModelConfig } from './config';
 
 /** Several matrices writing side by side into one output row (one part when they could be fused). */
@@ -38,7 +38,7 @@ export interface LayerWeights {
   /** [gate | up] (SwiGLU), or up alone (GELU); null where the layer's FFN is `experts`. */
   gateUp: Linear | null;
   down: Linear | null;
-  /** qwen3moe, granitemoe, Mixtral-style llama: the router and the experts (see MixtureOfExperts); null for a dense FFN. */
+  /** qwen2moe, qwen3moe, granitemoe, Mixtral-style llama: the router and the experts (see MixtureOfExperts); null for a dense FFN. */
   experts: ExpertWeights | null;
   /**
    * A shared expert beside the routed ones (MixtureOfExperts.shared): [gate | up], down, and qwen2moe's gate
@@ -108,7 +108,8 @@ class TensorReader {
  * With `requantize`, a matrix whose rows get smaller as that type is converted while it streams.
  */
 function rowSource(file: GgufFile, t: GgufTensorInfo, cols: number, requantize?: RequantDtype, pool?: RepackPool | null): { dtype: WeightDtype; read: RowSource } {
-  if (requantize) {
+  // Vectors stay as they are (requantizedWeightBytes counts them so): qwen2moe's shared-expert gate, a [d] read as one row.
+  if (requantize && isMatrix(t)) {
     const to = requantizedType(t.type, cols, requantize);
     if (to !== t.type) return { dtype: DTYPE_OF_GGML[to]!, read: requantizedSource(file, t, cols, to, pool ?? null) };
   }

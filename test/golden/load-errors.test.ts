@@ -284,13 +284,18 @@ test('a granitemoe file with a shared expert loads it (its width from expert_sha
   await assert.rejects(loadModel(gpu, unannounced), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate_shexp\.weight \(a shared expert, which no expert_shared_feed_forward_length announces\)/.test(e.message));
 });
 
-test('a qwen2moe file: its gated shared expert loaded (the gate a vector [d], read as one row); without the gate, ModelFormatError naming it', async () => {
+test('a qwen2moe file: its gated shared expert loaded (the gate a vector [d], read as one row, kept f32 in a self-draft); without the gate, ModelFormatError naming it', async () => {
   const src = await ensureSynthetic('load-errors-qwen2moe', { ...LOAD_ERRORS_SPEC, arch: 'qwen2moe', experts: { count: 4, used: 2, ffnDim: 64, sharedFfnDim: 96 } });
   const gpu = await testGpu();
   const { model } = await loadModel(gpu, src);
   const S = model.weights.layers[0].sharedExpert;
   assert.deepEqual([model.config.experts?.shared, model.config.experts?.normalizeWeights, S?.gate?.inDim, S?.gate?.outDim], [{ ffnDim: 96, gated: true }, false, 256, 1]);
   model.dispose();
+  // A self-draft requantizes the matrices and keeps the gate vector as it is (as requantizedWeightBytes counts it).
+  const { model: draft } = await loadModel(gpu, src, { requantize: 'q8_0' });
+  const D = draft.weights.layers[0].sharedExpert;
+  assert.deepEqual([D?.gate?.parts[0].matrix.dtype, D?.gateUp.parts[0].matrix.dtype], ['f32', 'q8_0']);
+  draft.dispose();
   const noGate = join(cacheDir(), 'load-errors-qwen2moe-no-gate.gguf');
   await rewriteGguf(src, noGate, { keep: (t) => t.name !== 'blk.0.ffn_gate_inp_shexp.weight' });
   await assert.rejects(loadModel(gpu, noGate), (e: unknown) => e instanceof ModelFormatError && /tensor\.blk\.0\.ffn_gate_inp_shexp\.weight: missing/.test(e.message));
