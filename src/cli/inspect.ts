@@ -92,7 +92,7 @@ export async function inspectCommand(path: string, json: boolean): Promise<void>
   const lines = [
     `${path}  (GGUF v${file.version}, ${mib(file.fileSize)})`,
     `architecture  ${c.architecture}  "${c.name}"`,
-    `shape         ${c.nLayers} layers, d ${c.dModel}, ${ffnShape(c)}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}${c.qkNorm ? ' (q/k normalised per head)' : ''}, vocab ${c.vocabSize}, ${c.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${FFN_NAME[c.ffn]} FFN${scales(c)}`,
+    `shape         ${c.nLayers} layers, d ${c.dModel}, ${ffnShape(c)}, heads ${c.nHeads} / kv ${c.nKvHeads} x ${c.headDim}${c.qkNorm ? ' (q/k normalised per head)' : ''}, vocab ${c.vocabSize}, ${c.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${FFN_NAME[c.ffn]} FFN${c.parallelResidual ? ' beside the attention (one norm)' : ''}${scales(c)}`,
     `position      context ${c.contextLength}, ${c.positions === 'learned' ? 'learned position embedding (no rope)' : c.positions === 'alibi' ? `ALiBi, max bias ${c.alibiMaxBias} (no rope)` : `rope ${c.ropeStyle} theta ${c.ropeTheta} over ${c.nRot} dims, scaling ${describeRopeScaling(c.ropeScaling, readsRopeFreqs(c, file))}`}${c.slidingWindow ? `, sliding window ${c.slidingWindow}` : ''}`,
     `tensors       ${unsupported ?? `${file.tensors.length}, every one read and runnable`}`,
     `tensor types  ${Object.entries(types).map(([k, v]) => `${k} x${v.tensors} (${mib(v.bytes)})`).join(', ')}`,

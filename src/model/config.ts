@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
+// Hyper-parameters of a Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
 // metadata (llama.cpp's key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+export type Architecture = 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -60,6 +60,13 @@ export interface ArchitectureTraits {
   positions: PositionEncoding;
   /** 'split': attn_q, attn_k, attn_v; 'fused': one attn_qkv matrix [q | k | v] with its bias (starcoder). */
   qkv: 'split' | 'fused';
+  /**
+   * Attention and FFN both read the attention norm's output and add to the residual stream side by side:
+   * x += attn(norm(x)) + ffn(norm(x)); there is no ffn_norm (phi2).
+   */
+  parallelResidual?: boolean;
+  /** The output head has a bias (`output.bias`, [vocab]), which every file has (phi2). */
+  outputBias?: boolean;
 }
 
 /** How a model tells positions apart (ArchitectureTraits.positions). */
@@ -96,7 +103,10 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * 8x22B) has qwen3moe's mixture in every layer instead of the dense FFN, each expert feed_forward_length
  * wide, and no FFN biases (src/models/llama.cpp's MoE branch); qwen2moe (Qwen1.5-MoE-A2.7B, Qwen2-57B-A14B)
  * is qwen2 with a mixture whose k weights are the softmax probabilities undivided, and a shared expert in
- * every layer gated per token by sigmoid(h · ffn_gate_inp_shexp) (src/models/qwen2moe.cpp).
+ * every layer gated per token by sigmoid(h · ffn_gate_inp_shexp) (src/models/qwen2moe.cpp); phi2 (Phi-1,
+ * Phi-1.5, Phi-2) has starcoder2's LayerNorms, GELU FFN and biases with NeoX rope on part of each head, the
+ * attention and the FFN reading one norm side by side, and a bias on the output head (src/models/phi2.cpp;
+ * its loader also takes one fused attn_qkv, as the first Phi-2 conversions had, which Tandem refuses by name).
  */
 const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
@@ -108,6 +118,7 @@ export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
   qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', positions: 'rope', qkv: 'split' },
   starcoder: { ropeStyle: 'normal', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: [], requiredBiases: ['attn_qkv', 'attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'learned', qkv: 'fused' },
   starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
+  phi2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split', parallelResidual: true, outputBias: true },
   refact: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'alibi', qkv: 'split' },
   gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
@@ -165,6 +176,8 @@ export interface ModelConfig {
   alibiMaxBias: number;
   /** q|k|v as three matrices, or as one fused attn_qkv (starcoder). */
   qkv: 'split' | 'fused';
+  /** x += attn(norm(x)) + ffn(norm(x)), one norm per layer (phi2), rather than the FFN normalising x after the attention's add. */
+  parallelResidual: boolean;
 }
 
 /**
@@ -244,6 +257,7 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     positions: traits.positions,
     alibiMaxBias: traits.positions === 'alibi' ? REFACT_ALIBI_MAX_BIAS : 0,
     qkv: traits.qkv,
+    parallelResidual: traits.parallelResidual ?? false,
   };
 }
 

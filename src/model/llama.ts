@@ -173,7 +173,7 @@ export class LlamaModel {
   private readonly buffers: Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'gateUp' | 'ffn' | 'final' | 'logits' | 'ids' | 'blockTable' | 'rope' | 'partials'
     | 'routerLogits' | 'routes' | 'expertOrder' | 'expertGateUp' | 'expertOut' | 'sharedGate', GPUBuffer>;
   private readonly embed: EmbedOp;
-  private readonly layers: { attnNorm: RowNorm; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RowNorm; ffn: DenseFfn | ExpertFfn }[] = [];
+  private readonly layers: { attnNorm: RowNorm; qkv: MatmulOp[]; headNorm: HeadNormOp | null; attention: AttentionOp; attnOut: MatmulOp[]; ffnNorm: RowNorm | null; ffn: DenseFfn | ExpertFfn }[] = [];
   private readonly finalNorm: RowNorm;
   private readonly head: MatmulOp;
   private readonly headDecode: MatmulOp;
@@ -266,7 +266,7 @@ export class LlamaModel {
       if (!bias) throw new RangeError(`${label}: a LayerNorm without its bias`);
       return new LayerNormOp(this.ctx, { ...args, bias });
     };
-    const fuseNorm = (weight: GPUBuffer): MatmulArgs['fusedInput'] => (c.norm === 'rms' ? { mode: 'rmsnorm', x: b.x, weight, eps: c.normEps } : undefined);
+    const fuseNorm = (weight: GPUBuffer | null): MatmulArgs['fusedInput'] => (c.norm === 'rms' && weight ? { mode: 'rmsnorm', x: b.x, weight, eps: c.normEps } : undefined);
 
     if (weights.positionEmbedding && o.maxContextTokens > weights.positionEmbedding.rows) {
       throw new UsageError(`a context of ${o.maxContextTokens} tokens; the model's position embedding has ${weights.positionEmbedding.rows} rows`);
@@ -305,7 +305,8 @@ export class LlamaModel {
     weights.layers.forEach((L, l) => {
       this.layers.push({
         attnNorm: rowNorm(L.attnNorm, L.attnNormBias, b.h, `attn_norm${l}`),
-        qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`, fuseNorm(L.attnNorm)),
+        // A parallel-residual model's FFN reads the attention norm's output from h: that norm is never fused away.
+        qkv: linear(L.qkv, b.h, b.qkv, false, `qkv${l}`, fuseNorm(c.parallelResidual ? null : L.attnNorm)),
         headNorm: L.qNorm && L.kNorm
           ? new HeadNormOp(this.ctx, { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, eps: c.normEps }, { qkv: b.qkv, qWeight: L.qNorm, kWeight: L.kNorm }, `head_norm${l}`)
           : null,
@@ -315,15 +316,17 @@ export class LlamaModel {
         // Decode with split attention: the output projection merges the splits while staging its input.
         attnOut: linear(L.attnOut, b.attn, b.x, true, `attn_out${l}`,
           this.splitKeys > 0 ? { mode: 'combine', x: b.attn, partials: b.partials, nHeads: c.nHeads, headDim: c.headDim } : undefined),
-        ffnNorm: rowNorm(L.ffnNorm, L.ffnNormBias, b.h, `ffn_norm${l}`),
+        // Parallel residual (phi2): no norm of its own; the FFN reads h as the attention norm left it (nothing between writes h).
+        ffnNorm: L.ffnNorm ? rowNorm(L.ffnNorm, L.ffnNormBias, b.h, `ffn_norm${l}`) : null,
         ffn: ffnOf(L, l),
       });
     });
     this.finalNorm = rowNorm(weights.outputNorm, weights.outputNormBias, b.final, 'output_norm', true);
-    this.head = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, outScale: c.logitScale, label: 'output' }, o.matvec);
+    const outputBias = weights.outputBias ?? undefined;
+    this.head = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, outScale: c.logitScale, bias: outputBias, label: 'output' }, o.matvec);
     // One-token passes: the head normalises row 0 of x itself (a batch's last row is not row 0, so
     // batches keep the separate norm and `head`).
-    this.headDecode = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, outScale: c.logitScale, label: 'output.decode',
+    this.headDecode = new MatmulOp(this.ctx, { weight: weights.output, x: b.final, y: b.logits, yStride: c.vocabSize, rowsFromLogits: true, outScale: c.logitScale, bias: outputBias, label: 'output.decode',
       fusedInput: fuseNorm(weights.outputNorm) }, o.matvec);
     this.argmax = new ArgmaxOp(this.ctx, c.vocabSize, b.logits, b.ids);
     this.idsReadback = new Readback(gpu.device, plan.readback.ids, 'ids.readback');
@@ -554,7 +557,8 @@ export class LlamaModel {
       const ffn = L.ffn;
       if (ffn.kind === 'experts') {
         // The router and the experts both read h, so the norm is never fused into a matvec here.
-        group(norm, (p) => L.ffnNorm.encode(p, T));
+        const ffnNorm = L.ffnNorm;
+        if (ffnNorm) group(norm, (p) => ffnNorm.encode(p, T));
         group('matmul.router', (p) => ffn.router.forEach((op) => op.encode(p, T, kernelTokens)));
         ffn.experts.encode(group, T);
         const shared = ffn.shared;
@@ -567,7 +571,8 @@ export class LlamaModel {
         }
         continue;
       }
-      if (!fused(ffn.gateUp)) group(norm, (p) => L.ffnNorm.encode(p, T));
+      const ffnNorm = L.ffnNorm;
+      if (ffnNorm && !fused(ffn.gateUp)) group(norm, (p) => ffnNorm.encode(p, T));
       group('matmul.gate_up', (p) => ffn.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
       if (!fused(ffn.down)) group(ACTIVATION_GROUP[c.ffn], (p) => ffn.activation.encode(p, T));
       group('matmul.down', (p) => ffn.down.forEach((op) => op.encode(p, T, kernelTokens)));

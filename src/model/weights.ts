@@ -33,7 +33,8 @@ export interface LayerWeights {
   qNorm: GPUBuffer | null;
   kNorm: GPUBuffer | null;
   attnOut: Linear;
-  ffnNorm: GPUBuffer;
+  /** null where attention and FFN share the attention norm (ModelConfig.parallelResidual). */
+  ffnNorm: GPUBuffer | null;
   ffnNormBias: GPUBuffer | null;
   /** [gate | up] (SwiGLU), or up alone (GELU); null where the layer's FFN is `experts`. */
   gateUp: Linear | null;
@@ -74,6 +75,8 @@ export interface ModelWeights {
   outputNormBias: GPUBuffer | null;
   /** The output head; the token embedding itself when the model ties them. */
   output: GpuMatrix;
+  /** f32 [vocab]: the output head's bias (phi2), else null. */
+  outputBias: GPUBuffer | null;
   /** Weight bytes a decode step reads (every matrix once; the embedding row is negligible). */
   bytesPerToken: number;
   /** Llama 3.x's per-frequency rope divisors (`rope_freqs.weight`, nRot/2 values), read on the CPU for the rope table. */
@@ -255,8 +258,8 @@ export async function loadWeights(
       qNorm: c.qkNorm ? await vector(`${p}attn_q_norm.weight`, c.headDim) : null,
       kNorm: c.qkNorm ? await vector(`${p}attn_k_norm.weight`, c.headDim) : null,
       attnOut,
-      ffnNorm: await vector(`${p}ffn_norm.weight`, c.dModel),
-      ffnNormBias: layerNorm ? await vector(`${p}ffn_norm.bias`, c.dModel) : null,
+      ffnNorm: c.parallelResidual ? null : await vector(`${p}ffn_norm.weight`, c.dModel),
+      ffnNormBias: layerNorm && !c.parallelResidual ? await vector(`${p}ffn_norm.bias`, c.dModel) : null,
       ...ffn,
     };
   };
@@ -319,6 +322,7 @@ export async function loadWeights(
   const layers = Array.from({ length: c.nLayers }, (_, l) => stopOnFailure(loadLayer(l)));
   const outputNorm = stopOnFailure(vector('output_norm.weight', c.dModel));
   const outputNormBias = c.norm === 'layer' ? stopOnFailure(vector('output_norm.bias', c.dModel)) : null;
+  const outputBias = ARCHITECTURES[c.architecture].outputBias ? stopOnFailure(vector('output.bias', c.vocabSize)) : null;
   // Gemma's graph always ties its output head; an output.weight there is refused (checkEveryTensorRead).
   const outputHead = !ARCHITECTURES[c.architecture].tiedOutput && tensors.has('output.weight') ? stopOnFailure(matrix(['output.weight'], c.dModel, [c.vocabSize], 'output')) : null;
   const freqFactors = readsRopeFreqs(c, file) ? stopOnFailure(readRopeFreqFactors(file, tensors.get(ROPE_FREQS, [c.nRot / 2])).then((f) => {
@@ -326,7 +330,7 @@ export async function loadWeights(
     return f.factors;
   })) : undefined;
   // Everything settles before this returns or throws (the caller disposes the owner's buffers on failure).
-  await allSettledOrThrow<unknown>([embedding, ...(positions ? [positions] : []), outputNorm, ...(outputNormBias ? [outputNormBias] : []), ...(outputHead ? [outputHead] : []), ...(freqFactors ? [freqFactors] : []), ...layers]);
+  await allSettledOrThrow<unknown>([embedding, ...(positions ? [positions] : []), outputNorm, ...(outputNormBias ? [outputNormBias] : []), ...(outputHead ? [outputHead] : []), ...(outputBias ? [outputBias] : []), ...(freqFactors ? [freqFactors] : []), ...layers]);
   const tokenEmbedding = await embedding;
   const loadedLayers = await Promise.all(layers);
   const output = outputHead ? (await outputHead).parts[0].matrix : tokenEmbedding;
@@ -336,13 +340,12 @@ export async function loadWeights(
   const expertBytes = (x: ExpertWeights | null) => (x ? linearBytes(x.router) + (x.gate.matrix.bytes + x.up.matrix.bytes + x.down.matrix.bytes) * (c.experts!.used / c.experts!.count) : 0);
   const bytesPerToken = loadedLayers.reduce((s, L) => s + linearBytes(L.qkv) + linearBytes(L.attnOut) + linearBytes(L.gateUp) + linearBytes(L.down) + expertBytes(L.experts)
     + linearBytes(L.sharedExpert?.gateUp ?? null) + linearBytes(L.sharedExpert?.down ?? null) + linearBytes(L.sharedExpert?.gate ?? null), 0) + output.bytes;
-  return { tokenEmbedding, positionEmbedding: await positions, layers: loadedLayers, outputNorm: await outputNorm, outputNormBias: await outputNormBias, output, bytesPerToken, ropeFreqFactors: await freqFactors };
+  return { tokenEmbedding, positionEmbedding: await positions, layers: loadedLayers, outputNorm: await outputNorm, outputNormBias: await outputNormBias, output, outputBias: await outputBias, bytesPerToken, ropeFreqFactors: await freqFactors };
 }
 
 const ROPE_FREQS = 'rope_freqs.weight';
 const POSITION_EMBEDDING = 'position_embd';
 
-const LAYER_MATRICES = ['attn_norm', 'attn_output', 'ffn_norm'];
 /** A layer's q|k|v tensors (and biases) by ModelConfig.qkv, in the order of their rows. */
 const QKV_TENSORS: Record<ModelConfig['qkv'], string[]> = { split: ['attn_q', 'attn_k', 'attn_v'], fused: ['attn_qkv'] };
 const EXPERT_MATRICES = ['ffn_gate_inp', 'ffn_gate_exps', 'ffn_up_exps', 'ffn_down_exps'];
@@ -375,17 +378,18 @@ export function checkModelRunnable(cfg: ModelConfig, file: GgufFile): void {
 function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   const traits = ARCHITECTURES[cfg.architecture];
   const layerNorm = cfg.norm === 'layer';
-  const read = new Set(['token_embd.weight', 'output_norm.weight', ...(traits.tiedOutput ? [] : ['output.weight']), ...(layerNorm ? ['output_norm.bias'] : [])]);
+  const read = new Set(['token_embd.weight', 'output_norm.weight', ...(traits.tiedOutput ? [] : ['output.weight']), ...(layerNorm ? ['output_norm.bias'] : []), ...(traits.outputBias ? ['output.bias'] : [])]);
   if (traits.ropeFreqs) read.add(ROPE_FREQS);
   if (cfg.positions === 'learned') read.add(`${POSITION_EMBEDDING}.weight`);
   for (let l = 0; l < cfg.nLayers; l++) {
     const shared = cfg.experts?.shared ? [...SHARED_EXPERT_MATRICES, ...(cfg.experts.shared.gated ? ['ffn_gate_inp_shexp'] : [])] : [];
     const ffn = cfg.experts ? [...EXPERT_MATRICES, ...shared] : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : [])];
-    const weights = [...LAYER_MATRICES, ...QKV_TENSORS[cfg.qkv], ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
+    const norms = cfg.parallelResidual ? ['attn_norm'] : ['attn_norm', 'ffn_norm'];
+    const weights = [...norms, 'attn_output', ...QKV_TENSORS[cfg.qkv], ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
     // A mixture of experts has no FFN biases (llama's MoE branch creates none).
     const biases = [...traits.optionalBiases, ...traits.requiredBiases].filter((m) => !(cfg.experts && m.startsWith('ffn_')));
-    for (const m of [...biases, ...(layerNorm ? ['attn_norm', 'ffn_norm'] : [])]) read.add(`blk.${l}.${m}.bias`);
+    for (const m of [...biases, ...(layerNorm ? norms : [])]) read.add(`blk.${l}.${m}.bias`);
   }
   const extra = file.tensors.find((t) => !read.has(t.name));
   if (!extra) return;

@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
+// Random-weight Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
 // written tensor by tensor in chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -24,7 +24,9 @@
 // vector) and a learned position embedding instead of rope: [contextLength][d] rows of std 0.5 (F16 in
 // F16 files, else F32, as llama.cpp's converter and quantizer leave it), large enough that a forward pass
 // without them is far off; its files carry no rope keys. refact is llama's layers without rope keys or
-// biases: ALiBi, which the engine applies from the head count alone, stands in for positions.
+// biases: ALiBi, which the engine applies from the head count alone, stands in for positions. phi2 has
+// starcoder2's LayerNorms, GELU FFN and projection biases, no ffn_norm (attention and FFN share the
+// attention norm), and an output head with a bias (std 0.5, large enough to move the top tokens).
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -38,7 +40,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+  arch: 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -125,6 +127,7 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.nHeads % s.nKvHeads !== 0) throw new RangeError('spec.nKvHeads must divide nHeads');
   if (!WEIGHT_TYPES[s.weightType]) throw new RangeError(`spec.weightType ${s.weightType} is unknown`);
   if (s.llama3Rope && s.arch !== 'llama') throw new RangeError('spec.llama3Rope: llama.cpp reads rope_freqs for llama models only');
+  if (ARCHITECTURES[s.arch].outputBias && s.tiedEmbedding) throw new RangeError('spec.tiedEmbedding: phi2 has an output head of its own, with a bias');
   if (s.arch === 'gemma' && !s.tiedEmbedding) throw new RangeError('spec.tiedEmbedding: gemma always ties its output head (llama.cpp refuses an output.weight there)');
   if (s.graniteScales && !ARCHITECTURES[s.arch].scalars) throw new RangeError('spec.graniteScales: for granite and granitemoe models only');
   const t = ARCHITECTURES[s.arch];
@@ -170,8 +173,8 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   const bias = (name: string, size: number) => random(name, [size], GgmlType.F32, 0.02);
   const qkNorm = ARCHITECTURES[arch].qkNorm;
   const qkScale = qkNorm ? 4 : 1;
-  // starcoder2 and starcoder: every projection has a bias.
-  const projectionBiases = arch === 'starcoder2' || arch === 'starcoder';
+  // starcoder2, starcoder and phi2: every projection has a bias.
+  const projectionBiases = arch === 'starcoder2' || arch === 'starcoder' || arch === 'phi2';
   const learned = ARCHITECTURES[arch].positions === 'learned';
   const layerNorm = ARCHITECTURES[arch].norm === 'layer';
   // LayerNorm's weight and bias, or RMSNorm's weight.
@@ -192,6 +195,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
   if (gemma) random('output_norm.weight', [dModel], GgmlType.F32, spec.outputScale ?? 1);
   else rowNorm('output_norm', dModel);
   if (!spec.tiedEmbedding) matrix('output.weight', vocabSize, dModel, spec.outputScale ?? 1);
+  if (ARCHITECTURES[arch].outputBias) random('output.bias', [vocabSize], GgmlType.F32, 0.5);
   for (let l = 0; l < nLayers; l++) {
     rowNorm(`blk.${l}.attn_norm`, dModel);
     if (ARCHITECTURES[arch].qkv === 'fused') {
@@ -211,7 +215,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
       random(`blk.${l}.attn_k_norm.weight`, [headDim], GgmlType.F32, 0.5 / Math.sqrt(3), 1);
     }
     projection(`blk.${l}.attn_output`, dModel, qDim, residualScale);
-    rowNorm(`blk.${l}.ffn_norm`, dModel);
+    if (!ARCHITECTURES[arch].parallelResidual) rowNorm(`blk.${l}.ffn_norm`, dModel);
     const x = spec.experts;
     if (x) {
       random(`blk.${l}.ffn_gate_inp.weight`, [dModel, x.count], GgmlType.F32, (x.routerScale ?? 4) / Math.sqrt(dModel));

@@ -301,6 +301,27 @@ test('a qwen2moe file: its gated shared expert loaded (the gate a vector [d], re
   await assert.rejects(loadModel(gpu, noGate), (e: unknown) => e instanceof ModelFormatError && /tensor\.blk\.0\.ffn_gate_inp_shexp\.weight: missing/.test(e.message));
 });
 
+test('a phi2 file: no ffn_norm, an output bias; without the output bias, ModelFormatError naming it; an ffn_norm or a fused qkv (the first Phi-2 conversions), refused by name', async () => {
+  const src = await ensureSynthetic('load-errors-phi2', { ...LOAD_ERRORS_SPEC, arch: 'phi2', tiedEmbedding: false, nRot: 32 });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  assert.deepEqual([model.config.parallelResidual, model.weights.layers[0].ffnNorm, model.weights.outputBias !== null], [true, null, true]);
+  model.dispose();
+  const variant = async (name: string, r: Parameters<typeof rewriteGguf>[2]) => {
+    const out = join(cacheDir(), `load-errors-phi2-${name}.gguf`);
+    await rewriteGguf(src, out, r);
+    return out;
+  };
+  await assert.rejects(loadModel(gpu, await variant('no-output-bias', { keep: (t) => t.name !== 'output.bias' })),
+    (e: unknown) => e instanceof ModelFormatError && /tensor\.output\.bias: missing/.test(e.message));
+  const norm = new Float32Array(256);
+  await assert.rejects(loadModel(gpu, await variant('ffn-norm', { addTensors: [{ name: 'blk.0.ffn_norm.weight', dims: [256], type: GgmlType.F32, data: new Uint8Array(norm.buffer) }] })),
+    (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_norm\.weight: Tandem's phi2 forward pass does not read it/.test(e.message));
+  const qkv = new Float32Array(256 * 768);
+  await assert.rejects(loadModel(gpu, await variant('fused-qkv', { addTensors: [{ name: 'blk.0.attn_qkv.weight', dims: [256, 768], type: GgmlType.F32, data: new Uint8Array(qkv.buffer) }] })),
+    (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.attn_qkv\.weight \(a fused qkv matrix\)/.test(e.message));
+});
+
 test('a gemma file: the embedding scale and GeGLU from the architecture; without its ffn_gate, ModelFormatError naming it; with an output head of its own, refused by name (its graph always ties it)', async () => {
   const src = await ensureSynthetic('load-errors-gemma', { ...LOAD_ERRORS_SPEC, arch: 'gemma', nLayers: 2 });
   const gpu = await testGpu();

@@ -18,7 +18,7 @@ import { ensureStories260K } from '../helpers/testModels';
 
 const QWEN25_05B: ModelConfig = {
   architecture: 'qwen2', name: 'qwen2.5-coder-0.5b', nLayers: 24, dModel: 896, nHeads: 14, nKvHeads: 2, headDim: 64, nRot: 64, ffnDim: 4864,
-  vocabSize: 151936, contextLength: 32768, ropeTheta: 1e6, ropeStyle: 'neox', ropeScaling: NO_ROPE_SCALING, normEps: 1e-6, slidingWindow: 0, qkNorm: false, norm: 'rms', ffn: 'swiglu', embeddingScale: 1, residualScale: 1, attentionScale: 1 / 8, logitScale: 1, experts: null, positions: 'rope', alibiMaxBias: 0, qkv: 'split',
+  vocabSize: 151936, contextLength: 32768, ropeTheta: 1e6, ropeStyle: 'neox', ropeScaling: NO_ROPE_SCALING, normEps: 1e-6, slidingWindow: 0, qkNorm: false, norm: 'rms', ffn: 'swiglu', embeddingScale: 1, residualScale: 1, attentionScale: 1 / 8, logitScale: 1, experts: null, positions: 'rope', alibiMaxBias: 0, qkv: 'split', parallelResidual: false,
 };
 const GPU_SHAPE = { maxBatchTokens: 128, maxContextTokens: 4096, blockSize: 16, splitKeys: 256, maxBindingBytes: 128 * 2 ** 20 };
 

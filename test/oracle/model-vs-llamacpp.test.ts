@@ -526,6 +526,29 @@ test('synthetic refact q8_0: KL <= 5e-3, top-1 against llama.cpp over 256 positi
   await assertQuantizedMatchesLlamaCpp(path, 'refact-q8_0', 0.98, 1e-3);
 });
 
+// Phi-2 (Phi-1, Phi-1.5, Phi-2; ARCHITECTURES in src/model/config.ts): starcoder2's LayerNorms, GELU FFN and
+// biases, NeoX rope on 16 of each head's 32 dims, the attention and the FFN both reading the attention
+// norm's output and adding to x side by side (no ffn_norm), and a bias on the output head. The bound is
+// starcoder2's (llama.cpp's GELU is f16). Also against llama.cpp on the same file with the output bias
+// zeroed, so a head that skipped it would fail.
+const tinyPhi2 = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('qwen2', weightType), arch: 'phi2', nKvHeads: 8, nRot: 16 });
+
+test('synthetic phi2 F32 (parallel attention and FFN, output bias, partial NeoX rope): log-probabilities match llama.cpp to 1e-2 over 64 tokens, in one-token passes too, far from a zero output bias; greedy decode equals llama.cpp; Q8_0 by distribution', async () => {
+  const path = await ensureSynthetic('oracle-phi2-f32', tinyPhi2('f32'));
+  const noBias = path.replace(/\.gguf$/, '.zero-output-bias.gguf');
+  if (!existsSync(noBias)) {
+    await rewriteGguf(path, noBias, { replace: (t) => (t.name === 'output.bias' ? { type: GgmlType.F32, data: new Uint8Array(t.dims[0] * 4) } : undefined) });
+  }
+  const a = await agreement(path, 64, 2, noBias);
+  console.log(JSON.stringify({ model: 'phi2-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= STARCODER2_MAX_ABS_LOG_PROB, `max |Δ log p| ${a.maxAbsLogProb}`);
+  assert.ok(a.meanKl <= 1e-5, `mean KL ${a.meanKl}`);
+  assert.ok(a.exact!.maxAbsLogProb >= 0.05, `a zero output bias is as close (max |Δ log p| ${a.exact!.maxAbsLogProb}): the case tests nothing`);
+  await assertDecodeMatchesLlamaCpp(path, 'phi2-f32', STARCODER2_MAX_ABS_LOG_PROB);
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
+  await assertQuantizedMatchesLlamaCpp(await ensureSynthetic('oracle-phi2-q8_0', tinyPhi2('q8_0')), 'phi2-q8_0', null, STARCODER2_MAX_ABS_LOG_PROB);
+});
+
 // Gemma (Gemma 1, CodeGemma; ARCHITECTURES in src/model/config.ts): the embedding scaled by sqrt(d)
 // (kernels/embed.wgsl's SCALE), a GELU-gated FFN (kernels/gelu.wgsl with GATED; in decode, the split-K down
 // projection computes gelu(gate) · up while staging its input, MODE 4), the output head always the

@@ -97,6 +97,9 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(noContext, 300), (e: unknown) => e instanceof ModelFormatError && /starcoder\.context_length/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'starcoder' }, { 'starcoder.context_length': 0 }), 300),
     (e: unknown) => e instanceof ModelFormatError && /starcoder\.context_length: 0 rows of position embedding/.test(e.message));
+  // Phi-2: LayerNorm, GELU, NeoX rope on part of each head, attention and FFN side by side.
+  const phi2 = of('phi2', { nRot: 8 });
+  assert.deepEqual([phi2.norm, phi2.ffn, phi2.ropeStyle, phi2.nRot, phi2.parallelResidual, of('llama').parallelResidual], ['layer', 'gelu', 'neox', 8, true, false]);
   // Refact: llama's norms and FFN with ALiBi (maximum bias 8, as llama.cpp hard-codes it): nothing rotates, whatever a rope key says.
   const refact = of('refact', { nKvHeads: 1 });
   assert.deepEqual([refact.norm, refact.ffn, refact.positions, refact.alibiMaxBias, refact.nRot, refact.qkv], ['rms', 'swiglu', 'alibi', 8, 0, 'split']);
@@ -124,5 +127,5 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.rope.scaling.finetuned': false }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /attention without rope/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen2moe, qwen3, qwen3moe, starcoder, starcoder2, refact, gemma, stablelm, granite, granitemoe\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen2moe, qwen3, qwen3moe, starcoder, starcoder2, phi2, refact, gemma, stablelm, granite, granitemoe\)/.test(e.message));
 });
