@@ -130,8 +130,9 @@ function stopIds(tok: Tokenizer): Set<number> {
   if (tok.eosId !== undefined) s.add(tok.eosId);
   const f = tok.fim;
   if (f) for (const id of [f.prefix, f.suffix, f.middle, f.pad, f.repo, f.fileSep]) if (id !== undefined) s.add(id);
-  // Codestral's and Seed-Coder's parts, CodeGemma's end of file, StarCoder2's repository tokens (GGUFs that do not name them as FIM tokens).
-  for (const text of ['[PREFIX]', '[SUFFIX]', '[MIDDLE]', '<|file_separator|>', '<[fim-prefix]>', '<[fim-suffix]>', '<[fim-middle]>', '<file_sep>', '<repo_name>']) {
+  // Codestral's and Seed-Coder's parts, CodeGemma's end of file, StarCoder2's repository tokens (GGUFs that do not name them as FIM tokens),
+  // GLM-4's turns (CodeGeeX4 answers as the assistant and ends before the next user turn).
+  for (const text of ['[PREFIX]', '[SUFFIX]', '[MIDDLE]', '<|file_separator|>', '<[fim-prefix]>', '<[fim-suffix]>', '<[fim-middle]>', '<file_sep>', '<repo_name>', '<|user|>', '<|assistant|>', '<|observation|>']) {
     const id = resolveSpecial(tok, { text });
     if (id !== undefined) s.add(id);
   }

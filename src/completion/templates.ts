@@ -9,7 +9,7 @@
 // the middle's anchor goes after the middle token (middle.ts: the typed middle, on for the PSM families
 // here but Code Llama), which makes typing append there too. A family gets SPM by default when it was
 // trained on it (Code Llama: both orders; Codestral: suffix first only; Seed-Coder: documented suffix
-// first), PSM when it was trained on PSM only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder, StarCoder2): a format the
+// first; CodeGeeX4: documented suffix first), PSM when it was trained on PSM only (Qwen2.5-Coder, DeepSeek-Coder, StarCoder, StarCoder2): a format the
 // model never saw costs quality, which no cache saving is worth. CodeGemma was trained on both orders (its
 // report says so), but only its PSM spelling is documented, so it keeps PSM with the typed middle.
 // `tandem.fimOrder` overrides where the family has both.
@@ -18,7 +18,7 @@ import type { Tokenizer } from '../tokenizer';
 import { TokenType } from '../tokenizer';
 import type { ContextFile } from './types';
 
-export const TEMPLATE_NAMES = ['qwen2.5-coder', 'deepseek-coder', 'starcoder2', 'starcoder', 'codegemma', 'codellama', 'codestral', 'seed-coder', 'prefix-only'] as const;
+export const TEMPLATE_NAMES = ['qwen2.5-coder', 'deepseek-coder', 'starcoder2', 'starcoder', 'codegemma', 'codellama', 'codestral', 'seed-coder', 'codegeex4', 'prefix-only'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 /** FIM order: the family's default, prefix-suffix-middle, or suffix first. */
@@ -82,6 +82,19 @@ export function lineComment(languageId: string): string {
 function filesAsComments(x: TemplateInput): Piece[] {
   const c = lineComment(x.languageId);
   return x.files.map((f) => text(`${c} Path: ${f.path}\n${f.text.endsWith('\n') ? f.text : f.text + '\n'}\n`));
+}
+
+/**
+ * CodeGeeX4's language tag: the language's name with its initial capital (the guide's rule; its examples show
+ * "Python"), spelled out where a VS Code language id is not the name; empty (which the guide allows) when unknown.
+ */
+function codegeexLanguage(languageId: string): string {
+  const named: Record<string, string> = {
+    cpp: 'C++', csharp: 'C#', 'objective-cpp': 'Objective-C++', shellscript: 'Shell', typescriptreact: 'TypeScript', javascriptreact: 'JavaScript',
+    typescript: 'TypeScript', javascript: 'JavaScript', plaintext: '',
+  };
+  if (Object.hasOwn(named, languageId)) return named[languageId];
+  return /^[a-z][a-z0-9+#-]*$/.test(languageId) ? languageId[0].toUpperCase() + languageId.slice(1) : '';
 }
 
 /** <prefix>(files as comments)P<suffix>S<middle>M: PSM for families without a file separator (DeepSeek-Coder, StarCoder 1). */
@@ -197,6 +210,23 @@ const templates: Record<TemplateName, FimTemplate> = {
     typedMiddle: false,
     layout: (x) => [special('<[fim-suffix]>'), text(x.suffix), special('<[fim-prefix]>'), ...filesAsComments(x), text(x.prefix + x.middle), special('<[fim-middle]>')],
   },
+  // [gMASK]<sop><|user|>\n(###REFERENCE:\n###PATH:a.ts\n...)###PATH:cur.py\n###LANGUAGE:Python\n###MODE:BLOCK\n
+  // <|code_suffix|>S<|code_prefix|>P<|code_middle|><|assistant|>\n: CodeGeeX4's infilling prompt as its guide
+  // (guides/Infilling_guideline.md) gives it, suffix first; other files as its cross-file references. [gMASK]<sop>
+  // is what GLM-4's tokenizer puts before every text it encodes (llama.cpp's GLM-4 chat template starts so too).
+  codegeex4: {
+    name: 'codegeex4',
+    requires: [{ text: '<|user|>' }, { text: '<|assistant|>' }, { text: '<|code_suffix|>' }, { text: '<|code_prefix|>' }, { text: '<|code_middle|>' }],
+    order: 'spm',
+    usesSuffix: true,
+    typedMiddle: false,
+    layout: (x) => [
+      special('[gMASK]'), special('<sop>'), special('<|user|>'),
+      text(['\n', ...x.files.map((f) => `###REFERENCE:\n###PATH:${f.path}\n${f.text.endsWith('\n') ? f.text : f.text + '\n'}`),
+        `###PATH:${x.path}\n###LANGUAGE:${codegeexLanguage(x.languageId)}\n###MODE:BLOCK\n`].join('')),
+      special('<|code_suffix|>'), text(x.suffix), special('<|code_prefix|>'), text(x.prefix + x.middle), special('<|code_middle|>'), special('<|assistant|>'), text('\n'),
+    ],
+  },
   'prefix-only': {
     name: 'prefix-only',
     requires: [],
@@ -265,6 +295,7 @@ function chooseFamily(tok: Tokenizer, modelName: string, override: string): Temp
   }
   if (tok.fim) {
     const pre = tok.tokenText(tok.fim.prefix);
+    if (pre === '<|code_prefix|>' && supports(tok, templates.codegeex4)) return { template: templates.codegeex4, reason: `FIM token '${pre}' with '<|user|>' and '<|assistant|>'` };
     if (pre === '<|fim_prefix|>' && resolveSpecial(tok, CODEGEMMA_FILE_SEPARATOR) !== undefined) return { template: templates.codegemma, reason: `FIM token '${pre}' with '<|file_separator|>'` };
     // StarCoder2's spelling, also StarCoder 1's (and Granite Code's), which have no <file_sep>.
     if (pre === '<fim_prefix>' && !supports(tok, templates.starcoder2)) return { template: templates.starcoder, reason: `FIM token '${pre}' without '<file_sep>'` };

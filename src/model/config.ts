@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
+// Hyper-parameters of a Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/ChatGLM/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
 // metadata (llama.cpp's key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+export type Architecture = 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'chatglm' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -67,6 +67,8 @@ export interface ArchitectureTraits {
   parallelResidual?: boolean;
   /** The output head has a bias (`output.bias`, [vocab]), which every file has (phi2). */
   outputBias?: boolean;
+  /** The FFN's gate and up are one tensor, ffn_up of 2 x feed_forward_length rows [gate | up] (chatglm), not ffn_gate and ffn_up. */
+  gateUpFused?: boolean;
 }
 
 /** How a model tells positions apart (ArchitectureTraits.positions). */
@@ -106,7 +108,10 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * every layer gated per token by sigmoid(h · ffn_gate_inp_shexp) (src/models/qwen2moe.cpp); phi2 (Phi-1,
  * Phi-1.5, Phi-2) has starcoder2's LayerNorms, GELU FFN and biases with NeoX rope on part of each head, the
  * attention and the FFN reading one norm side by side, and a bias on the output head (src/models/phi2.cpp;
- * its loader also takes one fused attn_qkv, as the first Phi-2 conversions had, which Tandem refuses by name).
+ * its loader also takes one fused attn_qkv, as the first Phi-2 conversions had, which Tandem refuses by name);
+ * chatglm (GLM-4-9B, CodeGeeX4-ALL-9B, ChatGLM3-6B) is llama's RMSNorms and SwiGLU with one fused attn_qkv
+ * (its bias optional), gate and up fused in one ffn_up of 2 x feed_forward_length rows, and rope on
+ * adjacent pairs of the first rope.dimension_count dims of each head (src/models/chatglm.cpp).
  */
 const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
@@ -119,6 +124,7 @@ export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
   starcoder: { ropeStyle: 'normal', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: [], requiredBiases: ['attn_qkv', 'attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'learned', qkv: 'fused' },
   starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   phi2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split', parallelResidual: true, outputBias: true },
+  chatglm: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: ['attn_qkv'], requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'fused', gateUpFused: true },
   refact: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'alibi', qkv: 'split' },
   gemma: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'geglu', scaleEmbedding: true, tiedOutput: true, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   stablelm: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },

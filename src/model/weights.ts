@@ -265,9 +265,12 @@ export async function loadWeights(
   };
 
   const denseFfn = async (p: string): Promise<{ gateUp: Linear; down: Linear }> => {
-    const ffnIn = c.ffn === 'gelu' ? ['ffn_up'] : ['ffn_gate', 'ffn_up'];  // [gate | up] for the gated FFNs
-    const gateUp = await matrix(ffnIn.map((m) => `${p}${m}.weight`), c.dModel, ffnIn.map(() => c.ffnDim), `${p}gate_up`);
-    gateUp.bias = await biasOf(p, ffnIn, ffnIn.map(() => c.ffnDim), `${p}gate_up.bias`);
+    // [gate | up] for the gated FFNs: two tensors, or chatglm's one ffn_up of both.
+    const fused = ARCHITECTURES[c.architecture].gateUpFused;
+    const ffnIn = c.ffn === 'gelu' || fused ? ['ffn_up'] : ['ffn_gate', 'ffn_up'];
+    const rows = fused ? [2 * c.ffnDim] : ffnIn.map(() => c.ffnDim);
+    const gateUp = await matrix(ffnIn.map((m) => `${p}${m}.weight`), c.dModel, rows, `${p}gate_up`);
+    gateUp.bias = await biasOf(p, ffnIn, rows, `${p}gate_up.bias`);
     const down = await matrix([`${p}ffn_down.weight`], c.ffnDim, [c.dModel], `${p}ffn_down`);
     down.bias = await biasOf(p, ['ffn_down'], [c.dModel], `${p}ffn_down.bias`);
     return { gateUp, down };
@@ -383,7 +386,7 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   if (cfg.positions === 'learned') read.add(`${POSITION_EMBEDDING}.weight`);
   for (let l = 0; l < cfg.nLayers; l++) {
     const shared = cfg.experts?.shared ? [...SHARED_EXPERT_MATRICES, ...(cfg.experts.shared.gated ? ['ffn_gate_inp_shexp'] : [])] : [];
-    const ffn = cfg.experts ? [...EXPERT_MATRICES, ...shared] : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' ? ['ffn_gate'] : [])];
+    const ffn = cfg.experts ? [...EXPERT_MATRICES, ...shared] : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' && !traits.gateUpFused ? ['ffn_gate'] : [])];
     const norms = cfg.parallelResidual ? ['attn_norm'] : ['attn_norm', 'ffn_norm'];
     const weights = [...norms, 'attn_output', ...QKV_TENSORS[cfg.qkv], ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);

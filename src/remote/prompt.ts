@@ -47,6 +47,8 @@ const SPELLINGS: Record<TemplateName, FimSpelling> = {
   codestral: { roles: {}, stop: ['</s>', '[PREFIX]', '[SUFFIX]'] },
   // The server ends at the model's own end of text; these are the parts of the format.
   'seed-coder': { roles: {}, stop: ['<[fim-prefix]>', '<[fim-suffix]>', '<[fim-middle]>'] },
+  // Its parts by their text; it answers as the assistant, and a new turn ends the answer.
+  codegeex4: { roles: {}, stop: ['<|endoftext|>', '<|user|>', '<|observation|>', '<|code_prefix|>', '<|code_suffix|>', '<|code_middle|>'] },
   'prefix-only': { roles: {}, stop: [] },
 };
 
@@ -65,6 +67,7 @@ export function remoteTemplate(setting: string | undefined, modelName: string): 
   if (/deepseek/.test(n)) return 'deepseek-coder';
   if (/codestral/.test(n)) return 'codestral';
   if (/seed-?coder/.test(n)) return 'seed-coder';
+  if (/codegeex/.test(n)) return 'codegeex4';
   if (/code-?llama/.test(n)) return 'codellama';
   return 'prefix-only';
 }

@@ -32,7 +32,7 @@ const PATTERNS: Record<string, string[]> = {
 
 // tokenizer.ggml.pre values that share a pattern list (the same case labels as llama.cpp).
 const ALIASES: Record<string, keyof typeof PATTERNS> = {
-  dbrx: 'llama3', 'smaug-bpe': 'llama3',
+  dbrx: 'llama3', 'smaug-bpe': 'llama3', 'chatglm-bpe': 'llama3', glm4: 'llama3',
   'deepseek-r1-qwen': 'qwen2', kormo: 'qwen2', f2llmv2: 'qwen2', megrez: 'qwen2', stablelm2: 'qwen2',
   hunyuan: 'qwen2', 'solar-open': 'qwen2',
   refact: 'starcoder', 'command-r': 'starcoder', smollm: 'starcoder', codeshell: 'starcoder', exaone: 'starcoder',

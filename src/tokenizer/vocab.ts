@@ -142,6 +142,8 @@ export function readVocab(meta: Map<string, GgufValue>): GgufVocab {
   bosId = inRange(optionalId(meta, 'bos_token_id', n) ?? bosId);
   eosId = inRange(optionalId(meta, 'eos_token_id', n) ?? eosId);
   unkId = inRange(optionalId(meta, 'unknown_token_id', n) ?? unkId);
+  // GLM-4's pre-tokenizers: llama.cpp drops the BOS id whatever the metadata says (its prompts begin with [gMASK]<sop>).
+  if (pre === 'chatglm-bpe' || pre === 'glm4') bosId = undefined;
   addBos = optionalBool(meta, K + 'add_bos_token') ?? addBos;
   addSpacePrefix = optionalBool(meta, K + 'add_space_prefix') ?? addSpacePrefix;
 

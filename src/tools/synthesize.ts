@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
+// Random-weight Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/ChatGLM/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
 // written tensor by tensor in chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -26,7 +26,8 @@
 // without them is far off; its files carry no rope keys. refact is llama's layers without rope keys or
 // biases: ALiBi, which the engine applies from the head count alone, stands in for positions. phi2 has
 // starcoder2's LayerNorms, GELU FFN and projection biases, no ffn_norm (attention and FFN share the
-// attention norm), and an output head with a bias (std 0.5, large enough to move the top tokens).
+// attention norm), and an output head with a bias (std 0.5, large enough to move the top tokens). chatglm
+// is llama's layers with a fused attn_qkv and its bias (std 0.1) and one ffn_up of [gate | up] rows.
 import { GgmlType, GgufValueType, type GgufMetadataEntry } from '../loaders/gguf/types';
 import { writeGguf, type GgufTensorToWrite } from '../loaders/gguf/writer';
 import { isQuantizedWeightType, tensorType, WEIGHT_TYPES, type WeightTypeName } from '../loaders/llama2c';
@@ -40,7 +41,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+  arch: 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'chatglm' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -200,6 +201,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
     rowNorm(`blk.${l}.attn_norm`, dModel);
     if (ARCHITECTURES[arch].qkv === 'fused') {
       projection(`blk.${l}.attn_qkv`, qDim + 2 * kvDim, dModel);
+      if (arch === 'chatglm') random(`blk.${l}.attn_qkv.bias`, [qDim + 2 * kvDim], GgmlType.F32, 0.1);
     } else {
       projection(`blk.${l}.attn_q`, qDim, dModel, qkScale);
       projection(`blk.${l}.attn_k`, kvDim, dModel, qkScale);
@@ -232,8 +234,12 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
       }
       continue;
     }
-    if (ARCHITECTURES[arch].ffn !== 'gelu') matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
-    projection(`blk.${l}.ffn_up`, ffnDim, dModel);
+    if (ARCHITECTURES[arch].gateUpFused) {
+      matrix(`blk.${l}.ffn_up.weight`, 2 * ffnDim, dModel);
+    } else {
+      if (ARCHITECTURES[arch].ffn !== 'gelu') matrix(`blk.${l}.ffn_gate.weight`, ffnDim, dModel);
+      projection(`blk.${l}.ffn_up`, ffnDim, dModel);
+    }
     projection(`blk.${l}.ffn_down`, dModel, ffnDim, residualScale);
   }
   // Last, so every other tensor keeps its random stream (and bytes) with or without them. Large enough

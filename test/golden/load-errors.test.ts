@@ -322,6 +322,17 @@ test('a phi2 file: no ffn_norm, an output bias; without the output bias, ModelFo
     (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.attn_qkv\.weight \(a fused qkv matrix\)/.test(e.message));
 });
 
+test('a chatglm file: gate and up as one ffn_up of 2 x feed_forward_length rows; an ffn_gate of its own refused by name', async () => {
+  const src = await ensureSynthetic('load-errors-chatglm', { ...LOAD_ERRORS_SPEC, arch: 'chatglm', nRot: 32 });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  assert.deepEqual([model.weights.layers[0].gateUp?.outDim, model.weights.layers[0].gateUp?.parts.length, model.weights.layers[0].qkv.bias !== null], [2 * 512, 1, true]);
+  model.dispose();
+  const out = join(cacheDir(), 'load-errors-chatglm-ffn-gate.gguf');
+  await rewriteGguf(src, out, { addTensors: [{ name: 'blk.0.ffn_gate.weight', dims: [256, 512], type: GgmlType.F32, data: new Uint8Array(256 * 512 * 4) }] });
+  await assert.rejects(loadModel(gpu, out), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate\.weight: Tandem's chatglm forward pass does not read it/.test(e.message));
+});
+
 test('a gemma file: the embedding scale and GeGLU from the architecture; without its ffn_gate, ModelFormatError naming it; with an output head of its own, refused by name (its graph always ties it)', async () => {
   const src = await ensureSynthetic('load-errors-gemma', { ...LOAD_ERRORS_SPEC, arch: 'gemma', nLayers: 2 });
   const gpu = await testGpu();

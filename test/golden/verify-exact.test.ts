@@ -76,6 +76,8 @@ const MODELS: { name: string; path: () => Promise<string>; options: Partial<Mode
   { name: 'starcoder2 F32', path: () => ensureSynthetic('verify-starcoder2', { ...QWEN3_SPEC, arch: 'starcoder2', headDim: undefined, seed: 31 }), options: {} },
   // A learned position row added to each token's (no rope), a fused qkv with its bias, one KV head.
   { name: 'starcoder F32', path: () => ensureSynthetic('verify-starcoder', { ...QWEN3_SPEC, arch: 'starcoder', headDim: undefined, nKvHeads: 1, seed: 37 }), options: {} },
+  // One fused qkv with its bias, one ffn_up of [gate | up], rope on adjacent pairs of half of each head.
+  { name: 'chatglm F32', path: () => ensureSynthetic('verify-chatglm', { ...QWEN3_SPEC, arch: 'chatglm', headDim: undefined, nRot: 16, seed: 43 }), options: {} },
   // Attention and FFN side by side on one LayerNorm's output, partial NeoX rope, a bias on the output head.
   { name: 'phi2 F32', path: () => ensureSynthetic('verify-phi2', { ...QWEN3_SPEC, arch: 'phi2', headDim: undefined, nRot: 16, seed: 42 }), options: {} },
   // ALiBi (no rope): each head's slope times the distance, in decode and in every verify row.

@@ -122,7 +122,7 @@ test('tokenizer vs llama.cpp: Qwen2.5 vocabulary (byte-level BPE, pre qwen2)', a
 // The other pre-tokenizers, checked with the first 16,384 entries of Qwen's vocabulary (and the merges
 // among them) under each tokenizer.ggml.pre value: llama.cpp splits with its own code for these (custom
 // llama3 splitter, std::regex on collapsed categories), so this checks our regex lists against it.
-test('tokenizer vs llama.cpp: pre-tokenizers llama-bpe, seed-coder, deepseek-coder, deepseek-llm, starcoder, gpt-2, default', async () => {
+test('tokenizer vs llama.cpp: pre-tokenizers llama-bpe, seed-coder, deepseek-coder, deepseek-llm, chatglm-bpe, starcoder, gpt-2, default', async () => {
   const spec: SyntheticSpec = { arch: 'qwen2', nLayers: 1, dModel: 8, nHeads: 2, nKvHeads: 1, ffnDim: 16, vocabSize: 16_384,
     contextLength: 64, ropeTheta: 1_000_000, tiedEmbedding: true, weightType: 'f32', seed: 1, tokenizer: 'qwen2' };
   const full = syntheticMetadata({ ...spec, vocabSize: 151_665 });
@@ -138,7 +138,7 @@ test('tokenizer vs llama.cpp: pre-tokenizers llama-bpe, seed-coder, deepseek-cod
     return value;
   };
   const texts = [...TRICKY, ...codeSamples().slice(0, 2), ...fuzzStrings(300, 3)];
-  for (const pre of ['llama-bpe', 'seed-coder', 'deepseek-coder', 'deepseek-llm', 'starcoder', 'gpt-2', 'default']) {
+  for (const pre of ['llama-bpe', 'seed-coder', 'deepseek-coder', 'deepseek-llm', 'chatglm-bpe', 'starcoder', 'gpt-2', 'default']) {
     const metadata = full
       .filter((e) => !e.key.includes('_token_id'))
       .map((e) => ({ ...e, value: e.key === 'tokenizer.ggml.pre' ? pre : truncate(e.key, e.value) }));

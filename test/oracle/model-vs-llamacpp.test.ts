@@ -549,6 +549,21 @@ test('synthetic phi2 F32 (parallel attention and FFN, output bias, partial NeoX 
   await assertQuantizedMatchesLlamaCpp(await ensureSynthetic('oracle-phi2-q8_0', tinyPhi2('q8_0')), 'phi2-q8_0', null, STARCODER2_MAX_ABS_LOG_PROB);
 });
 
+// ChatGLM (GLM-4-9B, CodeGeeX4-ALL-9B; ARCHITECTURES in src/model/config.ts): llama's RMSNorms and SwiGLU
+// with one fused attn_qkv and its bias, gate and up in one ffn_up tensor of [gate | up] rows, and rope on
+// adjacent pairs of the first half of each head's dims (GQA 8/2 here, as GLM-4's 32/2).
+const tinyChatglm = (weightType: WeightTypeName): SyntheticSpec => ({ ...tiny('llama', weightType), arch: 'chatglm', nRot: 16 });
+
+test('synthetic chatglm F32 (fused qkv with bias, fused gate|up, rope on half of each head): log-probabilities match llama.cpp to 1e-3 over 64 tokens, in one-token passes too; greedy decode equals llama.cpp; Q8_0 by distribution', async () => {
+  const path = await ensureSynthetic('oracle-chatglm-f32', tinyChatglm('f32'));
+  const a = await agreement(path, 64, 2);
+  console.log(JSON.stringify({ model: 'chatglm-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= 1e-3, `max |Δ log p| ${a.maxAbsLogProb}`);
+  await assertDecodeMatchesLlamaCpp(path, 'chatglm-f32', 1e-3);
+  await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
+  await assertQuantizedMatchesLlamaCpp(await ensureSynthetic('oracle-chatglm-q8_0', tinyChatglm('q8_0')), 'chatglm-q8_0', 0.98, 1e-3);
+});
+
 // Gemma (Gemma 1, CodeGemma; ARCHITECTURES in src/model/config.ts): the embedding scaled by sqrt(d)
 // (kernels/embed.wgsl's SCALE), a GELU-gated FFN (kernels/gelu.wgsl with GATED; in decode, the split-K down
 // projection computes gelu(gate) · up while staging its input, MODE 4), the output head always the

@@ -10,7 +10,7 @@ import { chooseTemplate, getTemplate, withOrder, type FimOrder } from '../../src
 import { keptPrefixWindow, PrefixStarts, prefixWindow, PREFIX_WINDOW_GROWTH, suffixWindow, windowHead, type KeptStart } from '../../src/completion/window';
 import type { CompletionRequest } from '../../src/completion/types';
 import { anchorOf } from '../../src/completion/middle';
-import { CODEGEMMA_LIKE, CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, SEEDCODER_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, STARCODER1_LIKE, type FakeSpec } from './completionFakeTokenizer';
+import { CODEGEEX_LIKE, CODEGEMMA_LIKE, CODELLAMA_LIKE, CODESTRAL_LIKE, DEEPSEEK_LIKE, SEEDCODER_LIKE, fakeTokenizer, PLAIN, QWEN_LIKE, STARCODER_LIKE, STARCODER1_LIKE, type FakeSpec } from './completionFakeTokenizer';
 
 const req: CompletionRequest = { prefix: 'def add(a, b):\n    ', suffix: '\n\nprint(add(1, 2))\n', path: 'src/math.py', languageId: 'python' };
 const big = { prefixTokens: 10_000, suffixTokens: 10_000, contextFileTokens: 10_000 };
@@ -38,6 +38,9 @@ test('each family gets its template from the spelling of its FIM tokens', () => 
   // Seed-Coder by its tokens' text, or by its prefix token where a GGUF names it.
   assert.equal(render(SEEDCODER_LIKE).name, 'seed-coder');
   assert.equal(render({ ...SEEDCODER_LIKE, fim: { prefix: '<[fim-prefix]>', suffix: '<[fim-suffix]>', middle: '<[fim-middle]>' } }).name, 'seed-coder');
+  // CodeGeeX4 by its FIM prefix token with GLM-4's turns; without them, the generic PSM layout of those ids.
+  assert.equal(render(CODEGEEX_LIKE).name, 'codegeex4');
+  assert.equal(render({ ...CODEGEEX_LIKE, specials: CODEGEEX_LIKE.specials.filter((s) => s !== '<|assistant|>') }).name, 'qwen2.5-coder');
   assert.equal(render(PLAIN).name, 'prefix-only');
 });
 
@@ -72,6 +75,14 @@ test('other files: Qwen and StarCoder2 in their repository format, the rest as c
   assert.equal(render(SEEDCODER_LIKE, r).text,
     '<[begin▁of▁sentence]><[fim-suffix]>\n\nprint(add(1, 2))\n<[fim-prefix]># Path: src/util.py\nX = 1\n\ndef add(a, b):\n    <[fim-middle]>');
   assert.equal(render(PLAIN, { ...r, languageId: 'typescript' }).text, '<s>// Path: src/util.py\nX = 1\n\ndef add(a, b):\n    ');
+  // CodeGeeX4's infilling guide: other files as references, the path, the language by name, block mode,
+  // then suffix first and the assistant's turn.
+  assert.equal(render(CODEGEEX_LIKE, r).text,
+    '[gMASK]<sop><|user|>\n###REFERENCE:\n###PATH:src/util.py\nX = 1\n###PATH:src/math.py\n###LANGUAGE:Python\n###MODE:BLOCK\n'
+    + '<|code_suffix|>\n\nprint(add(1, 2))\n<|code_prefix|>def add(a, b):\n    <|code_middle|><|assistant|>\n');
+  assert.equal(render(CODEGEEX_LIKE, { ...req, languageId: 'cpp' }).text,
+    '[gMASK]<sop><|user|>\n###PATH:src/math.py\n###LANGUAGE:C++\n###MODE:BLOCK\n<|code_suffix|>\n\nprint(add(1, 2))\n<|code_prefix|>def add(a, b):\n    <|code_middle|><|assistant|>\n');
+  assert.equal(render(CODEGEEX_LIKE).order, 'spm');
 });
 
 test('FIM order: Code Llama (trained on both) takes either; a family trained on one order keeps it, and says why', () => {
@@ -136,6 +147,8 @@ test('stop ids: end of text and every FIM special (a model that writes <|file_se
   // StarCoder2's repository tokens, which its GGUFs do not name as FIM tokens.
   assert.deepEqual(render(STARCODER_LIKE).stop, ['<|endoftext|>', '<fim_middle>', '<fim_pad>', '<fim_prefix>', '<fim_suffix>', '<file_sep>', '<repo_name>'].sort());
   assert.deepEqual(render(STARCODER1_LIKE).stop, ['<|endoftext|>', '<fim_middle>', '<fim_pad>', '<fim_prefix>', '<fim_suffix>', '<reponame>'].sort());
+  // GLM-4's turns: CodeGeeX4 answers as the assistant; a new turn ends the answer.
+  assert.deepEqual(render(CODEGEEX_LIKE).stop, ['<|assistant|>', '<|code_middle|>', '<|code_prefix|>', '<|code_suffix|>', '<|endoftext|>', '<|observation|>', '<|user|>'].sort());
 });
 
 test('user text is never parsed for specials', () => {

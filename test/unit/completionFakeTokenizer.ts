@@ -74,6 +74,12 @@ export const SEEDCODER_LIKE: FakeSpec = {
   eot: ['<[end▁of▁sentence]>'],
   bos: '<[begin▁of▁sentence]>',
 };
+/** CodeGeeX4 (GLM-4's vocabulary): its FIM tokens named by the GGUF as llama.cpp finds them, the turns by text, no BOS. */
+export const CODEGEEX_LIKE: FakeSpec = {
+  specials: ['<|endoftext|>', '[gMASK]', '<sop>', '<|user|>', '<|assistant|>', '<|observation|>', '<|code_prefix|>', '<|code_suffix|>', '<|code_middle|>'],
+  fim: { prefix: '<|code_prefix|>', suffix: '<|code_suffix|>', middle: '<|code_middle|>' },
+  eot: ['<|endoftext|>', '<|user|>'],
+};
 /** StarCoder2 as its GGUFs give it: llama.cpp's FIM spellings find no repository or file-separator id (<repo_name>, <file_sep>). */
 export const STARCODER_LIKE: FakeSpec = {
   specials: ['<|endoftext|>', '<fim_prefix>', '<fim_middle>', '<fim_suffix>', '<fim_pad>', '<repo_name>', '<file_sep>'],

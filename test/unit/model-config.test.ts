@@ -97,6 +97,9 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(noContext, 300), (e: unknown) => e instanceof ModelFormatError && /starcoder\.context_length/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'starcoder' }, { 'starcoder.context_length': 0 }), 300),
     (e: unknown) => e instanceof ModelFormatError && /starcoder\.context_length: 0 rows of position embedding/.test(e.message));
+  // ChatGLM (GLM-4, CodeGeeX4): llama's norms and SwiGLU, a fused qkv, rope on adjacent pairs of rope.dimension_count dims.
+  const glm = of('chatglm', { nRot: 16 });
+  assert.deepEqual([glm.norm, glm.ffn, glm.qkv, glm.ropeStyle, glm.nRot, glm.headDim], ['rms', 'swiglu', 'fused', 'normal', 16, 32]);
   // Phi-2: LayerNorm, GELU, NeoX rope on part of each head, attention and FFN side by side.
   const phi2 = of('phi2', { nRot: 8 });
   assert.deepEqual([phi2.norm, phi2.ffn, phi2.ropeStyle, phi2.nRot, phi2.parallelResidual, of('llama').parallelResidual], ['layer', 'gelu', 'neox', 8, true, false]);
@@ -127,5 +130,5 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.rope.scaling.finetuned': false }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /attention without rope/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen2moe, qwen3, qwen3moe, starcoder, starcoder2, phi2, refact, gemma, stablelm, granite, granitemoe\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen2moe, qwen3, qwen3moe, starcoder, starcoder2, phi2, chatglm, refact, gemma, stablelm, granite, granitemoe\)/.test(e.message));
 });

@@ -110,6 +110,7 @@ test('raw FIM prompts per template, template from the model name, endpoints with
   assert.equal(remoteTemplate('auto', 'bigcode/starcoderbase-1b'), 'starcoder');
   assert.equal(remoteTemplate('auto', 'TabbyML/StarCoder-7B'), 'starcoder');
   assert.equal(remoteTemplate('auto', 'smallcloudai/Refact-1_6B-fim'), 'starcoder');
+  assert.equal(remoteTemplate('auto', 'THUDM/codegeex4-all-9b'), 'codegeex4');
   assert.equal(remoteTemplate('auto', 'stories260K'), 'prefix-only');
   assert.equal(remoteTemplate('auto', 'google/codegemma-2b'), 'codegemma');
   assert.equal(remoteTemplate('codellama', 'x'), 'codellama');

@@ -8,6 +8,7 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import type { GgufValue } from '../../src/loaders/gguf/types';
 import { createTokenizer, TokenType, type Tokenizer } from '../../src/tokenizer';
 import { hfTokenizerToGguf, qwen2TokenizerJsonPath } from '../../src/tools/hfTokenizerToGguf';
+import { preTokenizerPatterns } from '../../src/tokenizer/pretokenize';
 import { repoRoot } from '../helpers/testModels';
 
 const FIM_PREFIX = 151659;
@@ -177,4 +178,15 @@ test('Qwen2.5 tokenizer from GGUF metadata', async (t) => {
     assert.equal(padded.decode([151_700]), '');
     assert.deepEqual(padded.encode('[PAD151700]'), ours.encode('[PAD151700]'));
   });
+});
+
+test('GLM-4 pre-tokenizers (chatglm-bpe, glm4): the llama3 split, and no BOS id whatever the metadata says, as llama.cpp', () => {
+  for (const pre of ['chatglm-bpe', 'glm4']) {
+    assert.equal(preTokenizerPatterns(pre), preTokenizerPatterns('llama-bpe'), pre);
+    const meta = qwenMeta();
+    meta.set('tokenizer.ggml.pre', pre);
+    meta.set('tokenizer.ggml.bos_token_id', ENDOFTEXT);
+    const tok = createTokenizer(meta);
+    assert.deepEqual([tok.bosId, tok.addBosDefault], [undefined, false], pre);
+  }
 });
