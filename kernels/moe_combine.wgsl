@@ -1,6 +1,6 @@
 // The output of a mixture-of-experts FFN joins the residual stream: x[t][i] += Σ_j w_j · out[t·K_USED + j][i],
 // the sum over the token's K_USED experts in the router's order (the largest weight first), as llama.cpp
-// adds them: ((w_0 e_0 + w_1 e_1) + w_2 e_2) + ..., times RES_SCALE (granitemoe's residual scale; 1
+// adds them: ((w_0 e_0 + w_1 e_1) + w_2 e_2) + ..., times RES_SCALE (granitemoe's residual scale, deepseek's expert_weights_scale; 1
 // elsewhere, and s · 1 is s bit for bit), then the residual. One invocation per element.
 
 override D: u32;

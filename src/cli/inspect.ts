@@ -14,7 +14,7 @@ const FFN_NAME: Record<ModelConfig['ffn'], string> = { swiglu: 'SwiGLU', geglu: 
 
 /** "ffn 4864", or a mixture's "experts 128 x ffn 768, 8 a token". */
 function ffnShape(c: ModelConfig): string {
-  return c.experts ? `experts ${c.experts.count} x ffn ${c.experts.ffnDim}, ${c.experts.used} a token${c.experts.normalizeWeights ? '' : ' (weights not renormalised)'}${c.experts.shared ? `, a shared expert of ffn ${c.experts.shared.ffnDim}${c.experts.shared.gated ? ' (gated)' : ''}` : ''}` : `ffn ${c.ffnDim}`;
+  return c.experts ? `experts ${c.experts.count} x ffn ${c.experts.ffnDim}, ${c.experts.used} a token${c.experts.normalizeWeights ? '' : ' (weights not renormalised)'}${c.experts.weightsScale !== 1 ? ` x ${c.experts.weightsScale}` : ''}${c.experts.shared ? `, a shared expert of ffn ${c.experts.shared.ffnDim}${c.experts.shared.gated ? ' (gated)' : ''}` : ''}${c.experts.denseLeadingLayers ? `, the first ${c.experts.denseLeadingLayers} layer(s) dense of ffn ${c.ffnDim}` : ''}` : `ffn ${c.ffnDim}`;
 }
 
 /** The scales a model applies beyond the usual ones (gemma's embedding, granite's four), for the shape line. */

@@ -1,11 +1,11 @@
-// Hyper-parameters of a Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/ChatGLM/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
+// Hyper-parameters of a Llama/DeepSeek-MoE/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/ChatGLM/Gemma/Granite/Granite-MoE/StableLM-family decoder, read from GGUF
 // metadata (llama.cpp's key names), and what sets the architectures apart (ARCHITECTURES).
 
 import { ModelFormatError, UnsupportedModelError } from '../common/errors';
 import { archKey, metaF32, metaString, metaU32, type GgufMetadata } from '../loaders/gguf/metadata';
 import { ropeScalingFromMetadata, type RopeScaling } from './ropeScaling';
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'chatglm' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+export type Architecture = 'llama' | 'deepseek' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'chatglm' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
 
 /** 'swiglu': down(silu(gate) · up); 'geglu': down(gelu(gate) · up); 'gelu': down(gelu(up)), no gate. */
 export type FfnKind = 'swiglu' | 'geglu' | 'gelu';
@@ -47,9 +47,15 @@ export interface ArchitectureTraits {
    * A shared expert, a SwiGLU FFN every token takes, added to the routed experts' sum. 'announced': when the
    * file's expert_shared_feed_forward_length is > 0, ungated (granitemoe: GraniteMoeShared's files);
    * 'gated': always, expert_shared_feed_forward_length (else feed_forward_length) wide, its output scaled
-   * by sigmoid(h · ffn_gate_inp_shexp) per token (qwen2moe). Absent: none.
+   * by sigmoid(h · ffn_gate_inp_shexp) per token (qwen2moe); 'counted': always, expert_shared_count experts
+   * of the routed width side by side, ungated (deepseek). Absent: none.
    */
-  sharedExpert?: 'announced' | 'gated';
+  sharedExpert?: 'announced' | 'gated' | 'counted';
+  /**
+   * DeepSeek's mixture: the first leading_dense_block_count layers have a dense FFN of feed_forward_length,
+   * and the routed weights are multiplied by expert_weights_scale (absent or 0: 1).
+   */
+  deepseekMoe?: boolean;
   /** The k routed weights are the softmax probabilities as they are, not divided by their sum (qwen2moe's norm_w false). */
   rawExpertWeights?: boolean;
   /**
@@ -111,12 +117,16 @@ const QKV_BIASES = ['attn_q', 'attn_k', 'attn_v'] as const;
  * its loader also takes one fused attn_qkv, as the first Phi-2 conversions had, which Tandem refuses by name);
  * chatglm (GLM-4-9B, CodeGeeX4-ALL-9B, ChatGLM3-6B) is llama's RMSNorms and SwiGLU with one fused attn_qkv
  * (its bias optional), gate and up fused in one ffn_up of 2 x feed_forward_length rows, and rope on
- * adjacent pairs of the first rope.dimension_count dims of each head (src/models/chatglm.cpp).
+ * adjacent pairs of the first rope.dimension_count dims of each head (src/models/chatglm.cpp); deepseek
+ * (DeepSeek-MoE 16B) is llama's attention with dense FFNs in its first leading_dense_block_count layers and
+ * in the others a mixture whose weights are the softmax probabilities undivided, times expert_weights_scale,
+ * beside expert_shared_count shared experts as one ungated SwiGLU FFN (src/models/deepseek.cpp).
  */
 const LLAMA_BIASES = [...QKV_BIASES, 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'];
 
 export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
   llama: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: LLAMA_BIASES, requiredBiases: [], ropeFreqs: true, expertWidth: 'feed_forward_length', expertsOptional: true, positions: 'rope', qkv: 'split' },
+  deepseek: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', sharedExpert: 'counted', rawExpertWeights: true, deepseekMoe: true, positions: 'rope', qkv: 'split' },
   qwen2: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   qwen2moe: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', sharedExpert: 'gated', rawExpertWeights: true, positions: 'rope', qkv: 'split' },
   qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
@@ -197,8 +207,12 @@ export interface MixtureOfExperts {
   count: number;
   used: number;
   ffnDim: number;
-  /** The k weights divided by their sum (true but for qwen2moe, whose weights are the softmax probabilities as they are). */
+  /** The k weights divided by their sum (true but for qwen2moe and deepseek, whose weights are the softmax probabilities as they are). */
   normalizeWeights: boolean;
+  /** What the k weights are multiplied by (deepseek's expert_weights_scale; else 1). */
+  weightsScale: number;
+  /** The first this many layers have a dense FFN of ModelConfig.ffnDim instead (deepseek's leading_dense_block_count; else 0). */
+  denseLeadingLayers: number;
   /**
    * A shared expert, a SwiGLU FFN (ffn_{gate,up,down}_shexp) of ffnDim that every token takes, its output
    * added to the routed experts'; `gated`: scaled by sigmoid(h · ffn_gate_inp_shexp) first (qwen2moe). null: none.
@@ -285,11 +299,18 @@ function expertsOf(meta: GgufMetadata, archName: string, traits: ArchitectureTra
   const ffn = () => metaU32(meta, k('feed_forward_length'), { file });
   const ffnDim = traits.expertWidth === 'feed_forward_length' ? ffn() : metaU32(meta, k('expert_feed_forward_length'), { default: 0, file }) || Math.floor(ffn() / used);
   if (ffnDim < 1) throw new ModelFormatError(k(traits.expertWidth), `${ffnDim}`, file);
-  // A shared expert (granitemoe's when announced; qwen2moe's always, as wide as the dense FFN by default).
-  const sharedFfnDim = !traits.sharedExpert ? 0 : metaU32(meta, k('expert_shared_feed_forward_length'), { default: traits.sharedExpert === 'gated' ? ffn() : 0, file });
-  if (traits.sharedExpert === 'gated' && sharedFfnDim < 1) throw new ModelFormatError(k('expert_shared_feed_forward_length'), '0', file);
+  // A shared expert (granitemoe's when announced; qwen2moe's always, as wide as the dense FFN by default;
+  // deepseek's expert_shared_count experts side by side, always).
+  const sharedFfnDim = !traits.sharedExpert ? 0
+    : traits.sharedExpert === 'counted' ? metaU32(meta, k('expert_shared_count'), { file }) * ffnDim
+      : metaU32(meta, k('expert_shared_feed_forward_length'), { default: traits.sharedExpert === 'gated' ? ffn() : 0, file });
+  if ((traits.sharedExpert === 'gated' || traits.sharedExpert === 'counted') && sharedFfnDim < 1) {
+    throw new ModelFormatError(k(traits.sharedExpert === 'gated' ? 'expert_shared_feed_forward_length' : 'expert_shared_count'), '0', file);
+  }
   const shared = sharedFfnDim > 0 ? { ffnDim: sharedFfnDim, gated: traits.sharedExpert === 'gated' } : null;
-  return { count, used, ffnDim, normalizeWeights: !traits.rawExpertWeights, shared };
+  const weightsScale = traits.deepseekMoe ? metaF32(meta, k('expert_weights_scale'), { default: 0, file }) || 1 : 1;
+  const denseLeadingLayers = traits.deepseekMoe ? metaU32(meta, k('leading_dense_block_count'), { default: 0, file }) : 0;
+  return { count, used, ffnDim, normalizeWeights: !traits.rawExpertWeights, weightsScale, denseLeadingLayers, shared };
 }
 
 /** The architectures whose FFNs may be mixtures of experts. */

@@ -247,7 +247,8 @@ export async function loadWeights(
     qkv.bias = await biasOf(p, qkvParts, qkvRows, `${p}qkv.bias`);
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
     attnOut.bias = await biasOf(p, ['attn_output'], [c.dModel], `${p}attn_output.bias`);
-    const ffn = c.experts
+    // A mixture of experts, but in deepseek's leading dense layers.
+    const ffn = c.experts && l >= c.experts.denseLeadingLayers
       ? { gateUp: null, down: null, experts: await expertsOf(p, c.experts), sharedExpert: c.experts.shared ? await sharedExpertOf(p, c.experts.shared) : null }
       : { ...await denseFfn(p), experts: null, sharedExpert: null };
     const layerNorm = c.norm === 'layer';
@@ -385,13 +386,14 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   if (traits.ropeFreqs) read.add(ROPE_FREQS);
   if (cfg.positions === 'learned') read.add(`${POSITION_EMBEDDING}.weight`);
   for (let l = 0; l < cfg.nLayers; l++) {
-    const shared = cfg.experts?.shared ? [...SHARED_EXPERT_MATRICES, ...(cfg.experts.shared.gated ? ['ffn_gate_inp_shexp'] : [])] : [];
-    const ffn = cfg.experts ? [...EXPERT_MATRICES, ...shared] : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' && !traits.gateUpFused ? ['ffn_gate'] : [])];
+    const moe = cfg.experts && l >= cfg.experts.denseLeadingLayers ? cfg.experts : null;
+    const shared = moe?.shared ? [...SHARED_EXPERT_MATRICES, ...(moe.shared.gated ? ['ffn_gate_inp_shexp'] : [])] : [];
+    const ffn = moe ? [...EXPERT_MATRICES, ...shared] : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' && !traits.gateUpFused ? ['ffn_gate'] : [])];
     const norms = cfg.parallelResidual ? ['attn_norm'] : ['attn_norm', 'ffn_norm'];
     const weights = [...norms, 'attn_output', ...QKV_TENSORS[cfg.qkv], ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
     // A mixture of experts has no FFN biases (llama's MoE branch creates none).
-    const biases = [...traits.optionalBiases, ...traits.requiredBiases].filter((m) => !(cfg.experts && m.startsWith('ffn_')));
+    const biases = [...traits.optionalBiases, ...traits.requiredBiases].filter((m) => !(moe && m.startsWith('ffn_')));
     for (const m of [...biases, ...(layerNorm ? norms : [])]) read.add(`blk.${l}.${m}.bias`);
   }
   const extra = file.tensors.find((t) => !read.has(t.name));

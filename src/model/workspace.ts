@@ -77,8 +77,8 @@ export function planWorkspace(c: ModelConfig, s: WorkspaceShape): WorkspacePlan 
   if (c.experts && T * c.experts.used > 65535) throw new UsageError(`a batch of ${T} tokens with ${c.experts.used} experts a token (at most ${Math.floor(65535 / c.experts.used)} tokens)`);
   // Experts: E router logits a token, and P = T·k (token, slot) pairs of F-wide experts; none for a dense FFN.
   const moe = c.experts ? { E: c.experts.count, P: T * c.experts.used, F: c.experts.ffnDim } : { E: 0, P: 0, F: 0 };
-  // The FFN that runs on gateUp and ffn: the dense one, or a mixture's shared expert.
-  const denseWidth = c.experts ? c.experts.shared?.ffnDim ?? 0 : c.ffnDim;
+  // The FFNs that run on gateUp and ffn: the dense one, a mixture's shared expert, deepseek's leading dense layers.
+  const denseWidth = c.experts ? Math.max(c.experts.shared?.ffnDim ?? 0, c.experts.denseLeadingLayers > 0 ? c.ffnDim : 0) : c.ffnDim;
   const storage: Record<WorkspaceBuffer, number> = {
     tokens: T * 4,
     x: T * c.dModel * f32,

@@ -1,4 +1,4 @@
-// Random-weight Llama/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/ChatGLM/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
+// Random-weight Llama/DeepSeek-MoE/Qwen2/Qwen2-MoE/Qwen3/Qwen3-MoE/StarCoder/StarCoder2/Refact/Phi-2/ChatGLM/Gemma/Granite/Granite-MoE/StableLM GGUFs for tests and benchmarks, any size,
 // written tensor by tensor in chunks (a 0.5B model in Q8_0 never has more than one chunk of f32 values in memory).
 // Weights are uniform with std 1/sqrt(fanIn) so activations stay O(1) through the layers; the
 // residual-branch outputs (attn_output, ffn_down) are further scaled by 1/sqrt(2*nLayers) so the
@@ -19,7 +19,9 @@
 // granitemoe with `sharedFfnDim` a shared expert's three matrices after them, drawn as a dense FFN's.
 // qwen2moe is qwen2 (its q|k|v biases too) with such a mixture and a shared expert in every layer (its
 // width `sharedFfnDim`, required there), gated by an F32 vector ffn_gate_inp_shexp [d] of std 2/sqrt(d) (a
-// gate logit of std ~2, so the sigmoid spans most of (0, 1) across tokens).
+// gate logit of std ~2, so the sigmoid spans most of (0, 1) across tokens). deepseek is llama's layers, the
+// first `denseLeading` with a dense FFN of ffnDim, the others with such a mixture beside `sharedCount` shared
+// experts (one FFN of sharedCount x the expert width) and expert_weights_scale `weightsScale`.
 // starcoder is starcoder2's LayerNorms, GELU FFN and biases with one fused attn_qkv matrix (its bias one
 // vector) and a learned position embedding instead of rope: [contextLength][d] rows of std 0.5 (F16 in
 // F16 files, else F32, as llama.cpp's converter and quantizer leave it), large enough that a forward pass
@@ -41,7 +43,7 @@ import { spmBytesVocab } from './spmVocab';
 export const SYNTHESIZER_VERSION = 2;
 
 export interface SyntheticSpec {
-  arch: 'llama' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'chatglm' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
+  arch: 'llama' | 'deepseek' | 'qwen2' | 'qwen2moe' | 'qwen3' | 'qwen3moe' | 'starcoder' | 'starcoder2' | 'refact' | 'phi2' | 'chatglm' | 'gemma' | 'granite' | 'granitemoe' | 'stablelm';
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -75,7 +77,11 @@ export interface SyntheticSpec {
   /** granite and granitemoe only: their embedding, residual, attention and logit scales (default GRANITE_SCALES). */
   graniteScales?: GraniteScales;
   /** qwen3moe and granitemoe (required there) and llama (Mixtral-style): experts per layer, experts per token, and each expert's FFN width. */
-  experts?: { count: number; used: number; ffnDim: number; routerScale?: number; sharedFfnDim?: number };
+  experts?: {
+    count: number; used: number; ffnDim: number; routerScale?: number; sharedFfnDim?: number;
+    /** deepseek: shared experts (required there; their FFN is sharedCount x ffnDim wide), leading dense layers, the weights' scale. */
+    sharedCount?: number; denseLeading?: number; weightsScale?: number;
+  };
 }
 
 export interface GraniteScales {
@@ -135,7 +141,9 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.experts ? !t.expertWidth : t.expertWidth && !t.expertsOptional) throw new RangeError('spec.experts: required for qwen2moe, qwen3moe and granitemoe, optional for llama (Mixtral), for them only');
   if (s.experts && s.llamaBiases) throw new RangeError('spec.llamaBiases: a mixture of experts has no FFN biases');
   if (s.experts && !(s.experts.used >= 1 && s.experts.used <= s.experts.count && s.experts.ffnDim >= 1)) throw new RangeError('spec.experts: used must be 1..count, ffnDim positive');
-  if (s.experts?.sharedFfnDim ? !t.sharedExpert : t.sharedExpert === 'gated') throw new RangeError('spec.experts.sharedFfnDim: required for qwen2moe, optional for granitemoe, for them only');
+  if (s.experts && (t.sharedExpert === 'counted') !== (s.experts.sharedCount !== undefined)) throw new RangeError('spec.experts.sharedCount: required for deepseek, for it only');
+  if (s.experts && !t.deepseekMoe && (s.experts.denseLeading !== undefined || s.experts.weightsScale !== undefined)) throw new RangeError('spec.experts.denseLeading, weightsScale: for deepseek only');
+  if (s.experts?.sharedFfnDim ? !t.sharedExpert || t.sharedExpert === 'counted' : t.sharedExpert === 'gated') throw new RangeError('spec.experts.sharedFfnDim: required for qwen2moe, optional for granitemoe, for them only');
   if (ARCHITECTURES[s.arch].positions !== 'rope' && (s.ropeScaling || s.nRot !== undefined)) throw new RangeError(`spec.ropeScaling, spec.nRot: a model with ${ARCHITECTURES[s.arch].positions} positions has no rope`);
   if (s.llamaBiases && s.arch !== 'llama') throw new RangeError('spec.llamaBiases: for llama models only (qwen2 has its q|k|v biases always)');
 }
@@ -218,7 +226,7 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
     }
     projection(`blk.${l}.attn_output`, dModel, qDim, residualScale);
     if (!ARCHITECTURES[arch].parallelResidual) rowNorm(`blk.${l}.ffn_norm`, dModel);
-    const x = spec.experts;
+    const x = spec.experts && l >= (spec.experts.denseLeading ?? 0) ? spec.experts : undefined;
     if (x) {
       random(`blk.${l}.ffn_gate_inp.weight`, [dModel, x.count], GgmlType.F32, (x.routerScale ?? 4) / Math.sqrt(dModel));
       // E matrices of [rows][cols] back to back: ggml dims [cols, rows, E].
@@ -226,10 +234,11 @@ export async function synthesizeModel(outPath: string, spec: SyntheticSpec): Pro
       experts(`blk.${l}.ffn_gate_exps.weight`, x.ffnDim, dModel);
       experts(`blk.${l}.ffn_up_exps.weight`, x.ffnDim, dModel);
       experts(`blk.${l}.ffn_down_exps.weight`, dModel, x.ffnDim, residualScale);
-      if (x.sharedFfnDim) {
-        matrix(`blk.${l}.ffn_gate_shexp.weight`, x.sharedFfnDim, dModel);
-        matrix(`blk.${l}.ffn_up_shexp.weight`, x.sharedFfnDim, dModel);
-        matrix(`blk.${l}.ffn_down_shexp.weight`, dModel, x.sharedFfnDim, residualScale);
+      const sharedWidth = x.sharedCount ? x.sharedCount * x.ffnDim : x.sharedFfnDim;
+      if (sharedWidth) {
+        matrix(`blk.${l}.ffn_gate_shexp.weight`, sharedWidth, dModel);
+        matrix(`blk.${l}.ffn_up_shexp.weight`, sharedWidth, dModel);
+        matrix(`blk.${l}.ffn_down_shexp.weight`, dModel, sharedWidth, residualScale);
         if (ARCHITECTURES[arch].sharedExpert === 'gated') random(`blk.${l}.ffn_gate_inp_shexp.weight`, [dModel], GgmlType.F32, 2 / Math.sqrt(dModel));
       }
       continue;
@@ -288,6 +297,9 @@ export function syntheticMetadata(spec: SyntheticSpec): GgufMetadataEntry[] {
     ...(spec.experts ? [u32('expert_count', spec.experts.count), u32('expert_used_count', spec.experts.used)] : []),
     ...(spec.experts && ARCHITECTURES[arch].expertWidth === 'expert_feed_forward_length' ? [u32('expert_feed_forward_length', spec.experts.ffnDim)] : []),
     ...(spec.experts?.sharedFfnDim ? [u32('expert_shared_feed_forward_length', spec.experts.sharedFfnDim)] : []),
+    ...(spec.experts?.sharedCount !== undefined ? [u32('expert_shared_count', spec.experts.sharedCount)] : []),
+    ...(spec.experts?.denseLeading !== undefined ? [u32('leading_dense_block_count', spec.experts.denseLeading)] : []),
+    ...(spec.experts?.weightsScale !== undefined ? [f32('expert_weights_scale', spec.experts.weightsScale)] : []),
     ...tokenizer,
   ];
 }

@@ -190,7 +190,7 @@ test('a Mixtral-style llama file loads its experts; an FFN bias there (its MoE b
   const src = await ensureSynthetic('load-errors-llama-moe', { ...LOAD_ERRORS_SPEC, experts: { count: 4, used: 2, ffnDim: 64 } });
   const gpu = await testGpu();
   const { model } = await loadModel(gpu, src);
-  assert.deepEqual([model.config.experts, model.weights.layers[0].gateUp, model.weights.layers[0].experts?.up.matrix.rows], [{ count: 4, used: 2, ffnDim: 64, normalizeWeights: true, shared: null }, null, 4 * 64]);
+  assert.deepEqual([model.config.experts, model.weights.layers[0].gateUp, model.weights.layers[0].experts?.up.matrix.rows], [{ count: 4, used: 2, ffnDim: 64, normalizeWeights: true, weightsScale: 1, denseLeadingLayers: 0, shared: null }, null, 4 * 64]);
   model.dispose();
   const out = join(cacheDir(), 'load-errors-llama-moe-ffn-bias.gguf');
   await rewriteGguf(src, out, { addTensors: [{ name: 'blk.0.ffn_up.bias', dims: [64], type: GgmlType.F32, data: new Uint8Array(64 * 4) }] });
@@ -331,6 +331,24 @@ test('a chatglm file: gate and up as one ffn_up of 2 x feed_forward_length rows;
   const out = join(cacheDir(), 'load-errors-chatglm-ffn-gate.gguf');
   await rewriteGguf(src, out, { addTensors: [{ name: 'blk.0.ffn_gate.weight', dims: [256, 512], type: GgmlType.F32, data: new Uint8Array(256 * 512 * 4) }] });
   await assert.rejects(loadModel(gpu, out), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate\.weight: Tandem's chatglm forward pass does not read it/.test(e.message));
+});
+
+test('a deepseek file: its leading dense layer and its mixture after it; experts in the dense layer, or a dense FFN in a mixture layer, refused by name', async () => {
+  const src = await ensureSynthetic('load-errors-deepseek', { ...LOAD_ERRORS_SPEC, arch: 'deepseek', nLayers: 2, experts: { count: 4, used: 2, ffnDim: 64, sharedCount: 2, denseLeading: 1 } });
+  const gpu = await testGpu();
+  const { model } = await loadModel(gpu, src);
+  const [dense, moe] = model.weights.layers;
+  assert.deepEqual([dense.gateUp?.outDim, dense.experts, moe.gateUp, moe.experts?.up.matrix.rows, moe.sharedExpert?.down.inDim], [2 * 512, null, null, 4 * 64, 128]);
+  model.dispose();
+  const variant = async (name: string, add: { name: string; dims: number[] }) => {
+    const out = join(cacheDir(), `load-errors-deepseek-${name}.gguf`);
+    await rewriteGguf(src, out, { addTensors: [{ ...add, type: GgmlType.F32, data: new Uint8Array(4 * add.dims.reduce((a, b) => a * b, 1)) }] });
+    return out;
+  };
+  await assert.rejects(loadModel(gpu, await variant('experts-in-dense', { name: 'blk.0.ffn_gate_inp.weight', dims: [256, 4] })),
+    (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_gate_inp\.weight/.test(e.message));
+  await assert.rejects(loadModel(gpu, await variant('dense-in-moe', { name: 'blk.1.ffn_up.weight', dims: [256, 512] })),
+    (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.1\.ffn_up\.weight: Tandem's deepseek forward pass does not read it/.test(e.message));
 });
 
 test('a gemma file: the embedding scale and GeGLU from the architecture; without its ffn_gate, ModelFormatError naming it; with an output head of its own, refused by name (its graph always ties it)', async () => {

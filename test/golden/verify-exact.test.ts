@@ -98,6 +98,8 @@ const MODELS: { name: string; path: () => Promise<string>; options: Partial<Mode
   // Routed weights not renormalised, and a shared expert gated per token (its activation scaled by the
   // sigmoid of a logit a matmul computes, its down projection unfused).
   { name: 'qwen2moe F32', path: () => ensureSynthetic('verify-qwen2moe', { ...QWEN3MOE_SPEC, arch: 'qwen2moe', headDim: undefined, seed: 41, experts: { ...QWEN3MOE_SPEC.experts!, sharedFfnDim: 160 } }), options: {} },
+  // A leading dense layer, then experts with scaled, undivided weights beside two shared experts.
+  { name: 'deepseek F32', path: () => ensureSynthetic('verify-deepseek', { ...QWEN3MOE_SPEC, arch: 'deepseek', headDim: undefined, seed: 44, experts: { ...QWEN3MOE_SPEC.experts!, sharedCount: 2, denseLeading: 1, weightsScale: 2 } }), options: {} },
   // A shared expert after the routed ones: its down projection fuses silu·up in decode, as a dense FFN's.
   { name: 'granitemoe with a shared expert F32', path: () => ensureSynthetic('verify-granitemoe-shexp', { ...QWEN3MOE_SPEC, arch: 'granitemoe', headDim: undefined, outputScale: 64, seed: 40, experts: { ...QWEN3MOE_SPEC.experts!, sharedFfnDim: 160 } }), options: {} },
 ];

@@ -38,7 +38,7 @@ test('Qwen2.5-0.5B shapes: 17 rows of logits (10 MiB) by default, where a whole 
 });
 
 test('a mixture of experts: its buffers per (token, slot) pair instead of the dense FFN\'s; a batch whose pairs would pass 65,535 workgroup rows is refused', () => {
-  const moe: ModelConfig = { ...QWEN25_05B, architecture: 'qwen3moe', dModel: 2048, experts: { count: 128, used: 8, ffnDim: 768, normalizeWeights: true, shared: null } };
+  const moe: ModelConfig = { ...QWEN25_05B, architecture: 'qwen3moe', dModel: 2048, experts: { count: 128, used: 8, ffnDim: 768, normalizeWeights: true, weightsScale: 1, denseLeadingLayers: 0, shared: null } };
   const plan = planWorkspace(moe, GPU_SHAPE);
   assert.deepEqual([plan.storage.gateUp, plan.storage.ffn], [0, 0]);
   assert.deepEqual([plan.storage.routerLogits, plan.storage.routes, plan.storage.expertGateUp, plan.storage.expertOut], [128 * 128 * 4, 128 * 8 * 8, 128 * 8 * 2 * 768 * 4, 128 * 8 * 2048 * 4]);

@@ -102,7 +102,7 @@ for (const c of CASES) {
       gateUp: own.storage(T * k * 2 * F * 4, 'gateUp'), out: own.storage(T * k * d * 4, 'out'),
     };
     const matrices = { gate: { matrix: gate.matrix, rowsPerExpert: F }, up: { matrix: up.matrix, rowsPerExpert: F }, down: { matrix: down.matrix, rowsPerExpert: d } };
-    const ops = await checked(gpu, () => Object.fromEntries(EXPERT_ORDERS.map((order) => [order, new ExpertFfnOp(ctx, { count: E, used: k, ffnDim: F, normalizeWeights: !c.raw, shared: null }, d, matrices, b, 'experts', { order })])));
+    const ops = await checked(gpu, () => Object.fromEntries(EXPERT_ORDERS.map((order) => [order, new ExpertFfnOp(ctx, { count: E, used: k, ffnDim: F, normalizeWeights: !c.raw, weightsScale: 1, denseLeadingLayers: 0, shared: null }, d, matrices, b, 'experts', { order })])));
     const run = async (n: number, order: ExpertOrder = 'pairs') => {
       ctx.writeStep(n, 0, n);
       await runPass(gpu, (pass) => ops[order].encode((_, body) => body(pass), n));

@@ -33,7 +33,7 @@ test('inspect: a qwen3moe file names its experts in text and JSON', async () => 
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /shape +1 layers, d 64, experts 16 x ffn 32, 4 a token, heads 2/);
   const json = JSON.parse(tandem('inspect', path, '--json').stdout);
-  assert.deepEqual(json.config.experts, { count: 16, used: 4, ffnDim: 32, normalizeWeights: true, shared: null });
+  assert.deepEqual(json.config.experts, { count: 16, used: 4, ffnDim: 32, normalizeWeights: true, weightsScale: 1, denseLeadingLayers: 0, shared: null });
 });
 
 test('inspect: a granitemoe file with a shared expert names it in text and JSON', async () => {
@@ -46,6 +46,17 @@ test('inspect: a granitemoe file with a shared expert names it in text and JSON'
   assert.match(text.stdout, /shape +1 layers, d 64, experts 8 x ffn 32, 2 a token, a shared expert of ffn 48, heads 2/);
   assert.match(text.stdout, /tensors +\d+, every one read and runnable/);
   assert.deepEqual(JSON.parse(tandem('inspect', path, '--json').stdout).config.experts.shared, { ffnDim: 48, gated: false });
+});
+
+test('inspect: a deepseek file names its scaled experts, shared experts and leading dense layer', async () => {
+  const path = await ensureSynthetic('cli-deepseek', {
+    arch: 'deepseek', nLayers: 2, dModel: 64, nHeads: 2, nKvHeads: 1, ffnDim: 128, vocabSize: 300, contextLength: 256,
+    ropeTheta: 10000, tiedEmbedding: true, weightType: 'f32', seed: 1, tokenizer: 'spm-bytes', experts: { count: 8, used: 2, ffnDim: 32, sharedCount: 2, denseLeading: 1, weightsScale: 16 },
+  });
+  const text = tandem('inspect', path);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /experts 8 x ffn 32, 2 a token \(weights not renormalised\) x 16, a shared expert of ffn 64, the first 1 layer\(s\) dense of ffn 128, heads 2/);
+  assert.match(text.stdout, /tensors +\d+, every one read and runnable/);
 });
 
 test('inspect: a starcoder file says its positions are learned (no rope), and completes', async () => {

@@ -25,12 +25,12 @@ test('shapes, rope and its scaling come from the metadata', () => {
 test('a mixture of experts and value heads of another size are refused as unsupported, naming what they are', () => {
   const qwen2 = { ...SPEC, arch: 'qwen2' } as const;
   assert.throws(() => configFromMetadata(metaOf(qwen2, { 'qwen2.expert_count': 8 }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /a qwen2 mixture of experts \(8 experts per layer\); Tandem runs experts for llama, qwen2moe, qwen3moe and granitemoe/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /a qwen2 mixture of experts \(8 experts per layer\); Tandem runs experts for llama, deepseek, qwen2moe, qwen3moe and granitemoe/.test(e.message));
   assert.doesNotThrow(() => configFromMetadata(metaOf(qwen2, { 'qwen2.expert_count': 0 }), 300));
   // llama: dense without an expert_count (or with 0), Mixtral's mixture with one, its experts feed_forward_length wide.
   assert.equal(configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 0 }), 300).experts, null);
   assert.equal(configFromMetadata(metaOf(SPEC), 300).experts, null);
-  assert.deepEqual(configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 8, 'llama.expert_used_count': 2 }), 300).experts, { count: 8, used: 2, ffnDim: 256, normalizeWeights: true, shared: null });
+  assert.deepEqual(configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 8, 'llama.expert_used_count': 2 }), 300).experts, { count: 8, used: 2, ffnDim: 256, normalizeWeights: true, weightsScale: 1, denseLeadingLayers: 0, shared: null });
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.expert_count': 8 }), 300), (e: unknown) => e instanceof ModelFormatError && /llama\.expert_used_count/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'llama.attention.value_length': 64 }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /value heads of 64 with key heads of 32/.test(e.message));
@@ -40,7 +40,7 @@ test('a mixture of experts and value heads of another size are refused as unsupp
 test('qwen3moe and granitemoe: experts, experts a token and their width from the metadata (qwen3moe: feed_forward_length / used without expert_feed_forward_length, as llama.cpp; granitemoe: feed_forward_length); bad counts are a damaged file', () => {
   const moe: SyntheticSpec = { ...SPEC, arch: 'qwen3moe', headDim: 32, experts: { count: 128, used: 8, ffnDim: 768 } };
   const c = configFromMetadata(metaOf(moe), 300);
-  assert.deepEqual(c.experts, { count: 128, used: 8, ffnDim: 768, normalizeWeights: true, shared: null });
+  assert.deepEqual(c.experts, { count: 128, used: 8, ffnDim: 768, normalizeWeights: true, weightsScale: 1, denseLeadingLayers: 0, shared: null });
   assert.deepEqual([c.qkNorm, c.ropeStyle, c.ffn], [true, 'neox', 'swiglu']);
   const noWidth = new Map([...metaOf(moe)].filter(([key]) => key !== 'qwen3moe.expert_feed_forward_length'));
   assert.equal(configFromMetadata(noWidth, 300).experts!.ffnDim, 256 / 8);
@@ -55,15 +55,19 @@ test('qwen3moe and granitemoe: experts, experts a token and their width from the
   }
   // granitemoe: its experts are feed_forward_length wide (llama.cpp reads no expert width there), with granite's scales.
   const gm = configFromMetadata(metaOf({ ...SPEC, arch: 'granitemoe', experts: { count: 40, used: 8, ffnDim: 512 } }, { 'granitemoe.expert_feed_forward_length': 99 }), 300);
-  assert.deepEqual([gm.experts, gm.ffnDim, gm.residualScale, gm.logitScale, gm.qkNorm], [{ count: 40, used: 8, ffnDim: 512, normalizeWeights: true, shared: null }, 512, 0.22, 0.125, false]);
+  assert.deepEqual([gm.experts, gm.ffnDim, gm.residualScale, gm.logitScale, gm.qkNorm], [{ count: 40, used: 8, ffnDim: 512, normalizeWeights: true, weightsScale: 1, denseLeadingLayers: 0, shared: null }, 512, 0.22, 0.125, false]);
   // A shared expert (GraniteMoeShared) when expert_shared_feed_forward_length is > 0; qwen3moe reads no such key.
   const gms = configFromMetadata(metaOf({ ...SPEC, arch: 'granitemoe', experts: { count: 40, used: 8, ffnDim: 512, sharedFfnDim: 1024 } }), 300);
-  assert.deepEqual(gms.experts, { count: 40, used: 8, ffnDim: 512, normalizeWeights: true, shared: { ffnDim: 1024, gated: false } });
+  assert.deepEqual(gms.experts, { count: 40, used: 8, ffnDim: 512, normalizeWeights: true, weightsScale: 1, denseLeadingLayers: 0, shared: { ffnDim: 1024, gated: false } });
   assert.equal(configFromMetadata(metaOf(moe, { 'qwen3moe.expert_shared_feed_forward_length': 64 }), 300).experts?.shared, null);
   // qwen2moe: qwen2 with experts whose weights are not renormalised and a gated shared expert in every
   // layer, as wide as feed_forward_length unless expert_shared_feed_forward_length says otherwise.
   const q2 = configFromMetadata(metaOf({ ...SPEC, arch: 'qwen2moe', experts: { count: 60, used: 4, ffnDim: 1408, sharedFfnDim: 5632 } }), 300);
-  assert.deepEqual([q2.experts, q2.ropeStyle], [{ count: 60, used: 4, ffnDim: 1408, normalizeWeights: false, shared: { ffnDim: 5632, gated: true } }, 'neox']);
+  assert.deepEqual([q2.experts, q2.ropeStyle], [{ count: 60, used: 4, ffnDim: 1408, normalizeWeights: false, weightsScale: 1, denseLeadingLayers: 0, shared: { ffnDim: 5632, gated: true } }, 'neox']);
+  // deepseek: shared experts by count (2 x 1408), a leading dense layer, the weights' scale (absent: 1).
+  const ds = configFromMetadata(metaOf({ ...SPEC, arch: 'deepseek', experts: { count: 64, used: 6, ffnDim: 1408, sharedCount: 2, denseLeading: 1, weightsScale: 16 } }), 300);
+  assert.deepEqual(ds.experts, { count: 64, used: 6, ffnDim: 1408, normalizeWeights: false, weightsScale: 16, denseLeadingLayers: 1, shared: { ffnDim: 2816, gated: false } });
+  assert.equal(configFromMetadata(metaOf({ ...SPEC, arch: 'deepseek', experts: { count: 64, used: 6, ffnDim: 1408, sharedCount: 2 } }), 300).experts?.weightsScale, 1);
   const q2Meta = metaOf({ ...SPEC, arch: 'qwen2moe', experts: { count: 60, used: 4, ffnDim: 1408, sharedFfnDim: 5632 } });
   q2Meta.delete('qwen2moe.expert_shared_feed_forward_length');
   assert.deepEqual(configFromMetadata(q2Meta, 300).experts?.shared, { ffnDim: SPEC.ffnDim, gated: true });
@@ -130,5 +134,5 @@ test('each architecture: its rope style and q/k head norms; heads as wide as key
   assert.throws(() => configFromMetadata(metaOf({ ...SPEC, arch: 'granite' }, { 'granite.rope.scaling.finetuned': false }), 300),
     (e: unknown) => e instanceof UnsupportedModelError && /attention without rope/.test(e.message));
   assert.throws(() => configFromMetadata(metaOf(SPEC, { 'general.architecture': 'gemma3' }), 300),
-    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, qwen2, qwen2moe, qwen3, qwen3moe, starcoder, starcoder2, phi2, chatglm, refact, gemma, stablelm, granite, granitemoe\)/.test(e.message));
+    (e: unknown) => e instanceof UnsupportedModelError && /architecture 'gemma3' \(supported: llama, deepseek, qwen2, qwen2moe, qwen3, qwen3moe, starcoder, starcoder2, phi2, chatglm, refact, gemma, stablelm, granite, granitemoe\)/.test(e.message));
 });
