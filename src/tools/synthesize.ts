@@ -76,7 +76,7 @@ export interface SyntheticSpec {
   llama3Rope?: Llama3RopeSpec;
   /** granite and granitemoe only: their embedding, residual, attention and logit scales (default GRANITE_SCALES). */
   graniteScales?: GraniteScales;
-  /** qwen3moe and granitemoe (required there) and llama (Mixtral-style): experts per layer, experts per token, and each expert's FFN width. */
+  /** qwen2moe, qwen3moe, granitemoe, deepseek (required there) and llama (Mixtral-style): experts per layer, experts per token, and each expert's FFN width. */
   experts?: {
     count: number; used: number; ffnDim: number; routerScale?: number; sharedFfnDim?: number;
     /** deepseek: shared experts (required there; their FFN is sharedCount x ffnDim wide), leading dense layers, the weights' scale. */
@@ -138,7 +138,7 @@ function checkSpec(s: SyntheticSpec): void {
   if (s.arch === 'gemma' && !s.tiedEmbedding) throw new RangeError('spec.tiedEmbedding: gemma always ties its output head (llama.cpp refuses an output.weight there)');
   if (s.graniteScales && !ARCHITECTURES[s.arch].scalars) throw new RangeError('spec.graniteScales: for granite and granitemoe models only');
   const t = ARCHITECTURES[s.arch];
-  if (s.experts ? !t.expertWidth : t.expertWidth && !t.expertsOptional) throw new RangeError('spec.experts: required for qwen2moe, qwen3moe and granitemoe, optional for llama (Mixtral), for them only');
+  if (s.experts ? !t.expertWidth : t.expertWidth && !t.expertsOptional) throw new RangeError('spec.experts: required for qwen2moe, qwen3moe, granitemoe and deepseek, optional for llama (Mixtral), for them only');
   if (s.experts && s.llamaBiases) throw new RangeError('spec.llamaBiases: a mixture of experts has no FFN biases');
   if (s.experts && !(s.experts.used >= 1 && s.experts.used <= s.experts.count && s.experts.ffnDim >= 1)) throw new RangeError('spec.experts: used must be 1..count, ffnDim positive');
   if (s.experts && (t.sharedExpert === 'counted') !== (s.experts.sharedCount !== undefined)) throw new RangeError('spec.experts.sharedCount: required for deepseek, for it only');
