@@ -64,8 +64,14 @@ export interface ArchitectureTraits {
    * (starcoder); 'alibi': nothing rotates, and each head's scores get a linear bias by distance (refact).
    */
   positions: PositionEncoding;
-  /** 'split': attn_q, attn_k, attn_v; 'fused': one attn_qkv matrix [q | k | v] with its bias (starcoder). */
+  /**
+   * 'split': attn_q, attn_k, attn_v; 'fused': one attn_qkv matrix [q | k | v] with its bias. What the family's
+   * converter writes; but for starcoder (fused only) llama.cpp's loaders take either (create_tensor_qkv),
+   * and so does Tandem: the file decides (qkvLayoutOf).
+   */
   qkv: 'split' | 'fused';
+  /** q|k|v only as one attn_qkv (starcoder's loader has no other); elsewhere split files load too. */
+  qkvFusedOnly?: boolean;
   /**
    * Attention and FFN both read the attention norm's output and add to the residual stream side by side:
    * x += attn(norm(x)) + ffn(norm(x)); there is no ffn_norm (phi2).
@@ -131,7 +137,7 @@ export const ARCHITECTURES: Record<Architecture, ArchitectureTraits> = {
   qwen2moe: { ropeStyle: 'neox', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', sharedExpert: 'gated', rawExpertWeights: true, positions: 'rope', qkv: 'split' },
   qwen3: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   qwen3moe: { ropeStyle: 'neox', qkNorm: true, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: [], ropeFreqs: false, expertWidth: 'expert_feed_forward_length', positions: 'rope', qkv: 'split' },
-  starcoder: { ropeStyle: 'normal', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: [], requiredBiases: ['attn_qkv', 'attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'learned', qkv: 'fused' },
+  starcoder: { ropeStyle: 'normal', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: [], requiredBiases: ['attn_qkv', 'attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'learned', qkv: 'fused', qkvFusedOnly: true },
   starcoder2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split' },
   phi2: { ropeStyle: 'neox', qkNorm: false, norm: 'layer', ffn: 'gelu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: QKV_BIASES, requiredBiases: ['attn_output', 'ffn_up', 'ffn_down'], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'split', parallelResidual: true, outputBias: true },
   chatglm: { ropeStyle: 'normal', qkNorm: false, norm: 'rms', ffn: 'swiglu', scaleEmbedding: false, tiedOutput: false, scalars: false, optionalBiases: ['attn_qkv'], requiredBiases: [], ropeFreqs: false, expertWidth: null, positions: 'rope', qkv: 'fused', gateUpFused: true },
@@ -279,6 +285,16 @@ export function configFromMetadata(meta: GgufMetadata, vocabSize: number, file?:
     qkv: traits.qkv,
     parallelResidual: traits.parallelResidual ?? false,
   };
+}
+
+/**
+ * The q|k|v layout of a file: one attn_qkv where layer 0 has it (the first Phi-2 conversions, some
+ * ChatGLM ones), else three tensors, as llama.cpp's create_tensor_qkv decides; starcoder's is always fused.
+ * A layer laid out otherwise than layer 0 is refused by the every-tensor-read check.
+ */
+export function qkvLayoutOf(config: ModelConfig, hasTensor: (name: string) => boolean): ModelConfig['qkv'] {
+  if (ARCHITECTURES[config.architecture].qkvFusedOnly) return 'fused';
+  return hasTensor('blk.0.attn_qkv.weight') ? 'fused' : 'split';
 }
 
 /** The experts of a qwen3moe, granitemoe or Mixtral-style llama file (null for dense files; dense architectures refuse an expert_count). */

@@ -9,7 +9,7 @@ import type { GgufFile } from '../loaders/gguf/types';
 import { ModelFormatError } from '../common/errors';
 import { OpContext } from '../ops/context';
 import { kvBytesPerToken, kvShapesEqual, resolveKvType, type KvBuffers, type KvType } from '../kvcache/kvBuffers';
-import { configFromMetadata, type ModelConfig } from './config';
+import { configFromMetadata, qkvLayoutOf, type ModelConfig } from './config';
 import { LlamaModel, WINDOW_SLACK_TOKENS, type ModelRuntimeOptions } from './llama';
 import { loadWeights, type LoadProgress } from './weights';
 import { planWorkspace } from './workspace';
@@ -53,7 +53,9 @@ export async function readModelConfig(path: string): Promise<{ file: GgufFile; c
   const emb = file.tensors.find((t) => t.name === 'token_embd.weight');
   if (!emb) throw new ModelFormatError('tensor.token_embd.weight', 'missing', path);
   if (emb.dims.length < 2) throw new ModelFormatError('tensor.token_embd.weight', `shape [${emb.dims}]`, path);
-  return { file, config: configFromMetadata(file.metadata, emb.dims[1], path) };
+  const config = configFromMetadata(file.metadata, emb.dims[1], path);
+  const names = new Set(file.tensors.map((t) => t.name));
+  return { file, config: { ...config, qkv: qkvLayoutOf(config, (n) => names.has(n)) } };
 }
 
 /**

@@ -352,6 +352,7 @@ const POSITION_EMBEDDING = 'position_embd';
 
 /** A layer's q|k|v tensors (and biases) by ModelConfig.qkv, in the order of their rows. */
 const QKV_TENSORS: Record<ModelConfig['qkv'], string[]> = { split: ['attn_q', 'attn_k', 'attn_v'], fused: ['attn_qkv'] };
+const QKV_NAMES = new Set([...QKV_TENSORS.split, ...QKV_TENSORS.fused]);
 const EXPERT_MATRICES = ['ffn_gate_inp', 'ffn_gate_exps', 'ffn_up_exps', 'ffn_down_exps'];
 const SHARED_EXPERT_MATRICES = ['ffn_gate_shexp', 'ffn_up_shexp', 'ffn_down_shexp'];
 const QK_NORMS = ['attn_q_norm', 'attn_k_norm'];
@@ -392,8 +393,10 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
     const norms = cfg.parallelResidual ? ['attn_norm'] : ['attn_norm', 'ffn_norm'];
     const weights = [...norms, 'attn_output', ...QKV_TENSORS[cfg.qkv], ...ffn, ...(cfg.qkNorm ? QK_NORMS : [])];
     for (const m of weights) read.add(`blk.${l}.${m}.weight`);
-    // A mixture of experts has no FFN biases (llama's MoE branch creates none).
-    const biases = [...traits.optionalBiases, ...traits.requiredBiases].filter((m) => !(moe && m.startsWith('ffn_')));
+    // A mixture of experts has no FFN biases (llama's MoE branch creates none). The q|k|v biases a family
+    // may have go with the file's layout: three, or attn_qkv's one (llama.cpp's create_tensor_qkv).
+    const qkvBiases = traits.optionalBiases.some((m) => QKV_NAMES.has(m)) ? QKV_TENSORS[cfg.qkv] : [];
+    const biases = [...traits.optionalBiases.filter((m) => !QKV_NAMES.has(m)), ...qkvBiases, ...traits.requiredBiases].filter((m) => !(moe && m.startsWith('ffn_')));
     for (const m of [...biases, ...(layerNorm ? norms : [])]) read.add(`blk.${l}.${m}.bias`);
   }
   const extra = file.tensors.find((t) => !read.has(t.name));

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ensureStories260K, ensureSynthetic, cacheDir, rewriteGguf } from '../helpers/testModels';
+import { ensureStories260K, ensureSynthetic, cacheDir, fuseQkv, rewriteGguf } from '../helpers/testModels';
 import { testGpu } from '../helpers/gpuModel';
 import { loadModel } from '../../src/model/load';
 import { Gpu } from '../../src/gpu/device';
@@ -155,7 +155,7 @@ test('a starcoder2 file without its ffn_down bias or a LayerNorm bias: ModelForm
   }
 });
 
-test('a starcoder file: a position embedding of context_length rows (not requantized) and one fused qkv; without either, or with fewer rows than context_length, ModelFormatError naming the tensor; a fused qkv in a llama file refused by name', async () => {
+test('a starcoder file: a position embedding of context_length rows (not requantized) and one fused qkv; without either, or with fewer rows than context_length, ModelFormatError naming the tensor; a llama file with q|k|v fused loads, with both layouts it is refused by name', async () => {
   const src = await ensureSynthetic('load-errors-starcoder', { ...LOAD_ERRORS_SPEC, arch: 'starcoder', nLayers: 2, nKvHeads: 1 });
   const gpu = await testGpu();
   // The context never outgrows the position table, whatever is asked.
@@ -180,10 +180,16 @@ test('a starcoder file: a position embedding of context_length rows (not requant
   const longer = join(cacheDir(), 'load-errors-starcoder-context-512.gguf');
   await rewriteGguf(src, longer, { addMetadata: [{ key: 'starcoder.context_length', type: GgufValueType.UINT32, value: 512 }] });
   await assert.rejects(loadModel(gpu, longer), (e: unknown) => e instanceof ModelFormatError && /tensor\.position_embd\.weight: shape \[256,256\] where \[256,512\] was expected/.test(e.message));
+  // llama.cpp's loaders take q|k|v as one attn_qkv too (create_tensor_qkv): the file decides; both at once is neither.
   const llama = await ensureSynthetic('load-errors-llama', LOAD_ERRORS_SPEC);
   const fused = join(cacheDir(), 'load-errors-llama-fused-qkv.gguf');
-  await rewriteGguf(llama, fused, { addTensors: [{ name: 'blk.0.attn_qkv.weight', dims: [256, 512], type: GgmlType.F32, data: new Uint8Array(256 * 512 * 4) }] });
-  await assert.rejects(loadModel(gpu, fused), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.attn_qkv\.weight \(a fused qkv matrix\)/.test(e.message));
+  await fuseQkv(llama, fused);
+  const { model: fusedModel } = await loadModel(gpu, fused);
+  assert.deepEqual([fusedModel.config.qkv, fusedModel.weights.layers[0].qkv.outDim], ['fused', 512]);
+  fusedModel.dispose();
+  const both = join(cacheDir(), 'load-errors-llama-both-qkv.gguf');
+  await rewriteGguf(llama, both, { addTensors: [{ name: 'blk.0.attn_qkv.weight', dims: [256, 512], type: GgmlType.F32, data: new Uint8Array(256 * 512 * 4) }] });
+  await assert.rejects(loadModel(gpu, both), (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.attn_q\.weight: Tandem's llama forward pass does not read it/.test(e.message));
 });
 
 test('a Mixtral-style llama file loads its experts; an FFN bias there (its MoE branch has none), or experts one tensor each (the old layout), refused by name', async () => {
@@ -301,7 +307,7 @@ test('a qwen2moe file: its gated shared expert loaded (the gate a vector [d], re
   await assert.rejects(loadModel(gpu, noGate), (e: unknown) => e instanceof ModelFormatError && /tensor\.blk\.0\.ffn_gate_inp_shexp\.weight: missing/.test(e.message));
 });
 
-test('a phi2 file: no ffn_norm, an output bias; without the output bias, ModelFormatError naming it; an ffn_norm or a fused qkv (the first Phi-2 conversions), refused by name', async () => {
+test('a phi2 file: no ffn_norm, an output bias; without the output bias, ModelFormatError naming it; an ffn_norm refused by name', async () => {
   const src = await ensureSynthetic('load-errors-phi2', { ...LOAD_ERRORS_SPEC, arch: 'phi2', tiedEmbedding: false, nRot: 32 });
   const gpu = await testGpu();
   const { model } = await loadModel(gpu, src);
@@ -317,9 +323,6 @@ test('a phi2 file: no ffn_norm, an output bias; without the output bias, ModelFo
   const norm = new Float32Array(256);
   await assert.rejects(loadModel(gpu, await variant('ffn-norm', { addTensors: [{ name: 'blk.0.ffn_norm.weight', dims: [256], type: GgmlType.F32, data: new Uint8Array(norm.buffer) }] })),
     (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.ffn_norm\.weight: Tandem's phi2 forward pass does not read it/.test(e.message));
-  const qkv = new Float32Array(256 * 768);
-  await assert.rejects(loadModel(gpu, await variant('fused-qkv', { addTensors: [{ name: 'blk.0.attn_qkv.weight', dims: [256, 768], type: GgmlType.F32, data: new Uint8Array(qkv.buffer) }] })),
-    (e: unknown) => e instanceof UnsupportedModelError && /tensor blk\.0\.attn_qkv\.weight \(a fused qkv matrix\)/.test(e.message));
 });
 
 test('a chatglm file: gate and up as one ffn_up of 2 x feed_forward_length rows; an ffn_gate of its own refused by name', async () => {

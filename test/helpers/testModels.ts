@@ -136,6 +136,40 @@ export async function dequantizedCopy(srcPath: string, outPath: string): Promise
   });
 }
 
+/**
+ * The same model with each layer's q, k and v (and their biases, zeros for a missing one when any is there)
+ * as one attn_qkv [q | k | v], as the first Phi-2 conversions wrote it. The three must share a type.
+ */
+export async function fuseQkv(srcPath: string, outPath: string): Promise<void> {
+  const file = await openGguf(srcPath);
+  const byName = new Map(file.tensors.map((t) => [t.name, t]));
+  const isPart = (n: string) => /^blk\.\d+\.attn_[qkv]\.(weight|bias)$/.test(n);
+  const added: GgufTensorToWrite[] = [];
+  for (let l = 0; byName.has(`blk.${l}.attn_q.weight`); l++) {
+    const parts = ['q', 'k', 'v'].map((p) => byName.get(`blk.${l}.attn_${p}.weight`)!);
+    if (parts.some((t) => t.type !== parts[0].type)) throw new Error(`layer ${l}: q, k and v of different types`);
+    const rows = parts.reduce((s, t) => s + t.dims[1], 0);
+    const bytes = await Promise.all(parts.map((t) => readTensorBytes(file, t)));
+    added.push({ name: `blk.${l}.attn_qkv.weight`, dims: [parts[0].dims[0], rows], type: parts[0].type, data: concatBytes(bytes) });
+    const biases = ['q', 'k', 'v'].map((p) => byName.get(`blk.${l}.attn_${p}.bias`));
+    if (biases.some(Boolean)) {
+      const values = await Promise.all(biases.map(async (b, i) => (b ? dequantizeTensor(b.type, await readTensorBytes(file, b), b.elementCount, b.name) : new Float32Array(parts[i].dims[1]))));
+      const all = new Float32Array(rows);
+      let at = 0;
+      for (const v of values) { all.set(v, at); at += v.length; }
+      added.push({ name: `blk.${l}.attn_qkv.bias`, dims: [rows], type: GgmlType.F32, data: new Uint8Array(all.buffer) });
+    }
+  }
+  await rewriteGguf(srcPath, outPath, { keep: (t) => !isPart(t.name), addTensors: added });
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
 /** Changes for rewriteGguf: a tensor's new type and bytes (undefined keeps it), tensors dropped, tensors added, metadata keys added or replaced. */
 export interface GgufRewrite {
   replace?: (t: GgufTensorInfo, data: Uint8Array) => { type: GgmlType; data: Uint8Array } | undefined;

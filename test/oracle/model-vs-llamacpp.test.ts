@@ -8,7 +8,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dequantizedCopy, ensureStories260K, ensureSynthetic, rewriteGguf } from '../helpers/testModels';
+import { dequantizedCopy, ensureStories260K, ensureSynthetic, fuseQkv, rewriteGguf } from '../helpers/testModels';
 import { existsSync } from 'node:fs';
 import { openLlamaCpp, logSoftmax } from '../helpers/llamacpp';
 import { GPU_KERNELS, withModel } from '../helpers/gpuModel';
@@ -568,6 +568,24 @@ test('synthetic phi2 F32 (parallel attention and FFN, output bias, partial NeoX 
   await assertDecodeMatchesLlamaCpp(path, 'phi2-f32', STARCODER2_MAX_ABS_LOG_PROB);
   await assertGreedyMatchesLlamaCpp(path, 32, [{}, GPU_KERNELS]);
   await assertQuantizedMatchesLlamaCpp(await ensureSynthetic('oracle-phi2-q8_0', tinyPhi2('q8_0')), 'phi2-q8_0', null, STARCODER2_MAX_ABS_LOG_PROB);
+});
+
+// The first Phi-2 conversions (and TheBloke's widely used files) have q|k|v as one attn_qkv with one bias;
+// llama.cpp loads either layout, and so does Tandem. The same weights fused, in F32 and Q8_0.
+test('synthetic phi2 with q|k|v fused into attn_qkv (the first Phi-2 conversions): log-probabilities match llama.cpp to 1e-2 over 64 tokens, in one-token passes too; Q8_0 by distribution', async () => {
+  const fused = async (type: WeightTypeName) => {
+    const path = await ensureSynthetic(`oracle-phi2-${type}`, tinyPhi2(type));
+    const out = path.replace(/\.gguf$/, '.fused-qkv.gguf');
+    if (!existsSync(out)) await fuseQkv(path, out);
+    return out;
+  };
+  const path = await fused('f32');
+  const a = await agreement(path, 64, 2);
+  console.log(JSON.stringify({ model: 'phi2-fused-qkv-f32', ...a }));
+  assert.ok(a.maxAbsLogProb <= STARCODER2_MAX_ABS_LOG_PROB, `max |Δ log p| ${a.maxAbsLogProb}`);
+  assert.ok(a.meanKl <= 1e-5, `mean KL ${a.meanKl}`);
+  await assertDecodeMatchesLlamaCpp(path, 'phi2-fused-qkv-f32', STARCODER2_MAX_ABS_LOG_PROB);
+  await assertQuantizedMatchesLlamaCpp(await fused('q8_0'), 'phi2-fused-qkv-q8_0', null, STARCODER2_MAX_ABS_LOG_PROB);
 });
 
 // ChatGLM (GLM-4-9B, CodeGeeX4-ALL-9B; ARCHITECTURES in src/model/config.ts): llama's RMSNorms and SwiGLU
