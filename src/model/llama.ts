@@ -291,8 +291,7 @@ export class LlamaModel {
         } : null;
         return {
           kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), shared,
-          // deepseek's expert_weights_scale multiplies the weights; the combine scales their sum (the same up to rounding).
-          experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`, { residualScale: c.residualScale * c.experts!.weightsScale, order: o.expertOrder }),
+          experts: new ExpertFfnOp(this.ctx, c.experts!, c.dModel, matrices, buffers, `experts${l}`, { residualScale: c.residualScale, order: o.expertOrder }),
         };
       }
       if (!L.gateUp || !L.down) throw new RangeError(`layer ${l}: neither a dense FFN nor experts`);

@@ -100,10 +100,14 @@ export class ExpertFfnOp {
   private readonly down: ExpertMatvec;
   private readonly combine: Dispatch;
 
-  /** `residualScale`: what the mixture's output is multiplied by before it joins x (granitemoe; else 1). */
+  /**
+   * `residualScale`: what the mixture's output is multiplied by before it joins x (granitemoe; else 1); the
+   * combine also applies moe.weightsScale (deepseek's expert_weights_scale, which llama.cpp multiplies the
+   * weights by: the same up to rounding).
+   */
   constructor(ctx: OpContext, private readonly moe: MixtureOfExperts, private readonly dModel: number, w: { gate: ExpertMatrix; up: ExpertMatrix; down: ExpertMatrix }, b: ExpertBuffers, label: string,
     options: { residualScale?: number; order?: ExpertOrder } = {}) {
-    const residualScale = options.residualScale ?? 1;
+    const residualScale = (options.residualScale ?? 1) * moe.weightsScale;
     const sorted = options.order === 'sorted';
     const routePipeline = ctx.pipeline('moe_route', 'f32', moeRouteWgsl, { N_EXPERT: moe.count, K_USED: moe.used, NORMALIZE: moe.normalizeWeights ? 1 : 0 });
     this.route = { pipeline: routePipeline, bindGroup: ctx.bindGroup(routePipeline, { 0: ctx.step, 1: b.logits, 2: b.routes }, `${label}.route`) };
