@@ -65,9 +65,9 @@ export interface ArchitectureTraits {
    */
   positions: PositionEncoding;
   /**
-   * 'split': attn_q, attn_k, attn_v; 'fused': one attn_qkv matrix [q | k | v] with its bias. What the family's
-   * converter writes; but for starcoder (fused only) llama.cpp's loaders take either (create_tensor_qkv),
-   * and so does Tandem: the file decides (qkvLayoutOf).
+   * 'split': attn_q, attn_k, attn_v; 'fused': one attn_qkv matrix [q | k | v] with its bias: what the family's
+   * converter writes. llama.cpp's loaders take either layout (create_tensor_qkv) for every family but
+   * starcoder (qkvFusedOnly), and so does Tandem: the file decides (qkvLayoutOf).
    */
   qkv: 'split' | 'fused';
   /** q|k|v only as one attn_qkv (starcoder's loader has no other); elsewhere split files load too. */
@@ -196,7 +196,7 @@ export interface ModelConfig {
   positions: PositionEncoding;
   /** ALiBi's maximum bias (REFACT_ALIBI_MAX_BIAS), or 0 without ALiBi. */
   alibiMaxBias: number;
-  /** q|k|v as three matrices, or as one fused attn_qkv (starcoder). */
+  /** q|k|v as three matrices, or as one fused attn_qkv (starcoder's always; others' where the file has it, qkvLayoutOf). */
   qkv: 'split' | 'fused';
   /** x += attn(norm(x)) + ffn(norm(x)), one norm per layer (phi2), rather than the FFN normalising x after the attention's add. */
   parallelResidual: boolean;
