@@ -226,6 +226,11 @@ export interface MixtureOfExperts {
   shared: { ffnDim: number; gated: boolean } | null;
 }
 
+/** Layer l's mixture of experts, or null where its FFN is dense (a dense model, deepseek's leading dense layers). */
+export function layerExperts(c: ModelConfig, l: number): MixtureOfExperts | null {
+  return c.experts && l >= c.experts.denseLeadingLayers ? c.experts : null;
+}
+
 /** The most experts a layer may have (the route kernel keeps one bit per expert in 16 words). */
 export const MAX_EXPERTS = 512;
 

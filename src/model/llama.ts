@@ -272,22 +272,24 @@ export class LlamaModel {
       throw new UsageError(`a context of ${o.maxContextTokens} tokens; the model's position embedding has ${weights.positionEmbedding.rows} rows`);
     }
     this.embed = new EmbedOp(this.ctx, weights.tokenEmbedding, b.tokens, b.x, c.embeddingScale, weights.positionEmbedding);
-    // The FFN's activation between gate|up and down; a decode down projection computes a gated one itself.
-    const activation = (width = c.ffnDim, rowGate?: GPUBuffer) => (c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, width, b.gateUp, b.ffn, rowGate) : new GeluOp(this.ctx, width, b.gateUp, b.ffn, c.ffn === 'geglu'));
-    const fusedActivation: MatmulArgs['fusedInput'] = c.ffn === 'gelu' ? undefined : { mode: c.ffn, x: b.gateUp };
+    // A dense FFN (a layer's, or a mixture's shared expert) on the gateUp and ffn buffers: [gate | up] (or up)
+    // from h, the activation, down adding to x. A decode down projection computes a gated activation itself,
+    // but not one scaled by a row gate (qwen2moe's shared expert: sigmoid of a logit a token).
+    const denseFfn = (gateUp: Linear, down: Linear, label: string, fusedNorm?: MatmulArgs['fusedInput'], rowGate?: GPUBuffer): Omit<DenseFfn, 'kind'> => ({
+      gateUp: linear(gateUp, b.h, b.gateUp, false, `gate_up${label}`, fusedNorm),
+      activation: c.ffn === 'swiglu' ? new SiluMulOp(this.ctx, down.inDim, b.gateUp, b.ffn, rowGate) : new GeluOp(this.ctx, down.inDim, b.gateUp, b.ffn, c.ffn === 'geglu'),
+      down: linear(down, b.ffn, b.x, true, `down${label}`, c.ffn === 'gelu' || rowGate ? undefined : { mode: c.ffn, x: b.gateUp }),
+    });
     const ffnOf = (L: LayerWeights, l: number): DenseFfn | ExpertFfn => {
       if (L.experts) {
         const { router, ...matrices } = L.experts;
         const buffers = { h: b.h, x: b.x, logits: b.routerLogits, routes: b.routes, order: b.expertOrder, gateUp: b.expertGateUp, out: b.expertOut };
-        // A shared expert reads h as the router does (the norm is never fused), on the dense FFN's buffers.
-        // Gated (qwen2moe): its logit a token first, and silu·up scaled by its sigmoid in the activation,
-        // which the down projection then never fuses.
+        // A shared expert reads h as the router does (the norm is never fused). Gated (qwen2moe): its logit a
+        // token first, which scales the activation.
         const S = L.sharedExpert;
         const shared = S ? {
           gate: S.gate ? linear(S.gate, b.h, b.sharedGate, false, `gate_inp_shexp${l}`) : null,
-          gateUp: linear(S.gateUp, b.h, b.gateUp, false, `gate_up_shexp${l}`),
-          activation: activation(S.down.inDim, S.gate ? b.sharedGate : undefined),
-          down: linear(S.down, b.ffn, b.x, true, `down_shexp${l}`, S.gate ? undefined : fusedActivation),
+          ...denseFfn(S.gateUp, S.down, `_shexp${l}`, undefined, S.gate ? b.sharedGate : undefined),
         } : null;
         return {
           kind: 'experts', router: linear(router, b.h, b.routerLogits, false, `router${l}`), shared,
@@ -295,12 +297,7 @@ export class LlamaModel {
         };
       }
       if (!L.gateUp || !L.down) throw new RangeError(`layer ${l}: neither a dense FFN nor experts`);
-      return {
-        kind: 'dense',
-        gateUp: linear(L.gateUp, b.h, b.gateUp, false, `gate_up${l}`, fuseNorm(L.ffnNorm)),
-        activation: activation(),
-        down: linear(L.down, b.ffn, b.x, true, `down${l}`, fusedActivation),
-      };
+      return { kind: 'dense', ...denseFfn(L.gateUp, L.down, `${l}`, fuseNorm(L.ffnNorm)) };
     };
     weights.layers.forEach((L, l) => {
       this.layers.push({
@@ -544,6 +541,12 @@ export class LlamaModel {
    */
   private encodeLayers(group: GroupEncoder, T: number, logitRows: number, splits: number, kernelTokens = T): void {
     const fused = (ops: MatmulOp[]) => kernelTokens === 1 && ops.every((op) => op.fusesInput);
+    // gate|up, the activation unless down computes it, down; `name` prefixes the profiler's matmul groups.
+    const encodeDenseFfn = (f: Omit<DenseFfn, 'kind'>, name: string) => {
+      group(`matmul.${name}gate_up`, (p) => f.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
+      if (!fused(f.down)) group(ACTIVATION_GROUP[this.config.ffn], (p) => f.activation.encode(p, T));
+      group(`matmul.${name}down`, (p) => f.down.forEach((op) => op.encode(p, T, kernelTokens)));
+    };
     group('embed', (p) => this.embed.encode(p, T));
     const c = this.config;
     const norm = c.norm === 'rms' ? 'rmsnorm' : 'layernorm';
@@ -565,17 +568,13 @@ export class LlamaModel {
         if (shared) {
           const gate = shared.gate;
           if (gate) group('matmul.shexp_gate_inp', (p) => gate.forEach((op) => op.encode(p, T, kernelTokens)));
-          group('matmul.shexp_gate_up', (p) => shared.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
-          if (!fused(shared.down)) group(ACTIVATION_GROUP[c.ffn], (p) => shared.activation.encode(p, T));
-          group('matmul.shexp_down', (p) => shared.down.forEach((op) => op.encode(p, T, kernelTokens)));
+          encodeDenseFfn(shared, 'shexp_');
         }
         continue;
       }
       const ffnNorm = L.ffnNorm;
       if (ffnNorm && !fused(ffn.gateUp)) group(norm, (p) => ffnNorm.encode(p, T));
-      group('matmul.gate_up', (p) => ffn.gateUp.forEach((op) => op.encode(p, T, kernelTokens)));
-      if (!fused(ffn.down)) group(ACTIVATION_GROUP[c.ffn], (p) => ffn.activation.encode(p, T));
-      group('matmul.down', (p) => ffn.down.forEach((op) => op.encode(p, T, kernelTokens)));
+      encodeDenseFfn(ffn, '');
     }
     if (logitRows > 0) {
       if (fused([this.headDecode])) {

@@ -13,7 +13,7 @@ import { dequantizeTensor } from '../loaders/quant/tensor';
 import { DTYPE_OF_GGML, ggufRowBytes, gpuRowBytes, type WeightDtype } from '../loaders/repack';
 import { sharedRepackPool, type RepackPool } from '../loaders/repackPool';
 import { ggmlRowBytes, isMatrix, KEPT_BY_REQUANTIZE, requantizedRows, requantizedType, type RequantDtype } from '../loaders/quant/requantize';
-import { ARCHITECTURES, type MixtureOfExperts, type ModelConfig } from './config';
+import { ARCHITECTURES, layerExperts, type MixtureOfExperts, type ModelConfig } from './config';
 
 /** Several matrices writing side by side into one output row (one part when they could be fused). */
 export interface Linear {
@@ -247,9 +247,9 @@ export async function loadWeights(
     qkv.bias = await biasOf(p, qkvParts, qkvRows, `${p}qkv.bias`);
     const attnOut = await matrix([`${p}attn_output.weight`], qDim, [c.dModel], `${p}attn_output`);
     attnOut.bias = await biasOf(p, ['attn_output'], [c.dModel], `${p}attn_output.bias`);
-    // A mixture of experts, but in deepseek's leading dense layers.
-    const ffn = c.experts && l >= c.experts.denseLeadingLayers
-      ? { gateUp: null, down: null, experts: await expertsOf(p, c.experts), sharedExpert: c.experts.shared ? await sharedExpertOf(p, c.experts.shared) : null }
+    const moe = layerExperts(c, l);
+    const ffn = moe
+      ? { gateUp: null, down: null, experts: await expertsOf(p, moe), sharedExpert: moe.shared ? await sharedExpertOf(p, moe.shared) : null }
       : { ...await denseFfn(p), experts: null, sharedExpert: null };
     const layerNorm = c.norm === 'layer';
     return {
@@ -387,7 +387,7 @@ function checkEveryTensorRead(cfg: ModelConfig, file: GgufFile): void {
   if (traits.ropeFreqs) read.add(ROPE_FREQS);
   if (cfg.positions === 'learned') read.add(`${POSITION_EMBEDDING}.weight`);
   for (let l = 0; l < cfg.nLayers; l++) {
-    const moe = cfg.experts && l >= cfg.experts.denseLeadingLayers ? cfg.experts : null;
+    const moe = layerExperts(cfg, l);
     const shared = moe?.shared ? [...SHARED_EXPERT_MATRICES, ...(moe.shared.gated ? ['ffn_gate_inp_shexp'] : [])] : [];
     const ffn = moe ? [...EXPERT_MATRICES, ...shared] : ['ffn_up', 'ffn_down', ...(cfg.ffn !== 'gelu' && !traits.gateUpFused ? ['ffn_gate'] : [])];
     const norms = cfg.parallelResidual ? ['attn_norm'] : ['attn_norm', 'ffn_norm'];

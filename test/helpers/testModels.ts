@@ -150,24 +150,14 @@ export async function fuseQkv(srcPath: string, outPath: string): Promise<void> {
     if (parts.some((t) => t.type !== parts[0].type)) throw new Error(`layer ${l}: q, k and v of different types`);
     const rows = parts.reduce((s, t) => s + t.dims[1], 0);
     const bytes = await Promise.all(parts.map((t) => readTensorBytes(file, t)));
-    added.push({ name: `blk.${l}.attn_qkv.weight`, dims: [parts[0].dims[0], rows], type: parts[0].type, data: concatBytes(bytes) });
+    added.push({ name: `blk.${l}.attn_qkv.weight`, dims: [parts[0].dims[0], rows], type: parts[0].type, data: Buffer.concat(bytes) });
     const biases = ['q', 'k', 'v'].map((p) => byName.get(`blk.${l}.attn_${p}.bias`));
     if (biases.some(Boolean)) {
       const values = await Promise.all(biases.map(async (b, i) => (b ? dequantizeTensor(b.type, await readTensorBytes(file, b), b.elementCount, b.name) : new Float32Array(parts[i].dims[1]))));
-      const all = new Float32Array(rows);
-      let at = 0;
-      for (const v of values) { all.set(v, at); at += v.length; }
-      added.push({ name: `blk.${l}.attn_qkv.bias`, dims: [rows], type: GgmlType.F32, data: new Uint8Array(all.buffer) });
+      added.push({ name: `blk.${l}.attn_qkv.bias`, dims: [rows], type: GgmlType.F32, data: Buffer.concat(values.map((v) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength))) });
     }
   }
   await rewriteGguf(srcPath, outPath, { keep: (t) => !isPart(t.name), addTensors: added });
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
 }
 
 /** Changes for rewriteGguf: a tensor's new type and bytes (undefined keeps it), tensors dropped, tensors added, metadata keys added or replaced. */
